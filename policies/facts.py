@@ -1,0 +1,38 @@
+"""Facts about one request that a policy decides on, and the decision it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    source_ip: str  # client address as the proxy saw it
+    host: str  # destination host name (SNI / Host header, not the redirected IP)
+    port: int
+    scheme: str  # "http" | "https"
+    method: str
+    path: str  # path without query
+    time: datetime  # timezone-aware
+    destination_ip: str | None = None  # resolved/redirect address, if known
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do with one request.
+
+    action: "block" | "mask" | "allow" | "monitor"
+    rule: the policy rule (or failure action such as "on_timeout") that decided
+    masked: the findings to mask (only for action "mask")
+    enforced: False when the policy is in monitor mode and ``would_be`` is what enforce would do
+    """
+
+    action: str
+    rule: str
+    reason: str = ""
+    approval: str | None = None
+    agreement: str | None = None
+    would_be: str | None = None
+    mask_entities: frozenset[str] = field(default_factory=frozenset)

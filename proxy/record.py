@@ -1,0 +1,80 @@
+"""One decision record per request, and where it is written.
+
+The addon builds a DecisionRecord for every request and hands it to the recorder
+(``Recorder.write``) before the client gets an answer; metrics read the same record.
+Nothing here holds raw personal data: only counts, entity names and masked snippets.
+``evidence`` (raw values with a little context) is for the encrypted incident store only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    time: str  # RFC 3339 UTC
+    incident_id: str
+    source: str  # client address
+    user: str | None
+    scheme: str
+    host: str  # destination host (SNI/Host)
+    port: int
+    method: str
+    path: str  # without query values
+    mode: str  # proxy mode: regular, transparent, upstream, ...
+    action: str  # block | mask | allow | monitor
+    rule: str  # policy rule or failure action (on_timeout, ...)
+    enforced: bool  # False in monitor mode
+    would_be: str | None  # in monitor mode: what enforce would have done
+    reason: str
+    entity_counts: dict[str, int]
+    masked: list[str]  # masked snippets: "138****8000"
+    locations: list[str]  # where findings were: "json:$.customer.phone"
+    policy_hash: str
+    approval: str | None = None
+    uninspected: str | None = None  # oversize | undecodable | passthrough | error | timeout
+    error_stage: str | None = None  # extract | detect | decide | act | record
+    bytes_inspected: int = 0
+    inspect_seconds: float = 0.0
+    evidence: tuple[dict, ...] = field(default=(), repr=False)  # raw; encrypted store only
+
+    def public(self) -> dict:
+        """The record without evidence: safe for logs and metrics."""
+        d = asdict(self)
+        d.pop("evidence")
+        return d
+
+
+class Recorder(Protocol):
+    def write(self, record: DecisionRecord) -> None:
+        """Make the record durable; raise IncidentLogError if that is impossible."""
+
+
+class DecisionLog:
+    """Append-only JSON lines at ``DIR/decisions.jsonl``; fsync before returning."""
+
+    def __init__(self, data_dir: Path):
+        self.path = Path(data_dir) / "decisions.jsonl"
+        self._lock = threading.Lock()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._fd = fd
+
+    def write(self, record: DecisionRecord) -> None:
+        from proxy.errors import IncidentLogError
+
+        line = (json.dumps(record.public(), ensure_ascii=False, sort_keys=True) + "\n").encode()
+        try:
+            with self._lock:
+                os.write(self._fd, line)
+                os.fsync(self._fd)
+        except OSError as e:
+            raise IncidentLogError(f"cannot write decision log {self.path}: {e.strerror}") from e
+
+    def close(self) -> None:
+        os.close(self._fd)
