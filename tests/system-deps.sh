@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite needs (idempotent; a no-op when present).
+# Installs the Debian packages the test suite needs (idempotent; a no-op when all are present).
+# Each tests/deps/*.txt lists "command package" pairs, one per line; '#' starts a comment.
 set -euo pipefail
+cd "$(dirname "$0")"
 need=()
-for pair in "curl:curl"; do
-  cmd=${pair%%:*}; pkg=${pair#*:}
-  command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
-done
+while read -r cmd pkg _; do
+  [[ -z "${cmd:-}" || "$cmd" == \#* ]] && continue
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || need+=("$pkg")
+done < <(cat deps/*.txt)
 if ((${#need[@]})); then
   if [ "$(id -u)" -ne 0 ]; then echo "missing packages: ${need[*]} (run as root or install them)" >&2; exit 1; fi
+  echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
 fi
