@@ -1,0 +1,235 @@
+"""The only module that touches mitmproxy hooks.
+
+    request  -> facts + RawRequest -> pool.inspect (extract, detect; off the loop)
+             -> decide (policy) -> act (block / mask / allow / monitor) -> record
+
+Every hook catches its own failures: mitmproxy logs an addon exception and sends the
+flow upstream anyway, so an uncaught error here would let data out. Whatever goes
+wrong gets the policy's failure action (default block), is counted and recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from mitmproxy import ctx, http
+
+from policies.decide import decide, failure_decision
+from policies.facts import Decision, RequestFacts
+from proxy import act
+from proxy.errors import BaomiError, CannotMask, IncidentLogError, InspectionError
+from proxy.extract import Limits, RawRequest
+from proxy.inspection import Inspection
+from proxy.pool import InspectionPool
+from proxy.record import DecisionRecord, Recorder
+from proxy.state import Runtime
+
+log = logging.getLogger("baomi.addon")
+
+SEVERITY = {"allow": 0, "monitor": 1, "mask": 2, "block": 3}
+FAILURE_REASONS = {"oversize": "oversize", "uninspectable": "undecodable", "timeout": "timeout",
+                   "error": "error"}
+
+
+class BaomiAddon:
+    def __init__(self, runtime: Runtime, pool: InspectionPool, recorder: Recorder,
+                 observers: tuple[Callable[[DecisionRecord], None], ...] = ()):
+        self.runtime = runtime  # holds the current policy; swapped atomically on reload
+        self.pool = pool
+        self.recorder = recorder
+        self.observers = observers
+
+    # -- mitmproxy hooks ---------------------------------------------------------------
+
+    def running(self) -> None:
+        self.apply_limits()
+
+    def apply_limits(self) -> None:
+        """Map the policy's body limit onto mitmproxy: refuse early or stream, never buffer unbounded."""
+        policy = self.runtime.policy
+        limit = str(policy.limits.max_body_bytes)
+        if policy.failure.on_oversize == "block":
+            ctx.options.update(body_size_limit=limit, stream_large_bodies=None)
+        else:
+            ctx.options.update(body_size_limit=None, stream_large_bodies=limit)
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        started = time.monotonic()
+        policy = self.runtime.policy
+        try:
+            facts = facts_from_flow(flow)
+        except Exception:
+            log.exception("cannot read request facts")
+            flow.kill()  # not even the facts: nothing is safe to forward
+            return
+        try:
+            if flow.request.stream:  # over the limit with on_oversize allow/monitor
+                decision = failure_decision(policy, "oversize", facts, "body over max_body_bytes")
+                await self._finish(flow, facts, decision, None, started, uninspected="oversize")
+                return
+            raw = raw_request(flow)
+            limits = limits_of(policy)
+            try:
+                inspection = await self.pool.inspect(raw, limits, policy.limits.timeout_seconds)
+            except InspectionError as e:
+                decision = failure_decision(policy, e.kind, facts, str(e))
+                await self._finish(flow, facts, decision, None, started,
+                                   uninspected=FAILURE_REASONS[e.kind], error_stage="detect")
+                return
+            decision = decide_all_hosts(policy, facts, flow, inspection.findings)
+            if decision.action == "mask":
+                decision = await self._mask(flow, raw, limits, inspection, decision)
+            await self._finish(flow, facts, decision, inspection, started)
+        except Exception as e:  # any bug of ours: fail closed
+            log.error("inspection failed: %s", type(e).__name__, exc_info=not isinstance(e, BaomiError))
+            self._fail_closed(flow, facts, started, e)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        """mitmproxy refused a body over body_size_limit: record it as an oversize block."""
+        if flow.error and "body_size_limit" in flow.error.msg and flow.request and not flow.response:
+            try:
+                facts = facts_from_flow(flow)
+                policy = self.runtime.policy
+                decision = failure_decision(policy, "oversize", facts, "body over max_body_bytes")
+                record = self._record(facts, decision, None, time.monotonic(), "oversize", None)
+                self.recorder.write(record)
+                self._observe(record)
+            except Exception:
+                log.exception("could not record an oversize refusal")
+
+    # -- steps ----------------------------------------------------------------------------
+
+    async def _mask(self, flow, raw, limits, inspection: Inspection, decision: Decision) -> Decision:
+        to_mask = tuple(f for f in inspection.findings if f.entity in decision.mask_entities)
+        timeout = self.runtime.policy.limits.timeout_seconds
+        try:
+            rewritten = await self.pool.mask(raw, limits, to_mask, timeout)
+        except CannotMask as e:
+            return Decision("block", decision.rule, f"cannot mask this content ({e}); blocked instead")
+        act.apply_rewrite(flow, rewritten)
+        return decision
+
+    async def _finish(self, flow, facts, decision: Decision, inspection: Inspection | None,
+                      started: float, uninspected: str | None = None,
+                      error_stage: str | None = None) -> None:
+        record = self._record(facts, decision, inspection, started, uninspected, error_stage)
+        flow.metadata["baomi"] = record
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.recorder.write, record)
+        except IncidentLogError as e:
+            # Traffic that needs a record does not pass without one.
+            log.error("%s", e)
+            record = _replace(record, action="block", rule="on_record_failure",
+                              reason="the incident log cannot record", error_stage="record")
+            flow.metadata["baomi"] = record
+            act.block(flow, record, status=503)
+            self._observe(record)
+            return
+        if decision.action == "block":
+            act.block(flow, record)
+        self._observe(record)
+
+    def _fail_closed(self, flow, facts, started, exc: Exception) -> None:
+        try:
+            decision = failure_decision(self.runtime.policy, "error", facts, type(exc).__name__)
+            record = self._record(facts, decision, None, started, "error", "act")
+            flow.metadata["baomi"] = record
+            if decision.action == "block":
+                act.block(flow, record)
+            try:
+                self.recorder.write(record)
+            except Exception:
+                log.exception("could not record a failed inspection")
+                act.block(flow, record, status=503)
+            self._observe(record)
+        except Exception:
+            log.exception("failure handling failed; killing the flow")
+            flow.kill()
+
+    def _record(self, facts, decision, inspection, started, uninspected, error_stage):
+        return act.decision_record(
+            facts, decision, inspection, policy_hash=self.runtime.policy.hash,
+            mode=self.runtime.mode_kind, seconds=time.monotonic() - started,
+            uninspected=uninspected, error_stage=error_stage,
+        )
+
+    def _observe(self, record: DecisionRecord) -> None:
+        for observe in self.observers:
+            try:
+                observe(record)
+            except Exception:
+                log.exception("metrics observer failed")
+
+
+def _replace(record: DecisionRecord, **changes) -> DecisionRecord:
+    from dataclasses import replace
+
+    return replace(record, **changes)
+
+
+def decide_all_hosts(policy, facts: RequestFacts, flow: http.HTTPFlow, findings) -> Decision:
+    """Decide for every name the destination goes by (SNI, Host header); the strictest wins.
+
+    A client controls the Host header and the SNI separately (domain fronting); deciding on
+    only one of them would let it pick the friendlier name.
+    """
+    names = destination_names(flow)
+    decisions = [decide(policy, _with_host(facts, name), findings) for name in names]
+    return max(decisions, key=lambda d: SEVERITY.get(d.would_be or d.action, 0))
+
+
+def _with_host(facts: RequestFacts, host: str) -> RequestFacts:
+    from dataclasses import replace
+
+    return replace(facts, host=host)
+
+
+def destination_names(flow: http.HTTPFlow) -> list[str]:
+    """SNI and Host header names; the connection's address only when neither is given.
+
+    In transparent mode ``request.host`` is the redirected IP: it is matched as an address
+    (``RequestFacts.destination_ip``), not as a name.
+    """
+    names: list[str] = []
+    for name in (flow.client_conn.sni, flow.request.host_header and flow.request.pretty_host):
+        if name and name.lower().rstrip(".") not in names:
+            names.append(name.lower().rstrip("."))
+    return names or [flow.request.host.lower()]
+
+
+def facts_from_flow(flow: http.HTTPFlow) -> RequestFacts:
+    req = flow.request
+    names = destination_names(flow)
+    dest_ip = flow.server_conn.address[0] if flow.server_conn.address else None
+    return RequestFacts(
+        source_ip=flow.client_conn.peername[0] if flow.client_conn.peername else "",
+        host=names[0],
+        port=req.port,
+        scheme=req.scheme,
+        method=req.method,
+        path=req.path.split("?", 1)[0],
+        time=datetime.now(UTC),
+        destination_ip=dest_ip,
+    )
+
+
+def raw_request(flow: http.HTTPFlow) -> RawRequest:
+    req = flow.request
+    return RawRequest(
+        method=req.method,
+        url=req.pretty_url,
+        headers=tuple((k.lower(), v) for k, v in req.headers.items(multi=True)),
+        body=req.raw_content or b"",
+    )
+
+
+def limits_of(policy) -> Limits:
+    return Limits(
+        max_body_bytes=policy.limits.max_body_bytes,
+        max_decoded_bytes=policy.limits.max_decoded_bytes,
+        max_depth=policy.limits.max_depth,
+    )

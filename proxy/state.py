@@ -1,0 +1,20 @@
+"""What the running proxy shares between hooks: the policy in force and the mode.
+
+A reload builds a complete new Policy first and then swaps one reference, so a request
+sees either the old policy or the new one, never half of each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Runtime:
+    policy: object  # policies.load.Policy
+    mode: str = "regular"  # mitmproxy mode spec as given: regular, transparent, upstream:URL, ...
+
+    @property
+    def mode_kind(self) -> str:
+        """The mode without its arguments (a bounded set, fit for a metrics label)."""
+        return self.mode.split(":", 1)[0].split("@", 1)[0] or "regular"
