@@ -36,3 +36,4 @@ class Decision:
     agreement: str | None = None
     would_be: str | None = None
     mask_entities: frozenset[str] = field(default_factory=frozenset)
+    enforced: bool = True

@@ -1,0 +1,116 @@
+"""Validated policy file -> compiled ``Policy`` (entity groups expanded, hosts and CIDRs compiled).
+
+build(PolicyFile.model_validate(data), path="p.yaml", digest="sha256:...") -> Policy
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from types import MappingProxyType
+
+from policies.model import (
+    AddressSet,
+    Approval,
+    DataSelector,
+    Destination,
+    Detection,
+    Failure,
+    Limits,
+    Policy,
+    Rule,
+    Source,
+    value_key,
+)
+from policies.schema import ApprovalFile, PolicyFile, RuleFile
+
+
+def build(doc: PolicyFile, path: str, digest: str) -> Policy:
+    groups = {name: frozenset(members) for name, members in doc.entity_groups.items()}
+    return Policy(
+        path=path,
+        hash=digest,
+        mode=doc.mode,
+        failure=Failure(**doc.failure.model_dump()),
+        limits=Limits(
+            max_body_bytes=int(doc.limits.max_body_bytes),
+            max_decoded_bytes=int(doc.limits.max_decoded_bytes),
+            timeout_seconds=float(doc.limits.timeout_seconds),
+            max_depth=doc.limits.max_depth,
+        ),
+        detection=Detection(
+            score_threshold=doc.detection.score_threshold,
+            allow_values=tuple(doc.detection.allow_values),
+            extra_recognizers=tuple(doc.detection.extra_recognizers),
+        ),
+        internal=AddressSet.compile(doc.internal.hosts, doc.internal.cidrs),
+        internal_hosts=tuple(doc.internal.hosts),
+        internal_cidrs=tuple(doc.internal.cidrs),
+        destinations=MappingProxyType(
+            {
+                name: Destination(
+                    name,
+                    AddressSet.compile(g.hosts, g.cidrs),
+                    tuple(g.hosts),
+                    tuple(g.cidrs),
+                    g.agreement,
+                    g.description,
+                )
+                for name, g in doc.destinations.items()
+            }
+        ),
+        sources=MappingProxyType(
+            {
+                name: Source(name, tuple(ipaddress.ip_network(c) for c in g.cidrs), g.description)
+                for name, g in doc.sources.items()
+            }
+        ),
+        entity_groups=MappingProxyType(groups),
+        rules=tuple(_rule(r, groups) for r in doc.rules),
+        default_action=doc.default_action,
+        approvals=tuple(_approval(a, groups) for a in doc.approvals),
+        passthrough=tuple(doc.passthrough),
+        passthrough_set=AddressSet.compile(doc.passthrough, ()),
+        allowed_values=frozenset(value_key(v) for v in doc.detection.allow_values),
+    )
+
+
+def expand(names: list[str], groups: dict[str, frozenset[str]]) -> frozenset[str]:
+    """['contact', 'CN_RESIDENT_ID'] -> {'PHONE_NUMBER', 'EMAIL_ADDRESS', 'CN_RESIDENT_ID'}."""
+    return frozenset().union(*(groups.get(n, frozenset((n,))) for n in names))
+
+
+def _optional(values: list[str] | None) -> frozenset[str] | None:
+    # "any" in a condition list means the condition always holds.
+    return None if values is None or "any" in values else frozenset(values)
+
+
+def _rule(rule: RuleFile, groups: dict[str, frozenset[str]]) -> Rule:
+    selector = rule.data
+    return Rule(
+        name=rule.name,
+        description=rule.description,
+        action=rule.action,
+        sources=_optional(rule.source),
+        destinations=_optional(rule.destination),
+        schemes=None if rule.scheme is None else frozenset(rule.scheme),
+        data=None
+        if selector is None
+        else DataSelector(
+            expand(selector.entities, groups), selector.min_score, selector.min_count
+        ),
+        approvable=rule.approvable,
+    )
+
+
+def _approval(approval: ApprovalFile, groups: dict[str, frozenset[str]]) -> Approval:
+    return Approval(
+        id=approval.id,
+        source=approval.source,
+        destination=approval.destination,
+        entities=expand(approval.data, groups),
+        purpose=approval.purpose,
+        approver=approval.approver,
+        agreement=approval.agreement,
+        starts=approval.starts,
+        expires=approval.expires,
+    )

@@ -1,0 +1,157 @@
+"""Decide what happens to one request: the first matching rule wins, like a firewall.
+
+    decide(policy, facts, findings)
+      -> Decision("block", "block-identity-documents", "... (CN_RESIDENT_ID x1)")
+    failure_decision(policy, "timeout", facts, "detector did not answer in 5 s")
+      -> Decision("block", "on_timeout", "detector did not answer in 5 s")
+
+A rule matches when all its conditions hold. An active approval that covers the match skips the
+rule (unless ``approvable: false``) and evaluation goes on to the next rule. In monitor mode the
+decision is computed the same way and then turned into action "monitor" with ``would_be`` set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from detectors.model import Finding
+from policies.facts import Decision, RequestFacts
+from policies.model import (
+    Approval,
+    Endpoint,
+    Policy,
+    Rule,
+    Source,
+    parse_ip,
+    value_key,
+)
+
+
+def decide(policy: Policy, facts: RequestFacts, findings: Sequence[Finding]) -> Decision:
+    request = _Request.of(policy, facts, findings)
+    approval: Approval | None = None
+    for rule in policy.rules:
+        triggered = _triggered(rule, request)
+        if triggered is None:
+            continue
+        cover = _covering_approval(triggered, request) if rule.approvable else None
+        if cover is not None:
+            approval = approval or cover
+            continue
+        return _finish(policy, _rule_decision(rule, triggered), approval)
+    default = Decision(policy.default_action, "default", "no rule matched; default action")
+    return _finish(policy, default, approval)
+
+
+def failure_decision(policy: Policy, kind: str, facts: RequestFacts, reason: str) -> Decision:
+    """The policy's answer when inspection could not finish; ``kind`` picks ``failure.on_<kind>``."""
+    action = policy.failure.action(kind)
+    if action is None:  # a caller bug must not let data out: block whatever the policy says
+        return Decision("block", "on_error", f"unknown failure kind {kind!r}: {reason}")
+    return _finish(policy, Decision(action, f"on_{kind}", reason), None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What the rules look at, worked out once per request."""
+
+    policy: Policy
+    facts: RequestFacts
+    endpoint: Endpoint
+    scheme: str
+    internal: bool
+    findings: tuple[Finding, ...]
+
+    @classmethod
+    def of(cls, policy: Policy, facts: RequestFacts, findings: Sequence[Finding]) -> _Request:
+        endpoint = Endpoint.of(facts.host, facts.destination_ip)
+        threshold, allowed = policy.detection.score_threshold, policy.allowed_values
+        return cls(
+            policy=policy,
+            facts=facts,
+            endpoint=endpoint,
+            scheme=facts.scheme.lower(),
+            internal=policy.internal.matches(endpoint),
+            # Re-applied here so a detector that skipped them cannot change the decision.
+            findings=tuple(
+                f for f in findings if f.score >= threshold and value_key(f.value) not in allowed
+            ),
+        )
+
+    def from_source(self, names: frozenset[str] | str) -> bool:
+        wanted = {names} if isinstance(names, str) else names
+        if "any" in wanted:
+            return True
+        groups: list[Source] = [self.policy.sources[n] for n in wanted if n in self.policy.sources]
+        client = parse_ip(self.facts.source_ip) if groups else None
+        return any(g.contains(client) for g in groups)
+
+    def to_destination(self, name: str) -> bool:
+        if name == "any":
+            return True
+        if name in ("internal", "external"):
+            return self.internal == (name == "internal")
+        group = self.policy.destinations.get(name)
+        return group is not None and group.addresses.matches(self.endpoint)
+
+
+def _triggered(rule: Rule, request: _Request) -> dict[str, int] | None:
+    """None when the rule does not match; else distinct values per entity that made it match."""
+    if rule.sources is not None and not request.from_source(rule.sources):
+        return None
+    if rule.destinations is not None and not any(map(request.to_destination, rule.destinations)):
+        return None
+    if rule.schemes is not None and request.scheme not in rule.schemes:
+        return None
+    selector = rule.data
+    if selector is None:
+        return _distinct(request.findings)
+    hits = [
+        f
+        for f in request.findings
+        if f.entity in selector.entities and f.score >= selector.min_score
+    ]
+    counts = _distinct(hits)
+    return counts if sum(counts.values()) >= selector.min_count else None
+
+
+def _distinct(findings: Sequence[Finding]) -> dict[str, int]:
+    """Number of distinct values per entity: one customer's phone seen twice counts once."""
+    values = {(f.entity, value_key(f.value)) for f in findings}
+    counts: dict[str, int] = {}
+    for entity, _ in sorted(values):
+        counts[entity] = counts.get(entity, 0) + 1
+    return counts
+
+
+def _covering_approval(triggered: dict[str, int], request: _Request) -> Approval | None:
+    for approval in request.policy.approvals:
+        if (
+            approval.active(request.facts.time)
+            and request.from_source(approval.source)
+            and request.to_destination(approval.destination)
+            and approval.entities.issuperset(triggered)
+        ):
+            return approval
+    return None
+
+
+def _rule_decision(rule: Rule, triggered: dict[str, int]) -> Decision:
+    found = ", ".join(f"{entity} x{n}" for entity, n in triggered.items())
+    reason = f"{rule.description} ({found})" if found else rule.description
+    masked = rule.data.entities if rule.action == "mask" and rule.data else frozenset()
+    return Decision(rule.action, rule.name, reason, mask_entities=masked)
+
+
+def _finish(policy: Policy, decision: Decision, approval: Approval | None) -> Decision:
+    if approval is not None and decision.action != "block":
+        decision = replace(
+            decision,
+            approval=approval.id,
+            agreement=approval.agreement,
+            reason=f"{decision.reason}; approval {approval.id} applied",
+        )
+    if policy.mode == "monitor":
+        return replace(decision, action="monitor", would_be=decision.action, enforced=False)
+    return decision

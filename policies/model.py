@@ -1,0 +1,214 @@
+"""A loaded policy: frozen, compiled, ready for lookups on the hot path.
+
+policy = load_policy("policies/default.yaml")
+policy.internal.matches(Endpoint.of("wiki.corp.example.com", None))  ->  False (list is empty)
+policy.rules[0].name  ->  "block-plain-http"
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_ip(text: str | None) -> IPAddress | None:
+    """'10.0.0.1' -> IPv4Address; '::ffff:10.0.0.1' -> IPv4Address (dual-stack listeners report
+    IPv4 clients this way); '[2001:db8::1]' -> IPv6Address; a host name or None -> None."""
+    text = (text or "").strip().strip("[]")
+    if not text or not (text[-1].isdigit() or ":" in text):  # cheap: most hosts are names
+        return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def normalize_host(host: str) -> str:
+    """'Intranet.Example.COM.' -> 'intranet.example.com'."""
+    return host.strip().lower().rstrip(".")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a request goes: its host name and the addresses it is known by."""
+
+    host: str
+    addresses: tuple[IPAddress, ...]
+
+    @classmethod
+    def of(cls, host: str, destination_ip: str | None) -> Endpoint:
+        name = normalize_host(host)
+        found = (parse_ip(destination_ip), parse_ip(name))
+        return cls(name, tuple(dict.fromkeys(a for a in found if a is not None)))
+
+
+@dataclass(frozen=True, slots=True)
+class AddressSet:
+    """Host globs and CIDRs, compiled.
+
+    ``api.example.com`` exact; ``*.example.com`` subdomains only (fnmatch glob);
+    ``.example.com`` the domain and all its subdomains; CIDRs match the destination address.
+    """
+
+    exact: frozenset[str] = frozenset()
+    domains: tuple[str, ...] = ()  # ".example.com" entries, kept with their leading dot
+    glob: re.Pattern[str] | None = None
+    networks: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def compile(
+        cls, hosts: tuple[str, ...] | list[str], cidrs: tuple[str, ...] | list[str]
+    ) -> AddressSet:
+        globs = [h for h in hosts if any(c in h for c in "*?[")]
+        return cls(
+            exact=frozenset(h for h in hosts if h not in globs and not h.startswith(".")),
+            domains=tuple(h for h in hosts if h.startswith(".") and h not in globs),
+            glob=re.compile("|".join(fnmatch.translate(g) for g in globs)) if globs else None,
+            networks=tuple(ipaddress.ip_network(c) for c in cidrs),
+        )
+
+    def matches(self, endpoint: Endpoint) -> bool:
+        host = endpoint.host
+        if host in self.exact or (self.glob is not None and self.glob.match(host)):
+            return True
+        if any(host == d[1:] or host.endswith(d) for d in self.domains):
+            return True
+        return any(a in n for a in endpoint.addresses for n in self.networks)
+
+    def matches_host(self, host: str) -> bool:
+        return self.matches(Endpoint(normalize_host(host), ()))
+
+    def __bool__(self) -> bool:
+        return bool(self.exact or self.domains or self.glob or self.networks)
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    name: str
+    addresses: AddressSet
+    hosts: tuple[str, ...]  # as written (normalised), for summaries
+    cidrs: tuple[str, ...]
+    agreement: str | None
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    name: str
+    networks: tuple[IPNetwork, ...]
+    description: str
+
+    def contains(self, address: IPAddress | None) -> bool:
+        return address is not None and any(address in n for n in self.networks)
+
+
+@dataclass(frozen=True, slots=True)
+class DataSelector:
+    entities: frozenset[str]  # entity groups already expanded
+    min_score: float
+    min_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    description: str
+    action: str  # block | mask | allow | monitor
+    sources: frozenset[str] | None  # None: any source
+    destinations: frozenset[str] | None  # None: any; else internal/external/group names
+    schemes: frozenset[str] | None  # None: any scheme
+    data: DataSelector | None
+    approvable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    id: str
+    source: str  # "any" or a source group
+    destination: str  # a destination group
+    entities: frozenset[str]
+    purpose: str
+    approver: str
+    agreement: str
+    starts: datetime | None
+    expires: datetime
+
+    def active(self, when: datetime) -> bool:
+        """starts <= when < expires. ``when`` must be timezone-aware."""
+        if when.tzinfo is None:
+            raise ValueError("request time must be timezone-aware to check approvals")
+        return (self.starts is None or self.starts <= when) and when < self.expires
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_body_bytes: int
+    max_decoded_bytes: int
+    timeout_seconds: float
+    max_depth: int
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    score_threshold: float
+    allow_values: tuple[str, ...]
+    extra_recognizers: tuple[str, ...]  # "module:Class"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    on_error: str
+    on_timeout: str
+    on_oversize: str
+    on_uninspectable: str
+
+    def action(self, kind: str) -> str | None:
+        """'timeout' -> on_timeout's action; an unknown kind -> None."""
+        return getattr(self, f"on_{kind}", None) if kind in FAILURE_KINDS else None
+
+
+FAILURE_KINDS = ("error", "timeout", "oversize", "uninspectable")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    path: str
+    hash: str  # "sha256:<hex>" of the file bytes
+    mode: str  # enforce | monitor
+    failure: Failure
+    limits: Limits
+    detection: Detection
+    internal: AddressSet
+    internal_hosts: tuple[str, ...]
+    internal_cidrs: tuple[str, ...]
+    destinations: Mapping[str, Destination]
+    sources: Mapping[str, Source]
+    entity_groups: Mapping[str, frozenset[str]]
+    rules: tuple[Rule, ...]
+    default_action: str
+    approvals: tuple[Approval, ...]
+    passthrough: tuple[str, ...]  # host globs tunnelled uninspected
+    passthrough_set: AddressSet
+    allowed_values: frozenset[str]  # detection.allow_values, normalised for lookups
+
+    def passes_through(self, host: str) -> bool:
+        """True when TLS to ``host`` is tunnelled uninspected (certificate-pinned apps)."""
+        return self.passthrough_set.matches_host(host)
+
+
+def value_key(value: str) -> str:
+    """How values are compared (distinct counts, allow_values): case, spaces and dashes ignored.
+
+    '138-0013 8000' -> '13800138000'; 'Li.Lei@Example.com' -> 'li.lei@example.com'
+    """
+    return "".join(value.split()).replace("-", "").casefold()

@@ -1,0 +1,231 @@
+"""The shape of a policy file, as pydantic models (strict: no coercion, no unknown keys).
+
+    PolicyFile.model_validate({"version": 1, "mode": "enforce", "rules": [],
+                               "default_action": "allow"})
+
+Only the shape and single values are checked here; references between sections (group names,
+entity names, unique rule names) are checked in ``policies.crosscheck`` so that every problem of
+a file is reported in one go. Omitted optional sections take the defaults written below, which
+REFERENCE.md documents.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ByteSize,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+MIB = 1024 * 1024
+
+Action = Literal["block", "mask", "allow", "monitor"]
+DefaultAction = Literal["block", "allow", "monitor"]  # no entities to mask without a rule
+FailureAction = Literal["block", "allow", "monitor"]
+
+_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_GROUP = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_APPROVAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_HOST_GLOB = re.compile(r"[a-z0-9*?.\[\]!_-]+")
+_RECOGNIZER = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
+def _rule_name(value: str) -> str:
+    # Rule names become a Prometheus label: a short, fixed vocabulary.
+    if not _NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid rule name; expected lowercase letters, digits and '-' "
+            "(at most 63), e.g. block-identity-documents"
+        )
+    return value
+
+
+def _group_name(value: str) -> str:
+    if not _GROUP.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid group name; expected lowercase letters, digits, '-' "
+            "and '_', e.g. payroll-partner"
+        )
+    return value
+
+
+def _approval_id(value: str) -> str:
+    if not _APPROVAL_ID.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid approval id; expected letters, digits, '.', '_' "
+            "and '-', e.g. APR-2026-014"
+        )
+    return value
+
+
+def _host_glob(value: str) -> str:
+    """``Intranet.Example.COM.`` -> ``intranet.example.com``; IDN names -> punycode."""
+    host = value.strip().lower().rstrip(".")
+    if host and not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            host = value  # fails the pattern check below with the admin's own spelling
+    if not host.strip(".*") or not _HOST_GLOB.fullmatch(host):
+        raise ValueError(
+            f"{value!r} is not a host name or glob; expected e.g. api.example.com, "
+            "*.example.com or .example.com (no scheme, port or path)"
+        )
+    return host
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=True))
+    except ValueError as e:
+        raise ValueError(
+            f"{value!r} is not a network ({e}); expected an address or block such as "
+            "10.0.0.0/8, 192.0.2.7 or 2001:db8::/32"
+        ) from None
+
+
+def _recognizer(value: str) -> str:
+    if not _RECOGNIZER.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a recognizer reference; expected 'module:Class', "
+            "e.g. mycompany.recognizers:EmployeeIdRecognizer"
+        )
+    return value
+
+
+def _version(value: int) -> int:
+    if value != 1:
+        raise ValueError(f"version {value} is not supported; expected 1")
+    return value
+
+
+def _iso_datetime(value: object) -> object:
+    # Quoted dates arrive as text; parse them the same way as unquoted YAML timestamps.
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a date and time; expected e.g. 2026-12-31T23:59:59+08:00"
+            ) from None
+    return value
+
+
+RuleName = Annotated[str, AfterValidator(_rule_name)]
+GroupName = Annotated[str, AfterValidator(_group_name)]
+HostGlob = Annotated[str, AfterValidator(_host_glob)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+Text = Annotated[str, Field(min_length=1)]
+Size = Annotated[ByteSize, Field(gt=0)]
+Score = Annotated[float, Field(ge=0.0, le=1.0)]
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class FailureFile(_Strict):
+    # The only defaults that are actions: an omitted failure key blocks (fail closed).
+    on_error: FailureAction = "block"
+    on_timeout: FailureAction = "block"
+    on_oversize: FailureAction = "block"
+    on_uninspectable: FailureAction = "block"
+
+
+class LimitsFile(_Strict):
+    max_body_bytes: Size = ByteSize(10 * MIB)
+    max_decoded_bytes: Size = ByteSize(50 * MIB)
+    timeout_seconds: Annotated[float, Field(gt=0.0, le=300.0)] = 5.0
+    max_depth: Annotated[int, Field(ge=1, le=32)] = 5
+
+    @model_validator(mode="after")
+    def _decoded_covers_body(self) -> LimitsFile:
+        if self.max_decoded_bytes < self.max_body_bytes:
+            raise ValueError(
+                "max_decoded_bytes is smaller than max_body_bytes; expected "
+                "max_decoded_bytes >= max_body_bytes (decoding never shrinks a body)"
+            )
+        return self
+
+
+class DetectionFile(_Strict):
+    score_threshold: Score = 0.4
+    allow_values: list[Text] = []
+    extra_recognizers: list[Annotated[str, AfterValidator(_recognizer)]] = []
+
+
+class AddressesFile(_Strict):
+    hosts: list[HostGlob] = []
+    cidrs: list[Cidr] = []
+
+
+class DestinationFile(AddressesFile):
+    agreement: Text | None = None
+    description: str = ""
+
+
+class SourceFile(_Strict):
+    cidrs: Annotated[list[Cidr], Field(min_length=1)]
+    description: str = ""
+
+
+class DataFile(_Strict):
+    entities: Annotated[list[str], Field(min_length=1)]
+    min_score: Score = 0.5
+    min_count: Annotated[int, Field(ge=1)] = 1
+
+
+class RuleFile(_Strict):
+    name: RuleName
+    description: Text
+    action: Action
+    source: Annotated[list[str], Field(min_length=1)] | None = None
+    destination: Annotated[list[str], Field(min_length=1)] | None = None
+    scheme: Annotated[list[Literal["http", "https"]], Field(min_length=1)] | None = None
+    data: DataFile | None = None
+    approvable: bool = True
+
+
+class ApprovalFile(_Strict):
+    id: Annotated[str, AfterValidator(_approval_id)]
+    source: str
+    destination: str
+    data: Annotated[list[str], Field(min_length=1)]
+    purpose: Text
+    approver: Text
+    agreement: Text
+    starts: Moment | None = None
+    expires: Moment
+
+    @model_validator(mode="after")
+    def _starts_before_expires(self) -> ApprovalFile:
+        if self.starts is not None and self.starts >= self.expires:
+            raise ValueError("starts is not before expires; expected starts < expires")
+        return self
+
+
+class PolicyFile(_Strict):
+    version: Annotated[int, AfterValidator(_version)]  # Literal[1] would accept `true`
+    mode: Literal["enforce", "monitor"]
+    failure: FailureFile = FailureFile()
+    limits: LimitsFile = LimitsFile()
+    detection: DetectionFile = DetectionFile()
+    internal: AddressesFile = AddressesFile()
+    destinations: dict[GroupName, DestinationFile] = {}
+    sources: dict[GroupName, SourceFile] = {}
+    entity_groups: dict[GroupName, Annotated[list[str], Field(min_length=1)]] = {}
+    rules: list[RuleFile]
+    default_action: DefaultAction
+    approvals: list[ApprovalFile] = []
+    passthrough: list[HostGlob] = []

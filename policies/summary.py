@@ -1,0 +1,96 @@
+"""A human summary of a loaded policy, for ``baomi policy check``.
+
+policy policies/default.yaml  sha256:3f1a...
+mode: enforce
+...
+rules (first match decides):
+  1. block-plain-http  block  scheme http; data customer-data x>=1 @0.5  [not approvable]
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from policies.model import Approval, Policy, Rule
+
+
+def summarize(policy: Policy, now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    lines = [
+        f"policy {policy.path}  {policy.hash}",
+        f"mode: {policy.mode}"
+        + ("  (nothing is blocked or masked, only recorded)" if policy.mode == "monitor" else ""),
+        _limits(policy),
+        "failure: "
+        + ", ".join(
+            f"{kind}={getattr(policy.failure, 'on_' + kind)}"
+            for kind in ("error", "timeout", "oversize", "uninspectable")
+        ),
+        (
+            f"detection: score >= {policy.detection.score_threshold}, "
+            f"{len(policy.detection.allow_values)} allowed value(s), "
+            f"{len(policy.detection.extra_recognizers)} extra recognizer(s)"
+        ),
+        _internal(policy),
+        *_groups(policy),
+        "rules (first match decides):",
+        *(f"  {i}. {_rule(rule)}" for i, rule in enumerate(policy.rules, 1)),
+        f"  -. default  {policy.default_action}",
+        _approvals(policy.approvals, now),
+        f"passthrough (not inspected): {', '.join(policy.passthrough) or 'none'}",
+    ]
+    return "\n".join(lines)
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MiB"
+
+
+def _limits(policy: Policy) -> str:
+    limits = policy.limits
+    return (
+        f"limits: body {_mib(limits.max_body_bytes)}, decoded {_mib(limits.max_decoded_bytes)}, "
+        f"timeout {limits.timeout_seconds:g} s, depth {limits.max_depth}"
+    )
+
+
+def _internal(policy: Policy) -> str:
+    if not policy.internal:
+        return "internal: none listed (every destination counts as external)"
+    return f"internal: {len(policy.internal_hosts)} host(s), {len(policy.internal_cidrs)} cidr(s)"
+
+
+def _groups(policy: Policy) -> list[str]:
+    lines = [
+        f"destination {d.name}: {len(d.hosts)} host(s), {len(d.cidrs)} cidr(s)"
+        + (f", agreement {d.agreement}" if d.agreement else "")
+        for d in policy.destinations.values()
+    ]
+    lines += [f"source {s.name}: {len(s.networks)} cidr(s)" for s in policy.sources.values()]
+    return lines
+
+
+def _rule(rule: Rule) -> str:
+    conditions = []
+    if rule.sources is not None:
+        conditions.append("from " + ",".join(sorted(rule.sources)))
+    if rule.destinations is not None:
+        conditions.append("to " + ",".join(sorted(rule.destinations)))
+    if rule.schemes is not None:
+        conditions.append("scheme " + ",".join(sorted(rule.schemes)))
+    if rule.data is not None:
+        conditions.append(
+            f"data {','.join(sorted(rule.data.entities))} "
+            f"count>={rule.data.min_count} score>={rule.data.min_score:g}"
+        )
+    text = f"{rule.name}  {rule.action}  {'; '.join(conditions) or 'always'}"
+    return text if rule.approvable else text + "  [not approvable]"
+
+
+def _approvals(approvals: tuple[Approval, ...], now: datetime) -> str:
+    if not approvals:
+        return "approvals: none"
+    active = sum(a.active(now) for a in approvals)
+    expired = sum(now >= a.expires for a in approvals)
+    pending = len(approvals) - active - expired
+    return f"approvals: {active} active, {expired} expired, {pending} not yet started"
