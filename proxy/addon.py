@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from mitmproxy import ctx, http
@@ -25,6 +24,7 @@ from proxy.errors import BaomiError, CannotMask, IncidentLogError, InspectionErr
 from proxy.extract import Limits, RawRequest
 from proxy.inspection import Inspection
 from proxy.pool import InspectionPool
+from proxy.metrics import Metrics
 from proxy.record import DecisionRecord, Recorder
 from proxy.state import Runtime
 
@@ -37,11 +37,11 @@ FAILURE_REASONS = {"oversize": "oversize", "uninspectable": "undecodable", "time
 
 class BaomiAddon:
     def __init__(self, runtime: Runtime, pool: InspectionPool, recorder: Recorder,
-                 observers: tuple[Callable[[DecisionRecord], None], ...] = ()):
+                 metrics: Metrics | None = None):
         self.runtime = runtime  # holds the current policy; swapped atomically on reload
         self.pool = pool
         self.recorder = recorder
-        self.observers = observers
+        self.metrics = metrics or Metrics(mode=runtime.mode_kind)
 
     # -- mitmproxy hooks ---------------------------------------------------------------
 
@@ -123,12 +123,15 @@ class BaomiAddon:
         except IncidentLogError as e:
             # Traffic that needs a record does not pass without one.
             log.error("%s", e)
+            self.metrics.incident_log_failure()
+            self.metrics.set_ready("incident_log", False)
             record = _replace(record, action="block", rule="on_record_failure",
                               reason="the incident log cannot record", error_stage="record")
             flow.metadata["baomi"] = record
             act.block(flow, record, status=503)
             self._observe(record)
             return
+        self.metrics.set_ready("incident_log", True)
         if decision.action == "block":
             act.block(flow, record)
         self._observe(record)
@@ -144,6 +147,7 @@ class BaomiAddon:
                 self.recorder.write(record)
             except Exception:
                 log.exception("could not record a failed inspection")
+                self.metrics.incident_log_failure()
                 act.block(flow, record, status=503)
             self._observe(record)
         except Exception:
@@ -158,11 +162,12 @@ class BaomiAddon:
         )
 
     def _observe(self, record: DecisionRecord) -> None:
-        for observe in self.observers:
-            try:
-                observe(record)
-            except Exception:
-                log.exception("metrics observer failed")
+        try:
+            if record.error_stage:
+                self.metrics.detection_error(record.error_stage)
+            self.metrics.observe(record)
+        except Exception:  # metrics must never turn a decided request into an error
+            log.exception("metrics failed")
 
 
 def _replace(record: DecisionRecord, **changes) -> DecisionRecord:
@@ -189,13 +194,19 @@ def _with_host(facts: RequestFacts, host: str) -> RequestFacts:
 
 
 def destination_names(flow: http.HTTPFlow) -> list[str]:
-    """SNI and Host header names; the connection's address only when neither is given.
+    """Every name the destination goes by: the SNI, the Host header, and the host mitmproxy
+    connects to. All are decided on and the strictest decision wins, so a client cannot
+    borrow a friendlier name (domain fronting, a CONNECT to one host with another's Host).
 
     In transparent mode ``request.host`` is the redirected IP: it is matched as an address
-    (``RequestFacts.destination_ip``), not as a name.
+    (``RequestFacts.destination_ip``), not as a name, unless there is no name at all.
     """
+    transparent = flow.client_conn.proxy_mode.type_name == "transparent"
+    candidates = [flow.client_conn.sni, flow.request.host_header and flow.request.pretty_host]
+    if not transparent:
+        candidates.append(flow.request.host)
     names: list[str] = []
-    for name in (flow.client_conn.sni, flow.request.host_header and flow.request.pretty_host):
+    for name in candidates:
         if name and name.lower().rstrip(".") not in names:
             names.append(name.lower().rstrip("."))
     return names or [flow.request.host.lower()]

@@ -20,7 +20,7 @@ _SECRET_FILES = ("mitmproxy-ca.pem", "mitmproxy-ca.p12", "mitmproxy-dhparam.pem"
 
 
 def ca_paths(confdir: Path) -> tuple[Path, Path]:
-    """(PEM certificate, DER certificate) — the halves safe to distribute."""
+    """(PEM certificate, .cer certificate) — the files safe to distribute."""
     return confdir / "mitmproxy-ca-cert.pem", confdir / "mitmproxy-ca-cert.cer"
 
 
@@ -43,10 +43,13 @@ def secure_ca_dir(data_dir: Path) -> Path:
 def export(data_dir: Path, out: Path, fmt: str = "pem") -> Path:
     if fmt not in ("pem", "der"):
         raise UsageError(f"--format must be pem or der, not {fmt!r}")
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
     confdir = secure_ca_dir(Path(data_dir))
-    pem, der = ca_paths(confdir)
-    source = pem if fmt == "pem" else der
-    data = source.read_bytes()
+    source, _ = ca_paths(confdir)
+    cert = x509.load_pem_x509_certificate(source.read_bytes())  # the certificate only, never the key
+    data = cert.public_bytes(Encoding.PEM if fmt == "pem" else Encoding.DER)
     if str(out) == "-":
         os.write(1, data)
     else:

@@ -65,7 +65,8 @@ class HealthHandler(BaseHTTPRequestHandler):
     def _readyz(self) -> None:
         not_ready = sorted(c for c, ok in self.server.metrics.ready().items() if not ok)
         status = HTTPStatus.SERVICE_UNAVAILABLE if not_ready else HTTPStatus.OK
-        body = {"status": "not ready" if not_ready else "ready", "not_ready": not_ready}
+        body = {"status": "not ready" if not_ready else "ready", "not_ready": not_ready,
+                **self.server.metrics.notes}
         self._send(status, json.dumps(body).encode() + b"\n", "application/json")
 
     def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:

@@ -89,6 +89,8 @@ class Metrics:
         self._ready = dict.fromkeys(self._components, False)
         self._rules: set[str] = set()
         self._lock = threading.Lock()
+        # Human-readable state for /readyz that is not a failure (e.g. a rejected reload).
+        self.notes: dict[str, str] = {}
         self._define()
         self._preinitialise()
 

@@ -119,6 +119,8 @@ class InspectionPool:
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._threads = ThreadPoolExecutor(self.size + 1, thread_name_prefix="baomi-inspect")
         self._workers: set[_Worker] = set()
+        self._inflight = 0
+        self._closing = False
         self.ready = False
 
     async def start(self) -> None:
@@ -156,6 +158,7 @@ class InspectionPool:
             raise DetectionTimeout(f"no detector worker free within {timeout:g}s") from None
         loop = asyncio.get_running_loop()
         remaining = max(0.05, deadline - time.monotonic())
+        self._inflight += 1
         future = loop.run_in_executor(self._threads, worker.call, op, args, remaining)
         # The worker goes back only when its call has really finished, even if our caller was
         # cancelled meanwhile (a client that hangs up must not hand a busy worker to another).
@@ -163,10 +166,25 @@ class InspectionPool:
         return await asyncio.shield(future)
 
     def _release(self, worker: _Worker) -> None:
-        if worker.alive:
+        self._inflight -= 1
+        if self._closing:
+            worker.kill()
+        elif worker.alive:
             self._idle.put_nowait(worker)
         else:  # killed on timeout or died: keep the pool at full size
             self._replace(worker)
+
+    def close_when_idle(self, grace: float = 60) -> None:
+        """Retire this pool after a reload: finish calls under way, then stop the workers."""
+        self._closing = True
+
+        async def drain():
+            deadline = time.monotonic() + grace
+            while self._inflight and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            self.close()
+
+        asyncio.get_running_loop().create_task(drain())
 
     def _replace(self, dead: _Worker) -> None:
         self._workers.discard(dead)

@@ -57,7 +57,7 @@ class Recorder(Protocol):
 
 
 class DecisionLog:
-    """Append-only JSON lines at ``DIR/decisions.jsonl``; fsync before returning."""
+    """Append-only JSON lines at ``DIR/decisions.jsonl``, one per request."""
 
     def __init__(self, data_dir: Path):
         self.path = Path(data_dir) / "decisions.jsonl"
@@ -69,12 +69,34 @@ class DecisionLog:
         from proxy.errors import IncidentLogError
 
         line = (json.dumps(record.public(), ensure_ascii=False, sort_keys=True) + "\n").encode()
+        # Incidents are made durable by the incident store; this log is the audit trail of
+        # every request, synced for anything but a clean allow.
+        durable = record.action != "allow" or record.uninspected is not None
         try:
             with self._lock:
                 os.write(self._fd, line)
-                os.fsync(self._fd)
+                if durable:
+                    os.fsync(self._fd)
         except OSError as e:
             raise IncidentLogError(f"cannot write decision log {self.path}: {e.strerror}") from e
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+class Recorders:
+    """Writes one record to several recorders in order (decision log, incident store).
+
+    Any failure propagates: the caller treats the request as unrecorded and blocks it.
+    """
+
+    def __init__(self, *recorders):
+        self.recorders = recorders
+
+    def write(self, record: DecisionRecord) -> None:
+        for recorder in self.recorders:
+            recorder.write(record)
+
+    def close(self) -> None:
+        for recorder in self.recorders:
+            recorder.close()

@@ -22,8 +22,12 @@ from policies.load import load_policy
 from proxy.addon import BaomiAddon
 from proxy.ca import ca_paths, secure_ca_dir
 from proxy.errors import BaomiError, UsageError
+from proxy.health import serve as serve_health
+from proxy.metrics import Metrics
 from proxy.pool import InspectionPool
-from proxy.record import DecisionLog
+from proxy.incidents import IncidentStore, ensure_keys
+from proxy.record import DecisionLog, Recorders
+from proxy.reload import PolicyReloader
 from proxy.state import Runtime
 
 log = logging.getLogger("baomi")
@@ -81,29 +85,64 @@ async def serve(settings: RunSettings) -> int:
         raise UsageError(f"--set: {e}") from None
     secure_ca_dir(data_dir)  # mitmproxy created the CA while configuring; re-check modes
 
+    runtime = Runtime(policy=policy, mode=settings.mode)
+    metrics = Metrics(mode=runtime.mode_kind)
+    metrics.policy_reload("success", policy.hash, rules=[r.name for r in policy.rules])
+    metrics.set_ready("policy", True)
+    health = serve_health(settings.metrics_host, settings.metrics_port, metrics) \
+        if settings.metrics_port else None
+
     pool = InspectionPool(detector_config(policy), size=settings.workers)
     await pool.start()
-    runtime = Runtime(policy=policy, mode=settings.mode)
-    recorder = DecisionLog(data_dir)
-    addon = BaomiAddon(runtime, pool, recorder)
-    master.addons.add(addon, _Banner(settings, policy, confdir))
+    metrics.set_ready("detector", True)
+    private_key = ensure_keys(data_dir)
+    if private_key:
+        warn_private_key(private_key)
+    recorder = Recorders(DecisionLog(data_dir), IncidentStore(data_dir))
+    metrics.set_ready("incident_log", True)
+    addon = BaomiAddon(runtime, pool, recorder, metrics)
+    master.addons.add(addon, _Banner(settings, policy, confdir, health))
 
+    async def new_pool(config: DetectorConfig) -> InspectionPool:
+        fresh = InspectionPool(config, size=settings.workers)
+        await fresh.start()
+        return fresh
+
+    reloader = PolicyReloader(settings.policy, runtime, addon, metrics, new_pool)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
+    loop.add_signal_handler(signal.SIGHUP, reloader.trigger)
+    watcher = loop.create_task(reloader.watch(interval=1.0))
     try:
         await master.run()
     finally:
-        pool.close()
+        watcher.cancel()
+        addon.pool.close()
         recorder.close()
+        if health:
+            health.shutdown()
     return 0
+
+
+def warn_private_key(path: Path) -> None:
+    bar = "!" * 78
+    print(
+        f"{bar}\n"
+        f"baomi created the reviewers' key pair. The PRIVATE key that decrypts incident evidence\n"
+        f"was written once to {path} (mode 0600).\n"
+        f"MOVE IT OFF THIS HOST now, to the security reviewers (e.g. a password manager or HSM);\n"
+        f"the proxy only needs the public half (kept in {path.parent / 'keys'}).\n"
+        f"{bar}",
+        file=sys.stderr, flush=True,
+    )
 
 
 class _Banner:
     """Prints where the proxy listens once mitmproxy's servers are up."""
 
-    def __init__(self, settings: RunSettings, policy, confdir: Path):
-        self.settings, self.policy, self.confdir = settings, policy, confdir
+    def __init__(self, settings: RunSettings, policy, confdir: Path, health):
+        self.settings, self.policy, self.confdir, self.health = settings, policy, confdir, health
 
     def running(self) -> None:
         s = self.settings
@@ -112,7 +151,9 @@ class _Banner:
             f"baomi listening on {s.listen_host}:{s.listen_port} mode={s.mode}\n"
             f"  policy {self.policy.path} ({self.policy.hash})\n"
             f"  client CA certificate: {pem}\n"
-            f"  decision log: {s.data_dir / 'decisions.jsonl'}",
+            f"  decision log: {s.data_dir / 'decisions.jsonl'}\n"
+            + (f"  metrics: http://{s.metrics_host}:{self.health.port}/metrics (/healthz, /readyz)"
+               if self.health else "  metrics: off"),
             flush=True,
         )
 

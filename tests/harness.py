@@ -41,7 +41,7 @@ def free_port() -> int:
 # -- a test CA for the upstream's TLS --------------------------------------------------------
 
 @dataclass
-class TestCA:
+class UpstreamCA:
     dir: Path
     pem: Path = field(init=False)
 
@@ -107,7 +107,7 @@ class Received:
 class Upstream:
     """HTTP(S) server on 127.0.0.1 that answers 200 and records every request it got."""
 
-    def __init__(self, tls: TestCA | None = None, host: str = "127.0.0.1"):
+    def __init__(self, tls: UpstreamCA | None = None, host: str = "127.0.0.1"):
         self.received: list[Received] = []
         self.tls = tls
         self.host = host

@@ -1,0 +1,142 @@
+"""The addon with mitmproxy's test helpers (taddons/tflow): decisions applied to flows, and every
+failure path ending in the policy's failure action rather than an upstream request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from mitmproxy.test import taddons, tflow
+
+from detectors.engine import Detector
+from policies.load import load_policy
+from proxy.addon import BaomiAddon, destination_names
+from proxy.errors import DetectionFailed, DetectionTimeout, IncidentLogError
+from proxy.inspection import inspect_request, mask_request
+from proxy.run import detector_config
+from proxy.state import Runtime
+from harness import REPO
+
+MOBILE = "13800138000"
+RESIDENT_ID = "11010519491231002X"
+
+
+class InProcessInspector:
+    """The pool's interface, run in this process (the pool itself is covered end to end)."""
+
+    def __init__(self, detector, fail: Exception | None = None):
+        self.detector, self.fail = detector, fail
+
+    async def inspect(self, raw, limits, timeout):
+        if self.fail:
+            raise self.fail
+        return inspect_request(self.detector, raw, limits)
+
+    async def mask(self, raw, limits, findings, timeout):
+        return mask_request(raw, limits, findings)
+
+
+class MemoryRecorder:
+    def __init__(self, fail: bool = False):
+        self.records, self.fail = [], fail
+
+    def write(self, record):
+        if self.fail:
+            raise IncidentLogError("disk full")
+        self.records.append(record)
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return load_policy(REPO / "policies" / "default.yaml")
+
+
+@pytest.fixture(scope="module")
+def detector(policy):
+    return Detector(detector_config(policy))
+
+
+def make_flow(body: dict | bytes, scheme="https", host="api.partner.example", path="/v1/x",
+              ctype="application/json"):
+    f = tflow.tflow()
+    f.request.scheme, f.request.host, f.request.port = scheme, host, 443 if scheme == "https" else 80
+    f.request.path, f.request.method = path, "POST"
+    f.request.headers["host"] = host
+    f.request.headers["content-type"] = ctype
+    f.request.raw_content = json.dumps(body).encode() if isinstance(body, dict) else body
+    f.request.headers["content-length"] = str(len(f.request.raw_content))
+    return f
+
+
+def run_addon(policy, detector, flow, *, fail=None, recorder=None):
+    recorder = recorder or MemoryRecorder()
+    addon = BaomiAddon(Runtime(policy), InProcessInspector(detector, fail), recorder)
+    with taddons.context(addon):
+        asyncio.run(addon.request(flow))
+    return recorder
+
+
+@pytest.mark.parametrize("body,action,status", [
+    ({"note": "hello", "order": "SO-1"}, "allow", None),
+    ({"customer": {"phone": MOBILE}}, "mask", None),
+    ({"customer": {"id_no": RESIDENT_ID}}, "block", 403),
+])
+def test_decisions_applied(policy, detector, body, action, status):
+    flow = make_flow(body)
+    rec = run_addon(policy, detector, flow)
+    record = flow.metadata["baomi"]
+    assert record.action == action
+    assert rec.records == [record]
+    if status:
+        assert flow.response.status_code == status
+        assert flow.response.headers["x-baomi-incident"] == record.incident_id
+    else:
+        assert flow.response is None
+
+
+def test_mask_rewrites_body_and_length(policy, detector):
+    flow = make_flow({"customer": {"phone": MOBILE, "name": "x"}})
+    run_addon(policy, detector, flow)
+    sent = json.loads(flow.request.raw_content)
+    assert sent["customer"]["phone"] == "138****8000"
+    assert flow.request.headers["content-length"] == str(len(flow.request.raw_content))
+
+
+def test_plain_http_with_data_blocked(policy, detector):
+    flow = make_flow({"phone": MOBILE}, scheme="http")
+    run_addon(policy, detector, flow)
+    assert flow.response.status_code == 403
+
+
+@pytest.mark.parametrize("error,rule", [
+    (DetectionTimeout("slow"), "on_timeout"),
+    (DetectionFailed("crash"), "on_error"),
+])
+def test_inspection_failure_blocks(policy, detector, error, rule):
+    flow = make_flow({"note": "anything"})
+    run_addon(policy, detector, flow, fail=error)
+    assert flow.response.status_code == 403
+    assert flow.metadata["baomi"].rule == rule
+
+
+def test_unexpected_bug_fails_closed(policy, detector):
+    flow = make_flow({"note": "anything"})
+    run_addon(policy, detector, flow, fail=ZeroDivisionError())
+    assert flow.response.status_code == 403
+    assert flow.metadata["baomi"].rule == "on_error"
+
+
+def test_record_failure_blocks_even_clean_traffic(policy, detector):
+    flow = make_flow({"note": "hello"})
+    run_addon(policy, detector, flow, recorder=MemoryRecorder(fail=True))
+    assert flow.response.status_code == 503
+    assert flow.metadata["baomi"].rule == "on_record_failure"
+
+
+def test_host_header_and_sni_both_decide():
+    flow = make_flow({"x": 1}, host="198.18.2.2")
+    flow.request.headers["host"] = "Fronted.Example."
+    flow.client_conn.sni = "cdn.example"
+    # regular mode: the host mitmproxy connects to is decided on too
+    assert destination_names(flow) == ["cdn.example", "fronted.example", "198.18.2.2"]

@@ -1,0 +1,304 @@
+"""End to end: the real `baomi run` process, real upstream servers that record what they got,
+real clients (httpx and curl) over HTTP and HTTPS.
+
+What the upstream received is the assertion: a blocked request never arrives, a masked value
+never arrives, a clean request arrives byte for byte.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import ssl
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from harness import REPO, BaomiProcess, UpstreamCA, Upstream
+
+pytestmark = pytest.mark.e2e
+
+RESIDENT_ID = "11010519491231002X"
+MOBILE = "13800138000"
+EMAIL = "zhang.wei@example.com"
+CARD = "6222021234567890123"  # UnionPay 62, Luhn-valid (checked in test_recognizers)
+
+
+def policy_file(tmp: Path, **changes) -> Path:
+    """The shipped default policy with top-level sections merged in."""
+    data = yaml.safe_load((REPO / "policies" / "default.yaml").read_text())
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    path = tmp / "policy.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def test_ca(tmp_path_factory) -> UpstreamCA:
+    return UpstreamCA(tmp_path_factory.mktemp("upstream-ca"))
+
+
+@pytest.fixture(scope="module")
+def https_up(test_ca):
+    with Upstream(tls=test_ca) as up:
+        yield up
+
+
+@pytest.fixture(scope="module")
+def http_up():
+    with Upstream() as up:
+        yield up
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory, test_ca):
+    data = tmp_path_factory.mktemp("baomi-data")
+    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=test_ca.pem) as px:
+        yield px
+
+
+@pytest.fixture
+def client(proxy):
+    with httpx.Client(proxy=proxy.url, verify=trust(proxy.ca_pem), timeout=30) as c:
+        yield c
+
+
+def trust(ca_pem: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_pem)
+
+
+def last_decision(proxy: BaomiProcess) -> dict:
+    lines = (proxy.data_dir / "decisions.jsonl").read_text().splitlines()
+    return json.loads(lines[-1])
+
+
+# -- allow ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_clean_request_arrives_byte_for_byte(client, http_up, https_up, scheme):
+    up = https_up if scheme == "https" else http_up
+    body = json.dumps({"order": "SO-2026-000123", "items": [{"sku": "AB-1234", "qty": 2}],
+                       "note": "deliver after 6pm", "amount": "12,345.67"}, indent=1).encode()
+    n = len(up.received)
+    r = client.post(up.url("/api/orders?page=2"), content=body,
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 200
+    assert len(up.received) == n + 1
+    got = up.received[-1]
+    assert got.body == body
+    assert got.path == "/api/orders?page=2"
+
+
+# -- block -----------------------------------------------------------------------------------------
+
+def test_resident_id_over_https_is_blocked_and_never_arrives(client, https_up, proxy):
+    n = len(https_up.received)
+    r = client.post(https_up.url("/api/customers"), json={"name": "张伟", "id_no": RESIDENT_ID})
+    assert r.status_code == 403
+    incident = r.headers["x-baomi-incident"]
+    assert incident.startswith("BM-")
+    assert len(https_up.received) == n
+    assert RESIDENT_ID not in r.text and RESIDENT_ID[:-4] not in r.text
+    info = r.json()
+    assert info["incident"] == incident
+    assert "CN_RESIDENT_ID" in info["data"]
+    assert "approval" in info["how_to_get_approval"]
+    record = last_decision(proxy)
+    assert record["incident_id"] == incident and record["action"] == "block"
+
+
+def test_block_page_is_html_for_browsers(client, https_up):
+    r = client.post(https_up.url("/upload"), data={"card": CARD},
+                    headers={"accept": "text/html,application/xhtml+xml"})
+    assert r.status_code == 403
+    assert r.headers["content-type"].startswith("text/html")
+    assert r.headers["x-baomi-incident"] in r.text
+    assert CARD not in r.text
+
+
+def test_customer_data_over_plain_http_is_blocked(client, http_up):
+    n = len(http_up.received)
+    r = client.post(http_up.url("/crm"), json={"mobile": MOBILE})
+    assert r.status_code == 403
+    assert len(http_up.received) == n
+
+
+def test_bulk_contacts_are_blocked(client, https_up):
+    n = len(https_up.received)
+    people = [{"name": f"客户{i}", "phone": f"1390013{i:04d}"} for i in range(6)]
+    r = client.post(https_up.url("/export"), json={"customers": people})
+    assert r.status_code == 403
+    assert len(https_up.received) == n
+
+
+# -- mask ------------------------------------------------------------------------------------------
+
+def test_phone_in_json_is_masked_structure_intact(client, https_up, proxy):
+    n = len(https_up.received)
+    r = client.post(https_up.url("/api/tickets"),
+                    json={"customer": {"phone": MOBILE, "city": "北京"}, "text": "请回电"})
+    assert r.status_code == 200
+    assert len(https_up.received) == n + 1
+    got = https_up.received[-1]
+    assert MOBILE.encode() not in got.body
+    sent = json.loads(got.body)
+    assert sent["customer"]["phone"] == "138****8000"
+    assert sent["customer"]["city"] == "北京" and sent["text"] == "请回电"
+    assert int(got.headers["content-length"]) == len(got.body)
+    record = last_decision(proxy)
+    assert record["action"] == "mask" and record["entity_counts"] == {"PHONE_NUMBER": 1}
+    assert MOBILE not in json.dumps(record, ensure_ascii=False)
+
+
+def test_gzip_body_is_masked_and_reencoded(client, https_up):
+    body = gzip.compress(json.dumps({"contact": {"email": EMAIL}}).encode())
+    r = client.post(https_up.url("/gz"), content=body,
+                    headers={"content-type": "application/json", "content-encoding": "gzip"})
+    assert r.status_code == 200
+    got = https_up.received[-1]
+    assert got.headers["content-encoding"] == "gzip"
+    plain = gzip.decompress(got.body)
+    assert EMAIL.encode() not in plain
+    assert json.loads(plain)["contact"]["email"] != EMAIL
+    assert int(got.headers["content-length"]) == len(got.body)
+
+
+def test_query_value_is_masked(client, https_up):
+    r = client.get(https_up.url(f"/search?q=hello&mobile={MOBILE}"))
+    assert r.status_code == 200
+    got = https_up.received[-1]
+    assert MOBILE not in got.path
+    assert "q=hello" in got.path
+
+
+def test_curl_form_over_https_is_masked(proxy, https_up):
+    n = len(https_up.received)
+    out = subprocess.run(
+        ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-x", proxy.url,
+         "--cacert", proxy.ca_pem, "--data-urlencode", f"email={EMAIL}",
+         "--data-urlencode", "comment=call me", https_up.url("/form")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.stdout == "200", out.stderr
+    assert len(https_up.received) == n + 1
+    got = https_up.received[-1].body.decode()
+    assert EMAIL not in got and "zhang.wei%40example.com" not in got
+    assert got.startswith("email=") and "comment=call+me" in got
+
+
+def test_curl_resident_id_blocked(proxy, https_up):
+    n = len(https_up.received)
+    out = subprocess.run(
+        ["curl", "-sS", "-x", proxy.url, "--cacert", proxy.ca_pem, "-H",
+         "content-type: text/plain", "--data-binary", f"身份证号 {RESIDENT_ID}",
+         "-D", "-", https_up.url("/note")],
+        capture_output=True, text=True, timeout=60,
+    )
+    status_lines = [l for l in out.stdout.splitlines() if l.startswith("HTTP/")]
+    assert " 403" in status_lines[-1]  # the first is the proxy's "200 Connection established"
+    assert "x-baomi-incident" in out.stdout.lower()
+    assert len(https_up.received) == n
+
+
+# -- failure paths ---------------------------------------------------------------------------------
+
+def test_gzip_bomb_is_refused(client, https_up):
+    bomb = gzip.compress(b"0" * (200 << 20), compresslevel=9)  # 200 MiB of zeros in ~200 KB
+    n = len(https_up.received)
+    r = client.post(https_up.url("/bomb"), content=bomb,
+                    headers={"content-type": "text/plain", "content-encoding": "gzip"})
+    assert r.status_code == 403
+    assert len(https_up.received) == n
+
+
+def test_undecodable_body_gets_uninspectable_action(client, https_up, proxy):
+    n = len(https_up.received)
+    r = client.post(https_up.url("/bin"), content=b"\x1f\x8b\x08garbage-not-gzip",
+                    headers={"content-type": "application/json", "content-encoding": "gzip"})
+    assert r.status_code == 403
+    assert len(https_up.received) == n
+    record = last_decision(proxy)
+    assert record["rule"] == "on_uninspectable" and record["uninspected"] == "undecodable"
+
+
+def test_decision_log_holds_no_raw_values(proxy, client, https_up):
+    client.post(https_up.url("/x"), json={"phone": MOBILE, "id": RESIDENT_ID, "mail": EMAIL})
+    text = (proxy.data_dir / "decisions.jsonl").read_text()
+    for raw in (MOBILE, RESIDENT_ID, EMAIL, CARD):
+        assert raw not in text
+    assert (proxy.data_dir / "decisions.jsonl").stat().st_mode & 0o077 == 0
+
+
+def test_ca_key_is_private(proxy):
+    ca_dir = proxy.data_dir / "ca"
+    assert ca_dir.stat().st_mode & 0o777 == 0o700
+    assert (ca_dir / "mitmproxy-ca.pem").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.fixture(scope="module")
+def faulty_proxy(tmp_path_factory, test_ca):
+    tmp = tmp_path_factory.mktemp("faulty")
+    policy = policy_file(
+        tmp,
+        detection={"extra_recognizers": ["baomi_test_plugins:RaiseOnMarker",
+                                         "baomi_test_plugins:HangOnMarker"]},
+        limits={"timeout_seconds": 2},
+    )
+    with BaomiProcess(policy, tmp / "data", upstream_ca=test_ca.pem) as px:
+        yield px
+
+
+@pytest.mark.parametrize("marker,rule", [("BAOMI-TEST-RAISE", "on_error"),
+                                         ("BAOMI-TEST-HANG", "on_timeout")])
+def test_detector_failure_blocks(faulty_proxy, https_up, marker, rule):
+    with httpx.Client(proxy=faulty_proxy.url, verify=trust(faulty_proxy.ca_pem), timeout=60) as c:
+        n = len(https_up.received)
+        r = c.post(https_up.url("/f"), content=f"hello {marker}".encode(),
+                   headers={"content-type": "text/plain"})
+        assert r.status_code == 403
+        assert r.json()["rule"] == rule
+        assert len(https_up.received) == n
+        # The proxy keeps serving: a hung worker is replaced.
+        deadline = time.monotonic() + 90
+        while True:
+            r2 = c.post(https_up.url("/ok"), content=b"nothing to see", headers={"content-type": "text/plain"})
+            if r2.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert r2.status_code == 200
+        assert https_up.received[-1].body == b"nothing to see"
+
+
+def test_malformed_policy_stops_startup_with_line_number(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    text = (REPO / "policies" / "default.yaml").read_text()
+    bad.write_text(text + "\nunknown_section: 1\n")
+    line = text.count("\n") + 2
+    px = BaomiProcess(bad, tmp_path / "data")
+    with pytest.raises(RuntimeError) as e:
+        px.start(timeout=60)
+    assert px.proc.returncode != 0
+    assert f"{bad}:{line}:1" in str(e.value)
+
+
+def test_ca_export_pem_and_der(proxy, tmp_path):
+    from harness import BAOMI
+
+    pem, der = tmp_path / "ca.pem", tmp_path / "ca.der"
+    subprocess.run([BAOMI, "ca", "export", "--data-dir", str(proxy.data_dir), "--out", str(pem)], check=True)
+    subprocess.run([BAOMI, "ca", "export", "--data-dir", str(proxy.data_dir), "--out", str(der),
+                    "--format", "der"], check=True)
+    from cryptography import x509
+
+    assert x509.load_pem_x509_certificate(pem.read_bytes()) == x509.load_der_x509_certificate(der.read_bytes())
+    assert b"PRIVATE KEY" not in pem.read_bytes()
+    assert shutil.which("curl")
