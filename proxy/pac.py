@@ -1,0 +1,123 @@
+"""Proxy auto-config (PAC) files: internal hosts DIRECT, everything else through baomi.
+
+    >>> pac = render_pac("baomi.corp.example.com", 8080, [".corp.example.com", "10.0.0.0/8"])
+    >>> "PROXY baomi.corp.example.com:8080" in pac
+    True
+
+``direct_hosts`` entries (case-insensitive, a trailing dot ignored):
+
+    ".corp.example.com"   that domain and all its subdomains
+    "wiki.example.com"    exactly that host
+    "*.intra", "db-??"    shell patterns (PAC ``shExpMatch``: ``*`` and ``?``) with at least one
+                          literal character, so "*" cannot switch inspection off
+    "10.0.0.0/8"          an IPv4 network, matched only when the URL's host is an IPv4 literal
+                          (the PAC never resolves names: that would stall browsers and leak names)
+
+The rendered file has no DIRECT fallback after the proxy: if baomi is down, browsing fails
+closed. Every entry is validated and JSON-encoded, so nothing an admin types can inject script.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from proxy.errors import BaomiError, UsageError
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "pac" / "proxy.pac.template"
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
+_PATTERN = re.compile(r"^[a-z0-9.*?-]+$")
+
+
+@dataclass(frozen=True)
+class DirectRules:
+    """``direct_hosts`` sorted into the three kinds the PAC template checks."""
+
+    domains: tuple[str, ...] = ()  # ".example.com"
+    patterns: tuple[str, ...] = ()  # exact hosts and shell patterns
+    nets: tuple[tuple[str, str], ...] = ()  # (network, netmask) for isInNet
+
+
+def render_pac(
+    proxy_host: str, proxy_port: int, direct_hosts: Sequence[str], template: Path = TEMPLATE
+) -> str:
+    """The PAC file text. Raises UsageError naming the first bad argument."""
+    rules = parse_direct_hosts(direct_hosts)
+    try:
+        text = template.read_text(encoding="utf-8")
+    except OSError as error:
+        raise BaomiError(f"PAC template unreadable: {template}: {error.strerror}") from error
+    return string.Template(text).substitute(
+        proxy_host=_proxy_host(proxy_host),
+        proxy_port=_port(proxy_port),
+        direct_domains=json.dumps(list(rules.domains)),
+        direct_patterns=json.dumps(list(rules.patterns)),
+        direct_nets=json.dumps([list(net) for net in rules.nets]),
+    )
+
+
+def parse_direct_hosts(entries: Sequence[str]) -> DirectRules:
+    """Sort and validate entries.
+
+    >>> parse_direct_hosts([".Corp.Example.com.", "*.intra", "10.0.0.0/8"])
+    DirectRules(domains=('.corp.example.com',), patterns=('*.intra',), nets=(('10.0.0.0', '255.0.0.0'),))
+    """
+    if isinstance(entries, str):  # a lone string would be read as one entry per character
+        raise UsageError("direct hosts must be a list of entries, not a string")
+    domains, patterns, nets = [], [], []
+    for raw in entries:
+        entry = str(raw).strip().lower().rstrip(".")
+        if "/" in entry:
+            nets.append(_network(entry))
+        elif entry.startswith(".") and _HOST.match(entry[1:]):
+            domains.append(entry)
+        elif _HOST.match(entry) or _is_pattern(entry):
+            patterns.append(entry)
+        else:
+            raise UsageError(
+                f"direct host {raw!r}: expected a host, .domain, shell pattern or IPv4 CIDR"
+            )
+    return DirectRules(tuple(domains), tuple(patterns), tuple(nets))
+
+
+def _is_pattern(entry: str) -> bool:
+    # A pattern of wildcards and dots alone ("*", "*.*") would send everything DIRECT.
+    return (
+        bool(_PATTERN.match(entry))
+        and any(c in entry for c in "*?")
+        and bool(re.search(r"[a-z0-9-]", entry))
+    )
+
+
+def _network(entry: str) -> tuple[str, str]:
+    try:
+        network = ipaddress.IPv4Network(entry, strict=True)
+    except ValueError as error:
+        raise UsageError(
+            f"direct host {entry!r}: {error} (PAC files match IPv4 networks only)"
+        ) from None
+    return str(network.network_address), str(network.netmask)
+
+
+def _proxy_host(host: str) -> str:
+    candidate = host.strip().lower().rstrip(".")
+    try:
+        address = ipaddress.ip_address(candidate.strip("[]"))
+    except ValueError:
+        if _HOST.match(candidate):
+            return candidate
+        raise UsageError(f"proxy host {host!r}: expected a host name or IP address") from None
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
+def _port(port: int) -> int:
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise UsageError(f"proxy port {port!r}: expected an integer from 1 to 65535")
+    return port
