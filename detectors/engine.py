@@ -1,0 +1,211 @@
+"""The detection engine: segments in, findings out.
+
+    det = Detector(DetectorConfig())           # slow part, once at start-up
+    det.analyze([Segment("13800138000", "json:$.phone", ("phone",))])
+    -> [Finding('PHONE_NUMBER', 0.80, 0, 11, 'json:$.phone', '138****8000')]
+
+Per segment: normalise (NFKC, invisible characters out) -> prefilter (which
+entities are possible at all; none -> skip) -> Presidio ``AnalyzerEngine``
+restricted to those entities, over <= 8 KB windows, with the segment's field
+names as context -> offsets mapped back to the original text -> allow-listed
+values dropped. Any error raises ``DetectionFailed`` (the proxy applies the
+policy's failure action); its message never holds the text analysed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
+
+from detectors.context import FieldContextEnhancer, LazyArtifacts
+from detectors.model import Finding, Segment
+from detectors.nlp import TokenNlpEngine
+from detectors.normalize import Normalized, canonical_value, normalize
+from detectors.prefilter import Prefilter
+from detectors.recognizers import RECOGNIZERS
+from detectors.recognizers.base import LANGUAGE
+from detectors.recognizers.person import is_name_field
+from detectors.windows import windows
+from proxy.errors import DetectionFailed
+
+ENTITIES = frozenset(r.ENTITY for r in RECOGNIZERS)
+CONTEXT_WORDS = {r.ENTITY: tuple(w.lower() for w in r.CONTEXT) for r in RECOGNIZERS}
+# When two entities claim the same span with the same score, the stricter
+# check wins: an 18-digit resident ID (date + MOD 11-2) over a Luhn card.
+PRIORITY = ("CN_RESIDENT_ID", "CN_USCC", "IBAN_CODE", "CREDIT_CARD", "CN_PASSPORT", "PHONE_NUMBER")
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorConfig:
+    entities: frozenset[str] | None = None  # None: all of ours (and the extra recognizers')
+    score_threshold: float = 0.4
+    extra_recognizers: tuple[str, ...] = ()  # "module:Class" of Presidio EntityRecognizer
+    nlp_model: str | None = None  # spaCy pipeline name/dir for English NER, admin-installed
+    allow_values: tuple[str, ...] = ()  # never reported, compared normalised
+
+
+def load_recognizer(spec: str) -> EntityRecognizer:
+    """``"package.module:ClassName"`` -> an instance (no arguments)."""
+    module_name, _, class_name = spec.partition(":")
+    if not module_name or not class_name:
+        raise ValueError(f"extra recognizer {spec!r}: expected 'module:Class'")
+    recognizer_class = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(recognizer_class, type) and issubclass(recognizer_class, EntityRecognizer)):
+        raise TypeError(f"extra recognizer {spec!r}: not a presidio EntityRecognizer subclass")
+    return recognizer_class()  # type: ignore[no-any-return,call-arg]  # no-argument classes
+
+
+def load_ner(model: str):  # type: ignore[no-untyped-def]
+    """Load an installed spaCy pipeline by name or directory; never downloads."""
+    import spacy
+
+    return spacy.load(model, exclude=["lemmatizer", "parser", "tagger", "attribute_ruler"])
+
+
+class Detector:
+    """Build once, then ``analyze`` many times. Not thread-safe (one per worker process)."""
+
+    def __init__(self, config: DetectorConfig = DetectorConfig()) -> None:
+        self.config = config
+        extra = [load_recognizer(spec) for spec in config.extra_recognizers]
+        for recognizer in extra:
+            if LANGUAGE not in recognizer.supported_language:
+                raise ValueError(
+                    f"extra recognizer {recognizer.name}: language must be {LANGUAGE!r}"
+                )
+        # Admins' recognizers have no prefilter signal: they see every segment.
+        self.always = frozenset(e for r in extra for e in r.supported_entities)
+        wanted = config.entities if config.entities is not None else ENTITIES | self.always
+        unknown = wanted - ENTITIES - self.always
+        if unknown:
+            raise ValueError(f"unknown entities: {sorted(unknown)}")
+        self.entities = frozenset(wanted)
+        self.always &= self.entities
+        self.analyzer = self._build_analyzer(extra)
+        self.prefilter = Prefilter(ner=config.nlp_model is not None)
+        self.allow = frozenset(canonical_value(v) for v in config.allow_values)
+
+    def _build_analyzer(self, extra: list[EntityRecognizer]) -> AnalyzerEngine:
+        import jieba
+
+        jieba.setLogLevel(60)  # jieba prints its dictionary loading at INFO
+        jieba.initialize()
+        ours: list[EntityRecognizer] = [cls() for cls in RECOGNIZERS if cls.ENTITY in self.entities]
+        ner = load_ner(self.config.nlp_model) if self.config.nlp_model else None
+        if ner is not None and "PERSON" in self.entities:
+            from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+            ours.append(SpacyRecognizer(supported_language=LANGUAGE, supported_entities=["PERSON"]))
+        registry = RecognizerRegistry(recognizers=ours + extra, supported_languages=[LANGUAGE])
+        return AnalyzerEngine(
+            registry=registry,
+            nlp_engine=TokenNlpEngine(ner),
+            supported_languages=[LANGUAGE],
+            default_score_threshold=self.config.score_threshold,
+            context_aware_enhancer=FieldContextEnhancer(
+                context_similarity_factor=0.35,
+                min_score_with_context_similarity=0.4,
+                context_prefix_count=5,
+                context_suffix_count=0,
+            ),
+        )
+
+    def analyze(self, segments: Sequence[Segment]) -> list[Finding]:
+        """Findings of all segments, sorted by (segment, start)."""
+        findings: list[Finding] = []
+        for index, segment in enumerate(segments):
+            try:
+                findings.extend(self._segment(index, segment))
+            except Exception as error:  # noqa: BLE001 - re-raised as our error, raw text kept out
+                raise DetectionFailed(
+                    f"detection failed on segment {index} ({segment.location}): "
+                    f"{type(error).__name__}"
+                ) from None
+        return sorted(findings, key=lambda f: (f.segment, f.start, f.end, f.entity))
+
+    def candidates(self, text: str, context: Sequence[str]) -> frozenset[str]:
+        """Entities worth running on ``text`` (normalised); empty: skip the segment."""
+        possible = self.prefilter.scan(text)
+        wanted = set(possible.entities) | self.always
+        fields = [word.lower() for word in context]
+        if possible.with_context:
+            lowered = text.lower()
+            wanted.update(
+                entity
+                for entity in possible.with_context
+                if any(w in lowered or any(w in f for f in fields) for w in CONTEXT_WORDS[entity])
+            )
+        if "PERSON" not in wanted and context and person_context(tuple(context)):
+            wanted.add("PERSON")
+        return frozenset(wanted) & self.entities
+
+    def _segment(self, index: int, segment: Segment) -> list[Finding]:
+        normalized = normalize(segment.text)
+        entities = self.candidates(normalized.text, segment.context)
+        if not entities:
+            return []
+        results = []
+        for window in windows(normalized.text):
+            text = normalized.text[window.start : window.end]
+            found = self.analyzer.analyze(
+                text=text,
+                language=LANGUAGE,
+                entities=sorted(entities),
+                context=list(segment.context),
+                score_threshold=self.config.score_threshold,
+                nlp_artifacts=self._artifacts(text),
+            )
+            for result in found:
+                result.start += window.start
+                result.end += window.start
+                if window.keep_from <= result.start < window.keep_to:
+                    results.append(result)
+        return self._findings(index, segment, normalized, best_per_span(results))
+
+    def _artifacts(self, text: str) -> LazyArtifacts | None:
+        """Tokens on demand; with an NER pipeline, the engine's full artifacts."""
+        nlp_engine = self.analyzer.nlp_engine
+        if isinstance(nlp_engine, TokenNlpEngine) and nlp_engine.ner is None:
+            return LazyArtifacts(text, nlp_engine, LANGUAGE)
+        return None
+
+    def _findings(
+        self, index: int, segment: Segment, normalized: Normalized, results: list[RecognizerResult]
+    ) -> list[Finding]:
+        findings = []
+        for result in results:
+            start, end = normalized.span(result.start, result.end)
+            value = segment.text[start:end]
+            if self.allow and canonical_value(value) in self.allow:
+                continue
+            score = round(float(result.score), 4)
+            findings.append(
+                Finding(result.entity_type, score, start, end, segment.location, index, value)
+            )
+        return findings
+
+
+@lru_cache(maxsize=4096)  # field names repeat from request to request
+def person_context(context: tuple[str, ...]) -> bool:
+    """Field names that make a person's name likely (``("order", "receiver")``)."""
+    fields = [word.lower() for word in context]
+    return is_name_field(context) or any(w in f for w in CONTEXT_WORDS["PERSON"] for f in fields)
+
+
+def best_per_span(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """One result per exact span: highest score, then PRIORITY."""
+    rank = {entity: i for i, entity in enumerate(PRIORITY)}
+    best: dict[tuple[int, int], RecognizerResult] = {}
+    for result in results:
+        key = (result.start, result.end)
+        held = best.get(key)
+        if held is None or (result.score, -rank.get(result.entity_type, 99)) > (
+            held.score,
+            -rank.get(held.entity_type, 99),
+        ):
+            best[key] = result
+    return list(best.values())

@@ -1,0 +1,78 @@
+"""Text normalisation before matching, with a map back to the original offsets.
+
+    >>> n = normalize("手机：１３８\u200b0013 8000")
+    >>> n.text
+    '手机:1380013 8000'
+    >>> n.span(3, 15)          # normalised span -> span in the original text
+    (3, 16)
+
+Why: full-width digits (``１３８``) and invisible characters (zero-width space,
+soft hyphen, bidi marks) are cheap ways to slip a phone number past a regex.
+NFKC folds the first, the second are dropped. Findings must still point into
+the original ``Segment.text`` so the proxy masks the characters it received.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Format characters that render as nothing: zero-width space/non-joiner/joiner,
+# word joiner, invisible operators, BOM, soft hyphen, bidi marks and embeddings,
+# Mongolian vowel separator, interlinear annotation marks.
+INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb]"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """Normalised text; ``origin[i]`` is the original index of normalised char ``i``."""
+
+    text: str
+    origin: tuple[int, ...] | None  # None: identical to the original (the common case)
+    original_length: int
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Map a normalised ``[start, end)`` to the original text."""
+        if self.origin is None:
+            return start, end
+        if end <= start:
+            raise ValueError("empty span")
+        return self.origin[start], self.origin[end - 1] + 1
+
+
+def normalize(text: str) -> Normalized:
+    """NFKC per character, invisible characters removed; see module docstring."""
+    if text.isascii() or (
+        unicodedata.is_normalized("NFKC", text) and INVISIBLE.search(text) is None
+    ):
+        return Normalized(text, None, len(text))
+    out: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        if INVISIBLE.match(char):
+            continue
+        folded = unicodedata.normalize("NFKC", char) if not char.isascii() else char
+        # Per character, so every output char maps to exactly one input char.
+        folded = INVISIBLE.sub("", folded)
+        out.append(folded)
+        origin.extend([index] * len(folded))
+    return Normalized("".join(out), tuple(origin), len(text))
+
+
+def canonical_value(value: str) -> str:
+    """The form allow-lists compare: normalised, separators dropped, case folded.
+
+    >>> canonical_value("+86 138-0013-8000") == canonical_value("13800138000")
+    True
+    """
+    folded = normalize(value).text.casefold()
+    key = "".join(ch for ch in folded if ch.isalnum() or ch in "@._")
+    # "+86 138..." and "0086 138..." are the same mobile as "138...".
+    for prefix in ("0086", "86"):
+        if key.startswith(prefix) and len(key) == len(prefix) + 11 and key[len(prefix)] == "1":
+            return key[len(prefix) :]
+    return key

@@ -1,0 +1,137 @@
+"""Which entities a text can possibly contain, in one fast pass.
+
+    >>> sorted(Prefilter().entities("call 138 0013 8000 or mail a@b.cn"))
+    ['EMAIL_ADDRESS', 'PHONE_NUMBER']
+    >>> Prefilter().entities("今天天气很好 the weather is fine")
+    frozenset()
+
+Most traffic holds no personal data; the recognizers (and Presidio around
+them) cost far more than one scan. Each signal is a loose superset of what a
+recognizer can match, so a skipped text can hold no finding of that entity.
+Hyperscan scans all signals at once (hundreds of MB/s); Python's ``re`` is
+the fallback where hyperscan is not installed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+NUMBERS = ("PHONE_NUMBER", "CREDIT_CARD", "CN_RESIDENT_ID", "CN_USCC")
+CN_TITLES = "先生|女士|小姐|太太|老师|经理|医生|律师|教授"
+CN_LABELS = "姓名|名字|收件人|收货人|联系人|持卡人|寄件人|户名|客户|乘车人|乘机人|乘客|入住人|申请人|签收人|经办人|负责人"
+STREET_TYPES = (
+    "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Drive|Dr|Lane|Ln|Way|Court|Ct|Place|Pl|"
+    "Parkway|Pkwy|Highway|Hwy|Terrace|Ter|Circle|Cir|Square|Sq"
+)
+
+# (signal, entities it makes possible, case-insensitive). "(^|[^0-9])" anchors a
+# number's first digit (hyperscan has no lookbehind), so an 18-digit order
+# number does not look like a mobile or an ID from its middle.
+N = "(^|[^0-9])"
+E = "([^0-9]|$)"
+SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    (rf"{N}1[3-9][0-9]([ -]?[0-9]{{4}}){{2}}{E}", ("PHONE_NUMBER",), False),
+    (r"0[0-9]{2,3}(\) ?|[ -])[1-9][0-9]{2}", ("PHONE_NUMBER",), False),
+    (r"\+ ?\(?[0-9]", ("PHONE_NUMBER",), False),
+    (rf"{N}(2[2-7]|3[0-9]|4|5[1-5]|6|8)[0-9]{{12,18}}{E}", ("CREDIT_CARD",), False),
+    (
+        r"[0-9]{4}[ -][0-9]{6}[ -][0-9]{4}|[0-9]{4}[ -][0-9]{4}[ -][0-9]{4}[ -][0-9]",
+        ("CREDIT_CARD",),
+        False,
+    ),
+    (
+        r"[1-8][0-9]{5} ?(19|20)[0-9]{2}[01][0-9][0-3][0-9] ?[0-9]{3}[0-9Xx]",
+        ("CN_RESIDENT_ID",),
+        False,
+    ),
+    (r"[1-9A-GY][0-9A-Z][0-9]{6}[0-9A-Z]{0,9}[A-Z]", ("CN_USCC",), False),
+    (r"[EG][0-9]{8}|E[A-Z][0-9]{7}", ("CN_PASSPORT",), False),
+    (r"[A-Za-z0-9]@[A-Za-z0-9]", ("EMAIL_ADDRESS",), False),
+    (r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]", ("IP_ADDRESS",), False),
+    (r"[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:|::[0-9A-Fa-f]", ("IP_ADDRESS",), False),
+    (r"[A-Z]{2}[0-9]{2}[ -]?[A-Z0-9]{4}", ("IBAN_CODE",), False),
+    (r"[0-9A-Za-z](号|弄|栋|幢|座|单元|层|楼|室|户)", ("ADDRESS",), False),
+    (rf"[0-9]\s+([A-Z][a-z]*\.?\s+)+({STREET_TYPES})\b", ("ADDRESS",), False),
+    (rf"{CN_LABELS}|{CN_TITLES}", ("PERSON",), False),
+    (r"\b(full name|name|customer|contact|recipient|attn|card ?holder)\s*[:：]", ("PERSON",), True),
+    (r"\b(name|recipient|receiver|consignee|cardholder)\b", ("PERSON",), True),
+    (r"\b(Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam)\.?\s+[A-Z]", ("PERSON",), False),
+    (
+        r"(regards|sincerely|cheers|thanks|thank you|best|wishes|truly)[ \t]*[,!.]?[ \t]*\r?\n",
+        ("PERSON",),
+        True,
+    ),
+)
+# Candidates that score below the threshold unless a context word is present
+# (legacy 15-digit IDs, all-digit USCC, old passports): the engine keeps these
+# entities only when the text or the field names hold one of their context words.
+WEAK_SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    (rf"{N}[1-8][0-9]{{14}}{E}", ("CN_RESIDENT_ID",), False),
+    (rf"{N}[1-9][0-9]{{17}}{E}", ("CN_USCC",), False),
+    (r"[PSD][0-9]{7}", ("CN_PASSPORT",), False),
+)
+NER_SIGNAL = (r"[A-Z][a-z]+ +[A-Z][a-z]+", ("PERSON",), False)
+
+
+@dataclass(frozen=True, slots=True)
+class Possible:
+    entities: frozenset[str]  # may be in the text
+    with_context: frozenset[str]  # may be in the text, but only count with a context word
+
+
+class Prefilter:
+    """Built once; ``scan(text)`` is the hot path. ``ner``: add the NER signal."""
+
+    def __init__(self, ner: bool = False) -> None:
+        strong = SIGNALS + ((NER_SIGNAL,) if ner else ())
+        self.signals = strong + WEAK_SIGNALS
+        self.weak_ids = frozenset(range(len(strong), len(self.signals)))
+        self.by_id = [frozenset(entities) for _, entities, _ in self.signals]
+        self.hits = self._hyperscan() or self._python_re()
+
+    def scan(self, text: str) -> Possible:
+        hits = self.hits(text)
+        strong = frozenset().union(*(self.by_id[i] for i in hits if i not in self.weak_ids))
+        weak = frozenset().union(*(self.by_id[i] for i in hits if i in self.weak_ids))
+        return Possible(strong, weak - strong)
+
+    def entities(self, text: str) -> frozenset[str]:
+        """All entities ``text`` may hold, context or not."""
+        possible = self.scan(text)
+        return possible.entities | possible.with_context
+
+    def _hyperscan(self):  # type: ignore[no-untyped-def]
+        try:
+            import hyperscan
+        except ImportError:
+            return None
+        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        base = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_UTF8
+        database.compile(
+            expressions=[regex.encode() for regex, _, _ in self.signals],
+            ids=list(range(len(self.signals))),
+            elements=len(self.signals),
+            flags=[
+                base | (hyperscan.HS_FLAG_CASELESS if nocase else 0)
+                for _, _, nocase in self.signals
+            ],
+        )
+
+        def hits(text: str) -> set[int]:
+            found: set[int] = set()
+            database.scan(text.encode("utf-8"), match_event_handler=lambda i, *_: found.add(i))
+            return found
+
+        return hits
+
+    def _python_re(self):  # type: ignore[no-untyped-def]
+        compiled = [
+            re.compile(regex, re.ASCII | (re.IGNORECASE if nocase else 0))
+            for regex, _, nocase in self.signals
+        ]
+
+        def hits(text: str) -> set[int]:
+            return {i for i, pattern in enumerate(compiled) if pattern.search(text)}
+
+        return hits
