@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from mitmproxy import ctx, http
+from mitmproxy import ctx, http, tls
 
 from policies.decide import decide, failure_decision
 from policies.facts import Decision, RequestFacts
@@ -88,6 +89,73 @@ class BaomiAddon:
             log.error("inspection failed: %s", type(e).__name__, exc_info=not isinstance(e, BaomiError))
             self._fail_closed(flow, facts, started, e)
 
+    def tls_clienthello(self, data: tls.ClientHelloData) -> None:
+        """Certificate-pinned apps listed in ``passthrough`` are tunnelled uninspected, and every
+        such connection is recorded and counted as uninspected."""
+        try:
+            names = passthrough_names(data)
+            policy = self.runtime.policy
+            if not names or not all(policy.passes_through(n) for n in names):
+                return
+            data.ignore_connection = True
+            client = data.context.client.peername[0] if data.context.client.peername else ""
+            server = data.context.server.address
+            facts = RequestFacts(source_ip=client, host=names[0], port=server[1] if server else 443,
+                                 scheme="https", method="CONNECT", path="",
+                                 time=datetime.now(UTC),
+                                 destination_ip=server[0] if server else None)
+            decision = Decision("allow", "passthrough", "listed in the policy's passthrough")
+            record = self._record(facts, decision, None, time.monotonic(), "passthrough", None)
+            self.recorder.write(record)
+            self._observe(record)
+        except Exception as e:
+            # Not recorded means not allowed through uninspected: intercept as usual instead.
+            data.ignore_connection = False
+            log.error("passthrough check failed (%s); inspecting instead", type(e).__name__)
+
+    async def websocket_message(self, flow: http.HTTPFlow) -> None:
+        """Client-to-server WebSocket messages are inspected like request bodies. A blocked
+        message is dropped and the connection closed; a masked one is rewritten."""
+        message = flow.websocket.messages[-1]
+        if not message.from_client:
+            return
+        started = time.monotonic()
+        policy = self.runtime.policy
+        try:
+            facts = replace(facts_from_flow(flow), method="WEBSOCKET")
+            raw = websocket_request(flow, message)
+            limits = limits_of(policy)
+            try:
+                inspection = await self.pool.inspect(raw, limits, policy.limits.timeout_seconds)
+            except InspectionError as e:
+                decision = failure_decision(policy, e.kind, facts, str(e))
+                inspection = None
+                uninspected, stage = FAILURE_REASONS[e.kind], "detect"
+            else:
+                decision = decide_all_hosts(policy, facts, flow, inspection.findings)
+                uninspected = stage = None
+                if decision.action == "mask":
+                    decision = await self._mask_message(message, raw, limits, inspection, decision)
+            record = self._record(facts, decision, inspection, started, uninspected, stage)
+            await asyncio.get_running_loop().run_in_executor(None, self.recorder.write, record)
+            self._observe(record)
+            if decision.action == "block":
+                close_websocket(flow, message)
+        except Exception as e:
+            log.error("websocket inspection failed: %s", type(e).__name__)
+            self.metrics.detection_error("act")
+            close_websocket(flow, message)
+
+    async def _mask_message(self, message, raw, limits, inspection, decision) -> Decision:
+        to_mask = tuple(f for f in inspection.findings if f.entity in decision.mask_entities)
+        try:
+            rewritten = await self.pool.mask(raw, limits, to_mask,
+                                             self.runtime.policy.limits.timeout_seconds)
+        except CannotMask as e:
+            return Decision("block", decision.rule, f"cannot mask this message ({e}); blocked instead")
+        message.content = rewritten.body
+        return decision
+
     def error(self, flow: http.HTTPFlow) -> None:
         """mitmproxy refused a body over body_size_limit: record it as an oversize block."""
         if flow.error and "body_size_limit" in flow.error.msg and flow.request and not flow.response:
@@ -125,7 +193,7 @@ class BaomiAddon:
             log.error("%s", e)
             self.metrics.incident_log_failure()
             self.metrics.set_ready("incident_log", False)
-            record = _replace(record, action="block", rule="on_record_failure",
+            record = replace(record, action="block", rule="on_record_failure",
                               reason="the incident log cannot record", error_stage="record")
             flow.metadata["baomi"] = record
             act.block(flow, record, status=503)
@@ -170,10 +238,44 @@ class BaomiAddon:
             log.exception("metrics failed")
 
 
-def _replace(record: DecisionRecord, **changes) -> DecisionRecord:
-    from dataclasses import replace
+def passthrough_names(data) -> list[str]:
+    """SNI and the CONNECT/redirect host: all must be listed for a connection to pass through."""
+    names = []
+    sni = data.client_hello.sni
+    server = data.context.server.address
+    for name in (sni, server[0] if server else None):
+        if name and name.lower().rstrip(".") not in names:
+            names.append(name.lower().rstrip("."))
+    if data.context.client.proxy_mode.type_name == "transparent" and sni:
+        names = [sni.lower().rstrip(".")]  # the redirect address is an IP, not a name
+    return names
 
-    return replace(record, **changes)
+
+def websocket_request(flow: http.HTTPFlow, message) -> RawRequest:
+    content = message.content
+    stripped = content.lstrip()[:1]
+    ctype = "application/json" if stripped in (b"{", b"[") else (
+        "text/plain; charset=utf-8" if message.is_text else "application/octet-stream")
+    return RawRequest(method="WEBSOCKET", url=flow.request.pretty_url,
+                      headers=(("content-type", ctype),), body=content)
+
+
+def close_websocket(flow: http.HTTPFlow, message) -> None:
+    """Drop the message and close the connection (fail closed).
+
+    mitmproxy 12's WebSocket layer has no kill path (``flow.kill()`` is only checked by the
+    HTTP layer), so the client's and server's transports are closed through the proxy
+    server's connection handler.
+    """
+    message.drop()
+    flow.kill()
+    server = ctx.master.addons.get("proxyserver")
+    handler = server.connections.get(flow.client_conn.id) if server else None
+    if handler is None:
+        return
+    for io in list(handler.transports.values()):
+        if io.writer is not None:
+            io.writer.close()
 
 
 def decide_all_hosts(policy, facts: RequestFacts, flow: http.HTTPFlow, findings) -> Decision:
@@ -188,8 +290,6 @@ def decide_all_hosts(policy, facts: RequestFacts, flow: http.HTTPFlow, findings)
 
 
 def _with_host(facts: RequestFacts, host: str) -> RequestFacts:
-    from dataclasses import replace
-
     return replace(facts, host=host)
 
 

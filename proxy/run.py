@@ -161,6 +161,7 @@ class _Banner:
 def run(settings: RunSettings) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mitmproxy").setLevel(logging.WARNING)  # no per-connection chatter
     try:
         return asyncio.run(serve(settings))
     except BaomiError:

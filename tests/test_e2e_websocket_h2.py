@@ -1,0 +1,138 @@
+"""WebSocket messages and HTTP/2 requests are inspected like HTTP/1.1 bodies, through the real
+proxy: a blocked WebSocket message is dropped and the connection closed, and it is recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import threading
+
+import subprocess
+
+import pytest
+from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from harness import REPO, BaomiProcess, Upstream, UpstreamCA
+
+pytestmark = pytest.mark.e2e
+
+RESIDENT_ID = "11010519491231002X"
+MOBILE = "13800138000"
+
+
+class WebSocketUpstream:
+    """A TLS WebSocket echo server that records every message it received."""
+
+    def __init__(self, ca: UpstreamCA):
+        self.received: list[str | bytes] = []
+        self.ctx = ca.server_context(["localhost", "127.0.0.1"])
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.port = 0
+
+    async def _handler(self, ws):
+        async for message in ws:
+            self.received.append(message)
+            await ws.send("ack")
+
+    async def _main(self):
+        async with serve(self._handler, "127.0.0.1", 0, ssl=self.ctx) as server:
+            self.port = server.sockets[0].getsockname()[1]
+            self.ready.set()
+            self._stop = asyncio.Event()
+            await self._stop.wait()
+
+    def __enter__(self):
+        threading.Thread(target=self.loop.run_until_complete, args=(self._main(),), daemon=True).start()
+        self.ready.wait(10)
+        return self
+
+    def __exit__(self, *exc):
+        self.loop.call_soon_threadsafe(self._stop.set)
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory):
+    return UpstreamCA(tmp_path_factory.mktemp("ws-ca"))
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory, ca):
+    data = tmp_path_factory.mktemp("ws-data")
+    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=ca.pem) as px:
+        yield px
+
+
+@pytest.fixture(scope="module")
+def ws_up(ca):
+    with WebSocketUpstream(ca) as up:
+        yield up
+
+
+def ws_connect(proxy, up):
+    ctx = ssl.create_default_context(cafile=proxy.ca_pem)
+    return connect(f"wss://127.0.0.1:{up.port}/chat", proxy=proxy.url, ssl=ctx, open_timeout=30)
+
+
+def test_clean_websocket_messages_pass(proxy, ws_up):
+    with ws_connect(proxy, ws_up) as ws:
+        ws.send("hello, order SO-2026-1 shipped")
+        assert ws.recv(timeout=30) == "ack"
+    assert ws_up.received[-1] == "hello, order SO-2026-1 shipped"
+
+
+def test_websocket_message_with_phone_is_masked(proxy, ws_up):
+    with ws_connect(proxy, ws_up) as ws:
+        ws.send(json.dumps({"customer": {"phone": MOBILE}}))
+        assert ws.recv(timeout=30) == "ack"
+    got = ws_up.received[-1]
+    assert MOBILE not in got
+    assert json.loads(got)["customer"]["phone"] == "138****8000"
+
+
+def test_blocked_websocket_message_dropped_and_connection_closed(proxy, ws_up):
+    n = len(ws_up.received)
+    with ws_connect(proxy, ws_up) as ws:
+        ws.send(f"客户身份证 {RESIDENT_ID}")
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=30)
+    assert len(ws_up.received) == n
+    records = [json.loads(line) for line in (proxy.data_dir / "decisions.jsonl").read_text().splitlines()]
+    ws_records = [r for r in records if r["method"] == "WEBSOCKET" and r["action"] == "block"]
+    assert ws_records and "CN_RESIDENT_ID" in ws_records[-1]["entity_counts"]
+
+
+@pytest.fixture(scope="module")
+def lazy_proxy(tmp_path_factory, ca):
+    """mitmproxy offers the client only what the upstream speaks when it connects upstream first;
+    our recording upstream speaks HTTP/1.1, so connect lazily to get HTTP/2 on the client side."""
+    data = tmp_path_factory.mktemp("h2-data")
+    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=ca.pem,
+                      extra_args=("--set", "connection_strategy=lazy")) as px:
+        yield px
+
+
+def curl_h2(proxy, url: str, body: dict) -> tuple[str, str]:
+    """(HTTP version line, status) of a curl --http2 POST through the proxy."""
+    out = subprocess.run(
+        ["curl", "-sS", "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+         "-x", proxy.url, "--cacert", proxy.ca_pem, "-H", "content-type: application/json",
+         "--data-binary", json.dumps(body), url],
+        capture_output=True, text=True, timeout=60,
+    )
+    version, status = out.stdout.split()
+    return version, status
+
+
+def test_http2_requests_are_inspected(lazy_proxy, ca):
+    with Upstream(tls=ca) as up:
+        assert curl_h2(lazy_proxy, up.url("/h2"), {"note": "clean"}) == ("2", "200")
+        assert curl_h2(lazy_proxy, up.url("/h2"), {"id_no": RESIDENT_ID}) == ("2", "403")
+        assert curl_h2(lazy_proxy, up.url("/h2"), {"mobile": MOBILE}) == ("2", "200")
+        bodies = [r.body for r in up.received]
+        assert len(bodies) == 2
+        assert json.loads(bodies[0]) == {"note": "clean"}
+        assert MOBILE.encode() not in bodies[1] and b"138****8000" in bodies[1]
