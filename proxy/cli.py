@@ -95,13 +95,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that live with their own feature package: module -> its register(subparsers).
+FEATURE_COMMANDS = ("proxy.incidents.cli", "proxy.doctor", "detectors.edm_cli")
+
+
 def _register_optional(sub) -> None:
-    """Commands that live with their own feature package."""
-    try:
-        from proxy.incidents.cli import register
-    except ImportError:
-        return
-    register(sub)
+    import importlib
+
+    for name in FEATURE_COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:  # the feature exists but a dependency of it is missing
+                raise
+            continue
+        module.register(sub)
 
 
 def cmd_run(args) -> int:
