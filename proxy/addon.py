@@ -16,7 +16,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from mitmproxy import ctx, http, tls
+from mitmproxy import ctx, http, tcp, tls, udp
 
 from policies.decide import decide, failure_decision
 from policies.facts import Decision, RequestFacts
@@ -24,8 +24,8 @@ from proxy import act
 from proxy.errors import BaomiError, CannotMask, IncidentLogError, InspectionError
 from proxy.extract import Limits, RawRequest
 from proxy.inspection import Inspection
-from proxy.pool import InspectionPool
 from proxy.metrics import Metrics
+from proxy.pool import InspectionPool
 from proxy.record import DecisionRecord, Recorder
 from proxy.state import Runtime
 
@@ -156,6 +156,44 @@ class BaomiAddon:
         message.content = rewritten.body
         return decision
 
+    def tcp_start(self, flow: tcp.TCPFlow) -> None:
+        """A tunnel that is neither HTTP nor TLS (e.g. CONNECT to port 22) cannot be inspected:
+        it gets the policy's ``on_uninspectable`` action instead of flowing through unseen."""
+        self._raw_stream(flow, "raw TCP tunnel, not HTTP")
+
+    def udp_start(self, flow: udp.UDPFlow) -> None:
+        self._raw_stream(flow, "raw UDP stream, not HTTP")
+
+    def _raw_stream(self, flow, what: str) -> None:
+        try:
+            address = flow.server_conn.address
+            peer = flow.client_conn.peername
+            facts = RequestFacts(
+                source_ip=peer[0] if peer else "", host=flow.client_conn.sni or (address[0] if address else ""),
+                port=address[1] if address else 0, scheme=flow.type, method=flow.type.upper(),
+                path="", time=datetime.now(UTC), destination_ip=address[0] if address else None,
+            )
+            decision = failure_decision(self.runtime.policy, "uninspectable", facts, what)
+            record = self._record(facts, decision, None, time.monotonic(), "undecodable", None)
+            if decision.action == "block":
+                flow.metadata["baomi_blocked"] = True
+            self.recorder.write(record)
+            self._observe(record)
+        except Exception:
+            log.exception("could not decide on a raw stream; closing it")
+            flow.metadata["baomi_blocked"] = True
+
+    def tcp_message(self, flow: tcp.TCPFlow) -> None:
+        # mitmproxy's TCP layer does not check flow.kill(): empty the message and close instead.
+        if flow.metadata.get("baomi_blocked"):
+            flow.messages[-1].content = b""
+            close_connection(flow)
+
+    def udp_message(self, flow: udp.UDPFlow) -> None:
+        if flow.metadata.get("baomi_blocked"):
+            flow.messages[-1].content = b""
+            close_connection(flow)
+
     def error(self, flow: http.HTTPFlow) -> None:
         """mitmproxy refused a body over body_size_limit: record it as an oversize block."""
         if flow.error and "body_size_limit" in flow.error.msg and flow.request and not flow.response:
@@ -261,14 +299,20 @@ def websocket_request(flow: http.HTTPFlow, message) -> RawRequest:
 
 
 def close_websocket(flow: http.HTTPFlow, message) -> None:
-    """Drop the message and close the connection (fail closed).
-
-    mitmproxy 12's WebSocket layer has no kill path (``flow.kill()`` is only checked by the
-    HTTP layer), so the client's and server's transports are closed through the proxy
-    server's connection handler.
-    """
+    """Drop the message and close the connection (fail closed)."""
     message.drop()
-    flow.kill()
+    close_connection(flow)
+
+
+def close_connection(flow) -> None:
+    """Close the client's and server's transports of a flow.
+
+    mitmproxy 12's WebSocket and TCP layers have no kill path (``flow.kill()`` is only
+    checked by the HTTP layer), so the transports are closed through the proxy server's
+    connection handler.
+    """
+    if flow.killable:
+        flow.kill()
     server = ctx.master.addons.get("proxyserver")
     handler = server.connections.get(flow.client_conn.id) if server else None
     if handler is None:

@@ -302,3 +302,44 @@ def test_ca_export_pem_and_der(proxy, tmp_path):
     assert x509.load_pem_x509_certificate(pem.read_bytes()) == x509.load_der_x509_certificate(der.read_bytes())
     assert b"PRIVATE KEY" not in pem.read_bytes()
     assert shutil.which("curl")
+
+
+def test_raw_tcp_tunnel_is_uninspectable_and_blocked(proxy):
+    """CONNECT to something that is neither HTTP nor TLS must not become a blind tunnel."""
+    import socket
+    import threading
+
+    got = bytearray()
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve():
+        server.settimeout(15)
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        conn.settimeout(5)
+        try:
+            while chunk := conn.recv(4096):
+                got.extend(chunk)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=15) as c:
+        c.sendall(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        assert b" 200 " in c.recv(4096)
+        c.sendall(f"SSH-2.0-exfil\r\ncustomer {RESIDENT_ID} {MOBILE}\n".encode())
+        try:
+            rest = c.recv(4096)  # the proxy closes the tunnel
+        except (ConnectionResetError, TimeoutError):
+            rest = b""
+        assert rest == b""
+    t.join(10)
+    server.close()
+    assert RESIDENT_ID.encode() not in bytes(got)
+    assert bytes(got) == b""
+    record = last_decision(proxy)
+    assert record["rule"] == "on_uninspectable" and record["method"] == "TCP"
