@@ -79,7 +79,8 @@ class BaomiAddon:
             except InspectionError as e:
                 decision = failure_decision(policy, e.kind, facts, str(e))
                 await self._finish(flow, facts, decision, None, started,
-                                   uninspected=FAILURE_REASONS[e.kind], error_stage="detect")
+                                   uninspected=FAILURE_REASONS[e.kind],
+                                   error_stage="detect" if e.kind in ("error", "timeout") else None)
                 return
             decision = decide_all_hosts(policy, facts, flow, inspection.findings)
             if decision.action == "mask":
@@ -130,7 +131,8 @@ class BaomiAddon:
             except InspectionError as e:
                 decision = failure_decision(policy, e.kind, facts, str(e))
                 inspection = None
-                uninspected, stage = FAILURE_REASONS[e.kind], "detect"
+                uninspected = FAILURE_REASONS[e.kind]
+                stage = "detect" if e.kind in ("error", "timeout") else None
             else:
                 decision = decide_all_hosts(policy, facts, flow, inspection.findings)
                 uninspected = stage = None

@@ -6,7 +6,8 @@
 
 /healthz answers 200 while the process is alive (liveness); /readyz answers 200 only
 when every component in ``metrics.ready()`` is ready, else 503 with
-``{"status": "not ready", "not_ready": ["detector"]}`` (readiness).
+``{"status": "not ready", "not_ready": ["detector"], "components": {"policy": "ready", ...}}``
+(readiness), plus notes that are not failures (``"policy_reload": "last reload rejected: ..."``).
 """
 
 from __future__ import annotations
@@ -63,10 +64,15 @@ class HealthHandler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, encoder(self.server.metrics.registry), content_type)
 
     def _readyz(self) -> None:
-        not_ready = sorted(c for c, ok in self.server.metrics.ready().items() if not ok)
+        ready = self.server.metrics.ready()
+        not_ready = sorted(c for c, ok in ready.items() if not ok)
         status = HTTPStatus.SERVICE_UNAVAILABLE if not_ready else HTTPStatus.OK
-        body = {"status": "not ready" if not_ready else "ready", "not_ready": not_ready,
-                **self.server.metrics.notes}
+        body = {
+            "status": "not ready" if not_ready else "ready",
+            "not_ready": not_ready,
+            "components": {c: "ready" if ok else "not ready" for c, ok in ready.items()},
+            **self.server.metrics.notes,
+        }
         self._send(status, json.dumps(body).encode() + b"\n", "application/json")
 
     def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:

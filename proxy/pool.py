@@ -120,6 +120,7 @@ class InspectionPool:
         self._threads = ThreadPoolExecutor(self.size + 1, thread_name_prefix="baomi-inspect")
         self._workers: set[_Worker] = set()
         self._inflight = 0
+        self._waiting = 0
         self._closing = False
         self.ready = False
 
@@ -167,9 +168,7 @@ class InspectionPool:
 
     def _release(self, worker: _Worker) -> None:
         self._inflight -= 1
-        if self._closing:
-            worker.kill()
-        elif worker.alive:
+        if worker.alive:
             self._idle.put_nowait(worker)
         else:  # killed on timeout or died: keep the pool at full size
             self._replace(worker)
@@ -180,7 +179,8 @@ class InspectionPool:
 
         async def drain():
             deadline = time.monotonic() + grace
-            while self._inflight and time.monotonic() < deadline:
+            # Requests that took this pool before the swap (running or still queued) finish on it.
+            while (self._inflight or self._waiting) and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             self.close()
 
@@ -188,6 +188,8 @@ class InspectionPool:
 
     def _replace(self, dead: _Worker) -> None:
         self._workers.discard(dead)
+        if self._closing:
+            return
         asyncio.get_running_loop().create_task(self._spawn_one())
 
     async def _spawn_one(self) -> None:

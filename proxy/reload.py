@@ -20,7 +20,7 @@ import logging
 from pathlib import Path
 
 from policies.load import parse_policy
-from proxy.errors import BaomiError, PolicyError
+from proxy.errors import PolicyError
 
 log = logging.getLogger("baomi.reload")
 
@@ -50,40 +50,57 @@ class PolicyReloader:
         while True:
             await asyncio.sleep(interval)
             seen = self._fingerprint()
-            if seen is not None and seen != self._seen:
+            if seen is None or seen == self._seen:
+                continue
+            try:
                 await self.reload("file changed")
+            except Exception:  # a dead watcher would silently stop every later reload
+                log.exception("policy reload crashed; keeping the last good policy")
 
     async def reload(self, why: str) -> bool:
+        """Load the file and swap it in; False (last good policy kept) if it is rejected."""
         async with self._lock:
-            raw = None
             try:
                 raw = self.path.read_bytes()
-                self._seen = hashlib.sha256(raw).hexdigest()
+            except OSError as e:
+                return self._reject(
+                    why, [f"{self.path}: cannot read policy file: {e.strerror or e}"]
+                )
+            self._seen = hashlib.sha256(raw).hexdigest()  # a bad file is not retried every poll
+            try:
                 policy = parse_policy(raw, str(self.path))
-            except (OSError, PolicyError) as e:
-                errors = e.errors if isinstance(e, PolicyError) else [f"{self.path}: {e.strerror}"]
-                for line in errors:
-                    log.error("policy reload rejected (%s): %s", why, line)
-                log.error("keeping the last good policy %s", self.runtime.policy.hash)
-                self.metrics.policy_reload("failure", None)
-                self.metrics.notes["policy_reload"] = "last reload rejected: " + errors[0]
-                return False
+            except PolicyError as e:
+                return self._reject(why, e.errors)
+            except Exception as e:  # a validator bug must not take the watcher down
+                log.exception("policy validation crashed")
+                return self._reject(why, [f"{self.path}: validation failed ({type(e).__name__})"])
             old = self.runtime.policy
             if policy.hash == old.hash:
+                # Nothing to swap, but the file in force is valid again: clear a rejection
+                # (someone reverted a bad edit) and count the reload that was asked for.
+                self._accepted(why, policy, "unchanged")
                 return True
             try:
                 await self._swap_detector_if_changed(old, policy)
-            except BaomiError as e:
-                log.error("policy reload rejected (%s): detector could not start: %s", why, e)
-                self.metrics.policy_reload("failure", None)
-                self.metrics.notes["policy_reload"] = f"last reload rejected: detector: {e}"
-                return False
+            except Exception as e:  # noqa: BLE001 - any start-up failure keeps the old detector
+                return self._reject(why, [f"detector could not start: {e}"])
             self.runtime.policy = policy  # the atomic swap
             self.addon.apply_limits()
-            self.metrics.policy_reload("success", policy.hash, rules=[r.name for r in policy.rules])
-            self.metrics.notes.pop("policy_reload", None)
-            log.info("policy reloaded (%s): %s %s", why, policy.path, policy.hash)
+            self._accepted(why, policy, "reloaded")
             return True
+
+    def _reject(self, why: str, errors: list[str]) -> bool:
+        for line in errors:
+            log.error("policy reload rejected (%s): %s", why, line)
+        log.error("keeping the last good policy %s", self.runtime.policy.hash)
+        self.metrics.policy_reload("failure", None)
+        self.metrics.notes["policy_reload"] = "last reload rejected: " + errors[0]
+        return False
+
+    def _accepted(self, why: str, policy, what: str) -> None:
+        self.metrics.policy_reload("success", policy.hash, rules=[r.name for r in policy.rules])
+        self.metrics.notes.pop("policy_reload", None)
+        log.info("policy %s (%s): %s %s", what, why, policy.path, policy.hash)
 
     async def _swap_detector_if_changed(self, old, new) -> None:
         from proxy.run import detector_config
