@@ -19,9 +19,12 @@ fails closed as Uninspectable.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import functools
 import io
 import zlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import brotli
@@ -60,6 +63,59 @@ class TextCodec:
     def encode(self, text: str) -> bytes:
         """Raises UnicodeEncodeError if ``text`` has characters the charset cannot carry."""
         return self.bom + text.encode(self.name)
+
+
+# ---------------------------------------------------------------- one request's budget
+
+
+class Budget:
+    """Decoded bytes and archive entries one request may still produce.
+
+    Every decoded layer (base64, gzip inside base64...) and every document or archive
+    entry spends from it, so nesting cannot multiply the ``max_decoded_bytes`` cap.
+
+    >>> with spending(Budget(100)) as budget:
+    ...     budget.spend(60, "base64 layer"); budget.spend(60, "zip entry")
+    Traceback (most recent call last):
+    proxy.errors.Oversize: zip entry takes decoded content past 100 bytes
+    """
+
+    MAX_ENTRIES = 10_000  # archive entries per request, across all nesting
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.left = limit
+        self.entries = 0
+
+    def spend(self, size: int, what: str) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise Oversize(f"{what} takes decoded content past {self.limit} bytes")
+
+    def count_entries(self, count: int) -> None:
+        self.entries += count
+        if self.entries > self.MAX_ENTRIES:
+            raise Oversize(f"more than {self.MAX_ENTRIES} archive entries in one request")
+
+
+# The budget reaches document handlers through a context variable: their signature
+# (data, label, depth, limits) is a plug-in seam we keep stable. Extraction is synchronous
+# inside one worker call, so the variable is set and reset around exactly one request.
+_BUDGET: ContextVar[Budget] = ContextVar("baomi_budget")
+
+
+@contextlib.contextmanager
+def spending(budget: Budget) -> Iterator[Budget]:
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
+
+
+def current_budget(limit: int) -> Budget:
+    """The request's budget; a fresh one of ``limit`` bytes when called outside ``spending``."""
+    return _BUDGET.get(None) or Budget(limit)
 
 
 # ---------------------------------------------------------------- Content-Encoding

@@ -16,7 +16,12 @@ JSON values, form fields, multipart parts, or the whole text. Each kind of body 
 of the request nobody edited are returned byte-identical.
 
 Binary payloads (documents, archives) plug in through ``BINARY_HANDLERS``: a media
-type -> function returning a view. Until one is registered they are Uninspectable.
+type -> function returning a view; ``proxy.documents`` registers PDF, DOCX, XLSX, ZIP
+and OLE (refused), chosen by the bytes' magic number before the declared type. CSV/TSV
+bodies and files become one segment per row (``body:csv:row2``,
+``multipart:orders.csv:row2``). Every segment is then searched for encoded layers
+(base64, percent, HTML entities, escapes, embedded JSON) by ``proxy.layers``, each
+adding segments such as ``json:$.payload|base64``; ``rewrite`` goes back through them.
 """
 
 from __future__ import annotations
@@ -29,20 +34,36 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import cast
 from urllib.parse import quote, quote_plus, unquote_to_bytes
 
 from detectors.model import Segment
+from proxy import documents
 from proxy.decode import (
+    Budget,
     TextCodec,
     decode_content,
     decode_text,
     encode_content,
     parse_content_encoding,
+    spending,
 )
 from proxy.errors import CannotMask, Oversize, Uninspectable
+from proxy.fieldwords import words
+from proxy.layers import Edit, Openers, Scope, View, layered
+from proxy.layers import apply_edits as _apply
+from proxy.layers import merge_edits as _merged
 
-Edit = tuple[int, int, str]  # (start, end, replacement) in Segment.text
+__all__ = [
+    "BINARY_HANDLERS",
+    "Edit",
+    "Extraction",
+    "Limits",
+    "RawRequest",
+    "View",
+    "extract",
+    "words",
+]
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -72,17 +93,6 @@ class Limits:
     max_depth: int = 5
 
 
-class View(Protocol):
-    """One inspectable piece of a body: its segments and how to write it back."""
-
-    @property
-    def segments(self) -> tuple[Segment, ...]: ...
-
-    def render(self, edits: tuple[tuple[Edit, ...], ...]) -> bytes:
-        """The piece's bytes with ``edits[i]`` applied to ``segments[i]``."""
-        ...
-
-
 # media type -> handler(data, label, depth, limits) -> View. Documents and archives plug in here.
 BinaryHandler = Callable[[bytes, str, int, "Limits"], View]
 BINARY_HANDLERS: dict[str, BinaryHandler] = {}
@@ -93,7 +103,14 @@ def extract(request: RawRequest, limits: Limits) -> Extraction:
 
     Raises Oversize or Uninspectable when the body cannot be inspected in full.
     """
-    url = _url_view(request.url)
+    with spending(Budget(limits.max_decoded_bytes)) as budget:
+        return _extract(request, limits, budget)
+
+
+def _extract(request: RawRequest, limits: Limits, budget: Budget) -> Extraction:
+    scope = Scope(_openers(limits), limits.max_depth, budget)
+    # The URL view renders a str, not bytes; layered() only passes its result through.
+    url = layered(cast(View, _url_view(request.url)), 0, scope)
     if len(request.body) > limits.max_body_bytes:
         raise Oversize(f"body of {len(request.body)} bytes exceeds {limits.max_body_bytes}")
     codings = parse_content_encoding(request.header_values("content-encoding"))
@@ -104,7 +121,12 @@ def extract(request: RawRequest, limits: Limits) -> Extraction:
     )
     body = None
     if decoded and decoded.data:
-        body = _body_view(decoded.data, _content_type(request), len(codings), limits)
+        budget.spend(len(decoded.data), "the decoded body")
+        body = layered(
+            _body_view(decoded.data, _content_type(request), len(codings), limits),
+            len(codings),
+            scope,
+        )
     return Extraction(
         segments=url.segments + (body.segments if body else ()),
         bytes_inspected=len(decoded.data) if decoded else 0,
@@ -120,7 +142,7 @@ class Extraction:
     segments: tuple[Segment, ...]
     bytes_inspected: int  # decoded body bytes
     _request: RawRequest
-    _url: _UrlView
+    _url: View  # the URL view (renders a str), with its decoded layers
     _body: View | None
     _chain: tuple[str, ...]
 
@@ -142,12 +164,30 @@ class Extraction:
     def _rewritten(self, edits: tuple[tuple[Edit, ...], ...]) -> RawRequest:
         n_url = len(self._url.segments)
         request = self._request
-        url = self._url.render(edits[:n_url]) if any(edits[:n_url]) else request.url
+        url = cast(str, self._url.render(edits[:n_url])) if any(edits[:n_url]) else request.url
         if not any(edits[n_url:]):
             return RawRequest(request.method, url, request.headers, request.body)
         assert self._body is not None  # body edits exist only when the body had segments
         body = encode_content(self._body.render(edits[n_url:]), self._chain)
         return RawRequest(request.method, url, _with_length(request.headers, len(body)), body)
+
+
+def _openers(limits: Limits) -> Openers:
+    def document(data: bytes, label: str, depth: int) -> View | None:
+        media = documents.sniff(data)
+        if media is None:
+            return None
+        if depth > limits.max_depth:
+            raise Uninspectable("content nested deeper than max_depth")
+        return BINARY_HANDLERS[media](data, label, depth, limits)
+
+    def embedded_json(text: str, codec: TextCodec, prefix: str) -> View | None:
+        try:
+            return _Json.parse(text, codec, prefix)
+        except ValueError:
+            return None
+
+    return Openers(document, embedded_json)
 
 
 # ---------------------------------------------------------------- edits
@@ -165,46 +205,11 @@ def _edits_per_segment(
     )
 
 
-def _merged(edits: Sequence[Edit], size: int, location: str) -> tuple[Edit, ...]:
-    """Sorted, non-overlapping edits. Two detectors may flag overlapping spans: the
-    edit covering the whole union wins; a partial overlap becomes ``*`` over the union."""
-    merged: list[Edit] = []
-    for start, end, text in sorted(edits, key=lambda e: (e[0], -e[1])):
-        if not 0 <= start <= end <= size:
-            raise CannotMask(f"edit {start}:{end} outside {location} ({size} characters)")
-        if merged and start < merged[-1][1]:
-            last_start, last_end, _ = merged[-1]
-            if end > last_end:
-                merged[-1] = (last_start, end, "*" * (end - last_start))
-            continue
-        merged.append((start, end, text))
-    return tuple(merged)
-
-
-def _apply(text: str, edits: tuple[Edit, ...]) -> str:
-    out, pos = [], 0
-    for start, end, replacement in edits:
-        out += [text[pos:start], replacement]
-        pos = end
-    out.append(text[pos:])
-    return "".join(out)
-
-
 def _with_length(headers: tuple[tuple[str, str], ...], length: int) -> tuple[tuple[str, str], ...]:
     return tuple(
         (name, str(length)) if name.lower() == "content-length" else (name, value)
         for name, value in headers
     )
-
-
-# ---------------------------------------------------------------- words for context
-
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[^\W\d_A-Za-z]+")
-
-
-def words(name: str) -> tuple[str, ...]:
-    """Words of a field name, lower case: ``customerPhone`` -> ("customer", "phone")."""
-    return tuple(w.lower() for w in _WORD.findall(name))
 
 
 # ---------------------------------------------------------------- URL
@@ -542,6 +547,7 @@ _TEXT_EXTENSIONS = {
     "sql",
     "ndjson",
     "jsonl",
+    "tab",
     "yaml",
     "yml",
 }
@@ -575,7 +581,9 @@ def _multipart(data: bytes, boundary: str | None, depth: int, limits: Limits) ->
     delimiter = re.compile(
         rb"(?:\A|\r?\n)--" + re.escape(_wire(boundary)) + rb"(--)?[ \t]*(?:\r?\n|\Z)"
     )
-    frame, contents, views = [], [], []
+    frame: list[bytes] = []
+    contents: list[bytes] = []
+    views: list[View | None] = []
     at, last = 0, None
     for match in delimiter.finditer(data):
         if last is None and not _BLANK.match(data[: match.start()]):
@@ -693,8 +701,12 @@ def _payload_view(
     if depth > limits.max_depth:
         raise Uninspectable("content nested deeper than max_depth")
     kind = _text_kind(media, filename)
-    if kind is None and media in BINARY_HANDLERS:
-        return BINARY_HANDLERS[media](data, label or "body", depth, limits)
+    # The bytes decide before the label: a ZIP named "x.csv" is still a ZIP.
+    handler = BINARY_HANDLERS.get(documents.sniff(data) or "")
+    if handler is None and kind is None:
+        handler = BINARY_HANDLERS.get(media or "")
+    if handler is not None:
+        return handler(data, label or "body", depth, limits)
     try:
         text, codec = decode_text(data, charset)
     except Uninspectable:
@@ -709,10 +721,22 @@ def _payload_view(
         except ValueError:
             if kind == "json" and not filename:
                 raise Uninspectable(f"body declared {media} is not valid JSON") from None
-    return _Text(text, codec, label or _TEXT_LOCATION.get(kind, "body"), context)
+    delimiter = _table_delimiter(media, filename) if kind == "text" else None
+    if delimiter:
+        return documents.table_view(text, codec, label or "body", delimiter)
+    return _Text(text, codec, label or _TEXT_LOCATION.get(kind or "", "body"), context)
 
 
 _TEXT_LOCATION = {"text": "text", "xml": "xml"}
+_TABLE_TYPES = {"text/csv": ",", "application/csv": ",", "text/tab-separated-values": "\t"}
+_TABLE_EXTENSIONS = {"csv": ",", "tsv": "\t", "tab": "\t"}
+
+
+def _table_delimiter(media: str | None, filename: str | None) -> str | None:
+    if media in _TABLE_TYPES:
+        return _TABLE_TYPES[media]
+    extension = filename.rpartition(".")[2].lower() if filename and "." in filename else ""
+    return _TABLE_EXTENSIONS.get(extension)
 
 
 def _binary(media: str | None) -> Uninspectable:
@@ -739,3 +763,16 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 def _looks_binary(text: str) -> bool:
     """NUL, or more than 1 in 100 control characters: not text, whatever it decoded as."""
     return "\x00" in text or len(_CONTROL.findall(text[:65536])) * 100 > min(len(text), 65536)
+
+
+# ---------------------------------------------------------------- documents and archives
+
+
+def _entry_view(data: bytes, filename: str, label: str, depth: int, limits: Limits) -> View | None:
+    """One file inside an archive or document, opened like an uploaded file."""
+    if not data:
+        return None
+    return _payload_view(data, None, None, label + ":", label, (), depth, limits, filename)
+
+
+BINARY_HANDLERS.update(documents.handlers(_entry_view))

@@ -140,7 +140,9 @@ MULTIPART = (
             post(MULTIPART, "multipart/form-data; boundary=XyZ"),
             [
                 ("multipart:mobile", PHONE),
-                ("multipart:customers.csv", "name,phone\n张三,13900139000\n"),
+                # CSV files are one segment per row, header words as context (proxy.documents)
+                ("multipart:customers.csv:row1", "name,phone"),
+                ("multipart:customers.csv:row2", "张三,13900139000"),
                 ("multipart:order.json:$.buyer.idCard", "11010519491231002X"),
             ],
             id="multipart",
@@ -150,7 +152,11 @@ MULTIPART = (
             [("text", "你好 13800138000")],
             id="text",
         ),
-        pytest.param(post(b"a,b\n1,2\n", "text/csv"), [("text", "a,b\n1,2\n")], id="csv"),
+        pytest.param(
+            post(b"a,b\n1,2\n", "text/csv"),
+            [("body:csv:row1", "a,b"), ("body:csv:row2", "1,2")],
+            id="csv",
+        ),
         pytest.param(
             post(b"<r><phone>13800138000</phone></r>", "application/xml"),
             [("xml", "<r><phone>13800138000</phone></r>")],
@@ -567,7 +573,7 @@ def test_rewrite_form_keeps_fields_in_order() -> None:
 
 def test_rewrite_multipart_leaves_other_parts_byte_identical() -> None:
     ex = extract(post(MULTIPART, "multipart/form-data; boundary=XyZ"), SMALL)
-    new = ex.rewrite({2: [(6, 14, "********")]})
+    new = ex.rewrite({3: [(6, 14, "********")]})
     assert new.body == MULTIPART.replace(b"11010519491231002X", b"110105********002X").replace(
         b'{"buyer": {"idCard": "110105********002X"}}', b'{"buyer":{"idCard":"110105********002X"}}'
     )
@@ -581,7 +587,7 @@ def test_rewrite_multipart_leaves_other_parts_byte_identical() -> None:
         True,
         True,
     ]
-    new = ex.rewrite({0: [(3, 7, "****")], 1: [(11, 13, "**")]})
+    new = ex.rewrite({0: [(3, 7, "****")], 2: [(0, 2, "**")]})
     assert new.body == MULTIPART.replace(b"13800138000", b"138****8000").replace(
         "张三".encode(), b"**"
     )
