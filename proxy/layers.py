@@ -262,7 +262,14 @@ def layered(view: View, depth: int, scope: Scope) -> View:
     return _Layered(view, nodes, tuple(s for node in nodes for s in node.segments))
 
 
+# A superset of what any decoder below starts from: a base64 run, a percent escape, an
+# entity, a backslash escape, or JSON text. Most values have none and skip every decoder.
+_MAYBE_LAYER = re.compile(r"[A-Za-z0-9+/_-]{16}|%[0-9A-Fa-f]{2}|&|\\|^\s*[\[{]")
+
+
 def _node(segment: Segment, depth: int, scope: Scope) -> _Node:
+    if not _MAYBE_LAYER.search(segment.text):
+        return _Node.of(segment, [])
     embedded = _embedded_json(segment, depth, scope)
     if embedded:  # its leaves get their own layers; decoding the raw JSON text again adds nothing
         return _Node.of(segment, [embedded])
