@@ -26,6 +26,7 @@ from proxy.extract import Limits, RawRequest
 from proxy.inspection import Inspection
 from proxy.metrics import Metrics
 from proxy.pool import InspectionPool
+from proxy.incidents.store import should_record
 from proxy.record import DecisionRecord, Recorder
 from proxy.state import Runtime
 
@@ -196,6 +197,12 @@ class BaomiAddon:
             flow.messages[-1].content = b""
             close_connection(flow)
 
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        """A masked request's client gets its incident id, like a blocked one."""
+        record = flow.metadata.get("baomi")
+        if isinstance(record, DecisionRecord) and record.action == "mask" and flow.response:
+            flow.response.headers["x-baomi-incident"] = record.incident_id
+
     def error(self, flow: http.HTTPFlow) -> None:
         """mitmproxy refused a body over body_size_limit: record it as an oversize block."""
         if flow.error and "body_size_limit" in flow.error.msg and flow.request and not flow.response:
@@ -239,10 +246,19 @@ class BaomiAddon:
             act.block(flow, record, status=503)
             self._observe(record)
             return
-        self.metrics.set_ready("incident_log", True)
+        if should_record(record) or await self._incident_log_recovered():
+            self.metrics.set_ready("incident_log", True)
         if decision.action == "block":
             act.block(flow, record)
         self._observe(record)
+
+    async def _incident_log_recovered(self) -> bool:
+        """Ready again only once the incident log could take a record: a request that needed
+        none proves nothing, but probes the log so a drained (not-ready) proxy can come back."""
+        if self.metrics.ready().get("incident_log", True):
+            return False  # ready already: nothing to change
+        probe = getattr(self.recorder, "probe", None)
+        return probe is not None and await asyncio.get_running_loop().run_in_executor(None, probe)
 
     def _fail_closed(self, flow, facts, started, exc: Exception) -> None:
         try:

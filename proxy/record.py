@@ -42,6 +42,7 @@ class DecisionRecord:
     error_stage: str | None = None  # extract | detect | decide | act | record
     bytes_inspected: int = 0
     inspect_seconds: float = 0.0
+    records: int = 0  # customer records (people) in the request, see detectors.records
     evidence: tuple[dict, ...] = field(default=(), repr=False)  # raw; encrypted store only
 
     def public(self) -> dict:
@@ -74,11 +75,23 @@ class DecisionLog:
         durable = record.action != "allow" or record.uninspected is not None
         try:
             with self._lock:
-                os.write(self._fd, line)
-                if durable:
-                    os.fsync(self._fd)
+                self._append(line, durable)
         except OSError as e:
             raise IncidentLogError(f"cannot write decision log {self.path}: {e.strerror}") from e
+
+    def _append(self, line: bytes, durable: bool) -> None:
+        """All of ``line`` or none of it: a short write (disk full) is cut back, never left as
+        half a line for the next record to be glued to."""
+        end = os.fstat(self._fd).st_size
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(self._fd, view):]
+            if durable:
+                os.fsync(self._fd)
+        except OSError:
+            os.ftruncate(self._fd, end)
+            raise
 
     def close(self) -> None:
         os.close(self._fd)
@@ -96,6 +109,10 @@ class Recorders:
     def write(self, record: DecisionRecord) -> None:
         for recorder in self.recorders:
             recorder.write(record)
+
+    def probe(self) -> bool:
+        """Could every recorder that can tell take a record now? (readiness after a failure)"""
+        return all(r.probe() for r in self.recorders if hasattr(r, "probe"))
 
     def close(self) -> None:
         for recorder in self.recorders:

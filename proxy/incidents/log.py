@@ -59,6 +59,7 @@ from proxy.incidents.keys import Keyring, fingerprint
 
 GENESIS = bytes(32)
 CHECKPOINT_EVERY = 100
+PROBE_BYTES = 16 * 1024  # an incident frame is 1-3 KiB; room for a few
 
 
 def utc_now() -> str:
@@ -249,6 +250,28 @@ class IncidentLog:
                 raise IncidentLogError(
                     f"cannot write incident log in {self.dir}: {e.strerror}"
                 ) from e
+
+    def probe(self) -> bool:
+        """Could an append succeed now? For readiness after a failure, without adding a frame.
+
+        Writes, fsyncs and removes ``.probe`` (PROBE_BYTES, more than an incident frame) in
+        the log directory: a full or read-only file system, or a log stopped by an earlier
+        failure, answers False.
+        """
+        if self._broken:
+            return False
+        path = self.dir / ".probe"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                _write_all(fd, bytes(PROBE_BYTES))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                path.unlink(missing_ok=True)
+        except OSError:
+            return False
+        return True
 
     def use_keyring(self, keyring: Keyring) -> None:
         """Seal segments started from now on to ``keyring.current`` (after a key rotation)."""

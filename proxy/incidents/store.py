@@ -25,6 +25,7 @@ from proxy.incidents import envelope, framing
 from proxy.incidents.keys import Keyring
 from proxy.incidents.log import CHECKPOINT_EVERY, IncidentLog
 from proxy.incidents.periods import Period
+from proxy.incidents.redact import redact_record
 from proxy.record import DecisionRecord
 
 _META_FIELDS = (
@@ -69,7 +70,8 @@ def should_record(record: DecisionRecord) -> bool:
 
 
 def incident_metadata(record: DecisionRecord, period_id: str) -> dict:
-    meta = {name: getattr(record, name) for name in _META_FIELDS}
+    clear = redact_record(record)  # metadata is stored in clear: no evidence value in it
+    meta = {name: getattr(clear, name) for name in _META_FIELDS}
     meta["incident"] = record.incident_id
     meta["period"] = period_id
     meta["evidence_items"] = len(record.evidence)
@@ -127,6 +129,10 @@ class IncidentStore:
             period.key, evidence_plaintext(record), framing.canonical(meta)
         )
         self._log.append("incident", {"meta": meta, "evidence": base64.b64encode(blob).decode()})
+
+    def probe(self) -> bool:
+        """True when the log could take a record now (see ``IncidentLog.probe``); never raises."""
+        return self._log.probe()
 
     def close(self) -> None:
         self._period = None  # drop the data key
