@@ -127,12 +127,14 @@ def _extract(request: RawRequest, limits: Limits, budget: Budget) -> Extraction:
             len(codings),
             scope,
         )
+    headers = layered(cast(View, _HeaderView.of(request.headers)), 0, scope)
     return Extraction(
-        segments=url.segments + (body.segments if body else ()),
+        segments=url.segments + (body.segments if body else ()) + headers.segments,
         bytes_inspected=len(decoded.data) if decoded else 0,
         _request=request,
         _url=url,
         _body=body,
+        _headers=headers,
         _chain=decoded.chain if decoded else (),
     )
 
@@ -144,6 +146,7 @@ class Extraction:
     _request: RawRequest
     _url: View  # the URL view (renders a str), with its decoded layers
     _body: View | None
+    _headers: View  # custom request headers (renders a tuple of headers)
     _chain: tuple[str, ...]
 
     def __repr__(self) -> str:
@@ -163,13 +166,19 @@ class Extraction:
 
     def _rewritten(self, edits: tuple[tuple[Edit, ...], ...]) -> RawRequest:
         n_url = len(self._url.segments)
+        n_body = len(self._body.segments) if self._body else 0
+        url_edits, body_edits = edits[:n_url], edits[n_url : n_url + n_body]
+        header_edits = edits[n_url + n_body :]
         request = self._request
-        url = cast(str, self._url.render(edits[:n_url])) if any(edits[:n_url]) else request.url
-        if not any(edits[n_url:]):
-            return RawRequest(request.method, url, request.headers, request.body)
+        url = cast(str, self._url.render(url_edits)) if any(url_edits) else request.url
+        headers = request.headers
+        if any(header_edits):
+            headers = cast(tuple, self._headers.render(header_edits))
+        if not any(body_edits):
+            return RawRequest(request.method, url, headers, request.body)
         assert self._body is not None  # body edits exist only when the body had segments
-        body = encode_content(self._body.render(edits[n_url:]), self._chain)
-        return RawRequest(request.method, url, _with_length(request.headers, len(body)), body)
+        body = encode_content(self._body.render(body_edits), self._chain)
+        return RawRequest(request.method, url, _with_length(headers, len(body)), body)
 
 
 def _openers(limits: Limits) -> Openers:
@@ -210,6 +219,53 @@ def _with_length(headers: tuple[tuple[str, str], ...], length: int) -> tuple[tup
         (name, str(length)) if name.lower() == "content-length" else (name, value)
         for name, value in headers
     )
+
+
+# ---------------------------------------------------------------- headers
+
+# Headers that carry the protocol rather than content. Every other request header
+# (X-Customer-Phone, an app's own headers, Referer with a query...) is inspected like a
+# query value. Authorization and Cookie carry credentials and session ids: masking them
+# would break logins, and their values are opaque tokens, so they are left out.
+PROTOCOL_HEADERS = frozenset({
+    "host", "content-length", "content-type", "content-encoding", "transfer-encoding",
+    "connection", "keep-alive", "te", "trailer", "upgrade", "expect", "accept",
+    "accept-encoding", "accept-language", "accept-charset", "cache-control", "pragma",
+    "user-agent", "authorization", "proxy-authorization", "cookie", "origin", "if-match",
+    "if-none-match", "if-modified-since", "if-unmodified-since", "if-range", "range",
+    "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
+    "sec-websocket-protocol", "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest",
+    "sec-fetch-user", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform", "dnt",
+    "upgrade-insecure-requests", "priority", "x-requested-with", "content-md5", "digest",
+})
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class _HeaderView:
+    headers: tuple[tuple[str, str], ...]
+    inspected: tuple[int, ...]  # indices into headers
+
+    @classmethod
+    def of(cls, headers: tuple[tuple[str, str], ...]) -> _HeaderView:
+        keep = tuple(i for i, (name, value) in enumerate(headers)
+                     if name.lower() not in PROTOCOL_HEADERS and value.strip())
+        return cls(headers, keep)
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return tuple(
+            Segment(self.headers[i][1], f"header:{self.headers[i][0].lower()}",
+                    words(self.headers[i][0]))
+            for i in self.inspected
+        )
+
+    def render(self, edits: tuple[tuple[Edit, ...], ...]) -> tuple[tuple[str, str], ...]:
+        out = list(self.headers)
+        for i, segment_edits in zip(self.inspected, edits, strict=True):
+            if segment_edits:
+                name, value = out[i]
+                out[i] = (name, _apply(value, segment_edits))
+        return tuple(out)
 
 
 # ---------------------------------------------------------------- URL

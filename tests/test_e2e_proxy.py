@@ -343,3 +343,13 @@ def test_raw_tcp_tunnel_is_uninspectable_and_blocked(proxy):
     assert bytes(got) == b""
     record = last_decision(proxy)
     assert record["rule"] == "on_uninspectable" and record["method"] == "TCP"
+
+
+def test_custom_header_values_are_inspected(client, https_up):
+    n = len(https_up.received)
+    r = client.get(https_up.url("/h"), headers={"x-customer-id": RESIDENT_ID})
+    assert r.status_code == 403 and len(https_up.received) == n
+    r = client.get(https_up.url("/h"), headers={"x-customer-phone": MOBILE})
+    assert r.status_code == 200
+    got = https_up.received[-1]
+    assert got.headers["x-customer-phone"] == "138****8000"

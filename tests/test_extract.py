@@ -685,3 +685,31 @@ def test_reprs_hold_no_personal_data() -> None:
     request = post(SECRET, "text/plain", url=URL + "?m=" + SECRET.decode())
     ex = extract(request, SMALL)
     assert SECRET.decode() not in repr(request) + repr(ex) + repr(ex._body) + repr(ex._url)
+
+
+# ---------------------------------------------------------------- custom headers
+
+def test_custom_headers_are_segments_protocol_headers_are_not():
+    req = RawRequest("GET", "https://api.example.com/x", headers=(
+        ("host", "api.example.com"), ("authorization", "Bearer abc"), ("cookie", "sid=1"),
+        ("x-customer-phone", "13800138000"), ("user-agent", "curl/8"), ("X-Note", "hello"),
+    ))
+    segs = extract(req, Limits()).segments
+    by_location = {s.location: s for s in segs}
+    assert by_location["header:x-customer-phone"].text == "13800138000"
+    assert by_location["header:x-customer-phone"].context == ("x", "customer", "phone")
+    assert "header:x-note" in by_location
+    assert not any(s.location in ("header:authorization", "header:cookie", "header:user-agent",
+                                  "header:host") for s in segs)
+
+
+def test_header_rewrite_masks_only_that_header():
+    req = RawRequest("POST", "https://api.example.com/x", headers=(
+        ("content-type", "text/plain"), ("x-customer-phone", "13800138000"), ("x-trace", "t1"),
+    ), body=b"hello")
+    ex = extract(req, Limits())
+    i = next(n for n, s in enumerate(ex.segments) if s.location == "header:x-customer-phone")
+    new = ex.rewrite({i: [(3, 7, "****")]})
+    assert dict(new.headers)["x-customer-phone"] == "138****8000"
+    assert dict(new.headers)["x-trace"] == "t1"
+    assert new.body == b"hello" and new.url == req.url
