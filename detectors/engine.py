@@ -8,8 +8,12 @@ Per segment: normalise (NFKC, invisible characters out) -> prefilter (which
 entities are possible at all; none -> skip) -> Presidio ``AnalyzerEngine``
 restricted to those entities, over <= 8 KB windows, with the segment's field
 names as context -> offsets mapped back to the original text -> allow-listed
-values dropped. Any error raises ``DetectionFailed`` (the proxy applies the
-policy's failure action); its message never holds the text analysed.
+values dropped. Every segment is also scanned for dictionary terms and
+deny-listed values (``detectors.dictionary``, score 1.0). With an Exact Data
+Match index, strong fields of a known customer seen with a second field of the
+same customer add a CUSTOMER_RECORD finding (``detectors.edm``). Any error
+raises ``DetectionFailed`` (the proxy applies the policy's failure action); its
+message never holds the text analysed.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from functools import lru_cache
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
 
 from detectors.context import FieldContextEnhancer, LazyArtifacts
+from detectors.dictionary import MARKER, Dictionary, value_form
 from detectors.model import Finding, Segment
 from detectors.nlp import TokenNlpEngine
-from detectors.normalize import Normalized, canonical_value, normalize
+from detectors.normalize import Normalized, normalize
 from detectors.prefilter import Prefilter
 from detectors.recognizers import RECOGNIZERS
 from detectors.recognizers.base import LANGUAGE
@@ -32,7 +37,10 @@ from detectors.recognizers.person import is_name_field
 from detectors.windows import windows
 from proxy.errors import DetectionFailed
 
-ENTITIES = frozenset(r.ENTITY for r in RECOGNIZERS)
+RECOGNIZED = frozenset(r.ENTITY for r in RECOGNIZERS)
+EDM_ENTITY = "CUSTOMER_RECORD"
+# Found without Presidio: dictionary labels (detectors.dictionary) and exact matches (detectors.edm).
+ENTITIES = RECOGNIZED | {MARKER, EDM_ENTITY}
 CONTEXT_WORDS = {r.ENTITY: tuple(w.lower() for w in r.CONTEXT) for r in RECOGNIZERS}
 # When two entities claim the same span with the same score, the stricter
 # check wins: an 18-digit resident ID (date + MOD 11-2) over a Luhn card.
@@ -45,7 +53,12 @@ class DetectorConfig:
     score_threshold: float = 0.4
     extra_recognizers: tuple[str, ...] = ()  # "module:Class" of Presidio EntityRecognizer
     nlp_model: str | None = None  # spaCy pipeline name/dir for English NER, admin-installed
-    allow_values: tuple[str, ...] = ()  # never reported, compared normalised
+    allow_values: tuple[str, ...] = ()  # never reported, in any written form (value_form)
+    deny_values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # always reported, score 1.0
+    confidential_markers: bool = True  # the built-in labels of detectors.dictionary.MARKERS
+    confidential_terms: tuple[str, ...] = ()  # the admin's own labels, also CONFIDENTIAL_MARKER
+    edm_index: str | None = None  # Exact Data Match index and its key file (detectors.edm)
+    edm_key_file: str | None = None
 
 
 def load_recognizer(spec: str) -> EntityRecognizer:
@@ -83,11 +96,35 @@ class Detector:
         unknown = wanted - ENTITIES - self.always
         if unknown:
             raise ValueError(f"unknown entities: {sorted(unknown)}")
-        self.entities = frozenset(wanted)
+        denied = frozenset(entity for entity, _ in config.deny_values)
+        if denied - ENTITIES - self.always:
+            raise ValueError(f"deny_values for unknown entities: {sorted(denied - ENTITIES)}")
+        self.entities = frozenset(wanted) | denied  # a listed value is wanted whatever else is
         self.always &= self.entities
         self.analyzer = self._build_analyzer(extra)
         self.prefilter = Prefilter(ner=config.nlp_model is not None)
-        self.allow = frozenset(canonical_value(v) for v in config.allow_values)
+        self.allow = frozenset(value_form(v) for v in config.allow_values)
+        # A value both allowed and denied is reported: fail closed.
+        self.deny = frozenset(value_form(v) for _, values in config.deny_values for v in values)
+        self.dictionary = Dictionary.build(
+            markers=config.confidential_markers and MARKER in self.entities,
+            terms=config.confidential_terms if MARKER in self.entities else (),
+            deny_values=config.deny_values,
+        )
+        self.edm = self._load_edm()
+
+    def _load_edm(self):  # type: ignore[no-untyped-def]
+        config = self.config
+        if (config.edm_index is None) != (config.edm_key_file is None):
+            raise ValueError("edm needs both an index and a key file")
+        if config.edm_index is None or EDM_ENTITY not in self.entities:
+            return None
+        from pathlib import Path
+
+        from detectors.edm import EdmIndex  # numpy and the index only when configured
+
+        assert config.edm_key_file is not None
+        return EdmIndex.open(Path(config.edm_index), Path(config.edm_key_file))
 
     def _build_analyzer(self, extra: list[EntityRecognizer]) -> AnalyzerEngine:
         import jieba
@@ -125,6 +162,11 @@ class Detector:
                     f"detection failed on segment {index} ({segment.location}): "
                     f"{type(error).__name__}"
                 ) from None
+        if self.edm is not None and findings:
+            try:
+                findings.extend(self.edm.match(segments, findings))
+            except Exception as error:  # noqa: BLE001 - same: our error, no data in it
+                raise DetectionFailed(f"exact data match failed: {type(error).__name__}") from None
         return sorted(findings, key=lambda f: (f.segment, f.start, f.end, f.entity))
 
     def candidates(self, text: str, context: Sequence[str]) -> frozenset[str]:
@@ -141,13 +183,24 @@ class Detector:
             )
         if "PERSON" not in wanted and context and person_context(tuple(context)):
             wanted.add("PERSON")
-        return frozenset(wanted) & self.entities
+        return frozenset(wanted) & self.entities & (RECOGNIZED | self.always)
 
     def _segment(self, index: int, segment: Segment) -> list[Finding]:
         normalized = normalize(segment.text)
+        listed = [
+            RecognizerResult(hit.entity, hit.start, hit.end, 1.0)
+            for hit in self.dictionary.scan(normalized.text)
+        ]
         entities = self.candidates(normalized.text, segment.context)
-        if not entities:
+        if not entities and not listed:
             return []
+        results = self._recognized(normalized, entities, segment.context) if entities else []
+        results = _without_covered(results, listed) + listed
+        return self._findings(index, segment, normalized, best_per_span(results))
+
+    def _recognized(
+        self, normalized: Normalized, entities: frozenset[str], context: Sequence[str]
+    ) -> list[RecognizerResult]:
         results = []
         for window in windows(normalized.text):
             text = normalized.text[window.start : window.end]
@@ -155,7 +208,7 @@ class Detector:
                 text=text,
                 language=LANGUAGE,
                 entities=sorted(entities),
-                context=list(segment.context),
+                context=list(context),
                 score_threshold=self.config.score_threshold,
                 nlp_artifacts=self._artifacts(text),
             )
@@ -164,7 +217,7 @@ class Detector:
                 result.end += window.start
                 if window.keep_from <= result.start < window.keep_to:
                     results.append(result)
-        return self._findings(index, segment, normalized, best_per_span(results))
+        return results
 
     def _artifacts(self, text: str) -> LazyArtifacts | None:
         """Tokens on demand; with an NER pipeline, the engine's full artifacts."""
@@ -180,13 +233,29 @@ class Detector:
         for result in results:
             start, end = normalized.span(result.start, result.end)
             value = segment.text[start:end]
-            if self.allow and canonical_value(value) in self.allow:
+            if self.allow and (key := value_form(value)) in self.allow and key not in self.deny:
                 continue
             score = round(float(result.score), 4)
             findings.append(
                 Finding(result.entity_type, score, start, end, segment.location, index, value)
             )
         return findings
+
+
+def _without_covered(
+    results: list[RecognizerResult], listed: list[RecognizerResult]
+) -> list[RecognizerResult]:
+    """A listed value wins over a recognizer's finding of the same entity inside its span
+    ("+86 138..." listed, "138..." recognized): one finding, at score 1.0."""
+    if not listed:
+        return results
+    return [
+        r
+        for r in results
+        if not any(
+            d.entity_type == r.entity_type and d.start <= r.start and r.end <= d.end for d in listed
+        )
+    ]
 
 
 @lru_cache(maxsize=4096)  # field names repeat from request to request

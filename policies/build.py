@@ -6,8 +6,10 @@ build(PolicyFile.model_validate(data), path="p.yaml", digest="sha256:...") -> Po
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from types import MappingProxyType
 
+from detectors.dictionary import value_form
 from policies.model import (
     AddressSet,
     Approval,
@@ -19,9 +21,8 @@ from policies.model import (
     Policy,
     Rule,
     Source,
-    value_key,
 )
-from policies.schema import ApprovalFile, PolicyFile, RuleFile
+from policies.schema import ApprovalFile, DetectionFile, PolicyFile, RuleFile
 
 
 def build(doc: PolicyFile, path: str, digest: str) -> Policy:
@@ -37,11 +38,7 @@ def build(doc: PolicyFile, path: str, digest: str) -> Policy:
             timeout_seconds=float(doc.limits.timeout_seconds),
             max_depth=doc.limits.max_depth,
         ),
-        detection=Detection(
-            score_threshold=doc.detection.score_threshold,
-            allow_values=tuple(doc.detection.allow_values),
-            extra_recognizers=tuple(doc.detection.extra_recognizers),
-        ),
+        detection=_detection(doc.detection, path),
         internal=AddressSet.compile(doc.internal.hosts, doc.internal.cidrs),
         internal_hosts=tuple(doc.internal.hosts),
         internal_cidrs=tuple(doc.internal.cidrs),
@@ -70,8 +67,27 @@ def build(doc: PolicyFile, path: str, digest: str) -> Policy:
         approvals=tuple(_approval(a, groups) for a in doc.approvals),
         passthrough=tuple(doc.passthrough),
         passthrough_set=AddressSet.compile(doc.passthrough, ()),
-        allowed_values=frozenset(value_key(v) for v in doc.detection.allow_values),
+        allowed_values=frozenset(value_form(v) for v in doc.detection.allow_values),
     )
+
+
+def _detection(detection: DetectionFile, path: str) -> Detection:
+    edm = detection.edm
+    return Detection(
+        score_threshold=detection.score_threshold,
+        allow_values=tuple(detection.allow_values),
+        extra_recognizers=tuple(detection.extra_recognizers),
+        deny_values=tuple((e, tuple(v)) for e, v in detection.deny_values.items()),
+        confidential_markers=detection.confidential_markers,
+        confidential_terms=tuple(detection.confidential_terms),
+        edm_index=None if edm is None else _beside(path, edm.index),
+        edm_key_file=None if edm is None else _beside(path, edm.key_file),
+    )
+
+
+def _beside(policy_path: str, file: str) -> str:
+    """A relative path in the policy means: relative to the policy file's directory."""
+    return str((Path(policy_path).parent / Path(file).expanduser()).absolute())
 
 
 def expand(names: list[str], groups: dict[str, frozenset[str]]) -> frozenset[str]:
@@ -96,7 +112,10 @@ def _rule(rule: RuleFile, groups: dict[str, frozenset[str]]) -> Rule:
         data=None
         if selector is None
         else DataSelector(
-            expand(selector.entities, groups), selector.min_score, selector.min_count
+            expand(selector.entities, groups),
+            selector.min_score,
+            selector.min_count,
+            selector.min_records,
         ),
         approvable=rule.approvable,
     )

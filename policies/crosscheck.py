@@ -10,6 +10,7 @@ Works on the raw parsed data, next to the schema check, and skips whatever has t
 from __future__ import annotations
 
 import difflib
+import posixpath
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -32,6 +33,7 @@ def crosscheck(data: Any, marks: Marks) -> list[Problem]:
     return [
         *_check_groups(data),
         *_check_entity_groups(data),
+        *_check_detection(data),
         *_check_rules(data, names, marks),
         *_check_approvals(data, names, marks),
     ]
@@ -87,6 +89,30 @@ def _check_entity_groups(data: dict) -> Iterator[Problem]:
                 yield Problem(
                     ("entity_groups", name, i), _unknown("entity", entity, KNOWN_ENTITIES)
                 )
+
+
+def _check_detection(data: dict) -> Iterator[Problem]:
+    detection = data.get("detection")
+    if not isinstance(detection, dict):
+        return
+    deny = detection.get("deny_values")
+    for entity in deny if isinstance(deny, dict) else ():
+        if isinstance(entity, str) and entity not in KNOWN_ENTITIES:
+            yield Problem(
+                ("detection", "deny_values", entity),
+                _unknown("entity", entity, KNOWN_ENTITIES),
+                at_key=True,
+            )
+    edm = detection.get("edm")
+    if isinstance(edm, dict) and all(isinstance(edm.get(k), str) for k in ("index", "key_file")):
+        index, key = (posixpath.normpath(edm[k]) for k in ("index", "key_file"))
+        if posixpath.dirname(index) == posixpath.dirname(key):
+            yield Problem(
+                ("detection", "edm", "key_file"),
+                "key_file is in the same directory as the index; expected the key kept apart "
+                "(an index with its key can be brute-forced for phone numbers, see "
+                "detectors/EDM.md)",
+            )
 
 
 def _entity_problems(item: dict, key: str, path: Path, groups: list[str]) -> Iterator[Problem]:

@@ -12,10 +12,13 @@ decision is computed the same way and then turned into action "monitor" with ``w
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from detectors.dictionary import value_form
 from detectors.model import Finding
+from detectors.records import CustomerRecord, group
 from policies.facts import Decision, RequestFacts
 from policies.model import (
     Approval,
@@ -24,7 +27,6 @@ from policies.model import (
     Rule,
     Source,
     parse_ip,
-    value_key,
 )
 
 
@@ -39,8 +41,13 @@ def decide(policy: Policy, facts: RequestFacts, findings: Sequence[Finding]) -> 
         if cover is not None:
             approval = approval or cover
             continue
-        return _finish(policy, _rule_decision(rule, triggered), approval)
-    default = Decision(policy.default_action, "default", "no rule matched; default action")
+        return _finish(policy, _rule_decision(rule, triggered, request), approval)
+    default = Decision(
+        policy.default_action,
+        "default",
+        "no rule matched; default action",
+        records=len(request.records),
+    )
     return _finish(policy, default, approval)
 
 
@@ -62,21 +69,24 @@ class _Request:
     scheme: str
     internal: bool
     findings: tuple[Finding, ...]
+    records: tuple[CustomerRecord, ...] = field(default=())  # people, not matches
 
     @classmethod
     def of(cls, policy: Policy, facts: RequestFacts, findings: Sequence[Finding]) -> _Request:
         endpoint = Endpoint.of(facts.host, facts.destination_ip)
         threshold, allowed = policy.detection.score_threshold, policy.allowed_values
+        # Re-applied here so a detector that skipped them cannot change the decision.
+        kept = tuple(
+            f for f in findings if f.score >= threshold and value_form(f.value) not in allowed
+        )
         return cls(
             policy=policy,
             facts=facts,
             endpoint=endpoint,
             scheme=facts.scheme.lower(),
             internal=policy.internal.matches(endpoint),
-            # Re-applied here so a detector that skipped them cannot change the decision.
-            findings=tuple(
-                f for f in findings if f.score >= threshold and value_key(f.value) not in allowed
-            ),
+            findings=kept,
+            records=group(kept),
         )
 
     def from_source(self, names: frozenset[str] | str) -> bool:
@@ -113,12 +123,24 @@ def _triggered(rule: Rule, request: _Request) -> dict[str, int] | None:
         if f.entity in selector.entities and f.score >= selector.min_score
     ]
     counts = _distinct(hits)
-    return counts if sum(counts.values()) >= selector.min_count else None
+    if sum(counts.values()) < selector.min_count:
+        return None
+    if selector.min_records is not None and len(_selected(rule, request)) < selector.min_records:
+        return None
+    return counts
+
+
+def _selected(rule: Rule, request: _Request) -> list[CustomerRecord]:
+    """Customer records holding one of the rule's entities at its min_score."""
+    selector = rule.data
+    if selector is None:
+        return list(request.records)
+    return [r for r in request.records if r.has_any(selector.entities, selector.min_score)]
 
 
 def _distinct(findings: Sequence[Finding]) -> dict[str, int]:
     """Number of distinct values per entity: one customer's phone seen twice counts once."""
-    values = {(f.entity, value_key(f.value)) for f in findings}
+    values = {(f.entity, value_form(f.value)) for f in findings}
     counts: dict[str, int] = {}
     for entity, _ in sorted(values):
         counts[entity] = counts.get(entity, 0) + 1
@@ -137,11 +159,26 @@ def _covering_approval(triggered: dict[str, int], request: _Request) -> Approval
     return None
 
 
-def _rule_decision(rule: Rule, triggered: dict[str, int]) -> Decision:
-    found = ", ".join(f"{entity} x{n}" for entity, n in triggered.items())
-    reason = f"{rule.description} ({found})" if found else rule.description
+def _rule_decision(rule: Rule, triggered: dict[str, int], request: _Request) -> Decision:
     masked = rule.data.entities if rule.action == "mask" and rule.data else frozenset()
-    return Decision(rule.action, rule.name, reason, mask_entities=masked)
+    if rule.data is not None and rule.data.min_records is not None:
+        reason = f"{rule.description}: {_people(_selected(rule, request))}"
+    else:
+        found = ", ".join(f"{entity} x{n}" for entity, n in triggered.items())
+        reason = f"{rule.description} ({found})" if found else rule.description
+    return Decision(
+        rule.action, rule.name, reason, mask_entities=masked, records=len(request.records)
+    )
+
+
+def _people(records: Sequence[CustomerRecord]) -> str:
+    """'37 customer records (PERSON, PHONE_NUMBER, ADDRESS)': most frequent entity first."""
+    total: Counter[str] = Counter()
+    for record in records:
+        total.update(record.entities.keys())
+    names = ", ".join(e for e, _ in sorted(total.items(), key=lambda item: (-item[1], item[0])))
+    noun = "customer record" if len(records) == 1 else "customer records"
+    return f"{len(records)} {noun} ({names})"
 
 
 def _finish(policy: Policy, decision: Decision, approval: Approval | None) -> Decision:

@@ -27,6 +27,7 @@ class Decision:
     rule: the policy rule (or failure action such as "on_timeout") that decided
     masked: the findings to mask (only for action "mask")
     enforced: False when the policy is in monitor mode and ``would_be`` is what enforce would do
+    records: customer records in the request (0 when inspection did not finish)
     """
 
     action: str
@@ -37,3 +38,4 @@ class Decision:
     would_be: str | None = None
     mask_entities: frozenset[str] = field(default_factory=frozenset)
     enforced: bool = True
+    records: int = 0  # customer records (people) in the request, see detectors.records

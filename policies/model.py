@@ -117,6 +117,7 @@ class DataSelector:
     entities: frozenset[str]  # entity groups already expanded
     min_score: float
     min_count: int
+    min_records: int | None = None  # customer records (detectors.records) needed, if set
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +164,11 @@ class Detection:
     score_threshold: float
     allow_values: tuple[str, ...]
     extra_recognizers: tuple[str, ...]  # "module:Class"
+    deny_values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (entity, values), file order
+    confidential_markers: bool = True
+    confidential_terms: tuple[str, ...] = ()
+    edm_index: str | None = None  # absolute paths (resolved against the policy's directory)
+    edm_key_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +205,7 @@ class Policy:
     approvals: tuple[Approval, ...]
     passthrough: tuple[str, ...]  # host globs tunnelled uninspected
     passthrough_set: AddressSet
-    allowed_values: frozenset[str]  # detection.allow_values, normalised for lookups
+    allowed_values: frozenset[str]  # detection.allow_values as detectors.dictionary.value_form
 
     def passes_through(self, host: str) -> bool:
         """True when TLS to ``host`` is tunnelled uninspected (certificate-pinned apps)."""

@@ -159,9 +159,20 @@ class LimitsFile(_Strict):
         return self
 
 
+class EdmFile(_Strict):
+    """Exact Data Match: both files are needed; see detectors/EDM.md."""
+
+    index: Text  # written by `baomi edm build`; relative paths start at the policy's directory
+    key_file: Text  # 32-byte key from `baomi edm keygen`; 0600, not in the index's directory
+
+
 class DetectionFile(_Strict):
     score_threshold: Score = 0.4
     allow_values: list[Text] = []
+    deny_values: dict[str, Annotated[list[Text], Field(min_length=1)]] = {}
+    confidential_markers: bool = True  # the built-in labels (机密, Confidential, ...)
+    confidential_terms: list[Text] = []
+    edm: EdmFile | None = None
     extra_recognizers: list[Annotated[str, AfterValidator(_recognizer)]] = []
 
 
@@ -184,6 +195,7 @@ class DataFile(_Strict):
     entities: Annotated[list[str], Field(min_length=1)]
     min_score: Score = 0.5
     min_count: Annotated[int, Field(ge=1)] = 1
+    min_records: Annotated[int, Field(ge=1)] | None = None
 
 
 class RuleFile(_Strict):

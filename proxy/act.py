@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from mitmproxy import http
 
 from policies.facts import Decision, RequestFacts
+from proxy.incidents.redact import redact_record
 from proxy.record import DecisionRecord
 
 APPROVAL_HINT = (
@@ -41,7 +42,7 @@ def decision_record(facts: RequestFacts, decision: Decision, inspection, *, poli
         for f, ctx_text in zip(findings, inspection.contexts if inspection else (), strict=False)
     )
     masked = sorted({f.masked() for f in findings})
-    return DecisionRecord(
+    return redact_record(DecisionRecord(  # clear fields: no raw value even from a URL path
         time=facts.time.isoformat().replace("+00:00", "Z"),
         incident_id=new_incident_id(facts.time),
         source=facts.source_ip,
@@ -66,8 +67,9 @@ def decision_record(facts: RequestFacts, decision: Decision, inspection, *, poli
         error_stage=error_stage,
         bytes_inspected=inspection.bytes_inspected if inspection else 0,
         inspect_seconds=round(seconds, 6),
+        records=decision.records,
         evidence=evidence,
-    )
+    ))
 
 
 def block(flow: http.HTTPFlow, record: DecisionRecord, status: int = 403) -> None:
@@ -86,6 +88,7 @@ def block_body(record: DecisionRecord, accept: str) -> tuple[bytes, str]:
         "rule": record.rule,
         "reason": record.reason,
         "data": record.entity_counts,
+        "customer_records": record.records,
         "how_to_get_approval": APPROVAL_HINT,
     }
     if "html" in accept and "json" not in accept.split(",")[0]:
@@ -98,7 +101,8 @@ def block_body(record: DecisionRecord, accept: str) -> tuple[bytes, str]:
             f"<p>This request was stopped by the data-protection policy rule "
             f"<code>{html.escape(record.rule)}</code>. {html.escape(record.reason)}</p>"
             f"<p>Data found:</p><ul>{rows}</ul>"
-            f"<p>Incident: <code>{html.escape(record.incident_id)}</code></p>"
+            + (f"<p>Customer records: {record.records}</p>" if record.records else "")
+            + f"<p>Incident: <code>{html.escape(record.incident_id)}</code></p>"
             f"<p>{html.escape(APPROVAL_HINT)}</p></body></html>"
         )
         return page.encode(), "text/html; charset=utf-8"
@@ -111,6 +115,9 @@ def apply_rewrite(flow: http.HTTPFlow, rewritten) -> None:
     new_path = parts.path + (f"?{parts.query}" if parts.query else "")
     if new_path and new_path != flow.request.path:
         flow.request.path = new_path
+    for name, value in rewritten.headers:  # masked custom headers (X-Customer-Phone: 138****8000)
+        if flow.request.headers.get(name) != value and name.lower() != "content-length":
+            flow.request.headers[name] = value
     flow.request.raw_content = rewritten.body
     if "content-length" in flow.request.headers:
         flow.request.headers["content-length"] = str(len(rewritten.body))

@@ -113,8 +113,8 @@ def facts(host="upload.example.org", scheme="https", source=OTHER, ip=None, time
     return RequestFacts(source, host, 443, scheme, "POST", "/", time, destination_ip=ip)
 
 
-def found(entity, value, score=0.9):
-    return Finding(entity, score, 0, len(value), "body", 0, value)
+def found(entity, value, score=0.9, location="body"):
+    return Finding(entity, score, 0, len(value), location, 0, value)
 
 
 RID = found("CN_RESIDENT_ID", "11010519491231002X")
@@ -125,11 +125,18 @@ PHONE = found("PHONE_NUMBER", "13800138000")
 
 
 def phones(n):
-    return [found("PHONE_NUMBER", f"1380013{8000 + i}") for i in range(n)]
+    """One customer record each: ``json:$.customers[i].phone``."""
+    return [
+        found("PHONE_NUMBER", f"1380013{8000 + i}", location=f"json:$.customers[{i}].phone")
+        for i in range(n)
+    ]
 
 
 def emails(n):
-    return [found("EMAIL_ADDRESS", f"user{i}@example.com") for i in range(n)]
+    return [
+        found("EMAIL_ADDRESS", f"user{i}@example.com", location=f"json:$.contacts[{i}].email")
+        for i in range(n)
+    ]
 
 
 DEFAULT_CASES = [
@@ -454,3 +461,118 @@ def test_commented_examples_in_default_policy_work(tmp_path):
     )
     assert decide(policy, facts("gitlab.example.com"), [PHONE]).rule == "allow-internal"
     assert decide(policy, facts(), [found("PHONE_NUMBER", "400 800 8888")]).rule == "default"
+
+
+# -- customer records (min_records) ---------------------------------------------------------------
+
+RECORDS_POLICY = """
+version: 1
+mode: enforce
+entity_groups:
+  contact: [PHONE_NUMBER, EMAIL_ADDRESS]
+rules:
+  - name: block-bulk-people
+    description: 3 or more customer records with contact details
+    action: block
+    data: {entities: [contact], min_records: 3}
+  - name: block-known-customers
+    description: a customer of ours, matched exactly
+    action: block
+    data: {entities: [CUSTOMER_RECORD]}
+default_action: allow
+detection:
+  allow_values: ["13800138000"]
+"""
+
+
+@pytest.fixture(scope="module")
+def records_policy(tmp_path_factory):
+    path = tmp_path_factory.mktemp("policy") / "records.yaml"
+    path.write_text(RECORDS_POLICY)
+    return load_policy(path)
+
+
+def person(i, *entities, score=0.9):
+    values = {
+        "PERSON": f"客户{i}",
+        "PHONE_NUMBER": f"1390013{i:04d}",
+        "EMAIL_ADDRESS": f"c{i}@example.com",
+        "ADDRESS": f"北京市朝阳区{i}号",
+    }
+    return [found(e, values[e], score, f"json:$.customers[{i}].{e.lower()}") for e in entities]
+
+
+def people(n, *entities, score=0.9):
+    return [f for i in range(n) for f in person(i, *entities, score=score)]
+
+
+RECORD_CASES = [
+    pytest.param(people(3, "PERSON", "PHONE_NUMBER"), "block-bulk-people", 3, id="three-people"),
+    pytest.param(
+        people(2, "PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS"),
+        "default",
+        2,
+        id="two-people-many-values",
+    ),
+    pytest.param(people(5, "PERSON", "ADDRESS"), "default", 5, id="people-without-contact"),
+    pytest.param(people(3, "PHONE_NUMBER", score=0.45), "default", 3, id="below-min-score"),
+    pytest.param(
+        [found("PHONE_NUMBER", f"1390013{i:04d}", location="body") for i in range(3)],
+        "block-bulk-people",
+        3,
+        id="free-text-list",
+    ),
+    pytest.param(
+        people(2, "PHONE_NUMBER")
+        + [found("PHONE_NUMBER", "+86 139-0013-0000", location="query:tel")],
+        "default",
+        2,
+        id="same-person-in-query-and-body",
+    ),
+    pytest.param(
+        people(2, "PHONE_NUMBER")
+        + [found("PHONE_NUMBER", "+86 138 0013 8000", location="json:$.customers[9].phone")],
+        "default",
+        2,
+        id="allow-listed-in-another-form",
+    ),
+    pytest.param(
+        [found("CUSTOMER_RECORD", "13900139000")], "block-known-customers", 1, id="exact-match"
+    ),
+]
+
+
+@pytest.mark.parametrize("findings, rule, records", RECORD_CASES)
+def test_min_records_counts_people(records_policy, findings, rule, records):
+    decision = decide(records_policy, facts(), findings)
+    assert decision.rule == rule
+    assert decision.records == records
+
+
+def test_records_reason_names_count_and_entities(records_policy):
+    findings = people(4, "PERSON", "PHONE_NUMBER") + person(9, "PHONE_NUMBER", "ADDRESS")
+    decision = decide(records_policy, facts(), findings)
+    assert decision.reason == (
+        "3 or more customer records with contact details: "
+        "5 customer records (PHONE_NUMBER, PERSON, ADDRESS)"
+    )
+    assert "1390013" not in decision.reason and "客户" not in decision.reason
+
+
+def test_default_bulk_rule_counts_records_not_values(default_policy):
+    # one customer with five contact values is one record: masked, not a bulk export
+    one = [
+        found("PHONE_NUMBER", f"1390013{i:04d}", location=f"json:$.customer.{key}")
+        for i, key in enumerate(("phone", "mobile", "office", "home", "fax"))
+    ]
+    assert decide(default_policy, facts(), one).rule == "mask-contacts-external"
+    six = people(6, "PERSON", "PHONE_NUMBER")
+    decision = decide(default_policy, facts(), six)
+    assert (decision.action, decision.rule, decision.records) == ("block", "block-bulk-contacts", 6)
+    assert "6 customer records (PERSON, PHONE_NUMBER)" in decision.reason
+
+
+def test_monitor_mode_keeps_record_count(records_policy):
+    policy = replace(records_policy, mode="monitor")
+    decision = decide(policy, facts(), people(3, "PHONE_NUMBER"))
+    assert (decision.action, decision.would_be, decision.records) == ("monitor", "block", 3)

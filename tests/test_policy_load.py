@@ -50,7 +50,7 @@ def test_default_policy_loads():
     assert [r.action for r in policy.rules] == ["block", "block", "block", "allow", "mask"]
     assert policy.rules[0].approvable is False and policy.rules[0].schemes == {"http"}
     assert policy.rules[1].data.entities == {"CN_RESIDENT_ID", "CREDIT_CARD", "CN_PASSPORT"}
-    assert policy.rules[2].data.min_count == 5 and policy.rules[2].destinations == {"external"}
+    assert policy.rules[2].data.min_records == 5 and policy.rules[2].destinations == {"external"}
     assert policy.default_action == "allow"
     assert not policy.internal and policy.approvals == () and policy.passthrough == ()
     failure = policy.failure
@@ -365,3 +365,86 @@ def test_summary_counts_groups_and_approvals(tmp_path):
     assert "destination p: 2 host(s), 1 cidr(s), agreement DPA-1" in summary
     assert "source hr: 1 cidr(s)" in summary
     assert "approvals: 1 active, 1 expired, 1 not yet started" in summary
+
+
+# -- detection dictionaries, EDM, min_records -----------------------------------------------------
+
+
+def test_detection_dictionaries_and_edm_load(tmp_path):
+    text = BASE + (
+        "rules:\n  - name: bulk\n    description: d\n    action: block\n"
+        "    data: {entities: [PHONE_NUMBER], min_records: 10}\n"
+        "detection:\n"
+        "  deny_values: {CN_RESIDENT_ID: ['11010519491231002X'], PHONE_NUMBER: ['13800138000']}\n"
+        "  confidential_markers: false\n"
+        "  confidential_terms: [天河项目]\n"
+        "  edm: {index: edm/customers.edm, key_file: /etc/baomi/keys/edm.key}\n"
+    )
+    policy = load_policy(write(tmp_path, text))
+    d = policy.detection
+    assert d.deny_values == (
+        ("CN_RESIDENT_ID", ("11010519491231002X",)),
+        ("PHONE_NUMBER", ("13800138000",)),
+    )
+    assert d.confidential_markers is False and d.confidential_terms == ("天河项目",)
+    assert d.edm_index == str(tmp_path / "edm" / "customers.edm")  # relative to the policy
+    assert d.edm_key_file == "/etc/baomi/keys/edm.key"
+    assert policy.rules[0].data.min_records == 10
+
+
+def test_detector_config_carries_the_new_keys(tmp_path):
+    from proxy.run import detector_config
+
+    text = BASE + (
+        "rules: []\ndetection:\n  deny_values: {PHONE_NUMBER: ['13800138000']}\n"
+        "  confidential_terms: [X-Project]\n  edm: {index: /a/i.edm, key_file: /b/k.key}\n"
+    )
+    config = detector_config(load_policy(write(tmp_path, text)))
+    assert config.deny_values == (("PHONE_NUMBER", ("13800138000",)),)
+    assert config.confidential_terms == ("X-Project",) and config.confidential_markers is True
+    assert (config.edm_index, config.edm_key_file) == ("/a/i.edm", "/b/k.key")
+
+
+NEW_KEYS_BAD = [
+    pytest.param(
+        "detection:\n  deny_values: {UK_NHS: ['123']}\n",
+        "6:17",
+        "unknown entity 'UK_NHS'",
+        id="deny-unknown-entity",
+    ),
+    pytest.param(
+        "detection:\n  deny_values: {PHONE_NUMBER: []}\n",
+        "6:31",
+        "deny_values.PHONE_NUMBER",
+        id="deny-empty-list",
+    ),
+    pytest.param(
+        "detection:\n  edm: {index: /var/lib/baomi/c.edm}\n",
+        "6:8",
+        "key_file",
+        id="edm-without-key",
+    ),
+    pytest.param(
+        "detection:\n  edm: {index: /srv/edm/c.edm, key_file: /srv/edm/../edm/k.key}\n",
+        "6:42",
+        "same directory as the index",
+        id="edm-key-beside-index",
+    ),
+    pytest.param(
+        "rules:\n  - name: r\n    description: d\n    action: block\n"
+        "    data: {entities: [PHONE_NUMBER], min_records: 0}\n",
+        "8:51",
+        "min_records",
+        id="min-records-zero",
+    ),
+]
+
+
+@pytest.mark.parametrize("text, line_column, fragment", NEW_KEYS_BAD)
+def test_new_detection_keys_rejected_at_the_node(tmp_path, text, line_column, fragment):
+    rules = "" if text.startswith("rules") else "rules: []\n"
+    path = write(tmp_path, BASE + rules + text)
+    errors = errors_of(path)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"{path}:{line_column}: "), errors[0]
+    assert fragment in errors[0]
