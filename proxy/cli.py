@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--metrics-host", default=_env("METRICS_HOST", "127.0.0.1"))
     run.add_argument("--metrics-port", type=int, default=int(_env("METRICS_PORT", 9464)),
                      help="Prometheus metrics, /healthz and /readyz (0 disables)")
+    run.add_argument("--pac-proxy", default=_env("PAC_PROXY", None), metavar="HOST:PORT",
+                     help="proxy address the PAC file at /proxy.pac (metrics port) hands "
+                     "browsers (default: --listen-host:--listen-port)")
     run.set_defaults(handler=cmd_run)
 
     scan = sub.add_parser("scan", help="scan bodies, HAR or flow files offline",
@@ -119,7 +122,7 @@ def cmd_run(args) -> int:
         policy=Path(args.policy or default_policy()), mode=args.mode,
         listen_host=args.listen_host, listen_port=args.listen_port, data_dir=args.data_dir,
         sets=tuple(args.sets), workers=args.workers, metrics_host=args.metrics_host,
-        metrics_port=args.metrics_port or None,
+        metrics_port=args.metrics_port or None, pac_proxy=args.pac_proxy,
     )
     return run(settings)
 

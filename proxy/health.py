@@ -1,4 +1,4 @@
-"""The metrics listener: /metrics, /healthz, /readyz on a daemon thread.
+"""The metrics listener: /metrics, /healthz, /readyz (and /proxy.pac) on a daemon thread.
 
     server = serve("127.0.0.1", 9464, metrics)   # port 0 picks a free port: server.port
     ...
@@ -8,6 +8,8 @@
 when every component in ``metrics.ready()`` is ready, else 503 with
 ``{"status": "not ready", "not_ready": ["detector"], "components": {"policy": "ready", ...}}``
 (readiness), plus notes that are not failures (``"policy_reload": "last reload rejected: ..."``).
+/proxy.pac serves ``pac()`` (rendered per request, so a reloaded policy shows at once) when
+``serve(..., pac=...)`` was given one; 404 otherwise.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,13 +27,16 @@ from prometheus_client.exposition import choose_encoder
 from proxy.metrics import Metrics
 
 log = logging.getLogger(__name__)
+PAC_CONTENT_TYPE = "application/x-ns-proxy-autoconfig"
 
 
 class HealthServer(ThreadingHTTPServer):
     daemon_threads = True  # a stuck scrape must not keep the process alive
 
-    def __init__(self, address: tuple[str, int], metrics: Metrics):
+    def __init__(self, address: tuple[str, int], metrics: Metrics,
+                 pac: Callable[[], str] | None = None):
         self.metrics = metrics
+        self.pac = pac
         if ":" in address[0]:  # an IPv6 listen address such as "::"
             self.address_family = socket.AF_INET6
         super().__init__(address, HealthHandler)
@@ -55,6 +61,8 @@ class HealthHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
         elif path == "/readyz":
             self._readyz()
+        elif path == "/proxy.pac" and self.server.pac is not None:
+            self._pac(self.server.pac)
         else:
             self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
 
@@ -75,6 +83,15 @@ class HealthHandler(BaseHTTPRequestHandler):
         }
         self._send(status, json.dumps(body).encode() + b"\n", "application/json")
 
+    def _pac(self, pac: Callable[[], str]) -> None:
+        try:
+            body = pac().encode()
+        except Exception as e:  # noqa: BLE001 - no PAC means browsers fail closed; log why
+            log.error("cannot render /proxy.pac: %s", e)
+            self._send(HTTPStatus.SERVICE_UNAVAILABLE, b"no PAC\n", "text/plain; charset=utf-8")
+            return
+        self._send(HTTPStatus.OK, body, PAC_CONTENT_TYPE)
+
     def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -87,9 +104,10 @@ class HealthHandler(BaseHTTPRequestHandler):
         log.debug("%s " + format, self.address_string(), *args)
 
 
-def serve(host: str, port: int, metrics: Metrics) -> HealthServer:
+def serve(host: str, port: int, metrics: Metrics,
+          pac: Callable[[], str] | None = None) -> HealthServer:
     """Start serving on a daemon thread and return the server (bound before return)."""
-    server = HealthServer((host, port), metrics)
+    server = HealthServer((host, port), metrics, pac)
     thread = threading.Thread(target=server.serve_forever, name="baomi-metrics", daemon=True)
     thread.start()
     return server

@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from proxy.errors import BaomiError, UsageError
 
+log = logging.getLogger(__name__)
 TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "pac" / "proxy.pac.template"
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -121,3 +123,71 @@ def _port(port: int) -> int:
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise UsageError(f"proxy port {port!r}: expected an integer from 1 to 65535")
     return port
+
+
+def parse_proxy_address(text: str) -> tuple[str, int]:
+    """``--pac-proxy`` as (host, port).
+
+    >>> parse_proxy_address("baomi.corp.example.com:8080")
+    ('baomi.corp.example.com', 8080)
+    >>> parse_proxy_address("[fd00::1]:3128")
+    ('fd00::1', 3128)
+    """
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise UsageError(f"--pac-proxy {text!r}: expected HOST:PORT")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    _proxy_host(host)
+    return host, _port(int(port))
+
+
+def policy_direct_hosts(internal_hosts: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(entries the PAC can express, entries left out). Left out means sent through baomi:
+    the safe side, so a policy glob the PAC cannot express never opens a way around it.
+
+    >>> policy_direct_hosts([".corp.example.com", "wiki.example.net", "host[12].corp"])
+    (['.corp.example.com', 'wiki.example.net'], ['host[12].corp'])
+    """
+    kept, left_out = [], []
+    for entry in internal_hosts:
+        try:
+            parse_direct_hosts([entry])
+        except UsageError:
+            left_out.append(entry)
+        else:
+            kept.append(entry)
+    return kept, left_out
+
+
+def pac_address(pac_proxy: str | None, listen_host: str, listen_port: int) -> tuple[str, int]:
+    """Where the PAC sends browsers: ``--pac-proxy`` if given, else the listen address (a
+    wildcard listen address is no address for a client: this host's name instead).
+
+    >>> pac_address(None, "10.1.2.3", 8080)
+    ('10.1.2.3', 8080)
+    >>> pac_address("baomi.corp:3128", "0.0.0.0", 8080)
+    ('baomi.corp', 3128)
+    """
+    if pac_proxy:
+        return parse_proxy_address(pac_proxy)
+    if listen_host in ("", "0.0.0.0", "::"):
+        import socket
+
+        return socket.getfqdn(), _port(listen_port)
+    return listen_host, _port(listen_port)
+
+
+def pac_source(address: tuple[str, int], internal_hosts: Callable[[], Sequence[str]]):
+    """A function that renders the PAC for the current policy (called per request, so a
+    policy reload changes the PAC at once). Validates ``address`` now, at start-up."""
+    host, port = address
+    render_pac(host, port, [])  # a bad --pac-proxy stops start-up, not the first browser
+
+    def current() -> str:
+        kept, left_out = policy_direct_hosts(internal_hosts())
+        if left_out:
+            log.warning("PAC: %d internal host pattern(s) a PAC cannot express go through "
+                        "baomi instead of DIRECT", len(left_out))
+        return render_pac(host, port, kept)
+
+    return current

@@ -24,6 +24,7 @@ from proxy.ca import ca_paths, secure_ca_dir
 from proxy.errors import BaomiError, UsageError
 from proxy.health import serve as serve_health
 from proxy.metrics import Metrics
+from proxy.pac import pac_address, pac_source
 from proxy.pool import InspectionPool
 from proxy.incidents import IncidentStore, ensure_keys
 from proxy.record import DecisionLog, Recorders
@@ -44,6 +45,7 @@ class RunSettings:
     workers: int | None = None
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
+    pac_proxy: str | None = None  # HOST:PORT that /proxy.pac names (default: listen address)
     extra: dict = field(default_factory=dict)
 
 
@@ -53,6 +55,11 @@ def detector_config(policy) -> DetectorConfig:
         score_threshold=d.score_threshold,
         allow_values=tuple(d.allow_values),
         extra_recognizers=tuple(d.extra_recognizers),
+        deny_values=d.deny_values,
+        confidential_markers=d.confidential_markers,
+        confidential_terms=d.confidential_terms,
+        edm_index=d.edm_index,
+        edm_key_file=d.edm_key_file,
     )
 
 
@@ -89,7 +96,9 @@ async def serve(settings: RunSettings) -> int:
     metrics = Metrics(mode=runtime.mode_kind)
     metrics.policy_reload("success", policy.hash, rules=[r.name for r in policy.rules])
     metrics.set_ready("policy", True)
-    health = serve_health(settings.metrics_host, settings.metrics_port, metrics) \
+    pac = pac_source(pac_address(settings.pac_proxy, settings.listen_host, settings.listen_port),
+                     lambda: runtime.policy.internal_hosts)
+    health = serve_health(settings.metrics_host, settings.metrics_port, metrics, pac=pac) \
         if settings.metrics_port else None
 
     pool = InspectionPool(detector_config(policy), size=settings.workers)

@@ -29,6 +29,7 @@ import secrets
 import select
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -188,9 +189,19 @@ class EgressGateway:
         self.run("gateway", "env", *assignments, "bash", str(script), "start", check=True)
 
     def record(
-        self, role: str, host: str, port: int, proto: str = "tcp", user: str | None = None
+        self,
+        role: str,
+        host: str,
+        port: int,
+        proto: str = "tcp",
+        user: str | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> Recorder:
-        """Start a recording server on host:port in ``role``; returns once it listens."""
+        """Start a recording server on host:port in ``role``; returns once it listens.
+
+        ``tls=(certfile, keyfile)`` makes it an HTTPS server (chain in certfile); a client
+        whose handshake fails is logged with ``"tls_error"`` and no request.
+        """
         log = self.workdir / f"{role}-{proto}-{port}-{secrets.token_hex(2)}.jsonl"
         log.touch()
         errors = log.with_suffix(".stderr")
@@ -203,6 +214,8 @@ class EgressGateway:
             python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
             script = Path(shutil.copy(script, self.workdir / "netns_recorder.py"))
         argv = [str(script), "record", "--proto", proto, "--host", host, "--port", str(port)]
+        if tls is not None:
+            argv += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
         with errors.open("w") as stderr:  # a file, not a pipe that nobody drains
             process = self.spawn(
                 role,
@@ -409,7 +422,7 @@ def _read_request(conn: socket.socket) -> bytes:
                 break
             body += chunk
         return head + b"\r\n\r\n" + body
-    except TimeoutError:
+    except OSError:  # timed out, reset, or TLS closed without close_notify: keep what came
         return data
 
 
@@ -418,25 +431,55 @@ def _append(log: Path, entry: dict) -> None:
         out.write(json.dumps(entry) + "\n")
 
 
-def _serve_tcp(sock: socket.socket, log: Path) -> None:
+def _serve_tcp(sock: socket.socket, log: Path, tls: ssl.SSLContext | None = None) -> None:
     sock.listen(16)
     print("ready", flush=True)
     while True:
-        conn, peer = sock.accept()
+        raw, peer = sock.accept()
+        entry = {
+            "peer": peer[0],
+            "local": raw.getsockname()[0],
+            "original_dst": _original_dst(raw),
+        }
+        try:
+            conn = _handshake(raw, tls) if tls else raw
+        except (ssl.SSLError, OSError) as error:
+            # A client that rejects our certificate still reached us: that is worth recording.
+            raw.close()
+            _append(log, {**entry, "tls_error": type(error).__name__, "request": ""})
+            continue
         with conn:
             request = _read_request(conn)
-            entry = {
-                "peer": peer[0],
-                "local": conn.getsockname()[0],
-                "original_dst": _original_dst(conn),
-                "request": request.decode("latin-1"),
-            }
+            entry["request"] = request.decode("latin-1")
+            if tls:
+                entry["sni"] = getattr(conn, "sni", None)
             _append(log, entry)
+            if not request:
+                continue  # connected and left without a request (e.g. a proxy's eager connect)
             body = json.dumps(entry).encode()
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-            )
+            try:
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+            except OSError as error:  # the client hung up first; what it sent is logged
+                print(f"answer not sent: {type(error).__name__}", file=sys.stderr, flush=True)
+
+
+def _handshake(raw: socket.socket, tls: ssl.SSLContext) -> ssl.SSLSocket:
+    raw.settimeout(5)
+    return tls.wrap_socket(raw, server_side=True)
+
+
+def _tls_context(certfile: Path, keyfile: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certfile, keyfile)
+
+    def remember_sni(conn: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        conn.sni = name  # type: ignore[attr-defined]  # read back when logging the request
+
+    context.sni_callback = remember_sni
+    return context
 
 
 def _serve_udp(sock: socket.socket, log: Path) -> None:
@@ -452,7 +495,11 @@ def _record_main(argv: list[str]) -> None:
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log", type=Path, required=True)
+    parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this chain (PEM)")
+    parser.add_argument("--tls-key", type=Path, help="the key of --tls-cert (PEM)")
     args = parser.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     kind = socket.SOCK_STREAM if args.proto == "tcp" else socket.SOCK_DGRAM
     sock = socket.socket(family, kind)
@@ -460,7 +507,11 @@ def _record_main(argv: list[str]) -> None:
     if family == socket.AF_INET6:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # "::" beside "0.0.0.0"
     sock.bind((args.host, args.port))
-    (_serve_tcp if args.proto == "tcp" else _serve_udp)(sock, args.log)
+    if args.proto == "udp":
+        _serve_udp(sock, args.log)
+    else:
+        tls = _tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+        _serve_tcp(sock, args.log, tls)
 
 
 if __name__ == "__main__":
