@@ -84,7 +84,9 @@ async def serve(settings: RunSettings) -> int:
         confdir=str(confdir),
     )
     master = DumpMaster(opts, with_termlog=True, with_dumper=False)
-    opts.update(termlog_verbosity="warn")
+    # lazy: the upstream is contacted only for a request that was let through, so a blocked
+    # request never even opens a connection to its destination (--set can change it).
+    opts.update(termlog_verbosity="warn", connection_strategy="lazy")
     try:
         if settings.sets:
             opts.set(*settings.sets)

@@ -353,3 +353,33 @@ def test_custom_header_values_are_inspected(client, https_up):
     assert r.status_code == 200
     got = https_up.received[-1]
     assert got.headers["x-customer-phone"] == "138****8000"
+
+
+def test_blocked_request_never_opens_an_upstream_connection(client, proxy):
+    """connection_strategy=lazy: the destination is not even contacted for a blocked request."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.5)
+    accepted = []
+    stop = threading.Event()
+
+    def count():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                accepted.append(conn)
+            except OSError:
+                pass
+
+    t = threading.Thread(target=count, daemon=True)
+    t.start()
+    port = server.getsockname()[1]
+    r = client.post(f"http://127.0.0.1:{port}/x", json={"id_no": RESIDENT_ID})
+    assert r.status_code == 403
+    time.sleep(1)
+    stop.set()
+    t.join(5)
+    server.close()
+    assert accepted == []
