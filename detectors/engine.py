@@ -25,6 +25,7 @@ from functools import lru_cache
 
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
 
+from detectors.batch import SegmentSelector
 from detectors.context import FieldContextEnhancer, LazyArtifacts
 from detectors.dictionary import MARKER, Dictionary, value_form
 from detectors.model import Finding, Segment
@@ -112,6 +113,7 @@ class Detector:
             deny_values=config.deny_values,
         )
         self.edm = self._load_edm()
+        self.selector = SegmentSelector(self.prefilter, self.dictionary)
 
     def _load_edm(self):  # type: ignore[no-untyped-def]
         config = self.config
@@ -154,9 +156,11 @@ class Detector:
     def analyze(self, segments: Sequence[Segment]) -> list[Finding]:
         """Findings of all segments, sorted by (segment, start)."""
         findings: list[Finding] = []
-        for index, segment in enumerate(segments):
+        normalized = [normalize(segment.text) for segment in segments]
+        for index in self._worth_looking_at(segments, normalized):
+            segment = segments[index]
             try:
-                findings.extend(self._segment(index, segment))
+                findings.extend(self._segment(index, segment, normalized[index]))
             except Exception as error:  # noqa: BLE001 - re-raised as our error, raw text kept out
                 raise DetectionFailed(
                     f"detection failed on segment {index} ({segment.location}): "
@@ -185,8 +189,16 @@ class Detector:
             wanted.add("PERSON")
         return frozenset(wanted) & self.entities & (RECOGNIZED | self.always)
 
-    def _segment(self, index: int, segment: Segment) -> list[Finding]:
-        normalized = normalize(segment.text)
+    def _worth_looking_at(self, segments: Sequence[Segment], normalized: list[Normalized]) -> list[int]:
+        """Segment indices that can hold a finding (see detectors/batch.py); all of them when
+        an admin's recognizer must see every segment or hyperscan is missing."""
+        if self.always or not self.selector.available or len(segments) < 2:
+            return list(range(len(segments)))
+        busy = self.selector.busy([n.text for n in normalized])
+        busy.update(i for i, s in enumerate(segments) if s.context and person_context(tuple(s.context)))
+        return sorted(busy)
+
+    def _segment(self, index: int, segment: Segment, normalized: Normalized) -> list[Finding]:
         listed = [
             RecognizerResult(hit.entity, hit.start, hit.end, 1.0)
             for hit in self.dictionary.scan(normalized.text)

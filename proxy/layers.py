@@ -256,9 +256,16 @@ class _Gzip:
 
 def layered(view: View, depth: int, scope: Scope) -> View:
     """``view`` with every segment followed by what was decoded from it (see module doc)."""
-    nodes = tuple(_node(segment, depth, scope) for segment in view.segments)
-    if not any(node.layers for node in nodes):
+    segments = view.segments
+    decoded = {}
+    for i, segment in enumerate(segments):
+        if _MAYBE_LAYER.search(segment.text):  # most values: no decoder applies, no node built
+            node = _node(segment, depth, scope)
+            if node.layers:
+                decoded[i] = node
+    if not decoded:
         return view
+    nodes = tuple(decoded.get(i) or _Node(s, (), (s,)) for i, s in enumerate(segments))
     return _Layered(view, nodes, tuple(s for node in nodes for s in node.segments))
 
 
@@ -269,7 +276,7 @@ _MAYBE_LAYER = re.compile(r"[A-Za-z0-9+/_-]{16}|%[0-9A-Fa-f]{2}|&|\\|^\s*[\[{]")
 
 def _node(segment: Segment, depth: int, scope: Scope) -> _Node:
     if not _MAYBE_LAYER.search(segment.text):
-        return _Node.of(segment, [])
+        return _Node(segment, (), (segment,))
     embedded = _embedded_json(segment, depth, scope)
     if embedded:  # its leaves get their own layers; decoding the raw JSON text again adds nothing
         return _Node.of(segment, [embedded])
