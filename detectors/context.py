@@ -7,6 +7,9 @@ Same rule as ``LemmaContextAwareEnhancer`` (substring match of context words in
 the lemmas of the 5 preceding tokens and in the field names); it just skips
 ``copy.deepcopy`` of every result (a third of a short segment's cost) and
 tokenises only when some result can be enhanced.
+
+A value in a table pasted as text ("姓名,手机号\n张三,13800138000") has its
+column's header as a field name (``detectors.tables``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from detectors.nlp import STOPWORDS, TOKEN
+from detectors.tables import header_words
 
 
 class LazyArtifacts(NlpArtifacts):
@@ -77,7 +81,9 @@ class FieldContextEnhancer(LemmaContextAwareEnhancer):
                 start=result.start,
             )
             supportive = self._find_supportive_word_in_context(
-                words + field_words, recognizer.context, self.context_matching_mode
+                words + field_words + header_words(text, result.start),
+                recognizer.context,
+                self.context_matching_mode,
             )
             if supportive:
                 result.score = min(

@@ -20,6 +20,10 @@ from dataclasses import dataclass
 NUMBERS = ("PHONE_NUMBER", "CREDIT_CARD", "CN_RESIDENT_ID", "CN_USCC")
 CN_TITLES = "先生|女士|小姐|太太|老师|经理|医生|律师|教授"
 CN_LABELS = "姓名|名字|收件人|收货人|联系人|持卡人|寄件人|户名|客户|乘车人|乘机人|乘客|入住人|申请人|签收人|经办人|负责人"
+CN_CUES = (
+    "尊敬的|亲爱的|我是|我叫|本人|我的名字|此致|敬礼|的手机|的电话|的身份证|的证件|的地址|的住址|"
+    "的邮箱|的银行卡|的卡号|的联系方式|的微信"
+)
 STREET_TYPES = (
     "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Drive|Dr|Lane|Ln|Way|Court|Ct|Place|Pl|"
     "Parkway|Pkwy|Highway|Hwy|Terrace|Ter|Circle|Cir|Square|Sq"
@@ -33,6 +37,7 @@ E = "([^0-9]|$)"
 SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     (rf"{N}1[3-9][0-9]([ -]?[0-9]{{4}}){{2}}{E}", ("PHONE_NUMBER",), False),
     (r"0[0-9]{2,3}(\) ?|[ -])[1-9][0-9]{2}", ("PHONE_NUMBER",), False),
+    (r"[0-9]{3}[-.)] ?[0-9]{3}[-.][0-9]{4}", ("PHONE_NUMBER",), False),
     (r"\+ ?\(?[0-9]", ("PHONE_NUMBER",), False),
     (rf"{N}(2[2-7]|3[0-9]|4|5[1-5]|6|8)[0-9]{{12,18}}{E}", ("CREDIT_CARD",), False),
     (
@@ -53,10 +58,23 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     (r"[A-Z]{2}[0-9]{2}[ -]?[A-Z0-9]{4}", ("IBAN_CODE",), False),
     (r"[0-9A-Za-z](号|弄|栋|幢|座|单元|层|楼|室|户)", ("ADDRESS",), False),
     (rf"[0-9]\s+([A-Z][a-z]*\.?\s+)+({STREET_TYPES})\b", ("ADDRESS",), False),
+    (r", ?[A-Z]{2} [0-9]{5}([^0-9]|$)", ("ADDRESS",), False),  # ", MI 03666": state and ZIP
     (rf"{CN_LABELS}|{CN_TITLES}", ("PERSON",), False),
     (r"\b(full name|name|customer|contact|recipient|attn|card ?holder)\s*[:：]", ("PERSON",), True),
-    (r"\b(name|recipient|receiver|consignee|cardholder)\b", ("PERSON",), True),
+    (r"\b(name|recipient|receiver|consignee|cardholder|account holder)\b", ("PERSON",), True),
     (r"\b(Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam)\.?\s+[A-Z]", ("PERSON",), False),
+    (rf"{CN_CUES}", ("PERSON",), False),
+    (r"\b(dear|hi|hello|hey|this is|my name is|i am|i'm)\s+[a-z]", ("PERSON",), True),
+    # A name next to other personal data (see detectors/recognizers/person.py).
+    (
+        (
+            r"[一-鿿][^\n]{0,24}([0-9]{7}|1[3-9][0-9][ -]?[0-9]{4})|"
+            r"([0-9]{7}|[0-9]{4}[ -][0-9]{4})[^\n]{0,12}[一-鿿]"
+        ),
+        ("PERSON",),
+        False,
+    ),
+    (r"[A-Z][a-z]+ [A-Z][a-z]+[^\n]{0,24}([0-9]{3}|@)", ("PERSON",), False),
     (
         r"(regards|sincerely|cheers|thanks|thank you|best|wishes|truly)[ \t]*[,!.]?[ \t]*\r?\n",
         ("PERSON",),
@@ -69,6 +87,7 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
 WEAK_SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     (rf"{N}[1-8][0-9]{{14}}{E}", ("CN_RESIDENT_ID",), False),
     (rf"{N}[1-9][0-9]{{17}}{E}", ("CN_USCC",), False),
+    (rf"{N}[2-9][0-9]{{9}}{E}", ("PHONE_NUMBER",), False),  # US number without separators
     (r"[PSD][0-9]{7}", ("CN_PASSPORT",), False),
 )
 NER_SIGNAL = (r"[A-Z][a-z]+ +[A-Z][a-z]+", ("PERSON",), False)

@@ -4,10 +4,13 @@
     上海市浦东新区张江路123弄4号502室                    0.85
     广东省深圳市南山区科技园南区粤海街道1号              admin levels + number 0.7
     1600 Pennsylvania Ave NW, Washington, DC 20500      0.8
+    576 Kayla Ports, Harrisville, MI 03666              0.85 (any street word, state + ZIP)
 
 A Chinese address needs a road/street with a number, or two admin levels
 (省/市/区/县/镇...) and a detail (号/栋/单元/室...): "北京" or "北京市朝阳区"
-alone is not an address.
+alone is not an address. A US street address needs a known street type, or
+any capitalised street word when a city, a state code and a ZIP code follow
+(USPS lists ~200 street types; the state and ZIP are the stronger evidence).
 """
 
 from __future__ import annotations
@@ -43,6 +46,16 @@ US_ADDRESS = (
     r"(?P<tail>,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+)*,\s*[A-Z]{2}(?:\s+\d{5}(?:-\d{4})?)?)?"
 )
 
+US_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|"
+    "NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI|AS|MP|FM|MH|PW"
+)
+US_ADDRESS_ZIP = (
+    r"\b\d{1,6}\s+(?:[NSEW]\.?\s+)?(?:[A-Z][a-z]+\s+){0,3}[A-Z][a-z]+\.?"
+    r"(?:,?\s+(?:Apt|Suite|Ste|Unit|#)\.?\s*[\w-]+)?"
+    r",\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+)*,\s*(?:" + US_STATES + r")\s+\d{5}(?:-\d{4})?\b"
+)
+
 
 def name_start(text: str, suffix_start: int, floor: int, longest: int) -> int:
     """Start of the place name ending at ``suffix_start``: read back over CJK, stop at STOP."""
@@ -58,18 +71,23 @@ def name_start(text: str, suffix_start: int, floor: int, longest: int) -> int:
 
 class AddressRecognizer(ScoredPatternRecognizer):
     ENTITY = "ADDRESS"
-    PATTERNS = (Pattern("cn address", RUN, 0.85), Pattern("us address", US_ADDRESS, 0.6))
+    PATTERNS = (
+        Pattern("cn address", RUN, 0.85),
+        Pattern("us address", US_ADDRESS, 0.6),
+        Pattern("us address zip", US_ADDRESS_ZIP, 0.85),
+    )
     CONTEXT = ("地址", "住址", "收货地址", "address", "addr", "寄往", "送至", "shipping", "billing")
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # type: ignore[override]
         results = []
         for pattern, compiled in self._compiled:
             for match in compiled.finditer(text):
-                found = (
-                    self.cn_address(match)
-                    if pattern.name == "cn address"
-                    else self.us_address(match)
-                )
+                if pattern.name == "cn address":
+                    found = self.cn_address(match)
+                elif pattern.name == "us address":
+                    found = self.us_address(match)
+                else:
+                    found = (match.start(), match.end(), pattern.score)
                 if found:
                     start, end, score = found
                     results.append(self.result(start, end, score, pattern.name))

@@ -2,6 +2,7 @@
 
     4111 1111 1111 1111      Visa, Luhn-valid        0.9
     6222 0212 3456 7890 128  UnionPay 62, no Luhn    0.2 (context 卡号/银行卡/card lifts)
+    300213915798537375       17-18 digits            0.4 (an order number as often as a card)
 
 Groups may be separated by single spaces or dashes. Some UnionPay debit
 cards do not pass Luhn, so a 62 number that fails it still counts with context.
@@ -34,7 +35,7 @@ IIN_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
     (65, 65, frozenset({16, 17, 18, 19})),
     (300, 305, frozenset({14, 15, 16, 17, 18, 19})),  # Diners
     (36, 36, frozenset({14, 15, 16, 17, 18, 19})),
-    (38, 39, frozenset({16, 17, 18, 19})),
+    (38, 39, frozenset({14, 16, 17, 18, 19})),
     (62, 62, frozenset({16, 17, 18, 19})),  # UnionPay
     (81, 81, frozenset({16, 17, 18, 19})),  # UnionPay 81xx
 )
@@ -82,5 +83,10 @@ class BaomiCreditCardRecognizer(ScoredPatternRecognizer):
         if not 13 <= len(number) <= 19 or not card_brand_fits(number):
             return 0.0
         if luhn_valid(number):
+            # 17-18 digits: a length few cards use (UnionPay issues mostly 16 and 19),
+            # and the length of order and ID numbers, a tenth of which pass Luhn.
+            # Context (卡号, card...) decides.
+            if len(number) in (17, 18):
+                return 0.4
             return pattern.score
         return 0.2 if number.startswith("62") and len(number) >= 16 else 0.0

@@ -3,6 +3,7 @@
 203.0.113.7 / 2001:db8::8a2e:370:7334      0.6
 10.0.0.1 / 127.0.0.1 / fe80::1             0.4 (private, loopback, link-local)
 0.0.0.0, "::", v1.2.3.4, version 1.2.3.4, 1.3.6.1.4.1   not reported
+{"app_version": "2.18.15.20"}, "deployed 11.8.2.9"       not reported (a version)
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IPV4 = rf"(?<![0-9A-Za-z.]){OCTET}(?:\.{OCTET}){{3}}(?![0-9A-Za-z]|\.\d)"
 # Candidates only; ipaddress decides. At least two colons, hex groups.
 IPV6 = r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{1,4}:|::?)(?:[0-9A-Fa-f]{0,4}:){1,7}[0-9A-Fa-f]{1,4}(?![0-9A-Za-z:])"
-VERSION_WORDS = re.compile(r"(?:\bv|\bver\.?|\bversion|版本|版本号)\s*[:：]?\s*$", re.IGNORECASE)
+VERSION_WORDS = re.compile(
+    r"(?:(?<![A-Za-z])v|(?<![A-Za-z])ver\.?|version|版本|版本号|deployed|deploy|release|build|"
+    r"upgraded? to|升级到|发布)\s*[:：]?\s*$",
+    re.IGNORECASE,
+)
+VERSION_FIELDS = frozenset(["version", "ver", "build", "release", "版本", "版本号"])
 UNREPORTED = {ipaddress.ip_address("0.0.0.0"), ipaddress.ip_address("255.255.255.255")}
 
 
@@ -26,6 +32,20 @@ class BaomiIpRecognizer(ScoredPatternRecognizer):
     ENTITY = "IP_ADDRESS"
     PATTERNS = (Pattern("ipv4", IPV4, 0.6), Pattern("ipv6", IPV6, 0.6))
     CONTEXT = ("ip", "ipv4", "ipv6", "ip地址", "client_addr", "remote_addr")
+
+    def enhance_using_context(  # type: ignore[no-untyped-def]
+        self,
+        text,
+        raw_recognizer_results,
+        other_raw_recognizer_results,
+        nlp_artifacts,
+        context=None,
+    ):
+        """A dotted number under a version field ({"app_version": "2.18.15.20"}) is a version."""
+        if VERSION_FIELDS.intersection(word.lower() for word in context or []):
+            for result in raw_recognizer_results:
+                result.score = 0.0
+        return raw_recognizer_results
 
     def score_match(self, match: re.Match[str], pattern: Pattern, text: str) -> float:
         try:

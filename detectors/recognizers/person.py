@@ -4,12 +4,21 @@
     姓名：李四 / Name: John Smith  inline label                        0.85
     王先生 / 李明女士 / Mr. Smith  salutation                          0.6 / 0.7
     "Best regards,\\nJane Doe"    signature                           0.6
-    ...张伟...                    jieba ``nr`` in free text            0.3 (context lifts)
+    尊敬的张伟： / Dear Jane Doe,  greeting                            0.75
+    我是张伟 / this is Jane Doe   self-introduction                   0.7
+    张伟的手机 / 此致\\n张伟       possessive before personal data, sign-off 0.7
+    张伟,13800138000 (table row)  a cell under a name column          0.85
+    ...张伟（138...）             a name next to other personal data   0.6
 
 A Chinese name is 2-4 CJK characters starting with a known surname
 (``detectors/data/cn_surnames.txt``) and is not a brand, place or common
 word (``cn_not_names.txt``, or a jieba dictionary word not tagged as a name):
-jieba alone calls 华为, 李宁 and 王府井 names. English names in free text
+jieba alone calls 华为, 李宁 and 王府井 names. Under a name field only
+places, organisations and brands are refused (高利 is a word and a name).
+
+A name next to a phone number, ID, card, e-mail or address (jieba's ``nr``
+words in Chinese, two or three capitalised words in English) scores 0.6; on
+its own 0.3, and no context word lifts it: "客户反馈高德地图..." must stay clean. English names elsewhere in free text
 need the optional spaCy NER pipeline (``DetectorConfig.nlp_model``).
 """
 
@@ -25,6 +34,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from detectors.lexicon import not_names, surnames
 from detectors.recognizers.base import ScoredPatternRecognizer
+from detectors.tables import DELIMITERS, cells, column_header
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff"
 CN_LABELS = (
@@ -173,11 +183,37 @@ def is_name_field(context: Iterable[str]) -> bool:
     joined = "".join(parts)
     if parts[-1] not in NAME_FIELD_TAILS and joined not in NAME_FIELD_TAILS:
         return False
-    return parts[-1] != "name" or len(parts) == 1 or parts[-2] not in NOT_PERSON_NAMES
+    if parts[-1] != "name":
+        return True
+    # {"product": {"name": ...}} arrives as ("product", "name"): the word before counts too.
+    before = parts[:-1] or (field_words(words[-2]) if len(words) > 1 else [])
+    return not before or before[-1] not in NOT_PERSON_NAMES
 
 
-def is_cn_name(word: str) -> bool:
-    """2-4 CJK chars, a known surname first, not a brand/place/common word."""
+def has_name_column(context: Iterable[str]) -> bool:
+    """A table header (all its words as context) with a column of people's names."""
+    words = [w for field in context for w in (field_words(field) or [field])]
+    for i, word in enumerate(words):
+        if re.search(f"[{CJK}]", word):
+            if word.endswith(CN_NAME_FIELDS) and not word.endswith(("用户名", "昵称")):
+                return True
+        elif (
+            word in NAME_FIELD_TAILS
+            and word != "name"
+            or word == "name"
+            and (i == 0 or words[i - 1] not in NOT_PERSON_NAMES)
+        ):
+            return True
+    return False
+
+
+def is_cn_name(word: str, field: bool = False) -> bool:
+    """2-4 CJK chars, a known surname first, not a brand/place/common word.
+
+    ``field``: the value sits under a name field, so only places, organisations
+    and brands (jieba ns/nt/nz) are refused, not every dictionary word: 高利
+    ("high interest") is a common word and a common name.
+    """
     if not 2 <= len(word) <= 4 or not re.fullmatch(f"[{CJK}]+", word):
         return False
     known = surnames()
@@ -187,6 +223,8 @@ def is_cn_name(word: str) -> bool:
     if word in not_names():
         return False
     tag = jieba.posseg.dt.word_tag_tab.get(word)
+    if field:
+        return tag is None or not tag.startswith(("ns", "nt", "nz"))
     return tag is None or tag.startswith("nr")
 
 
@@ -224,9 +262,55 @@ def cn_name_before(text: str, end: int) -> tuple[int, int] | None:
     return None
 
 
+def cn_name_ending(text: str, end: int) -> tuple[int, int] | None:
+    """A 2-4 character name ending at ``end``: "另外，张飞" -> 张飞, "客户王小明" -> 王小明."""
+    for size in (3, 2, 4):
+        candidate = text[max(0, end - size) : end]
+        if len(candidate) == size and is_cn_name(candidate):
+            return end - size, end
+    return None
+
+
+def en_words_ok(value: str) -> bool:
+    return not any(word in EN_NOT_NAMES for word in value.split())
+
+
+# Capitalised words that start sentences and labels, not names.
+_EN_NOT_NAMES = (
+    "The This That These Your Our My Please Dear Hi Hello Hey Thanks Thank Best Kind Warm "
+    "Regards Call Contact Email Phone Mobile Name Customer Order Invoice Billing Shipping "
+    "Address Questions Team All Valued Sir Madam Support Service Sales Street Avenue Road "
+    "Suite Apt Unit Monday Tuesday Wednesday Thursday Friday Saturday Sunday January "
+    "February September October November December "  # not April, May, June...: first names too
+    "Also Meeting Notes Deploy Deployed Trace Batch Summarise Draft Clean Good Morning"
+)
+EN_NOT_NAMES = frozenset(_EN_NOT_NAMES.split())
+# Digits (a phone, an ID, a card), an e-mail, a house number: where other personal data may sit.
+ANCHOR = re.compile(
+    r"[0-9][0-9 ()+-]{5,}[0-9]|[A-Za-z0-9]@[A-Za-z0-9]|[号室]|\b[0-9]{1,6} [A-Z][a-z]"
+)
+NEAR_BEFORE, NEAR_AFTER = 24, 12  # a name this close before / after other personal data
+CJK_RUN = re.compile(f"[{CJK}]{{2,}}")
+EN_RUN = re.compile(r"[A-Z][a-z'’-]+(?:[ ][A-Z][a-z'’-]+){1,2}")
+NEIGHBOURS = frozenset(
+    [
+        "PHONE_NUMBER",
+        "CN_RESIDENT_ID",
+        "CREDIT_CARD",
+        "EMAIL_ADDRESS",
+        "ADDRESS",
+        "CN_PASSPORT",
+        "IP_ADDRESS",
+        "IBAN_CODE",
+    ]
+)
+
+
 class PersonRecognizer(ScoredPatternRecognizer):
     ENTITY = "PERSON"
     WHOLE_VALUE = "baomi_whole_value"
+    CELL = "baomi_table_cell"
+    NEAR = "baomi_near_other_data"
     PATTERNS = (
         Pattern("cn label", f"(?:{CN_LABELS})\\s*[:：]?\\s*(?P<v>[{CJK}]{{2,8}})", 0.85),
         Pattern(
@@ -235,6 +319,7 @@ class PersonRecognizer(ScoredPatternRecognizer):
             rf"card ?holder))\s*[:：]\s*(?P<v>{EN_NAME})\b",
             0.85,
         ),
+        Pattern("en holder", rf"(?i:\b(?:account|card) ?holder)\s+(?P<v>{EN_NAME})\b", 0.7),
         Pattern("cn title", f"(?P<v>[{CJK}])(?={CN_TITLES})", 0.6),
         Pattern("en title", rf"\b(?:{EN_TITLES})\.?\s+(?P<v>{EN_NAME})\b", 0.7),
         Pattern(
@@ -242,6 +327,33 @@ class PersonRecognizer(ScoredPatternRecognizer):
             rf"(?:^|\n)[ \t]*(?:{SIGN_OFFS})[ \t]*[,!.]?[ \t]*\r?\n\s*"
             rf"(?P<v>[A-Z][a-z'’-]+(?:[ \t][A-Z][a-z'’-]+){{1,2}})[ \t]*(?=\r?\n|$)",
             0.6,
+        ),
+        Pattern(
+            "cn greeting",
+            f"(?:尊敬的|亲爱的)\\s*(?P<v>[{CJK}]{{2,4}})(?=\\s*(?:[：:，,！!]|{CN_TITLES}))",
+            0.75,
+        ),
+        Pattern(
+            "en greeting",
+            r"\b(?:Dear|Hi|Hello|Hey)\s+(?P<v>[A-Z][a-z'’-]+(?:\s[A-Z][a-z'’-]+){1,2})\s*[,!:]",
+            0.75,
+        ),
+        Pattern("cn self", f"(?:我是|我叫|本人|我的名字是|我的名字叫)(?P<v>[{CJK}]{{2,6}})", 0.7),
+        Pattern(
+            "en self",
+            r"\b(?:[Tt]his is|[Mm]y name is|I am|I'm)\s+(?P<v>[A-Z][a-z'’-]+(?:\s[A-Z][a-z'’-]+){1,2})\b",
+            0.7,
+        ),
+        Pattern(
+            "cn possessive",
+            f"(?P<v>[{CJK}]{{2,4}})(?=的(?:手机|电话|身份证|证件|地址|住址|邮箱|银行卡|卡号|联系方式|微信))",
+            0.7,
+        ),
+        Pattern(
+            "cn sign-off",
+            f"(?:^|\\n)[ \\t]*(?:此致|敬礼|谢谢|多谢|祝好|顺祝商祺|祝商祺)[！!。，,]?[ \\t]*\\r?\\n\\s*"
+            f"(?P<v>[{CJK}]{{2,4}})[ \\t]*(?=\\r?\\n|$)",
+            0.7,
         ),
     )
     CONTEXT = (
@@ -274,47 +386,67 @@ class PersonRecognizer(ScoredPatternRecognizer):
                 if span:
                     results.append(self.result(*span, pattern.score, pattern.name))
         results.extend(self.whole_value(text))
-        results.extend(self.jieba_names(text))
+        results.extend(self.cells(text))
+        results.extend(self.near_other_data(text))
         return self.remove_duplicates(results)
 
     def name_span(self, match: re.Match[str], pattern: Pattern) -> tuple[int, int] | None:
         start = match.start("v")
-        if pattern.name == "cn label":
+        if pattern.name in ("cn label", "cn greeting", "cn self"):
             name = cn_name_at(match.group("v"))
             return (start, start + len(name)) if name else None
         if pattern.name == "cn title":
             return cn_name_before(match.string, match.end("v"))
+        if pattern.name == "cn possessive":
+            return cn_name_ending(match.string, match.end("v"))
+        if pattern.name == "cn sign-off":
+            return match.span("v") if is_cn_name(match.group("v")) else None
+        if pattern.name.startswith("en") and not en_words_ok(match.group("v")):
+            return None
         return match.span("v")
+
+    def tagged(self, start: int, end: int, why: str, tag: str) -> RecognizerResult:
+        """A 0.3 candidate that only ``enhance_using_context`` can lift."""
+        result = self.result(start, end, 0.3, why)
+        result.recognition_metadata[tag] = True
+        return result
 
     def whole_value(self, text: str) -> list[RecognizerResult]:
         """A value that is only a name: scored by ``enhance_using_context`` from its field."""
         value = text.strip()
-        if not value or len(value) > 40 or not (is_cn_name(value) or is_en_name(value)):
+        if not value or len(value) > 40 or not (is_cn_name(value, field=True) or is_en_name(value)):
             return []
         start = text.index(value)
-        result = self.result(start, start + len(value), 0.3, "whole value")
-        result.recognition_metadata[self.WHOLE_VALUE] = True
-        return [result]
+        return [self.tagged(start, start + len(value), "whole value", self.WHOLE_VALUE)]
 
-    def jieba_names(self, text: str) -> list[RecognizerResult]:
-        """jieba's ``nr`` words that pass ``is_cn_name``: a weak signal (0.3).
+    def cells(self, text: str) -> list[RecognizerResult]:
+        """Cells of a delimited row that are wholly a name ("张三,13800138000")."""
+        results: list[RecognizerResult] = []
+        offset = 0
+        for line in text.split("\n"):
+            delimiter = max(DELIMITERS, key=line.count)
+            for start, end in cells(line, delimiter) if delimiter in line else ():
+                value = line[start:end].strip().strip('"')
+                if value and (
+                    is_cn_name(value, field=True)
+                    or (" " in value and is_en_name(value) and en_words_ok(value))
+                ):
+                    at = offset + line.index(value, start)
+                    results.append(self.tagged(at, at + len(value), "table cell", self.CELL))
+            offset += len(line) + 1
+        return results
 
-        Only after the first context word (联系人, 客户 ...): a 0.3 name counts
-        only when a context word precedes it, and jieba is the slow part.
-        """
-        lowered = text.lower()
-        first = min((i for i in (lowered.find(w) for w in self.CONTEXT) if i >= 0), default=-1)
-        if first < 0:
-            return []
+    def near_other_data(self, text: str) -> list[RecognizerResult]:
+        """Name-like words close to digits or an e-mail: jieba ``nr`` words, capitalised runs."""
         results = []
-        for run in re.finditer(f"[{CJK}]{{2,}}", text):
-            if run.end() <= first:
-                continue
-            offset = run.start()
-            for word, tag in jieba.posseg.cut(run.group(0), HMM=True):
-                if tag.startswith("nr") and is_cn_name(word):
-                    results.append(self.result(offset, offset + len(word), 0.3, "jieba nr"))
-                offset += len(word)
+        for low, high in near_regions(text):
+            for run in CJK_RUN.finditer(text, low, high):
+                for offset, word in cn_names_in(run.group(0)):
+                    start = run.start() + offset
+                    results.append(self.tagged(start, start + len(word), "near data", self.NEAR))
+            for run in EN_RUN.finditer(text, low, high):
+                if en_words_ok(run.group(0)):
+                    results.append(self.tagged(*run.span(), "near data", self.NEAR))
         return results
 
     def enhance_using_context(
@@ -325,13 +457,74 @@ class PersonRecognizer(ScoredPatternRecognizer):
         nlp_artifacts: NlpArtifacts,
         context: list[str] | None = None,
     ) -> list[RecognizerResult]:
-        """Whole values are decided by their field alone; other results by the generic enhancer."""
+        """Tagged candidates are decided here, the rest by the generic enhancer."""
         name_field = is_name_field(context or [])
+        name_column = has_name_column(context or [])
+        neighbours = [
+            r
+            for r in other_raw_recognizer_results
+            if r.entity_type in NEIGHBOURS and r.score >= 0.4
+        ]
         for result in raw_recognizer_results:
-            if not result.recognition_metadata.get(self.WHOLE_VALUE):
-                continue
+            metadata = result.recognition_metadata
             value = text[result.start : result.end]
-            if name_field:
-                result.score = 0.85 if is_cn_name(value) else 0.8 if " " in value else 0.6
-            result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
+            cn = is_cn_name(value, field=True)
+            if metadata.get(self.WHOLE_VALUE) and name_field:
+                result.score = 0.85 if cn else 0.8 if " " in value else 0.6
+            elif metadata.get(self.CELL) and (name_column or self.in_name_column(text, result)):
+                result.score = 0.85 if cn else 0.8
+            elif metadata.get(self.NEAR) and near(result, neighbours, text):
+                result.score = 0.6
+            if any(
+                n.entity_type == "ADDRESS" and n.start <= result.start and result.end <= n.end
+                for n in neighbours
+            ):
+                result.score = 0.0  # 吴路 in 江西省…吴路244号 is a road
+            if metadata.get(self.WHOLE_VALUE) or metadata.get(self.CELL) or metadata.get(self.NEAR):
+                metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
         return raw_recognizer_results
+
+    @staticmethod
+    def in_name_column(text: str, result: RecognizerResult) -> bool:
+        header = column_header(text, result.start) if "\n" in text else None
+        return header is not None and is_name_field([header])
+
+
+def near_regions(text: str) -> list[tuple[int, int]]:
+    """Spans around the anchors, overlapping ones merged (CSV rows are full of anchors)."""
+    regions: list[tuple[int, int]] = []
+    for anchor in ANCHOR.finditer(text):
+        low = max(0, anchor.start() - NEAR_BEFORE)
+        high = min(len(text), anchor.end() + NEAR_AFTER)
+        if regions and low <= regions[-1][1]:
+            regions[-1] = (regions[-1][0], max(high, regions[-1][1]))
+        else:
+            regions.append((low, high))
+    return regions
+
+
+def cn_names_in(run: str) -> tuple[tuple[int, str], ...]:
+    """(offset, name) of jieba's ``nr`` words in a CJK run that pass ``is_cn_name``."""
+    known = surnames()
+    if not any(ch in known.single or run[i : i + 2] in known.compound for i, ch in enumerate(run)):
+        return ()  # no surname, no name; jieba's HMM is the slow part
+    names, offset = [], 0
+    for word, tag in jieba.posseg.cut(run, HMM=True):
+        if tag.startswith("nr") and is_cn_name(word):
+            names.append((offset, word))
+        offset += len(word)
+    return tuple(names)
+
+
+def near(name: RecognizerResult, neighbours: list[RecognizerResult], text: str) -> bool:
+    """Other personal data starts just after ``name`` or ends just before it, same line."""
+    for other in neighbours:
+        if 0 <= other.start - name.end <= NEAR_BEFORE:
+            between = text[name.end : other.start]
+        elif 0 <= name.start - other.end <= NEAR_AFTER:
+            between = text[other.end : name.start]
+        else:
+            continue
+        if "\n" not in between:
+            return True
+    return False

@@ -5,11 +5,17 @@
     13800138000                                                 bare, 0.45 (context lifts)
     010-12345678 / (021) 1234 5678 / 0755-1234567               landline, 0.5
     +44 20 7031 3000                                            phonenumbers-valid, 0.7
+    (650) 253-0000 / 650.253.0000 / 001-650-253-0000x12         US shape, 0.4 / 0.6 with +1/001
+    6502530000                                                  bare 10 digits, 0.2 (context lifts)
 
 Numbers starting 10/11/12 are never mobiles. Mobiles are checked against
 phonenumbers' CN ranges (a number in no allocated range keeps only 0.25,
 enough with context). International numbers are parsed only when written with
-'+', so phonenumbers runs once per candidate, never once per region.
+'+', so phonenumbers runs once per candidate, never once per region. US-shaped
+numbers (3-3-4) are judged by shape alone: made-up and new area codes are common
+in test data and real traffic alike; without a field name or a word such as
+"call" they stay below 0.5. A landline never starts or ends inside a longer group
+of digits ("3559 0432 4956 6208" is a card, not 0432-4956...).
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ CN_PREFIX = r"(?:(?:\+|00)86[ -]?|\(\+?86\) ?|\+86\(0?\)|86[ -])"
 MOBILE_BODY = r"1[3-9]\d(?:[ -]?\d{4}){2}"
 # Area codes: 010, 02X, then 0[3-9]XX; numbers 7-8 digits, optional spaces.
 AREA = r"(?:010|02\d|0[3-9]\d{2})"
-LANDLINE = rf"(?:\({AREA}\) ?|{AREA}[ -])[1-9]\d{{2,3}}[ -]?\d{{4}}"
+LANDLINE = rf"(?<!\d[ -])(?:\({AREA}\) ?|{AREA}[ -])[1-9]\d{{2,3}}[ -]?\d{{4}}(?![ -]\d)"
+US = r"(?:(?:\+1|001)[ .-]?|1-)?(?:\(\d{3}\) ?|\d{3}[-.])\d{3}[-.]\d{4}(?: ?(?:x|ext\.?) ?\d{1,5})?"
 INTERNATIONAL = r"\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,5}\)?){2,6}"
 
 
@@ -42,6 +49,8 @@ class BaomiPhoneRecognizer(ScoredPatternRecognizer):
         Pattern("cn mobile", NUM_START + r"(?<![+\d]\d)" + MOBILE_BODY + NUM_END, 0.45),
         Pattern("cn landline", NUM_START + LANDLINE + NUM_END, 0.5),
         Pattern("international", r"(?<![0-9A-Za-z+])" + INTERNATIONAL + NUM_END, 0.7),
+        Pattern("us", r"(?<![0-9A-Za-z+(])" + US + NUM_END, 0.4),
+        Pattern("us bare (context)", NUM_START + r"[2-9]\d{9}" + NUM_END, 0.2),
     )
     CONTEXT = (
         "phone",
@@ -75,6 +84,8 @@ class BaomiPhoneRecognizer(ScoredPatternRecognizer):
             return pattern.score if is_cn_mobile(digits[-11:]) else 0.6
         if pattern.name == "international":
             return self.international_score(value, pattern.score)
+        if pattern.name == "us" and value.startswith(("+1", "001")):
+            return 0.6
         return pattern.score
 
     @staticmethod
