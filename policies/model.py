@@ -169,6 +169,7 @@ class Detection:
     confidential_terms: tuple[str, ...] = ()
     edm_index: str | None = None  # absolute paths (resolved against the policy's directory)
     edm_key_file: str | None = None
+    nlp_model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

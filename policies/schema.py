@@ -174,6 +174,9 @@ class DetectionFile(_Strict):
     confidential_terms: list[Text] = []
     edm: EdmFile | None = None
     extra_recognizers: list[Annotated[str, AfterValidator(_recognizer)]] = []
+    # An admin-installed spaCy pipeline (package name or directory) for English NER names;
+    # never downloaded. See detectors/NER.md.
+    nlp_model: Text | None = None
 
 
 class AddressesFile(_Strict):

@@ -60,6 +60,7 @@ def detector_config(policy) -> DetectorConfig:
         confidential_terms=d.confidential_terms,
         edm_index=d.edm_index,
         edm_key_file=d.edm_key_file,
+        nlp_model=d.nlp_model,
     )
 
 

@@ -448,3 +448,12 @@ def test_new_detection_keys_rejected_at_the_node(tmp_path, text, line_column, fr
     assert len(errors) == 1, errors
     assert errors[0].startswith(f"{path}:{line_column}: "), errors[0]
     assert fragment in errors[0]
+
+
+def test_detection_nlp_model_is_passed_to_the_detector(tmp_path):
+    from proxy.run import detector_config
+
+    text = DEFAULT.read_text().replace("detection:\n", "detection:\n  nlp_model: /opt/ner/en_pipeline\n", 1)
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    assert detector_config(load_policy(path)).nlp_model == "/opt/ner/en_pipeline"
