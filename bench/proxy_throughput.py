@@ -71,15 +71,20 @@ http {{
 
 def wrk(port: int, body: str, seconds: int, connections: int, tmp: Path) -> dict:
     script = tmp / "post.lua"
+    # A Lua long string keeps the UTF-8 body byte for byte (Lua has no \\u escapes).
+    assert "]==]" not in body
     script.write_text(
         'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = {json.dumps(body)}\n"
+        f"wrk.body = [==[{body}]==]\n", encoding="utf-8",
     )
-    out = subprocess.run(
+    proc = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
          f"http://127.0.0.1:{port}/api/orders"],
         capture_output=True, text=True, check=True,
-    ).stdout
+    )
+    if proc.stderr.strip():  # a script error makes wrk send bare GETs: never report those
+        raise RuntimeError(f"wrk: {proc.stderr.strip()}")
+    out = proc.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

@@ -140,7 +140,7 @@ class BaomiAddon:
                 if decision.action == "mask":
                     decision = await self._mask_message(message, raw, limits, inspection, decision)
             record = self._record(facts, decision, inspection, started, uninspected, stage)
-            await asyncio.get_running_loop().run_in_executor(None, self.recorder.write, record)
+            await self._write(record)
             self._observe(record)
             if decision.action == "block":
                 close_websocket(flow, message)
@@ -234,7 +234,7 @@ class BaomiAddon:
         record = self._record(facts, decision, inspection, started, uninspected, error_stage)
         flow.metadata["baomi"] = record
         try:
-            await asyncio.get_running_loop().run_in_executor(None, self.recorder.write, record)
+            await self._write(record)
         except IncidentLogError as e:
             # Traffic that needs a record does not pass without one.
             log.error("%s", e)
@@ -259,6 +259,14 @@ class BaomiAddon:
             return False  # ready already: nothing to change
         probe = getattr(self.recorder, "probe", None)
         return probe is not None and await asyncio.get_running_loop().run_in_executor(None, probe)
+
+    async def _write(self, record: DecisionRecord) -> None:
+        """Durable records (incidents, fsync) are written off the loop; a clean allow is one
+        short append to the decision log, cheaper inline than a thread hop."""
+        if should_record(record) or record.action != "allow":
+            await asyncio.get_running_loop().run_in_executor(None, self.recorder.write, record)
+        else:
+            self.recorder.write(record)
 
     def _fail_closed(self, flow, facts, started, exc: Exception) -> None:
         try:

@@ -85,15 +85,32 @@ class _Worker:
             self.kill()
             raise DetectionFailed(f"detector worker failed to start: {payload}")
 
-    def call(self, op: str, args: tuple, timeout: float) -> Any:
-        """Blocking; runs in a thread. Raises DetectionTimeout (worker killed) or the worker's error."""
+    async def call(self, op: str, args: tuple, timeout: float) -> Any:
+        """Send one job and await its answer on the event loop (no thread hop per request).
+
+        Raises DetectionTimeout (the worker is killed: a thread or a hung recognizer cannot
+        be interrupted any other way) or DetectionFailed, or re-raises the worker's error.
+        """
+        loop = asyncio.get_running_loop()
+        answered = loop.create_future()
+        fd = self.conn.fileno()
         try:
             self.conn.send((op, args))
-            if not self.conn.poll(timeout):
-                self.kill()
-                raise DetectionTimeout(f"inspection took longer than {timeout:g}s")
+        except (OSError, ValueError):
+            self.kill()
+            raise DetectionFailed("detector worker died (send)") from None
+        # Readable means a reply, or EOF when the worker died; recv() tells which.
+        loop.add_reader(fd, lambda: answered.done() or answered.set_result(None))
+        try:
+            await asyncio.wait_for(answered, timeout)
+        except TimeoutError:
+            self.kill()
+            raise DetectionTimeout(f"inspection took longer than {timeout:g}s") from None
+        finally:
+            loop.remove_reader(fd)
+        try:
             status, payload = self.conn.recv()
-        except (EOFError, OSError, BrokenPipeError) as e:
+        except (EOFError, OSError) as e:
             self.kill()
             raise DetectionFailed(f"detector worker died ({type(e).__name__})") from None
         if status == "err":
@@ -105,9 +122,11 @@ class _Worker:
         return self.process.is_alive()
 
     def kill(self) -> None:
+        """SIGKILL; the zombie is reaped by multiprocessing later (no blocking join here:
+        this runs on the event loop)."""
         if self.process.is_alive():
             self.process.kill()
-        self.process.join(timeout=5)
+        self.process.join(timeout=0)
         self.conn.close()
 
 
@@ -151,23 +170,28 @@ class InspectionPool:
 
     async def _call(self, op: str, args: tuple, timeout: float) -> Any:
         deadline = time.monotonic() + timeout
+        self._waiting += 1
         try:
             # Waiting for a free worker counts against the same deadline: under overload the
             # policy's on_timeout action applies rather than an unbounded queue.
             worker = await asyncio.wait_for(self._idle.get(), timeout)
         except TimeoutError:
             raise DetectionTimeout(f"no detector worker free within {timeout:g}s") from None
+        finally:
+            self._waiting -= 1
         loop = asyncio.get_running_loop()
         remaining = max(0.05, deadline - time.monotonic())
         self._inflight += 1
-        future = loop.run_in_executor(self._threads, worker.call, op, args, remaining)
+        call = loop.create_task(worker.call(op, args, remaining))
         # The worker goes back only when its call has really finished, even if our caller was
         # cancelled meanwhile (a client that hangs up must not hand a busy worker to another).
-        future.add_done_callback(lambda _: self._release(worker))
-        return await asyncio.shield(future)
+        call.add_done_callback(lambda task: self._release(worker, task))
+        return await asyncio.shield(call)
 
-    def _release(self, worker: _Worker) -> None:
+    def _release(self, worker: _Worker, call: asyncio.Task) -> None:
         self._inflight -= 1
+        if not call.cancelled():
+            call.exception()  # retrieved: a caller that went away must not leave it unhandled
         if worker.alive:
             self._idle.put_nowait(worker)
         else:  # killed on timeout or died: keep the pool at full size

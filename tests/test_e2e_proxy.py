@@ -356,7 +356,9 @@ def test_custom_header_values_are_inspected(client, https_up):
 
 
 def test_blocked_request_never_opens_an_upstream_connection(client, proxy):
-    """connection_strategy=lazy: the destination is not even contacted for a blocked request."""
+    """A blocked plain-HTTP request is decided before mitmproxy connects upstream: the
+    destination is not even contacted. (HTTPS CONNECT tunnels connect eagerly by default;
+    `--set connection_strategy=lazy` extends this to them.)"""
     import socket
     import threading
 
