@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from document_samples import docx_bytes, multipart, pdf_bytes, xlsx_bytes, zip_bytes
-from harness import REPO, BaomiProcess, Upstream, UpstreamCA
+from harness import REPO, BaomiProcess, Upstream
 
 pytestmark = pytest.mark.e2e
 
@@ -100,20 +100,15 @@ BLOCKED = [
 
 
 @pytest.fixture(scope="module")
-def test_ca(tmp_path_factory) -> UpstreamCA:
-    return UpstreamCA(tmp_path_factory.mktemp("upstream-ca"))
-
-
-@pytest.fixture(scope="module")
-def upstream(test_ca):
-    with Upstream(tls=test_ca) as up:
+def upstream(upstream_ca):
+    with Upstream(tls=upstream_ca) as up:
         yield up
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory, test_ca):
+def proxy(tmp_path_factory, upstream_ca):
     data = tmp_path_factory.mktemp("baomi-data")
-    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=test_ca.pem) as px:
+    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=upstream_ca.pem) as px:
         yield px
 
 

@@ -29,7 +29,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 import httpx
 import pytest
-from harness import BAOMI, REPO, BaomiProcess, Upstream, UpstreamCA, free_port
+from harness import BAOMI, REPO, BaomiProcess, Upstream, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -148,20 +148,9 @@ def test_the_search_finds_what_it_looks_for(tmp_path):
 # -- fixtures --------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def test_ca(tmp_path_factory) -> UpstreamCA:
-    return UpstreamCA(tmp_path_factory.mktemp("upstream-ca"))
-
-
-@pytest.fixture(scope="module")
-def https_up(test_ca):
-    with Upstream(tls=test_ca) as up:
-        yield up
-
-
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory, test_ca):
+def proxy(tmp_path_factory, upstream_ca):
     data = tmp_path_factory.mktemp("baomi-incidents")
-    with BaomiProcess(POLICY, data, upstream_ca=test_ca.pem) as px:
+    with BaomiProcess(POLICY, data, upstream_ca=upstream_ca.pem) as px:
         yield px
 
 
@@ -293,10 +282,10 @@ def test_no_raw_value_anywhere_in_the_data_dir(client, proxy, https_up):
 
 
 @pytest.fixture(scope="module")
-def path_proxy(tmp_path_factory, test_ca, https_up):
+def path_proxy(tmp_path_factory, upstream_ca, https_up):
     """A proxy whose only incident came from a resident ID in the URL path (a REST id)."""
     data = tmp_path_factory.mktemp("baomi-path")
-    with BaomiProcess(POLICY, data, upstream_ca=test_ca.pem) as px, client_for(px) as c:
+    with BaomiProcess(POLICY, data, upstream_ca=upstream_ca.pem) as px, client_for(px) as c:
         r = c.post(https_up.url(f"/api/customers/{RESIDENT_ID}/notes"), json={"note": "hi"})
         assert r.status_code == 403
         incidents(data)  # builds index.sqlite, which must be clean too
@@ -389,10 +378,10 @@ class BlockedTraffic:
             time.sleep(0.05)
 
 
-def test_kill_9_under_load_loses_no_acknowledged_incident(tmp_path, test_ca, https_up):
+def test_kill_9_under_load_loses_no_acknowledged_incident(tmp_path, upstream_ca, https_up):
     seed = int(os.environ.get("BAOMI_TEST_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)
-    px = BaomiProcess(POLICY, tmp_path / "data", upstream_ca=test_ca.pem).start()
+    px = BaomiProcess(POLICY, tmp_path / "data", upstream_ca=upstream_ca.pem).start()
     n = len(https_up.received)
     kills = 0
     try:
@@ -479,12 +468,12 @@ def ready(px: BaomiProcess) -> httpx.Response:
 
 
 @pytest.fixture
-def full_disk_proxy(tmp_path, test_ca, request):
+def full_disk_proxy(tmp_path, upstream_ca, request):
     """(proxy, mount point) with ``request.param`` ('data dir' or 'incidents/') on a small tmpfs."""
     data = tmp_path / "data"
     mount_at = data if request.param == "data dir" else data / "incidents"
     with tmpfs(mount_at, "2m"):
-        px = BaomiProcess(POLICY, data, upstream_ca=test_ca.pem, metrics_port=free_port())
+        px = BaomiProcess(POLICY, data, upstream_ca=upstream_ca.pem, metrics_port=free_port())
         with px:
             yield px, mount_at
 

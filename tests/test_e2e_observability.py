@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from harness import REPO, BaomiProcess, Upstream, UpstreamCA, free_port
+from harness import REPO, BaomiProcess, free_port
 from prometheus_client.parser import text_string_to_metric_families
 from promql import (
     Expression,
@@ -48,17 +48,6 @@ RAISE_MARKER = "BAOMI-TEST-RAISE"  # tests/baomi_test_plugins.py: the recognizer
 
 
 @pytest.fixture(scope="module")
-def test_ca(tmp_path_factory) -> UpstreamCA:
-    return UpstreamCA(tmp_path_factory.mktemp("upstream-ca"))
-
-
-@pytest.fixture(scope="module")
-def https_up(test_ca):
-    with Upstream(tls=test_ca) as up:
-        yield up
-
-
-@pytest.fixture(scope="module")
 def policy_path(tmp_path_factory) -> Path:
     """The default policy, except that undecodable bodies are forwarded (the "Forwarded
     uninspected" panel needs some) and a recognizer that crashes on a marker is loaded."""
@@ -71,9 +60,9 @@ def policy_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory, test_ca, policy_path):
+def proxy(tmp_path_factory, upstream_ca, policy_path):
     data = tmp_path_factory.mktemp("obs-data")
-    with BaomiProcess(policy_path, data, upstream_ca=test_ca.pem, metrics_port=free_port()) as px:
+    with BaomiProcess(policy_path, data, upstream_ca=upstream_ca.pem, metrics_port=free_port()) as px:
         yield px
 
 

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from harness import REPO, BaomiProcess, Upstream, UpstreamCA, free_port
+from harness import REPO, BaomiProcess, Upstream, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.e2e
@@ -29,24 +29,19 @@ BODY = json.dumps({"id_no": RESIDENT_ID, "note": "pinned app"}).encode()
 
 
 @pytest.fixture(scope="module")
-def test_ca(tmp_path_factory) -> UpstreamCA:
-    return UpstreamCA(tmp_path_factory.mktemp("upstream-ca"))
-
-
-@pytest.fixture(scope="module")
-def upstream(test_ca):
-    with Upstream(tls=test_ca) as up:
+def upstream(upstream_ca):
+    with Upstream(tls=upstream_ca) as up:
         yield up
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory, test_ca):
+def proxy(tmp_path_factory, upstream_ca):
     tmp = tmp_path_factory.mktemp("baomi-passthrough")
     data = yaml.safe_load((REPO / "policies" / "default.yaml").read_text())
     data["passthrough"] = [PINNED]
     policy = tmp / "policy.yaml"
     policy.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
-    with BaomiProcess(policy, tmp / "data", upstream_ca=test_ca.pem,
+    with BaomiProcess(policy, tmp / "data", upstream_ca=upstream_ca.pem,
                       metrics_port=free_port()) as px:
         yield px
 
@@ -89,11 +84,11 @@ def test_client_sees_upstream_certificate_only_for_listed_hosts(proxy, upstream,
     assert issuer_through(proxy, host, upstream.port) == issuer
 
 
-def test_pinned_client_body_arrives_unmodified_recorded_and_counted(proxy, upstream, test_ca):
+def test_pinned_client_body_arrives_unmodified_recorded_and_counted(proxy, upstream, upstream_ca):
     before_count, before_records = passthrough_count(proxy), len(decisions(proxy))
     n = len(upstream.received)
     # The client trusts only the upstream's CA, as a certificate-pinning app would.
-    with httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=test_ca.pem),
+    with httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=upstream_ca.pem),
                       timeout=30) as client:
         r = client.post(upstream.url("/sync", host=PINNED), content=BODY,
                         headers={"content-type": "application/json"})
@@ -119,8 +114,8 @@ def test_unlisted_address_of_the_same_server_is_still_inspected(proxy, upstream)
     assert passthrough_count(proxy) == before_count
 
 
-def test_pinned_client_refuses_baomi_certificate_for_unlisted_address(proxy, upstream, test_ca):
+def test_pinned_client_refuses_baomi_certificate_for_unlisted_address(proxy, upstream, upstream_ca):
     # The control for the test above: without passthrough, a pinning client cannot connect.
-    with httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=test_ca.pem),
+    with httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=upstream_ca.pem),
                       timeout=30) as client, pytest.raises(httpx.ConnectError):
         client.get(upstream.url("/"))

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from harness import REPO, BaomiProcess, UpstreamCA, Upstream
+from harness import REPO, BaomiProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -43,26 +43,9 @@ def policy_file(tmp: Path, **changes) -> Path:
 
 
 @pytest.fixture(scope="module")
-def test_ca(tmp_path_factory) -> UpstreamCA:
-    return UpstreamCA(tmp_path_factory.mktemp("upstream-ca"))
-
-
-@pytest.fixture(scope="module")
-def https_up(test_ca):
-    with Upstream(tls=test_ca) as up:
-        yield up
-
-
-@pytest.fixture(scope="module")
-def http_up():
-    with Upstream() as up:
-        yield up
-
-
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory, test_ca):
+def proxy(tmp_path_factory, upstream_ca):
     data = tmp_path_factory.mktemp("baomi-data")
-    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=test_ca.pem) as px:
+    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=upstream_ca.pem) as px:
         yield px
 
 
@@ -245,7 +228,7 @@ def test_ca_key_is_private(proxy):
 
 
 @pytest.fixture(scope="module")
-def faulty_proxy(tmp_path_factory, test_ca):
+def faulty_proxy(tmp_path_factory, upstream_ca):
     tmp = tmp_path_factory.mktemp("faulty")
     policy = policy_file(
         tmp,
@@ -253,7 +236,7 @@ def faulty_proxy(tmp_path_factory, test_ca):
                                          "baomi_test_plugins:HangOnMarker"]},
         limits={"timeout_seconds": 2},
     )
-    with BaomiProcess(policy, tmp / "data", upstream_ca=test_ca.pem) as px:
+    with BaomiProcess(policy, tmp / "data", upstream_ca=upstream_ca.pem) as px:
         yield px
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from harness import REPO, BaomiProcess, Upstream, UpstreamCA, free_port
+from harness import REPO, BaomiProcess, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.e2e
@@ -89,17 +89,6 @@ def line_of(text: str, needle: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def test_ca(tmp_path_factory) -> UpstreamCA:
-    return UpstreamCA(tmp_path_factory.mktemp("upstream-ca"))
-
-
-@pytest.fixture(scope="module")
-def https_up(test_ca):
-    with Upstream(tls=test_ca) as up:
-        yield up
-
-
-@pytest.fixture(scope="module")
 def policy_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("reload-policy") / "policy.yaml"
     path.write_text(BASE_TEXT)
@@ -107,9 +96,9 @@ def policy_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory, test_ca, policy_path):
+def proxy(tmp_path_factory, upstream_ca, policy_path):
     data = tmp_path_factory.mktemp("reload-data")
-    with BaomiProcess(policy_path, data, upstream_ca=test_ca.pem, metrics_port=free_port()) as px:
+    with BaomiProcess(policy_path, data, upstream_ca=upstream_ca.pem, metrics_port=free_port()) as px:
         yield px
 
 

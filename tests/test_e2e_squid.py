@@ -25,7 +25,7 @@ from typing import Self
 
 import httpx
 import pytest
-from harness import REPO, BaomiProcess, Upstream, UpstreamCA, free_port
+from harness import REPO, BaomiProcess, Upstream, free_port
 
 SQUID = shutil.which("squid") or shutil.which("squid", path="/usr/sbin")
 pytestmark = [
@@ -128,13 +128,8 @@ class Squid:
 # -- the parts --------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def test_ca(tmp_path_factory) -> UpstreamCA:
-    return UpstreamCA(tmp_path_factory.mktemp("upstream-ca"))
-
-
-@pytest.fixture(scope="module")
-def upstreams(test_ca):
-    with Upstream() as http_up, Upstream(tls=test_ca) as https_up:
+def upstreams(upstream_ca):
+    with Upstream() as http_up, Upstream(tls=upstream_ca) as https_up:
         yield {"http": http_up, "https": https_up}
 
 
@@ -143,10 +138,10 @@ def ssl_ports(upstreams) -> str:
 
 
 @pytest.fixture(scope="module")
-def front(tmp_path_factory, test_ca, upstreams):
+def front(tmp_path_factory, upstream_ca, upstreams):
     """client -> Squid -> baomi -> upstream."""
     data = tmp_path_factory.mktemp("baomi-front")
-    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=test_ca.pem) as px:
+    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=upstream_ca.pem) as px:
         settings = {
             "acl SSL_ports": ssl_ports(upstreams),
             "cache_peer": f"cache_peer 127.0.0.1 parent {px.port} 0 no-query no-digest "
@@ -157,12 +152,12 @@ def front(tmp_path_factory, test_ca, upstreams):
 
 
 @pytest.fixture(scope="module")
-def back(tmp_path_factory, test_ca, upstreams):
+def back(tmp_path_factory, upstream_ca, upstreams):
     """client -> baomi -> Squid -> upstream."""
     settings = {"acl baomi": "acl baomi src 127.0.0.1/32", "acl SSL_ports": ssl_ports(upstreams)}
     with Squid(CONFIGS / "squid-behind-baomi.conf", settings) as squid:
         data = tmp_path_factory.mktemp("baomi-back")
-        with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=test_ca.pem,
+        with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=upstream_ca.pem,
                           extra_args=("--mode", f"upstream:{squid.url}")) as px:
             yield {"client_proxy": px.url, "baomi": px, "squid": squid, "hop": "HIER_DIRECT"}
 

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 
 from proxy.errors import UsageError
+from proxy.incidents.files import write_atomic
 
 PASSPHRASE_ENV = "BAOMI_KEY_PASSPHRASE"
 SIGNING_KEY = "checkpoint-signing.pem"
@@ -183,8 +184,8 @@ def _add_public(kdir: Path, public: x25519.X25519PublicKey) -> Path:
     pem = public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    _write_atomic(path, pem, 0o644)
-    _write_atomic(kdir / "current", (kid + "\n").encode(), 0o644)
+    write_atomic(path, pem, 0o644)
+    write_atomic(kdir / "current", (kid + "\n").encode(), 0o644)
     return path
 
 
@@ -197,7 +198,7 @@ def _write_signer(kdir: Path) -> None:
     pub = signer.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    _write_atomic(kdir / SIGNING_PUB, pub, 0o644)
+    write_atomic(kdir / SIGNING_PUB, pub, 0o644)
 
 
 def _write_private(path: Path, private: x25519.X25519PrivateKey) -> None:
@@ -227,27 +228,8 @@ def _write_new(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-# --- reviewer private keys -----------------------------------------------------------------------
 
 
 def load_private_keys(paths: list[Path]) -> dict[str, x25519.X25519PrivateKey]:

@@ -55,6 +55,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from proxy.errors import IncidentLogError
 from proxy.incidents import envelope, framing
+from proxy.incidents.files import fsync_dir, write_all, write_atomic
 from proxy.incidents.keys import Keyring, fingerprint
 
 GENESIS = bytes(32)
@@ -264,7 +265,7 @@ class IncidentLog:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                _write_all(fd, bytes(PROBE_BYTES))
+                write_all(fd, bytes(PROBE_BYTES))
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -322,9 +323,9 @@ class IncidentLog:
         body, mac, hash_ = _build(seq + 1, prev, "segment", data, k0)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         try:
-            _write_all(fd, framing.encode(body, mac, hash_))
+            write_all(fd, framing.encode(body, mac, hash_))
             os.fsync(fd)
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
         except OSError:
             os.close(fd)
             path.unlink(missing_ok=True)  # holds no acknowledged frame
@@ -338,7 +339,7 @@ class IncidentLog:
         body, mac, hash_ = _build(seg.seq + 1, seg.hash, kind, data, seg.mac_key)
         raw = framing.encode(body, mac, hash_)
         try:
-            _write_all(seg.fd, raw)
+            write_all(seg.fd, raw)
             os.fsync(seg.fd)
         except OSError:
             self._undo_partial(seg)
@@ -364,7 +365,7 @@ class IncidentLog:
         statement = self._sign(seg.seq, seg.hash.hex())
         # checkpoint.json first: after a crash between the two it is never behind the log's
         # newest checkpoint frame, so "older than the log" can only mean it was replaced.
-        _write_atomic(
+        write_atomic(
             self.dir / "checkpoint.json", json.dumps(statement, indent=1).encode() + b"\n"
         )
         self._append("checkpoint", statement)
@@ -404,7 +405,7 @@ def recover_head(inc_dir: Path) -> tuple[int, int, bytes]:
             fields = last.fields
             return file.number, fields["seq"], last.hash
         file.path.unlink()  # nothing whole in it; its bytes are in torn-*.bin
-        _fsync_dir(inc_dir)
+        fsync_dir(inc_dir)
     return 0, 0, GENESIS
 
 
@@ -413,7 +414,7 @@ def _set_aside(inc_dir: Path, path: Path, buf: bytes, end: int) -> None:
     torn = inc_dir / f"torn-{stamp}.bin"
     fd = os.open(torn, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        _write_all(fd, buf[end:])
+        write_all(fd, buf[end:])
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -423,7 +424,7 @@ def _set_aside(inc_dir: Path, path: Path, buf: bytes, end: int) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    _fsync_dir(inc_dir)
+    fsync_dir(inc_dir)
 
 
 def _build(
@@ -434,33 +435,6 @@ def _build(
     )
     mac = frame_mac(mac_key, body)
     return body, mac, chain_hash(prev, body, mac)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        _write_all(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 
 from proxy.errors import IncidentLogError, UsageError
 from proxy.incidents import envelope
+from proxy.incidents.files import fsync_dir
 from proxy.incidents.keys import Keyring
 
 
@@ -90,7 +91,7 @@ def shred(data_dir: Path, period_id: str) -> bool:
     finally:
         os.close(fd)
     path.unlink()
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return True
 
 
@@ -103,14 +104,6 @@ def _write_sealed(directory: Path, period_id: str, sealed: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        _fsync_dir(directory)
+        fsync_dir(directory)
     except OSError as e:
         raise IncidentLogError(f"cannot store the period data key: {e.strerror}") from e
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
