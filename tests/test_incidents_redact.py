@@ -59,3 +59,9 @@ def test_incident_metadata_is_redacted():
     meta = incident_metadata(record(path=f"/c/{RAW_ID}", evidence=(ID_EVIDENCE,)), "p1")
     assert RAW_ID not in json.dumps(meta, ensure_ascii=False)
     assert meta["path"] == "/c/110105********002X"
+
+
+def test_redaction_is_idempotent_for_paths():
+    """The decision record is redacted when built and again by the incident store."""
+    once = redact_record(record(path=f"/api/customers/{RAW_ID}/notes", evidence=(ID_EVIDENCE,)))
+    assert redact_record(once).path == once.path == "/api/customers/110105********002X/notes"

@@ -79,8 +79,11 @@ def _path(record: DecisionRecord, masks: dict[str, str]) -> str:
     for item in record.evidence:
         if not isinstance(item, dict) or item.get("location") != "path":
             continue
-        if str(item.get("value") or "") not in decoded:  # cannot find it to mask: show nothing
-            return PATH_WITHHELD.format(entity=item.get("entity") or "personal data")
+        value = str(item.get("value") or "")
+        if value in decoded or masks.get(value, "\0") in path:
+            continue  # masked above, or already masked (a record is redacted once per writer)
+        # Found in the path only through a decoding we cannot redo here (base64 ...): show nothing.
+        return PATH_WITHHELD.format(entity=item.get("entity") or "personal data")
     if _holds_any(path, masks):
         return PATH_WITHHELD.format(entity="personal data")
     return path
