@@ -60,7 +60,11 @@ class Recorder(Protocol):
 class DecisionLog:
     """Append-only JSON lines at ``DIR/decisions.jsonl``, one per request."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, sync: bool = True):
+        """``sync``: fsync every line that is not a clean allow. ``baomi run`` passes False
+        because the incident store already makes exactly those records durable (one fsync
+        per incident, not two); this log is then the audit trail of every request."""
+        self.sync = sync
         self.path = Path(data_dir) / "decisions.jsonl"
         self._lock = threading.Lock()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -70,9 +74,7 @@ class DecisionLog:
         from proxy.errors import IncidentLogError
 
         line = (json.dumps(record.public(), ensure_ascii=False, sort_keys=True) + "\n").encode()
-        # Incidents are made durable by the incident store; this log is the audit trail of
-        # every request, synced for anything but a clean allow.
-        durable = record.action != "allow" or record.uninspected is not None
+        durable = self.sync and (record.action != "allow" or record.uninspected is not None)
         try:
             with self._lock:
                 self._append(line, durable)

@@ -109,7 +109,7 @@ async def serve(settings: RunSettings) -> int:
     private_key = ensure_keys(data_dir)
     if private_key:
         warn_private_key(private_key)
-    recorder = Recorders(DecisionLog(data_dir), IncidentStore(data_dir))
+    recorder = Recorders(DecisionLog(data_dir, sync=False), IncidentStore(data_dir))
     metrics.set_ready("incident_log", True)
     addon = BaomiAddon(runtime, pool, recorder, metrics)
     master.addons.add(addon, _Banner(settings, policy, confdir, health))
