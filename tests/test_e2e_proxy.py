@@ -368,3 +368,17 @@ def test_blocked_request_never_opens_an_upstream_connection(client, proxy):
     t.join(5)
     server.close()
     assert accepted == []
+
+
+def test_start_banner_names_address_mode_policy_hash_and_ca(proxy):
+    from policies.load import load_policy
+
+    text = proxy.log_text()
+    assert f"baomi listening on 127.0.0.1:{proxy.port} mode=regular" in text
+    assert load_policy(REPO / "policies" / "default.yaml").hash in text
+    assert f"client CA certificate: {proxy.ca_pem}" in text
+
+
+def test_sigterm_stops_cleanly(tmp_path):
+    px = BaomiProcess(REPO / "policies" / "default.yaml", tmp_path / "data").start()
+    assert px.stop() == 0
