@@ -225,6 +225,8 @@ class BaomiAddon:
             rewritten = await self.pool.mask(raw, limits, to_mask, timeout)
         except CannotMask as e:
             return Decision("block", decision.rule, f"cannot mask this content ({e}); blocked instead")
+        except InspectionError as e:  # the rewrite timed out or its worker died
+            return failure_decision(self.runtime.policy, e.kind, facts_from_flow(flow), str(e))
         act.apply_rewrite(flow, rewritten)
         return decision
 

@@ -25,8 +25,8 @@ RESIDENT_ID = "11010519491231002X"
 class InProcessInspector:
     """The pool's interface, run in this process (the pool itself is covered end to end)."""
 
-    def __init__(self, detector, fail: Exception | None = None):
-        self.detector, self.fail = detector, fail
+    def __init__(self, detector, fail: Exception | None = None, fail_mask: Exception | None = None):
+        self.detector, self.fail, self.fail_mask = detector, fail, fail_mask
 
     async def inspect(self, raw, limits, timeout):
         if self.fail:
@@ -34,6 +34,8 @@ class InProcessInspector:
         return inspect_request(self.detector, raw, limits)
 
     async def mask(self, raw, limits, findings, timeout):
+        if self.fail_mask:
+            raise self.fail_mask
         return mask_request(raw, limits, findings)
 
 
@@ -140,3 +142,13 @@ def test_host_header_and_sni_both_decide():
     flow.client_conn.sni = "cdn.example"
     # regular mode: the host mitmproxy connects to is decided on too
     assert destination_names(flow) == ["cdn.example", "fronted.example", "198.18.2.2"]
+
+
+def test_mask_rewrite_timeout_gets_on_timeout_and_forwards_nothing(policy, detector):
+    flow = make_flow({"customer": {"phone": MOBILE}})
+    addon = BaomiAddon(Runtime(policy), InProcessInspector(detector, fail_mask=DetectionTimeout("slow")),
+                       MemoryRecorder())
+    with taddons.context(addon):
+        asyncio.run(addon.request(flow))
+    assert flow.response.status_code == 403
+    assert flow.metadata["baomi"].rule == "on_timeout"
