@@ -26,12 +26,14 @@ import re
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 
 from proxy.errors import BaomiError, UsageError
 
 log = logging.getLogger(__name__)
-TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "pac" / "proxy.pac.template"
+# Package data (pyproject.toml), so an installed wheel finds it wherever it is installed.
+TEMPLATE = resources.files("proxy").joinpath("data", "proxy.pac.template")
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOST = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
@@ -48,7 +50,8 @@ class DirectRules:
 
 
 def render_pac(
-    proxy_host: str, proxy_port: int, direct_hosts: Sequence[str], template: Path = TEMPLATE
+    proxy_host: str, proxy_port: int, direct_hosts: Sequence[str],
+    template: Traversable = TEMPLATE,
 ) -> str:
     """The PAC file text. Raises UsageError naming the first bad argument."""
     rules = parse_direct_hosts(direct_hosts)

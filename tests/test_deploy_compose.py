@@ -153,7 +153,8 @@ def test_dockerfile_installs_everything_pyproject_packages():
     import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    packages = {name.split(".")[0] for name in project["tool"]["setuptools"]["packages"]}
+    find = project["tool"]["setuptools"]["packages"]["find"]
+    packages = {pattern.rstrip("*") for pattern in find["include"]}
     copied = set(copy_sources())
     assert packages <= copied
     assert project["project"]["readme"] in copied
