@@ -5,6 +5,12 @@ when it hangs, so each worker is a process (both cores get used). A call that ru
 past its timeout kills that worker and starts a fresh one; the caller gets
 DetectionTimeout and applies the policy's ``on_timeout`` action.
 
+The pool never hands out a dead worker: a worker that is killed or dies (OOM killer, crash)
+is replaced at once, and the next request waits until the pool is back to full size (that
+wait is bounded by the start timeout, not by the request's detection timeout: a one-worker
+pool would otherwise time out every request while its replacement starts). A request whose
+worker dies under it is retried once on a live worker, then gets the policy's ``on_error``.
+
     pool = InspectionPool(DetectorConfig(), size=2)
     await pool.start()
     result = await pool.inspect(raw_request, limits, timeout=5)   # -> Inspection
@@ -24,9 +30,9 @@ from typing import Any
 
 from detectors.engine import DetectorConfig
 from detectors.model import Finding
-from proxy.inspection import Inspection, inspect_request, mask_request
 from proxy.errors import BaomiError, DetectionFailed, DetectionTimeout, InspectionError
 from proxy.extract import Limits, RawRequest
+from proxy.inspection import Inspection, inspect_request, mask_request
 
 log = logging.getLogger("baomi.pool")
 
@@ -67,8 +73,13 @@ def _portable(e: BaseException) -> BaseException:
     return DetectionFailed(f"{type(e).__name__} in detector worker")
 
 
+class _WorkerLost(DetectionFailed):
+    """The worker process is gone (killed, crashed): the job may be retried on another."""
+
+
 class _Worker:
     def __init__(self, config: DetectorConfig):
+        self.killed = False
         self.conn, child = _CTX.Pipe()
         self.process = _CTX.Process(
             target=_worker_main, args=(child, config), name="baomi-inspect", daemon=True
@@ -80,7 +91,11 @@ class _Worker:
         if not self.conn.poll(timeout):
             self.kill()
             raise DetectionFailed(f"detector worker did not start within {timeout:.0f}s")
-        status, payload = self.conn.recv()
+        try:
+            status, payload = self.conn.recv()
+        except (EOFError, OSError):  # died while building its detector (crash, OOM killer)
+            self.kill()
+            raise DetectionFailed("detector worker died while starting") from None
         if status != "ok":
             self.kill()
             raise DetectionFailed(f"detector worker failed to start: {payload}")
@@ -89,16 +104,18 @@ class _Worker:
         """Send one job and await its answer on the event loop (no thread hop per request).
 
         Raises DetectionTimeout (the worker is killed: a thread or a hung recognizer cannot
-        be interrupted any other way) or DetectionFailed, or re-raises the worker's error.
+        be interrupted any other way) or _WorkerLost, or re-raises the worker's error.
         """
         loop = asyncio.get_running_loop()
         answered = loop.create_future()
-        fd = self.conn.fileno()
         try:
+            if not self.alive:
+                raise OSError("not running")
+            fd = self.conn.fileno()
             self.conn.send((op, args))
         except (OSError, ValueError):
             self.kill()
-            raise DetectionFailed("detector worker died (send)") from None
+            raise _WorkerLost("detector worker died (send)") from None
         # Readable means a reply, or EOF when the worker died; recv() tells which.
         loop.add_reader(fd, lambda: answered.done() or answered.set_result(None))
         try:
@@ -112,18 +129,22 @@ class _Worker:
             status, payload = self.conn.recv()
         except (EOFError, OSError) as e:
             self.kill()
-            raise DetectionFailed(f"detector worker died ({type(e).__name__})") from None
+            raise _WorkerLost(f"detector worker died ({type(e).__name__})") from None
         if status == "err":
             raise payload
         return payload
 
     @property
     def alive(self) -> bool:
-        return self.process.is_alive()
+        # A SIGKILLed process stays "alive" until the kernel has torn it down and it is
+        # reaped; ``killed`` makes our own kill final at once (the bug: a killed worker went
+        # back into the pool and the next request failed on its closed pipe).
+        return not self.killed and not self.conn.closed and self.process.is_alive()
 
     def kill(self) -> None:
         """SIGKILL; the zombie is reaped by multiprocessing later (no blocking join here:
         this runs on the event loop)."""
+        self.killed = True
         if self.process.is_alive():
             self.process.kill()
         self.process.join(timeout=0)
@@ -138,10 +159,18 @@ class InspectionPool:
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._threads = ThreadPoolExecutor(self.size + 1, thread_name_prefix="baomi-inspect")
         self._workers: set[_Worker] = set()
+        self._starting = 0  # replacements on their way
+        self._full = asyncio.Event()  # set when no replacement is starting
+        self._full.set()
         self._inflight = 0
         self._waiting = 0
         self._closing = False
         self.ready = False
+
+    @property
+    def live(self) -> int:
+        """Workers that are started and running (busy or idle)."""
+        return sum(w.alive for w in self._workers)
 
     async def start(self) -> None:
         """Start every worker and wait until each has built its detector."""
@@ -169,14 +198,25 @@ class InspectionPool:
         return await self._call("mask", (raw, limits, findings), timeout)
 
     async def _call(self, op: str, args: tuple, timeout: float) -> Any:
-        deadline = time.monotonic() + timeout
-        self._waiting += 1
+        """Run one job; a worker lost under it costs one retry on a live worker, then on_error.
+
+        The retry gets a fresh timeout: the first attempt's time went to a dead process.
+        """
         try:
-            # Waiting for a free worker counts against the same deadline: under overload the
-            # policy's on_timeout action applies rather than an unbounded queue.
-            worker = await asyncio.wait_for(self._idle.get(), timeout)
-        except TimeoutError:
-            raise DetectionTimeout(f"no detector worker free within {timeout:g}s") from None
+            return await self._attempt(op, args, timeout)
+        except _WorkerLost:
+            log.warning("detector worker lost during a call; retrying once on a live worker")
+        try:
+            return await self._attempt(op, args, timeout)
+        except _WorkerLost as e:
+            raise DetectionFailed(f"{e} (retried once)") from None
+
+    async def _attempt(self, op: str, args: tuple, timeout: float) -> Any:
+        self._waiting += 1  # a retiring pool drains its waiters too
+        try:
+            await self._until_full()
+            deadline = time.monotonic() + timeout
+            worker = await self._take(deadline, timeout)
         finally:
             self._waiting -= 1
         loop = asyncio.get_running_loop()
@@ -187,6 +227,34 @@ class InspectionPool:
         # cancelled meanwhile (a client that hangs up must not hand a busy worker to another).
         call.add_done_callback(lambda task: self._release(worker, task))
         return await asyncio.shield(call)
+
+    async def _until_full(self) -> None:
+        """Wait while replacements start, so no request is served by a pool one worker short."""
+        if self._full.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._full.wait(), self.start_timeout)
+        except TimeoutError:
+            raise DetectionFailed(
+                f"detector workers not back within {self.start_timeout:g}s after a restart"
+            ) from None
+
+    async def _take(self, deadline: float, timeout: float) -> _Worker:
+        """The next idle worker that is alive; a dead one is replaced, never handed out."""
+        while True:
+            try:
+                # Waiting for a free worker counts against the same deadline: under overload the
+                # policy's on_timeout action applies rather than an unbounded queue.
+                worker = await asyncio.wait_for(
+                    self._idle.get(), max(0.0, deadline - time.monotonic())
+                )
+            except TimeoutError:
+                raise DetectionTimeout(f"no detector worker free within {timeout:g}s") from None
+            if worker.alive:
+                return worker
+            log.warning("detector worker found dead while idle; replacing it")
+            self._replace(worker)
+            await self._until_full()
 
     def _release(self, worker: _Worker, call: asyncio.Task) -> None:
         self._inflight -= 1
@@ -211,9 +279,12 @@ class InspectionPool:
         asyncio.get_running_loop().create_task(drain())
 
     def _replace(self, dead: _Worker) -> None:
+        dead.kill()  # idempotent; closes its pipe and reaps it when it has exited
         self._workers.discard(dead)
         if self._closing:
             return
+        self._starting += 1
+        self._full.clear()
         asyncio.get_running_loop().create_task(self._spawn_one())
 
     async def _spawn_one(self) -> None:
@@ -222,12 +293,20 @@ class InspectionPool:
         try:
             await loop.run_in_executor(self._threads, worker.wait_ready, self.start_timeout)
         except InspectionError:
-            log.error("could not restart a detector worker; retrying in 5s")
-            await asyncio.sleep(5)
-            loop.create_task(self._spawn_one())
-            return
-        self._workers.add(worker)
-        self._idle.put_nowait(worker)
+            if not self._closing:
+                log.error("could not restart a detector worker; retrying in 5s")
+                await asyncio.sleep(5)
+                loop.create_task(self._spawn_one())
+                return
+        else:
+            if self._closing:
+                worker.kill()
+            else:
+                self._workers.add(worker)
+                self._idle.put_nowait(worker)
+        self._starting -= 1
+        if not self._starting:
+            self._full.set()
 
     def close(self) -> None:
         self.ready = False

@@ -1,0 +1,147 @@
+"""The inspection pool never hands out a dead worker.
+
+Unit level: a real pool of spawned workers whose detector carries the test recognizers of
+baomi_test_plugins (hang, slow, exit). End to end: the real `baomi run` after a detection
+timeout serves every following clean request.
+
+The bug these pin down: a worker killed on timeout still looked alive (SIGKILL is not
+instant), went back into the pool, and the next request failed on its closed pipe ("OSError").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import ssl
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from baomi_test_plugins import EXIT_MARKER, HANG_MARKER, SLOW_MARKER
+from detectors.engine import DetectorConfig
+from harness import REPO, BaomiProcess
+from proxy.errors import DetectionFailed, DetectionTimeout
+from proxy.extract import Limits, RawRequest
+from proxy.pool import InspectionPool
+
+SIZE = 2
+PLUGINS = ("baomi_test_plugins:HangOnMarker", "baomi_test_plugins:SlowOnMarker",
+           "baomi_test_plugins:ExitOnMarker")
+LIMITS = Limits()
+CLEAN = "order SO-2026-000123, deliver after 6pm"
+
+
+def request(text: str) -> RawRequest:
+    return RawRequest("POST", "https://example.com/x", (("content-type", "text/plain"),),
+                      text.encode())
+
+
+@pytest.fixture(scope="module")
+def loop_runner():
+    with asyncio.Runner() as runner:
+        yield runner
+
+
+@pytest.fixture(scope="module")
+def pool(loop_runner):
+    p = InspectionPool(DetectorConfig(extra_recognizers=PLUGINS), size=SIZE, start_timeout=120)
+    loop_runner.run(p.start())
+    yield p
+    p.close()
+
+
+def inspect(runner, pool, text: str, timeout: float = 30):
+    return runner.run(pool.inspect(request(text), LIMITS, timeout))
+
+
+def assert_full(pool):
+    assert pool.live == SIZE and len(pool._workers) == SIZE
+
+
+def test_after_a_timeout_the_next_requests_meet_a_full_pool(loop_runner, pool):
+    with pytest.raises(DetectionTimeout):
+        inspect(loop_runner, pool, f"x {HANG_MARKER}", timeout=1)
+    first = inspect(loop_runner, pool, CLEAN)
+    assert first.findings == () and first.segments >= 1
+    assert_full(pool)  # restored before the first request after the kill was served
+    for _ in range(5):
+        assert inspect(loop_runner, pool, CLEAN).findings == ()
+    assert_full(pool)
+
+
+def test_workers_killed_while_idle_are_never_handed_out(loop_runner, pool):
+    victims = list(pool._workers)
+    for w in victims:
+        os.kill(w.process.pid, signal.SIGKILL)
+        w.process.join(10)  # the process is really gone, and nobody in the pool knows yet
+    assert pool.live == 0
+    assert inspect(loop_runner, pool, CLEAN).findings == ()
+    assert_full(pool)
+    assert not set(victims) & pool._workers
+
+
+def test_worker_lost_under_a_call_is_retried_on_a_live_worker(loop_runner, pool, caplog):
+    async def kill_busy_worker_during_call():
+        call = asyncio.ensure_future(pool.inspect(request(f"x {SLOW_MARKER}"), LIMITS, 30))
+        while not (busy := [w for w in pool._workers if w not in pool._idle._queue]):
+            await asyncio.sleep(0)  # yields until the job has taken a worker
+        os.kill(busy[0].process.pid, signal.SIGKILL)
+        return await call
+
+    with caplog.at_level(logging.WARNING, logger="baomi.pool"):
+        result = loop_runner.run(kill_busy_worker_during_call())
+    assert result.findings == ()
+    assert [r.getMessage() for r in caplog.records] == [
+        "detector worker lost during a call; retrying once on a live worker"
+    ]
+    assert_full(pool)
+
+
+def test_worker_that_dies_twice_gets_on_error_and_the_pool_recovers(loop_runner, pool, caplog):
+    with caplog.at_level(logging.WARNING, logger="baomi.pool"):
+        with pytest.raises(DetectionFailed) as e:
+            inspect(loop_runner, pool, f"x {EXIT_MARKER}")
+    assert type(e.value) is DetectionFailed  # -> the policy's on_error
+    assert e.value.kind == "error"
+    assert str(e.value) == "detector worker died (EOFError) (retried once)"
+    assert EXIT_MARKER not in str(e.value)
+    retries = [r for r in caplog.records if "retrying once" in r.getMessage()]
+    assert len(retries) == 1
+    assert inspect(loop_runner, pool, CLEAN).findings == ()
+    assert_full(pool)
+
+
+# -- end to end ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hanging_proxy(tmp_path_factory, upstream_ca):
+    tmp = tmp_path_factory.mktemp("pool-e2e")
+    data = yaml.safe_load((REPO / "policies" / "default.yaml").read_text())
+    data["detection"]["extra_recognizers"] = ["baomi_test_plugins:HangOnMarker"]
+    data["limits"]["timeout_seconds"] = 2
+    policy = Path(tmp / "policy.yaml")
+    policy.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    with BaomiProcess(policy, tmp / "data", upstream_ca=upstream_ca.pem, workers=1) as px:
+        yield px
+
+
+@pytest.mark.e2e
+def test_timeout_then_twenty_clean_requests_all_pass(hanging_proxy, https_up):
+    verify = ssl.create_default_context(cafile=hanging_proxy.ca_pem)
+    with httpx.Client(proxy=hanging_proxy.url, verify=verify, timeout=60) as c:
+        n = len(https_up.received)
+        r = c.post(https_up.url("/hang"), content=f"hello {HANG_MARKER}".encode(),
+                   headers={"content-type": "text/plain"})
+        assert r.status_code == 403 and r.json()["rule"] == "on_timeout"
+        statuses = []
+        for i in range(20):
+            statuses.append(c.post(https_up.url(f"/ok/{i}"), content=f"nothing to see {i}".encode(),
+                                   headers={"content-type": "text/plain"}).status_code)
+        assert statuses == [200] * 20
+        assert [x.body for x in https_up.received[n:]] == [
+            f"nothing to see {i}".encode() for i in range(20)
+        ]
