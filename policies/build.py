@@ -13,11 +13,13 @@ from detectors.dictionary import value_form
 from policies.model import (
     AddressSet,
     Approval,
+    Content,
     DataSelector,
     Destination,
     Detection,
     Failure,
     Limits,
+    LogPolicy,
     Policy,
     Rule,
     Source,
@@ -68,6 +70,8 @@ def build(doc: PolicyFile, path: str, digest: str) -> Policy:
         passthrough=tuple(doc.passthrough),
         passthrough_set=AddressSet.compile(doc.passthrough, ()),
         allowed_values=frozenset(value_form(v) for v in doc.detection.allow_values),
+        logging=LogPolicy.parse(doc.logging.allowed),
+        content=Content(images=doc.content.images),
     )
 
 

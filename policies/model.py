@@ -188,6 +188,32 @@ FAILURE_KINDS = ("error", "timeout", "oversize", "uninspectable")
 
 
 @dataclass(frozen=True, slots=True)
+class LogPolicy:
+    """Which clean allows the decision log keeps (everything else is always written).
+
+    LogPolicy.parse("sample:100").keeps_allowed(0) -> True (the 1st, 101st, 201st ... are kept)
+    LogPolicy.parse("none").keeps_allowed(0) -> False
+    """
+
+    allowed: str  # as written: all | none | sample:N
+    allowed_every: int  # 1: all, 0: none, N: one clean allow in N
+
+    @classmethod
+    def parse(cls, allowed: str) -> LogPolicy:
+        every = {"all": 1, "none": 0}.get(allowed)
+        return cls(allowed, int(allowed.removeprefix("sample:")) if every is None else every)
+
+    def keeps_allowed(self, seen: int) -> bool:
+        """``seen``: clean allows counted before this one."""
+        return self.allowed_every > 0 and seen % self.allowed_every == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    images: str = "allow"  # allow | block: images whose pixels cannot be inspected
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     path: str
     hash: str  # "sha256:<hex>" of the file bytes
@@ -207,6 +233,8 @@ class Policy:
     passthrough: tuple[str, ...]  # host globs tunnelled uninspected
     passthrough_set: AddressSet
     allowed_values: frozenset[str]  # detection.allow_values as detectors.dictionary.value_form
+    logging: LogPolicy = LogPolicy("all", 1)
+    content: Content = Content()
 
     def passes_through(self, host: str) -> bool:
         """True when TLS to ``host`` is tunnelled uninspected (certificate-pinned apps)."""

@@ -103,6 +103,18 @@ def _recognizer(value: str) -> str:
     return value
 
 
+_SAMPLE = re.compile(r"sample:([1-9][0-9]{0,8})")
+
+
+def _allowed_logging(value: str) -> str:
+    if value in ("all", "none") or _SAMPLE.fullmatch(value):
+        return value
+    raise ValueError(
+        f"{value!r} is not a logging choice; expected all, none or sample:N "
+        "(N a whole number >= 1, no spaces), e.g. sample:100"
+    )
+
+
 def _version(value: int) -> int:
     if value != 1:
         raise ValueError(f"version {value} is not supported; expected 1")
@@ -179,6 +191,16 @@ class DetectionFile(_Strict):
     nlp_model: Text | None = None
 
 
+class LoggingFile(_Strict):
+    # Clean allows only (allow, nothing found, nothing uninspected); the rest is always written.
+    allowed: Annotated[str, AfterValidator(_allowed_logging)] = "all"
+
+
+class ContentFile(_Strict):
+    # Images whose pixels cannot be inspected (their text metadata is inspected either way).
+    images: Literal["allow", "block"] = "allow"
+
+
 class AddressesFile(_Strict):
     hosts: list[HostGlob] = []
     cidrs: list[Cidr] = []
@@ -236,6 +258,8 @@ class PolicyFile(_Strict):
     failure: FailureFile = FailureFile()
     limits: LimitsFile = LimitsFile()
     detection: DetectionFile = DetectionFile()
+    content: ContentFile = ContentFile()
+    logging: LoggingFile = LoggingFile()
     internal: AddressesFile = AddressesFile()
     destinations: dict[GroupName, DestinationFile] = {}
     sources: dict[GroupName, SourceFile] = {}

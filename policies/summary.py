@@ -31,6 +31,8 @@ def summarize(policy: Policy, now: datetime | None = None) -> str:
             f"{len(policy.detection.allow_values)} allowed value(s), "
             f"{len(policy.detection.extra_recognizers)} extra recognizer(s)"
         ),
+        f"images (pixels not inspected): {policy.content.images}; "
+        f"decision log keeps clean allows: {policy.logging.allowed}",
         _internal(policy),
         *_groups(policy),
         "rules (first match decides):",

@@ -457,3 +457,70 @@ def test_detection_nlp_model_is_passed_to_the_detector(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text(text)
     assert detector_config(load_policy(path)).nlp_model == "/opt/ner/en_pipeline"
+
+
+# -- logging and content -------------------------------------------------------------------------
+
+def test_logging_and_content_default_to_all_and_allow(tmp_path):
+    policy = load_policy(write(tmp_path, BASE + "rules: []\n"))
+    assert (policy.logging.allowed, policy.logging.allowed_every) == ("all", 1)
+    assert policy.content.images == "allow"
+
+
+@pytest.mark.parametrize("allowed, every", [("all", 1), ("none", 0), ("sample:100", 100),
+                                            ("sample:1", 1), ("'sample:7'", 7)])
+def test_logging_allowed_choices(tmp_path, allowed, every):
+    policy = load_policy(write(tmp_path, BASE + f"rules: []\nlogging:\n  allowed: {allowed}\n"))
+    assert policy.logging.allowed == allowed.strip("'")
+    assert policy.logging.allowed_every == every
+
+
+def test_content_images_block(tmp_path):
+    policy = load_policy(write(tmp_path, BASE + "rules: []\ncontent: {images: block}\n"))
+    assert policy.content.images == "block"
+
+
+def test_default_policy_spells_out_logging_and_content():
+    policy = load_policy(DEFAULT)
+    assert (policy.logging.allowed, policy.content.images) == ("all", "allow")
+    text = summarize(policy, now=datetime(2026, 6, 1, tzinfo=UTC))
+    assert "images (pixels not inspected): allow; decision log keeps clean allows: all" in text
+
+
+LOGGING_CONTENT_BAD = [
+    pytest.param("logging:\n  allowed: some\n", "6:12",
+                 "logging.allowed: 'some' is not a logging choice; expected all, none or "
+                 "sample:N", id="allowed-unknown-word"),
+    pytest.param("logging:\n  allowed: sample:0\n", "6:12", "'sample:0' is not a logging choice",
+                 id="sample-zero"),
+    pytest.param("logging:\n  allowed: 'sample: 5'\n", "6:12",
+                 "'sample: 5' is not a logging choice", id="sample-with-space"),
+    pytest.param("logging:\n  allowed: sample:-3\n", "6:12", "'sample:-3' is not a logging choice",
+                 id="sample-negative"),
+    pytest.param("logging:\n  allowed: 10\n", "6:12",
+                 "logging.allowed: expected text, got number 10", id="allowed-number"),
+    pytest.param("logging:\n  allowed: [all]\n", "6:12", "logging.allowed: expected text, got a list",
+                 id="allowed-list"),
+    pytest.param("logging:\n  alowed: none\n", "6:3",
+                 "logging.alowed: unknown key 'alowed' (did you mean 'allowed'?)",
+                 id="logging-unknown-key"),
+    pytest.param("logging: none\n", "5:10", "logging: expected a mapping, got text 'none'",
+                 id="logging-not-a-mapping"),
+    pytest.param("content:\n  images: ocr\n", "6:11",
+                 "content.images: text 'ocr' is not allowed; expected one of 'allow' or 'block'",
+                 id="images-unknown-action"),
+    pytest.param("content:\n  images: true\n", "6:11",
+                 "content.images: boolean true is not allowed", id="images-boolean"),
+    pytest.param("content:\n  video: block\n", "6:3",
+                 "content.video: unknown key 'video'; expected one of: images",
+                 id="content-unknown-key"),
+]
+
+
+@pytest.mark.parametrize("text, line_column, fragment", LOGGING_CONTENT_BAD)
+def test_logging_and_content_rejected_at_the_node(tmp_path, text, line_column, fragment):
+    path = write(tmp_path, BASE + "rules: []\n" + text)
+    errors = errors_of(path)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"{path}:{line_column}: "), errors[0]
+    assert fragment in errors[0], errors[0]
