@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from proxy.errors import BaomiError, PolicyError, UsageError
+from proxy.record import DEFAULT_KEEP, DEFAULT_MAX_BYTES
 
 
 def default_policy() -> str:
@@ -65,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pac-proxy", default=_env("PAC_PROXY", None), metavar="HOST:PORT",
                      help="proxy address the PAC file at /proxy.pac (metrics port) hands "
                      "browsers (default: --listen-host:--listen-port)")
+    run.add_argument("--decision-log-max-bytes", default=_env("DECISION_LOG_MAX_BYTES", None),
+                     metavar="N", help="rotate decisions.jsonl before it grows past N bytes "
+                     f"(default {DEFAULT_MAX_BYTES} = 100 MiB)")
+    run.add_argument("--decision-log-keep", default=_env("DECISION_LOG_KEEP", None), metavar="K",
+                     help=f"rotated copies kept, decisions.jsonl.1 (newest) .. .K (default "
+                     f"{DEFAULT_KEEP}; 0 keeps none)")
     run.set_defaults(handler=cmd_run)
 
     scan = sub.add_parser("scan", help="scan bodies, HAR or flow files offline",
@@ -123,8 +130,22 @@ def cmd_run(args) -> int:
         listen_host=args.listen_host, listen_port=args.listen_port, data_dir=args.data_dir,
         sets=tuple(args.sets), workers=args.workers, metrics_host=args.metrics_host,
         metrics_port=args.metrics_port or None, pac_proxy=args.pac_proxy,
+        decision_log_max_bytes=_whole_number("--decision-log-max-bytes",
+                                             args.decision_log_max_bytes, DEFAULT_MAX_BYTES, 1),
+        decision_log_keep=_whole_number("--decision-log-keep", args.decision_log_keep,
+                                        DEFAULT_KEEP, 0),
     )
     return run(settings)
+
+
+def _whole_number(flag: str, text: str | None, default: int, minimum: int) -> int:
+    """A flag's (or its BAOMI_* variable's) whole number: '1048576' -> 1048576; raises UsageError."""
+    if text is None:
+        return default
+    value = int(text) if text.strip().isdecimal() else None
+    if value is None or value < minimum:
+        raise UsageError(f"{flag} must be a whole number >= {minimum}, got {text!r}")
+    return value
 
 
 def cmd_scan(args) -> int:

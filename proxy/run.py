@@ -28,7 +28,7 @@ from proxy.metrics import Metrics
 from proxy.pac import pac_address, pac_source
 from proxy.pool import InspectionPool
 from proxy.incidents import IncidentStore, ensure_keys
-from proxy.record import DecisionLog, Recorders
+from proxy.record import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DecisionLog, Recorders
 from proxy.reload import PolicyReloader
 from proxy.state import Runtime
 
@@ -47,6 +47,8 @@ class RunSettings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
     pac_proxy: str | None = None  # HOST:PORT that /proxy.pac names (default: listen address)
+    decision_log_max_bytes: int = DEFAULT_MAX_BYTES  # decisions.jsonl rotates before passing it
+    decision_log_keep: int = DEFAULT_KEEP  # rotated copies .1 (newest) .. .K
     extra: dict = field(default_factory=dict)
 
 
@@ -109,7 +111,9 @@ async def serve(settings: RunSettings) -> int:
     private_key = ensure_keys(data_dir)
     if private_key:
         warn_private_key(private_key)
-    recorder = Recorders(DecisionLog(data_dir, sync=False), IncidentStore(data_dir))
+    decision_log = DecisionLog(data_dir, sync=False, max_bytes=settings.decision_log_max_bytes,
+                               keep=settings.decision_log_keep, policy=lambda: runtime.policy)
+    recorder = Recorders(decision_log, IncidentStore(data_dir))
     metrics.set_ready("incident_log", True)
     addon = BaomiAddon(runtime, pool, recorder, metrics)
     master.addons.add(addon, _Banner(settings, policy, confdir, health))
@@ -124,6 +128,7 @@ async def serve(settings: RunSettings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
     loop.add_signal_handler(signal.SIGHUP, reloader.trigger)
+    loop.add_signal_handler(signal.SIGUSR1, reopen_log, decision_log)  # after an external logrotate
     watcher = loop.create_task(reloader.watch(interval=1.0))
     # Everything loaded so far (mitmproxy, Presidio's modules, the policy) lives as long as
     # the process: keep it out of the garbage collector's full passes on the hot path.
@@ -137,6 +142,16 @@ async def serve(settings: RunSettings) -> int:
         if health:
             health.shutdown()
     return 0
+
+
+def reopen_log(decision_log: DecisionLog) -> None:
+    """SIGUSR1: write to a fresh decisions.jsonl; on failure the old file stays in use."""
+    try:
+        decision_log.reopen()
+    except BaomiError as e:
+        log.error("%s", e)
+        return
+    log.info("decision log reopened: %s", decision_log.path)
 
 
 def warn_private_key(path: Path) -> None:
