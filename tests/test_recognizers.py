@@ -322,3 +322,56 @@ def test_cn_name(word, is_name):
 )
 def test_name_field(context, expected):
     assert is_name_field(context) is expected
+
+
+# A mobile in a sentence, as people write prompts and messages: found at the policies' 0.5.
+PHONE_IN_SENTENCES = [
+    ("SMS to customer Wang at 15867203941 about the refund", "15867203941"),
+    ("please call 15867203941 tomorrow", "15867203941"),
+    ("Please text 15867203941 when the parcel arrives.", "15867203941"),
+    ("You can reach her on 15867203941 after 6pm", "15867203941"),
+    ("Write a polite reminder to the customer whose number is 15867203941", "15867203941"),
+    ("Write a polite reminder to the customer whose number is +86 158-6720-3941",
+     "+86 158-6720-3941"),
+    ("Draft a WhatsApp message for 15867203941 saying the order is late", "15867203941"),
+    ("客户的手机是15867203941，请回电", "15867203941"),
+    ("联系电话：158 6720 3941", "158 6720 3941"),
+    ("给15867203941发短信，告诉他退款已到账", "15867203941"),
+    ("麻烦打给15867203941确认地址", "15867203941"),
+    ("15867203941 is her mobile, call before noon", "15867203941"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), PHONE_IN_SENTENCES)
+def test_mobile_in_a_sentence_is_found(text, value):
+    finding = best(text, "PHONE_NUMBER")
+    assert finding is not None and finding.value == value
+    assert finding.score >= 0.5
+
+
+# Mobile-shaped numbers that a sentence labels as something else stay below 0.5, even with a
+# phone word earlier in the sentence (the nearest label decides).
+NOT_PHONES_IN_SENTENCES = [
+    "order 15867203941 shipped",
+    "please call about order 15867203941",
+    "the order number is 15867203941, call support if it is late",
+    "tracking 15867203941 via SF Express",
+    "顺丰 15867203941",
+    "运单号15867203941，有问题打电话",
+    "订单号码：15867203941",
+    "15867203941 is the invoice number",
+    "timestamp 1586720394 ms 1586720394123",
+    "call 215867203941 and 158672039412",  # inside longer digit runs
+    "ticket 11987654321 for the phone team",  # 11 digits not starting 1[3-9]
+    "upgrade to version 15.8.67203941",
+]
+
+
+@pytest.mark.parametrize("text", NOT_PHONES_IN_SENTENCES)
+def test_other_numbers_in_sentences_are_not_phones(text):
+    assert not found(text, "PHONE_NUMBER")
+
+
+def test_bare_mobile_without_a_cue_stays_low():
+    finding = best("用户15867203941反馈无法登录", "PHONE_NUMBER")
+    assert finding is not None and finding.score < 0.5
