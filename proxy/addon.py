@@ -197,24 +197,62 @@ class BaomiAddon:
             flow.messages[-1].content = b""
             close_connection(flow)
 
+    async def baomi_oversize(self, flow: http.HTTPFlow) -> None:
+        """A request body over ``max_body_bytes``, not (fully) read: answered at once with
+        baomi's refusal and an incident; nothing is forwarded (see ``proxy.bodylimit``)."""
+        started = time.monotonic()
+        try:
+            facts = facts_from_flow(flow)
+        except Exception:
+            log.exception("cannot read request facts")
+            flow.kill()
+            return
+        try:
+            decision = failure_decision(self.runtime.policy, "oversize", facts,
+                                        "body over max_body_bytes")
+            if decision.action != "block":  # the body is gone: it cannot be forwarded now
+                decision = replace(decision, action="block", would_be=None)
+            await self._finish(flow, facts, decision, None, started, uninspected="oversize")
+        except Exception as e:
+            log.error("oversize refusal failed: %s", type(e).__name__)
+            self._fail_closed(flow, facts, started, e)
+
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        """A masked request's client gets its incident id, like a blocked one."""
+        """Responses are not inspected: every one streams to the client as it arrives
+        (downloads of any size, server-sent events, long polls), never buffered whole.
+        A masked request's client gets its incident id, like a blocked one."""
+        if not flow.response:
+            return
+        flow.response.stream = True
         record = flow.metadata.get("baomi")
-        if isinstance(record, DecisionRecord) and record.action == "mask" and flow.response:
+        if isinstance(record, DecisionRecord) and record.action == "mask":
             flow.response.headers["x-baomi-incident"] = record.incident_id
 
     def error(self, flow: http.HTTPFlow) -> None:
-        """mitmproxy refused a body over body_size_limit: record it as an oversize block."""
-        if flow.error and "body_size_limit" in flow.error.msg and flow.request and not flow.response:
-            try:
+        """A request that was decided and forwarded, whose exchange then failed (upstream
+        unreachable, response cut, client gone), gets a second record saying so: the log must
+        not show a failed transfer as a plain allow. A body mitmproxy itself refused over
+        body_size_limit (no addon answered) is recorded as an oversize block."""
+        try:
+            record = flow.metadata.get("baomi")
+            if isinstance(record, DecisionRecord):
+                if record.action != "block" and not flow.is_replay:
+                    self._record_outcome(flow, record)
+            elif flow.error and "body_size_limit" in flow.error.msg and flow.request:
                 facts = facts_from_flow(flow)
                 policy = self.runtime.policy
                 decision = failure_decision(policy, "oversize", facts, "body over max_body_bytes")
                 record = self._record(facts, decision, None, time.monotonic(), "oversize", None)
                 self.recorder.write(record)
                 self._observe(record)
-            except Exception:
-                log.exception("could not record an oversize refusal")
+        except Exception:
+            log.exception("could not record a failed exchange")
+
+    def _record_outcome(self, flow: http.HTTPFlow, record: DecisionRecord) -> None:
+        outcome = outcome_of(flow)
+        self.metrics.exchange_failed(outcome)
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        self.recorder.write(replace(record, time=now, outcome=outcome, evidence=()))
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -302,6 +340,24 @@ class BaomiAddon:
             self.metrics.observe(record)
         except Exception:  # metrics must never turn a decided request into an error
             log.exception("metrics failed")
+
+
+def outcome_of(flow: http.HTTPFlow) -> str:
+    """What failed, from mitmproxy's error message: a fixed word, never the message itself
+    (it can name hosts and addresses)."""
+    message = (flow.error.msg if flow.error else "").lower()
+    if "client disconnected" in message or "client closed" in message:
+        return "client_aborted"
+    if flow.response is not None:
+        return "response_cut"
+    if "tls" in message or "certificate" in message or "ssl" in message:
+        return "upstream_tls"
+    if "connect" in message or "refused" in message or "resolve" in message \
+            or "unreachable" in message or "timed out" in message or "name or service" in message:
+        return "upstream_connect"
+    if "server disconnected" in message or "peer closed" in message:
+        return "response_cut"
+    return "other"
 
 
 def passthrough_names(data) -> list[str]:

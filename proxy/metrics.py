@@ -41,6 +41,8 @@ UNINSPECTED_REASONS = ("oversize", "undecodable", "passthrough", "error", "timeo
 # proxy.errors.Uninspectable.kind says "uninspectable"; the record field says "undecodable".
 REASON_ALIASES = {"uninspectable": "undecodable"}
 STAGES = ("extract", "detect", "decide", "act", "record")
+# What became of a request after baomi decided it (proxy.addon.outcome_of)
+OUTCOMES = ("upstream_connect", "upstream_tls", "response_cut", "client_aborted", "other")
 RELOAD_RESULTS = ("success", "failure")
 COMPONENTS = ("policy", "detector", "incident_log")
 OTHER = "other"
@@ -124,6 +126,11 @@ class Metrics:
         self.errors = Counter(
             "baomi_errors", "Inspection errors, by pipeline stage.", ["stage"], registry=r
         )
+        self.outcomes = Counter(
+            "baomi_exchange_failures",
+            "Requests decided (allowed or masked) whose exchange then failed, by what failed.",
+            ["outcome"], registry=r,
+        )  # fmt: skip
         self.incident_log_failures = Counter(
             "baomi_incident_log_failures", "Failed writes to the incident log.", registry=r
         )
@@ -168,6 +175,8 @@ class Metrics:
                 self.uninspected.labels(reason, action)
         for stage in STAGES:
             self.errors.labels(stage)
+        for outcome in OUTCOMES:
+            self.outcomes.labels(outcome)
         for result in RELOAD_RESULTS:
             self.policy_reloads.labels(result)
         for component in self._components:
@@ -212,6 +221,9 @@ class Metrics:
                 return OTHER
             self._rules.add(rule)
             return rule
+
+    def exchange_failed(self, outcome: str) -> None:
+        self.outcomes.labels(bounded(outcome, OUTCOMES)).inc()
 
     def detection_error(self, stage: str) -> None:
         """Count an error in ``stage`` (extract|detect|decide|act|record)."""

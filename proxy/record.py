@@ -72,6 +72,7 @@ def is_clean_allow(record: DecisionRecord) -> bool:
     """
     return (record.action == "allow" and record.uninspected is None
             and record.error_stage is None and record.approval is None
+            and record.outcome is None
             and not any(record.entity_counts.values()))
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from detectors.engine import DetectorConfig
 from policies.load import load_policy
+from proxy import bodylimit
 from proxy.addon import BaomiAddon
 from proxy.ca import ca_paths, secure_ca_dir
 from proxy.errors import BaomiError, UsageError
@@ -87,6 +88,7 @@ async def serve(settings: RunSettings) -> int:
         mode=[settings.mode],
         confdir=str(confdir),
     )
+    bodylimit.install()  # request bodies limited, responses never (before any stream exists)
     master = DumpMaster(opts, with_termlog=True, with_dumper=False)
     opts.update(termlog_verbosity="warn")
     try:
@@ -94,6 +96,7 @@ async def serve(settings: RunSettings) -> int:
             opts.set(*settings.sets)
     except Exception as e:  # mitmproxy's OptionsError: unknown option or bad value
         raise UsageError(f"--set: {e}") from None
+    check_body_options(settings.sets, policy.limits.max_body_bytes)
     secure_ca_dir(data_dir)  # mitmproxy created the CA while configuring; re-check modes
 
     runtime = Runtime(policy=policy, mode=settings.mode)
@@ -152,6 +155,32 @@ def reopen_log(decision_log: DecisionLog) -> None:
         log.error("%s", e)
         return
     log.info("decision log reopened: %s", decision_log.path)
+
+
+# mitmproxy options baomi sets itself from the policy; a user's value would be overridden
+# (or, for stream_large_bodies, let request bodies through uninspected).
+OWNED_OPTIONS = {
+    "body_size_limit": "baomi sets it from the policy's limits.max_body_bytes (requests only; "
+                       "responses are streamed, never limited): change the policy instead",
+    "stream_large_bodies": "it would stream request bodies upstream uninspected; the policy's "
+                           "failure.on_oversize decides what happens to large requests",
+}
+
+
+def check_body_options(sets: tuple[str, ...], max_body_bytes: int) -> None:
+    """Refuse a ``--set`` that conflicts with the policy's limits instead of overriding it."""
+    from mitmproxy.utils.human import parse_size
+
+    for item in sets:
+        name, _, value = (part.strip() for part in item.partition("="))
+        if name not in OWNED_OPTIONS:
+            continue
+        try:
+            same = name == "body_size_limit" and parse_size(value) == max_body_bytes
+        except ValueError:
+            same = False
+        if not same:
+            raise UsageError(f"--set {name}={value}: not accepted: {OWNED_OPTIONS[name]}")
 
 
 def warn_private_key(path: Path) -> None:

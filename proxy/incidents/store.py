@@ -59,6 +59,8 @@ def should_record(record: DecisionRecord) -> bool:
 
     allow + uninspected="passthrough" -> True;  allow, nothing found -> False
     """
+    if record.outcome:  # what became of an already recorded request: the decision log's
+        return False
     if record.uninspected:
         return True
     if record.action in ("block", "mask"):
