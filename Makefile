@@ -1,6 +1,8 @@
 # baomi: two commands on a fresh machine.
 #   make run    create the virtualenv, install, start the proxy on 127.0.0.1:8080
-#   make test   same set-up, then the whole test suite (installs the servers the tests need)
+#   make test   same set-up, then the whole test suite (installs the servers the tests need);
+#               it includes tests/test_installed.py, which builds the wheel and runs baomi from
+#               a fresh venv outside the tree (make test-installed runs just that)
 SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
@@ -12,7 +14,7 @@ FIND_PYTHON = for c in "$$PYTHON" python3.13 python3.12 python3 $$(ls -d $$HOME/
 	  "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo "$$p"; exit 0; }; \
 	done; echo "baomi needs Python >= 3.12 (set PYTHON=/path/to/python3.12)" >&2; exit 1
 
-.PHONY: run test venv system-deps bench clean
+.PHONY: run test test-installed venv system-deps bench clean
 
 $(STAMP): pyproject.toml
 	@py=$$($(FIND_PYTHON)) && echo "using $$py" && \
@@ -31,6 +33,9 @@ system-deps:
 
 test: $(STAMP) system-deps
 	$(VENV)/bin/python -m pytest -q tests
+
+test-installed: $(STAMP)
+	$(VENV)/bin/python -m pytest -q tests/test_installed.py
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/proxy_throughput.py
