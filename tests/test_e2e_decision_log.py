@@ -4,6 +4,7 @@
   every line is whole JSON, no file passes the limit, and every request sent is there once.
 - ``SIGUSR1`` after an external ``mv decisions.jsonl x`` (what logrotate does) starts a fresh
   file; until then lines still go to the renamed one.
+- The logrotate configuration in deploy/README.md, run by the real logrotate.
 - ``logging: {allowed: none}`` leaves clean allows out of the log but still writes a block, and
   metrics count both.
 """
@@ -12,7 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -95,7 +99,7 @@ def test_small_max_bytes_rotates_and_keeps_every_line(rotating, http_up):
 
 
 def test_sigusr1_reopens_after_an_external_rename(quiet, http_up):
-    log, moved = quiet.data_dir / "decisions.jsonl", quiet.data_dir / "decisions.jsonl-logrotate"
+    log, moved = quiet.data_dir / "decisions.jsonl", quiet.data_dir / "x"
     with client(quiet) as c:
         assert c.post(http_up.url("/usr1/before"), json=CUSTOMER).status_code == 403
         os.rename(log, moved)
@@ -131,3 +135,36 @@ def test_allowed_none_leaves_out_clean_allows_but_writes_blocks(quiet, http_up):
     assert (requests_counted(quiet, "allow"), requests_counted(quiet, "block")) == (
         allowed + 1, blocked + 1
     )
+
+
+def readme_logrotate_config(log: Path, pid: int) -> str:
+    """deploy/README.md's logrotate block, pointed at this log and this process (no systemd
+    and no user baomi here)."""
+    text = (REPO / "deploy" / "README.md").read_text()
+    (block,) = re.findall(r"```logrotate\n(.*?)```", text, re.DOTALL)
+    assert "/var/lib/baomi/decisions.jsonl {" in block and "su baomi baomi" in block
+    command = "systemctl kill --kill-whom=main --signal=USR1 baomi.service"
+    assert command in block
+    block = block.replace("/var/lib/baomi/decisions.jsonl", str(log))
+    return block.replace("    su baomi baomi\n", "").replace(command, f"kill -USR1 {pid}")
+
+
+def test_logrotate_as_documented(quiet, http_up, tmp_path):
+    if shutil.which("logrotate") is None:
+        pytest.skip("Debian's logrotate is not installed")
+    log = quiet.data_dir / "decisions.jsonl"
+    config = tmp_path / "baomi.logrotate"
+    config.write_text(readme_logrotate_config(log, quiet.proc.pid))
+    with client(quiet) as c:
+        assert c.post(http_up.url("/logrotate/before"), json=CUSTOMER).status_code == 403
+        reopened = quiet.log_text().count("decision log reopened")
+        run = subprocess.run(["logrotate", "--force", "--state", str(tmp_path / "state"),
+                              str(config)], check=False, capture_output=True, text=True,
+                             timeout=60)
+        assert run.returncode == 0, run.stderr
+        wait_until(lambda: quiet.log_text().count("decision log reopened") > reopened,
+                   "the proxy to reopen the decision log")
+        assert c.post(http_up.url("/logrotate/after"), json=CUSTOMER).status_code == 403
+    (rotated,) = quiet.data_dir.glob("decisions.jsonl-*")  # dateext; delaycompress: plain text
+    assert lines_of(rotated)[-1]["path"] == "/logrotate/before"
+    assert [r["path"] for r in lines_of(log)] == ["/logrotate/after"]
