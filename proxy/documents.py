@@ -143,6 +143,11 @@ class _Document:
         raise CannotMask(f"{self.kind} files cannot be masked, only blocked")
 
 
+def document_view(segments: tuple[Segment, ...], kind: str) -> View:
+    """Segments of a file that cannot be written back: masking it raises CannotMask."""
+    return _Document(segments, kind)
+
+
 # ---------------------------------------------------------------- CSV / TSV
 
 

@@ -15,9 +15,12 @@ JSON values, form fields, multipart parts, or the whole text. Each kind of body 
 "view" that knows its segments and how to render itself with edits applied; parts
 of the request nobody edited are returned byte-identical.
 
-Binary payloads (documents, archives) plug in through ``BINARY_HANDLERS``: a media
-type -> function returning a view; ``proxy.documents`` registers PDF, DOCX, XLSX, ZIP
-and OLE (refused), chosen by the bytes' magic number before the declared type. CSV/TSV
+Binary payloads plug in through ``BINARY_HANDLERS``: a media type -> function returning
+a view, chosen by the bytes' magic number (``sniff``) before the declared type:
+``proxy.documents`` (PDF, DOCX, XLSX, ZIP, OLE refused), ``proxy.archives`` (gzip,
+bzip2, xz, tar; 7z/RAR refused), ``proxy.images`` (text metadata; ``Extraction.images``
+counts the images whose pixels went uninspected). Any other binary shows its printable
+runs (``body:strings``, ``proxy.strings``). CSV/TSV
 bodies and files become one segment per row (``body:csv:row2``,
 ``multipart:orders.csv:row2``). Every segment is then searched for encoded layers
 (base64, percent, HTML entities, escapes, embedded JSON) by ``proxy.layers``, each
@@ -38,7 +41,7 @@ from typing import cast
 from urllib.parse import quote, quote_plus, unquote_to_bytes
 
 from detectors.model import Segment
-from proxy import documents
+from proxy import archives, documents, images, strings
 from proxy.decode import (
     Budget,
     TextCodec,
@@ -103,11 +106,13 @@ def extract(request: RawRequest, limits: Limits) -> Extraction:
 
     Raises Oversize or Uninspectable when the body cannot be inspected in full.
     """
-    with spending(Budget(limits.max_decoded_bytes)) as budget:
-        return _extract(request, limits, budget)
+    with spending(Budget(limits.max_decoded_bytes)) as budget, images.counting() as seen:
+        return _extract(request, limits, budget, seen)
 
 
-def _extract(request: RawRequest, limits: Limits, budget: Budget) -> Extraction:
+def _extract(
+    request: RawRequest, limits: Limits, budget: Budget, seen: images.ImageCount
+) -> Extraction:
     scope = Scope(_openers(limits), limits.max_depth, budget)
     # The URL view renders a str, not bytes; layered() only passes its result through.
     url = layered(cast(View, _url_view(request.url)), 0, scope)
@@ -131,6 +136,7 @@ def _extract(request: RawRequest, limits: Limits, budget: Budget) -> Extraction:
     return Extraction(
         segments=url.segments + (body.segments if body else ()) + headers.segments,
         bytes_inspected=len(decoded.data) if decoded else 0,
+        images=seen.count,
         _request=request,
         _url=url,
         _body=body,
@@ -143,6 +149,7 @@ def _extract(request: RawRequest, limits: Limits, budget: Budget) -> Extraction:
 class Extraction:
     segments: tuple[Segment, ...]
     bytes_inspected: int  # decoded body bytes
+    images: int  # images seen (bodies, parts, entries, base64): their pixels went uninspected
     _request: RawRequest
     _url: View  # the URL view (renders a str), with its decoded layers
     _body: View | None
@@ -183,8 +190,8 @@ class Extraction:
 
 def _openers(limits: Limits) -> Openers:
     def document(data: bytes, label: str, depth: int) -> View | None:
-        media = documents.sniff(data)
-        if media is None:
+        media = sniff(data)
+        if media is None or media == archives.GZIP:  # layers open gzip themselves (maskable)
             return None
         if depth > limits.max_depth:
             raise Uninspectable("content nested deeper than max_depth")
@@ -757,8 +764,9 @@ def _payload_view(
     if depth > limits.max_depth:
         raise Uninspectable("content nested deeper than max_depth")
     kind = _text_kind(media, filename)
-    # The bytes decide before the label: a ZIP named "x.csv" is still a ZIP.
-    handler = BINARY_HANDLERS.get(documents.sniff(data) or "")
+    # The bytes decide before the label: a ZIP named "x.csv" is still a ZIP, gzip sent as
+    # text/plain is still gzip.
+    handler = BINARY_HANDLERS.get(sniff(data) or "")
     if handler is None and kind is None:
         handler = BINARY_HANDLERS.get(media or "")
     if handler is not None:
@@ -768,9 +776,9 @@ def _payload_view(
     except Uninspectable:
         if kind:
             raise
-        raise _binary(media) from None
+        return strings.strings_view(data, label or "body", limits.max_decoded_bytes)
     if kind is None and _looks_binary(text):
-        raise _binary(media)
+        return strings.strings_view(data, label or "body", limits.max_decoded_bytes)
     if kind == "json" or kind is None and media is None and text.lstrip()[:1] in ("{", "["):
         try:
             return _Json.parse(text, codec, json_prefix)
@@ -793,10 +801,6 @@ def _table_delimiter(media: str | None, filename: str | None) -> str | None:
         return _TABLE_TYPES[media]
     extension = filename.rpartition(".")[2].lower() if filename and "." in filename else ""
     return _TABLE_EXTENSIONS.get(extension)
-
-
-def _binary(media: str | None) -> Uninspectable:
-    return Uninspectable(f"binary content of type {(media or 'unknown')[:60]!r} is not inspected")
 
 
 def _text_kind(media: str | None, filename: str | None) -> str | None:
@@ -831,4 +835,11 @@ def _entry_view(data: bytes, filename: str, label: str, depth: int, limits: Limi
     return _payload_view(data, None, None, label + ":", label, (), depth, limits, filename)
 
 
+def sniff(data: bytes) -> str | None:
+    """The media type of ``data`` by its magic number, or None (see BINARY_HANDLERS)."""
+    return documents.sniff(data) or archives.sniff(data) or images.sniff(data)
+
+
 BINARY_HANDLERS.update(documents.handlers(_entry_view))
+BINARY_HANDLERS.update(archives.handlers(_entry_view))
+BINARY_HANDLERS.update(images.handlers(_entry_view))

@@ -18,6 +18,7 @@ class Inspection:
     segments: int
     bytes_inspected: int
     contexts: tuple[str, ...]  # per finding: a little text around the value (evidence only)
+    images: int = 0  # images whose pixels went uninspected (policy: content.images)
 
 
 def inspect_request(detector, raw: RawRequest, limits: Limits) -> Inspection:
@@ -25,7 +26,8 @@ def inspect_request(detector, raw: RawRequest, limits: Limits) -> Inspection:
     extraction = extract(raw, limits)
     findings = detector.analyze(list(extraction.segments))
     contexts = tuple(_around(extraction.segments[f.segment].text, f) for f in findings)
-    return Inspection(tuple(findings), len(extraction.segments), extraction.bytes_inspected, contexts)
+    return Inspection(tuple(findings), len(extraction.segments), extraction.bytes_inspected, contexts,
+                      extraction.images)
 
 
 def mask_request(raw: RawRequest, limits: Limits, findings: tuple[Finding, ...]):

@@ -276,8 +276,8 @@ def _nested(depth: int) -> bytes:
         pytest.param(
             upload("a.zip", zip_bytes({"photo.png": b"\x89PNG\r\n\x1a\n\x00\x00" + RID.encode()})),
             Uninspectable,
-            "binary",
-            id="binary-entry-in-zip",
+            "corrupt PNG",
+            id="corrupt-image-entry-in-zip",
         ),
         pytest.param(
             upload(
