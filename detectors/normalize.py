@@ -7,7 +7,8 @@
     (3, 16)
 
 Why: full-width digits (``１３８``) and invisible characters (zero-width space,
-soft hyphen, bidi marks) are cheap ways to slip a phone number past a regex.
+soft hyphen, bidi marks, NUL and other control characters) are cheap ways to slip a
+phone number past a regex.
 NFKC folds the first, the second are dropped. Findings must still point into
 the original ``Segment.text`` so the proxy masks the characters it received.
 """
@@ -18,13 +19,21 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-# Format characters that render as nothing: zero-width space/non-joiner/joiner,
-# word joiner, invisible operators, BOM, soft hyphen, bidi marks and embeddings,
-# Mongolian vowel separator, interlinear annotation marks.
+# Characters that render as nothing, so a reader (or a receiver that strips them) sees the
+# digits on either side as one number: zero-width space/non-joiner/joiner, word joiner,
+# invisible operators, BOM, soft hyphen, bidi marks and embeddings, Mongolian vowel
+# separator, interlinear annotation marks, combining grapheme joiner, Hangul fillers,
+# variation selectors, tag characters, musical formatting marks; and control characters
+# (C0 but tab, line feed, vertical tab, form feed, carriage return; DEL; C1): NUL between
+# digits is dropped by C string handling, terminals and most text widgets.
 INVISIBLE = re.compile(
-    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
-    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb]"
+    "[\x00-\x08\x0e-\x1f\x7f-\x9f"
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef]"
 )
+# The ASCII ones: an ASCII text without them is already normal (the fast path).
+_ASCII_INVISIBLE = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +55,11 @@ class Normalized:
 
 def normalize(text: str) -> Normalized:
     """NFKC per character, invisible characters removed; see module docstring."""
-    if text.isascii() or (
-        unicodedata.is_normalized("NFKC", text) and INVISIBLE.search(text) is None
-    ):
+    if text.isascii():
+        if _ASCII_INVISIBLE.search(text) is None:
+            return Normalized(text, None, len(text))
+        return _without_controls(text)
+    if unicodedata.is_normalized("NFKC", text) and INVISIBLE.search(text) is None:
         return Normalized(text, None, len(text))
     out: list[str] = []
     origin: list[int] = []
@@ -60,6 +71,20 @@ def normalize(text: str) -> Normalized:
         folded = INVISIBLE.sub("", folded)
         out.append(folded)
         origin.extend([index] * len(folded))
+    return Normalized("".join(out), tuple(origin), len(text))
+
+
+def _without_controls(text: str) -> Normalized:
+    """ASCII text with control characters: only removals, done piecewise (NFKC keeps ASCII)."""
+    out: list[str] = []
+    origin: list[int] = []
+    pos = 0
+    for match in _ASCII_INVISIBLE.finditer(text):
+        out.append(text[pos : match.start()])
+        origin.extend(range(pos, match.start()))
+        pos = match.end()
+    out.append(text[pos:])
+    origin.extend(range(pos, len(text)))
     return Normalized("".join(out), tuple(origin), len(text))
 
 

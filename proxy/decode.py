@@ -22,6 +22,8 @@ import codecs
 import contextlib
 import functools
 import io
+import re
+import unicodedata
 import zlib
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -292,30 +294,147 @@ _ENCODERS = {
 
 
 def decode_text(data: bytes, declared: str | None) -> tuple[str, TextCodec]:
-    """Decode with a BOM's charset, else UTF-8, else ``declared``, else GB18030.
+    """Decode as a receiver would read it: BOM, else UTF-16/32 by its NULs, else UTF-8,
+    else ``declared``, else GB18030.
 
     >>> decode_text("张三".encode("gbk"), "gbk")
     ('张三', TextCodec(name='gbk', bom=b''))
+    >>> decode_text("id 1".encode("utf-16-le"), "latin-1")
+    ('id 1', TextCodec(name='utf-16-le', bom=b''))
 
     Valid UTF-8 wins over a declared label: a label is the sender's word, and UTF-8
     bytes labelled GBK would show the detectors mojibake while a UTF-8 server reads
-    names in clear. A label that is not ASCII-compatible (UTF-16 without a BOM,
-    EBCDIC) is refused: ``1\x003\x00`` read as UTF-8 hides the digits, and ASCII read
-    as UTF-16 turns ``13800138000`` into CJK-looking noise.
+    names in clear. For the same reason NUL bytes decide before any label: ``3\x002\x00``
+    read as ASCII or Latin-1 keeps the digits apart, a receiver that sniffs the width
+    (browsers, Windows tools, ``file``) reads "32" (``sniff_wide``; other NULs stay in the
+    text and the detectors drop them). UTF-8 with overlong forms (``\xc0\xb3`` for "3")
+    is Uninspectable (``_refuse_overlong`` says why). A label that is not ASCII-compatible (UTF-16 without a BOM or its
+    NULs, EBCDIC) is refused: ASCII read as UTF-16 turns ``13800138000`` into CJK noise.
     """
     for bom, name in _BOMS:
         if data.startswith(bom) and (decoded := _decode_as(data[len(bom) :], name, bom)):
             return decoded
+    if b"\x00" in data and (wide := _decode_wide(data)):
+        return wide
     label = _codec_name(declared) if declared else None
     if label and not _ascii_compatible(label):
         raise Uninspectable(f"declared charset {label[:40]!r} without a byte-order mark")
     if data.isascii():  # the common case, e.g. every urlencoded field
         return data.decode("ascii"), TextCodec(label or "utf-8")
-    candidates = tuple(dict.fromkeys(("utf-8", label or "utf-8", "gb18030")))
+    if decoded := _decode_as(data, "utf-8", b""):
+        return decoded
+    _refuse_overlong(data)
+    candidates = tuple(dict.fromkeys(n for n in (label, "gb18030") if n and n != "utf-8"))
     for name in candidates:
         if decoded := _decode_as(data, name, b""):
             return decoded
-    raise Uninspectable(f"body is not text in {' / '.join(candidates)}")
+    raise Uninspectable(f"body is not text in {' / '.join(('utf-8',) + candidates)}")
+
+
+# ------------------------------------------------ UTF-16/32 without a byte-order mark
+
+_ODD_SHARE = 100  # more than 1 in 100 odd characters: not text
+# Control, private-use, unassigned and surrogate characters. Format characters (Cf: zero-width
+# and the like) are not odd: an evader can add any number of them, and the detector drops them.
+_ODD_CATEGORIES = frozenset({"Cc", "Co", "Cn", "Cs"})
+_SAMPLE = 65536
+
+
+def is_text_like(text: str) -> bool:
+    """At most 1 in 100 characters control (but tab/newline), private-use or unassigned.
+
+    >>> is_text_like("张三 13800138000"), is_text_like("\ue000\x01abc")
+    (True, False)
+    """
+    sample = text[:_SAMPLE]
+    odd = sum(
+        1 for ch in sample if ch not in "\t\n\r" and unicodedata.category(ch) in _ODD_CATEGORIES
+    )
+    return odd * _ODD_SHARE <= len(sample)
+
+
+def sniff_wide(data: bytes) -> str | None:
+    """The UTF-16/32 byte order NUL bytes point to, or None (no NULs, or no clear pattern).
+
+    >>> sniff_wide("13800138000".encode("utf-16-be")), sniff_wide("张三 1".encode("utf-32-le"))
+    ('utf-16-be', 'utf-32-le')
+
+    ASCII and Latin characters have a NUL high byte, so NULs gather on one side of each
+    code unit; CJK units rarely hold one. NULs on both sides (more than 1 in 4 on the
+    lesser side) fit no single width: binary, or bytes built to read differently.
+    """
+    if b"\x00" not in data:
+        return None
+    if len(data) % 4 == 0:
+        if not any(data[3::4]) and max(data[2::4]) <= 0x10:  # code points <= U+10FFFF
+            return "utf-32-le"
+        if not any(data[0::4]) and max(data[1::4]) <= 0x10:
+            return "utf-32-be"
+    if len(data) % 2:
+        return None
+    low, high = data[0::2].count(0), data[1::2].count(0)
+    if min(low, high) * 4 > max(low, high):
+        return None
+    return "utf-16-le" if high > low else "utf-16-be"
+
+
+def _decode_wide(data: bytes) -> tuple[str, TextCodec] | None:
+    """UTF-16/32 text by its NULs, or None.
+
+    None leaves the bytes to the narrow charsets with their NULs in the text: the detectors
+    drop NULs (``detectors.normalize``), so digits that any wide reading would show as one
+    run (``3\x002\x00`` -> "32") are one run there too; binary stays binary to extraction.
+    """
+    name = sniff_wide(data)
+    decoded = _decode_as(data, name, b"") if name else None
+    return decoded if decoded and is_text_like(decoded[0]) else None
+
+
+# ------------------------------------------------ overlong UTF-8
+
+# Two-, three- and four-byte forms of code points that have a shorter one (RFC 3629 section 3
+# forbids decoding them). Every match here stands for an ASCII character.
+_OVERLONG = re.compile(
+    rb"[\xc0\xc1][\x80-\xbf]|\xe0[\x80-\x9f][\x80-\xbf]|\xf0[\x80-\x8f][\x80-\xbf]{2}"
+)
+# A run of letters and digits, some of them overlong: what an ID hidden this way looks like.
+_OVERLONG_RUN = re.compile(rb"(?:%s|[0-9A-Za-z])+" % _OVERLONG.pattern)
+_MIN_RUN, _MIN_OVERLONG = 6, 2
+
+
+def _refuse_overlong(data: bytes) -> None:
+    """Uninspectable when a lenient UTF-8 decoder would read hidden ASCII.
+
+    Refused rather than decoded: no encoder writes overlong forms (their only use is to get
+    past filters, e.g. ``%c0%af`` in the IIS traversal), a lenient decoder maps ``\xc0\xb3``
+    to "3" while GB18030 reads the same bytes as "莱", and a masked rewrite could not keep
+    the sender's bytes. Two cases:
+    - the bytes are UTF-8 but for overlong forms: refused;
+    - otherwise (GB18030 text, where C0/C1 lead ideographs such as 来 and 拉), a run of 6+
+      letters and digits with 2+ overlong among them: refused. Chinese text does not put
+      ideographs from that one row between digits; a hidden number must.
+    """
+    if not _OVERLONG.search(data):
+        return
+    plain = _OVERLONG.sub(lambda m: bytes([_overlong_value(m.group())]), data)
+    if _decode_as(plain, "utf-8", b""):
+        raise Uninspectable("overlong UTF-8 forms in text")
+    for run in _OVERLONG_RUN.finditer(data):
+        forms = len(_OVERLONG.findall(run.group()))
+        plain_chars = len(run.group()) - sum(len(f) for f in _OVERLONG.findall(run.group()))
+        if forms >= _MIN_OVERLONG and forms + plain_chars >= _MIN_RUN:
+            raise Uninspectable("overlong UTF-8 forms hiding letters or digits")
+
+
+def _overlong_value(form: bytes) -> int:
+    """The code point an overlong form stands for (always ASCII: < 0x80 by construction)."""
+    value = form[0] & (0x1F if len(form) == 2 else 0x0F if len(form) == 3 else 0x07)
+    for byte in form[1:]:
+        value = value << 6 | byte & 0x3F
+    return value
+
+
+# ------------------------------------------------ helpers
 
 
 @functools.lru_cache(maxsize=64)
@@ -343,3 +462,30 @@ def _decode_as(data: bytes, name: str, bom: bytes) -> tuple[str, TextCodec] | No
     # Stateful codecs (UTF-16 without a BOM, ISO-2022) may not give the same bytes back,
     # and a rewrite must not change what it did not mask.
     return (text, codec) if codec.encode(text) == bom + data else None
+
+
+# ---------------------------------------------------------------- header fields
+
+# obs-fold (RFC 9112 section 5.2): a line break followed by spaces or tabs continues the value.
+# mitmproxy keeps it in the value as "\r\n " (net/http/http1/read.py, _read_headers).
+_OBS_FOLD = re.compile(r"\r?\n[ \t]+")
+# Control characters but tab (RFC 9110 section 5.5 field-vchar); CR and LF outside a fold.
+_HEADER_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def header_text(name: str, value: str) -> str:
+    """A header value as a receiver reads it; Uninspectable for control characters.
+
+    >>> header_text("X-Customer-Id", "320582\\r\\n 198604230513")
+    '320582198604230513'
+
+    A fold is removed whole (line break and indent): receivers join the lines with
+    nothing or one space, and the detectors find a number written either way when it
+    is written whole. A NUL or other control character splits a value differently for
+    every parser (C string handling stops at NUL, some servers drop it), so the request
+    cannot be inspected as any one receiver reads it.
+    """
+    unfolded = _OBS_FOLD.sub("", value)
+    if _HEADER_CONTROLS.search(name) or _HEADER_CONTROLS.search(unfolded):
+        raise Uninspectable("control characters in a request header")
+    return unfolded

@@ -48,6 +48,7 @@ from proxy.decode import (
     decode_content,
     decode_text,
     encode_content,
+    header_text,
     parse_content_encoding,
     spending,
 )
@@ -251,27 +252,29 @@ PROTOCOL_HEADERS = frozenset({
 class _HeaderView:
     headers: tuple[tuple[str, str], ...]
     inspected: tuple[int, ...]  # indices into headers
+    texts: tuple[str, ...]  # their values as a receiver reads them (decode.header_text)
 
     @classmethod
     def of(cls, headers: tuple[tuple[str, str], ...]) -> _HeaderView:
-        keep = tuple(i for i, (name, value) in enumerate(headers)
-                     if name.lower() not in PROTOCOL_HEADERS and value.strip())
-        return cls(headers, keep)
+        """Uninspectable when any header holds control characters (NUL ...); folds removed."""
+        texts = [header_text(name, value) for name, value in headers]
+        keep = tuple(i for i, (name, _) in enumerate(headers)
+                     if name.lower() not in PROTOCOL_HEADERS and texts[i].strip())
+        return cls(headers, keep, tuple(texts[i] for i in keep))
 
     @property
     def segments(self) -> tuple[Segment, ...]:
         return tuple(
-            Segment(self.headers[i][1], f"header:{self.headers[i][0].lower()}",
-                    words(self.headers[i][0]))
-            for i in self.inspected
+            Segment(text, f"header:{self.headers[i][0].lower()}", words(self.headers[i][0]))
+            for i, text in zip(self.inspected, self.texts, strict=True)
         )
 
     def render(self, edits: tuple[tuple[Edit, ...], ...]) -> tuple[tuple[str, str], ...]:
+        """An edited value is written unfolded (RFC 9112 5.2 lets a proxy replace obs-fold)."""
         out = list(self.headers)
-        for i, segment_edits in zip(self.inspected, edits, strict=True):
+        for i, text, segment_edits in zip(self.inspected, self.texts, edits, strict=True):
             if segment_edits:
-                name, value = out[i]
-                out[i] = (name, _apply(value, segment_edits))
+                out[i] = (out[i][0], _apply(text, segment_edits))
         return tuple(out)
 
 

@@ -36,15 +36,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import html
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
 
 from detectors.model import Segment
+from proxy import decode
 from proxy.decode import Budget, TextCodec, decode_content, decode_text, encode_content
 from proxy.errors import CannotMask, Uninspectable
 
@@ -418,19 +419,22 @@ def _bytes_view(
     return _text_view(Segment(text[0], location, context), text[1], inner, scope)
 
 
-_ODD_SHARE = 100  # more than 1 in 100 odd characters: not text
-# Control, private-use, unassigned and surrogate characters. Format characters (Cf: zero-width
-# and the like) are not odd: an evader can add any number of them, and the detector drops them.
-_ODD_CATEGORIES = frozenset({"Cc", "Co", "Cn", "Cs"})
-
-
 _CONTROL_BYTES = bytes(set(range(0x20)) - {0x09, 0x0A, 0x0D}) + b"\x7f"
 _OTHER_BYTES = bytes(set(range(256)) - set(_CONTROL_BYTES))
+_CONTROL_SHARE = 100  # more than 1 in 100 control bytes: not narrow text
 
 
 def _plausible_text(data: bytes) -> tuple[str, TextCodec] | None:
-    # Most decoded junk fails here, at C speed, before any charset is tried.
-    if len(data.translate(None, _OTHER_BYTES)) * _ODD_SHARE > len(data):
+    """Text in UTF-8, UTF-16/32 (BOM or NUL pattern) or GB18030 (``decode_text``), else None.
+
+    UTF-16 is tried because NUL bytes are what hide ASCII in it: ``base64("3\x002\x00")``.
+    """
+    # Most decoded junk fails here, at C speed, before any charset is tried. NULs are left
+    # to decode_text: in UTF-16/32 text half the bytes are NUL.
+    controls = data.translate(None, _OTHER_BYTES)
+    if len(controls.replace(b"\x00", b"")) * _CONTROL_SHARE > len(data):
+        return None
+    if b"\x00" in controls and not decode.sniff_wide(data) and not data.startswith(_WIDE_BOMS):
         return None
     try:
         text, codec = decode_text(data, None)
@@ -438,17 +442,17 @@ def _plausible_text(data: bytes) -> tuple[str, TextCodec] | None:
         return None
     if not text.strip() or "\x00" in text:
         return None
-    sample = text[:65536]
-    odd = sum(
-        1 for ch in sample if ch not in "\t\n\r" and unicodedata.category(ch) in _ODD_CATEGORIES
-    )
-    return None if odd * _ODD_SHARE > len(sample) else (text, codec)
+    return (text, codec) if decode.is_text_like(text) else None
+
+
+_WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # the UTF-32 ones start with these
 
 
 # ---------------------------------------------------------------- character-mapped layers
 
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _PERCENT_CHARSETS = ("utf-8", "gb18030")  # stateless: every character has fixed bytes
+# (so are UTF-16/32 with a fixed byte order, tried first when a BOM or NULs say so)
 
 
 def _percent_layer(segment: Segment, depth: int, scope: Scope) -> _Mapped | None:
@@ -466,19 +470,41 @@ def _percent_layer(segment: Segment, depth: int, scope: Scope) -> _Mapped | None
         data += encoded
         origin += [i] * len(encoded)
         i += 1
-    for name in _PERCENT_CHARSETS:
+    for name, skip in _percent_charsets(bytes(data)):
         try:
-            decoded = bytes(data).decode(name)
+            decoded = bytes(data[skip:]).decode(name)
         except UnicodeDecodeError:
             continue
         codec = TextCodec(name)
         starts: list[int] = []
-        at = 0
+        at = skip
         for char in decoded:
             starts.append(origin[at])
             at += len(codec.encode(char))
         return _mapped(segment, "percent", decoded, starts, _PercentEncoder(codec), depth, scope)
     return None
+
+
+def _percent_charsets(data: bytes) -> list[tuple[str, int]]:
+    """(charset, BOM length) to try: a BOM's, else the width NULs point to, else UTF-8, GB18030.
+
+    >>> _percent_charsets(b"3\x002\x00")
+    [('utf-16-le', 0), ('utf-8', 0), ('gb18030', 0)]
+    """
+    for bom, name in _PERCENT_BOMS:
+        if data.startswith(bom):
+            return [(name, len(bom))] + [(other, 0) for other in _PERCENT_CHARSETS]
+    wide = decode.sniff_wide(data)
+    return ([(wide, 0)] if wide else []) + [(name, 0) for name in _PERCENT_CHARSETS]
+
+
+_PERCENT_BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 
 
 @dataclass(frozen=True, slots=True)
