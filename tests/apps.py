@@ -214,6 +214,28 @@ def guarded_policy(out: Path, hosts: list[str]) -> Path:
     return out
 
 
+def resident_id(region: str, birth: str, seq: int) -> str:
+    """A well-formed 18-digit resident ID (GB 11643, ISO 7064 MOD 11-2 check character).
+
+    >>> resident_id("110105", "19491231", 2)
+    '11010519491231002X'
+    """
+    body = f"{region}{birth}{seq:03d}"
+    total = sum(int(d) * (2 ** (17 - i) % 11) for i, d in enumerate(body))
+    return body + "10X98765432"[total % 11]
+
+
+def customers_csv(rows: int, ids: bool) -> str:
+    """Customer rows: name, mobile and either a resident ID or a postal address."""
+    names = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄勇", "周杰", "吴霞"]
+    lines = ["姓名,手机," + ("身份证号" if ids else "地址")]
+    for i in range(rows):
+        third = (resident_id("110105", f"1980{i % 12 + 1:02d}15", 10 + i) if ids
+                 else f"北京市朝阳区建国路{i + 1}号{i + 2}单元{100 + i}室")
+        lines.append(f"{names[i % len(names)]},139{10000000 + 7919 * i:08d},{third}")
+    return "\n".join(lines) + "\n"
+
+
 # -- git smart HTTP ---------------------------------------------------------------------------------
 
 GIT_HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
@@ -249,8 +271,9 @@ class GitServer(_TLSServer):
                     "CONTENT_TYPE": self.headers.get("content-type", ""),
                     "CONTENT_LENGTH": str(len(body)),
                     "HTTP_CONTENT_ENCODING": self.headers.get("content-encoding", ""),
-                    "GIT_PROTOCOL": self.headers.get("git-protocol", ""),
                 }
+                if self.headers.get("git-protocol"):  # protocol v2, read by http-backend
+                    env["HTTP_GIT_PROTOCOL"] = self.headers["git-protocol"]
                 out = subprocess.run([GIT_HTTP_BACKEND], input=body, env=env,
                                      capture_output=True, check=False).stdout
                 head, _, payload = out.partition(b"\r\n\r\n")

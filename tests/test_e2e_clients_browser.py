@@ -23,8 +23,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from apps import (PageServer, WebSocketEcho, decisions, guarded_policy, last_block, png_bytes,
-                  trust_in_nss)
+from apps import (PageServer, WebSocketEcho, customers_csv, decisions, guarded_policy,
+                  last_block, png_bytes, trust_in_nss)
 from harness import REPO, BaomiProcess, UpstreamCA
 
 pytestmark = pytest.mark.e2e
@@ -172,16 +172,6 @@ def test_form_with_resident_id_shows_block_page(browser, site, proxy):
     assert RESIDENT_ID not in browser.page_source
 
 
-def customers_csv(rows: int) -> str:
-    """Customer rows with names, mobiles and addresses (contact data, no ID numbers)."""
-    names = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄勇", "周杰", "吴霞"]
-    lines = ["姓名,手机,地址"]
-    for i in range(rows):
-        lines.append(f"{names[i % len(names)]},139{10000000 + 7919 * i:08d},"
-                     f"北京市朝阳区建国路{i + 1}号{i + 2}单元{100 + i}室")
-    return "\n".join(lines) + "\n"
-
-
 def upload(browser, site, path: Path) -> None:
     browser.get(site.url("/upload"))
     browser.find_element(By.ID, "file").send_keys(str(path))
@@ -191,7 +181,7 @@ def upload(browser, site, path: Path) -> None:
 def test_customer_csv_upload_is_blocked(browser, site, proxy, tmp_path):
     before = len(posts(site))
     path = tmp_path / "customers.csv"
-    path.write_text(customers_csv(10), encoding="utf-8")
+    path.write_text(customers_csv(10, ids=False), encoding="utf-8")
     upload(browser, site, path)
     record = last_block(proxy.data_dir)
     assert len(posts(site)) == before

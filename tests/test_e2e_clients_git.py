@@ -1,0 +1,112 @@
+"""The real git through the real baomi: clone and push over HTTPS to git's own smart-HTTP server
+(git-http-backend) on 127.0.0.1.
+
+A clone of a repository whose pack is over 10 MiB covers the big-download path; a clean push
+must land; a push adding a customer table must be refused in words git shows the user (reason
+and incident id on `remote:` / `! [remote rejected]` lines) and must not land.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from apps import GitServer, customers_csv, git, git_env, last_block, make_served_repo
+from harness import REPO, BaomiProcess, UpstreamCA
+
+pytestmark = pytest.mark.e2e
+
+BIG = 11 * 1024 * 1024  # random bytes do not compress: the pack is over 10 MiB
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory):
+    return UpstreamCA(tmp_path_factory.mktemp("git-ca"))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """Bare repositories: ``big.git`` (one 11 MiB file) and ``shop.git`` (small, for pushes)."""
+    root = tmp_path_factory.mktemp("git-served")
+    env = git_env(tmp_path_factory.mktemp("git-admin-home"))
+    big = os.urandom(BIG)
+    make_served_repo(root, "big.git", root / "big-work", {"data/blob.bin": big}, env)
+    make_served_repo(root, "shop.git", root / "shop-work",
+                     {"README.md": b"# shop\n", "orders/2026.csv": b"sku,qty\nA-100,3\n"}, env)
+    return root, hashlib.sha256(big).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def server(ca, served):
+    with GitServer(ca, served[0]) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory, ca):
+    data = tmp_path_factory.mktemp("git-data")
+    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=ca.pem) as px:
+        yield px
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, proxy):
+    """git's environment: through baomi, trusting baomi's CA."""
+    return git_env(tmp_path_factory.mktemp("git-home"), proxy.url, proxy.ca_pem)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory, served, server, env):
+    """A working copy of shop.git (copied straight from disk) whose origin is the HTTPS URL, so
+    only pushes go through baomi."""
+    work = tmp_path_factory.mktemp("shop-clone") / "shop"
+    git("clone", "-q", str(served[0] / "shop.git"), str(work), env=env)
+    git("remote", "set-url", "origin", server.url("/shop.git"), cwd=work, env=env)
+    return work
+
+
+def server_head(served, repo: str) -> str:
+    return git("rev-parse", "refs/heads/main", cwd=served[0] / repo).stdout.strip()
+
+
+def commit(work, files: dict[str, str], message: str, env) -> str:
+    for rel, text in files.items():
+        (work / rel).write_text(text, encoding="utf-8")
+    git("add", *files, cwd=work, env=env)
+    git("commit", "-q", "-m", message, cwd=work, env=env)
+    return git("rev-parse", "HEAD", cwd=work, env=env).stdout.strip()
+
+
+def test_clone_of_a_big_repository(tmp_path, served, server, env):
+    dest = tmp_path / "big"
+    done = git("clone", "-q", server.url("/big.git"), str(dest), env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert git("rev-parse", "HEAD", cwd=dest, env=env).stdout.strip() == server_head(served, "big.git")
+    assert hashlib.sha256((dest / "data" / "blob.bin").read_bytes()).hexdigest() == served[1]
+    packs = [r for r in server.received if r.path.endswith("/git-upload-pack")]
+    assert packs  # the pack really came from the server, through baomi
+
+
+def test_clean_push_lands(shop, served, env):
+    head = commit(shop, {"orders/2026.csv": "sku,qty\nA-100,3\nB-200,12\n"}, "more orders", env)
+    done = git("push", "origin", "main", cwd=shop, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert server_head(served, "shop.git") == head
+
+
+def test_push_of_customer_table_is_refused(shop, served, env, proxy):
+    before = server_head(served, "shop.git")
+    table = customers_csv(10, ids=True)
+    head = commit(shop, {"customers.csv": table}, "customer export", env)
+    done = git("push", "origin", "main", cwd=shop, env=env, check=False)
+    record = last_block(proxy.data_dir)
+    assert done.returncode != 0
+    assert record["path"].endswith("/git-receive-pack")
+    assert record["rule"] == "block-ids-and-cards"
+    assert "remote:" in done.stderr
+    assert "! [remote rejected] main -> main" in done.stderr
+    assert record["incident_id"] in done.stderr
+    assert not any(row.split(",")[2] in done.stderr for row in table.splitlines()[1:])
+    assert server_head(served, "shop.git") == before != head
