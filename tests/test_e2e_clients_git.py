@@ -13,7 +13,8 @@ import os
 
 import pytest
 
-from apps import GitServer, customers_csv, git, git_env, last_block, make_served_repo
+from apps import (GitServer, customers_csv, decisions, git, git_env, last_block,
+                  make_served_repo)
 from harness import REPO, BaomiProcess, UpstreamCA
 
 pytestmark = pytest.mark.e2e
@@ -79,21 +80,23 @@ def commit(work, files: dict[str, str], message: str, env) -> str:
     return git("rev-parse", "HEAD", cwd=work, env=env).stdout.strip()
 
 
-def test_clone_of_a_big_repository(tmp_path, served, server, env):
+def test_clone_of_a_big_repository(tmp_path, served, server, env, proxy):
     dest = tmp_path / "big"
     done = git("clone", "-q", server.url("/big.git"), str(dest), env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert git("rev-parse", "HEAD", cwd=dest, env=env).stdout.strip() == server_head(served, "big.git")
     assert hashlib.sha256((dest / "data" / "blob.bin").read_bytes()).hexdigest() == served[1]
-    packs = [r for r in server.received if r.path.endswith("/git-upload-pack")]
-    assert packs  # the pack really came from the server, through baomi
+    fetches = [r for r in decisions(proxy.data_dir) if r["path"] == "/big.git/git-upload-pack"]
+    assert fetches and fetches[-1]["action"] == "allow"  # it did go through baomi
 
 
-def test_clean_push_lands(shop, served, env):
+def test_clean_push_lands(shop, served, env, proxy):
     head = commit(shop, {"orders/2026.csv": "sku,qty\nA-100,3\nB-200,12\n"}, "more orders", env)
     done = git("push", "origin", "main", cwd=shop, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert server_head(served, "shop.git") == head
+    pushes = [r for r in decisions(proxy.data_dir) if r["path"] == "/shop.git/git-receive-pack"]
+    assert pushes and pushes[-1]["action"] == "allow"  # it did go through baomi
 
 
 def test_push_of_customer_table_is_refused(shop, served, env, proxy):
