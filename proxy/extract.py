@@ -41,7 +41,7 @@ from typing import cast
 from urllib.parse import quote, quote_plus, unquote_to_bytes
 
 from detectors.model import Segment
-from proxy import archives, documents, images, strings
+from proxy import archives, documents, gitpack, images, strings
 from proxy.decode import (
     Budget,
     TextCodec,
@@ -840,9 +840,11 @@ def _entry_view(data: bytes, filename: str, label: str, depth: int, limits: Limi
 
 def sniff(data: bytes) -> str | None:
     """The media type of ``data`` by its magic number, or None (see BINARY_HANDLERS)."""
-    return documents.sniff(data) or archives.sniff(data) or images.sniff(data)
+    return (documents.sniff(data) or archives.sniff(data) or images.sniff(data)
+            or gitpack.sniff(data))
 
 
 BINARY_HANDLERS.update(documents.handlers(_entry_view))
 BINARY_HANDLERS.update(archives.handlers(_entry_view))
 BINARY_HANDLERS.update(images.handlers(_entry_view))
+BINARY_HANDLERS.update(gitpack.handlers(_entry_view))
