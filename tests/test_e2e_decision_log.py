@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -38,8 +39,9 @@ CUSTOMER = {"customer": {"id_number": RESIDENT_ID}}  # block-plain-http / block-
 def policy_with(tmp: Path, **sections) -> Path:
     data = yaml.safe_load((REPO / "policies" / "default.yaml").read_text())
     data.update(sections)
-    path = tmp / "policy.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    path, part = tmp / "policy.yaml", tmp / "policy.yaml.part"
+    part.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    os.replace(part, path)  # in one step: the reload watcher never reads half a file
     return path
 
 
@@ -115,10 +117,14 @@ def test_sigusr1_reopens_after_an_external_rename(quiet, http_up):
     assert log.stat().st_mode & 0o077 == 0
 
 
-def requests_counted(proxy: BaomiProcess, action: str) -> float:
+def samples(proxy: BaomiProcess, name: str) -> list:
     text = httpx.get(f"http://127.0.0.1:{proxy.metrics_port}/metrics", timeout=10).text
-    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
-               if s.name == "baomi_requests_total" and s.labels.get("action") == action)
+    return [s for f in text_string_to_metric_families(text) for s in f.samples if s.name == name]
+
+
+def requests_counted(proxy: BaomiProcess, action: str) -> float:
+    return sum(s.value for s in samples(proxy, "baomi_requests_total")
+               if s.labels.get("action") == action)
 
 
 def test_allowed_none_leaves_out_clean_allows_but_writes_blocks(quiet, http_up):
@@ -168,3 +174,25 @@ def test_logrotate_as_documented(quiet, http_up, tmp_path):
     (rotated,) = quiet.data_dir.glob("decisions.jsonl-*")  # dateext; delaycompress: plain text
     assert lines_of(rotated)[-1]["path"] == "/logrotate/before"
     assert [r["path"] for r in lines_of(log)] == ["/logrotate/after"]
+
+
+def reload_with(proxy: BaomiProcess, allowed: str) -> None:
+    """Rewrite the quiet proxy's policy, SIGHUP, and wait until metrics show it in force."""
+    policy = policy_with(proxy.data_dir.parent, logging={"allowed": allowed})
+    digest = "sha256:" + hashlib.sha256(policy.read_bytes()).hexdigest()
+    os.kill(proxy.proc.pid, signal.SIGHUP)
+    wait_until(lambda: [s.labels["hash"] for s in samples(proxy, "baomi_policy_info")] == [digest],
+               f"the policy with logging.allowed {allowed} in force", timeout=120)
+
+
+def test_allowed_follows_a_policy_reload(quiet, http_up):
+    def logged(path: str) -> list[str]:
+        return [r["path"] for p in quiet.data_dir.glob("decisions.jsonl*") for r in lines_of(p)
+                if r["path"] == path]
+
+    with client(quiet) as c:
+        reload_with(quiet, "all")
+        assert c.post(http_up.url("/reload/all"), json=CLEAN).status_code == 200
+        reload_with(quiet, "none")
+        assert c.post(http_up.url("/reload/none"), json=CLEAN).status_code == 200
+    assert (logged("/reload/all"), logged("/reload/none")) == (["/reload/all"], [])
