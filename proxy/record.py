@@ -171,6 +171,12 @@ class DecisionLog:
         except FileNotFoundError:
             pass  # renamed away by someone else, or a previous rotation failed after this step
         self._swap(self._open())
+        if self.sync:  # the renames and the new file's name survive a power cut, like its lines
+            directory = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
 
     def _copy(self, n: int) -> Path:
         return self.path.with_name(f"{self.path.name}.{n}")
