@@ -20,7 +20,7 @@ from mitmproxy import ctx, http, tcp, tls, udp
 
 from policies.decide import decide, failure_decision
 from policies.facts import Decision, RequestFacts
-from proxy import act
+from proxy import act, websocket_close
 from proxy.errors import BaomiError, CannotMask, IncidentLogError, InspectionError
 from proxy.extract import Limits, RawRequest
 from proxy.inspection import Inspection
@@ -143,7 +143,7 @@ class BaomiAddon:
             await self._write(record)
             self._observe(record)
             if decision.action == "block":
-                close_websocket(flow, message)
+                close_websocket(flow, message, record.incident_id)
         except Exception as e:
             log.error("websocket inspection failed: %s", type(e).__name__)
             self.metrics.detection_error("act")
@@ -382,9 +382,15 @@ def websocket_request(flow: http.HTTPFlow, message) -> RawRequest:
                       headers=(("content-type", ctype),), body=content)
 
 
-def close_websocket(flow: http.HTTPFlow, message) -> None:
-    """Drop the message and close the connection (fail closed)."""
+def close_websocket(flow: http.HTTPFlow, message, incident_id: str | None = None) -> None:
+    """Drop the message and close the socket with 1008 (policy violation) and the incident id
+    as its reason; if that cannot be done, cut the connection (fail closed)."""
     message.drop()
+    try:
+        if websocket_close.close_for_policy(flow, incident_id):
+            return
+    except Exception:
+        log.exception("could not close the WebSocket with a reason; cutting it")
     close_connection(flow)
 
 

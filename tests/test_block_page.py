@@ -11,10 +11,10 @@ from dataclasses import replace
 import httpx
 import openai
 import pytest
-from mitmproxy.test import tflow
+from mitmproxy.test import taddons, tflow
 
 from policies.entities import KNOWN_ENTITIES
-from proxy import refusal_text
+from proxy import refusal_text, websocket_close
 from proxy.act import block, block_body
 from proxy.record import DecisionRecord
 
@@ -224,3 +224,28 @@ def test_page_escapes_everything_it_is_given():
 def test_json_wins_when_the_client_asks_for_it_first():
     body, ctype = block_body(RECORD, "application/json, text/html", "en")
     assert ctype.startswith("application/json") and json.loads(body)["error"]["code"]
+
+
+# -- WebSocket -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("incident", "reason"),
+    [
+        (INCIDENT, f"blocked by baomi, incident {INCIDENT}"),
+        (None, "blocked by baomi"),  # inspection failed before an incident id existed
+    ],
+)
+def test_websocket_close_reason(incident, reason):
+    assert websocket_close.close_reason(incident) == reason
+
+
+def test_websocket_close_reason_fits_a_control_frame():
+    reason = websocket_close.close_reason("BM-" + "事" * 60)  # 3 bytes each: cut mid-character
+    assert len(reason.encode()) <= 123
+    assert reason.startswith("blocked by baomi, incident BM-事") and reason.endswith("事")
+
+
+def test_websocket_close_needs_a_live_layer():
+    """No live connection (here: no proxy server at all): the caller must cut the connection."""
+    with taddons.context():
+        assert websocket_close.close_for_policy(tflow.twebsocketflow(), INCIDENT) is False

@@ -1,10 +1,12 @@
 """WebSocket messages and HTTP/2 requests are inspected like HTTP/1.1 bodies, through the real
-proxy: a blocked WebSocket message is dropped and the connection closed, and it is recorded."""
+proxy: a blocked WebSocket message is dropped, the socket closed with 1008 (policy violation)
+and the incident id on both sides, and it is recorded."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import ssl
 import threading
 
@@ -28,15 +30,26 @@ class WebSocketUpstream:
 
     def __init__(self, ca: UpstreamCA):
         self.received: list[str | bytes] = []
+        self.closes: queue.Queue[tuple[str, int | None, str | None]] = queue.Queue()
         self.ctx = ca.server_context(["localhost", "127.0.0.1"])
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.port = 0
 
     async def _handler(self, ws):
-        async for message in ws:
-            self.received.append(message)
-            await ws.send("ack")
+        try:
+            async for message in ws:
+                self.received.append(message)
+                await ws.send("ack")
+        finally:  # (path, close code and reason the client side sent; None: no close frame)
+            self.closes.put((ws.request.path, ws.close_code, ws.close_reason))
+
+    def close_of(self, path: str) -> tuple[int | None, str | None]:
+        """The close code and reason the connection to ``path`` ended with, once it has."""
+        while True:
+            got, code, reason = self.closes.get(timeout=30)
+            if got == path:
+                return code, reason
 
     async def _main(self):
         async with serve(self._handler, "127.0.0.1", 0, ssl=self.ctx) as server:
@@ -72,9 +85,9 @@ def ws_up(ca):
         yield up
 
 
-def ws_connect(proxy, up):
+def ws_connect(proxy, up, path="/chat"):
     ctx = ssl.create_default_context(cafile=proxy.ca_pem)
-    return connect(f"wss://127.0.0.1:{up.port}/chat", proxy=proxy.url, ssl=ctx, open_timeout=30)
+    return connect(f"wss://127.0.0.1:{up.port}{path}", proxy=proxy.url, ssl=ctx, open_timeout=30)
 
 
 def test_clean_websocket_messages_pass(proxy, ws_up):
@@ -95,14 +108,20 @@ def test_websocket_message_with_phone_is_masked(proxy, ws_up):
 
 def test_blocked_websocket_message_dropped_and_connection_closed(proxy, ws_up):
     n = len(ws_up.received)
-    with ws_connect(proxy, ws_up) as ws:
+    with ws_connect(proxy, ws_up, "/blocked") as ws:
         ws.send(f"客户身份证 {RESIDENT_ID}")
-        with pytest.raises(ConnectionClosed):
+        with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=30)
     assert len(ws_up.received) == n
     records = [json.loads(line) for line in (proxy.data_dir / "decisions.jsonl").read_text().splitlines()]
     ws_records = [r for r in records if r["method"] == "WEBSOCKET" and r["action"] == "block"]
     assert ws_records and "CN_RESIDENT_ID" in ws_records[-1]["entity_counts"]
+    reason = f"blocked by baomi, incident {ws_records[-1]['incident_id']}"
+    # The client is told why (not a bare 1006), and the upstream socket is closed properly too.
+    rcvd = closed.value.rcvd
+    assert rcvd is not None, "closed without a close frame (1006)"
+    assert (rcvd.code, rcvd.reason) == (1008, reason)
+    assert ws_up.close_of("/blocked") == (1008, reason)
 
 
 @pytest.fixture(scope="module")
