@@ -41,7 +41,7 @@ from typing import cast
 from urllib.parse import quote, quote_plus, unquote_to_bytes
 
 from detectors.model import Segment
-from proxy import archives, documents, gitpack, images, strings
+from proxy import archives, documents, gitpack, grpcwire, images, strings
 from proxy.decode import (
     Budget,
     TextCodec,
@@ -129,7 +129,7 @@ def _extract(
     if decoded and decoded.data:
         budget.spend(len(decoded.data), "the decoded body")
         body = layered(
-            _body_view(decoded.data, _content_type(request), len(codings), limits),
+            _body_view(decoded.data, _content_type(request), len(codings), limits, request),
             len(codings),
             scope,
         )
@@ -743,8 +743,14 @@ def _is_xml(media: str | None) -> bool:
     return media in ("application/xml", "text/xml") or bool(media and media.endswith("+xml"))
 
 
-def _body_view(data: bytes, ctype: _ContentType, depth: int, limits: Limits) -> View:
+def _body_view(
+    data: bytes, ctype: _ContentType, depth: int, limits: Limits, request: RawRequest
+) -> View:
     media = ctype.media
+    if grpcwire.is_grpc(media):  # framing has no magic number: the declared type decides
+        method = request.url[_path_start(request.url) :].split("?")[0].split("#")[0]
+        encodings = request.header_values("grpc-encoding")
+        return grpcwire.grpc_view(data, media, method, encodings, depth, limits)
     if media == "application/x-www-form-urlencoded":
         return _Fields.parse(data, "form", lambda field: decode_text(field, ctype.charset))
     if media and media.startswith("multipart/"):
