@@ -23,7 +23,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
-
 from harness import REPO, Received, UpstreamCA
 
 # -- baomi's decision log -------------------------------------------------------------------------

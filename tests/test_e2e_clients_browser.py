@@ -17,15 +17,22 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
+from apps import (
+    PageServer,
+    WebSocketEcho,
+    customers_csv,
+    decisions,
+    guarded_policy,
+    last_block,
+    png_bytes,
+    trust_in_nss,
+)
+from harness import REPO, BaomiProcess, UpstreamCA
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
-
-from apps import (PageServer, WebSocketEcho, customers_csv, decisions, guarded_policy,
-                  last_block, png_bytes, trust_in_nss)
-from harness import REPO, BaomiProcess, UpstreamCA
 
 pytestmark = pytest.mark.e2e
 
@@ -96,6 +103,7 @@ def proxy(tmp_path_factory, ca):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory, proxy):
+    ARTIFACTS.mkdir(exist_ok=True)
     home = tmp_path_factory.mktemp("browser-home")
     trust_in_nss(home, proxy.ca_pem)
     options = webdriver.ChromeOptions()
@@ -110,9 +118,10 @@ def browser(tmp_path_factory, proxy):
     options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
     # Nothing may download a browser or driver: explicit driver path, Selenium Manager offline.
     env = {**os.environ, "HOME": str(home), "SE_OFFLINE": "1"}
-    os.environ["SE_OFFLINE"] = "1"
-    service = Service(executable_path=CHROMEDRIVER, env=env)
-    driver = webdriver.Chrome(service=service, options=options)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SE_OFFLINE", "1")
+        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER, env=env),
+                                  options=options)
     driver.set_page_load_timeout(WAIT)
     driver.set_script_timeout(WAIT)
     try:
@@ -159,7 +168,6 @@ def test_form_with_resident_id_shows_block_page(browser, site, proxy):
     browser.find_element(By.ID, "order").send_keys("SO-2026-0043")
     browser.find_element(By.ID, "note").send_keys(f"客户身份证 {RESIDENT_ID}")
     submit(browser)
-    ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "browser-block-page.png"))
     record = last_block(proxy.data_dir)
     text = browser.find_element(By.TAG_NAME, "body").text
@@ -169,6 +177,29 @@ def test_form_with_resident_id_shows_block_page(browser, site, proxy):
     assert record["incident_id"] in text
     assert "resident id number" in text.lower()  # the data named in words, not CN_RESIDENT_ID
     assert "CN_RESIDENT_ID" not in text
+    assert RESIDENT_ID not in browser.page_source
+
+
+def test_block_page_in_chinese_for_a_chinese_browser(browser, site, proxy):
+    """Accept-Language zh-CN (set through DevTools for this test only) gets the Chinese page."""
+    agent = browser.execute_script("return navigator.userAgent")
+    browser.execute_cdp_cmd("Network.setUserAgentOverride",
+                            {"userAgent": agent, "acceptLanguage": "zh-CN,zh;q=0.9"})
+    try:
+        browser.get(site.url("/form"))
+        browser.find_element(By.ID, "note").send_keys(f"客户身份证 {RESIDENT_ID}")
+        submit(browser)
+        browser.save_screenshot(str(ARTIFACTS / "browser-block-page-zh.png"))
+        text = browser.find_element(By.TAG_NAME, "body").text
+        lang = browser.execute_script("return document.documentElement.lang")
+    finally:
+        browser.execute_cdp_cmd("Network.setUserAgentOverride",
+                                {"userAgent": agent, "acceptLanguage": "en-US,en"})
+    record = last_block(proxy.data_dir)
+    assert lang.startswith("zh")
+    assert "拦截" in browser.title
+    assert record["incident_id"] in text
+    assert "居民身份证号" in text
     assert RESIDENT_ID not in browser.page_source
 
 
@@ -183,6 +214,7 @@ def test_customer_csv_upload_is_blocked(browser, site, proxy, tmp_path):
     path = tmp_path / "customers.csv"
     path.write_text(customers_csv(10, ids=False), encoding="utf-8")
     upload(browser, site, path)
+    browser.save_screenshot(str(ARTIFACTS / "browser-bulk-upload-block-page.png"))
     record = last_block(proxy.data_dir)
     assert len(posts(site)) == before
     assert record["rule"] == "block-bulk-contacts"
@@ -237,4 +269,6 @@ def test_zz_nothing_reached_other_hosts(proxy, site, echo):
     tested = {(TEST_HOST, site.port), (TEST_HOST, echo.port)}
     assert {(r["host"], r["port"]) for r in records} & tested  # the tests did go through baomi
     passed = {(r["host"], r["port"]) for r in records if r["action"] != "block"}
+    # A host that is not the test host here is either a leak or a destination the record
+    # does not name truthfully (e.g. masked as 127.0.*.*): both make the audit trail wrong.
     assert passed <= tested, json.dumps(sorted(passed))

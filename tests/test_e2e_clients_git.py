@@ -12,9 +12,7 @@ import hashlib
 import os
 
 import pytest
-
-from apps import (GitServer, customers_csv, decisions, git, git_env, last_block,
-                  make_served_repo)
+from apps import GitServer, customers_csv, decisions, git, git_env, last_block, make_served_repo
 from harness import REPO, BaomiProcess, UpstreamCA
 
 pytestmark = pytest.mark.e2e
@@ -111,5 +109,6 @@ def test_push_of_customer_table_is_refused(shop, served, env, proxy):
     assert "remote:" in done.stderr
     assert "! [remote rejected] main -> main" in done.stderr
     assert record["incident_id"] in done.stderr
+    assert record["rule"] in done.stderr
     assert not any(row.split(",")[2] in done.stderr for row in table.splitlines()[1:])
     assert server_head(served, "shop.git") == before != head

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from apps import GrpcServer, decisions, last_block, pb_string
 from harness import REPO, BaomiProcess, UpstreamCA
 
@@ -71,4 +70,5 @@ def test_call_with_resident_id_is_permission_denied(send, server, proxy):
     assert record["path"] == server.method_path
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert record["incident_id"] in refused.value.details()
+    assert record["rule"] in refused.value.details()
     assert RESIDENT_ID not in refused.value.details()
