@@ -5,7 +5,9 @@
 
 Each check prints ``OK``, ``WARN`` or ``FAIL`` with what it saw and, unless OK, the fix.
 Exit status 1 when anything FAILs. Checks: ip-forwarding, redirect-rules, quic-dropped
-(transparent mode), ca, policy, listen-port, metrics-port, detector.
+(transparent mode), ca, keys (every private key in the data dir: 0600 in a 0700 directory;
+the reviewer private key must leave the host: WARN on the first day, FAIL after), policy,
+listen-port, metrics-port, detector.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import os
 import re
 import shutil
 import socket
-import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from proxy.errors import PolicyError
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 CA_WARN_DAYS = 30
+REVIEWER_KEY_GRACE = dt.timedelta(hours=24)  # first start writes it; then it must be gone
 DETECTOR_TIMEOUT = 180.0  # a cold detector load takes ~15 s on 2 cores; a network hang never ends
 PROBE_TEXT = "客户手机 13800138000"  # must yield PHONE_NUMBER with any sane policy
 
@@ -170,20 +172,15 @@ def check_ca(data_dir: Path, now: dt.datetime | None = None) -> list[Check]:
 
 
 def _ca_permissions(confdir: Path) -> Check:
-    problems = []
-    dir_mode = stat.S_IMODE(confdir.stat().st_mode)
-    if dir_mode != 0o700:
-        problems.append(f"{confdir} is {dir_mode:04o}, not 0700")
-    for name in ("mitmproxy-ca.pem", "mitmproxy-ca.p12", "mitmproxy-dhparam.pem"):
-        path = confdir / name
-        if path.exists() and stat.S_IMODE(path.stat().st_mode) & 0o077:
-            problems.append(f"{name} is {stat.S_IMODE(path.stat().st_mode):04o}, not 0600")
-    if problems:
+    from proxy.ca import ca_keys
+    from proxy.keys_at_rest import exposures
+
+    found = exposures(ca_keys(confdir.parent), {confdir: "CA private key"})
+    if found:
         return Check("ca-permissions", FAIL,
-                     "; ".join(problems) + ": other users can read the CA private key",
-                     f"chmod 0700 {confdir} && chmod 0600 {confdir}/mitmproxy-ca.pem "
-                     f"{confdir}/mitmproxy-ca.p12 {confdir}/mitmproxy-dhparam.pem; if anyone "
-                     "else could have copied the key, make a new CA")
+                     "; ".join(e.message for e in found) + ": other users can read the CA "
+                     "private key", " && ".join(e.fix for e in found)
+                     + "; if anyone else could have copied the key, make a new CA")
     return Check("ca-permissions", OK, "directory 0700, private key 0600")
 
 
@@ -216,6 +213,53 @@ def _ca_validity(key_file: Path, cert_file: Path, now: dt.datetime | None) -> Ch
         return Check("ca-certificate", WARN,
                      f"CA certificate expires in {left.days} days ({expires})", renew)
     return Check("ca-certificate", OK, f"valid until {expires}")
+
+
+# -- private keys ---------------------------------------------------------------------------------
+
+_KEY_CHECKS = {"checkpoint-signing key": "signing-key", "mask fingerprint key": "mask-key",
+               "reviewer private key": "reviewer-private-key"}
+
+
+def check_keys(data_dir: Path, now: dt.datetime | None = None) -> list[Check]:
+    """One line per private key baomi keeps outside ``ca/`` (that is check_ca's), present or
+    not, then one per other private key found in the data dir."""
+    from proxy.keys_at_rest import KNOWN, exposures, private_keys
+
+    present = {k.path: k for k in private_keys(data_dir)}
+    checks = []
+    for rel, what in KNOWN:
+        if what not in _KEY_CHECKS:
+            continue
+        key = present.pop(data_dir / rel, None)
+        name = _KEY_CHECKS[what]
+        if key is None:
+            checks.append(Check(name, OK, "not on this host" if name == "reviewer-private-key"
+                                else f"none yet: baomi run creates {data_dir / rel} (0600)"))
+            continue
+        checks.append(_key_check(name, key, exposures([key]), now))
+    for key in present.values():
+        if not key.path.is_relative_to(data_dir / "ca"):
+            checks.append(_key_check("private-key", key, exposures([key]), now))
+    return checks
+
+
+def _key_check(name: str, key, exposed: list, now: dt.datetime | None) -> Check:
+    if exposed:
+        return Check(name, FAIL, "; ".join(e.message for e in exposed),
+                     " && ".join(e.fix for e in exposed)
+                     + "; if anyone else could have copied the key, replace it")
+    if name != "reviewer-private-key":
+        return Check(name, OK, f"{key.path} 0600 in a 0700 directory")
+    now = now or dt.datetime.now(dt.UTC)
+    age = now - dt.datetime.fromtimestamp(key.path.stat().st_mtime, dt.UTC)
+    status = FAIL if age >= REVIEWER_KEY_GRACE else WARN
+    hours = max(0, int(age.total_seconds() // 3600))
+    return Check(name, status,
+                 f"{key.path} has been on this host for {hours} h: whoever holds it can decrypt "
+                 "every incident's evidence",
+                 f"give it to the security reviewers (password manager, HSM, offline media), then "
+                 f"shred -u {key.path}")
 
 
 # -- policy, ports, detector ----------------------------------------------------------------------
@@ -334,8 +378,8 @@ def _probe_detector(policy_path: str, isolate: bool, conn) -> None:
 
 # -- all together ---------------------------------------------------------------------------------
 
-CHECKS = ("ip-forwarding", "redirect-rules", "quic-dropped", "listen-address", "ca", "policy",
-          "listen-port", "metrics-port", "detector")
+CHECKS = ("ip-forwarding", "redirect-rules", "quic-dropped", "listen-address", "ca", "keys",
+          "policy", "listen-port", "metrics-port", "detector")
 
 
 def run_checks(setup: Setup, skip: frozenset[str] = frozenset()) -> Iterator[Check]:
@@ -350,6 +394,7 @@ def run_checks(setup: Setup, skip: frozenset[str] = frozenset()) -> Iterator[Che
         "quic-dropped": lambda: [check_quic_dropped(setup, rules)],
         "listen-address": lambda: [check_listen_address(setup)],
         "ca": lambda: check_ca(setup.data_dir),
+        "keys": lambda: check_keys(setup.data_dir),
         "listen-port": lambda: [check_port("listen-port", setup.listen_host, setup.listen_port)],
         "metrics-port": lambda: [check_port("metrics-port", setup.metrics_host,
                                             setup.metrics_port)],
@@ -379,7 +424,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from proxy.cli import _env, default_policy
 
     p = subparsers.add_parser(
-        "doctor", help="check the deployment (firewall, CA, policy, ports, detector)",
+        "doctor", help="check the deployment (firewall, CA, keys, policy, ports, detector)",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--policy", default=None, help="policy file (default: as `baomi run`)")
     p.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "var")))

@@ -29,6 +29,8 @@ from proxy.metrics import Metrics
 from proxy.pac import pac_address, pac_source
 from proxy.pool import InspectionPool
 from proxy.incidents import IncidentStore, ensure_keys
+from proxy.incidents.keys import ensure_mask_key
+from proxy.keys_at_rest import refuse_exposed_keys
 from proxy.record import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DecisionLog, Recorders
 from proxy.reload import PolicyReloader
 from proxy.state import Runtime
@@ -79,6 +81,7 @@ async def serve(settings: RunSettings) -> int:
     from mitmproxy.tools.dump import DumpMaster
 
     policy = load_policy(settings.policy)  # a bad policy stops start-up here
+    refuse_exposed_keys(settings.data_dir)  # before anything here chmods or reads a key
     data_dir = prepare_data_dir(settings.data_dir)
     confdir = secure_ca_dir(data_dir)
 
@@ -114,6 +117,7 @@ async def serve(settings: RunSettings) -> int:
     private_key = ensure_keys(data_dir)
     if private_key:
         warn_private_key(private_key)
+    ensure_mask_key(data_dir)
     decision_log = DecisionLog(data_dir, sync=False, max_bytes=settings.decision_log_max_bytes,
                                keep=settings.decision_log_keep, policy=lambda: runtime.policy)
     recorder = Recorders(decision_log, IncidentStore(data_dir))

@@ -108,6 +108,88 @@ def test_missing_ca_is_a_warning_with_the_way_to_make_one(tmp_path):
     assert (check.status, "baomi run" in check.fix) == (WARN, True)
 
 
+# -- private keys -----------------------------------------------------------------------------------
+
+def keyed_data_dir(data_dir: Path) -> Path:
+    """What `baomi run` leaves after its first start (CA aside): keys/, reviewer key in DIR."""
+    from proxy.incidents.keys import ensure_keys, ensure_mask_key
+
+    ensure_keys(data_dir)
+    ensure_mask_key(data_dir)
+    return data_dir
+
+
+def key_checks(data_dir: Path, now: dt.datetime | None = None) -> dict[str, doctor.Check]:
+    return {c.name: c for c in doctor.check_keys(data_dir, now=now)}
+
+
+def written_at(path: Path) -> dt.datetime:
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+
+
+@pytest.mark.parametrize("hours,status", [(0, WARN), (23.9, WARN), (24, FAIL), (24 * 30, FAIL)])
+def test_reviewer_private_key_left_on_the_host(tmp_path, hours, status):
+    data = keyed_data_dir(tmp_path)
+    key = data / "reviewer-private-key.pem"
+    check = key_checks(data, now=written_at(key) + dt.timedelta(hours=hours))["reviewer-private-key"]
+    assert check.status == status
+    assert f"for {int(hours)} h" in check.message
+    assert check.fix.endswith(f"then shred -u {key}")
+
+
+def test_keys_made_by_first_start_are_ok_and_missing_ones_are_not_failures(tmp_path):
+    data = keyed_data_dir(tmp_path)
+    (data / "reviewer-private-key.pem").unlink()  # moved off the host, as it should be
+    checks = key_checks(data)
+    assert {n: c.status for n, c in checks.items()} == {
+        "signing-key": OK, "mask-key": OK, "reviewer-private-key": OK}
+    assert checks["reviewer-private-key"].message == "not on this host"
+    empty = key_checks(tmp_path / "fresh")
+    assert {c.status for c in empty.values()} == {OK}
+    assert "none yet" in empty["signing-key"].message
+
+
+@pytest.mark.parametrize("target,new_mode,name,fix", [
+    ("keys/checkpoint-signing.pem", 0o644, "signing-key",
+     "chmod 600 {data}/keys/checkpoint-signing.pem"),
+    ("keys/mask-fingerprint.key", 0o640, "mask-key", "chmod 600 {data}/keys/mask-fingerprint.key"),
+    ("keys", 0o755, "signing-key", "chmod 700 {data}/keys"),
+    ("reviewer-private-key.pem", 0o644, "reviewer-private-key",
+     "chmod 600 {data}/reviewer-private-key.pem"),
+    (".", 0o711, "reviewer-private-key", "chmod 700 {data}"),
+])
+def test_key_others_can_open_fails_with_the_chmod(tmp_path, target, new_mode, name, fix):
+    data = keyed_data_dir(tmp_path / "data")
+    os.chmod(data / target, new_mode)
+    check = key_checks(data)[name]
+    assert check.status == FAIL
+    assert f"{new_mode:04o}" in check.message
+    assert check.fix.startswith(fix.format(data=data))
+
+
+def test_other_private_key_in_the_data_dir_is_checked(tmp_path):
+    data = keyed_data_dir(tmp_path)
+    extra = data / "keys" / "edm.key"
+    extra.write_text("00" * 32)
+    os.chmod(extra, 0o644)
+    [check] = [c for c in doctor.check_keys(data) if c.name == "private-key"]
+    assert (check.status, check.fix.split(";")[0]) == (FAIL, f"chmod 600 {extra}")
+
+
+def test_cli_json_reports_each_key(tmp_path):
+    data = keyed_data_dir(tmp_path)
+    os.chmod(data / "keys" / "checkpoint-signing.pem", 0o644)
+    code, checks = doctor_cli("--data-dir", str(data), "--skip", "detector", "--skip", "policy",
+                              "--listen-port", str(free_port()), "--metrics-port", "0")
+    assert code == 1
+    by_name = {c["check"]: c for c in checks}
+    assert by_name["signing-key"]["status"] == FAIL
+    assert by_name["signing-key"]["fix"].startswith(
+        f"chmod 600 {data}/keys/checkpoint-signing.pem")
+    assert (by_name["mask-key"]["status"], by_name["reviewer-private-key"]["status"]) == (OK, WARN)
+    assert set(by_name["signing-key"]) == {"check", "status", "message", "fix"}
+
+
 # -- policy -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text,status,words", [
@@ -294,7 +376,8 @@ def test_cli_human_output_names_the_fix(tmp_path):
 
 needs_netns = pytest.mark.skipif(netns.skip_reason() is not None,
                                  reason=str(netns.skip_reason()))
-FIREWALL = ("--skip", "detector", "--skip", "ca", "--skip", "policy", "--skip", "metrics-port",
+FIREWALL = ("--skip", "detector", "--skip", "ca", "--skip", "keys", "--skip", "policy",
+            "--skip", "metrics-port",
             "--mode", "transparent", "--listen-host", "0.0.0.0", "--listen-port", "8080")
 
 

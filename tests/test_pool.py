@@ -20,10 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-
 from baomi_test_plugins import EXIT_MARKER, HANG_MARKER, SLOW_MARKER
-from detectors.engine import DetectorConfig
 from harness import REPO, BaomiProcess
+
+from detectors.engine import DetectorConfig
 from proxy.errors import DetectionFailed, DetectionTimeout
 from proxy.extract import Limits, RawRequest
 from proxy.pool import InspectionPool
@@ -102,9 +102,9 @@ def test_worker_lost_under_a_call_is_retried_on_a_live_worker(loop_runner, pool,
 
 
 def test_worker_that_dies_twice_gets_on_error_and_the_pool_recovers(loop_runner, pool, caplog):
-    with caplog.at_level(logging.WARNING, logger="baomi.pool"):
-        with pytest.raises(DetectionFailed) as e:
-            inspect(loop_runner, pool, f"x {EXIT_MARKER}")
+    with caplog.at_level(logging.WARNING, logger="baomi.pool"), \
+            pytest.raises(DetectionFailed) as e:
+        inspect(loop_runner, pool, f"x {EXIT_MARKER}")
     assert type(e.value) is DetectionFailed  # -> the policy's on_error
     assert e.value.kind == "error"
     assert str(e.value) == "detector worker died (EOFError) (retried once)"

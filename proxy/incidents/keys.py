@@ -6,6 +6,7 @@ Layout under ``DIR/keys/``::
     current                     the key id new periods and segments are sealed to
     checkpoint-signing.pem      Ed25519 private key that signs checkpoints (0600, stays on host)
     checkpoint-signing.pub.pem  its public half (verify uses it)
+    mask-fingerprint.key        32 random bytes, hex: the HMAC key of mask fingerprints (0600)
 
 The reviewer *private* keys never live in ``DIR/keys``: ``keys init`` writes them to a file
 of the operator's choosing, to be carried off the host. A key id is the first 16 hex digits
@@ -37,6 +38,7 @@ PASSPHRASE_ENV = "BAOMI_KEY_PASSPHRASE"
 SIGNING_KEY = "checkpoint-signing.pem"
 SIGNING_PUB = "checkpoint-signing.pub.pem"
 PROXY_PRIVATE_KEY = "reviewer-private-key.pem"  # written once by ensure_keys()
+MASK_KEY = "mask-fingerprint.key"  # under keys/, made by ensure_mask_key()
 
 
 def key_id(public_key: x25519.X25519PublicKey) -> str:
@@ -171,6 +173,30 @@ def ensure_keys(data_dir: Path) -> Path | None:
     out = Path(data_dir) / PROXY_PRIVATE_KEY
     init_keys(data_dir, out)
     return out
+
+
+def ensure_mask_key(data_dir: Path) -> bytes:
+    """The key of mask fingerprints (``CN_RESIDENT_ID#7f3a2c``): made on first start, kept.
+
+    A fingerprint lets reviewers tell two masked values apart; without this key nobody can
+    test a guess against it. It never leaves the host (records carry only fingerprints).
+    """
+    kdir = keys_dir(data_dir)
+    path = kdir / MASK_KEY
+    if not path.exists():
+        _make_keys_dir(kdir)
+        try:
+            _write_new(path, os.urandom(32).hex().encode() + b"\n")
+        except UsageError:
+            pass  # another process made it first: use theirs
+    try:
+        key = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        raise UsageError(f"{path}: not a hex key (restore it, or delete it to make a new one: "
+                         "fingerprints in old records will then no longer match)") from None
+    if len(key) < 16:
+        raise UsageError(f"{path}: key too short ({len(key)} bytes, need 16 or more)")
+    return key
 
 
 def _make_keys_dir(kdir: Path) -> None:
