@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from mitmproxy import http
 
 from policies.facts import Decision, RequestFacts
-from proxy import refusal_text
+from proxy import gitpack, grpcwire, refusal_text
 from proxy.incidents.redact import redact_record
 from proxy.record import DecisionRecord
 
@@ -82,6 +82,18 @@ def decision_record(facts: RequestFacts, decision: Decision, inspection, *, poli
 def block(flow: http.HTTPFlow, record: DecisionRecord, status: int = 403) -> None:
     """Answer the client ourselves; the upstream receives nothing."""
     lang = refusal_text.language(flow.request.headers.get("accept-language", ""))
+    # gRPC and git clients only show an error they can parse: answer in their protocol.
+    if flow.request.headers.get("content-type", "").lower().startswith("application/grpc"):
+        answer = grpcwire.grpc_refusal(refusal_message(record, lang))
+    elif flow.request.path.partition("?")[0].endswith("/git-receive-pack"):
+        answer = gitpack.push_refusal(flow.request.raw_content or b"", refusal_message(record, lang))
+    else:
+        answer = None
+    if answer is not None:
+        code, fields, payload = answer
+        flow.response = http.Response.make(
+            code, payload, dict(fields) | {"x-baomi-incident": record.incident_id})
+        return
     body, ctype = block_body(record, flow.request.headers.get("accept", ""), lang)
     headers = {"content-type": ctype, "content-language": refusal_text.CONTENT_LANGUAGE[lang],
                "x-baomi-incident": record.incident_id, "cache-control": "no-store"}
