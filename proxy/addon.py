@@ -91,6 +91,44 @@ class BaomiAddon:
             log.error("inspection failed: %s", type(e).__name__, exc_info=not isinstance(e, BaomiError))
             self._fail_closed(flow, facts, started, e)
 
+    async def http_connect(self, flow: http.HTTPFlow) -> None:
+        """A CONNECT's target is inspected before mitmproxy resolves or connects to it: a
+        host name that carries customer data (``<resident id>.example``) would leave through
+        the DNS lookup alone. Found data in the name blocks the tunnel (a name cannot be
+        masked); a clean name goes on, and the requests inside are inspected as usual."""
+        started = time.monotonic()
+        policy = self.runtime.policy
+        try:
+            facts = facts_from_flow(flow)
+        except Exception:
+            log.exception("cannot read CONNECT facts")
+            flow.kill()
+            return
+        try:
+            raw = RawRequest("CONNECT", f"https://{flow.request.authority}/",
+                             hosts=host_names(flow))
+            try:
+                inspection = await self.pool.inspect(raw, limits_of(policy),
+                                                     policy.limits.timeout_seconds)
+            except InspectionError as e:
+                decision = failure_decision(policy, e.kind, facts, str(e))
+                if decision.action == "block":
+                    await self._finish(flow, facts, decision, None, started,
+                                       uninspected=FAILURE_REASONS[e.kind],
+                                       error_stage="detect" if e.kind in ("error", "timeout") else None)
+                return
+            if not inspection.findings:
+                return  # a clean name: the tunnel's requests are decided one by one
+            decision = decide_all_hosts(policy, facts, flow, inspection.findings)
+            if decision.action == "mask":
+                decision = Decision("block", decision.rule,
+                                    "customer data in the host name; a host name cannot be masked")
+            if decision.action != "allow":  # block, or monitor: recorded either way
+                await self._finish(flow, facts, decision, inspection, started)
+        except Exception as e:
+            log.error("CONNECT inspection failed: %s", type(e).__name__)
+            self._fail_closed(flow, facts, started, e)
+
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         """Certificate-pinned apps listed in ``passthrough`` are tunnelled uninspected, and every
         such connection is recorded and counted as uninspected."""
@@ -199,7 +237,7 @@ class BaomiAddon:
 
     async def baomi_oversize(self, flow: http.HTTPFlow) -> None:
         """A request body over ``max_body_bytes``, not (fully) read: answered at once with
-        baomi's refusal and an incident; nothing is forwarded (see ``proxy.bodylimit``)."""
+        baomi's refusal and an incident; nothing is forwarded (see ``proxy.httplayer``)."""
         started = time.monotonic()
         try:
             facts = facts_from_flow(flow)
@@ -245,8 +283,21 @@ class BaomiAddon:
                 record = self._record(facts, decision, None, time.monotonic(), "oversize", None)
                 self.recorder.write(record)
                 self._observe(record)
+            elif (reason := protocol_refusal(flow)) is not None:
+                self._record_refusal(flow, reason)
         except Exception:
             log.exception("could not record a failed exchange")
+
+    def _record_refusal(self, flow: http.HTTPFlow, reason: str) -> None:
+        """mitmproxy's parser refused the request (smuggling, bad framing, trailers): nothing
+        was forwarded, but a reviewer must see the attempt. One record, one count."""
+        facts = facts_from_flow(flow)
+        decision = Decision("block", "on_protocol_error", f"malformed request refused: {reason}")
+        record = self._record(facts, decision, None, time.monotonic(), "undecodable", None)
+        flow.metadata["baomi"] = record
+        self.metrics.protocol_refused(reason)
+        self.recorder.write(record)
+        self._observe(record)
 
     def _record_outcome(self, flow: http.HTTPFlow, record: DecisionRecord) -> None:
         outcome = outcome_of(flow)
@@ -342,6 +393,31 @@ class BaomiAddon:
             log.exception("metrics failed")
 
 
+# mitmproxy's refusal messages can quote the offending header: only these fixed words
+# (proxy.metrics.PROTOCOL_REFUSALS) reach records and metrics.
+_REFUSALS = (
+    ("trailer", "chunked trailers"),
+    ("both transfer-encoding and content-length", "both Content-Length and Transfer-Encoding"),
+    ("transfer-encoding", "bad Transfer-Encoding"),
+    ("content-length", "bad Content-Length"),
+    ("chunk", "bad chunked framing"),
+)
+
+
+def protocol_refusal(flow: http.HTTPFlow) -> str | None:
+    """Why mitmproxy refused a request it never finished reading, or None when it did not
+    (a client that went away, a flow we killed, an upstream failure)."""
+    if not flow.error or flow.response is not None or flow.request.timestamp_end is not None:
+        return None
+    message = flow.error.msg.lower()
+    if "disconnect" in message or message == "connection killed." or "killed" in message:
+        return None
+    for needle, reason in _REFUSALS:
+        if needle in message:
+            return reason
+    return "malformed request"
+
+
 def outcome_of(flow: http.HTTPFlow) -> str:
     """What failed, from mitmproxy's error message: a fixed word, never the message itself
     (it can name hosts and addresses)."""
@@ -379,7 +455,7 @@ def websocket_request(flow: http.HTTPFlow, message) -> RawRequest:
     ctype = "application/json" if stripped in (b"{", b"[") else (
         "text/plain; charset=utf-8" if message.is_text else "application/octet-stream")
     return RawRequest(method="WEBSOCKET", url=flow.request.pretty_url,
-                      headers=(("content-type", ctype),), body=content)
+                      headers=(("content-type", ctype),), body=content, hosts=host_names(flow))
 
 
 def close_websocket(flow: http.HTTPFlow, message, incident_id: str | None = None) -> None:
@@ -469,7 +545,17 @@ def raw_request(flow: http.HTTPFlow) -> RawRequest:
         url=req.pretty_url,
         headers=tuple((k.lower(), v) for k, v in req.headers.items(multi=True)),
         body=req.raw_content or b"",
+        hosts=host_names(flow),
     )
+
+
+def host_names(flow: http.HTTPFlow) -> tuple[str, ...]:
+    """Every name the request names its destination by, inspected as text: the SNI, the
+    Host header, the CONNECT target or absolute-URL host (also in transparent mode, where
+    the connection goes to an IP and the names travel only inside the request)."""
+    names = (flow.client_conn.sni, flow.request.host_header and flow.request.pretty_host,
+             flow.request.host)
+    return tuple(dict.fromkeys(n.lower() for n in names if n))
 
 
 def limits_of(policy) -> Limits:

@@ -33,6 +33,7 @@ import email.message
 import email.parser
 import email.utils
 import functools
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -78,6 +79,10 @@ class RawRequest:
     url: str
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    # Every name the destination goes by (CONNECT target, SNI, Host header), inspected as
+    # ``host`` segments before baomi resolves or connects to any of them (the proxy and
+    # ``baomi scan`` fill it; a caller that leaves it empty inspects no host name).
+    hosts: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # URL paths, queries and bodies carry personal data
         return (
@@ -134,8 +139,9 @@ def _extract(
             scope,
         )
     headers = layered(cast(View, _HeaderView.of(request.headers)), 0, scope)
+    hosts = _host_segments(request)
     return Extraction(
-        segments=url.segments + (body.segments if body else ()) + headers.segments,
+        segments=url.segments + (body.segments if body else ()) + headers.segments + hosts,
         bytes_inspected=len(decoded.data) if decoded else 0,
         images=seen.count,
         _request=request,
@@ -176,7 +182,10 @@ class Extraction:
         n_url = len(self._url.segments)
         n_body = len(self._body.segments) if self._body else 0
         url_edits, body_edits = edits[:n_url], edits[n_url : n_url + n_body]
-        header_edits = edits[n_url + n_body :]
+        n_headers = len(self._headers.segments)
+        header_edits = edits[n_url + n_body : n_url + n_body + n_headers]
+        if any(edits[n_url + n_body + n_headers :]):
+            raise CannotMask("a host name cannot be masked: the request would go elsewhere")
         request = self._request
         url = cast(str, self._url.render(url_edits)) if any(url_edits) else request.url
         headers = request.headers
@@ -279,6 +288,24 @@ class _HeaderView:
 
 
 # ---------------------------------------------------------------- URL
+
+
+def _host_segments(request: RawRequest) -> tuple[Segment, ...]:
+    """The destination's names as text (``host``): a name can carry data out by itself,
+    through the DNS lookup, before any byte of the request is sent. IP literals carry none."""
+    out: list[Segment] = []
+    for name in dict.fromkeys(n.strip().rstrip(".") for n in request.hosts):
+        if name and not _is_ip_literal(name):
+            out.append(Segment(name, "host"))
+    return tuple(out)
+
+
+def _is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True, repr=False)  # holds raw text

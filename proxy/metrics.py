@@ -43,6 +43,11 @@ REASON_ALIASES = {"uninspectable": "undecodable"}
 STAGES = ("extract", "detect", "decide", "act", "record")
 # What became of a request after baomi decided it (proxy.addon.outcome_of)
 OUTCOMES = ("upstream_connect", "upstream_tls", "response_cut", "client_aborted", "other")
+# Requests mitmproxy's parser refused (proxy.addon.protocol_refusal)
+PROTOCOL_REFUSALS = (
+    "chunked trailers", "both Content-Length and Transfer-Encoding", "bad Transfer-Encoding",
+    "bad Content-Length", "bad chunked framing", "malformed request",
+)
 RELOAD_RESULTS = ("success", "failure")
 COMPONENTS = ("policy", "detector", "incident_log")
 OTHER = "other"
@@ -131,6 +136,11 @@ class Metrics:
             "Requests decided (allowed or masked) whose exchange then failed, by what failed.",
             ["outcome"], registry=r,
         )  # fmt: skip
+        self.protocol_refusals = Counter(
+            "baomi_protocol_refusals",
+            "Malformed requests refused before inspection (smuggling, bad framing), by reason.",
+            ["reason"], registry=r,
+        )  # fmt: skip
         self.incident_log_failures = Counter(
             "baomi_incident_log_failures", "Failed writes to the incident log.", registry=r
         )
@@ -177,6 +187,8 @@ class Metrics:
             self.errors.labels(stage)
         for outcome in OUTCOMES:
             self.outcomes.labels(outcome)
+        for reason in PROTOCOL_REFUSALS:
+            self.protocol_refusals.labels(reason)
         for result in RELOAD_RESULTS:
             self.policy_reloads.labels(result)
         for component in self._components:
@@ -221,6 +233,9 @@ class Metrics:
                 return OTHER
             self._rules.add(rule)
             return rule
+
+    def protocol_refused(self, reason: str) -> None:
+        self.protocol_refusals.labels(bounded(reason, PROTOCOL_REFUSALS)).inc()
 
     def exchange_failed(self, outcome: str) -> None:
         self.outcomes.labels(bounded(outcome, OUTCOMES)).inc()

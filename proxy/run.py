@@ -91,7 +91,7 @@ async def serve(settings: RunSettings) -> int:
         mode=[settings.mode],
         confdir=str(confdir),
     )
-    bodylimit.install()  # request bodies limited, responses never (before any stream exists)
+    httplayer.install()  # request bodies limited, responses never (before any stream exists)
     master = DumpMaster(opts, with_termlog=True, with_dumper=False)
     opts.update(termlog_verbosity="warn")
     try:

@@ -66,7 +66,14 @@ def requests_in(path: str, content_type: str | None, url: str) -> Iterator[tuple
 
 def _raw_body(body: bytes, content_type: str | None, url: str) -> RawRequest:
     headers = (("content-type", content_type),) if content_type else ()
-    return RawRequest(method="POST", url=url, headers=headers, body=body)
+    return RawRequest(method="POST", url=url, headers=headers, body=body, hosts=_hosts(url, headers))
+
+
+def _hosts(url: str, headers: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """The names the proxy would inspect: the URL's host and the Host header's."""
+    names = [urlsplit(url).hostname or ""]
+    names += [v.rsplit(":", 1)[0] if not v.endswith("]") else v for k, v in headers if k == "host"]
+    return tuple(n for n in names if n)
 
 
 def _looks_like_har(data: bytes) -> bool:
@@ -100,7 +107,9 @@ def _har_requests(path: str, data: bytes) -> Iterator[tuple[str, RawRequest]]:
             headers += (("content-type", post["mimeType"]),)
         # HAR bodies are stored decoded: drop Content-Encoding so we do not decode twice.
         headers = tuple((k, v) for k, v in headers if k != "content-encoding")
-        yield f"{path}#{i}", RawRequest(req.get("method", "GET"), req.get("url", ""), headers, body)
+        url = req.get("url", "")
+        yield f"{path}#{i}", RawRequest(req.get("method", "GET"), url, headers, body,
+                                        hosts=_hosts(url, headers))
 
 
 def _flow_requests(path: str) -> Iterator[tuple[str, RawRequest]]:
@@ -114,7 +123,8 @@ def _flow_requests(path: str) -> Iterator[tuple[str, RawRequest]]:
                     continue
                 r = flow.request
                 headers = tuple((k.lower(), v) for k, v in r.headers.items(multi=True))
-                yield f"{path}#{i}", RawRequest(r.method, r.pretty_url, headers, r.raw_content or b"")
+                yield f"{path}#{i}", RawRequest(r.method, r.pretty_url, headers, r.raw_content or b"",
+                                                hosts=(r.host, r.pretty_host))
         except FlowReadException as e:
             raise UsageError(f"{path}: not a mitmproxy flow file ({e})") from None
 

@@ -1,6 +1,6 @@
-"""Request bodies are limited, responses never are (proxy.bodylimit), through the real proxy.
+"""Request bodies are limited, responses never are (proxy.httplayer), through the real proxy.
 
-The first test pins the mitmproxy internals ``proxy.bodylimit`` relies on, so an upgrade
+The first test pins the mitmproxy internals ``proxy.httplayer`` relies on, so an upgrade
 that moves them fails here, loudly, instead of silently limiting downloads again.
 """
 
@@ -25,18 +25,18 @@ BIG = 3 * LIMIT + 12345  # a download well over the request limit
 PAYLOAD = os.urandom(BIG)
 
 
-def test_mitmproxy_internals_bodylimit_relies_on() -> None:
+def test_mitmproxy_internals_httplayer_relies_on() -> None:
     from mitmproxy.proxy.layers import http as http_layers
 
-    from proxy import bodylimit
+    from proxy import httplayer
 
     stream = http_layers.HttpStream
     assert list(inspect.signature(stream.check_body_size).parameters) == ["self", "request"]
     for name in ("send_response", "flow_done", "state_errored", "request_body_buf"):
         assert hasattr(stream, name) or name in stream.__init__.__code__.co_names, name
     assert "HttpStream(ctx, stream_id)" in inspect.getsource(http_layers.HttpLayer.make_stream)
-    bodylimit.install()
-    assert http_layers.HttpStream is bodylimit.LimitedRequestStream
+    httplayer.install()
+    assert http_layers.HttpStream is httplayer.LimitedRequestStream
 
 
 class _Origin(BaseHTTPRequestHandler):
@@ -74,7 +74,7 @@ def origin():
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory):
-    data = tmp_path_factory.mktemp("bodylimit")
+    data = tmp_path_factory.mktemp("httplayer")
     text = (REPO / "policies" / "default.yaml").read_text()
     policy = data / "policy.yaml"
     policy.write_text(text.replace("max_body_bytes: 10MiB", f"max_body_bytes: {LIMIT}"))
@@ -147,3 +147,79 @@ def test_set_body_size_limit_that_conflicts_with_the_policy_is_refused(tmp_path)
     with pytest.raises(RuntimeError) as e:
         px.start(timeout=60)
     assert "--set body_size_limit=1k: not accepted" in str(e.value)
+
+
+def raw_exchange(px, data: bytes) -> bytes:
+    """Send raw bytes to the proxy; everything it answers until it closes (or 10 s)."""
+    out = b""
+    with socket.create_connection(("127.0.0.1", px.port), timeout=10) as s:
+        s.sendall(data)
+        try:
+            while chunk := s.recv(65536):
+                out += chunk
+        except TimeoutError:
+            out += b"<timeout: the proxy left the client hanging>"
+    return out
+
+
+ID = "11010519491231002X"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(("name", "head", "body", "status", "reason"), [
+    ("trailers", "Transfer-Encoding: chunked",
+     f"5\r\nhello\r\n0\r\nX-Customer-Id: {ID}\r\n\r\n", b"HTTP/1.1 400", "chunked trailers"),
+    ("cl-and-te", "Content-Length: 5\r\nTransfer-Encoding: chunked", "0\r\n\r\n",
+     b"HTTP/1.1 400", "both Content-Length and Transfer-Encoding"),
+    ("bad-chunk-size", "Transfer-Encoding: chunked", "zz\r\nhello\r\n0\r\n\r\n", b"",
+     "bad chunked framing"),
+])
+def test_requests_the_parser_refuses_get_an_answer_and_a_record(
+        proxy, origin, name, head, body, status, reason) -> None:
+    before = len(_Origin.posts)
+    target = origin + f"/refused-{name}"
+    host = origin.split("//", 1)[1]
+    answer = raw_exchange(proxy, f"POST {target} HTTP/1.1\r\nHost: {host}\r\n{head}\r\n\r\n{body}"
+                          .encode())
+    assert answer.startswith(status) and b"<timeout" not in answer, answer[:120]
+    assert ID.encode() not in answer
+    assert len(_Origin.posts) == before
+    deadline = time.monotonic() + 10
+    while not (mine := [r for r in records(proxy) if r["path"] == f"/refused-{name}"]):
+        assert time.monotonic() < deadline, "no decision record for the refused request"
+        time.sleep(0.1)
+    assert [(r["action"], r["rule"], r["reason"]) for r in mine] == \
+        [("block", "on_protocol_error", f"malformed request refused: {reason}")]
+    assert ID not in json.dumps(records(proxy))
+
+
+class _TrailerOrigin(BaseHTTPRequestHandler):
+    """A chunked response that ends with a trailer field (what gRPC-over-HTTP/1 gateways and
+    some CDNs send)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("trailer", "x-checksum")
+        self.end_headers()
+        self.wfile.write(b"5\r\nhello\r\n6\r\n world\r\n0\r\nx-checksum: abc\r\n\r\n")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.e2e
+def test_response_with_trailers_is_delivered_whole(proxy) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TrailerOrigin)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for _ in range(2):  # and the proxy is still fine afterwards
+            r = httpx.get(f"http://127.0.0.1:{server.server_address[1]}/t", proxy=proxy.url,
+                          timeout=10)
+            assert (r.status_code, r.content) == (200, b"hello world")
+    finally:
+        server.shutdown()
+    log = proxy.log_text()
+    assert "has crashed" not in log, log[log.find("has crashed"):][:3000]

@@ -1,4 +1,5 @@
-"""Request bodies are limited, responses never are: mitmproxy's HTTP stream, adjusted.
+"""mitmproxy's HTTP layer, adjusted: request bodies are limited, responses never are, and
+a chunked message with trailers ends cleanly instead of crashing the connection.
 
 mitmproxy applies ``body_size_limit`` and ``stream_large_bodies`` to requests *and*
 responses (``HttpStream.check_body_size``). baomi inspects what leaves, not what comes
@@ -15,10 +16,17 @@ What changes (nothing else does):
   body, or counted while a chunked body is buffered) fires the ``baomi_oversize`` hook
   with the body still unread/partial. The addon records the refusal and sets
   ``flow.response``; that answer goes out at once, the rest of the body is read and
-  dropped (HTTP/2 stream reset, HTTP/1 connection closed after the answer), and nothing
-  is sent upstream. If no addon answers, mitmproxy's own 413 is sent as before.
+  dropped (HTTP/2: the stream is reset; HTTP/1: ``Connection: close`` once the client is
+  done sending), and nothing is sent upstream. If no addon answers, mitmproxy's own 413 is sent as before.
 
-This reaches into mitmproxy internals (pinned version): ``tests/test_bodylimit.py``
+Trailers: mitmproxy's HTTP/1 reader raises NotImplementedError when a chunked body ends
+with trailer fields ("mitmproxy has crashed", ~11 KB of log, the client left hanging and
+two descriptors held). A *request* with trailers is answered 400 and refused (its trailers
+could carry data that HTTP/1 cannot forward inspected); the refusal reaches the addon's
+``error`` hook, which records it. A *response* with trailers is delivered whole, its
+trailer fields dropped (mitmproxy cannot send HTTP/1 trailers; clients rarely read them).
+
+This reaches into mitmproxy internals (pinned version): ``tests/test_httplayer.py``
 checks the names and signatures it relies on, so an upgrade that moves them fails loudly.
 """
 
@@ -29,10 +37,15 @@ from dataclasses import dataclass
 from mitmproxy import flow as mflow
 from mitmproxy import http
 from mitmproxy.net.http.http1 import expected_http_body_size
-from mitmproxy.proxy import commands, layer
+from mitmproxy.proxy import commands, events, layer
 from mitmproxy.proxy.layers import http as http_layers
-from mitmproxy.proxy.layers.http import ErrorCode, HttpStream, SendHttp
-from mitmproxy.proxy.layers.http._events import ResponseProtocolError
+from mitmproxy.proxy.layers.http import ErrorCode, HttpStream, ReceiveHttp, SendHttp
+from mitmproxy.proxy.layers.http._events import (
+    RequestProtocolError,
+    ResponseEndOfMessage,
+    ResponseProtocolError,
+)
+from mitmproxy.proxy.layers.http._http1 import Http1Client, Http1Server
 from mitmproxy.proxy.layers.http._hooks import HttpErrorHook, HttpRequestHeadersHook
 from mitmproxy.utils import human
 
@@ -79,15 +92,20 @@ class LimitedRequestStream(HttpStream):
         if self.flow.response is None or self.flow.error:
             yield from self._mitmproxy_413()
             return
+        http2 = self.flow.request.is_http2 or self.flow.request.is_http3
+        if not http2:
+            # HTTP/1: the connection ends after this exchange; the rest of the body is read
+            # and dropped meanwhile (no reset while the client still sends: it could lose
+            # the answer). The connection layer may already have read the whole request.
+            self.flow.response.headers["connection"] = "close"
         yield from self.send_response()
         yield from self.flow_done()
-        # Still uploading: end this exchange. HTTP/1 closes the connection once the answer is
-        # out (the answer is already sent, so no error page follows); HTTP/2 resets the stream.
-        yield SendHttp(
-            ResponseProtocolError(self.stream_id, "request body over the limit",
-                                  ErrorCode.REQUEST_TOO_LARGE),
-            self.context.client,
-        )
+        if http2:  # the client may stop sending: "no need for the rest of the body"
+            yield SendHttp(
+                ResponseProtocolError(self.stream_id, "request body over the limit",
+                                      ErrorCode.REQUEST_TOO_LARGE),
+                self.context.client,
+            )
         self.flow.live = False
 
     def _mitmproxy_413(self) -> layer.CommandGenerator[None]:
@@ -99,6 +117,39 @@ class LimitedRequestStream(HttpStream):
         self.flow.live = False
 
 
+TRAILERS_REFUSED = "chunked request trailers are not accepted"
+
+
+class TrailerRefusingServer(Http1Server):
+    """Client side: a request whose chunked body ends with trailers -> 400, then closed."""
+
+    def read_body(self, event: events.Event) -> layer.CommandGenerator[None]:
+        try:
+            yield from super().read_body(event)
+        except NotImplementedError:  # h11 read trailer fields (see module doc)
+            body = f"baomi: {TRAILERS_REFUSED}\n".encode()
+            head = (b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                    b"connection: close\r\ncontent-length: %d\r\n\r\n" % len(body))
+            yield commands.SendData(self.conn, head + body)
+            yield commands.CloseConnection(self.conn)
+            self.state = self.done
+            yield ReceiveHttp(RequestProtocolError(self.stream_id, TRAILERS_REFUSED,
+                                                   code=ErrorCode.GENERIC_CLIENT_ERROR))
+
+
+class TrailerDroppingClient(Http1Client):
+    """Server side: a response whose chunked body ends with trailers ends there."""
+
+    def read_body(self, event: events.Event) -> layer.CommandGenerator[None]:
+        try:
+            yield from super().read_body(event)
+        except NotImplementedError:  # the body is complete; only the trailer fields are lost
+            yield ReceiveHttp(ResponseEndOfMessage(self.stream_id))
+            yield from self.mark_done(response=True)
+
+
 def install() -> None:
-    """Make mitmproxy's HTTP layer create ``LimitedRequestStream``s (idempotent)."""
+    """Make mitmproxy's HTTP layer use the classes above (idempotent)."""
     http_layers.HttpStream = LimitedRequestStream  # type: ignore[misc]
+    http_layers.Http1Server = TrailerRefusingServer  # type: ignore[misc]
+    http_layers.Http1Client = TrailerDroppingClient  # type: ignore[misc]
