@@ -20,7 +20,7 @@ from pathlib import Path
 
 from detectors.engine import DetectorConfig
 from policies.load import load_policy
-from proxy import bodylimit
+from proxy import httplayer
 from proxy.addon import BaomiAddon
 from proxy.ca import ca_paths, secure_ca_dir
 from proxy.errors import BaomiError, UsageError
