@@ -36,11 +36,13 @@ def decisions(data_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def last_block(data_dir: Path, method: str | None = None) -> dict:
-    """The newest block record (optionally for one method, e.g. "WEBSOCKET")."""
-    blocks = [r for r in decisions(data_dir)
-              if r["action"] == "block" and (method is None or r["method"] == method)]
-    assert blocks, "baomi recorded no block"
+def last_block(data_dir: Path, path: str, *, after: int, method: str | None = None) -> dict:
+    """The newest block record for a request path (and method, e.g. "WEBSOCKET") among the
+    records after the first ``after`` (``len(decisions(...))`` taken before the request).
+    Matching the path matters: a browser's own background requests are blocked too."""
+    blocks = [r for r in decisions(data_dir)[after:] if r["action"] == "block"
+              and r["path"] == path and (method is None or r["method"] == method)]
+    assert blocks, f"baomi recorded no block for {path}"
     return blocks[-1]
 
 
@@ -138,9 +140,14 @@ class WebSocketEcho:
         self.port = 0
 
     async def _echo(self, ws):
-        async for message in ws:
-            self.received.append(message)
-            await ws.send(message)
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            async for message in ws:
+                self.received.append(message)
+                await ws.send(message)
+        except ConnectionClosed:  # baomi closing a blocked conversation is a normal end here
+            pass
 
     async def _main(self):
         from websockets.asyncio.server import serve

@@ -163,13 +163,13 @@ def test_clean_form_is_posted(browser, site):
 
 
 def test_form_with_resident_id_shows_block_page(browser, site, proxy):
-    before = len(posts(site))
+    before, logged = len(posts(site)), len(decisions(proxy.data_dir))
     browser.get(site.url("/form"))
     browser.find_element(By.ID, "order").send_keys("SO-2026-0043")
     browser.find_element(By.ID, "note").send_keys(f"客户身份证 {RESIDENT_ID}")
     submit(browser)
     browser.save_screenshot(str(ARTIFACTS / "browser-block-page.png"))
-    record = last_block(proxy.data_dir)
+    record = last_block(proxy.data_dir, "/submit", after=logged)
     text = browser.find_element(By.TAG_NAME, "body").text
     assert len(posts(site)) == before  # the upstream got nothing
     assert record["rule"] == "block-ids-and-cards"
@@ -182,6 +182,7 @@ def test_form_with_resident_id_shows_block_page(browser, site, proxy):
 
 def test_block_page_in_chinese_for_a_chinese_browser(browser, site, proxy):
     """Accept-Language zh-CN (set through DevTools for this test only) gets the Chinese page."""
+    logged = len(decisions(proxy.data_dir))
     agent = browser.execute_script("return navigator.userAgent")
     browser.execute_cdp_cmd("Network.setUserAgentOverride",
                             {"userAgent": agent, "acceptLanguage": "zh-CN,zh;q=0.9"})
@@ -195,7 +196,7 @@ def test_block_page_in_chinese_for_a_chinese_browser(browser, site, proxy):
     finally:
         browser.execute_cdp_cmd("Network.setUserAgentOverride",
                                 {"userAgent": agent, "acceptLanguage": "en-US,en"})
-    record = last_block(proxy.data_dir)
+    record = last_block(proxy.data_dir, "/submit", after=logged)
     assert lang.startswith("zh")
     assert "拦截" in browser.title
     assert record["incident_id"] in text
@@ -210,12 +211,12 @@ def upload(browser, site, path: Path) -> None:
 
 
 def test_customer_csv_upload_is_blocked(browser, site, proxy, tmp_path):
-    before = len(posts(site))
+    before, logged = len(posts(site)), len(decisions(proxy.data_dir))
     path = tmp_path / "customers.csv"
     path.write_text(customers_csv(10, ids=False), encoding="utf-8")
     upload(browser, site, path)
     browser.save_screenshot(str(ARTIFACTS / "browser-bulk-upload-block-page.png"))
-    record = last_block(proxy.data_dir)
+    record = last_block(proxy.data_dir, "/upload", after=logged)
     assert len(posts(site)) == before
     assert record["rule"] == "block-bulk-contacts"
     assert record["records"] == 10
@@ -253,10 +254,10 @@ def test_clean_websocket_message_is_echoed(browser, site, echo):
 
 
 def test_websocket_message_with_resident_id_closes_1008(browser, site, echo, proxy):
-    before = len(echo.received)
+    before, logged = len(echo.received), len(decisions(proxy.data_dir))
     browser.get(site.url("/ws"))
     result = browser.execute_async_script(WS_SCRIPT, echo.url(), f"客户身份证 {RESIDENT_ID}")
-    record = last_block(proxy.data_dir, method="WEBSOCKET")
+    record = last_block(proxy.data_dir, "/echo", after=logged, method="WEBSOCKET")
     assert len(echo.received) == before
     assert result["messages"] == []
     assert result["code"] == 1008
