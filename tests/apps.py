@@ -359,15 +359,18 @@ def _varint(n: int) -> bytes:
 
 
 class GrpcServer:
-    """A grpcio server on 127.0.0.1 with TLS from the test CA, one unary method
-    ``/baomi.test.Notes/Send`` taking and returning raw bytes; records every request message."""
+    """A grpcio server on 127.0.0.1 with TLS from the test CA and two methods taking and
+    returning raw bytes: unary ``/baomi.test.Notes/Send`` (each request message recorded in
+    ``received``) and client-streaming ``/baomi.test.Notes/Collect`` (each call's messages
+    recorded in ``streams``)."""
 
-    SERVICE, METHOD = "baomi.test.Notes", "Send"
+    SERVICE, METHOD, STREAM = "baomi.test.Notes", "Send", "Collect"
 
     def __init__(self, ca: UpstreamCA):
         import grpc
 
         self.received: list[bytes] = []
+        self.streams: list[list[bytes]] = []
         ca.server_context(["localhost", "127.0.0.1"])  # writes localhost.pem / localhost.key
         chain = (ca.dir / "localhost.pem").read_bytes()
         key = (ca.dir / "localhost.key").read_bytes()
@@ -376,8 +379,14 @@ class GrpcServer:
             self.received.append(request)
             return pb_string(1, "stored")
 
-        handler = grpc.method_handlers_generic_handler(
-            self.SERVICE, {self.METHOD: grpc.unary_unary_rpc_method_handler(send)})
+        def collect(requests, context) -> bytes:
+            self.streams.append(list(requests))
+            return pb_string(1, "stored")
+
+        handler = grpc.method_handlers_generic_handler(self.SERVICE, {
+            self.METHOD: grpc.unary_unary_rpc_method_handler(send),
+            self.STREAM: grpc.stream_unary_rpc_method_handler(collect),
+        })
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         self.server.add_generic_rpc_handlers((handler,))
         self.port = self.server.add_secure_port(
@@ -386,6 +395,10 @@ class GrpcServer:
     @property
     def method_path(self) -> str:
         return f"/{self.SERVICE}/{self.METHOD}"
+
+    @property
+    def stream_path(self) -> str:
+        return f"/{self.SERVICE}/{self.STREAM}"
 
     def __enter__(self):
         self.server.start()

@@ -40,15 +40,40 @@ def proxy(tmp_path_factory, ca):
 
 
 @pytest.fixture(scope="module")
-def send(proxy, server):
-    """The unary method, called through baomi with raw bytes in and out."""
+def channel(proxy, server):
+    """A channel to the server through baomi, trusting baomi's CA."""
     creds = grpc.ssl_channel_credentials(root_certificates=Path(proxy.ca_pem).read_bytes())
-    channel = grpc.secure_channel(f"127.0.0.1:{server.port}", creds,
-                                  options=[("grpc.http_proxy", proxy.url)])
-    try:
-        yield channel.unary_unary(server.method_path)
-    finally:
-        channel.close()
+    with grpc.secure_channel(f"127.0.0.1:{server.port}", creds,
+                             options=[("grpc.http_proxy", proxy.url)]) as ch:
+        yield ch
+
+
+@pytest.fixture(scope="module")
+def send(channel, server):
+    """The unary method, raw bytes in and out."""
+    return channel.unary_unary(server.method_path)
+
+
+@pytest.fixture(scope="module")
+def collect(channel, server):
+    """The client-streaming method, raw bytes in and out."""
+    return channel.stream_unary(server.stream_path)
+
+
+def refused_call(call, proxy, path: str, request) -> tuple[grpc.RpcError, dict]:
+    """Make a call that baomi must refuse: (the client's error, baomi's block record)."""
+    logged = len(decisions(proxy.data_dir))
+    with pytest.raises(grpc.RpcError) as refused:
+        call(request, timeout=TIMEOUT)
+    return refused.value, last_block(proxy.data_dir, path, after=logged)
+
+
+def assert_denied(error: grpc.RpcError, record: dict) -> None:
+    assert record["rule"] == "block-ids-and-cards"
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert record["incident_id"] in error.details()
+    assert record["rule"] in error.details()
+    assert RESIDENT_ID not in error.details()
 
 
 def test_clean_call_reaches_the_server(send, server, proxy):
@@ -60,14 +85,40 @@ def test_clean_call_reaches_the_server(send, server, proxy):
 
 
 def test_call_with_resident_id_is_permission_denied(send, server, proxy):
-    before, logged = len(server.received), len(decisions(proxy.data_dir))
+    before = len(server.received)
     message = pb_string(1, "SO-2026-0043") + pb_string(2, f"客户身份证 {RESIDENT_ID}")
-    with pytest.raises(grpc.RpcError) as refused:
-        send(message, timeout=TIMEOUT)
-    record = last_block(proxy.data_dir, server.method_path, after=logged)
+    error, record = refused_call(send, proxy, server.method_path, message)
     assert len(server.received) == before
-    assert record["rule"] == "block-ids-and-cards"
-    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert record["incident_id"] in refused.value.details()
-    assert record["rule"] in refused.value.details()
-    assert RESIDENT_ID not in refused.value.details()
+    assert_denied(error, record)
+
+
+def test_clean_gzip_compressed_call_reaches_the_server(send, server):
+    message = pb_string(1, "SO-2026-0044") + pb_string(2, "gzip on the wire " * 20)
+    reply = send(message, timeout=TIMEOUT, compression=grpc.Compression.Gzip)
+    assert reply == pb_string(1, "stored")
+    assert server.received[-1] == message
+
+
+def test_gzip_compressed_call_with_resident_id_is_permission_denied(send, server, proxy):
+    before = len(server.received)
+    message = pb_string(1, "SO-2026-0045") + pb_string(2, f"客户身份证 {RESIDENT_ID} " * 10)
+    error, record = refused_call(
+        lambda m, timeout: send(m, timeout=timeout, compression=grpc.Compression.Gzip),
+        proxy, server.method_path, message)
+    assert len(server.received) == before
+    assert_denied(error, record)
+
+
+def test_clean_client_stream_reaches_the_server(collect, server):
+    messages = [pb_string(1, f"SO-2026-01{i:02d}") for i in range(3)]
+    assert collect(iter(messages), timeout=TIMEOUT) == pb_string(1, "stored")
+    assert server.streams[-1] == messages
+
+
+def test_client_stream_with_resident_id_in_third_message_is_denied(collect, server, proxy):
+    before = len(server.streams)
+    messages = [pb_string(1, "SO-2026-0201"), pb_string(1, "SO-2026-0202"),
+                pb_string(1, "SO-2026-0203") + pb_string(2, f"身份证 {RESIDENT_ID}")]
+    error, record = refused_call(collect, proxy, server.stream_path, iter(messages))
+    assert len(server.streams) == before
+    assert_denied(error, record)
