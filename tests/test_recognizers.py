@@ -339,6 +339,9 @@ PHONE_IN_SENTENCES = [
     ("给15867203941发短信，告诉他退款已到账", "15867203941"),
     ("麻烦打给15867203941确认地址", "15867203941"),
     ("15867203941 is her mobile, call before noon", "15867203941"),
+    ("Call the card holder at 15867203941 to confirm", "15867203941"),  # "card": a person here
+    ("contact the account owner at 15867203941", "15867203941"),
+    ("Tel. 15867203941", "15867203941"),
 ]
 
 
@@ -364,6 +367,8 @@ NOT_PHONES_IN_SENTENCES = [
     "call 215867203941 and 158672039412",  # inside longer digit runs
     "ticket 11987654321 for the phone team",  # 11 digits not starting 1[3-9]
     "upgrade to version 15.8.67203941",
+    "card no. 15867203941, please call the bank",  # "no." does not end the sentence
+    "customer number 15867203941 called twice",
 ]
 
 

@@ -53,18 +53,23 @@ PHONE_WORDS = re.compile(
     r"|number)\b)"
     r"|手机|电话|短信|回电|致电|来电|拨打|打给|联系|号码|微信|通知"
 )
-# Labels of other numbers: "order number", "tracking", "运单号", a carrier (case kept: "UPS", not "ups").
+# Labels of other numbers: "order number", "tracking", "运单号", a carrier (case kept: "UPS", not
+# "ups"). Words that also name people ("card holder", "account owner", "employee", "in case")
+# count only with "number"/"no"/"id" after them.
+NUMBER_NOUN = r"(?:[ _-]?(?:number|no\.?|num|nr|#|id|code))"
 OTHER_NUMBER_WORDS = re.compile(
-    r"(?i:\b(?:order|tracking|track|waybill|shipment|parcel|package|invoice|receipt|serial|sn"
-    r"|ref(?:erence)?|account|acct|card|id|uid|sku|batch|lot|ticket|case|txn|transaction"
-    r"|build|version|ver|timestamp|epoch|ts|code|pin|otp|imei|employee)"
-    r"(?:[ _-]?(?:number|no\.?|num|nr|#|id|code))?\b)"
+    r"(?i:\b(?:(?:order|tracking|track|waybill|shipment|parcel|package|invoice|receipt|serial|sn"
+    r"|ref(?:erence)?|id|uid|sku|batch|lot|ticket|txn|transaction|build|version|ver|timestamp"
+    rf"|epoch|ts|code|pin|otp|imei){NUMBER_NOUN}?"
+    rf"|(?:account|acct|card|case|employee|member|customer|user){NUMBER_NOUN})\b)"
     r"|\b(?:SF|EMS|UPS|DHL|USPS|FedEx|JD|YTO|ZTO|STO)\b"
     r"|(?:订单|运单|快递|物流|流水|工号|工单|卡号|账号|帐号|批次|版本|序列|验证码|单号|编号"
     r"|顺丰|圆通|中通|申通|韵达|百世|极兔|京东|邮政)(?:号码|号|编号)?"
 )
 # Where a sentence ends: the cues that count are in the number's own sentence.
 SENTENCE_END = re.compile(r"[。！？!?\n；;]|\.(?:\s|$)")
+ABBREVIATIONS = frozenset({"no", "nr", "tel", "ext", "mr", "mrs", "ms", "dr", "e.g", "i.e", "vs", "approx"})
+WORD_BEFORE = re.compile(r"[\w.]*$")
 SENTENCE_REACH = 80  # characters looked at on each side, at most
 
 
@@ -153,15 +158,28 @@ def sentence_cue(text: str, start: int, end: int) -> str | None:
     ("给13800138000发短信", "13800138000 is the order number").
     """
     before = text[max(0, start - SENTENCE_REACH) : start]
-    ends = list(SENTENCE_END.finditer(before))
+    ends = _sentence_ends(before)
     if ends:
         before = before[ends[-1].end() :]
     nearest = _last_label(before)
     if nearest is not None:
         return nearest
     after = text[end : end + SENTENCE_REACH]
-    stop = SENTENCE_END.search(after)
-    return _first_label(after[: stop.start()] if stop else after)
+    stops = _sentence_ends(after)
+    return _first_label(after[: stops[0].start()] if stops else after)
+
+
+def _sentence_ends(text: str) -> list[re.Match[str]]:
+    """Sentence ends, not the dot of "No." or "Tel." ("card no. 138...")."""
+    return [
+        m for m in SENTENCE_END.finditer(text)
+        if m.group(0)[0] != "." or _word_before(text, m.start()) not in ABBREVIATIONS
+    ]
+
+
+def _word_before(text: str, pos: int) -> str:
+    word = WORD_BEFORE.search(text, 0, pos)
+    return word.group(0).lower() if word else ""
 
 
 def _last_label(words: str) -> str | None:
