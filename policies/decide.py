@@ -51,6 +51,34 @@ def decide(policy: Policy, facts: RequestFacts, findings: Sequence[Finding]) -> 
     return _finish(policy, default, approval)
 
 
+def content_decision(policy: Policy, images: int) -> Decision | None:
+    """Uploaded images whose pixels cannot be inspected (their text metadata is, like any
+    text): ``content.images: block`` refuses the request; ``allow`` (default) lets them go.
+
+    content_decision(policy_with_images_block, 2)
+      -> Decision("block", "content-images", "2 images whose pixels cannot be inspected ...")
+    """
+    if images <= 0 or policy.content.images != "block":
+        return None
+    noun = "image" if images == 1 else "images"
+    return _finish(policy, Decision(
+        "block", "content-images",
+        f"{images} {noun} whose pixels cannot be inspected (content.images: block)"), None)
+
+
+SEVERITY = {"allow": 0, "monitor": 1, "mask": 2, "block": 3}
+
+
+def strictest(decision: Decision, other: Decision | None) -> Decision:
+    """The stricter of two decisions (block > mask > monitor > allow; in monitor mode by what
+    would have happened); the first on a tie."""
+    if other is None:
+        return decision
+    def rank(d: Decision) -> int:
+        return SEVERITY.get(d.would_be or d.action, 0)
+    return other if rank(other) > rank(decision) else decision
+
+
 def failure_decision(policy: Policy, kind: str, facts: RequestFacts, reason: str) -> Decision:
     """The policy's answer when inspection could not finish; ``kind`` picks ``failure.on_<kind>``."""
     action = policy.failure.action(kind)

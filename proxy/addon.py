@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from mitmproxy import ctx, http, tcp, tls, udp
 
-from policies.decide import decide, failure_decision
+from policies.decide import content_decision, decide, failure_decision, strictest
 from policies.facts import Decision, RequestFacts
 from proxy import act, websocket_close
 from proxy.errors import BaomiError, CannotMask, IncidentLogError, InspectionError
@@ -84,6 +84,8 @@ class BaomiAddon:
                                    error_stage="detect" if e.kind in ("error", "timeout") else None)
                 return
             decision = decide_all_hosts(policy, facts, flow, inspection.findings)
+            decision = strictest(decision, content_decision(policy, inspection.images))
+            self.metrics.images(inspection.images, decision)
             if decision.action == "mask":
                 decision = await self._mask(flow, raw, limits, inspection, decision)
             await self._finish(flow, facts, decision, inspection, started)
@@ -174,6 +176,8 @@ class BaomiAddon:
                 stage = "detect" if e.kind in ("error", "timeout") else None
             else:
                 decision = decide_all_hosts(policy, facts, flow, inspection.findings)
+                decision = strictest(decision, content_decision(policy, inspection.images))
+                self.metrics.images(inspection.images, decision)
                 uninspected = stage = None
                 if decision.action == "mask":
                     decision = await self._mask_message(message, raw, limits, inspection, decision)

@@ -136,6 +136,11 @@ class Metrics:
             "Requests decided (allowed or masked) whose exchange then failed, by what failed.",
             ["outcome"], registry=r,
         )  # fmt: skip
+        self.uninspected_images = Counter(
+            "baomi_uninspected_images",
+            "Uploaded images whose pixels could not be inspected, by the action on their request.",
+            ["action"], registry=r,
+        )  # fmt: skip
         self.protocol_refusals = Counter(
             "baomi_protocol_refusals",
             "Malformed requests refused before inspection (smuggling, bad framing), by reason.",
@@ -189,6 +194,8 @@ class Metrics:
             self.outcomes.labels(outcome)
         for reason in PROTOCOL_REFUSALS:
             self.protocol_refusals.labels(reason)
+        for action in ACTIONS:
+            self.uninspected_images.labels(action)
         for result in RELOAD_RESULTS:
             self.policy_reloads.labels(result)
         for component in self._components:
@@ -233,6 +240,11 @@ class Metrics:
                 return OTHER
             self._rules.add(rule)
             return rule
+
+    def images(self, count: int, decision) -> None:
+        """Count images whose pixels went uninspected (policy ``content.images``)."""
+        if count > 0:
+            self.uninspected_images.labels(bounded(decision.action, ACTIONS)).inc(count)
 
     def protocol_refused(self, reason: str) -> None:
         self.protocol_refusals.labels(bounded(reason, PROTOCOL_REFUSALS)).inc()

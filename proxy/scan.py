@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from policies.decide import decide, failure_decision
+from policies.decide import content_decision, decide, failure_decision, strictest
 from policies.facts import RequestFacts
 from proxy.errors import InspectionError, UsageError
 from proxy.extract import Limits, RawRequest
@@ -150,7 +150,8 @@ def scan(policy, detector, inputs: list[str], content_type: str | None, url: str
                 d = failure_decision(policy, e.kind, facts, str(e))
                 yield ScanResult(label, raw.url, (), d.would_be or d.action, d.rule, d.reason)
                 continue
-            d = decide(policy, facts, inspection.findings)
+            d = strictest(decide(policy, facts, inspection.findings),
+                          content_decision(policy, inspection.images))
             yield ScanResult(label, raw.url, inspection.findings, d.would_be or d.action, d.rule, d.reason)
 
 

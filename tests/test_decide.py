@@ -576,3 +576,30 @@ def test_monitor_mode_keeps_record_count(records_policy):
     policy = replace(records_policy, mode="monitor")
     decision = decide(policy, facts(), people(3, "PHONE_NUMBER"))
     assert (decision.action, decision.would_be, decision.records) == ("monitor", "block", 3)
+
+
+# -- content.images and the strictest of two decisions -------------------------------------
+
+def test_images_are_allowed_by_default_and_blocked_when_the_policy_says(default_policy) -> None:
+    from policies.decide import content_decision
+
+    assert default_policy.content.images == "allow"
+    assert content_decision(default_policy, 3) is None
+    blocking = replace(default_policy, content=replace(default_policy.content, images="block"))
+    d = content_decision(blocking, 2)
+    assert (d.action, d.rule) == ("block", "content-images")
+    assert d.reason.startswith("2 images whose pixels cannot be inspected")
+    assert content_decision(blocking, 0) is None
+
+
+@pytest.mark.parametrize(("first", "second", "winner"), [
+    ("allow", "block", "second"), ("block", "allow", "first"), ("mask", "block", "second"),
+    ("block", "mask", "first"), ("mask", "mask", "first"), ("allow", None, "first"),
+])
+def test_strictest_of_two_decisions(first, second, winner) -> None:
+    from policies.decide import strictest
+    from policies.facts import Decision
+
+    a = Decision(first, "a", "")
+    b = Decision(second, "b", "") if second else None
+    assert strictest(a, b) is (a if winner == "first" else b)
