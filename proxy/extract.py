@@ -730,8 +730,13 @@ def _part_view(
     label = f"multipart:{filename if filename is not None else name}"
     media = headers.get_content_type() if headers.get("content-type") else None
     charset = headers.get_content_charset()
-    if filename is None and not _is_json(media):
-        text, codec = decode_text(content, charset)
+    if filename is None and not _is_json(media) and sniff(content) is None:
+        try:
+            text, codec = decode_text(content, charset)
+        except Uninspectable:
+            return strings.strings_view(content, label, limits.max_decoded_bytes)
+        if _looks_binary(text):
+            return strings.strings_view(content, label, limits.max_decoded_bytes)
         return _Text(text, codec, label, words(name))
     return _payload_view(
         content, media, charset, label + ":", label, words(name), depth + 1, limits, filename

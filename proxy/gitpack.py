@@ -40,15 +40,18 @@ from proxy.decode import Budget, current_budget
 from proxy.documents import OpenEntry, document_view
 from proxy.errors import Uninspectable
 from proxy.layers import View
+from proxy.strings import printable_runs
 
 if TYPE_CHECKING:
     from proxy.extract import Limits
 
 RECEIVE_PACK = "application/x-git-receive-pack-request"
 MAX_OBJECTS = 100_000
-MAX_CHAIN = 5_000  # delta chain length (git's default --depth is 50)
 _CHUNK = 64 << 10
-_COMMAND = re.compile(rb"[0-9a-f]{4}(?:[0-9a-f]{40} [0-9a-f]{40}|[0-9a-f]{64} [0-9a-f]{64}) ")
+_START = re.compile(
+    rb"[0-9a-f]{4}(?:[0-9a-f]{40} [0-9a-f]{40} |[0-9a-f]{64} [0-9a-f]{64} |shallow |push-cert\x00)"
+)
+_CERT_COMMAND = re.compile(rb"(?:[0-9a-f]{40}|[0-9a-f]{64}) (?:[0-9a-f]{40}|[0-9a-f]{64}) \S+\Z")
 _TYPES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 _OFS_DELTA, _REF_DELTA = 6, 7
 _TRAILER = re.compile(r"(?m)^[A-Za-z-]+-by: .*$")
@@ -58,7 +61,7 @@ Handler = Callable[[bytes, str, int, "Limits"], View]
 
 def sniff(data: bytes) -> str | None:
     """A receive-pack request starts with a pkt-line command ``<len><old-sha> <new-sha> ``."""
-    return RECEIVE_PACK if _COMMAND.match(data) else None
+    return RECEIVE_PACK if _START.match(data) else None
 
 
 def handlers(open_entry: OpenEntry) -> dict[str, Handler]:
@@ -93,7 +96,7 @@ def parse_request(body: bytes) -> Request:
     """
     commands: list[Command] = []
     capabilities: frozenset[str] = frozenset()
-    pos, section = 0, "commands"
+    pos, section, signed = 0, "commands", False
     while True:
         line, pos = _pkt_line(body, pos)
         if line is None:  # flush
@@ -106,7 +109,9 @@ def parse_request(body: bytes) -> Request:
         text, _, caps = line.rstrip(b"\n").partition(b"\x00")
         if caps:
             capabilities = frozenset(caps.decode("ascii", "replace").split())
-        if text.startswith(b"shallow "):
+        if text == b"push-cert":  # a signed push: the commands are lines of the certificate
+            signed = True
+        if text.startswith(b"shallow ") or signed and not _CERT_COMMAND.match(text):
             continue
         parts = text.split(b" ")
         if len(parts) != 3:
@@ -151,7 +156,11 @@ def _push_view(data: bytes, depth: int, limits: Limits, open_entry: OpenEntry) -
         elif kind in (b"commit", b"tag"):
             segments += _message(content, f"git:{kind.decode()}:{sha[:8]}")
     for base, inserted in pack.thin:
-        text = inserted.decode("utf-8", "replace")
+        # Tree deltas insert binary entries (names, NUL, sha): keep only their printable runs.
+        if b"\x00" in inserted:
+            text = "\n".join(printable_runs(inserted))
+        else:
+            text = inserted.decode("utf-8", "replace")
         if text.strip():
             segments.append(Segment(text, f"git:delta:{base[:8]}"))
     return document_view(tuple(segments), "git pack")
@@ -325,50 +334,48 @@ def _inflate(view: memoryview, pos: int, size: int) -> tuple[bytes, int]:
 
 
 def _resolve(entries: dict[int, _Entry], budget: Budget, sha_size: int) -> Pack:
+    """Whole objects first, then every delta once its base is known (breadth first, so a
+    long chain costs no recursion and each delta is visited once)."""
     hash_ = hashlib.sha1 if sha_size == 20 else hashlib.sha256
     objects: dict[str, tuple[bytes, bytes]] = {}
     by_offset: dict[int, tuple[bytes, bytes]] = {}
-    pending = dict(entries)
-    thin: list[tuple[str, bytes]] = []
+    on_offset: dict[int, list[int]] = {}  # base offset -> OFS_DELTA entries on it
+    on_sha: dict[str, list[int]] = {}  # base sha -> REF_DELTA entries on it
+    ready: list[tuple[int, str]] = []
 
     def store(offset: int, kind: bytes, content: bytes) -> None:
         header = kind + b" " + str(len(content)).encode() + b"\x00"
         sha = hash_(header + content).hexdigest()
         objects[sha] = by_offset[offset] = (kind, content)
+        ready.append((offset, sha))
 
     for offset, entry in entries.items():
-        if entry.kind in _TYPES:
+        if entry.kind == _OFS_DELTA:
+            assert isinstance(entry.base, int)
+            if entry.base not in entries:
+                raise Uninspectable("git delta whose base is not in the pack")
+            on_offset.setdefault(entry.base, []).append(offset)
+        elif entry.kind == _REF_DELTA:
+            on_sha.setdefault(str(entry.base), []).append(offset)
+        else:
             store(offset, _TYPES[entry.kind], entry.data)
-            del pending[offset]
-    rounds = 0
-    while pending:  # each round resolves the deltas whose base is known by now
-        rounds += 1
-        progress = False
-        for offset, entry in list(pending.items()):
-            base = _base(offset, entry, by_offset, objects)
-            if base is None:
-                continue
-            budget.spend(_delta_sizes(entry.data)[1], "git delta result")
-            store(offset, base[0], apply_delta(base[1], entry.data))
-            del pending[offset]
-            progress = True
-        if not progress or rounds > MAX_CHAIN:
-            break
-    for offset, entry in pending.items():
-        if entry.kind == _OFS_DELTA or rounds > MAX_CHAIN:
-            raise Uninspectable("git delta whose base cannot be found")
-        thin.append((str(entry.base), delta_inserts(entry.data)))
+    while ready:
+        offset, sha = ready.pop()
+        for delta_at in on_offset.pop(offset, []) + on_sha.pop(sha, []):
+            if delta_at in by_offset:
+                continue  # the same object reached twice
+            kind, base = by_offset[offset]
+            delta = entries[delta_at].data
+            budget.spend(_delta_sizes(delta)[1], "git delta result")
+            store(delta_at, kind, apply_delta(base, delta))
+    # What is left stands on a base the server has (a thin pack), directly or through a
+    # chain: its inserted bytes are what this push adds.
+    thin = [
+        (str(entry.base) if entry.kind == _REF_DELTA else "chain", delta_inserts(entry.data))
+        for offset, entry in entries.items()
+        if offset not in by_offset
+    ]
     return Pack(objects, thin, sha_size)
-
-
-def _base(
-    offset: int, entry: _Entry, by_offset: dict[int, tuple[bytes, bytes]],
-    objects: dict[str, tuple[bytes, bytes]],
-) -> tuple[bytes, bytes] | None:
-    if entry.kind == _OFS_DELTA:
-        assert isinstance(entry.base, int)
-        return by_offset.get(entry.base)
-    return objects.get(str(entry.base))
 
 
 # ---------------------------------------------------------------- deltas

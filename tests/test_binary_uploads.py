@@ -178,6 +178,27 @@ def test_archives_are_opened(request_: RawRequest, value: str, locations: list[s
     assert holding(request_, value) == locations
 
 
+def field_part(name: str, content: bytes, content_type: str = "text/plain") -> RawRequest:
+    body = (f'--b\r\nContent-Disposition: form-data; name="{name}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n").encode() + content + b"\r\n--b--\r\n"
+    return post(body, "multipart/form-data; boundary=b")
+
+
+@pytest.mark.parametrize(
+    ("request_", "location"),
+    [
+        pytest.param(field_part("data", gzip.compress(f"id {RID}".encode())), "multipart:data:gzip",
+                     id="gzip-form-field"),
+        pytest.param(field_part("blob", b"\x00\x01" + RID.encode() + b"\x00"),
+                     "multipart:blob:strings", id="binary-form-field"),
+        pytest.param(field_part("x", zip_bytes({"c.csv": CSV}), "text/plain; charset=iso-8859-1"),
+                     "multipart:x:zip:c.csv:row2", id="zip-form-field-as-latin1"),
+    ],
+)
+def test_form_fields_without_a_file_name_are_sniffed_too(request_: RawRequest, location: str) -> None:
+    assert holding(request_, RID) == [location]
+
+
 def test_text_with_ustar_at_257_is_still_text() -> None:
     text = b"x" * 257 + b"ustar " + PHONE.encode()
     assert segments(post(text, "text/plain")) == [("text", text.decode())]

@@ -7,6 +7,7 @@ import gzip
 import http.server
 import json
 import os
+import re
 import subprocess
 import threading
 import zlib
@@ -147,6 +148,44 @@ def test_push_options_are_skipped() -> None:
     assert gitpack.parse_request(body).pack == b""
 
 
+def test_signed_push_commands_come_from_the_certificate(repo: dict) -> None:
+    cert = [b"certificate version 0.1\n", b"pusher Dev <dev@example.com> 0 +0000\n",
+            b"pushee https://git.example.com/r.git\n", b"nonce 1-abc\n", b"\n",
+            f"{ZERO} {repo['second']} refs/heads/main\n".encode(),
+            b"-----BEGIN PGP SIGNATURE-----\n", b"xyz\n", b"-----END PGP SIGNATURE-----\n",
+            b"push-cert-end\n"]
+    body = pkt(b"push-cert\x00report-status side-band-64k\n") + b"".join(map(pkt, cert)) \
+        + b"0000" + repo["full"]
+    request = gitpack.parse_request(body)
+    assert request.commands == (gitpack.Command(ZERO, repo["second"], "refs/heads/main"),)
+    assert ("git:data/c.json:$.customer.id", RID) in found(body)
+    assert bands(gitpack.push_refusal(body, "no")[2])[1].count(b"ng refs/heads/main no") == 1
+
+
+def test_long_delta_chains_resolve(tmp_path: Path) -> None:
+    """300 versions of one file, packed into long delta chains: every version is rebuilt."""
+    git(tmp_path, "init", "-q", "-b", "main")
+    stream, lines = [], LINES.splitlines()
+    for i in range(300):
+        lines[i % len(lines)] = f"edit {i:04d}: " + "abcdefghij" * (i % 7 + 1)
+        content = ("\n".join(lines) + f"\nversion {i:04d}\n").encode()
+        stream.append(b"commit refs/heads/main\ncommitter Dev <d@e> 0 +0000\ndata 2\nv\n"
+                      + b"M 100644 inline f.txt\ndata " + str(len(content)).encode() + b"\n"
+                      + content + b"\n")
+    git(tmp_path, "fast-import", "--quiet", stdin=b"".join(stream))
+    head = git(tmp_path, "rev-parse", "main").decode().strip()
+    pack = git(tmp_path, "pack-objects", "--revs", "--stdout", "--depth=300", "--window=300", "--no-reuse-delta", "--threads=1",
+               stdin=f"{head}\n".encode())
+    (tmp_path / "p.pack").write_bytes(pack)
+    git(tmp_path, "index-pack", str(tmp_path / "p.pack"))
+    chains = re.findall(r"chain length = (\d+)", git(tmp_path, "verify-pack", "-v",
+                                                    str(tmp_path / "p.idx")).decode())
+    assert max(map(int, chains)) >= 20  # the pack really has long chains
+    limits = Limits(max_body_bytes=4 << 20, max_decoded_bytes=16 << 20)
+    texts = [text for loc, text in found(push_body(ZERO, head, pack), limits) if loc == "git:f.txt"]
+    assert sorted(t.strip()[-12:] for t in texts) == [f"version {i:04d}" for i in range(300)]
+
+
 def test_push_cannot_be_masked(repo: dict) -> None:
     request = RawRequest("POST", URL, (("content-type", CTYPE),),
                          push_body(ZERO, repo["second"], repo["full"]))
@@ -174,11 +213,17 @@ def test_object_bomb_is_oversize() -> None:
         found(push_body(ZERO, "1" * 40, pack))
 
 
+def _data_at(pack: bytes) -> int:
+    """Where the first object's zlib data starts."""
+    return gitpack._object_header(memoryview(pack), 12)[2]
+
+
 @pytest.mark.parametrize(
     "mutate",
     [
         pytest.param(lambda p: p[:-30], id="truncated"),
-        pytest.param(lambda p: p[:12] + b"\xff" * 8 + p[20:], id="corrupt-object"),
+        pytest.param(lambda p: p[: _data_at(p) + 2] + b"\xff" * 6 + p[_data_at(p) + 8 :],
+                     id="corrupt-object"),
         pytest.param(lambda p: b"PACK\x00\x00\x00\x09" + p[8:], id="bad-version"),
         pytest.param(lambda p: p[:8] + (10**6).to_bytes(4, "big") + p[12:], id="wrong-count"),
     ],
