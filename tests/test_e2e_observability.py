@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import math
 import resource
+import socket
 import ssl
 import time
 import urllib.parse
@@ -40,7 +41,7 @@ pytestmark = pytest.mark.e2e
 MOBILE = "13800138000"
 RESIDENT_ID = "11010519491231002X"
 EMAIL = "zhang.wei@example.com"
-MASKED_MOBILE = "138****8000"
+MASKED_MOBILE = "138********"
 RAISE_MARKER = "BAOMI-TEST-RAISE"  # tests/baomi_test_plugins.py: the recognizer crashes on it
 
 
@@ -131,7 +132,28 @@ TRAFFIC = [
     ("detector crash",
      lambda c, u: post_raw(c, u, "/crash", f"hello {RAISE_MARKER}".encode(),
                            **{"content-type": "text/plain"}), 403, False),
+    ("image upload",
+     lambda c, u: c.post(u.url("/avatar"), files={"photo": ("me.png", PNG, "image/png")}),
+     200, True),
 ]  # fmt: skip
+# A 1x1 PNG (its pixels cannot be inspected: counted under content.images)
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC")
+
+
+def fail_upstream(client) -> None:
+    """A request decided and forwarded to a port nobody listens on: the exchange fails."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    assert client.get(f"http://127.0.0.1:{dead}/gone").status_code == 502
+
+
+def send_malformed(proxy) -> None:
+    """A chunked request with a trailer field: mitmproxy's parser refuses it (400)."""
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as s:
+        s.sendall(b"POST http://127.0.0.1:9/x HTTP/1.1\r\nHost: 127.0.0.1:9\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-T: 1\r\n\r\n")
+        assert s.recv(65536).startswith(b"HTTP/1.1 400")
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +166,8 @@ def traffic(proxy, prom, client, https_up, policy_path) -> dict:
         r = send(client, https_up)
         assert r.status_code == status, f"{what}: {r.status_code} {r.text[:200]}"
         assert len(https_up.received) == n + arrives, what
+    fail_upstream(client)
+    send_malformed(proxy)
     fail_one_incident_log_write(proxy, client, https_up)
     reload_policy(proxy, policy_path, policy_path.read_text() + "\n# reviewed\n", "success")
     reload_policy(proxy, policy_path, policy_path.read_text() + "\nmode: enforce: now\n", "failure")
