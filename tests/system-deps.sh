@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs (idempotent; a no-op when all are present).
 # Each tests/deps/*.txt lists "command package" pairs, one per line; '#' starts a comment.
+# A "command" that starts with / is a file the package installs (fonts have no command).
 set -euo pipefail
 cd "$(dirname "$0")"
 need=()
 while read -r cmd pkg _; do
   [[ -z "${cmd:-}" || "$cmd" == \#* ]] && continue
+  if [[ "$cmd" == /* ]]; then [ -e "$cmd" ] || need+=("$pkg"); continue; fi
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || need+=("$pkg")
 done < <(cat deps/*.txt)
 if ((${#need[@]})); then
