@@ -18,6 +18,7 @@ fails closed as Uninspectable.
 
 from __future__ import annotations
 
+import array
 import codecs
 import contextlib
 import functools
@@ -308,8 +309,9 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, TextCodec]:
     read as ASCII or Latin-1 keeps the digits apart, a receiver that sniffs the width
     (browsers, Windows tools, ``file``) reads "32" (``sniff_wide``; other NULs stay in the
     text and the detectors drop them). UTF-8 with overlong forms (``\xc0\xb3`` for "3")
-    is Uninspectable (``_refuse_overlong`` says why). A label that is not ASCII-compatible (UTF-16 without a BOM or its
-    NULs, EBCDIC) is refused: ASCII read as UTF-16 turns ``13800138000`` into CJK noise.
+    is Uninspectable (``_refuse_overlong`` says why). A label that is not ASCII-compatible
+    (UTF-16 without a BOM or NULs, EBCDIC) is refused: ASCII read as UTF-16 turns
+    ``13800138000`` into CJK noise.
     """
     for bom, name in _BOMS:
         if data.startswith(bom) and (decoded := _decode_as(data[len(bom) :], name, bom)):
@@ -345,12 +347,15 @@ def is_text_like(text: str) -> bool:
 
     >>> is_text_like("张三 13800138000"), is_text_like("\ue000\x01abc")
     (True, False)
+    >>> is_text_like("1\x003\x008")  # NULs are not counted: the detectors drop them
+    True
     """
     sample = text[:_SAMPLE]
+    nuls = sample.count("\x00")
     odd = sum(
-        1 for ch in sample if ch not in "\t\n\r" and unicodedata.category(ch) in _ODD_CATEGORIES
+        1 for ch in sample if ch not in "\t\n\r\x00" and unicodedata.category(ch) in _ODD_CATEGORIES
     )
-    return odd * _ODD_SHARE <= len(sample)
+    return odd * _ODD_SHARE <= len(sample) - nuls
 
 
 def sniff_wide(data: bytes) -> str | None:
@@ -372,8 +377,10 @@ def sniff_wide(data: bytes) -> str | None:
             return "utf-32-be"
     if len(data) % 2:
         return None
-    low, high = data[0::2].count(0), data[1::2].count(0)
-    if min(low, high) * 4 > max(low, high):
+    # NUL characters (two NUL bytes) fit either order: only units with one NUL byte count.
+    nul_units = array.array("H", data).count(0)
+    low, high = data[0::2].count(0) - nul_units, data[1::2].count(0) - nul_units
+    if not max(low, high) or min(low, high) * 4 > max(low, high):
         return None
     return "utf-16-le" if high > low else "utf-16-be"
 

@@ -45,6 +45,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 from detectors.model import Segment
+from detectors.normalize import INVISIBLE
 from proxy import decode
 from proxy.decode import Budget, TextCodec, decode_content, decode_text, encode_content
 from proxy.errors import CannotMask, Uninspectable
@@ -260,7 +261,8 @@ def layered(view: View, depth: int, scope: Scope) -> View:
     segments = view.segments
     decoded = {}
     for i, segment in enumerate(segments):
-        if _MAYBE_LAYER.search(segment.text):  # most values: no decoder applies, no node built
+        # most values: no decoder applies, no node built
+        if _MAYBE_LAYER.search(segment.text) or INVISIBLE.search(segment.text):
             node = _node(segment, depth, scope)
             if node.layers:
                 decoded[i] = node
@@ -276,17 +278,63 @@ _MAYBE_LAYER = re.compile(r"[A-Za-z0-9+/_-]{16}|%[0-9A-Fa-f]{2}|&|\\|^\s*[\[{]")
 
 
 def _node(segment: Segment, depth: int, scope: Scope) -> _Node:
+    visible = _visible(segment.text)
+    if visible is not None:
+        text, origin = visible
+        inner = Segment(text, segment.location, segment.context)
+        layers = [_remapped(layer, origin) for layer in _layers(inner, depth, scope)]
+        return _Node.of(segment, layers)
+    return _Node.of(segment, _layers(segment, depth, scope))
+
+
+def _layers(segment: Segment, depth: int, scope: Scope) -> list[_Mapped | _Whole]:
     if not _MAYBE_LAYER.search(segment.text):
-        return _Node(segment, (), (segment,))
+        return []
     embedded = _embedded_json(segment, depth, scope)
     if embedded:  # its leaves get their own layers; decoding the raw JSON text again adds nothing
-        return _Node.of(segment, [embedded])
+        return [embedded]
     layers: list[_Mapped | _Whole] = _base64_layers(segment, depth, scope)
     for find in (_percent_layer, _entity_layer, _escape_layer):
         layer = find(segment, depth, scope)
         if layer:
             layers.append(layer)
-    return _Node.of(segment, layers)
+    return layers
+
+
+# ---------------------------------------------------------------- invisible separators
+
+
+def _visible(text: str) -> tuple[str, tuple[int, ...]] | None:
+    """``text`` without invisible characters, and each kept character's offset in ``text``
+    (plus ``len(text)``); None when there are none, or nothing to decode without them.
+
+    >>> _visible("M\x00T\x00M\x004\u00adMDAxMzgwMDA=")[0]
+    'MTM4MDAxMzgwMDA='
+
+    A receiver that drops NULs or soft hyphens before decoding reads the encoding whole;
+    the detector drops them too (``detectors.normalize``), but only after decoding.
+    """
+    if INVISIBLE.search(text) is None:
+        return None
+    pieces: list[str] = []
+    origin: list[int] = []
+    pos = 0
+    for match in INVISIBLE.finditer(text):
+        pieces.append(text[pos : match.start()])
+        origin.extend(range(pos, match.start()))
+        pos = match.end()
+    pieces.append(text[pos:])
+    origin.extend(range(pos, len(text) + 1))
+    visible = "".join(pieces)
+    return (visible, tuple(origin)) if _MAYBE_LAYER.search(visible) else None
+
+
+def _remapped(layer: _Mapped | _Whole, origin: tuple[int, ...]) -> _Mapped | _Whole:
+    """A layer found in the visible text, placed in the text as sent (a whole re-encoding
+    drops the invisible characters inside its span)."""
+    if isinstance(layer, _Mapped):
+        return _Mapped(tuple(origin[i] for i in layer.starts), layer.child, layer.encode)
+    return _Whole(origin[layer.start], origin[layer.end - 1] + 1, layer.child, layer.encode)
 
 
 def _text_view(segment: Segment, codec: TextCodec, depth: int, scope: Scope) -> View:
@@ -430,17 +478,18 @@ def _plausible_text(data: bytes) -> tuple[str, TextCodec] | None:
     UTF-16 is tried because NUL bytes are what hide ASCII in it: ``base64("3\x002\x00")``.
     """
     # Most decoded junk fails here, at C speed, before any charset is tried. NULs are left
-    # to decode_text: in UTF-16/32 text half the bytes are NUL.
-    controls = data.translate(None, _OTHER_BYTES)
-    if len(controls.replace(b"\x00", b"")) * _CONTROL_SHARE > len(data):
-        return None
-    if b"\x00" in controls and not decode.sniff_wide(data) and not data.startswith(_WIDE_BOMS):
-        return None
+    # to decode_text: in UTF-16/32 text half the bytes are NUL, and NULs between digits
+    # ("1\x003\x008") are dropped by the detectors like by many receivers.
+    # UTF-16/32 code units hold control-range bytes (码 is 01 78): those go to decode_text.
+    if not data.startswith(_WIDE_BOMS) and not decode.sniff_wide(data):
+        controls = data.translate(None, _OTHER_BYTES)
+        if len(controls) - controls.count(0) > len(data) // _CONTROL_SHARE:
+            return None
     try:
         text, codec = decode_text(data, None)
     except Uninspectable:
         return None
-    if not text.strip() or "\x00" in text:
+    if not text.replace("\x00", "").strip():
         return None
     return (text, codec) if decode.is_text_like(text) else None
 
@@ -521,10 +570,19 @@ _MARKUP_ENTITIES = {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"}  # alone, ordin
 
 def _entity_layer(segment: Segment, depth: int, scope: Scope) -> _Mapped | None:
     text = segment.text
-    matches = [m for m in _ENTITY.finditer(text) if html.unescape(m.group()) != m.group()]
+    matches = [m for m in _ENTITY.finditer(text) if _unentity(m.group()) != m.group()]
     if not any(m.group() not in _MARKUP_ENTITIES for m in matches):
         return None
-    return _spliced(segment, "html-entities", matches, html.unescape, html.escape, depth, scope)
+    return _spliced(segment, "html-entities", matches, _unentity, html.escape, depth, scope)
+
+
+_NUL_ENTITY = re.compile(r"&#(?:0+|[xX]0+);?\Z")
+
+
+def _unentity(entity: str) -> str:
+    """``html.unescape``, but ``&#0;`` is NUL (browsers show U+FFFD, other decoders NUL):
+    the detectors drop NUL, so ``1&#0;3&#0;8`` reads "138" as a lenient receiver does."""
+    return "\x00" if _NUL_ENTITY.match(entity) else html.unescape(entity)
 
 
 _ESCAPE = re.compile(

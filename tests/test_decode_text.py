@@ -196,9 +196,7 @@ def test_any_header_with_a_nul_makes_the_request_uninspectable():
 
 
 def test_folded_header_is_found_and_masked_unfolded():
-    request = RawRequest(
-        "GET", URL, (("x-phone", "138\r\n 0013\r\n 8000"), ("x-other", "a\r\n b"))
-    )
+    request = RawRequest("GET", URL, (("x-phone", "138\r\n 0013\r\n 8000"), ("x-other", "a\r\n b")))
     extraction = extract(request, Limits())
     index, segment = next(
         (i, s) for i, s in enumerate(extraction.segments) if s.location == "header:x-phone"
@@ -262,10 +260,32 @@ LEAKS = [
     ("b64-gb18030-json", b64json(RID_TEXT.encode("gb18030"))),
     ("nul-separated-text", body("text/plain", "\x00".join(RID).encode())),
     ("nul-separated-json", body("application/json", json.dumps({"v": "\x00".join(RID)}).encode())),
-    ("shy-separated-json", body("application/json", json.dumps({"v": "\u00ad".join(RID)}).encode())),
-    ("shy-separated-latin1", body("text/plain; charset=latin-1", "\xad".join(RID).encode("latin-1"))),
+    (
+        "shy-separated-json",
+        body("application/json", json.dumps({"v": "\u00ad".join(RID)}).encode()),
+    ),
+    (
+        "shy-separated-latin1",
+        body("text/plain; charset=latin-1", "\xad".join(RID).encode("latin-1")),
+    ),
     ("zw-separated-text", body("text/plain", "\u200b".join(RID).encode())),
     ("word-joiner-text", body("text/plain", "\u2060".join(RID).encode())),
+    (
+        "nul-separated-base64",
+        body(
+            "application/json",
+            json.dumps({"v": "\x00".join(base64.b64encode(RID.encode()).decode())}).encode(),
+        ),
+    ),
+    (
+        "shy-separated-percent",
+        body(
+            "application/json",
+            json.dumps({"v": "\u00ad".join("".join(f"%{b:02X}" for b in RID.encode()))}).encode(),
+        ),
+    ),
+    ("nul-entities", body("text/html", "&#0;".join(f"&#{ord(c)};" for c in RID).encode())),
+    ("base64-of-nul-separated", b64json("身份证 ".encode() + "\x00".join(RID).encode())),
     ("shy-separated-header", RawRequest("GET", URL, (("x-id", "\u00ad".join(RID)),))),
     ("folded-header", RawRequest("GET", URL, (("x-customer-id", RID[:6] + "\r\n " + RID[6:]),))),
 ]
@@ -305,11 +325,24 @@ def test_masked_base64_utf16_is_base64_utf16_again():
     assert base64.b64decode(sent).decode("utf-16-le") == "tel 138****8000"
 
 
+def test_masked_nul_separated_base64_is_base64_again():
+    blob = base64.b64encode(f"tel {MOBILE}".encode()).decode()
+    sent = "\x00".join(blob)
+    extraction = extract(body("application/json", json.dumps({"v": sent}).encode()), Limits())
+    [index] = [i for i, s in enumerate(extraction.segments) if s.location == "json:$.v|base64"]
+    start = extraction.segments[index].text.index(MOBILE)
+    rewritten = extraction.rewrite({index: [(start + 3, start + 7, "****")]})
+    # the span of the base64 run (NULs inside it included) is re-encoded whole
+    assert base64.b64decode(json.loads(rewritten.body)["v"]) == b"tel 138****8000"
+
+
 def test_nul_separated_value_is_masked_over_its_nuls():
     text = "手机 " + "\x00".join(MOBILE)
     request = body("application/json", json.dumps({"phone": text}).encode())
     extraction = extract(request, Limits())
-    findings = [f for f in shared_detector().analyze(extraction.segments) if f.entity == "PHONE_NUMBER"]
+    findings = [
+        f for f in shared_detector().analyze(extraction.segments) if f.entity == "PHONE_NUMBER"
+    ]
     [finding] = findings
     assert (finding.start, finding.end) == (3, len(text))  # from the first digit to the last
     rewritten = extraction.rewrite({finding.segment: [(finding.start, finding.end, "#")]})
@@ -323,9 +356,7 @@ def test_nul_separated_value_is_masked_over_its_nuls():
         pytest.param(body("text/csv", b"id\n" + overlong(RID) + b"\n"), id="overlong-csv"),
         pytest.param(multipart_txt(overlong(MOBILE)), id="overlong-multipart"),
         pytest.param(form_pct("v", overlong(RID)), id="overlong-pct-form"),
-        pytest.param(
-            RawRequest("GET", URL, (("x-id", "3205\x00"),)), id="nul-in-header"
-        ),
+        pytest.param(RawRequest("GET", URL, (("x-id", "3205\x00"),)), id="nul-in-header"),
     ],
 )
 def test_unreadable_the_same_way_by_every_receiver_is_uninspectable(request_):
@@ -336,7 +367,9 @@ def test_unreadable_the_same_way_by_every_receiver_is_uninspectable(request_):
 @pytest.mark.parametrize(
     "request_",
     [
-        pytest.param(body("text/plain", "普通的中文内容, 没有个人信息.".encode("utf-16-le")), id="utf16"),
+        pytest.param(
+            body("text/plain", "普通的中文内容, 没有个人信息.".encode("utf-16-le")), id="utf16"
+        ),
         pytest.param(b64json("hello world, nothing here".encode("utf-16-le")), id="b64-utf16"),
         pytest.param(body("text/plain", "来自北京的问候".encode("gbk")), id="gbk"),
     ],

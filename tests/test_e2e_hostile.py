@@ -56,8 +56,16 @@ LEAKS = [
         body("text/plain; charset=latin-1", RID.encode("utf-16-le")),
         "CN_RESIDENT_ID",
     ),
-    ("utf16be-csv", body("text/csv", f"name,card\n张三,{CARD}\n".encode("utf-16-be")), "CREDIT_CARD"),
-    ("utf16le-xml", body("application/xml", f"<id>{RID}</id>".encode("utf-16-le")), "CN_RESIDENT_ID"),
+    (
+        "utf16be-csv",
+        body("text/csv", f"name,card\n张三,{CARD}\n".encode("utf-16-be")),
+        "CREDIT_CARD",
+    ),
+    (
+        "utf16le-xml",
+        body("application/xml", f"<id>{RID}</id>".encode("utf-16-le")),
+        "CN_RESIDENT_ID",
+    ),
     ("utf16le-multipart-txt", multipart_txt(RID.encode("utf-16-le")), "CN_RESIDENT_ID"),
     (
         "pct-utf16-form",
@@ -167,8 +175,12 @@ def _read_head(sock: socket.socket) -> bytes:
 
 def request_head(upstream, *header_lines: bytes) -> bytes:
     host = f"{upstream.host}:{upstream.port}".encode()
-    return b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n" + b"".join(header_lines) + (
-        b"Connection: close\r\n\r\n"
+    return (
+        b"GET / HTTP/1.1\r\nHost: "
+        + host
+        + b"\r\n"
+        + b"".join(header_lines)
+        + (b"Connection: close\r\n\r\n")
     )
 
 
