@@ -91,15 +91,27 @@ def block(flow: http.HTTPFlow, record: DecisionRecord, status: int = 403) -> Non
         answer = None
     if answer is not None:
         code, fields, payload = answer
-        flow.response = http.Response.make(
-            code, payload, dict(fields) | {"x-baomi-incident": record.incident_id})
+        flow.response = http.Response.make(code, payload, dict(fields) | _incident_header(record))
         return
     body, ctype = block_body(record, flow.request.headers.get("accept", ""), lang)
     headers = {"content-type": ctype, "content-language": refusal_text.CONTENT_LANGUAGE[lang],
-               "x-baomi-incident": record.incident_id, "cache-control": "no-store"}
+               **_incident_header(record), "cache-control": "no-store"}
     if ctype.startswith("text/html"):
         headers["content-security-policy"] = PAGE_CSP
     flow.response = http.Response.make(status, body, headers)
+
+
+# A refusal whose record could not be written (disk full) must not quote an id that exists
+# nowhere: its incident id is empty, and the answer says it was not recorded.
+NOT_RECORDED = {"en": "(not recorded: the incident log cannot write)", "zh": "（未能记录：事件日志无法写入）"}
+
+
+def _incident(record: DecisionRecord, lang: str) -> str:
+    return record.incident_id or NOT_RECORDED.get(lang, NOT_RECORDED["en"])
+
+
+def _incident_header(record: DecisionRecord) -> dict[str, str]:
+    return {"x-baomi-incident": record.incident_id} if record.incident_id else {}
 
 
 def block_body(record: DecisionRecord, accept: str, lang: str = "en") -> tuple[bytes, str]:
@@ -114,9 +126,9 @@ def block_body(record: DecisionRecord, accept: str, lang: str = "en") -> tuple[b
             "message": refusal_message(record, lang),
             "type": "policy_violation",
             "code": record.rule,
-            "incident": record.incident_id,
+            "incident": record.incident_id or None,
         },
-        "incident": record.incident_id,
+        "incident": record.incident_id or None,
         "rule": record.rule,
         "reason": record.reason,
         "data": record.entity_counts,
@@ -139,9 +151,9 @@ def refusal_message(record: DecisionRecord, lang: str) -> str:
             text.count_inline.format(words=refusal_text.entity_words(entity, lang), n=n)
             for entity, n in record.entity_counts.items()
         )
-        return text.message.format(rule=record.rule, data=data, incident=record.incident_id)
+        return text.message.format(rule=record.rule, data=data, incident=_incident(record, lang))
     return text.message_failure.format(rule=record.rule, why=why or record.reason,
-                                       incident=record.incident_id)
+                                       incident=_incident(record, lang))
 
 
 def block_page(record: DecisionRecord, lang: str) -> str:
@@ -157,7 +169,7 @@ def block_page(record: DecisionRecord, lang: str) -> str:
     found = f"<h2>{e(text.data_found)}</h2><ul class='data'>{rows}</ul>" if rows else ""
     people = (f"<p>{e(text.customer_records.format(n=record.records))}</p>"
               if record.records else "")
-    incident = e(record.incident_id)
+    incident = e(_incident(record, lang))
     steps = "".join(
         f"<li>{e(step).replace('{incident}', f'<code>{incident}</code>')}</li>"
         for step in (text.ask_approval, text.mistake)

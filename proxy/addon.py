@@ -336,7 +336,8 @@ class BaomiAddon:
             self.metrics.incident_log_failure()
             self.metrics.set_ready("incident_log", False)
             record = replace(record, action="block", rule="on_record_failure",
-                              reason="the incident log cannot record", error_stage="record")
+                              reason="the incident log cannot record", error_stage="record",
+                              incident_id="")  # it was never written: the 503 quotes none
             flow.metadata["baomi"] = record
             act.block(flow, record, status=503)
             self._observe(record)
@@ -375,6 +376,8 @@ class BaomiAddon:
             except Exception:
                 log.exception("could not record a failed inspection")
                 self.metrics.incident_log_failure()
+                record = replace(record, incident_id="")
+                flow.metadata["baomi"] = record
                 act.block(flow, record, status=503)
             self._observe(record)
         except Exception:

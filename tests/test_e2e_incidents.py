@@ -39,11 +39,22 @@ MOBILE = "13800138000"
 EMAIL = "zhang.wei@example.com"
 CARD = "6222021234567890123"  # UnionPay 62, Luhn-valid
 RAW = {"RESIDENT_ID": RESIDENT_ID, "MOBILE": MOBILE, "EMAIL": EMAIL, "CARD": CARD}
-MASKED = {"RESIDENT_ID": "110105********002X", "MOBILE": "138****8000", "EMAIL": "z***@example.com",
+# What a masked body carries; records add "#" and the value's keyed fingerprint (recorded()).
+MASKED = {"RESIDENT_ID": "11****************", "MOBILE": "138********", "EMAIL": "z***@example.com",
           "CARD": "***************0123"}
+ENTITY = {"RESIDENT_ID": "CN_RESIDENT_ID", "MOBILE": "PHONE_NUMBER", "EMAIL": "EMAIL_ADDRESS",
+          "CARD": "CREDIT_CARD"}
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+def recorded(px: BaomiProcess, name: str) -> str:
+    """The mask records carry for RAW[name], under this proxy's fingerprint key."""
+    from detectors.mask import masked_with
+    from proxy.incidents.keys import load_mask_key
+
+    return masked_with(ENTITY[name], RAW[name], load_mask_key(px.data_dir))
+
 
 def baomi(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess:
     out = subprocess.run([BAOMI, *args, "--data-dir", str(data_dir)], cwd=REPO,
@@ -170,7 +181,7 @@ def test_blocked_request_is_listed_under_the_id_the_client_got(client, proxy, ht
     row = incidents(proxy.data_dir)[incident_id]
     assert (row["action"], row["rule"], row["path"]) == ("block", "block-ids-and-cards", "/api/customers")
     assert row["entity_counts"]["CN_RESIDENT_ID"] == 1
-    assert MASKED["RESIDENT_ID"] in row["masked"]
+    assert recorded(proxy, "RESIDENT_ID") in row["masked"]
     assert row["status"] == "new"
 
 
@@ -182,7 +193,7 @@ def test_show_is_masked(client, proxy, https_up, as_json):
                 data_dir=proxy.data_dir).stdout
     assert incident_id in out
     assert CARD not in out and MOBILE not in out
-    assert MASKED["CARD"] in out
+    assert recorded(proxy, "CARD") in out
     assert "encrypted" in out or json.loads(out)["evidence_items"] == 2
 
 
@@ -193,7 +204,7 @@ def test_masked_request_is_an_incident(client, proxy, https_up):
     record = decisions(proxy.data_dir)[-1]
     assert record["action"] == "mask" and record["path"] == "/api/tickets"
     row = incidents(proxy.data_dir)[record["incident_id"]]
-    assert row["action"] == "mask" and row["masked"] == [MASKED["MOBILE"]]
+    assert row["action"] == "mask" and row["masked"] == [recorded(proxy, "MOBILE")]
 
 
 def test_masked_response_names_its_incident(client, proxy, https_up):
@@ -278,7 +289,7 @@ def test_no_raw_value_anywhere_in_the_data_dir(client, proxy, https_up):
     # ... and nowhere else: not the logs, the index, checkpoints, keys, the CA.
     assert raw_values_at_rest(proxy.data_dir) == []
     stored = (proxy.data_dir / "decisions.jsonl").read_text()
-    assert all(masked in stored for masked in MASKED.values())  # metadata: masked forms only
+    assert all(recorded(proxy, name) in stored for name in RAW)  # metadata: masked forms only
 
 
 @pytest.fixture(scope="module")
@@ -294,7 +305,8 @@ def path_proxy(tmp_path_factory, upstream_ca, https_up):
 
 def test_value_in_url_path_is_masked_in_the_incident(path_proxy):
     px, incident_id = path_proxy
-    assert incidents(px.data_dir)[incident_id]["path"] == "/api/customers/110105********002X/notes"
+    assert incidents(px.data_dir)[incident_id]["path"] == (
+        f"/api/customers/{recorded(px, 'RESIDENT_ID')}/notes")
     assert raw_values_at_rest(px.data_dir, only="incidents") == []
 
 
@@ -490,6 +502,10 @@ def test_disk_full_blocks_then_recovers(full_disk_proxy, https_up):
         r = until_refused(c, https_up)
         assert r.status_code == 503
         assert r.json()["rule"] == "on_record_failure" and MOBILE not in r.text
+        # nothing was written: the answer quotes no incident id that exists nowhere
+        assert "x-baomi-incident" not in r.headers
+        assert (r.json()["incident"], r.json()["error"]["incident"]) == (None, None)
+        assert "not recorded" in r.json()["error"]["message"]
         not_ready = ready(px)
         assert not_ready.status_code == 503
         assert "incident_log" in not_ready.json()["not_ready"]
