@@ -309,7 +309,7 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, TextCodec]:
     read as ASCII or Latin-1 keeps the digits apart, a receiver that sniffs the width
     (browsers, Windows tools, ``file``) reads "32" (``sniff_wide``; other NULs stay in the
     text and the detectors drop them). UTF-8 with overlong forms (``\xc0\xb3`` for "3")
-    is Uninspectable (``_refuse_overlong`` says why). A label that is not ASCII-compatible
+    is Uninspectable (``refuse_overlong`` says why). A label that is not ASCII-compatible
     (UTF-16 without a BOM or NULs, EBCDIC) is refused: ASCII read as UTF-16 turns
     ``13800138000`` into CJK noise.
     """
@@ -325,7 +325,7 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, TextCodec]:
         return data.decode("ascii"), TextCodec(label or "utf-8")
     if decoded := _decode_as(data, "utf-8", b""):
         return decoded
-    _refuse_overlong(data)
+    refuse_overlong(data)
     candidates = tuple(dict.fromkeys(n for n in (label, "gb18030") if n and n != "utf-8"))
     for name in candidates:
         if decoded := _decode_as(data, name, b""):
@@ -409,7 +409,7 @@ _OVERLONG_RUN = re.compile(rb"(?:%s|[0-9A-Za-z])+" % _OVERLONG.pattern)
 _MIN_RUN, _MIN_OVERLONG = 6, 2
 
 
-def _refuse_overlong(data: bytes) -> None:
+def refuse_overlong(data: bytes) -> None:
     """Uninspectable when a lenient UTF-8 decoder would read hidden ASCII.
 
     Refused rather than decoded: no encoder writes overlong forms (their only use is to get
@@ -421,16 +421,27 @@ def _refuse_overlong(data: bytes) -> None:
       letters and digits with 2+ overlong among them: refused. Chinese text does not put
       ideographs from that one row between digits; a hidden number must.
     """
-    if not _OVERLONG.search(data):
+    if not _OVERLONG.search(data):  # never matches valid UTF-8: cheap on clean traffic
         return
-    plain = _OVERLONG.sub(lambda m: bytes([_overlong_value(m.group())]), data)
-    if _decode_as(plain, "utf-8", b""):
+    if is_overlong_utf8(data):
         raise Uninspectable("overlong UTF-8 forms in text")
     for run in _OVERLONG_RUN.finditer(data):
         forms = len(_OVERLONG.findall(run.group()))
         plain_chars = len(run.group()) - sum(len(f) for f in _OVERLONG.findall(run.group()))
         if forms >= _MIN_OVERLONG and forms + plain_chars >= _MIN_RUN:
             raise Uninspectable("overlong UTF-8 forms hiding letters or digits")
+
+
+def is_overlong_utf8(data: bytes) -> bool:
+    """UTF-8 but for overlong forms: what a lenient decoder reads as text, and no binary is.
+
+    >>> is_overlong_utf8(b"\xc0\xb3\xc0\xb2 ok"), is_overlong_utf8("张三".encode("gbk"))
+    (True, False)
+    """
+    if not _OVERLONG.search(data):
+        return False
+    plain = _OVERLONG.sub(lambda m: bytes([_overlong_value(m.group())]), data)
+    return _decode_as(plain, "utf-8", b"") is not None
 
 
 def _overlong_value(form: bytes) -> int:

@@ -17,11 +17,16 @@ each one was reached:
     json:$.s|json-escapes            \\u0031 left in a string (escaped twice)
     json:$.data|json:$.phone         a string that is itself a JSON document
 
-Base64 is decoded only when the bytes are plausible text (UTF-8 / GB18030, no NUL, under
-1% control characters), gzip, or a document with a known magic number; anything else
-(identifiers, hashes, encrypted blobs) is left alone. Full-width forms, zero-width
-characters and separators inside numbers are left as they are: the detector normalises
-them, and offsets must stay those of the text as sent.
+Decoded bytes (base64, percent) are read as ``decode_text`` reads a body: a BOM, UTF-16/32
+by its NULs, UTF-8, GB18030. Base64 is decoded only when the bytes are plausible text
+(under 1% control characters or unassigned code points; NULs are not counted, the detector
+drops them), gzip, or a document with a known magic number; anything else (identifiers,
+hashes, encrypted blobs) is left alone. Overlong UTF-8 under either layer makes the
+request Uninspectable (``decode.refuse_overlong``). Full-width forms, zero-width characters
+and separators inside numbers are left as they are: the detector normalises them, and
+offsets must stay those of the text as sent. Invisible characters between the characters
+of an encoding (``M\\x00T\\x00M\\x00...``, soft hyphens inside base64) are skipped to find
+it, as a receiver that drops them would; its offsets are mapped back.
 
 Caps: each layer is one level of ``Limits.max_depth`` (a plausible layer past it is
 Uninspectable) and spends its decoded bytes from the request's ``Budget`` (Oversize).
@@ -488,6 +493,8 @@ def _plausible_text(data: bytes) -> tuple[str, TextCodec] | None:
     try:
         text, codec = decode_text(data, None)
     except Uninspectable:
+        if decode.is_overlong_utf8(data):  # text to a lenient receiver: refuse, never skip
+            raise
         return None
     if not text.replace("\x00", "").strip():
         return None
@@ -519,6 +526,7 @@ def _percent_layer(segment: Segment, depth: int, scope: Scope) -> _Mapped | None
         data += encoded
         origin += [i] * len(encoded)
         i += 1
+    decode.refuse_overlong(bytes(data))  # %C0%B3 is "3" to a lenient receiver
     for name, skip in _percent_charsets(bytes(data)):
         try:
             decoded = bytes(data[skip:]).decode(name)

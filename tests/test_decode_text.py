@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from urllib.parse import unquote_to_bytes
+from urllib.parse import quote, unquote_to_bytes
 
 import pytest
 from detection_support import shared_detector
@@ -356,6 +356,14 @@ def test_nul_separated_value_is_masked_over_its_nuls():
         pytest.param(body("text/csv", b"id\n" + overlong(RID) + b"\n"), id="overlong-csv"),
         pytest.param(multipart_txt(overlong(MOBILE)), id="overlong-multipart"),
         pytest.param(form_pct("v", overlong(RID)), id="overlong-pct-form"),
+        pytest.param(b64json(b"id " + overlong(RID)), id="overlong-base64"),
+        pytest.param(
+            body(
+                "application/json",
+                json.dumps({"v": "".join(f"%{b:02X}" for b in overlong(RID))}).encode(),
+            ),
+            id="overlong-pct-in-json",
+        ),
         pytest.param(RawRequest("GET", URL, (("x-id", "3205\x00"),)), id="nul-in-header"),
     ],
 )
@@ -372,6 +380,11 @@ def test_unreadable_the_same_way_by_every_receiver_is_uninspectable(request_):
         ),
         pytest.param(b64json("hello world, nothing here".encode("utf-16-le")), id="b64-utf16"),
         pytest.param(body("text/plain", "来自北京的问候".encode("gbk")), id="gbk"),
+        pytest.param(
+            body("application/json", json.dumps({"v": quote("来自北京".encode("gbk"))}).encode()),
+            id="gbk-percent",
+        ),
+        pytest.param(b64json(bytes(range(256)) * 8), id="binary-base64"),
     ],
 )
 def test_clean_wide_and_gbk_text_has_no_findings(request_):
