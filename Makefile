@@ -3,9 +3,12 @@
 #   make test   same set-up, then the whole test suite (installs the servers the tests need);
 #               it includes tests/test_installed.py, which builds the wheel and runs baomi from
 #               a fresh venv outside the tree (make test-installed runs just that)
+#   make test-image   build the container image with podman on a locally made Debian base and
+#                     run it (deploy/image/build.sh, tests/test_image.py; root, a few minutes)
 SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
+IMAGE ?= localhost/baomi:0.1.0
 STAMP := $(VENV)/.installed
 
 # First Python >= 3.12 found: $PYTHON, python3.13/3.12 on PATH, then pyenv's versions.
@@ -14,7 +17,7 @@ FIND_PYTHON = for c in "$$PYTHON" python3.13 python3.12 python3 $$(ls -d $$HOME/
 	  "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo "$$p"; exit 0; }; \
 	done; echo "baomi needs Python >= 3.12 (set PYTHON=/path/to/python3.12)" >&2; exit 1
 
-.PHONY: run test test-installed venv system-deps bench clean
+.PHONY: run test test-installed image test-image venv system-deps bench clean
 
 $(STAMP): pyproject.toml
 	@py=$$($(FIND_PYTHON)) && echo "using $$py" && \
@@ -36,6 +39,14 @@ test: $(STAMP) system-deps
 
 test-installed: $(STAMP)
 	$(VENV)/bin/python -m pytest -q tests/test_installed.py
+
+# PODMAN_RUNTIME=runc on hosts where crun refuses hybrid cgroups; PIP_CERT=bundle behind a
+# TLS-inspecting proxy (see deploy/image/build.sh).
+image:
+	deploy/image/build.sh $(IMAGE)
+
+test-image: $(STAMP) image
+	BAOMI_IMAGE=$(IMAGE) $(VENV)/bin/python -m pytest -q tests/test_image.py
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/proxy_throughput.py
