@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -179,9 +178,10 @@ def _as_text(payload: bytes) -> str | None:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in text):
-        return None
-    return text
+    return None if _CONTROL.search(text) else text
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # category Cc but \t \n \r
 
 
 def _read_varint(data: bytes, pos: int) -> tuple[int | None, int]:

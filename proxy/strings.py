@@ -11,7 +11,9 @@ them is still found. Runs of at least ``MIN_RUN`` characters are kept:
 - UTF-8 runs: printable ASCII, tabs, and well-formed multi-byte sequences (Chinese text);
 - UTF-16LE and UTF-16BE runs (Windows binaries, Office, Java class constants): printable
   ASCII and CJK characters. A run of CJK units only must be ``2 * MIN_RUN`` long, since
-  about a third of random byte pairs are CJK code units.
+  about a third of random byte pairs are CJK code units; data without three UTF-16 ASCII
+  characters in a row anywhere is not searched for UTF-16 at all (it costs most of the time
+  on random or compressed data).
 
 Runs are joined with newlines into segments of at most ``SEGMENT_CHARS`` characters
 (the detectors' cost grows faster than linearly with segment size). Byte offsets are
@@ -39,9 +41,10 @@ _UTF8_RUN = re.compile(
 _LE_UNIT = rb"(?:[\x20-\x7e]\x00|[\x00-\xff][\x4e-\x9f\x30]|[\x01-\x5e]\xff)"
 _BE_UNIT = rb"(?:\x00[\x20-\x7e]|[\x4e-\x9f\x30][\x00-\xff]|\xff[\x01-\x5e])"
 _UTF16_RUNS = (
-    (re.compile(rb"(?=((?:%s){%d,}))" % (_LE_UNIT, MIN_RUN)), "utf-16-le"),
-    (re.compile(rb"(?=((?:%s){%d,}))" % (_BE_UNIT, MIN_RUN)), "utf-16-be"),
+    (re.compile(rb"(?:%s){%d,}" % (_LE_UNIT, MIN_RUN)), "utf-16-le"),
+    (re.compile(rb"(?:%s){%d,}" % (_BE_UNIT, MIN_RUN)), "utf-16-be"),
 )
+_UTF16_HINT = re.compile(rb"(?:[\x20-\x7e]\x00){3}|(?:\x00[\x20-\x7e]){3}")
 _ASCII = re.compile(r"[\x20-\x7e]")
 
 
@@ -63,17 +66,17 @@ def printable_runs(data: bytes) -> Iterator[str]:
 
 
 def _utf16_runs(data: bytes) -> list[str]:
-    """Runs in either byte order at either alignment; where readings overlap, the one with
-    more ASCII characters wins (text read one byte off turns ASCII into CJK-looking units)."""
+    """Runs in either byte order; where the two readings overlap, the one with more ASCII
+    characters wins (text read one byte off turns ASCII into CJK-looking units). A run
+    starts wherever the pattern first matches: ASCII read one byte off never matches a
+    unit, so junk before a real run stops where the run starts."""
+    if not _UTF16_HINT.search(data):
+        return []  # no UTF-16 ASCII at all (random or compressed data): skip the costly pass
     candidates = []
     for pattern, codec in _UTF16_RUNS:
-        end = -1
         for match in pattern.finditer(data):
-            start, raw = match.start(), match.group(1)
-            if start < end and (start - end) % 2 == 0:
-                continue  # the tail of a run already seen at this alignment
-            end = start + len(raw) // 2 * 2
-            text = raw[: len(raw) // 2 * 2].decode(codec, "replace")
+            start, end = match.span()
+            text = match.group().decode(codec, "replace")
             if _plausible_utf16(text):
                 candidates.append((len(_ASCII.findall(text)), len(text), start, end, text))
     taken: list[tuple[int, int, str]] = []
