@@ -7,7 +7,8 @@
      │    ├── Oversize           body (or decoded body) over the policy's limits
      │    ├── Uninspectable      undecodable / unknown encoding / encrypted / bomb
      │    ├── DetectionTimeout   detector did not answer in time
-     │    └── DetectionFailed    detector raised or its worker died
+     │    ├── DetectionFailed    detector raised or its worker died
+     │    └── IdentityUnavailable  the identity backend (LDAP, ...) could not answer
      ├── CannotMask          a request we must mask cannot be rewritten safely
      └── IncidentLogError    the incident log cannot record (disk full, unwritable)
 
@@ -49,6 +50,15 @@ class DetectionTimeout(InspectionError):
 
 
 class DetectionFailed(InspectionError):
+    kind = "error"
+
+
+class IdentityUnavailable(InspectionError):
+    """LDAP down, TLS failed, timeout: who sent the request is unknowable -> the policy's on_error.
+
+    An InspectionError so every hook's existing failure path applies; never carries a password.
+    """
+
     kind = "error"
 
 
