@@ -33,10 +33,12 @@ class Finding:
     segment: int  # index into the list of segments that was analysed
     value: str
 
-    def masked(self) -> str:
+    def masked(self, fingerprint: bool = True) -> str:
+        """The safe mask (detectors.mask): ``11****************#7f3a2c`` in records,
+        ``fingerprint=False`` for what goes out in a masked request."""
         from detectors.mask import mask_value
 
-        return mask_value(self.entity, self.value)
+        return mask_value(self.entity, self.value, fingerprint=fingerprint)
 
     def __repr__(self) -> str:  # keep raw values out of tracebacks and logs
         return (

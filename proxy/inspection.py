@@ -31,11 +31,14 @@ def inspect_request(detector, raw: RawRequest, limits: Limits) -> Inspection:
 
 
 def mask_request(raw: RawRequest, limits: Limits, findings: tuple[Finding, ...]):
-    """Rewrite the request with every finding replaced by its masked form."""
+    """Rewrite the request with every finding replaced by its masked form.
+
+    The same safe mask as records, without the fingerprint: sent out, a fingerprint would
+    give the receiver a stable pseudonym of the customer across requests."""
     extraction = extract(raw, limits)
     replacements: dict[int, list[tuple[int, int, str]]] = {}
     for f in findings:
-        replacements.setdefault(f.segment, []).append((f.start, f.end, f.masked()))
+        replacements.setdefault(f.segment, []).append((f.start, f.end, f.masked(fingerprint=False)))
     return extraction.rewrite(replacements)
 
 

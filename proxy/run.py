@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from detectors.engine import DetectorConfig
+from detectors.mask import use_fingerprint_key
 from policies.load import load_policy
 from proxy import httplayer
 from proxy.addon import BaomiAddon
@@ -117,7 +118,7 @@ async def serve(settings: RunSettings) -> int:
     private_key = ensure_keys(data_dir)
     if private_key:
         warn_private_key(private_key)
-    ensure_mask_key(data_dir)
+    use_fingerprint_key(ensure_mask_key(data_dir))  # records' masks: 11****...#7f3a2c
     decision_log = DecisionLog(data_dir, sync=False, max_bytes=settings.decision_log_max_bytes,
                                keep=settings.decision_log_keep, policy=lambda: runtime.policy)
     recorder = Recorders(decision_log, IncidentStore(data_dir))

@@ -28,7 +28,7 @@ RECORD = DecisionRecord(
     mode="regular", action="block", rule="block-ids-and-cards", enforced=True, would_be=None,
     reason="Resident ID, passport and payment card numbers never leave the company "
            "(CN_RESIDENT_ID x1, CREDIT_CARD x1)",
-    entity_counts={"CN_RESIDENT_ID": 1, "CREDIT_CARD": 1}, masked=["110105********002X"],
+    entity_counts={"CN_RESIDENT_ID": 1, "CREDIT_CARD": 1}, masked=["11****************"],
     locations=["json:$.messages[0].content"], policy_hash="sha256:0", records=1,
     evidence=({"entity": "CN_RESIDENT_ID", "value": RESIDENT_ID, "context": f"id {RESIDENT_ID}"},
               {"entity": "CREDIT_CARD", "value": CARD, "context": f"card {CARD}"}),

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.e2e
 
 MOBILE = "13800138000"
 RESIDENT_ID = "11010519491231002X"
-MASKED_MOBILE = "138****8000"
+MASKED_MOBILE = "138********"
 BASE = yaml.safe_load((REPO / "policies" / "default.yaml").read_text())
 
 

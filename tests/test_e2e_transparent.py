@@ -140,7 +140,7 @@ def test_redirected_requests_are_decided_as_in_explicit_mode(
         assert arrived == []
     elif case == "masked":
         [got] = arrived
-        assert json.loads(got) == {"customer": {"phone": "138****8000"}}
+        assert json.loads(got) == {"customer": {"phone": "138********"}}
     else:
         assert arrived == [body]  # byte for byte
     record = decisions(proxy)[-1]
@@ -158,7 +158,7 @@ def test_redirected_https_host_name_reaches_server_as_sni(lab, servers, proxy, c
 @pytest.mark.parametrize("scheme", ["http", "https"])
 @pytest.mark.parametrize("host,expected_phone,rule", [
     (INTRANET, MOBILE, "allow-internal"),
-    (SHOP, "138****8000", "mask-contacts-external"),
+    (SHOP, "138********", "mask-contacts-external"),
 ])
 def test_destination_rules_match_the_name_not_the_redirected_ip(
     lab, servers, proxy, client_ca, scheme, host, expected_phone, rule

@@ -142,6 +142,6 @@ def test_exports_hold_metadata_only_and_honour_since(data_dir):
         text = "\n".join(export(data_dir, fmt))
         assert RAW_ID not in text and RAW_PHONE not in text
         if fmt != "syslog":
-            assert "138****8000" in text  # masked snippets are metadata
+            assert "138********" in text  # masked snippets are metadata
     assert export(data_dir, "ecs", "--since", "2024-05-02") == []
     assert len(export(data_dir, "ecs", "--since", "2024-05-01T07:00:00Z")) == len(CASES)

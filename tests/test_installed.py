@@ -31,12 +31,15 @@ import pytest
 from cryptography import x509
 from harness import REPO, BaomiProcess, free_port
 
+from detectors.mask import masked_with
+from proxy.incidents.keys import load_mask_key
+
 pytestmark = pytest.mark.e2e
 
 PACKAGES = ("proxy", "detectors", "policies")
 RESIDENT_ID = "11010519491231002X"
 MOBILE = "13800138000"
-MASKED_MOBILE = "138****8000"
+MASKED_MOBILE = "138********"  # records add "#" + the keyed fingerprint (masked_with)
 # Not part of the wheel's build: keeps the copy small and free of local state.
 NOT_BUILT = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.pyc", "var",
@@ -276,7 +279,8 @@ def test_incidents_list_shows_the_block_and_the_mask(installed, proxy, client, h
     assert (row["action"], row["rule"], row["path"]) == ("block", "block-ids-and-cards",
                                                          "/api/incident")
     assert row["entity_counts"] == {"CN_RESIDENT_ID": 1}
-    assert any(r["action"] == "mask" and r["masked"] == [MASKED_MOBILE] for r in rows.values())
+    recorded = masked_with("PHONE_NUMBER", MOBILE, load_mask_key(proxy.data_dir))
+    assert any(r["action"] == "mask" and r["masked"] == [recorded] for r in rows.values())
     assert RESIDENT_ID not in done.stdout and MOBILE not in done.stdout
 
 

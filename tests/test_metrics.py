@@ -280,7 +280,7 @@ def test_build_info(metrics):
 
 # Personal data a record may carry outside entity_counts; none of it may reach /metrics.
 SECRETS = [
-    "13800138000", "138****8000", "110105199003072316", "110105********2316", "张三",
+    "13800138000", "138********", "110105199003072316", "11****************", "张三",
     "zhang.san@example.com", "z***@example.com", "crm.partner-example.cn", "/customers/",
     "10.9.8.7", "alice", "$.customer.phone", "inc-9f3c", "6222020200112233445",
 ]  # fmt: skip
@@ -296,9 +296,9 @@ def leaky_record() -> DecisionRecord:
         mode="upstream:http://alice:13800138000@10.9.8.7:3128",
         action="block",
         rule="block-ids",
-        reason="CN_RESIDENT_ID 110105********2316 to crm.partner-example.cn",
+        reason="CN_RESIDENT_ID 11**************** to crm.partner-example.cn",
         entity_counts={"CN_RESIDENT_ID": 1, "PHONE_NUMBER": 1, "张三": 1},
-        masked=["110105********2316", "138****8000", "z***@example.com"],
+        masked=["11****************", "138********", "z***@example.com"],
         locations=["json:$.customer.phone", "query:id=13800138000"],
         evidence=({"value": "13800138000", "name": "张三", "card": "6222020200112233445"},),
     )

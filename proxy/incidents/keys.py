@@ -189,8 +189,16 @@ def ensure_mask_key(data_dir: Path) -> bytes:
             _write_new(path, os.urandom(32).hex().encode() + b"\n")
         except UsageError:
             pass  # another process made it first: use theirs
+    return load_mask_key(data_dir)
+
+
+def load_mask_key(data_dir: Path) -> bytes:
+    """The mask fingerprint key made by ensure_mask_key (UsageError if missing or damaged)."""
+    path = keys_dir(data_dir) / MASK_KEY
     try:
         key = bytes.fromhex(path.read_text().strip())
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read the mask fingerprint key: {e.strerror}") from None
     except ValueError:
         raise UsageError(f"{path}: not a hex key (restore it, or delete it to make a new one: "
                          "fingerprints in old records will then no longer match)") from None
