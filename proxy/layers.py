@@ -283,13 +283,25 @@ _MAYBE_LAYER = re.compile(r"[A-Za-z0-9+/_-]{16}|%[0-9A-Fa-f]{2}|&|\\|^\s*[\[{]")
 
 
 def _node(segment: Segment, depth: int, scope: Scope) -> _Node:
+    layers = _layers(segment, depth, scope)
     visible = _visible(segment.text)
-    if visible is not None:
+    if visible is not None:  # encodings only whole without the invisible characters
         text, origin = visible
         inner = Segment(text, segment.location, segment.context)
-        layers = [_remapped(layer, origin) for layer in _layers(inner, depth, scope)]
-        return _Node.of(segment, layers)
-    return _Node.of(segment, _layers(segment, depth, scope))
+        hidden = [_remapped(layer, origin) for layer in _layers(inner, depth, scope)]
+        layers += [layer for layer in hidden if _not_found(layer, layers)]
+    return _Node.of(segment, layers)
+
+
+def _not_found(layer: _Mapped | _Whole, found: list[_Mapped | _Whole]) -> bool:
+    """A span no layer found as sent covers, or a character-mapped kind not found as sent:
+    one value decoded twice would be counted twice."""
+    if isinstance(layer, _Whole):
+        return not any(
+            isinstance(f, _Whole) and f.start < layer.end and layer.start < f.end for f in found
+        )
+    where = layer.child.segment.location
+    return not any(isinstance(f, _Mapped) and f.child.segment.location == where for f in found)
 
 
 def _layers(segment: Segment, depth: int, scope: Scope) -> list[_Mapped | _Whole]:
@@ -312,6 +324,7 @@ def _layers(segment: Segment, depth: int, scope: Scope) -> list[_Mapped | _Whole
 def _visible(text: str) -> tuple[str, tuple[int, ...]] | None:
     """``text`` without invisible characters, and each kept character's offset in ``text``
     (plus ``len(text)``); None when there are none, or nothing to decode without them.
+    Both readings are decoded: a NUL may join an encoding or separate two of them.
 
     >>> _visible("M\x00T\x00M\x004\u00adMDAxMzgwMDA=")[0]
     'MTM4MDAxMzgwMDA='

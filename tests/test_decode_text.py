@@ -390,3 +390,23 @@ def test_unreadable_the_same_way_by_every_receiver_is_uninspectable(request_):
 def test_clean_wide_and_gbk_text_has_no_findings(request_):
     extraction = extract(request_, Limits())
     assert shared_detector().analyze(extraction.segments) == []
+
+
+def _json_segments(value: str) -> list[tuple[str, str]]:
+    request = body("application/json", json.dumps({"v": value}).encode())
+    return [(s.location, s.text) for s in extract(request, Limits()).segments[1:]]
+
+
+def test_nul_between_two_base64_values_separates_them():
+    first = base64.b64encode(f"tel {MOBILE}".encode()).decode().rstrip("=")
+    second = base64.b64encode(f"id {RID}".encode()).decode().rstrip("=")
+    decoded = [text for location, text in _json_segments(first + "\x00" + second)[1:]]
+    assert decoded == [f"tel {MOBILE}", f"id {RID}"]
+
+
+def test_an_encoding_found_as_sent_is_not_decoded_again_without_invisibles():
+    blob = base64.b64encode(f"tel {MOBILE}".encode()).decode()
+    assert _json_segments(blob + "\u200b") == [
+        ("json:$.v", blob + "\u200b"),
+        ("json:$.v|base64", f"tel {MOBILE}"),
+    ]
