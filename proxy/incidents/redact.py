@@ -25,14 +25,29 @@ PATH_WITHHELD = "[path withheld: it held {entity}]"
 _MIN_VALUE = 2  # a two-character Chinese name is still a name
 
 
+# Fields baomi itself fills (who, when, how it was decided), never from request text: a value
+# found in the request that happens to equal one of them (the client's own address in a
+# Referer, say) must not blank the audit trail. ``host`` is masked only by values found in a
+# host name (location ``host``): a reviewer needs to see where a request went.
+_OWN_FIELDS = frozenset({
+    "time", "incident_id", "source", "port", "mode", "action", "enforced", "would_be",
+    "rule", "policy_hash", "approval", "uninspected", "error_stage", "outcome", "scheme",
+    "method", "bytes_inspected", "inspect_seconds", "records",
+})
+
+
 def redact_record(record: DecisionRecord) -> DecisionRecord:
     """The record with every evidence value in its clear fields replaced by its masked form."""
     masks = _masks(record.evidence)
     if not masks:
         return record
     changes: dict[str, object] = {"path": _path(record, masks)}
+    host_masks = _masks(tuple(e for e in record.evidence
+                              if isinstance(e, dict) and e.get("location") == "host"))
+    if host_masks:
+        changes["host"] = scrub(record.host, host_masks)
     for f in fields(record):
-        if f.name in ("evidence", "path"):
+        if f.name in ("evidence", "path", "host") or f.name in _OWN_FIELDS:
             continue
         value = getattr(record, f.name)
         clean = _scrub_value(value, masks)
