@@ -270,12 +270,15 @@ def _gif(data: bytes) -> tuple[list[Piece], bytes]:
         if block == 0x3B:  # trailer
             return pieces, data[pos + 1 :]
         if block == 0x21:
-            label = data[pos + 1]
-            content, pos = _sub_blocks(data, pos + 2)
+            label, start = data[pos + 1], pos + 2
+            content, pos = _sub_blocks(data, start)
             if label == 0xFE:
                 pieces.append(("comment", _text(content)))
             elif label == 0xFF and content.startswith(b"XMP DataXMP"):
-                pieces += _xmp(content[11:])
+                # Writers put the packet raw (its bytes read as sub-block lengths, closed by a
+                # "magic trailer"), so the packet is the raw bytes, not the joined sub-blocks.
+                raw = re.search(rb"<x:xmpmeta.*</x:xmpmeta>", data[start + 12 : pos], re.DOTALL)
+                pieces += _xmp(raw.group() if raw else content[11:])
         elif block == 0x2C:  # image: descriptor, local colour table, LZW data
             flags = data[pos + 9]
             pos += 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0) + 1

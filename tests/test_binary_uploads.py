@@ -402,6 +402,38 @@ def test_image_metadata_is_inspected(request_: RawRequest, expected: list[tuple[
     assert ex.images == 1
 
 
+def test_exif_sub_ifd_and_thumbnail_ifd_are_read() -> None:
+    """Cameras put UserComment in the EXIF sub-IFD; IFD1 (the thumbnail's) has tags too."""
+    comment = b"ASCII\x00\x00\x00" + f"owner {PHONE}".encode()
+    sub_at, ifd1_at = 8 + 30, 8 + 30 + 18
+    values_at = ifd1_at + 18
+    ifd0 = struct.pack("<H", 2) + struct.pack("<HHI4s", 0x013B, 2, 3, b"Li\x00\x00") \
+        + struct.pack("<HHII", 0x8769, 4, 1, sub_at) + struct.pack("<I", ifd1_at)
+    sub = struct.pack("<H", 1) + struct.pack("<HHII", 0x9286, 7, len(comment), values_at) \
+        + struct.pack("<I", 0)
+    ifd1 = struct.pack("<H", 1) + struct.pack("<HHII", 0x010E, 2, len(RID) + 1,
+                                               values_at + len(comment)) + struct.pack("<I", 0)
+    exif = b"II*\x00" + struct.pack("<I", 8) + ifd0 + sub + ifd1 + comment + RID.encode() + b"\x00"
+    found = segments(post(jpeg(jpeg_segment(0xE1, b"Exif\x00\x00" + exif))))
+    assert found == [("body:jpeg:exif:Artist", "Li"), ("body:jpeg:exif:UserComment", f"owner {PHONE}"),
+                     ("body:jpeg:exif:ImageDescription", RID)]
+
+
+def test_exif_ifd_loop_is_read_once() -> None:
+    ifd0 = struct.pack("<H", 1) + struct.pack("<HHII", 0x8769, 4, 1, 8) + struct.pack("<I", 8)
+    exif = b"II*\x00" + struct.pack("<I", 8) + ifd0
+    assert segments(post(png(png_chunk(b"eXIf", exif)))) == []
+
+
+def test_gif_xmp_and_png_exif_chunk() -> None:
+    # As XMP writers do: the packet raw, then a 258-byte "magic trailer" (0x01, FF..00, 0x00).
+    app = b"\x21\xff\x0bXMP DataXMP" + XMP + b"\x01" + bytes(range(255, -1, -1)) + b"\x00"
+    data = gif(b"")
+    data = data[:19] + app + data[19:]
+    assert ("body:gif:xmp:li", f"王五 {PHONE}") in segments(post(data))
+    assert segments(post(png(png_chunk(b"eXIf", EXIF))))[0] == ("body:png:exif:Artist", "张三")
+
+
 def test_images_without_metadata_are_counted() -> None:
     body = json.dumps({"a": base64.b64encode(png()).decode(), "b": "x"}).encode()
     request = post(*multipart({"p": ("p.png", png()), "q": ("q.gif", gif(b""))}))

@@ -258,6 +258,27 @@ def test_random_bodies_never_crash(body: bytes) -> None:
         pass
 
 
+COMMAND = pkt(f"{ZERO} {'1' * 40} refs/heads/m\x00report-status push-options\n".encode())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.booleans(), st.lists(st.one_of(st.binary(max_size=90), st.none()), max_size=8),
+       st.binary(max_size=60))
+def test_pkt_line_sequences_parse_or_fail_closed(
+    command_first: bool, lines: list[bytes | None], tail: bytes
+) -> None:
+    body = (COMMAND if command_first else b"") + b"".join(
+        b"0000" if line is None else pkt(line) for line in lines) + tail
+    try:
+        request = gitpack.parse_request(body)
+    except Uninspectable:
+        return
+    assert request.commands and body.endswith(request.pack)
+    status, _, answer = gitpack.push_refusal(body, "no")
+    reports = bool({"report-status", "report-status-v2"} & request.capabilities)
+    assert status == (200 if reports else 403) and answer
+
+
 # ---------------------------------------------------------------- the refusal
 
 
