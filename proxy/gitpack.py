@@ -66,7 +66,8 @@ def sniff(data: bytes) -> str | None:
 
 def handlers(open_entry: OpenEntry) -> dict[str, Handler]:
     def handler(data: bytes, label: str, depth: int, limits: Limits) -> View:
-        return _push_view(data, depth, limits, open_entry)
+        return _push_view(data, "git" if label == "body" else f"{label}:git", depth, limits,
+                          open_entry)
 
     return {RECEIVE_PACK: handler}
 
@@ -138,7 +139,10 @@ def _pkt_line(data: bytes, pos: int) -> tuple[bytes | None, int]:
 # ---------------------------------------------------------------- the view
 
 
-def _push_view(data: bytes, depth: int, limits: Limits, open_entry: OpenEntry) -> View:
+def _push_view(
+    data: bytes, where: str, depth: int, limits: Limits, open_entry: OpenEntry
+) -> View:
+    """``where``: ``git`` for a request body, ``<label>:git`` for a push found inside something."""
     request = parse_request(data)
     if not request.pack:
         return document_view((), "git pack")
@@ -150,11 +154,11 @@ def _push_view(data: bytes, depth: int, limits: Limits, open_entry: OpenEntry) -
     for sha, (kind, content) in pack.objects.items():
         if kind == b"blob":
             name = paths.get(sha)
-            label = f"git:{name}" if name else f"git:blob:{sha[:8]}"
+            label = f"{where}:{name}" if name else f"{where}:blob:{sha[:8]}"
             view = open_entry(content, (name or "").rpartition("/")[2], label, depth + 1, limits)
             segments += view.segments if view else ()
         elif kind in (b"commit", b"tag"):
-            segments += _message(content, f"git:{kind.decode()}:{sha[:8]}")
+            segments += _message(content, f"{where}:{kind.decode()}:{sha[:8]}")
     for base, inserted in pack.thin:
         # Tree deltas insert binary entries (names, NUL, sha): keep only their printable runs.
         if b"\x00" in inserted:
@@ -162,7 +166,7 @@ def _push_view(data: bytes, depth: int, limits: Limits, open_entry: OpenEntry) -
         else:
             text = inserted.decode("utf-8", "replace")
         if text.strip():
-            segments.append(Segment(text, f"git:delta:{base[:8]}"))
+            segments.append(Segment(text, f"{where}:delta:{base[:8]}"))
     return document_view(tuple(segments), "git pack")
 
 

@@ -3,6 +3,7 @@ and the refusal answer as the real git client reads it."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import http.server
 import json
@@ -138,6 +139,14 @@ def test_push_body_sniffed_whatever_its_type(repo: dict) -> None:
     assert "git:data/customers.csv:row2" in [s.location for s in extract(request, LIMITS).segments]
 
 
+def test_push_inside_another_upload_keeps_its_label(repo: dict) -> None:
+    body = json.dumps({"p": base64.b64encode(push_body(ZERO, repo["second"], repo["full"])).decode()})
+    request = RawRequest("POST", "https://x.example.com/u", (("content-type", "application/json"),),
+                         body.encode())
+    locations = [s.location for s in extract(request, LIMITS).segments]
+    assert "json:$.p|base64:git:data/customers.csv:row2" in locations
+
+
 def test_delete_only_push_has_nothing_to_inspect() -> None:
     assert found(push_body("1" * 40, ZERO, b"")) == []
 
@@ -249,7 +258,7 @@ def test_random_bodies_never_crash(body: bytes) -> None:
     for data in (body, pkt(f"{ZERO} {'1' * 40} refs/heads/m\x00report-status\n".encode())
                  + b"0000PACK" + body):
         try:
-            gitpack._push_view(data, 0, LIMITS, lambda *a: None)
+            gitpack._push_view(data, "git", 0, LIMITS, lambda *a: None)
         except (Uninspectable, Oversize):
             pass
     try:
