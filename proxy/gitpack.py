@@ -92,8 +92,9 @@ class Request:
 def parse_request(body: bytes) -> Request:
     """Commands, capabilities and the packfile of a receive-pack request body.
 
-    >>> parse_request(b"0069" + b"0" * 40 + b" " + b"1" * 40 + b" refs/heads/main\\0report-status\\n0000")
-    Request(commands=(Command(old='000…', new='111…', ref='refs/heads/main'),), ...)
+    parse_request(pkt(old + " " + new + " refs/heads/main\\0report-status\\n") + b"0000" + pack)
+      -> Request(commands=(Command(old, new, "refs/heads/main"),),
+                 capabilities={"report-status"}, pack=pack)
     """
     commands: list[Command] = []
     capabilities: frozenset[str] = frozenset()
