@@ -258,21 +258,20 @@ def test_curl_chunked_upload_under_limit_arrives(proxy, app, site, tmp_path, htt
 
 
 def assert_oversize_block(proxy: BaomiProcess, out: subprocess.CompletedProcess, http_version: str):
-    """baomi's own block answer, not a hang, a reset or mitmproxy's bare 413 text."""
+    """baomi's own refusal (403, OpenAI-style JSON error naming the incident, recorded as an
+    oversize block), not a hang, a reset or mitmproxy's bare 413 page."""
     assert out.returncode == 0, f"curl exit {out.returncode}: {out.stderr.strip()[-300:]}"
-    headers, body = out.stdout.split("\r\n\r\n")[-2], out.stdout.split("\r\n\r\n")[-1]
-    status_line = headers.splitlines()[0]
-    assert status_line.split()[0] == f"HTTP/{http_version}", status_line
-    # the integrator chooses 403 (policy block) or 413 (too large); both are baomi's block
-    assert status_line.split()[1] in ("403", "413"), status_line
-    found = re.search(r"(?im)^x-baomi-incident: (\S+)", headers)
-    assert found, f"no X-Baomi-Incident header: {headers!r}"
-    incident = found.group(1)
-    assert INCIDENT.fullmatch(incident)
-    assert incident in json.dumps(json.loads(body))
+    *_, head, body = out.stdout.split("\r\n\r\n")  # after the proxy's "200 Connection established"
+    status_line, *header_lines = head.split("\r\n")
+    assert status_line.split()[:2] == [f"HTTP/{http_version}", "403"], status_line
+    headers = {name.lower(): value for name, value in (line.split(": ", 1) for line in header_lines)}
+    assert headers["content-type"].startswith("application/json")
+    incident = headers.get("x-baomi-incident", "")
+    assert INCIDENT.fullmatch(incident), f"no X-Baomi-Incident header: {head!r}"
+    error = json.loads(body)["error"]
+    assert (error["incident"], error["code"]) == (incident, "on_oversize")
     record = [d for d in decisions(proxy) if d["incident_id"] == incident]
-    assert len(record) == 1
-    assert (record[0]["action"], record[0]["uninspected"]) == ("block", "oversize")
+    assert [(r["action"], r["rule"], r["uninspected"]) for r in record] == [("block", "on_oversize", "oversize")]
 
 
 @pytest.mark.parametrize("http", ["--http1.1", "--http2"])
@@ -416,6 +415,7 @@ def test_openai_resident_id_is_refused_with_incident(openai_client, app):
     incident = raised.value.response.headers["x-baomi-incident"]
     assert INCIDENT.fullmatch(incident)
     assert incident in str(raised.value)
+    assert raised.value.code == "block-ids-and-cards"  # the SDK reads {"error": {"code": rule}}
     assert len(app.arrived("/v1/chat/completions")) == before
 
 
