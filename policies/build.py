@@ -12,6 +12,11 @@ from types import MappingProxyType
 from detectors.dictionary import value_form
 from policies.model import (
     AddressSet,
+    HeaderSettings,
+    IdentitySettings,
+    IpMapSettings,
+    LdapSettings,
+    ProxyAuthSettings,
     Approval,
     Content,
     DataSelector,
@@ -24,7 +29,15 @@ from policies.model import (
     Rule,
     Source,
 )
-from policies.schema import ApprovalFile, DetectionFile, PolicyFile, RuleFile
+from policies.schema import (
+    ApprovalFile,
+    DetectionFile,
+    IdentityFile,
+    LdapFile,
+    PolicyFile,
+    RuleFile,
+    SourceFile,
+)
 
 
 def build(doc: PolicyFile, path: str, digest: str) -> Policy:
@@ -57,12 +70,7 @@ def build(doc: PolicyFile, path: str, digest: str) -> Policy:
                 for name, g in doc.destinations.items()
             }
         ),
-        sources=MappingProxyType(
-            {
-                name: Source(name, tuple(ipaddress.ip_network(c) for c in g.cidrs), g.description)
-                for name, g in doc.sources.items()
-            }
-        ),
+        sources=MappingProxyType({name: _source(name, g) for name, g in doc.sources.items()}),
         entity_groups=MappingProxyType(groups),
         rules=tuple(_rule(r, groups) for r in doc.rules),
         default_action=doc.default_action,
@@ -72,7 +80,52 @@ def build(doc: PolicyFile, path: str, digest: str) -> Policy:
         allowed_values=frozenset(value_form(v) for v in doc.detection.allow_values),
         logging=LogPolicy.parse(doc.logging.allowed),
         content=Content(images=doc.content.images),
+        identity=None if doc.identity is None else _identity(doc.identity, path),
     )
+
+
+def _source(name: str, source: SourceFile) -> Source:
+    return Source(
+        name,
+        tuple(ipaddress.ip_network(c) for c in source.cidrs),
+        source.description,
+        users=frozenset(u.casefold() for u in source.users),
+        groups=frozenset(g.casefold() for g in source.groups),
+    )
+
+
+def _identity(identity: IdentityFile, path: str) -> IdentitySettings:
+    auth, header, ipmap = identity.proxyauth, identity.header, identity.ipmap
+    return IdentitySettings(
+        methods=tuple(identity.methods),
+        proxyauth=None
+        if auth is None
+        else ProxyAuthSettings(
+            realm=auth.realm,
+            htpasswd=None if auth.htpasswd is None else Path(_beside(path, auth.htpasswd)),
+            ldap=None if auth.ldap is None else _ldap(auth.ldap, path),
+            required=auth.required,
+        ),
+        header=None
+        if header is None
+        else HeaderSettings(
+            header.name, tuple(ipaddress.ip_network(c) for c in header.trusted_cidrs)
+        ),
+        ipmap=None
+        if ipmap is None
+        else IpMapSettings(Path(_beside(path, ipmap.file)), ipmap.max_age_seconds),
+        groups_file=None
+        if identity.groups.file is None
+        else Path(_beside(path, identity.groups.file)),
+        groups_ldap=identity.groups.ldap,
+    )
+
+
+def _ldap(ldap: LdapFile, path: str) -> LdapSettings:
+    values = ldap.model_dump()
+    values["bind_password_file"] = Path(_beside(path, ldap.bind_password_file))
+    values["ca_file"] = None if ldap.ca_file is None else Path(_beside(path, ldap.ca_file))
+    return LdapSettings(**values)
 
 
 def _detection(detection: DetectionFile, path: str) -> Detection:

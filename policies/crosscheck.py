@@ -19,7 +19,7 @@ from policies.problems import Problem
 from policies.strict_yaml import Marks, Path
 
 DESTINATION_WORDS = ("internal", "external", "any")
-SOURCE_WORDS = ("any",)
+SOURCE_WORDS = ("any", "unauthenticated")  # unauthenticated: the user is unknown
 RESERVED_RULE_NAMES = ("default",)  # Decision.rule when no rule matched
 
 

@@ -25,6 +25,7 @@ from policies.model import (
     Endpoint,
     Policy,
     Rule,
+    UNAUTHENTICATED,
     Source,
     parse_ip,
 )
@@ -119,11 +120,12 @@ class _Request:
 
     def from_source(self, names: frozenset[str] | str) -> bool:
         wanted = {names} if isinstance(names, str) else names
-        if "any" in wanted:
+        if "any" in wanted or (UNAUTHENTICATED in wanted and self.facts.user is None):
             return True
         groups: list[Source] = [self.policy.sources[n] for n in wanted if n in self.policy.sources]
         client = parse_ip(self.facts.source_ip) if groups else None
-        return any(g.contains(client) for g in groups)
+        facts = self.facts
+        return any(g.matches(client, facts.user, facts.groups) for g in groups)
 
     def to_destination(self, name: str) -> bool:
         if name == "any":

@@ -16,7 +16,9 @@ class RequestFacts:
     path: str  # path without query
     time: datetime  # timezone-aware
     destination_ip: str | None = None  # resolved/redirect address, if known
-    user: str | None = None
+    user: str | None = None  # None: nobody identified the sender (source "unauthenticated")
+    groups: frozenset[str] = frozenset()  # the user's directory groups
+    identity_method: str = "none"  # proxyauth | ldap | header | ipmap | none
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -104,12 +105,30 @@ class Destination:
 
 @dataclass(frozen=True, slots=True)
 class Source:
+    """Clients by network, user name or directory group; any of them may match.
+
+    Source("payroll", (), "", users=frozenset({"alice"})).matches(None, "Alice", frozenset())
+      -> True (names compare case-insensitively)
+    """
+
     name: str
     networks: tuple[IPNetwork, ...]
     description: str
+    users: frozenset[str] = frozenset()  # casefolded
+    groups: frozenset[str] = frozenset()  # casefolded
 
     def contains(self, address: IPAddress | None) -> bool:
         return address is not None and any(address in n for n in self.networks)
+
+    def matches(self, address: IPAddress | None, user: str | None, groups: frozenset[str]) -> bool:
+        if self.contains(address):
+            return True
+        if user is None:
+            return False
+        return user.casefold() in self.users or any(g.casefold() in self.groups for g in groups)
+
+
+UNAUTHENTICATED = "unauthenticated"  # reserved source: requests whose user is unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +233,63 @@ class Content:
 
 
 @dataclass(frozen=True, slots=True)
+class LdapSettings:
+    """identity.proxyauth.ldap. Passwords: the service account's in ``bind_password_file``
+    (0600), never in the policy; ``{user}`` in user_filter and ``{dn}`` in group_filter are
+    filled in (escaped) per lookup."""
+
+    url: str  # ldaps://host:port or ldap://host:port (then starttls)
+    bind_dn: str
+    bind_password_file: Path
+    user_base: str
+    starttls: bool = False
+    ca_file: Path | None = None
+    user_filter: str = "(uid={user})"
+    group_attribute: str | None = "memberOf"
+    group_base: str | None = None
+    group_filter: str = "(member={dn})"
+    group_name_attribute: str = "cn"
+    disabled_filter: str | None = None  # e.g. "(pwdAccountLockedTime=*)"
+    timeout_seconds: float = 5
+    cache_seconds: float = 60
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyAuthSettings:
+    realm: str
+    htpasswd: Path | None  # exactly one of htpasswd / ldap
+    ldap: LdapSettings | None
+    required: bool = True  # explicit mode: nobody identified -> 407
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderSettings:
+    name: str  # e.g. X-Authenticated-User
+    trusted: tuple[IPNetwork, ...]
+
+    def trusts(self, address: IPAddress | None) -> bool:
+        return address is not None and any(address in n for n in self.trusted)
+
+
+@dataclass(frozen=True, slots=True)
+class IpMapSettings:
+    file: Path
+    max_age_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class IdentitySettings:
+    """How the proxy learns who sent a request; ``methods`` in the admin's order."""
+
+    methods: tuple[str, ...]  # "proxyauth" | "header" | "ipmap"
+    proxyauth: ProxyAuthSettings | None = None
+    header: HeaderSettings | None = None
+    ipmap: IpMapSettings | None = None
+    groups_file: Path | None = None
+    groups_ldap: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     path: str
     hash: str  # "sha256:<hex>" of the file bytes
@@ -235,6 +311,7 @@ class Policy:
     allowed_values: frozenset[str]  # detection.allow_values as detectors.dictionary.value_form
     logging: LogPolicy = LogPolicy("all", 1)
     content: Content = Content()
+    identity: IdentitySettings | None = None  # None: nobody is identified
 
     def passes_through(self, host: str) -> bool:
         """True when TLS to ``host`` is tunnelled uninspected (certificate-pinned apps)."""

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 MIB = 1024 * 1024
+MAX_CACHE_SECONDS = 600.0  # identity caches: revoked access must end within minutes
 
 Action = Literal["block", "mask", "allow", "monitor"]
 DefaultAction = Literal["block", "allow", "monitor"]  # no entities to mask without a rule
@@ -94,6 +95,16 @@ def _cidr(value: str) -> str:
         ) from None
 
 
+def _user_name(value: str) -> str:
+    # Compared case-insensitively; whitespace or control characters would be a typo or a trick.
+    if not value or len(value) > 256 or any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError(
+            f"{value!r} is not a user or group name; expected 1-256 printable characters "
+            "without spaces, e.g. alice, alice@corp.example or payroll"
+        )
+    return value
+
+
 def _recognizer(value: str) -> str:
     if not _RECOGNIZER.fullmatch(value):
         raise ValueError(
@@ -134,6 +145,7 @@ def _iso_datetime(value: object) -> object:
 
 
 RuleName = Annotated[str, AfterValidator(_rule_name)]
+UserName = Annotated[str, AfterValidator(_user_name)]
 GroupName = Annotated[str, AfterValidator(_group_name)]
 HostGlob = Annotated[str, AfterValidator(_host_glob)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
@@ -212,8 +224,20 @@ class DestinationFile(AddressesFile):
 
 
 class SourceFile(_Strict):
-    cidrs: Annotated[list[Cidr], Field(min_length=1)]
+    """Who a source is: client networks, user names, directory groups (any may match)."""
+
+    cidrs: list[Cidr] = []
+    users: list[UserName] = []
+    groups: list[UserName] = []  # directory groups (LDAP cn / groups file), not policy groups
     description: str = ""
+
+    @model_validator(mode="after")
+    def _someone(self) -> SourceFile:
+        if not (self.cidrs or self.users or self.groups):
+            raise ValueError(
+                "source matches nobody; expected at least one of cidrs, users or groups"
+            )
+        return self
 
 
 class DataFile(_Strict):
@@ -252,6 +276,97 @@ class ApprovalFile(_Strict):
         return self
 
 
+class LdapFile(_Strict):
+    """identity.proxyauth.ldap: see policies.model.LdapSettings for what each key does."""
+
+    url: Annotated[str, Field(pattern=r"^ldaps?://[^/\s]+$")]
+    starttls: bool = False
+    ca_file: Text | None = None
+    bind_dn: Text
+    bind_password_file: Text  # the service account's password, in a 0600 file
+    user_base: Text
+    user_filter: Annotated[str, Field(pattern=r"\{user\}")] = "(uid={user})"
+    group_attribute: Text | None = "memberOf"
+    group_base: Text | None = None
+    group_filter: Annotated[str, Field(pattern=r"\{dn\}")] = "(member={dn})"
+    group_name_attribute: Text = "cn"
+    disabled_filter: Text | None = None
+    timeout_seconds: Annotated[float, Field(gt=0.0, le=60.0)] = 5.0
+    # How long a user's groups are trusted: a removed member keeps access at most this long.
+    cache_seconds: Annotated[float, Field(ge=0.0, le=MAX_CACHE_SECONDS)] = 60.0
+
+    @model_validator(mode="after")
+    def _encrypted(self) -> LdapFile:
+        if self.url.startswith("ldap://") and not self.starttls:
+            raise ValueError(
+                "plain ldap:// would send passwords in clear; expected an ldaps:// url or "
+                "starttls: true"
+            )
+        return self
+
+
+class ProxyAuthFile(_Strict):
+    """Proxy-Authorization: Basic, checked against exactly one of htpasswd or ldap."""
+
+    realm: Annotated[str, Field(pattern=r'^[^"\\\x00-\x1f]{1,64}$')] = "baomi"
+    htpasswd: Text | None = None
+    ldap: LdapFile | None = None
+    # true: in explicit-proxy mode a request nobody identified gets 407 (false: "unauthenticated")
+    required: bool = True
+
+    @model_validator(mode="after")
+    def _one_backend(self) -> ProxyAuthFile:
+        if (self.htpasswd is None) == (self.ldap is None):
+            raise ValueError("expected exactly one of htpasswd or ldap")
+        return self
+
+
+class HeaderFile(_Strict):
+    """A user name set by an upstream proxy that already authenticated the user."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")] = "X-Authenticated-User"
+    trusted_cidrs: Annotated[list[Cidr], Field(min_length=1)]
+
+
+class IpMapFile(_Strict):
+    """``address user`` lines (DHCP leases, AD logons); a line older than max_age expires."""
+
+    file: Text
+    max_age_seconds: Annotated[float, Field(gt=0.0, le=30 * 86400.0)] = 8 * 3600.0
+
+
+class GroupsFile(_Strict):
+    """Where a user's directory groups come from (both: the union)."""
+
+    file: Text | None = None  # YAML: groups: {payroll: [alice, bob]}
+    ldap: bool = False  # look groups up in identity.proxyauth.ldap
+
+
+IdentityMethod = Literal["proxyauth", "header", "ipmap"]
+
+
+class IdentityFile(_Strict):
+    methods: Annotated[list[IdentityMethod], Field(min_length=1)]
+    proxyauth: ProxyAuthFile | None = None
+    header: HeaderFile | None = None
+    ipmap: IpMapFile | None = None
+    groups: GroupsFile = GroupsFile()
+
+    @model_validator(mode="after")
+    def _configured(self) -> IdentityFile:
+        missing = [m for m in self.methods if getattr(self, m) is None]
+        if missing:
+            raise ValueError(
+                f"method {missing[0]} is listed but not configured; expected an "
+                f"identity.{missing[0]} section"
+            )
+        if len(set(self.methods)) != len(self.methods):
+            raise ValueError("a method is listed twice; expected each method once")
+        if self.groups.ldap and (self.proxyauth is None or self.proxyauth.ldap is None):
+            raise ValueError("groups.ldap needs identity.proxyauth.ldap; expected it configured")
+        return self
+
+
 class PolicyFile(_Strict):
     version: Annotated[int, AfterValidator(_version)]  # Literal[1] would accept `true`
     mode: Literal["enforce", "monitor"]
@@ -268,3 +383,4 @@ class PolicyFile(_Strict):
     default_action: DefaultAction
     approvals: list[ApprovalFile] = []
     passthrough: list[HostGlob] = []
+    identity: IdentityFile | None = None  # None: every request is "unauthenticated"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from policies.model import Approval, Policy, Rule
+from policies.model import Approval, Policy, Rule, Source
 
 
 def summarize(policy: Policy, now: datetime | None = None) -> str:
@@ -34,6 +34,7 @@ def summarize(policy: Policy, now: datetime | None = None) -> str:
         f"images (pixels not inspected): {policy.content.images}; "
         f"decision log keeps clean allows: {policy.logging.allowed}",
         _internal(policy),
+        _identity(policy),
         *_groups(policy),
         "rules (first match decides):",
         *(f"  {i}. {_rule(rule)}" for i, rule in enumerate(policy.rules, 1)),
@@ -68,8 +69,35 @@ def _groups(policy: Policy) -> list[str]:
         + (f", agreement {d.agreement}" if d.agreement else "")
         for d in policy.destinations.values()
     ]
-    lines += [f"source {s.name}: {len(s.networks)} cidr(s)" for s in policy.sources.values()]
+    lines += [_source(s) for s in policy.sources.values()]
     return lines
+
+
+def _source(source: Source) -> str:
+    line = f"source {source.name}: {len(source.networks)} cidr(s)"
+    if source.users or source.groups:
+        line += f", {len(source.users)} user(s), {len(source.groups)} group(s)"
+    return line
+
+
+def _identity(policy: Policy) -> str:
+    """'identity: proxyauth (htpasswd, required), header X-Authenticated-User from 1 cidr(s)'."""
+    settings = policy.identity
+    if settings is None:
+        return "identity: none (every request is from an unauthenticated user)"
+    parts = []
+    for method in settings.methods:
+        if method == "proxyauth" and settings.proxyauth is not None:
+            auth = settings.proxyauth
+            backend = "ldap" if auth.ldap is not None else "htpasswd"
+            parts.append(f"proxyauth ({backend}{', required' if auth.required else ''})")
+        elif method == "header" and settings.header is not None:
+            header = settings.header
+            parts.append(f"header {header.name} from {len(header.trusted)} cidr(s)")
+        elif method == "ipmap" and settings.ipmap is not None:
+            parts.append(f"ipmap (max age {settings.ipmap.max_age_seconds:g} s)")
+    groups = [n for n, on in (("file", settings.groups_file), ("ldap", settings.groups_ldap)) if on]
+    return f"identity: {', '.join(parts)}; groups from {', '.join(groups) or 'nowhere'}"
 
 
 def _rule(rule: Rule) -> str:
