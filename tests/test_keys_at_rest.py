@@ -145,3 +145,16 @@ def test_public_files_are_not_keys(first_start):
     assert not names & {"mitmproxy-ca-cert.pem", "mitmproxy-ca-cert.p12", "mitmproxy-dhparam.pem",
                         "checkpoint-signing.pub.pem", "decisions.jsonl"}
     assert not any(n.startswith("reviewer-") and n.endswith(".pub.pem") for n in names)
+
+
+def test_mask_key_is_made_once_and_kept(tmp_path):
+    from proxy.incidents.keys import ensure_mask_key, load_mask_key
+
+    key = ensure_mask_key(tmp_path)
+    assert len(key) == 32
+    assert ensure_mask_key(tmp_path) == key == load_mask_key(tmp_path)  # a restart keeps it
+    path = tmp_path / "keys" / "mask-fingerprint.key"
+    assert (mode(path), mode(path.parent)) == (0o600, 0o700)
+    path.write_text("not hex\n")
+    with pytest.raises(UsageError, match="not a hex key"):
+        ensure_mask_key(tmp_path)
