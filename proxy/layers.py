@@ -50,7 +50,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 from detectors.model import Segment
-from detectors.normalize import INVISIBLE
+from detectors.normalize import INVISIBLE, has_invisible
 from proxy import decode
 from proxy.decode import Budget, TextCodec, decode_content, decode_text, encode_content
 from proxy.errors import CannotMask, Uninspectable
@@ -267,7 +267,7 @@ def layered(view: View, depth: int, scope: Scope) -> View:
     decoded = {}
     for i, segment in enumerate(segments):
         # most values: no decoder applies, no node built
-        if _MAYBE_LAYER.search(segment.text) or INVISIBLE.search(segment.text):
+        if _MAYBE_LAYER.search(segment.text) or has_invisible(segment.text):
             node = _node(segment, depth, scope)
             if node.layers:
                 decoded[i] = node
@@ -332,7 +332,7 @@ def _visible(text: str) -> tuple[str, tuple[int, ...]] | None:
     A receiver that drops NULs or soft hyphens before decoding reads the encoding whole;
     the detector drops them too (``detectors.normalize``), but only after decoding.
     """
-    if INVISIBLE.search(text) is None:
+    if not has_invisible(text):
         return None
     pieces: list[str] = []
     origin: list[int] = []
