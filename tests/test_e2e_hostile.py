@@ -17,6 +17,8 @@ import httpx
 import pytest
 from harness import REPO, BaomiProcess
 
+from detectors.mask import mask_value
+
 pytestmark = pytest.mark.e2e
 
 RID = "320582198604230513"  # valid resident ID (province 32, 1986-04-23, MOD 11-2)
@@ -227,3 +229,32 @@ def test_clean_wide_text_and_headers_still_arrive(client, upstream):
     r = client.post(upstream.url("/ok"), content=text, headers=headers)
     assert r.status_code == 200
     assert len(upstream.received) == before + 1 and upstream.received[-1].body == text
+
+
+# ---------------------------------------------------------------- masked, not blocked
+
+MOBILE = "13800138000"
+MASKED = mask_value("PHONE_NUMBER", MOBILE, fingerprint=False)  # what a masked body carries
+
+
+def test_phone_in_utf16_text_arrives_masked_in_utf16(client, proxy, https_up):
+    """Phones are masked over HTTPS by the default policy: the rewrite keeps the encoding."""
+    text = f"请回电 {MOBILE} 谢谢"
+    before = len(https_up.received)
+    r = client.post(
+        https_up.url("/m"), content=text.encode("utf-16-le"), headers={"content-type": "text/plain"}
+    )
+    assert r.status_code == 200
+    assert len(https_up.received) == before + 1
+    assert https_up.received[-1].body == f"请回电 {MASKED} 谢谢".encode("utf-16-le")
+    assert last_decision(proxy)["action"] == "mask"
+
+
+def test_folded_phone_header_arrives_masked_and_unfolded(proxy, https_up):
+    before = len(https_up.received)
+    head = request_head(https_up, b"X-Customer-Phone: 138\r\n 0013\r\n 8000\r\n")
+    reply = raw_exchange(proxy, https_up, head)
+    assert reply.startswith(b"HTTP/1.1 200 ")
+    assert len(https_up.received) == before + 1
+    assert https_up.received[-1].headers["x-customer-phone"] == MASKED
+    assert last_decision(proxy)["action"] == "mask"
