@@ -298,11 +298,15 @@ def test_ca_export_gives_the_certificate_the_proxy_signs_with(installed, proxy):
 def test_doctor_passes_on_the_running_setup(installed, proxy, default_policy):
     # Regular mode: the firewall checks (ip-forwarding, redirect-rules, quic-dropped) only apply
     # to transparent mode and need root and netfilter; they are covered in tests/test_doctor.py.
+    # As the start-up banner and the doctor ask: the reviewers' private key leaves the host.
+    reviewers = installed.root / "reviewers"
+    reviewers.mkdir(mode=0o700)
+    (proxy.data_dir / "reviewer-private-key.pem").rename(reviewers / "reviewer-private-key.pem")
     done = installed.run("doctor", "--json", "--data-dir", str(proxy.data_dir),
                          "--policy", str(default_policy), "--listen-port", str(free_port()),
                          "--metrics-port", "0", check=False)
     checks = {c["check"]: c["status"] for c in json.loads(done.stdout)}
-    assert {"ca-permissions", "ca-certificate", "policy", "listen-port", "metrics-port",
-            "detector"} <= set(checks)
+    assert {"ca-permissions", "ca-certificate", "reviewer-private-key", "policy", "listen-port",
+            "metrics-port", "detector"} <= set(checks)
     assert set(checks.values()) == {"OK"}, done.stdout
     assert done.returncode == 0
