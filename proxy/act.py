@@ -76,6 +76,8 @@ def decision_record(facts: RequestFacts, decision: Decision, inspection, *, poli
         inspect_seconds=round(seconds, 6),
         records=decision.records,
         evidence=evidence,
+        user_groups=sorted(facts.groups),
+        identity=facts.identity_method,
     ))
 
 
@@ -99,6 +101,14 @@ def block(flow: http.HTTPFlow, record: DecisionRecord, status: int = 403) -> Non
     if ctype.startswith("text/html"):
         headers["content-security-policy"] = PAGE_CSP
     flow.response = http.Response.make(status, body, headers)
+
+
+def challenge(flow: http.HTTPFlow, realm: str) -> None:
+    """407: the proxy wants (other) credentials. Nothing is recorded or forwarded."""
+    flow.response = http.Response.make(
+        407, b"baomi: proxy authentication required\n",
+        {"proxy-authenticate": f'Basic realm="{realm}"', "content-type": "text/plain",
+         "cache-control": "no-store"})
 
 
 # A refusal whose record could not be written (disk full) must not quote an id that exists
@@ -145,15 +155,17 @@ def refusal_message(record: DecisionRecord, lang: str) -> str:
     resident ID number (1). Nothing was sent. Incident BM-...: to send this data, ask ..."
     """
     text = refusal_text.TEXT[lang]
+    who = text.sender.format(user=record.user) if record.user else ""
     why = refusal_text.failure_words(record.rule, lang)
     if why is None and record.entity_counts:
         data = text.list_separator.join(
             text.count_inline.format(words=refusal_text.entity_words(entity, lang), n=n)
             for entity, n in record.entity_counts.items()
         )
-        return text.message.format(rule=record.rule, data=data, incident=_incident(record, lang))
-    return text.message_failure.format(rule=record.rule, why=why or record.reason,
-                                       incident=_incident(record, lang))
+        return who + text.message.format(rule=record.rule, data=data,
+                                         incident=_incident(record, lang))
+    return who + text.message_failure.format(rule=record.rule, why=why or record.reason,
+                                             incident=_incident(record, lang))
 
 
 def block_page(record: DecisionRecord, lang: str) -> str:
@@ -162,6 +174,8 @@ def block_page(record: DecisionRecord, lang: str) -> str:
     e = html.escape
     why = refusal_text.failure_words(record.rule, lang)
     lead = text.lead_failure.format(why=why) if why else text.lead_data
+    if record.user:  # "You, alice, tried to send this request." (escaped below like the rest)
+        lead = text.sender.format(user=record.user) + lead
     rows = "".join(
         f"<li>{e(text.count.format(words=refusal_text.entity_words(entity, lang), n=n))}</li>"
         for entity, n in record.entity_counts.items()

@@ -21,8 +21,16 @@ from mitmproxy import ctx, http, tcp, tls, udp
 from policies.decide import content_decision, decide, failure_decision, strictest
 from policies.facts import Decision, RequestFacts
 from proxy import act, websocket_close
-from proxy.errors import BaomiError, CannotMask, IncidentLogError, InspectionError
+from proxy.errors import (
+    BaomiError,
+    CannotMask,
+    IdentityUnavailable,
+    IncidentLogError,
+    InspectionError,
+)
 from proxy.extract import Limits, RawRequest
+from proxy.identity.resolve import Claims
+from proxy.identity.session import Identification, lookup_timeout
 from proxy.inspection import Inspection
 from proxy.metrics import Metrics
 from proxy.pool import InspectionPool
@@ -44,6 +52,7 @@ class BaomiAddon:
         self.pool = pool
         self.recorder = recorder
         self.metrics = metrics or Metrics(mode=runtime.mode_kind)
+        self.identification = Identification()  # who sent it; tunnel identities per connection
 
     # -- mitmproxy hooks ---------------------------------------------------------------
 
@@ -69,6 +78,11 @@ class BaomiAddon:
             flow.kill()  # not even the facts: nothing is safe to forward
             return
         try:
+            identified = await self._identify(flow, facts, started)
+            if identified is None:
+                return  # answered: 407, or the identity backend's failure action
+            facts = identified
+            self.metrics.identity(facts.identity_method)
             if flow.request.stream:  # over the limit with on_oversize allow/monitor
                 decision = failure_decision(policy, "oversize", facts, "body over max_body_bytes")
                 await self._finish(flow, facts, decision, None, started, uninspected="oversize")
@@ -107,6 +121,10 @@ class BaomiAddon:
             flow.kill()
             return
         try:
+            identified = await self._identify(flow, facts, started)
+            if identified is None:
+                return  # answered: 407, or the identity backend's failure action
+            facts = identified
             raw = RawRequest("CONNECT", f"https://{flow.request.authority}/",
                              hosts=host_names(flow))
             try:
@@ -164,7 +182,7 @@ class BaomiAddon:
         started = time.monotonic()
         policy = self.runtime.policy
         try:
-            facts = replace(facts_from_flow(flow), method="WEBSOCKET")
+            facts = sender_of_upgrade(flow, replace(facts_from_flow(flow), method="WEBSOCKET"))
             raw = websocket_request(flow, message)
             limits = limits_of(policy)
             try:
@@ -309,7 +327,44 @@ class BaomiAddon:
         now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         self.recorder.write(replace(record, time=now, outcome=outcome, evidence=()))
 
+    def client_disconnected(self, client) -> None:
+        self.identification.forget(client.id)
+
     # -- steps ----------------------------------------------------------------------------
+
+    async def _identify(self, flow: http.HTTPFlow, facts: RequestFacts,
+                        started: float) -> RequestFacts | None:
+        """The facts with the sender (proxy.identity), or None once the flow is answered: 407
+        for missing or wrong proxy credentials; the policy's on_error when the identity
+        backend cannot answer. Proxy-Authorization and the trusted user header are removed
+        here, before inspection and forwarding: no credential reaches a worker or upstream."""
+        policy = self.runtime.policy
+        settings = policy.identity
+        if settings is None:
+            return facts
+        claims = identity_claims(flow, settings)
+        connect = flow.request.method == "CONNECT"
+        try:
+            result = await self.identification.identify(
+                settings, claims, None if connect else flow.client_conn.id,
+                lookup_timeout(settings, policy.limits.timeout_seconds))
+        except IdentityUnavailable as e:
+            self.metrics.identity_rejected("unavailable")
+            decision = failure_decision(policy, "error", facts, str(e))
+            await self._finish(flow, facts, decision, None, started, uninspected="error")
+            return None
+        if result.untrusted_header:
+            self.metrics.identity_rejected("untrusted_header")
+        if result.challenge is not None:
+            self.metrics.identity_rejected(f"{result.challenge}_credentials")
+            act.challenge(flow, settings.proxyauth.realm if settings.proxyauth else "baomi")
+            return None
+        identity = result.identity
+        if connect:
+            self.identification.remember(flow.client_conn.id, identity)
+        return replace(facts, user=identity.user, groups=identity.groups,
+                       identity_method=identity.method)
+
 
     async def _mask(self, flow, raw, limits, inspection: Inspection, decision: Decision) -> Decision:
         to_mask = tuple(f for f in inspection.findings if f.entity in decision.mask_entities)
@@ -454,6 +509,36 @@ def passthrough_names(data) -> list[str]:
     if data.context.client.proxy_mode.type_name == "transparent" and sni:
         names = [sni.lower().rstrip(".")]  # the redirect address is an IP, not a name
     return names
+
+
+def identity_claims(flow: http.HTTPFlow, settings) -> Claims:
+    """What the request says about its sender; the headers that said it are removed.
+
+    Proxy-Authorization is kept only when mitmproxy's ``upstream_auth`` sets its own for an
+    upstream proxy (it overwrites the client's). The user header is removed whoever sent it.
+    """
+    headers = flow.request.headers
+    explicit = flow.client_conn.proxy_mode.type_name in ("regular", "upstream")
+    credentials = headers.get("proxy-authorization")
+    if credentials is not None and not ctx.options.upstream_auth:
+        del headers["proxy-authorization"]
+    user = None
+    if settings.header is not None:
+        values = headers.get_all(settings.header.name)
+        if values:
+            del headers[settings.header.name]
+            user = values[0] if len(values) == 1 else ""  # two values: ambiguous, no user
+    peer = flow.client_conn.peername
+    return Claims(peer[0] if peer else "", explicit, credentials, user)
+
+
+def sender_of_upgrade(flow: http.HTTPFlow, facts: RequestFacts) -> RequestFacts:
+    """A WebSocket message is sent by whoever sent the upgrade request (its record)."""
+    record = flow.metadata.get("baomi")
+    if not isinstance(record, DecisionRecord):
+        return facts
+    return replace(facts, user=record.user, groups=frozenset(record.user_groups),
+                   identity_method=record.identity)
 
 
 def websocket_request(flow: http.HTTPFlow, message) -> RawRequest:

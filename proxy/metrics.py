@@ -49,6 +49,12 @@ PROTOCOL_REFUSALS = (
     "bad Content-Length", "bad chunked framing", "malformed request",
 )
 RELOAD_RESULTS = ("success", "failure")
+# How the sender was known (proxy.identity.METHODS); never the user or group itself.
+IDENTITY_METHODS = ("proxyauth", "ldap", "header", "ipmap", "none")
+# Requests whose claimed identity was not accepted: 407 (no or wrong credentials), a user
+# header from a client not trusted to set it (ignored), the backend could not answer (on_error).
+IDENTITY_REJECTIONS = ("missing_credentials", "invalid_credentials", "untrusted_header",
+                       "unavailable")
 COMPONENTS = ("policy", "detector", "incident_log")
 OTHER = "other"
 MAX_RULES = 200
@@ -149,6 +155,16 @@ class Metrics:
         self.incident_log_failures = Counter(
             "baomi_incident_log_failures", "Failed writes to the incident log.", registry=r
         )
+        self.identified = Counter(
+            "baomi_identified_requests",
+            "Requests by how their sender was identified (none: unknown user).",
+            ["method"], registry=r,
+        )  # fmt: skip
+        self.identity_rejections = Counter(
+            "baomi_identity_rejections",
+            "Claimed identities not accepted (407, untrusted user header, backend down), by reason.",
+            ["reason"], registry=r,
+        )  # fmt: skip
         self.policy_reloads = Counter(
             "baomi_policy_reloads", "Policy loads and reloads, by result.", ["result"], registry=r
         )
@@ -198,6 +214,10 @@ class Metrics:
             self.uninspected_images.labels(action)
         for result in RELOAD_RESULTS:
             self.policy_reloads.labels(result)
+        for method in IDENTITY_METHODS:
+            self.identified.labels(method)
+        for reason in IDENTITY_REJECTIONS:
+            self.identity_rejections.labels(reason)
         for component in self._components:
             self.ready_gauge.labels(component).set(0)
         self.build_info.labels(
@@ -248,6 +268,13 @@ class Metrics:
 
     def protocol_refused(self, reason: str) -> None:
         self.protocol_refusals.labels(bounded(reason, PROTOCOL_REFUSALS)).inc()
+
+    def identity(self, method: str) -> None:
+        """One request identified by ``method`` (proxyauth|ldap|header|ipmap|none)."""
+        self.identified.labels(bounded(method, IDENTITY_METHODS)).inc()
+
+    def identity_rejected(self, reason: str) -> None:
+        self.identity_rejections.labels(bounded(reason, IDENTITY_REJECTIONS)).inc()
 
     def exchange_failed(self, outcome: str) -> None:
         self.outcomes.labels(bounded(outcome, OUTCOMES)).inc()

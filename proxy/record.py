@@ -48,6 +48,10 @@ class DecisionRecord:
     # upstream_connect | upstream_tls | response_cut | client_aborted | other (see proxy.addon)
     outcome: str | None = None
     evidence: tuple[dict, ...] = field(default=(), repr=False)  # raw; encrypted store only
+    # Who sent it (``user`` above) and how baomi knew: proxyauth | ldap | header | ipmap | none.
+    # Appended with defaults so that lines written before they existed still parse.
+    user_groups: list[str] = field(default_factory=list)  # directory groups, sorted
+    identity: str = "none"
 
     def public(self) -> dict:
         """The record without evidence: safe for logs and metrics."""

@@ -72,6 +72,7 @@ class RefusalText:
     message: str  # the JSON error message: {rule}, {data}, {incident}
     message_failure: str  # {rule}, {why}, {incident}
     list_separator: str
+    sender: str = ""  # before the lead and the message when the user is known: {user}
 
 
 TEXT: dict[str, RefusalText] = {
@@ -104,6 +105,7 @@ TEXT: dict[str, RefusalText] = {
                          "was sent. Incident {incident}: if this is a mistake, contact the "
                          "data-protection officer quoting the incident id."),
         list_separator=", ",
+        sender="You, {user}, tried to send this request. ",
     ),
     "zh": RefusalText(
         title="已被 baomi 拦截",
@@ -128,6 +130,7 @@ TEXT: dict[str, RefusalText] = {
         message_failure=("已被数据保护策略拦截（规则 {rule}）：{why}。数据未发送。"
                          "事件编号 {incident}：如认为拦截有误，请联系数据保护官并注明事件编号。"),
         list_separator="、",
+        sender="您（{user}）试图发送此请求。",
     ),
 }
 
