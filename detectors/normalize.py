@@ -37,6 +37,34 @@ INVISIBLE = re.compile(
 # 2x faster than for INVISIBLE (re scans wide classes slowly), and few texts are astral.
 _INVISIBLE_BMP = re.compile(INVISIBLE.pattern.split("\U0001d173")[0] + "]")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+# Combining marks that stack on a letter or digit: "3\u0300" still reads "3" (the common
+# blocks; a mark is dropped only after an ASCII letter or digit).
+_MARKS = "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+
+
+def _digit_ranges(low: int, high: int) -> str:
+    """Non-ASCII decimal digits (Arabic-Indic ٣, Devanagari ३, ...) as a regex class body:
+    ``int()`` and many parsers read them as digits, NFKC does not fold them."""
+    codes = [c for c in range(max(low, 0x80), high) if unicodedata.category(chr(c)) == "Nd"]
+    starts = [c for c in codes if c - 1 not in codes]
+    ends = [c for c in codes if c + 1 not in codes]
+    return "".join(f"{chr(a)}-{chr(b)}" for a, b in zip(starts, ends, strict=True))
+
+
+# Anything the per-character pass changes beyond NFKC. One BMP class compiles to a bitmap
+# (fast); astral ranges are slow for re, so they are searched only in astral texts.
+_SPECIAL_BMP = re.compile(
+    "[" + _INVISIBLE_BMP.pattern[1:-1] + _MARKS + _digit_ranges(0x80, 0x10000) + "]"
+)
+_SPECIAL_ASTRAL = re.compile(
+    "[\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef"
+    + _digit_ranges(0x10000, 0x110000)
+    + "]"
+)
+# Astral characters outside the emoji blocks (1F100-1FAFF): emoji-laden chat text skips
+# the slow astral class above.
+_ASTRAL_NOT_EMOJI = re.compile("[\U00010000-\U0001f0ff\U0001fb00-\U0010ffff]")
+_MARK = re.compile("[" + _MARKS + "]")
 # The ASCII ones: an ASCII text without them is already normal (the fast path).
 _ASCII_INVISIBLE = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
 _ASCII_VISIBLE = bytes(set(range(0x80)) - set(range(0x09)) - set(range(0x0E, 0x20)) - {0x7F})
@@ -60,29 +88,48 @@ class Normalized:
 
 
 def normalize(text: str) -> Normalized:
-    """NFKC per character, invisible characters removed; see module docstring."""
+    """NFKC per character, any decimal digit as ASCII, invisible characters and combining
+    marks on ASCII letters and digits removed; see module docstring."""
     if text.isascii():
         # bytes.translate finds the control characters at C speed (a regex is 15x slower)
         if not text.encode("ascii").translate(None, _ASCII_VISIBLE):
             return Normalized(text, None, len(text))
         return _without_controls(text)
-    if unicodedata.is_normalized("NFKC", text) and not has_invisible(text):
+    if unicodedata.is_normalized("NFKC", text) and not _special(text):
         return Normalized(text, None, len(text))
     out: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
         folded = _fold(char)
-        if folded:
-            out.append(folded)
-            origin.extend([index] * len(folded))
+        if not folded or out and _MARK.match(char) and _ASCII_ALNUM.match(out[-1][-1]):
+            continue
+        out.append(folded)
+        origin.extend([index] * len(folded))
     return Normalized("".join(out), tuple(origin), len(text))
+
+
+_ASCII_ALNUM = re.compile("[0-9A-Za-z]")
+
+
+def _special(text: str) -> bool:
+    if _SPECIAL_BMP.search(text) is not None:
+        return True
+    return (
+        _ASTRAL.search(text) is not None
+        and _ASTRAL_NOT_EMOJI.search(text) is not None
+        and _SPECIAL_ASTRAL.search(text) is not None
+    )
 
 
 def has_invisible(text: str) -> bool:
     """``INVISIBLE.search(text) is not None``, faster."""
     if _INVISIBLE_BMP.search(text) is not None:
         return True
-    return _ASTRAL.search(text) is not None and INVISIBLE.search(text) is not None
+    return (
+        _ASTRAL.search(text) is not None
+        and _ASTRAL_NOT_EMOJI.search(text) is not None
+        and INVISIBLE.search(text) is not None
+    )
 
 
 @functools.lru_cache(maxsize=1 << 14)  # texts repeat few distinct characters
@@ -91,6 +138,9 @@ def _fold(char: str) -> str:
     Per character, so every output char maps to exactly one input char."""
     if char.isascii():
         return "" if INVISIBLE.match(char) else char
+    digit = unicodedata.decimal(char, None)
+    if digit is not None:  # ٣ -> 3
+        return str(digit)
     return INVISIBLE.sub("", unicodedata.normalize("NFKC", char))
 
 

@@ -149,6 +149,31 @@ def test_separators_a_receiver_drops_are_dropped_and_map_back(text):
     assert normalize(text[o_start:o_end]).text == RID
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u0300".join(RID),  # combining grave on every digit
+        "\u20e3".join(RID),  # combining keycap
+        "".join(chr(0x0660 + int(c)) for c in RID),  # Arabic-Indic digits
+        "".join(chr(0x0966 + int(c)) for c in RID),  # Devanagari digits
+        "".join(chr(0x1E950 + int(c)) for c in RID),  # Adlam digits (astral)
+        "id 😀 " + "\U000e0020".join(RID),  # tag characters next to an emoji
+    ],
+)
+def test_digits_a_reader_sees_are_ascii_digits(text):
+    normalized = normalize(text)
+    start = normalized.text.index(RID)
+    o_start, o_end = normalized.span(start, start + len(RID))
+    # the original span runs from the first digit to the end (the last digit's marks included)
+    assert normalize(text[o_start:o_end]).text == RID and o_end == len(text)
+    assert normalize(text[o_start]).text == RID[0]
+
+
+@pytest.mark.parametrize("text", ["José", "Zoë Smith", "张三的订单 😀", "naïve café"])
+def test_ordinary_text_keeps_its_letters(text):
+    assert normalize(text).text == text
+
+
 def test_tab_and_newlines_stay():
     assert normalize("a\tb\r\nc\x0bd").text == "a\tb\r\nc\x0bd"
 
@@ -286,6 +311,14 @@ LEAKS = [
     ),
     ("nul-entities", body("text/html", "&#0;".join(f"&#{ord(c)};" for c in RID).encode())),
     ("base64-of-nul-separated", b64json("身份证 ".encode() + "\x00".join(RID).encode())),
+    ("combining-marks-text", body("text/plain", "\u0301".join(RID).encode())),
+    (
+        "arabic-indic-json",
+        body(
+            "application/json",
+            json.dumps({"idNo": "".join(chr(0x0660 + int(c)) for c in RID)}).encode(),
+        ),
+    ),
     ("shy-separated-header", RawRequest("GET", URL, (("x-id", "\u00ad".join(RID)),))),
     ("folded-header", RawRequest("GET", URL, (("x-customer-id", RID[:6] + "\r\n " + RID[6:]),))),
 ]

@@ -4,7 +4,7 @@ receiver can undo, is still found by extraction + the real detector.
 Values are generated valid (ISO 7064 MOD 11-2 IDs with a real birth date and province, Luhn
 cards, allocated mobile prefixes) with a label in front ("身份证号 ...") the way a form or a
 letter writes them; the label goes through the same chain. A chain mixes text steps (NUL or
-soft-hyphen separation, HTML entities, \\u escapes, JSON inside a string, percent, double
+soft-hyphen separation, combining marks on digits, Arabic-Indic digits, HTML entities, \\u escapes, JSON inside a string, percent, double
 percent, base64, base64url) and charset steps (UTF-16LE/BE, UTF-32 without a BOM, GB18030,
 UTF-8) whose bytes are then percent or base64 encoded, or sent as the body itself.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -114,6 +115,13 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
+# How the digits themselves are written: first, on the value in clear (a digit written as ٣
+# inside base64 text is not base64 to any receiver).
+DIGIT_FORMS: dict[str, Callable[[str], str]] = {
+    "ascii-digits": str,
+    "marks-on-digits": lambda t: re.sub("([0-9])", "\\1\u0301", t),
+    "arabic-indic-digits": lambda t: re.sub("[0-9]", lambda m: chr(0x0660 + int(m.group())), t),
+}
 TEXT_STEPS: dict[str, Callable[[str], str]] = {
     "nul-separated": "\x00".join,
     "soft-hyphen-separated": "\u00ad".join,
@@ -139,8 +147,9 @@ def encoded(draw) -> tuple[str, str, RawRequest, tuple[str, ...]]:
     """(entity, value, request, steps)."""
     entity, label, values = draw(st.sampled_from(KINDS))
     value = draw(values)
-    carried: str | bytes = label + value
-    steps: list[str] = []
+    form = draw(st.sampled_from(sorted(DIGIT_FORMS)))
+    carried: str | bytes = label + DIGIT_FORMS[form](value)
+    steps: list[str] = [form]
     for _ in range(draw(st.integers(1, 4))):
         if draw(st.booleans()):
             name = draw(st.sampled_from(sorted(TEXT_STEPS)))
