@@ -6,11 +6,13 @@
     >>> n.span(3, 15)          # normalised span -> span in the original text
     (3, 16)
 
-Why: full-width digits (``１３８``) and invisible characters (zero-width space,
-soft hyphen, bidi marks, NUL and other control characters) are cheap ways to slip a
-phone number past a regex.
-NFKC folds the first, the second are dropped. Findings must still point into
-the original ``Segment.text`` so the proxy masks the characters it received.
+Why: full-width digits (``１３８``), other scripts' digits (``١٣٨``), invisible characters
+(zero-width space, soft hyphen, bidi marks, tag characters, NUL and other control
+characters) and combining marks stacked on digits (``1̀3̀8̀``) are cheap ways to slip a
+phone number past a regex while a reader, or a parser such as ``int()``, still sees it.
+NFKC folds the first, ``unicodedata.decimal`` the second, the others are dropped.
+Findings must still point into the original ``Segment.text`` so the proxy masks the
+characters it received.
 """
 
 from __future__ import annotations
