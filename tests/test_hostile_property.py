@@ -164,8 +164,15 @@ def encoded(draw) -> tuple[str, str, RawRequest, tuple[str, ...]]:
             carried = BYTE_STEPS[name](data)
             name = f"{charset}+{name}"
         steps.append(name)
-    carrier = draw(st.sampled_from(["json", "form", "text"]))
+    carrier = draw(st.sampled_from(["json", "form", "text", "query"]))
     steps.append(carrier)
+    if carrier == "query":
+        return (
+            entity,
+            value,
+            RawRequest("GET", URL + "?data=" + quote(carried, safe="")),
+            tuple(steps),
+        )
     if carrier == "json":
         return (
             entity,
