@@ -23,6 +23,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
@@ -40,9 +41,17 @@ log = logging.getLogger("baomi.pool")
 _CTX = multiprocessing.get_context("spawn")
 
 
+# Signals meant for the proxy (SIGHUP: reload the policy; SIGUSR1: reopen the decision log;
+# SIGINT: Ctrl-C) also reach workers when sent to the whole group or unit (`systemctl kill`);
+# their default action would kill the worker mid-request. The parent stops workers itself.
+_WORKER_IGNORES = (signal.SIGHUP, signal.SIGUSR1, signal.SIGINT)
+
+
 def _worker_main(conn: Connection, config: DetectorConfig) -> None:
     from detectors.engine import Detector
 
+    for sig in _WORKER_IGNORES:
+        signal.signal(sig, signal.SIG_IGN)
     try:
         detector = Detector(config)
     except BaseException as e:  # report why we could not start, then exit

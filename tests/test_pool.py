@@ -145,3 +145,17 @@ def test_timeout_then_twenty_clean_requests_all_pass(hanging_proxy, https_up):
         assert [x.body for x in https_up.received[n:]] == [
             f"nothing to see {i}".encode() for i in range(20)
         ]
+
+
+def test_signals_meant_for_the_proxy_do_not_kill_workers(loop_runner, pool):
+    """`systemctl kill -s USR1` (logrotate) or -s HUP reaches every process of the unit."""
+    import signal as signals
+
+    assert_full(pool)
+    for worker in list(pool._workers):
+        for sig in (signals.SIGUSR1, signals.SIGHUP):
+            os.kill(worker.process.pid, sig)
+    for worker in pool._workers:
+        worker.process.join(timeout=0.5)  # returns at once if the signal killed it
+    assert all(w.process.is_alive() for w in pool._workers)
+    assert inspect(loop_runner, pool, "plain text").findings == ()
