@@ -60,6 +60,8 @@ def _register_incidents(subparsers: argparse._SubParsersAction) -> None:
         "list",
         "list incidents (metadata only)",
         "  baomi incidents list --since 2025-03-01 --status new\n"
+        "  baomi incidents list --user alice\n"
+        "  baomi incidents list --group payroll --json\n"
         "  baomi incidents list --access-log",
         cmd_list,
     )
@@ -67,6 +69,8 @@ def _register_incidents(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rule")
     p.add_argument("--action", choices=("block", "mask", "monitor", "allow"))
     p.add_argument("--status", choices=STATUSES)
+    p.add_argument("--user", help="only incidents of this sender (any case)")
+    p.add_argument("--group", help="only incidents of senders in this directory group")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     p.add_argument("--access-log", action="store_true", help="list evidence reveals instead")
 
@@ -206,7 +210,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             rows = index.accesses()
             _print_rows(rows, ("time", "who", "incident", "reason"), args.json)
             return 0
-        rows = index.incidents(_since(args.since), args.rule, args.action, args.status)
+        rows = index.incidents(_since(args.since), args.rule, args.action, args.status,
+                               user=args.user, group=args.group)
     finally:
         index.close()
     if args.json:
@@ -220,6 +225,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             "action": r["action"],
             "rule": r["rule"],
             "host": r["host"],
+            "user": r["meta"].get("user") or "-",
             "request": f"{r['meta'].get('method')} {r['meta'].get('path')}",
             "status": r["status"],
             "assignee": r["assignee"] or "-",
@@ -229,7 +235,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     ]
     _print_rows(
         table,
-        ("time", "id", "action", "rule", "host", "request", "status", "assignee", "entities"),
+        ("time", "id", "action", "rule", "host", "user", "request", "status", "assignee",
+         "entities"),
         False,
     )
     return 0
@@ -260,6 +267,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         "reason",
         "source",
         "user",
+        "identity",
         "method",
         "scheme",
         "host",
@@ -274,6 +282,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     ):
         if m.get(key) is not None:
             print(f"{key:13} {m[key]}")
+    if m.get("user_groups"):
+        print(f"{'user_groups':13} {', '.join(m['user_groups'])}")
     print(f"{'status':13} {incident['status']}  assignee: {incident['assignee'] or '-'}")
     print(f"{'entities':13} {_entities(m)}")
     for snippet in m.get("masked", []):

@@ -115,6 +115,8 @@ def to_ecs(incident: dict) -> dict:
     }
     if m.get("user"):
         doc["user"] = {"name": m["user"]}
+        if m.get("user_groups"):  # ECS keyword fields take arrays: every group of the sender
+            doc["user"]["group"] = {"name": list(m["user_groups"])}
     return _drop_none(doc)
 
 
@@ -166,7 +168,10 @@ def to_ocsf(incident: dict) -> dict:
         "unmapped": _baomi_fields(incident),
     }
     if m.get("user"):
-        doc["actor"] = {"user": {"name": m["user"]}}
+        user: dict = {"name": m["user"]}
+        if m.get("user_groups"):
+            user["groups"] = [{"name": g} for g in m["user_groups"]]
+        doc["actor"] = {"user": user}
     return _drop_none(doc)
 
 
@@ -187,6 +192,8 @@ def to_syslog(incident: dict, hostname: str | None = None) -> str:
         "path": m.get("path"),
         "source": m.get("source"),
         "user": m.get("user"),
+        "groups": ",".join(m.get("user_groups") or ()),
+        "identity": m.get("identity"),
         "status": incident.get("status"),
         "entities": ",".join(f"{k}={v}" for k, v in sorted((m.get("entity_counts") or {}).items())),
         "policy": m.get("policy_hash"),
@@ -229,6 +236,7 @@ def _baomi_fields(incident: dict) -> dict:
         "uninspected": m.get("uninspected"),
         "policy_hash": m.get("policy_hash"),
         "record_count": m.get("record_count"),
+        "identity": m.get("identity"),  # how the user was known: proxyauth|ldap|header|ipmap|none
     }
 
 

@@ -102,8 +102,19 @@ class ReviewIndex:
         rule: str | None = None,
         action: str | None = None,
         status: str | None = None,
+        user: str | None = None,
+        group: str | None = None,
     ) -> list[dict]:
+        """``user``/``group``: the sender and one of their directory groups, any case (read
+        from the metadata, so incidents recorded before users existed need no migration)."""
         sql, args = "SELECT * FROM incidents WHERE 1=1", []
+        if user is not None:
+            sql += " AND lower(json_extract(meta, '$.user')) = lower(?)"
+            args.append(user)
+        if group is not None:
+            sql += (" AND EXISTS (SELECT 1 FROM json_each(meta, '$.user_groups')"
+                    " WHERE lower(value) = lower(?))")
+            args.append(group)
         for column, op, value in (
             ("time", ">=", since),
             ("rule", "=", rule),

@@ -51,6 +51,8 @@ _META_FIELDS = (
     "uninspected",
     "error_stage",
     "bytes_inspected",
+    "user_groups",
+    "identity",
 )
 
 
