@@ -16,7 +16,9 @@ The directory (dc=example,dc=com):
     uid=bob,ou=people            in staff
     uid=carol,ou=people          in staff, employeeType=disabled
     uid=dave,ou=people           in payroll and staff
-    cn=payroll,ou=groups / cn=staff,ou=groups   groupOfNames (memberOf kept by the overlay)
+    uid=李雷,ou=people           in staff (a UTF-8 name; every password has non-ASCII letters)
+    cn=payroll,ou=groups / cn=staff,ou=groups   groupOfNames (memberOf kept by the overlay),
+                                 ou "Payroll team" / "All staff" (group names not in the DN)
 Anonymous clients can only bind; any bound user can read everything but passwords.
 """
 
@@ -46,7 +48,8 @@ SERVICE_DN = f"cn=baomi-svc,ou=services,{BASE}"
 ADMIN_DN = f"cn=admin,{BASE}"
 # dave keeps payroll non-empty (groupOfNames must have a member) when a test removes alice.
 USERS = {"alice": ("payroll", "staff"), "bob": ("staff",), "carol": ("staff",),
-         "dave": ("payroll", "staff")}
+         "dave": ("payroll", "staff"), "李雷": ("staff",)}
+GROUP_TITLES = {"payroll": "Payroll team", "staff": "All staff"}  # their `ou`: a second name
 DISABLED = {"carol"}
 DISABLED_FILTER = "(employeeType=disabled)"
 
@@ -92,7 +95,7 @@ class Slapd:
         self.ca.server_context(list(cert_names))  # writes <first name>.pem/.key
         self.cert_name = cert_names[0]
         self._admin_password = secrets.token_urlsafe(16)
-        self._passwords = {uid: f"pw-{uid}-{secrets.token_urlsafe(12)}" for uid in USERS}
+        self._passwords = {uid: f"pw-密码-{secrets.token_urlsafe(12)}" for uid in USERS}
         self._passwords["baomi-svc"] = f"pw-svc-{secrets.token_urlsafe(12)}"
         self.service_password_file = self.dir / "svc.password"
         self.proc: subprocess.Popen | None = None
@@ -267,8 +270,9 @@ class Slapd:
                  {"cn": "baomi-svc", "userPassword": self._hash("baomi-svc")}),
                 *[(self.user_dn(uid), ["inetOrgPerson"], self._person(uid)) for uid in USERS],
                 *[(self.group_dn(g), ["groupOfNames"],
-                   {"cn": g, "member": [self.user_dn(u) for u, gs in USERS.items() if g in gs]})
-                  for g in ("payroll", "staff")],
+                   {"cn": g, "ou": title,
+                    "member": [self.user_dn(u) for u, gs in USERS.items() if g in gs]})
+                  for g, title in GROUP_TITLES.items()],
             ]
             for dn, classes, attrs in entries:
                 if not conn.add(dn, classes, attrs):
@@ -278,7 +282,8 @@ class Slapd:
         self._admin(load)
 
     def _person(self, uid: str) -> dict:
-        person = {"uid": uid, "cn": uid.title(), "sn": uid.title(), "userPassword": self._hash(uid)}
+        person = {"uid": uid, "cn": uid.title(), "sn": uid.title(),
+                  "userPassword": self._hash(uid)}
         if uid in DISABLED:
             person["employeeType"] = "disabled"
         return person

@@ -17,6 +17,7 @@ import base64
 import json
 import ssl
 import time
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -255,7 +256,7 @@ def test_no_ldap_password_at_rest(px, ldap):
     secrets = set()
     for user in ("alice", "bob", "carol", "dave"):
         for text in (ldap.password(user), f"{user}:{ldap.password(user)}"):
-            secrets |= {text, base64.b64encode(text.encode()).decode()}
+            secrets |= {text, base64.b64encode(text.encode()).decode(), quote(text)}
     secrets |= set(ldap.all_passwords())
     places = {"/metrics": httpx.get(f"http://127.0.0.1:{px.metrics_port}/metrics").text,
               "output": px.log_text()}

@@ -86,6 +86,12 @@ def test_user_name_is_escaped_in_the_filter(ldap, user):
     assert directory(ldap).authenticate(user, ldap.password("alice")) is None
 
 
+def test_utf8_user_name_and_password(ldap):
+    found = directory(ldap).authenticate("李雷", ldap.password("李雷"))
+    assert found == Identity(user="李雷", groups=frozenset({"staff"}), method="ldap")
+    assert directory(ldap).authenticate("李雷", ldap.password("李雷")[:-1]) is None
+
+
 def test_a_name_matching_two_entries_is_refused(ldap):
     """A user_filter that finds alice and dave for "alice": which one logs in is not ours to
     guess, even with alice's right password."""
@@ -126,6 +132,14 @@ def test_group_search_by_user_name(ldap):
                   group_filter="(&(member={dn})(cn=pay*))")
     assert d.groups("alice") == {"payroll"}
     assert d.groups("bob") == frozenset()
+
+
+@pytest.mark.parametrize("source", [{}, {"group_attribute": None, "group_base": GROUPS}],
+                         ids=["memberOf", "search"])
+def test_group_names_from_an_attribute_not_in_the_dn(ldap, source):
+    """memberOf gives DNs (cn=payroll,...): a name kept elsewhere is read from the group."""
+    d = directory(ldap, group_name_attribute="ou", **source)
+    assert d.groups("alice") == {"Payroll team", "All staff"}
 
 
 def test_no_group_source_means_no_groups(ldap):
