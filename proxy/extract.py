@@ -51,6 +51,7 @@ from proxy.decode import (
     encode_content,
     header_text,
     parse_content_encoding,
+    refuse_overlong,
     spending,
 )
 from proxy.errors import CannotMask, Oversize, Uninspectable
@@ -254,7 +255,13 @@ PROTOCOL_HEADERS = frozenset({
     "sec-websocket-protocol", "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest",
     "sec-fetch-user", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform", "dnt",
     "upgrade-insecure-requests", "priority", "x-requested-with", "content-md5", "digest",
+    "grpc-encoding", "grpc-accept-encoding", "grpc-timeout",
 })
+# Headers that hold a URL of the page the request came from: only its path and query are the
+# sender's text; the scheme and host name a site the browser already reached (an IP address
+# there is not customer data, and would be a finding on every request to such a site).
+URL_HEADERS = frozenset({"referer"})
+_URL_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 
 
 @dataclass(frozen=True, slots=True, repr=False)  # holds raw text
@@ -262,14 +269,19 @@ class _HeaderView:
     headers: tuple[tuple[str, str], ...]
     inspected: tuple[int, ...]  # indices into headers
     texts: tuple[str, ...]  # their values as a receiver reads them (decode.header_text)
+    origins: tuple[str, ...]  # per inspected header, a leading part left out (URL_HEADERS)
 
     @classmethod
     def of(cls, headers: tuple[tuple[str, str], ...]) -> _HeaderView:
         """Uninspectable when any header holds control characters (NUL ...); folds removed."""
         texts = [header_text(name, value) for name, value in headers]
+        origins = [_URL_ORIGIN.match(text) if name.lower() in URL_HEADERS else None
+                   for (name, _), text in zip(headers, texts, strict=True)]
+        cut = [m.group() if m else "" for m in origins]
+        rest = [text[len(c):] for text, c in zip(texts, cut, strict=True)]
         keep = tuple(i for i, (name, _) in enumerate(headers)
-                     if name.lower() not in PROTOCOL_HEADERS and texts[i].strip())
-        return cls(headers, keep, tuple(texts[i] for i in keep))
+                     if name.lower() not in PROTOCOL_HEADERS and rest[i].strip())
+        return cls(headers, keep, tuple(rest[i] for i in keep), tuple(cut[i] for i in keep))
 
     @property
     def segments(self) -> tuple[Segment, ...]:
@@ -281,9 +293,10 @@ class _HeaderView:
     def render(self, edits: tuple[tuple[Edit, ...], ...]) -> tuple[tuple[str, str], ...]:
         """An edited value is written unfolded (RFC 9112 5.2 lets a proxy replace obs-fold)."""
         out = list(self.headers)
-        for i, text, segment_edits in zip(self.inspected, self.texts, edits, strict=True):
+        for i, origin, text, segment_edits in zip(self.inspected, self.origins, self.texts,
+                                                  edits, strict=True):
             if segment_edits:
-                out[i] = (out[i][0], _apply(text, segment_edits))
+                out[i] = (out[i][0], origin + _apply(text, segment_edits))
         return tuple(out)
 
 
@@ -359,7 +372,10 @@ _URL_CHARSETS = ("utf-8", "gb18030", "latin-1")
 
 
 def _decode_url_bytes(data: bytes) -> tuple[str, TextCodec]:
-    """Never fails. Every charset here is stateless, so each character has fixed bytes."""
+    """Every charset here is stateless, so each character has fixed bytes. Overlong UTF-8
+    (``%C0%B3`` for "3") is refused: GB18030 would read it as other characters and hide the
+    digits a lenient receiver sees (Uninspectable)."""
+    refuse_overlong(data)
     for name in _URL_CHARSETS:
         try:
             text = data.decode(name)

@@ -714,3 +714,31 @@ def test_header_rewrite_masks_only_that_header():
     assert dict(new.headers)["x-customer-phone"] == "138****8000"
     assert dict(new.headers)["x-trace"] == "t1"
     assert new.body == b"hello" and new.url == req.url
+
+
+# -- headers that are URLs; overlong UTF-8 in URLs ------------------------------------------
+
+def test_referer_inspects_path_and_query_not_the_site_it_names() -> None:
+    req = RawRequest("GET", "https://app.example.com/x", (
+        ("referer", "https://127.0.0.1:8443/customers?mobile=13800138000"),))
+    ex = extract(req, Limits())
+    [segment] = [s for s in ex.segments if s.location == "header:referer"]
+    assert segment.text == "/customers?mobile=13800138000"
+    start = segment.text.index("13800138000")
+    out = ex.rewrite({ex.segments.index(segment): [(start, start + 11, "138********")]})
+    assert dict(out.headers)["referer"] == "https://127.0.0.1:8443/customers?mobile=138********"
+
+
+def test_grpc_protocol_headers_are_not_inspected() -> None:
+    req = RawRequest("POST", "https://api.example.com/pkg.Svc/M",
+                     (("grpc-encoding", "gzip"), ("grpc-timeout", "1S")))
+    assert not [s for s in extract(req, Limits()).segments if s.location.startswith("header:")]
+
+
+@pytest.mark.parametrize("url", [
+    "https://api.example.com/u?id=%C0%B3%C0%B2%C0%B0",
+    "https://api.example.com/u/%C0%B3%C0%B2%C0%B0%C0%B5",
+])
+def test_overlong_utf8_in_the_url_is_uninspectable(url: str) -> None:
+    with pytest.raises(Uninspectable):
+        extract(RawRequest("GET", url), Limits())
