@@ -2,7 +2,7 @@
 
     det = Detector(DetectorConfig())           # slow part, once at start-up
     det.analyze([Segment("13800138000", "json:$.phone", ("phone",))])
-    -> [Finding('PHONE_NUMBER', 0.80, 0, 11, 'json:$.phone', '138****8000')]
+    -> [Finding('PHONE_NUMBER', 0.80, 0, 11, 'json:$.phone', '138********')]
 
 Per segment: normalise (NFKC, invisible characters out) -> prefilter (which
 entities are possible at all; none -> skip) -> Presidio ``AnalyzerEngine``

@@ -225,7 +225,7 @@ def apply_rewrite(flow: http.HTTPFlow, rewritten) -> None:
     new_path = parts.path + (f"?{parts.query}" if parts.query else "")
     if new_path and new_path != flow.request.path:
         flow.request.path = new_path
-    for name, value in rewritten.headers:  # masked custom headers (X-Customer-Phone: 138****8000)
+    for name, value in rewritten.headers:  # masked custom headers (X-Customer-Phone: 138********)
         if flow.request.headers.get(name) != value and name.lower() != "content-length":
             flow.request.headers[name] = value
     flow.request.raw_content = rewritten.body

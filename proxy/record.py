@@ -35,7 +35,7 @@ class DecisionRecord:
     would_be: str | None  # in monitor mode: what enforce would have done
     reason: str
     entity_counts: dict[str, int]
-    masked: list[str]  # masked snippets: "138****8000"
+    masked: list[str]  # masked snippets: "138********#7f3a2c" (detectors.mask)
     locations: list[str]  # where findings were: "json:$.customer.phone"
     policy_hash: str
     approval: str | None = None

@@ -7,7 +7,7 @@ number used as a query field name (location ``query:13800138000``).
 
     >>> r = redact_record(record)        # doctest: +SKIP
     >>> r.path                           # was "/api/customers/11010519491231002X/notes"
-    '/api/customers/110105********002X/notes'
+    '/api/customers/11****************#7f3a2c/notes'
 
 A value found in the path that cannot be located in it (odd encoding) withholds the whole
 path: failing closed costs a reviewer a URL, not a customer their ID.
