@@ -250,13 +250,10 @@ def test_detector_failure_blocks(faulty_proxy, https_up, marker, rule):
         assert r.status_code == 403
         assert r.json()["rule"] == rule
         assert len(https_up.received) == n
-        # The proxy keeps serving: a hung worker is replaced.
-        deadline = time.monotonic() + 90
-        while True:
-            r2 = c.post(https_up.url("/ok"), content=b"nothing to see", headers={"content-type": "text/plain"})
-            if r2.status_code == 200 or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+        # The proxy keeps serving: the hung or crashed worker is replaced before the next
+        # request is served, which passes at its first try (proxy.pool).
+        r2 = c.post(https_up.url("/ok"), content=b"nothing to see",
+                    headers={"content-type": "text/plain"})
         assert r2.status_code == 200
         assert https_up.received[-1].body == b"nothing to see"
 
