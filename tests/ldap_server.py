@@ -52,6 +52,10 @@ USERS = {"alice": ("payroll", "staff"), "bob": ("staff",), "carol": ("staff",),
 GROUP_TITLES = {"payroll": "Payroll team", "staff": "All staff"}  # their `ou`: a second name
 DISABLED = {"carol"}
 DISABLED_FILTER = "(employeeType=disabled)"
+# util-linux's setpriv execs slapd with a parent-death signal: if the test process dies (even
+# by SIGKILL, when no fixture can stop it) slapd gets SIGTERM rather than living on.
+SETPRIV = shutil.which("setpriv")
+DIE_WITH_PARENT = [SETPRIV, "--pdeathsig", "TERM", "--"] if SETPRIV else []
 
 CONF = """\
 include {schema}/core.schema
@@ -140,7 +144,8 @@ class Slapd:
         urls = f"{self.ldap_url}/ {self.ldaps_url}/"
         self.output = []
         self.proc = subprocess.Popen(
-            [SLAPD, "-f", str(self.dir / "slapd.conf"), "-h", urls, "-d", "32768"],
+            [*DIE_WITH_PARENT, SLAPD, "-f", str(self.dir / "slapd.conf"), "-h", urls,
+             "-d", "32768"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         ready = threading.Event()
         threading.Thread(target=self._pump, args=(self.proc, ready), daemon=True).start()

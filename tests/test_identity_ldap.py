@@ -281,6 +281,12 @@ def test_missing_password_file_is_unavailable(ldap, tmp_path):
         d.groups("alice")
 
 
+def test_unreadable_ca_file_is_unavailable(ldap, tmp_path):
+    d = directory(ldap, ca_file=tmp_path / "absent-ca.pem")
+    with pytest.raises(IdentityUnavailable, match="absent-ca.pem is not a readable PEM"):
+        d.authenticate("alice", ldap.password("alice"))
+
+
 def test_missing_user_base_is_unavailable(ldap):
     d = directory(ldap, user_base="ou=nowhere,dc=example,dc=com")
     with pytest.raises(IdentityUnavailable, match="noSuchObject"):

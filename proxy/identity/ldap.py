@@ -14,8 +14,9 @@ base) raises IdentityUnavailable: the caller applies the policy's on_error, neve
 
 Caches (each entry at most cache_seconds old, 0 = none): a user's groups, and successful
 authentications keyed by an HMAC of user and password under a per-process random key, so no
-password is kept. A user removed from a group, disabled or given a new password is seen by the
-next lookup after that. Failed authentications are never cached.
+password is kept. A user removed from a group, disabled, deleted or given a new password is seen
+at the latest cache_seconds later (until then the old answer stands, old password included).
+Failed authentications are never cached, so a disabled account never gets back in.
 """
 
 from __future__ import annotations
@@ -197,8 +198,8 @@ class LdapDirectory:
         # A new Server each time: ldap3 marks an address that failed once as unavailable for
         # 5 s (RESET_AVAILABILITY_TIMEOUT), which would outlast LDAP's recovery.
         server = ldap3.Server(self.host, port=self.port, use_ssl=self.use_ssl,
-                              tls=VerifiedTls(self.host, s.ca_file),
-                              connect_timeout=s.timeout_seconds, get_info=ldap3.NONE)
+                              tls=self._tls(), connect_timeout=s.timeout_seconds,
+                              get_info=ldap3.NONE)
         conn = ldap3.Connection(server, user=s.bind_dn, password=password.reveal(),
                                 receive_timeout=self.receive_timeout, read_only=True,
                                 raise_exceptions=False, auto_bind=ldap3.AUTO_BIND_NONE)
@@ -215,6 +216,14 @@ class LdapDirectory:
         finally:
             conn.password = None  # nothing of it left on the connection
         return conn
+
+    def _tls(self) -> VerifiedTls:
+        """Read ca_file for each connection, so a renewed CA needs no restart."""
+        try:
+            return VerifiedTls(self.host, self.settings.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise IdentityUnavailable(f"ca_file {self.settings.ca_file} is not a readable PEM "
+                                      f"certificate: {_reason(exc)}") from None
 
     def _service_password(self) -> Secret:
         path = self.settings.bind_password_file
@@ -335,12 +344,10 @@ class LdapDirectory:
             problems.append(f"cannot read bind_password_file {path}: {exc.strerror}")
         except IdentityUnavailable as exc:
             problems.append(str(exc))
-        if s.ca_file is not None:
-            try:
-                ssl.create_default_context(cafile=s.ca_file)
-            except (OSError, ssl.SSLError) as exc:
-                problems.append(f"ca_file {s.ca_file} is not a readable PEM certificate: "
-                                f"{_reason(exc)}")
+        try:
+            self._tls()
+        except IdentityUnavailable as exc:
+            problems.append(str(exc))
         return problems
 
     def _filter_problems(self) -> list[str]:
