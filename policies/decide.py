@@ -21,11 +21,11 @@ from detectors.model import Finding
 from detectors.records import CustomerRecord, group
 from policies.facts import Decision, RequestFacts
 from policies.model import (
+    UNAUTHENTICATED,
     Approval,
     Endpoint,
     Policy,
     Rule,
-    UNAUTHENTICATED,
     Source,
     parse_ip,
 )

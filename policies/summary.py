@@ -96,7 +96,8 @@ def _identity(policy: Policy) -> str:
             parts.append(f"header {header.name} from {len(header.trusted)} cidr(s)")
         elif method == "ipmap" and settings.ipmap is not None:
             parts.append(f"ipmap (max age {settings.ipmap.max_age_seconds:g} s)")
-    groups = [n for n, on in (("file", settings.groups_file), ("ldap", settings.groups_ldap)) if on]
+    sources = (("file", settings.groups_file), ("ldap", settings.groups_ldap))
+    groups = [name for name, configured in sources if configured]
     return f"identity: {', '.join(parts)}; groups from {', '.join(groups) or 'nowhere'}"
 
 

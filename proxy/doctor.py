@@ -379,7 +379,7 @@ def _probe_detector(policy_path: str, isolate: bool, conn) -> None:
 # -- all together ---------------------------------------------------------------------------------
 
 CHECKS = ("ip-forwarding", "redirect-rules", "quic-dropped", "listen-address", "ca", "keys",
-          "policy", "listen-port", "metrics-port", "detector")
+          "policy", "identity", "listen-port", "metrics-port", "detector")
 
 
 def run_checks(setup: Setup, skip: frozenset[str] = frozenset()) -> Iterator[Check]:
@@ -405,12 +405,25 @@ def run_checks(setup: Setup, skip: frozenset[str] = frozenset()) -> Iterator[Che
     policy_check, policy = check_policy(setup.policy)
     if "policy" not in skip:
         yield policy_check
+    if "identity" not in skip and policy is not None:
+        yield from check_identity(policy)
     if "detector" in skip:
         return
     if policy is None:
         yield Check("detector", WARN, "not checked: the policy is invalid", "fix the policy first")
     else:
         yield check_detector(policy)
+
+
+def check_identity(policy) -> list[Check]:
+    """htpasswd readable and not world-readable, LDAP reachable with the service account over
+    verified TLS, the IP map fresh, the groups file valid (proxy.identity.checks); nothing
+    when the policy identifies nobody."""
+    import time
+
+    from proxy.identity.checks import identity_checks
+
+    return [Check(*result) for result in identity_checks(policy.identity, time.time())]
 
 
 def print_human(checks: list[Check], out=sys.stdout) -> None:

@@ -16,7 +16,7 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 
-from policies.model import IpMapSettings, IPAddress, parse_ip
+from policies.model import IPAddress, IpMapSettings, parse_ip
 from proxy.identity.watched import WatchedFile
 
 
