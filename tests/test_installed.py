@@ -40,11 +40,15 @@ PACKAGES = ("proxy", "detectors", "policies")
 RESIDENT_ID = "11010519491231002X"
 MOBILE = "13800138000"
 MASKED_MOBILE = "138********"  # records add "#" + the keyed fingerprint (masked_with)
-# Not part of the wheel's build: keeps the copy small and free of local state.
-NOT_BUILT = shutil.ignore_patterns(
-    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.pyc", "var",
-    ".pytest_cache", ".ruff_cache", ".mypy_cache", "tests", "bench",
-)
+# Top-level entries that are no part of the wheel's build: keeps the copy small and free of
+# local state. Only at the top: a package's own "build" or "var" folder is copied (and shipped).
+NOT_BUILT = {".git", ".venv", "build", "dist", "var", ".pytest_cache", ".ruff_cache",
+             ".mypy_cache", "tests", "bench"}
+
+
+def not_built(folder: str, names: list[str]) -> set[str]:
+    top = NOT_BUILT if Path(folder) == REPO else set()
+    return {n for n in names if n in top or n == "__pycache__" or n.endswith((".egg-info", ".pyc"))}
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ def outside() -> Path:
 def source(outside) -> Path:
     """A snapshot of the tree to build from: building in place would write build/ and
     *.egg-info into the shared checkout, and a stale build/lib can put deleted modules back."""
-    return Path(shutil.copytree(REPO, outside / "src", ignore=NOT_BUILT))
+    return Path(shutil.copytree(REPO, outside / "src", ignore=not_built))
 
 
 @pytest.fixture(scope="session")
@@ -158,7 +162,7 @@ def test_wheel_metadata_matches_pyproject(wheel, source):
     assert "baomi = proxy.cli:main" in entry_points.splitlines()
 
 
-# -- what runs is the wheel -------------------------------------------------------------------------
+# -- what runs is the wheel ------------------------------------------------------------------------
 
 def test_installed_modules_come_from_the_temp_venv(installed):
     found = installed.python_json(
