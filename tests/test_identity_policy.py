@@ -172,3 +172,37 @@ def test_unknown_source_suggests_unauthenticated(tmp_path):
     errors = errors_of(tmp_path, text)
     assert len(errors) == 1
     assert "unknown source group 'unauthenticted' (did you mean 'unauthenticated'?)" in errors[0]
+
+
+DEFAULT = Path(__file__).resolve().parent.parent / "policies" / "default.yaml"
+
+
+def identity_example(ldap: bool) -> str:
+    """default.yaml's commented identity block, turned on as its comment says ("# " removed);
+    ``ldap``: with the nested LDAP example instead of htpasswd."""
+    text = DEFAULT.read_text()
+    block = text[text.index("\n# identity:\n") + 1:]
+    lines = [line[2:] for line in block.splitlines()]
+    if ldap:
+        lines = [line.replace("  # ", "  ", 1) if line.lstrip().startswith("#   ") or
+                 line.strip().startswith("# ldap:") else line
+                 for line in lines if not line.strip().startswith("htpasswd:")]
+    return text[:text.index("\n# identity:\n") + 1] + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("ldap", [False, True])
+def test_default_policy_identity_example_loads(tmp_path, ldap):
+    policy = load_policy(write(tmp_path, identity_example(ldap)))
+    identity = policy.identity
+    assert identity.methods == ("proxyauth", "header", "ipmap")
+    assert (identity.proxyauth.htpasswd is None) == ldap
+    if ldap:
+        assert identity.proxyauth.ldap.url == "ldaps://ldap.corp.example.com:636"
+        assert identity.proxyauth.ldap.disabled_filter == "(pwdAccountLockedTime=*)"
+        assert identity.proxyauth.ldap.bind_password_file == Path("/etc/baomi/ldap-bind.pw")
+    assert identity.ipmap.max_age_seconds == 28800
+    assert identity.groups_file == Path("/etc/baomi/groups.yaml")
+
+
+def test_default_policy_has_identity_off():
+    assert load_policy(DEFAULT).identity is None
