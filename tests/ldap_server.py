@@ -101,6 +101,7 @@ class Slapd:
         self._admin_password = secrets.token_urlsafe(16)
         self._passwords = {uid: f"pw-密码-{secrets.token_urlsafe(12)}" for uid in USERS}
         self._passwords["baomi-svc"] = f"pw-svc-{secrets.token_urlsafe(12)}"
+        self._retired: list[str] = []  # replaced by set_password
         self.service_password_file = self.dir / "svc.password"
         self.proc: subprocess.Popen | None = None
         self.output: list[str] = []
@@ -121,7 +122,7 @@ class Slapd:
 
     def all_passwords(self) -> list[str]:
         """Every secret this server knows, for 'no credentials at rest' scans."""
-        return [*self._passwords.values(), self._admin_password]
+        return [*self._passwords.values(), *self._retired, self._admin_password]
 
     def settings(self, *, starttls: bool = False, **overrides) -> dict:
         """Keyword arguments for LdapSettings that point at this server.
@@ -220,7 +221,10 @@ class Slapd:
         return f"cn={group},{GROUPS}"
 
     def add_to_group(self, uid: str, group: str) -> None:
-        self._modify(self.group_dn(group), {"member": [(ldap3.MODIFY_ADD, [self.user_dn(uid)])]})
+        """Idempotent: a member already there stays (fixtures restore without knowing)."""
+        self._admin(lambda c: c.modify(
+            self.group_dn(group), {"member": [(ldap3.MODIFY_ADD, [self.user_dn(uid)])]})
+            or c.result["description"] == "attributeOrValueExists")
 
     def remove_from_group(self, uid: str, group: str) -> None:
         self._modify(self.group_dn(group),
@@ -231,6 +235,12 @@ class Slapd:
 
     def enable(self, uid: str) -> None:
         self._modify(self.user_dn(uid), {"employeeType": [(ldap3.MODIFY_REPLACE, [])]})
+
+    def set_password(self, uid: str, password: str) -> None:
+        self._retired.append(self._passwords[uid])
+        self._passwords[uid] = password
+        self._modify(self.user_dn(uid),
+                     {"userPassword": [(ldap3.MODIFY_REPLACE, [self._hash(uid)])]})
 
     def delete_user(self, uid: str) -> None:
         for group in USERS.get(uid, ()):

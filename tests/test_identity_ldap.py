@@ -147,7 +147,7 @@ def test_no_group_source_means_no_groups(ldap):
     assert d.authenticate("alice", ldap.password("alice")).groups == frozenset()
 
 
-# -- caches ------------------------------------------------------------------------------------
+# -- what changes in LDAP, and when the directory sees it ---------------------------------------
 
 @pytest.fixture
 def alice_back_in_payroll(ldap):
@@ -155,19 +155,22 @@ def alice_back_in_payroll(ldap):
     ldap.add_to_group("alice", "payroll")
 
 
-def test_removal_from_group_is_seen_after_cache_seconds(ldap, alice_back_in_payroll):
+def test_removal_from_group(ldap, alice_back_in_payroll):
+    """A new authentication sees it at once; groups() (tunnels, header users) after
+    cache_seconds."""
     clock = FakeClock()
     d = directory(ldap, clock=clock, cache_seconds=1)
     password = ldap.password("alice")
     assert d.authenticate("alice", password).groups == {"payroll", "staff"}
     assert d.groups("alice") == {"payroll", "staff"}
     ldap.remove_from_group("alice", "payroll")
-    clock.now += 0.9   # still within cache_seconds: the cached answer
-    assert d.groups("alice") == {"payroll", "staff"}
-    assert d.authenticate("alice", password).groups == {"payroll", "staff"}
-    clock.now += 0.2   # past cache_seconds: LDAP is asked again
-    assert d.groups("alice") == {"staff"}
     assert d.authenticate("alice", password).groups == {"staff"}
+    assert d.groups("alice") == {"staff"}  # the authentication refreshed the cache
+    ldap.add_to_group("alice", "payroll")
+    clock.now += 0.9   # within cache_seconds: the cached answer
+    assert d.groups("alice") == {"staff"}
+    clock.now += 0.2   # past cache_seconds: LDAP is asked again
+    assert d.groups("alice") == {"payroll", "staff"}
 
 
 @pytest.fixture
@@ -176,24 +179,57 @@ def bob_enabled_again(ldap):
     ldap.enable("bob")
 
 
-def test_disabled_user_is_refused_after_cache_seconds(ldap, bob_enabled_again):
+def test_disabled_user_is_refused_at_once_and_loses_groups_after_cache_seconds(
+        ldap, bob_enabled_again):
     clock = FakeClock()
     d = directory(ldap, clock=clock, cache_seconds=1)
     password = ldap.password("bob")
     assert d.authenticate("bob", password).user == "bob"
+    assert d.groups("bob") == {"staff"}
     ldap.disable("bob")
-    assert d.authenticate("bob", password).user == "bob"  # cached, at most cache_seconds
+    assert d.authenticate("bob", password) is None  # its password proof is cached: no matter
+    assert d.groups("bob") == {"staff"}
     clock.now += 1.0
-    assert d.authenticate("bob", password) is None
     assert d.groups("bob") == frozenset()
 
 
-def test_without_cache_every_change_is_seen_at_once(ldap, bob_enabled_again):
-    d = directory(ldap, cache_seconds=0)
+def test_deleted_user_is_refused_at_once(own_ldap):
+    clock = FakeClock()
+    d = directory(own_ldap, clock=clock, cache_seconds=1)
+    assert d.authenticate("dave", own_ldap.password("dave")) is not None
+    own_ldap.delete_user("dave")
+    assert d.authenticate("dave", own_ldap.password("dave")) is None
+    clock.now += 1.0
+    assert d.groups("dave") == frozenset()
+
+
+@pytest.fixture
+def bob_password_restored(ldap):
     password = ldap.password("bob")
-    assert d.authenticate("bob", password).user == "bob"
-    ldap.disable("bob")
-    assert d.authenticate("bob", password) is None
+    yield
+    ldap.set_password("bob", password)
+
+
+def test_a_changed_password_works_here_for_cache_seconds(ldap, bob_password_restored):
+    """The proof of a password is kept (as an HMAC), the password is not."""
+    clock = FakeClock()
+    d = directory(ldap, clock=clock, cache_seconds=1)
+    old = ldap.password("bob")
+    assert d.authenticate("bob", old) is not None
+    ldap.set_password("bob", "pw-new-密码-for-bob")
+    assert d.authenticate("bob", "pw-new-密码-for-bob") is not None
+    clock.now += 0.9
+    assert d.authenticate("bob", old) is not None
+    clock.now += 0.1
+    assert d.authenticate("bob", old) is None
+
+
+def test_without_cache_groups_are_always_asked(ldap, alice_back_in_payroll):
+    d = directory(ldap, cache_seconds=0)
+    assert d.groups("alice") == {"payroll", "staff"}
+    ldap.remove_from_group("alice", "payroll")
+    assert d.groups("alice") == {"staff"}
+    assert d.proven.entries == {} and d.group_cache.entries == {}
 
 
 def test_a_wrong_password_is_not_answered_from_the_cache(ldap):
@@ -202,14 +238,18 @@ def test_a_wrong_password_is_not_answered_from_the_cache(ldap):
     assert d.authenticate("alice", ldap.password("alice") + "x") is None
 
 
-def test_deleted_user_is_refused_after_cache_seconds(own_ldap):
-    clock = FakeClock()
-    d = directory(own_ldap, clock=clock, cache_seconds=1)
-    assert d.authenticate("dave", own_ldap.password("dave")) is not None
-    own_ldap.delete_user("dave")
-    clock.now += 1.0
-    assert d.authenticate("dave", own_ldap.password("dave")) is None
-    assert d.groups("dave") == frozenset()
+def test_the_service_connection_is_kept_and_replaced_after_a_restart(own_ldap):
+    d = directory(own_ldap, cache_seconds=0)
+    assert d.groups("alice") == {"payroll", "staff"}
+    kept = d.lookups.conn
+    assert d.authenticate("alice", own_ldap.password("alice")) is not None
+    assert d.lookups.conn is kept  # one handshake for both lookups
+    own_ldap.stop()
+    own_ldap.start()  # the kept connection is dead now
+    assert d.groups("alice") == {"payroll", "staff"}
+    assert d.lookups.conn is not kept
+    d.close()
+    assert d.lookups.conn is None
 
 
 # -- TLS and outages: IdentityUnavailable, never an answer --------------------------------------
@@ -350,7 +390,7 @@ def test_no_password_in_caches_logs_or_errors(ldap, caplog, tmp_path):
     assert d.authenticate("alice", ldap.password("alice")) is not None
     assert d.authenticate("bob", ldap.password("alice")) is None
     d.groups("dave")
-    kept = repr(vars(d)) + repr(d.auth_cache.entries) + repr(d.group_cache.entries)
+    kept = repr(vars(d)) + repr(d.proven.entries) + repr(d.group_cache.entries)
     errors = []
     for broken in ({"ca_file": UpstreamCA(tmp_path / "other").pem}, {"user_base": "o=x"}):
         try:

@@ -6,17 +6,21 @@
     directory.groups("alice")                  # frozenset({"payroll", "staff"}), cached
     directory.check()                          # [] or ["cannot reach LDAP at ...", ...] (doctor)
 
-One authentication is one TLS connection (ldaps:// or StartTLS, verified against ca_file): bind as
-the service account, find the single entry matching user_filter and not disabled_filter, read its
-groups (memberOf and/or a group search), then bind as that entry with the password.
-LDAP that cannot answer (unreachable, TLS not verified, timeout, service bind refused, missing
-base) raises IdentityUnavailable: the caller applies the policy's on_error, never "allow".
+Every authentication looks the user up as the service account (the single entry matching
+user_filter and not disabled_filter, with its groups from memberOf and/or a group search), so a
+disabled or deleted account is refused at once and a new authentication carries today's groups.
+The password itself is proven by a bind as that entry on a connection of its own.
+All connections are TLS (ldaps:// or StartTLS) verified against ca_file. LDAP that cannot answer
+(unreachable, TLS not verified, timeout, service bind refused, missing base) raises
+IdentityUnavailable: the caller applies the policy's on_error, never "allow".
 
-Caches (each entry at most cache_seconds old, 0 = none): a user's groups, and successful
-authentications keyed by an HMAC of user and password under a per-process random key, so no
-password is kept. A user removed from a group, disabled, deleted or given a new password is seen
-at the latest cache_seconds later (until then the old answer stands, old password included).
-Failed authentications are never cached, so a disabled account never gets back in.
+What is kept (each entry at most cache_seconds, 0 = nothing):
+- ``groups(user)`` answers (for users found by header or IP map, and long-lived tunnels): a user
+  removed from a group or disabled loses it at the latest cache_seconds later;
+- proven passwords, as an HMAC of DN and password under a per-process random key (never the
+  password): a password changed in LDAP still works here for at most cache_seconds;
+- the service account's connection, so a lookup is one round trip rather than a handshake.
+Refusals are never cached.
 """
 
 from __future__ import annotations
@@ -120,6 +124,48 @@ class TtlCache[K, V]:
             self.entries[key] = (self.clock() + self.seconds, value)
 
 
+class ConnectionLost(IdentityUnavailable):
+    """No LDAP answer on this connection (refused, closed, timed out, TLS failed)."""
+
+
+class KeptConnection:
+    """The service account's connection, kept open between lookups, one lookup at a time.
+
+    A kept connection the server has closed meanwhile (restart, idle timeout) is replaced once;
+    if the new one fails too, that failure stands.
+    """
+
+    def __init__(self, connect: Callable[[], ldap3.Connection]):
+        self.connect = connect
+        self.conn: ldap3.Connection | None = None
+        self.lock = threading.Lock()
+
+    def run[T](self, work: Callable[[ldap3.Connection], T]) -> T:
+        with self.lock:
+            if self.conn is not None:
+                try:
+                    return self._attempt(work)
+                except ConnectionLost:
+                    pass  # a stale connection: one more try on a new one
+            self.conn = self.connect()
+            return self._attempt(work)
+
+    def _attempt[T](self, work: Callable[[ldap3.Connection], T]) -> T:
+        try:
+            return work(self.conn)
+        except BaseException:
+            self._drop()  # after a failure its state is unknown: the next lookup reconnects
+            raise
+
+    def close(self) -> None:
+        with self.lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        _close(self.conn)
+        self.conn = None
+
+
 class LdapDirectory:
     """Users and groups in an LDAP directory; see the module docstring."""
 
@@ -135,7 +181,12 @@ class LdapDirectory:
         self.receive_timeout = max(1, math.ceil(settings.timeout_seconds))
         self.key = os.urandom(32)
         self.group_cache: TtlCache[str, frozenset[str]] = TtlCache(settings.cache_seconds, clock)
-        self.auth_cache: TtlCache[bytes, Identity] = TtlCache(settings.cache_seconds, clock)
+        self.proven: TtlCache[bytes, bool] = TtlCache(settings.cache_seconds, clock)
+        self.lookups = KeptConnection(self._connect)
+
+    def close(self) -> None:
+        """Close the kept service connection (a replaced directory should be closed)."""
+        self.lookups.close()
 
     # -- the interface -----------------------------------------------------------------------
 
@@ -147,19 +198,17 @@ class LdapDirectory:
         """
         if not acceptable(user, MAX_NAME) or not acceptable(password, MAX_PASSWORD):
             return None
-        key = hmac.new(self.key, f"{user}\0{password}".encode(), hashlib.sha256).digest()
-        cached = self.auth_cache.get(key)
-        if cached is not None:
-            return cached
-        secret = Secret(password)
-        with self._session() as conn:
-            found = self._find(conn, user)
-            if found is None or not self._bind_as(conn, found[0], secret):
+        found = self.lookups.run(lambda conn: self._find(conn, user))
+        if found is None:
+            return None
+        dn, groups = found
+        self.group_cache.put(user, groups)
+        proof = hmac.new(self.key, f"{dn}\0{password}".encode(), hashlib.sha256).digest()
+        if self.proven.get(proof) is None:
+            if not self._password_accepted(dn, Secret(password)):
                 return None
-        identity = Identity(user=user, groups=found[1], method="ldap")
-        self.auth_cache.put(key, identity)
-        self.group_cache.put(user, found[1])
-        return identity
+            self.proven.put(proof, True)
+        return Identity(user=user, groups=groups, method="ldap")
 
     def groups(self, user: str) -> frozenset[str]:
         """The user's group names; empty for unknown or disabled users (cached)."""
@@ -168,8 +217,7 @@ class LdapDirectory:
         cached = self.group_cache.get(user)
         if cached is not None:
             return cached
-        with self._session() as conn:
-            found = self._find(conn, user)
+        found = self.lookups.run(lambda conn: self._find(conn, user))
         groups = frozenset() if found is None else found[1]
         self.group_cache.put(user, groups)
         return groups
@@ -193,28 +241,52 @@ class LdapDirectory:
 
     def _connect(self) -> ldap3.Connection:
         """An open, encrypted connection bound as the service account."""
+        conn = self._open(self.settings.bind_dn, self._service_password())
+        try:
+            if not self._call(conn.bind, read_server_info=False):
+                raise IdentityUnavailable(f"{self.settings.url}: the service account's bind was "
+                                          f"refused ({conn.result['description']})")
+        except BaseException:
+            _close(conn)
+            raise
+        finally:
+            conn.password = None  # nothing of it left on the connection
+        return conn
+
+    def _password_accepted(self, dn: str, password: Secret) -> bool:
+        """True if ``dn`` binds with ``password``; LDAP that cannot answer raises."""
+        conn = self._open(dn, password)
+        try:
+            ok = self._call(conn.bind, read_server_info=False)
+            if ok:
+                return True
+            if conn.result and conn.result.get("result") in REFUSED:
+                return False
+            raise IdentityUnavailable(f"{self.settings.url}: bind failed "
+                                      f"({(conn.result or {}).get('description', 'no answer')})")
+        finally:
+            conn.password = None
+            _close(conn)
+
+    def _open(self, dn: str, password: Secret) -> ldap3.Connection:
+        """A connection over verified TLS, not bound yet."""
         s = self.settings
-        password = self._service_password()
         # A new Server each time: ldap3 marks an address that failed once as unavailable for
         # 5 s (RESET_AVAILABILITY_TIMEOUT), which would outlast LDAP's recovery.
         server = ldap3.Server(self.host, port=self.port, use_ssl=self.use_ssl,
                               tls=self._tls(), connect_timeout=s.timeout_seconds,
                               get_info=ldap3.NONE)
-        conn = ldap3.Connection(server, user=s.bind_dn, password=password.reveal(),
+        conn = ldap3.Connection(server, user=dn, password=password.reveal(),
                                 receive_timeout=self.receive_timeout, read_only=True,
                                 raise_exceptions=False, auto_bind=ldap3.AUTO_BIND_NONE)
         try:
             self._call(conn.open, read_server_info=False)
             if s.starttls and not self._call(conn.start_tls, read_server_info=False):
                 raise IdentityUnavailable(f"{s.url}: StartTLS refused")
-            if not self._call(conn.bind, read_server_info=False):
-                raise IdentityUnavailable(f"{s.url}: the service account's bind was refused "
-                                          f"({conn.result['description']})")
         except BaseException:
+            conn.password = None
             _close(conn)
             raise
-        finally:
-            conn.password = None  # nothing of it left on the connection
         return conn
 
     def _tls(self) -> VerifiedTls:
@@ -245,8 +317,8 @@ class LdapDirectory:
             raise IdentityUnavailable(f"{self.settings.url}: user_filter, disabled_filter or "
                                       "group_filter is not a valid LDAP filter") from None
         except (LDAPException, OSError) as exc:
-            raise IdentityUnavailable(f"cannot reach LDAP at {self.settings.url}: "
-                                      f"{_reason(exc)}") from None
+            raise ConnectionLost(f"cannot reach LDAP at {self.settings.url}: "
+                                 f"{_reason(exc)}") from None
 
     # -- lookups as the service account -------------------------------------------------------
 
@@ -314,20 +386,6 @@ class LdapDirectory:
         entries = [(r["dn"], r["raw_attributes"]) for r in conn.response or ()
                    if r.get("type") == "searchResEntry"]
         return entries, code
-
-    def _bind_as(self, conn: ldap3.Connection, dn: str, password: Secret) -> bool:
-        """True if ``dn`` binds with ``password``; LDAP that cannot answer raises."""
-        try:
-            ok = self._call(conn.rebind, user=dn, password=password.reveal(),
-                            read_server_info=False)
-        finally:
-            conn.password = None
-        if ok:
-            return True
-        if conn.result and conn.result.get("result") in REFUSED:
-            return False
-        raise IdentityUnavailable(f"{self.settings.url}: bind failed "
-                                  f"({(conn.result or {}).get('description', 'no answer')})")
 
     # -- doctor --------------------------------------------------------------------------------
 
