@@ -51,6 +51,7 @@ test-image: $(STAMP) image
 bench: $(STAMP)
 	$(VENV)/bin/python bench/proxy_throughput.py
 	$(VENV)/bin/python bench/detection_throughput.py
+	$(VENV)/bin/python bench/passthrough.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
