@@ -5,9 +5,9 @@ real `baomi run`.
 with the right password and the user's LDAP groups in the record; a group rule (payroll may send
 resident IDs to the payroll partner, bob is blocked); alice removed from payroll is blocked and
 bob disabled gets 407 at their next authentication, and inside an HTTPS tunnel opened before the
-change once cache_seconds (1 s here) have passed (xfail: the resolver keeps a tunnel's LDAP
-groups); LDAP hanging or stopped means the policy's on_error (block), never allow; and no LDAP
-password ends up in the data dir, the output or /metrics.
+change once cache_seconds (1 s here) have passed; LDAP hanging or stopped means the policy's
+on_error (block), never allow; and no LDAP password ends up in the data dir, the output or
+/metrics.
 
 Tests run in file order and leave the directory as they found it; the outage tests come last.
 """
@@ -182,8 +182,6 @@ def test_removed_from_payroll_is_blocked_at_the_next_authentication(px, ldap, ht
         "block-ids", "alice", ["staff"])
 
 
-@pytest.mark.xfail(strict=True, reason="IdentityResolver.with_groups keeps the groups an 'ldap' "
-                   "identity had at CONNECT instead of asking LdapDirectory.groups again")
 def test_removed_from_payroll_is_blocked_in_a_tunnel_opened_before(px, ldap, https_up):
     """A long-lived HTTPS tunnel (one CONNECT, one authentication) loses the group too."""
     with client(px, "alice", ldap.password("alice")) as tunnel:

@@ -95,16 +95,34 @@ class IdentityResolver:
             return Resolution(UNKNOWN, challenge="missing", untrusted_header=untrusted)
         return Resolution(UNKNOWN, untrusted_header=untrusted)
 
-    def with_groups(self, identity: Identity) -> Identity:
-        """The identity with its directory groups as of now (cached <= cache_seconds in LDAP)."""
+    def with_groups(self, identity: Identity, fresh: bool = True) -> Identity:
+        """The identity with its directory groups as of now (LDAP's cached <= cache_seconds).
+
+        ``fresh``: an "ldap" identity's groups were read by this very authentication; False
+        (a tunnel's identity from its CONNECT) asks LDAP again, so a long-lived tunnel loses a
+        revoked group like a new connection does.
+        """
         if identity.user is None:
             return identity
-        groups = set(identity.groups) if identity.method == "ldap" else set()
+        groups: set[str] = set()
+        from_ldap = self.ldap is not None and (self.settings.groups_ldap
+                                               or identity.method == "ldap")
+        if identity.method == "ldap" and fresh:
+            groups |= identity.groups
+        elif from_ldap and self.ldap is not None:
+            groups |= self.ldap.groups(identity.user)
         if self.groups_file is not None:
             groups |= self.groups_file.groups_of(identity.user)
-        if self.settings.groups_ldap and self.ldap is not None and identity.method != "ldap":
-            groups |= self.ldap.groups(identity.user)
         return replace(identity, groups=frozenset(groups))
+
+    def refresh(self, identity: Identity) -> Identity:
+        """A remembered identity (HTTPS tunnel) with today's groups."""
+        return self.with_groups(identity, fresh=False)
+
+    def close(self) -> None:
+        """Let go of backend connections (a reload replaced this resolver)."""
+        if self.ldap is not None:
+            self.ldap.close()
 
     def _proxyauth(self, claims: Claims) -> Identity | str | None:
         """An identity, "invalid" (credentials present and wrong), or None (none sent)."""

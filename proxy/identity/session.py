@@ -32,7 +32,10 @@ class Identification:
         if settings is None:
             return None
         if self._resolver is None or settings != self._settings:
-            self._resolver, self._settings = IdentityResolver(settings), settings
+            old, self._resolver = self._resolver, IdentityResolver(settings)
+            self._settings = settings
+            if old is not None:
+                old.close()
         return self._resolver
 
     async def identify(self, settings: IdentitySettings | None, claims: Claims,
@@ -43,7 +46,7 @@ class Identification:
             return Resolution(UNKNOWN)
         known = self._tunnels.get(connection) if connection else None
         if known is not None:
-            return Resolution(await _off_loop(resolver.with_groups, known, timeout))
+            return Resolution(await _off_loop(resolver.refresh, known, timeout))
         return await _off_loop(resolver.resolve, claims, timeout)
 
     def remember(self, connection: str, identity: Identity) -> None:
