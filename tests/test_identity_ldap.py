@@ -303,6 +303,29 @@ def test_hanging_ldap_times_out(own_ldap, starttls):
         own_ldap.resume()
 
 
+def test_lookups_queued_behind_a_hanging_one_give_up(own_ldap):
+    """Threads waiting for the kept connection fail after their wait instead of piling up."""
+    d = directory(own_ldap, timeout_seconds=1)
+    assert d.groups("alice") == {"payroll", "staff"}  # the service connection is open
+    d.group_cache.entries.clear()
+    own_ldap.pause()
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            failures = list(pool.map(lambda _: _unavailable(lambda: d.groups("alice")), range(6)))
+    finally:
+        own_ldap.resume()
+    assert all(failures)
+    assert any("waited over 3 s for the one before" in f for f in failures)
+
+
+def _unavailable(call) -> str:
+    try:
+        call()
+    except IdentityUnavailable as exc:
+        return str(exc)
+    return ""
+
+
 def test_refused_service_account_is_unavailable_not_a_refusal(ldap, tmp_path):
     wrong = tmp_path / "svc.password"
     wrong.write_text("not-the-service-password\n")

@@ -132,16 +132,20 @@ class KeptConnection:
     """The service account's connection, kept open between lookups, one lookup at a time.
 
     A kept connection the server has closed meanwhile (restart, idle timeout) is replaced once;
-    if the new one fails too, that failure stands.
+    if the new one fails too, that failure stands. A lookup that cannot get its turn within
+    ``wait_seconds`` (LDAP hanging under the one before) fails rather than piling up threads.
     """
 
-    def __init__(self, connect: Callable[[], ldap3.Connection]):
-        self.connect = connect
+    def __init__(self, connect: Callable[[], ldap3.Connection], wait_seconds: float):
+        self.connect, self.wait_seconds = connect, wait_seconds
         self.conn: ldap3.Connection | None = None
         self.lock = threading.Lock()
 
     def run[T](self, work: Callable[[ldap3.Connection], T]) -> T:
-        with self.lock:
+        if not self.lock.acquire(timeout=self.wait_seconds):
+            raise IdentityUnavailable(f"LDAP lookups waited over {self.wait_seconds:g} s "
+                                      "for the one before")
+        try:
             if self.conn is not None:
                 try:
                     return self._attempt(work)
@@ -149,6 +153,8 @@ class KeptConnection:
                     pass  # a stale connection: one more try on a new one
             self.conn = self.connect()
             return self._attempt(work)
+        finally:
+            self.lock.release()
 
     def _attempt[T](self, work: Callable[[ldap3.Connection], T]) -> T:
         try:
@@ -182,7 +188,8 @@ class LdapDirectory:
         self.key = os.urandom(32)
         self.group_cache: TtlCache[str, frozenset[str]] = TtlCache(settings.cache_seconds, clock)
         self.proven: TtlCache[bytes, bool] = TtlCache(settings.cache_seconds, clock)
-        self.lookups = KeptConnection(self._connect)
+        # A lookup takes a few round trips, each bounded by timeout_seconds.
+        self.lookups = KeptConnection(self._connect, wait_seconds=3 * settings.timeout_seconds)
 
     def close(self) -> None:
         """Close the kept service connection (a replaced directory should be closed)."""
@@ -202,12 +209,12 @@ class LdapDirectory:
         if found is None:
             return None
         dn, groups = found
-        self.group_cache.put(user, groups)
         proof = hmac.new(self.key, f"{dn}\0{password}".encode(), hashlib.sha256).digest()
         if self.proven.get(proof) is None:
             if not self._password_accepted(dn, Secret(password)):
                 return None
             self.proven.put(proof, True)
+        self.group_cache.put(user, groups)
         return Identity(user=user, groups=groups, method="ldap")
 
     def groups(self, user: str) -> frozenset[str]:
