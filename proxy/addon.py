@@ -520,7 +520,7 @@ def identity_claims(flow: http.HTTPFlow, settings) -> Claims:
     headers = flow.request.headers
     explicit = flow.client_conn.proxy_mode.type_name in ("regular", "upstream")
     credentials = headers.get("proxy-authorization")
-    if credentials is not None and not ctx.options.upstream_auth:
+    if credentials is not None and not _upstream_auth():
         del headers["proxy-authorization"]
     user = None
     if settings.header is not None:
@@ -530,6 +530,14 @@ def identity_claims(flow: http.HTTPFlow, settings) -> Claims:
             user = values[0] if len(values) == 1 else ""  # two values: ambiguous, no user
     peer = flow.client_conn.peername
     return Claims(peer[0] if peer else "", explicit, credentials, user)
+
+
+def _upstream_auth() -> str | None:
+    """mitmproxy's ``upstream_auth`` option (absent when its addon is not loaded)."""
+    try:
+        return ctx.options.upstream_auth
+    except AttributeError:
+        return None
 
 
 def sender_of_upgrade(flow: http.HTTPFlow, facts: RequestFacts) -> RequestFacts:
