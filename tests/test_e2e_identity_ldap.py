@@ -7,7 +7,7 @@ resident IDs to the payroll partner, bob is blocked); alice removed from payroll
 bob disabled gets 407 at their next authentication, and inside an HTTPS tunnel opened before the
 change once cache_seconds (1 s here) have passed; LDAP hanging or stopped means the policy's
 on_error (block), never allow; and no LDAP password ends up in the data dir, the output or
-/metrics.
+/metrics. `baomi doctor` passes against this LDAP and fails when TLS to it is not verified.
 
 Tests run in file order and leave the directory as they found it; the outage tests come last.
 """
@@ -17,12 +17,14 @@ from __future__ import annotations
 import base64
 import json
 import ssl
+import subprocess
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
-from harness import BaomiProcess, free_port
+from harness import BAOMI, REPO, BaomiProcess, UpstreamCA, free_port
 from ldap_server import PEOPLE, SERVICE_DN, SLAPD, Slapd
 
 pytestmark = [
@@ -78,12 +80,16 @@ def ldap(tmp_path_factory):
         yield server
 
 
+def policy_text(ldap: Slapd, ca: Path) -> str:
+    return POLICY.format(url=ldap.ldaps_url, ca=ca, bind_dn=SERVICE_DN,
+                         password_file=ldap.service_password_file, user_base=PEOPLE,
+                         cache=CACHE_SECONDS)
+
+
 @pytest.fixture(scope="module")
 def px(tmp_path_factory, ldap, upstream_ca):
     directory = tmp_path_factory.mktemp("ldap-proxy")
-    (directory / "policy.yaml").write_text(POLICY.format(
-        url=ldap.ldaps_url, ca=ldap.ca.pem, bind_dn=SERVICE_DN,
-        password_file=ldap.service_password_file, user_base=PEOPLE, cache=CACHE_SECONDS))
+    (directory / "policy.yaml").write_text(policy_text(ldap, ca=ldap.ca.pem))
     proxy = BaomiProcess(directory / "policy.yaml", directory / "var",
                          upstream_ca=upstream_ca.pem, metrics_port=free_port()).start()
     yield proxy
@@ -212,6 +218,33 @@ def test_disabled_while_running_gets_407_at_once(px, ldap, http_up):
         ldap.enable("bob")
     assert response.status_code == 407
     assert forwarded(http_up, "/dis-after") == []
+
+
+# -- baomi doctor ----------------------------------------------------------------------------------
+
+def doctor_ldap(policy: Path) -> list[dict]:
+    """`baomi doctor --json`'s identity-ldap results for this policy."""
+    done = subprocess.run(
+        [BAOMI, "doctor", "--json", "--policy", str(policy), "--data-dir", str(policy.parent),
+         "--skip", "detector", "--skip", "ca", "--skip", "keys", "--metrics-port", "0",
+         "--listen-port", str(free_port())],
+        capture_output=True, text=True, timeout=120, cwd=REPO, check=False)
+    return [c for c in json.loads(done.stdout) if c["check"] == "identity-ldap"]
+
+
+def test_doctor_passes_against_the_real_ldap(px, ldap):
+    [check] = doctor_ldap(px.data_dir.parent / "policy.yaml")
+    assert (check["status"], check["message"]) == (
+        "OK", f"{ldap.ldaps_url}: service account binds, TLS verified, bases found")
+
+
+def test_doctor_fails_when_tls_to_ldap_is_not_verified(ldap, tmp_path):
+    other = UpstreamCA(tmp_path / "other-ca")
+    (tmp_path / "policy.yaml").write_text(policy_text(ldap, ca=other.pem))
+    [check] = doctor_ldap(tmp_path / "policy.yaml")
+    assert check["status"] == "FAIL"
+    assert check["message"].startswith(f"cannot reach LDAP at {ldap.ldaps_url}: TLS not verified")
+    assert not [p for p in ldap.all_passwords() if p in json.dumps(check)]
 
 
 # -- LDAP that cannot answer: on_error (block), never allow ----------------------------------------
