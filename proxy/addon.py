@@ -164,6 +164,7 @@ class BaomiAddon:
                                  scheme="https", method="CONNECT", path="",
                                  time=datetime.now(UTC),
                                  destination_ip=server[0] if server else None)
+            facts = self._tunnel_sender(data.context.client.id, facts)
             decision = Decision("allow", "passthrough", "listed in the policy's passthrough")
             record = self._record(facts, decision, None, time.monotonic(), "passthrough", None)
             self.recorder.write(record)
@@ -236,6 +237,7 @@ class BaomiAddon:
                 port=address[1] if address else 0, scheme=flow.type, method=flow.type.upper(),
                 path="", time=datetime.now(UTC), destination_ip=address[0] if address else None,
             )
+            facts = self._tunnel_sender(flow.client_conn.id, facts)
             decision = failure_decision(self.runtime.policy, "uninspectable", facts, what)
             record = self._record(facts, decision, None, time.monotonic(), "undecodable", None)
             if decision.action == "block":
@@ -329,6 +331,14 @@ class BaomiAddon:
 
     def client_disconnected(self, client) -> None:
         self.identification.forget(client.id)
+
+    def _tunnel_sender(self, connection: str, facts: RequestFacts) -> RequestFacts:
+        """Passthrough and raw tunnels are recorded with the user their CONNECT proved."""
+        identity = self.identification.known(connection)
+        if identity is None:
+            return facts
+        return replace(facts, user=identity.user, groups=identity.groups,
+                       identity_method=identity.method)
 
     # -- steps ----------------------------------------------------------------------------
 

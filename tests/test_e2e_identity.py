@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 import subprocess
 from pathlib import Path
 
@@ -236,6 +237,27 @@ def test_incidents_list_by_user_and_group(auth_px, https_up):
     assert alice_incident in [row["id"] for row in by_payroll]
     assert [row["user_groups"] for row in by_payroll if row["id"] == alice_incident] == [
         ["payroll"]]
+
+
+def test_raw_tunnel_is_recorded_with_its_connects_user(auth_px, http_up):
+    """A CONNECT to something that is neither HTTP nor TLS: refused (on_uninspectable) and
+    recorded under the user the CONNECT authenticated."""
+    credentials = base64.b64encode(f"bob:{PASSWORDS['bob']}".encode()).decode()
+    seen = len(records(auth_px))
+    with socket.create_connection(("127.0.0.1", auth_px.port), timeout=20) as conn:
+        conn.sendall(f"CONNECT 127.0.0.1:{http_up.port} HTTP/1.1\r\n"
+                     f"Host: 127.0.0.1:{http_up.port}\r\n"
+                     f"Proxy-Authorization: Basic {credentials}\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += conn.recv(4096)
+        assert head.startswith(b"HTTP/1.1 200")
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2p1\r\n")
+        while conn.recv(4096):  # until baomi closes the tunnel
+            pass
+    [record] = [r for r in records(auth_px)[seen:] if r["method"] == "TCP"]
+    assert (record["rule"], record["action"]) == ("on_uninspectable", "block")
+    assert (record["user"], record["identity"], record["user_groups"]) == ("bob", "proxyauth", [])
 
 
 # -- the trusted header --------------------------------------------------------------------------

@@ -53,6 +53,10 @@ class Identification:
         if identity.user is not None:
             self._tunnels[connection] = identity
 
+    def known(self, connection: str) -> Identity | None:
+        """The identity a client connection's CONNECT established (groups as of then)."""
+        return self._tunnels.get(connection)
+
     def forget(self, connection: str) -> None:
         self._tunnels.pop(connection, None)
 
