@@ -327,6 +327,23 @@ class HeaderFile(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")] = "X-Authenticated-User"
     trusted_cidrs: Annotated[list[Cidr], Field(min_length=1)]
 
+    @model_validator(mode="after")
+    def _not_a_protocol_header(self) -> HeaderFile:
+        # The header is removed from every request: removing one of these would break HTTP.
+        if self.name.lower() in _PROTOCOL_HEADERS:
+            raise ValueError(
+                f"{self.name!r} is part of HTTP itself and cannot carry the user; expected a "
+                "header of its own, e.g. X-Authenticated-User"
+            )
+        return self
+
+
+_PROTOCOL_HEADERS = frozenset({
+    "host", "content-length", "content-type", "content-encoding", "transfer-encoding",
+    "connection", "upgrade", "te", "trailer", "expect", "authorization", "proxy-authorization",
+    "cookie", "accept", "user-agent",
+})
+
 
 class IpMapFile(_Strict):
     """``address user`` lines (DHCP leases, AD logons); a line older than max_age expires."""

@@ -154,6 +154,8 @@ def test_no_identity_section_means_everyone_is_unauthenticated(tmp_path):
     ("identity:\n  methods: [header]\n  header: {trusted_cidrs: [10.0.0.0/8]}\n"
      "  groups: {ldap: true}\n",
      "6:3: identity: groups.ldap needs identity.proxyauth.ldap"),
+    ("identity:\n  methods: [header]\n  header: {name: Host, trusted_cidrs: [10.0.0.0/8]}\n",
+     "7:11: identity.header: 'Host' is part of HTTP itself and cannot carry the user"),
     ("sources:\n  nobody: {description: x}\n",
      "6:11: sources.nobody: source matches nobody; expected at least one of cidrs, users or groups"),
     ("sources:\n  p: {users: [al ice]}\n",
