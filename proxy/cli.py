@@ -122,9 +122,20 @@ def _register_optional(sub) -> None:
         module.register(sub)
 
 
+def refuse_mitmproxy_proxyauth(sets: list[str]) -> None:
+    """mitmproxy's own proxyauth keeps the client's password in flow.metadata (saved with
+    flows): baomi authenticates through the policy's identity section instead."""
+    for item in sets:
+        if item.partition("=")[0].strip().lower() == "proxyauth":
+            raise UsageError("--set proxyauth: mitmproxy's proxy authentication keeps "
+                             "passwords with the flows; use the policy's identity.proxyauth "
+                             "(policies/REFERENCE.md)")
+
+
 def cmd_run(args) -> int:
     from proxy.run import RunSettings, run
 
+    refuse_mitmproxy_proxyauth(args.sets)
     settings = RunSettings(
         policy=Path(args.policy or default_policy()), mode=args.mode,
         listen_host=args.listen_host, listen_port=args.listen_port, data_dir=args.data_dir,

@@ -69,3 +69,17 @@ def test_websocket_message_sender_is_the_upgrade_requests():
     sent = sender_of_upgrade(flow, facts)
     assert (sent.user, sent.groups, sent.identity_method) == (
         "alice", frozenset({"payroll"}), "proxyauth")
+
+
+def test_run_refuses_mitmproxys_own_proxyauth(tmp_path):
+    import subprocess
+
+    from harness import BAOMI, REPO
+
+    done = subprocess.run([BAOMI, "run", "--data-dir", str(tmp_path), "--set",
+                           "proxyauth=alice:secret"], capture_output=True, text=True,
+                          timeout=120, cwd=REPO, check=False)
+    assert done.returncode == 2
+    assert done.stderr.startswith("Error: --set proxyauth: mitmproxy's proxy authentication")
+    assert "secret" not in done.stderr + done.stdout
+    assert not (tmp_path / "ca").exists()  # refused before anything started
