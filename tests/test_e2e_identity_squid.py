@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness import REPO, BaomiProcess
+from harness import BaomiProcess
 from test_e2e_identity import RESIDENT_ID, record_for
 from test_e2e_squid import CONFIGS, SQUID, Squid, ssl_ports
 

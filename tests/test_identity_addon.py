@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 import pytest
 from mitmproxy.addons.upstream_auth import UpstreamAuth
 from mitmproxy.test import taddons, tflow
+from test_identity_records import record
 
 from policies.facts import RequestFacts
 from policies.model import HeaderSettings, IdentitySettings, IpMapSettings
 from proxy.addon import identity_claims, sender_of_upgrade
 from proxy.record import DecisionRecord
-from test_identity_records import record
 
 HEADER = IdentitySettings(
     methods=("header",),

@@ -46,7 +46,7 @@ def _time(text: str, number: int) -> float:
     try:
         if text.replace(".", "", 1).isdigit():
             return float(text)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"line {number}: the time is neither ISO 8601 nor epoch seconds") from None
     if moment.tzinfo is None:

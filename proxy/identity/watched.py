@@ -13,14 +13,11 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, TypeVar
 
 from proxy.errors import IdentityUnavailable
 
-T = TypeVar("T")
 
-
-class WatchedFile(Generic[T]):
+class WatchedFile[T]:
     def __init__(self, path: Path, parse: Callable[[str], T]):
         self.path = path
         self._parse = parse
