@@ -14,11 +14,14 @@ if ((${#need[@]})); then
   if [ "$(id -u)" -ne 0 ]; then echo "missing packages: ${need[*]} (run as root or install them)" >&2; exit 1; fi
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # slapd: no default database or admin password prompt (the tests run their own server).
+  command -v debconf-set-selections >/dev/null 2>&1 && \
+    echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
 fi
 # Debian starts packaged servers on install; the tests start their own on free ports.
-for svc in prometheus nginx squid redis-server postgresql; do
+for svc in prometheus nginx squid redis-server postgresql slapd; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled "$svc" >/dev/null 2>&1; then
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi
