@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import socket
+import ssl
 import subprocess
 from pathlib import Path
 
@@ -107,6 +108,10 @@ def proxy_url(px: BaomiProcess, user: str | None = None, password: str | None = 
     return httpx.URL(px.url).copy_with(username=user, password=password).__str__()
 
 
+def trusting(px: BaomiProcess) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=px.ca_pem)
+
+
 def records(px: BaomiProcess) -> list[dict]:
     lines = (px.data_dir / "decisions.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines]
@@ -162,10 +167,10 @@ def test_plain_http_with_right_credentials(auth_px, http_up, user):
 
 
 def test_https_connect_needs_credentials(auth_px, https_up):
-    with httpx.Client(proxy=proxy_url(auth_px), verify=auth_px.ca_pem) as client:
+    with httpx.Client(proxy=proxy_url(auth_px), verify=trusting(auth_px)) as client:
         with pytest.raises(httpx.ProxyError, match="407"):
             client.post(https_up.url("/tls-407"), json={"note": "hello"})
-    with httpx.Client(proxy=proxy_url(auth_px, "alice", "nope"), verify=auth_px.ca_pem) as c:
+    with httpx.Client(proxy=proxy_url(auth_px, "alice", "nope"), verify=trusting(auth_px)) as c:
         with pytest.raises(httpx.ProxyError, match="407"):
             c.post(https_up.url("/tls-407"), json={"note": "hello"})
     assert not [r for r in https_up.received if r.path == "/tls-407"]
@@ -173,7 +178,7 @@ def test_https_connect_needs_credentials(auth_px, https_up):
 
 def test_https_tunnel_keeps_the_identity_of_its_connect(auth_px, https_up):
     with httpx.Client(proxy=proxy_url(auth_px, "alice", PASSWORDS["alice"]),
-                      verify=auth_px.ca_pem) as client:
+                      verify=trusting(auth_px)) as client:
         for n in range(3):  # three requests in one tunnel, one CONNECT
             assert client.post(https_up.url(f"/tls-ok-{n}"), json={"n": n}).status_code == 200
     for n in range(3):
@@ -192,7 +197,7 @@ def test_https_tunnel_keeps_the_identity_of_its_connect(auth_px, https_up):
 def test_group_rule(auth_px, https_up, user, host, status, rule):
     path = f"/ids-{user}-{'partner' if host == 'localhost' else 'other'}"  # an IP in a path is masked
     with httpx.Client(proxy=proxy_url(auth_px, user, PASSWORDS[user]),
-                      verify=auth_px.ca_pem) as client:
+                      verify=trusting(auth_px)) as client:
         response = client.post(https_up.url(path, host=host), json={"id": RESIDENT_ID},
                                headers={"accept": "text/html"})
     assert response.status_code == status
@@ -205,7 +210,7 @@ def test_group_rule(auth_px, https_up, user, host, status, rule):
 
 def test_json_refusal_names_the_sender_in_chinese(auth_px, https_up):
     with httpx.Client(proxy=proxy_url(auth_px, "bob", PASSWORDS["bob"]),
-                      verify=auth_px.ca_pem) as client:
+                      verify=trusting(auth_px)) as client:
         response = client.post(https_up.url("/ids-zh"), json={"id": RESIDENT_ID},
                                headers={"accept-language": "zh-CN"})
     assert response.status_code == 403
@@ -214,10 +219,10 @@ def test_json_refusal_names_the_sender_in_chinese(auth_px, https_up):
 
 def test_incidents_list_by_user_and_group(auth_px, https_up):
     with httpx.Client(proxy=proxy_url(auth_px, "bob", PASSWORDS["bob"]),
-                      verify=auth_px.ca_pem) as client:
+                      verify=trusting(auth_px)) as client:
         blocked = client.post(https_up.url("/ids-for-list"), json={"id": RESIDENT_ID})
     with httpx.Client(proxy=proxy_url(auth_px, "alice", PASSWORDS["alice"]),
-                      verify=auth_px.ca_pem) as client:
+                      verify=trusting(auth_px)) as client:
         alices = client.post(https_up.url("/ids-for-list-alice"), json={"id": RESIDENT_ID})
     incident, alice_incident = (r.headers["x-baomi-incident"] for r in (blocked, alices))
 
@@ -263,7 +268,7 @@ def test_raw_tunnel_is_recorded_with_its_connects_user(auth_px, http_up):
 # -- the trusted header --------------------------------------------------------------------------
 
 def test_trusted_header_from_a_listed_cidr(trusted_px, https_up):
-    with httpx.Client(proxy=trusted_px.url, verify=trusted_px.ca_pem) as client:
+    with httpx.Client(proxy=trusted_px.url, verify=trusting(trusted_px)) as client:
         ok = client.post(https_up.url("/hdr-alice", host="localhost"), json={"id": RESIDENT_ID},
                          headers={"x-authenticated-user": "alice"})
         no = client.post(https_up.url("/hdr-nobody", host="localhost"), json={"id": RESIDENT_ID})
@@ -281,7 +286,7 @@ def test_trusted_header_from_a_listed_cidr(trusted_px, https_up):
 def test_header_from_an_unlisted_address_is_ignored_stripped_and_counted(untrusted_px, https_up):
     series = 'baomi_identity_rejections_total{reason="untrusted_header"}'
     before = metric(untrusted_px, series)
-    with httpx.Client(proxy=untrusted_px.url, verify=untrusted_px.ca_pem) as client:
+    with httpx.Client(proxy=untrusted_px.url, verify=trusting(untrusted_px)) as client:
         forged = client.post(https_up.url("/hdr-forged", host="localhost"),
                              json={"note": "hello"}, headers={"x-authenticated-user": "alice"})
     assert forged.status_code == 200
