@@ -202,15 +202,22 @@ def test_decisions_hold_through_squid(request, upstreams, layout, scheme, what, 
 
 def test_squid_in_front_refuses_to_go_direct_without_baomi(tmp_path, upstreams):
     # never_direct: with the parent down, Squid fails the request rather than skip baomi.
-    dead = free_port()
-    settings = {"acl SSL_ports": ssl_ports(upstreams),
-                "cache_peer": f"cache_peer 127.0.0.1 parent {dead} 0 no-query no-digest default"}
-    up = upstreams["http"]
-    n = len(up.received)
-    with Squid(CONFIGS / "squid-in-front-of-baomi.conf", settings) as squid, \
-            httpx.Client(proxy=squid.url, timeout=30) as client:
-        r = client.post(up.url("/x"), content=CLEAN)
-    assert r.status_code in (502, 503, 504)
+    # A port bound but not listening refuses every connection, and nobody else can take it.
+    with socket.socket() as dead:
+        dead.bind(("127.0.0.1", 0))
+        port = dead.getsockname()[1]
+        settings = {"acl SSL_ports": ssl_ports(upstreams),
+                    "cache_peer": f"cache_peer 127.0.0.1 parent {port} 0 no-query no-digest default"}
+        up = upstreams["http"]
+        n = len(up.received)
+        with Squid(CONFIGS / "squid-in-front-of-baomi.conf", settings) as squid, \
+                httpx.Client(proxy=squid.url, timeout=30) as client:
+            r = client.post(up.url("/x"), content=CLEAN)
+            hops = squid.hierarchy()
+    # Squid's own error (the parent refused the connection), never the upstream's answer.
+    assert r.status_code == 502, r.text[:300]
+    assert r.headers["x-squid-error"].startswith("ERR_"), r.headers
+    assert "HIER_DIRECT" not in hops
     assert len(up.received) == n
 
 
