@@ -257,10 +257,13 @@ class Slapd:
         tls = ldap3.Tls(ca_certs_file=str(self.ca.pem), valid_names=[self.cert_name])
         server = ldap3.Server("127.0.0.1", port=self.ldap_port, tls=tls, get_info=ldap3.NONE,
                               connect_timeout=5)
-        with ldap3.Connection(server, ADMIN_DN, self._admin_password, receive_timeout=5,
-                              auto_bind=ldap3.AUTO_BIND_TLS_BEFORE_BIND) as conn:
+        conn = ldap3.Connection(server, ADMIN_DN, self._admin_password, receive_timeout=5,
+                                auto_bind=ldap3.AUTO_BIND_TLS_BEFORE_BIND)
+        try:  # not `with`: ldap3 leaves a connection bound on entry bound (and open) on exit
             if not operation(conn):
                 raise RuntimeError(f"LDAP admin operation failed: {conn.result['description']}")
+        finally:
+            conn.unbind()
 
     # -- files and the initial directory ---------------------------------------------------------
 

@@ -47,8 +47,22 @@ def own_ldap(tmp_path):
         yield server
 
 
+_MADE: list[LdapDirectory] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_directories():
+    """Each directory a test made closes its kept service connection (left to the garbage
+    collector, the socket is a ResourceWarning, an error here)."""
+    yield
+    while _MADE:
+        _MADE.pop().close()
+
+
 def directory(server: Slapd, clock=time.monotonic, **overrides) -> LdapDirectory:
-    return LdapDirectory(LdapSettings(**server.settings(**overrides)), clock=clock)
+    made = LdapDirectory(LdapSettings(**server.settings(**overrides)), clock=clock)
+    _MADE.append(made)
+    return made
 
 
 # -- passwords ---------------------------------------------------------------------------------

@@ -348,7 +348,10 @@ class LdapDirectory:
     def _user_filter(self, user: str) -> str:
         """user_filter for this user, excluding disabled accounts.
 
-        >>> d._user_filter("a*")   # with disabled_filter "(employeeType=disabled)"
+        >>> d = LdapDirectory(LdapSettings(url="ldaps://ldap.example", bind_dn="cn=baomi",
+        ...                   bind_password_file=Path("unread"), user_base="ou=people",
+        ...                   disabled_filter="(employeeType=disabled)"))
+        >>> d._user_filter("a*")
         '(&(uid=a\\\\2a)(!(employeeType=disabled)))'
         """
         wanted = self.settings.user_filter.replace("{user}", escape_filter_chars(user))
@@ -478,6 +481,7 @@ def _values(attributes: dict, name: str) -> list[str]:
 def _reason(exc: BaseException) -> str:
     """A short, password-free reason: ldap3 messages name the socket or TLS error.
 
+    >>> from ldap3.core.exceptions import LDAPSocketOpenError
     >>> _reason(LDAPSocketOpenError("('socket ssl wrapping error: [SSL: CERTIFICATE_VERIFY_FAILED]"
     ...                             " certificate verify failed: self-signed certificate (_ssl.c:1020)',)"))
     'TLS not verified: self-signed certificate'
@@ -496,3 +500,8 @@ def _close(conn: ldap3.Connection | None) -> None:
         conn.unbind()
     except (LDAPException, OSError):
         pass  # already gone: the socket is closed either way
+    finally:
+        # ldap3 2.9 keeps the socket of a connect that failed (refused, timed out) on a
+        # connection it counts as closed, so unbind() leaves it open.
+        if conn.socket is not None:
+            conn.socket.close()
