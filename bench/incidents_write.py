@@ -18,9 +18,9 @@ sys.path[:0] = [
 
 from incidents_cli import record
 
-from proxy.incidents import IncidentStore
-from proxy.incidents.keys import init_keys
-from proxy.incidents.verify import verify
+from proxy.record.incidents import IncidentStore
+from proxy.record.incidents.keys import init_keys
+from proxy.record.incidents.verify import verify
 
 
 def main(n: int, threads: int) -> None:

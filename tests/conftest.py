@@ -4,7 +4,6 @@ Module-scoped: each test module gets its own CA and servers (and starts its own 
 """
 
 import pytest
-
 from harness import Upstream, UpstreamCA
 
 

@@ -193,6 +193,7 @@ class BaomiProcess:
         self.args += list(extra_args)
         self.env = {**os.environ, "PYTHONPATH": str(REPO / "tests"), **(env or {})}
         self.proc: subprocess.Popen | None = None
+        self.pump: threading.Thread | None = None
         self.output: list[str] = []
 
     @property
@@ -204,17 +205,19 @@ class BaomiProcess:
         return str(self.data_dir / "ca" / "mitmproxy-ca-cert.pem")
 
     def start(self, timeout: float = 180) -> BaomiProcess:
+        self._close_output()  # of a previous run a test ended itself (kill -9, say)
         self.proc = subprocess.Popen(self.args, cwd=REPO, env=self.env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         ready = threading.Event()
 
-        def pump():
-            for line in self.proc.stdout:
+        def pump(stdout=self.proc.stdout):
+            for line in stdout:
                 self.output.append(line)
                 if line.startswith("baomi listening"):
                     ready.set()
 
-        threading.Thread(target=pump, daemon=True).start()
+        self.pump = threading.Thread(target=pump, daemon=True)
+        self.pump.start()
         deadline = time.monotonic() + timeout
         while not ready.wait(0.2):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -230,7 +233,19 @@ class BaomiProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._close_output()
         return self.proc.returncode if self.proc else None
+
+    def _close_output(self) -> None:
+        """Close the output pipe once the pump has read it to the end (an open pipe left to
+        the garbage collector is a ResourceWarning, an error under filterwarnings)."""
+        if self.pump is not None:
+            self.pump.join(20)  # EOF comes when baomi and its workers have exited
+            if self.pump.is_alive():
+                raise RuntimeError("baomi's output is still open after it exited (a worker "
+                                   "outlived it?):\n" + "".join(self.output[-20:]))
+            self.pump = None
+            self.proc.stdout.close()
 
     def __enter__(self):
         return self.start()

@@ -12,10 +12,10 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from proxy.cli.incidents import register
 from proxy.errors import BaomiError, UsageError
-from proxy.incidents.cli import register
-from proxy.incidents.keys import init_keys
-from proxy.record import DecisionRecord
+from proxy.record.decisions import DecisionRecord
+from proxy.record.incidents.keys import init_keys
 
 RAW_ID = "11010519491231002X"  # a valid-format resident ID: must never appear in clear on disk
 RAW_PHONE = "13800138000"

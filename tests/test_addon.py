@@ -1,5 +1,8 @@
 """The addon with mitmproxy's test helpers (taddons/tflow): decisions applied to flows, and every
-failure path ending in the policy's failure action rather than an upstream request."""
+failure path ending in the policy's failure action rather than an upstream request.
+
+Detection is the fake of tests/fakes.py (fixed markers, in this process): these tests are about
+what the addon does with findings, whatever the recognizers find."""
 
 from __future__ import annotations
 
@@ -7,46 +10,18 @@ import asyncio
 import json
 
 import pytest
+from fakes import MARKERS, FakeDetector, InProcessInspector, MemoryRecorder
+from harness import REPO
 from mitmproxy.test import taddons, tflow
 
-from detectors.engine import Detector
 from policies.load import load_policy
-from proxy.addon import BaomiAddon, destination_names
-from proxy.errors import DetectionFailed, DetectionTimeout, IncidentLogError
-from proxy.inspection import inspect_request, mask_request
-from proxy.run import detector_config
-from proxy.state import Runtime
-from harness import REPO
+from proxy.errors import DetectionFailed, DetectionTimeout
+from proxy.hook.addon import BaomiAddon, destination_names
+from proxy.hook.state import Runtime
 
 MOBILE = "13800138000"
 RESIDENT_ID = "11010519491231002X"
-
-
-class InProcessInspector:
-    """The pool's interface, run in this process (the pool itself is covered end to end)."""
-
-    def __init__(self, detector, fail: Exception | None = None, fail_mask: Exception | None = None):
-        self.detector, self.fail, self.fail_mask = detector, fail, fail_mask
-
-    async def inspect(self, raw, limits, timeout):
-        if self.fail:
-            raise self.fail
-        return inspect_request(self.detector, raw, limits)
-
-    async def mask(self, raw, limits, findings, timeout):
-        if self.fail_mask:
-            raise self.fail_mask
-        return mask_request(raw, limits, findings)
-
-
-class MemoryRecorder:
-    def __init__(self, fail: bool = False):
-        self.records, self.fail = [], fail
-
-    def write(self, record):
-        if self.fail:
-            raise IncidentLogError("disk full")
-        self.records.append(record)
+assert MARKERS[MOBILE] == "PHONE_NUMBER" and MARKERS[RESIDENT_ID] == "CN_RESIDENT_ID"
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +29,9 @@ def policy():
     return load_policy(REPO / "policies" / "default.yaml")
 
 
-@pytest.fixture(scope="module")
-def detector(policy):
-    return Detector(detector_config(policy))
+@pytest.fixture
+def detector():
+    return FakeDetector()
 
 
 def make_flow(body: dict | bytes, scheme="https", host="api.partner.example", path="/v1/x",

@@ -19,8 +19,8 @@ import pytest
 from document_samples import multipart, zip_bytes
 
 from proxy.errors import CannotMask, Oversize, Uninspectable
-from proxy.extract import Limits, RawRequest, extract
-from proxy.inspection import Inspection
+from proxy.extraction.extract import Limits, RawRequest, extract
+from proxy.workers.inspection import Inspection
 
 URL = "https://upload.example.com/"
 RID = "11010519491231002X"
@@ -443,7 +443,7 @@ def test_images_without_metadata_are_counted() -> None:
 
 
 def test_inspection_carries_the_image_count() -> None:
-    from proxy.inspection import inspect_request
+    from proxy.workers.inspection import inspect_request
 
     class NoFindings:
         def analyze(self, segments):  # type: ignore[no-untyped-def]

@@ -14,9 +14,11 @@ import pytest
 from mitmproxy.test import taddons, tflow
 
 from policies.entities import KNOWN_ENTITIES
-from proxy import refusal_text, websocket_close
-from proxy.act import block, block_body
-from proxy.record import DecisionRecord
+from proxy.act import refusal_text
+from proxy.act.refusal import block_body
+from proxy.hook import websocket_close
+from proxy.hook.respond import block
+from proxy.record.decisions import DecisionRecord
 
 RESIDENT_ID = "11010519491231002X"
 CARD = "6222021234567890126"

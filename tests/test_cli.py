@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from harness import BAOMI, REPO
 from mitmproxy import io as mitmio
 from mitmproxy.test import tflow
 
-from harness import BAOMI, REPO
 from proxy.cli import main
 
 RESIDENT_ID = "11010519491231002X"

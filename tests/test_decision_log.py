@@ -17,7 +17,7 @@ import pytest
 
 from policies.model import LogPolicy
 from proxy.errors import IncidentLogError
-from proxy.record import DecisionLog, DecisionRecord, is_clean_allow
+from proxy.record.decisions import DecisionLog, DecisionRecord, is_clean_allow
 
 
 def record(n: int, **changes) -> DecisionRecord:
@@ -275,8 +275,9 @@ def test_without_a_policy_every_record_is_written(tmp_path, log_of):
 # -- the run flags ---------------------------------------------------------------------------
 
 def run_settings(monkeypatch, argv: list[str], env: dict[str, str] | None = None):
-    """What `baomi run ARGV` would hand to proxy.run.run, without starting a proxy."""
-    from proxy import cli, run
+    """What `baomi run ARGV` would hand to proxy.app.run.run, without starting a proxy."""
+    from proxy import cli
+    from proxy.app import run
 
     for name in ("BAOMI_DECISION_LOG_MAX_BYTES", "BAOMI_DECISION_LOG_KEEP"):
         monkeypatch.delenv(name, raising=False)

@@ -17,9 +17,9 @@ import pytest
 from detection_support import shared_detector
 
 from detectors.normalize import normalize
-from proxy.decode import decode_text, header_text, is_text_like, sniff_wide
 from proxy.errors import Uninspectable
-from proxy.extract import Limits, RawRequest, extract
+from proxy.extraction.decode import decode_text, header_text, is_text_like, sniff_wide
+from proxy.extraction.extract import Limits, RawRequest, extract
 
 URL = "https://api.example.com/x"
 RID = "320582198604230513"  # valid: province 32, born 1986-04-23, MOD 11-2 check 3

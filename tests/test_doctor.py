@@ -1,4 +1,4 @@
-"""`baomi doctor` (proxy/doctor.py): each check on the mistakes it exists to catch.
+"""`baomi doctor` (proxy/tools/doctor.py): each check on the mistakes it exists to catch.
 
 Pure checks are table-driven over made-up CAs, policies, /proc trees and rule sets; the
 firewall checks also run for real inside a namespace lab (tests/netns.py) before and after
@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from harness import BAOMI, REPO, free_port
 
-from proxy import doctor
-from proxy.ca import secure_ca_dir
-from proxy.doctor import FAIL, OK, WARN, Ruleset, Setup
+from proxy.app.ca import secure_ca_dir
+from proxy.tools import doctor
+from proxy.tools.doctor import FAIL, OK, WARN, Ruleset, Setup
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 POLICY = REPO / "policies" / "default.yaml"
@@ -112,7 +112,7 @@ def test_missing_ca_is_a_warning_with_the_way_to_make_one(tmp_path):
 
 def keyed_data_dir(data_dir: Path) -> Path:
     """What `baomi run` leaves after its first start (CA aside): keys/, reviewer key in DIR."""
-    from proxy.incidents.keys import ensure_keys, ensure_mask_key
+    from proxy.record.incidents.keys import ensure_keys, ensure_mask_key
 
     ensure_keys(data_dir)
     ensure_mask_key(data_dir)
@@ -236,6 +236,7 @@ def test_listen_port(holder, status):
         if proc:
             proc.kill()
             proc.wait()
+            proc.stdout.close()
     assert check.status == status, check.message
     if holder == "nginx" and os.geteuid() == 0:  # ss shows other users' processes to root only
         assert "nginx" in check.message

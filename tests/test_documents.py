@@ -19,9 +19,9 @@ from document_samples import (
     zip_bytes,
 )
 
-from proxy import documents
 from proxy.errors import CannotMask, Oversize, Uninspectable
-from proxy.extract import Limits, RawRequest, extract
+from proxy.extraction import documents
+from proxy.extraction.extract import Limits, RawRequest, extract
 
 URL = "https://upload.example.com/"
 RID = "11010519491231002X"

@@ -307,7 +307,7 @@ def test_http2_response_trailers_pass_through(proxy, h2_trailers):
 
 
 def test_http1_chunked_response_with_trailers_is_delivered_whole(proxy, app, tmp_path):
-    """mitmproxy cannot send HTTP/1 trailers, so baomi drops their fields (proxy/httplayer.py);
+    """mitmproxy cannot send HTTP/1 trailers, so baomi drops their fields (proxy/hook/httplayer.py);
     what it promises is the whole body, promptly, instead of a crashed connection and a client
     left waiting. Trailers themselves pass on HTTP/2 (the test above)."""
     saved = tmp_path / "body"

@@ -19,7 +19,6 @@ import time
 
 import httpx
 import pytest
-
 from harness import REPO, BaomiProcess
 
 ID = "11010519491231002X"  # valid checksum, date 1949-12-31, Beijing

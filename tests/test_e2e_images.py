@@ -8,7 +8,6 @@ import zlib
 
 import httpx
 import pytest
-
 from harness import REPO, BaomiProcess, free_port
 
 pytestmark = pytest.mark.e2e

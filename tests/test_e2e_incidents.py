@@ -51,7 +51,7 @@ ENTITY = {"RESIDENT_ID": "CN_RESIDENT_ID", "MOBILE": "PHONE_NUMBER", "EMAIL": "E
 def recorded(px: BaomiProcess, name: str) -> str:
     """The mask records carry for RAW[name], under this proxy's fingerprint key."""
     from detectors.mask import masked_with
-    from proxy.incidents.keys import load_mask_key
+    from proxy.record.incidents.keys import load_mask_key
 
     return masked_with(ENTITY[name], RAW[name], load_mask_key(px.data_dir))
 
@@ -551,7 +551,7 @@ import json, resource, signal, sys
 sys.path[:0] = [{str(REPO)!r}, {str(REPO / 'tests')!r}]
 from incidents_cli import record
 from proxy.errors import IncidentLogError
-from proxy.record import DecisionLog
+from proxy.record.decisions import DecisionLog
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 log, rec = DecisionLog({str(tmp_path)!r}), record()
 size = len(json.dumps(rec.public(), ensure_ascii=False, sort_keys=True)) + 1

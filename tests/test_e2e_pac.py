@@ -19,7 +19,7 @@ from harness import BAOMI, REPO, BaomiProcess, free_port
 from test_pac import SHIM
 
 from proxy.errors import UsageError
-from proxy.pac import parse_proxy_address
+from proxy.observe.pac import parse_proxy_address
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-
 from harness import REPO, BaomiProcess
 
 pytestmark = pytest.mark.e2e
@@ -251,7 +250,7 @@ def test_detector_failure_blocks(faulty_proxy, https_up, marker, rule):
         assert r.json()["rule"] == rule
         assert len(https_up.received) == n
         # The proxy keeps serving: the hung or crashed worker is replaced before the next
-        # request is served, which passes at its first try (proxy.pool).
+        # request is served, which passes at its first try (proxy.workers.pool).
         r2 = c.post(https_up.url("/ok"), content=b"nothing to see",
                     headers={"content-type": "text/plain"})
         assert r2.status_code == 200

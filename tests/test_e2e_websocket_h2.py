@@ -8,16 +8,14 @@ import asyncio
 import json
 import queue
 import ssl
+import subprocess
 import threading
 
-import subprocess
-
 import pytest
+from harness import REPO, BaomiProcess, Upstream, UpstreamCA
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
-
-from harness import REPO, BaomiProcess, Upstream, UpstreamCA
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ import pytest
 from document_samples import pdf_bytes, zip_bytes
 
 from proxy.errors import CannotMask, Oversize, Uninspectable
-from proxy.extract import Limits, RawRequest, extract
+from proxy.extraction.extract import Limits, RawRequest, extract
 
 URL = "https://api.example.com/"
 RID = "11010519491231002X"

@@ -12,9 +12,9 @@ import pytest
 import zstandard
 
 from detectors.model import Segment
-from proxy import extract as extract_module
 from proxy.errors import CannotMask, Oversize, Uninspectable
-from proxy.extract import Limits, RawRequest, extract, words
+from proxy.extraction import extract as extract_module
+from proxy.extraction.extract import Limits, RawRequest, extract, words
 
 URL = "https://api.example.com/"  # no path segment: body tests see body segments only
 PHONE = "13800138000"
@@ -140,7 +140,7 @@ MULTIPART = (
             post(MULTIPART, "multipart/form-data; boundary=XyZ"),
             [
                 ("multipart:mobile", PHONE),
-                # CSV files are one segment per row, header words as context (proxy.documents)
+                # CSV files are one segment per row, header words as context (proxy.extraction.documents)
                 ("multipart:customers.csv:row1", "name,phone"),
                 ("multipart:customers.csv:row2", "张三,13900139000"),
                 ("multipart:order.json:$.buyer.idCard", "11010519491231002X"),

@@ -20,10 +20,10 @@ from document_samples import zip_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy import gitpack
-from proxy.decode import Budget
 from proxy.errors import CannotMask, Oversize, Uninspectable
-from proxy.extract import Limits, RawRequest, extract
+from proxy.extraction import gitpack
+from proxy.extraction.decode import Budget
+from proxy.extraction.extract import Limits, RawRequest, extract
 
 RID = "11010519491231002X"
 PHONE = "13800138000"
@@ -359,6 +359,7 @@ def refusing_server() -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/repo.git"
     server.shutdown()
+    server.server_close()
     thread.join()
 
 

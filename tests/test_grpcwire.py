@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy import grpcwire
 from proxy.errors import CannotMask, Oversize, Uninspectable
-from proxy.extract import Limits, RawRequest, extract
+from proxy.extraction import grpcwire
+from proxy.extraction.extract import Limits, RawRequest, extract
 
 PHONE = "13800138000"
 RID = "11010519491231002X"

@@ -26,7 +26,7 @@ from stdnum.iso7064 import mod_11_2
 
 from detectors.normalize import normalize
 from detectors.recognizers.cn_resident_id import PROVINCES
-from proxy.extract import Limits, RawRequest, extract
+from proxy.extraction.extract import Limits, RawRequest, extract
 
 URL = "https://api.example.com/upload"
 LIMITS = Limits(max_body_bytes=1 << 20, max_decoded_bytes=4 << 20, max_depth=12)

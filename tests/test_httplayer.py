@@ -1,6 +1,6 @@
-"""Request bodies are limited, responses never are (proxy.httplayer), through the real proxy.
+"""Request bodies are limited, responses never are (proxy.hook.httplayer), through the real proxy.
 
-The first test pins the mitmproxy internals ``proxy.httplayer`` relies on, so an upgrade
+The first test pins the mitmproxy internals ``proxy.hook.httplayer`` relies on, so an upgrade
 that moves them fails here, loudly, instead of silently limiting downloads again.
 """
 
@@ -17,7 +17,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-
 from harness import REPO, BaomiProcess
 
 LIMIT = 1 << 20  # the test policy's max_body_bytes
@@ -28,7 +27,7 @@ PAYLOAD = os.urandom(BIG)
 def test_mitmproxy_internals_httplayer_relies_on() -> None:
     from mitmproxy.proxy.layers import http as http_layers
 
-    from proxy import httplayer
+    from proxy.hook import httplayer
 
     stream = http_layers.HttpStream
     assert list(inspect.signature(stream.check_body_size).parameters) == ["self", "request"]
@@ -70,6 +69,7 @@ def origin():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -221,5 +221,6 @@ def test_response_with_trailers_is_delivered_whole(proxy) -> None:
             assert (r.status_code, r.content) == (200, b"hello world")
     finally:
         server.shutdown()
+        server.server_close()
     log = proxy.log_text()
     assert "has crashed" not in log, log[log.find("has crashed"):][:3000]

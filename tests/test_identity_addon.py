@@ -14,8 +14,8 @@ from test_identity_records import record
 
 from policies.facts import RequestFacts
 from policies.model import HeaderSettings, IdentitySettings, IpMapSettings
-from proxy.addon import identity_claims, sender_of_upgrade
-from proxy.record import DecisionRecord
+from proxy.hook.addon import identity_claims, sender_of_upgrade
+from proxy.record.decisions import DecisionRecord
 
 HEADER = IdentitySettings(
     methods=("header",),

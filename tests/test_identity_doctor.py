@@ -11,7 +11,7 @@ from pathlib import Path
 from harness import BAOMI, REPO, free_port
 from test_identity import bcrypt_entry, bump, sha_entry
 
-from proxy.doctor import FAIL, OK, WARN
+from proxy.tools.doctor import FAIL, OK, WARN
 
 POLICY = """version: 1
 mode: enforce

@@ -15,11 +15,12 @@ from incidents_cli import keyed_dir, record, run
 from prometheus_client import generate_latest
 
 from policies.facts import Decision, RequestFacts
-from proxy import act
-from proxy.incidents import IncidentStore
-from proxy.incidents.export import to_syslog
-from proxy.metrics import Metrics
-from proxy.record import DecisionRecord
+from proxy.act import refusal as act
+from proxy.observe.metrics import Metrics
+from proxy.record.build import decision_record
+from proxy.record.decisions import DecisionRecord
+from proxy.record.incidents import IncidentStore
+from proxy.record.incidents.export import to_syslog
 
 SCHEMAS = Path(__file__).parent / "schemas"
 SENDERS = [
@@ -42,7 +43,7 @@ def test_decision_record_takes_the_sender_from_the_facts():
     facts = RequestFacts("10.0.0.5", "api.example.com", 443, "https", "POST", "/x",
                          datetime(2026, 1, 1, tzinfo=UTC), user="alice",
                          groups=frozenset({"staff", "payroll"}), identity_method="ldap")
-    built = act.decision_record(facts, Decision("allow", "default"), None,
+    built = decision_record(facts, Decision("allow", "default"), None,
                                 policy_hash="sha256:x", mode="regular", seconds=0.0)
     assert (built.user, built.user_groups, built.identity) == ("alice", ["payroll", "staff"], "ldap")
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from incidents_cli import keyed_dir
 
-from proxy.incidents import IncidentStore
-from proxy.incidents.index import ReviewIndex
-from proxy.incidents.keys import load_private_keys
-from proxy.incidents.verify import verify
+from proxy.record.incidents import IncidentStore
+from proxy.record.incidents.index import ReviewIndex
+from proxy.record.incidents.keys import load_private_keys
+from proxy.record.incidents.verify import verify
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ import sys, uuid
 sys.path[:0] = [{repo!r}, {tests!r}]
 from pathlib import Path
 from incidents_cli import record
-from proxy.incidents import IncidentStore
+from proxy.record.incidents import IncidentStore
 store = IncidentStore(Path({data_dir!r}), checkpoint_every=7)
 print("ready", flush=True)
 while True:

@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 from incidents_cli import RAW_ID, RAW_PHONE, keyed_dir, record, run
 
-from proxy.incidents import IncidentStore
-from proxy.incidents.export import to_syslog
+from proxy.record.incidents import IncidentStore
+from proxy.record.incidents.export import to_syslog
 
 SCHEMAS = Path(__file__).parent / "schemas"
 

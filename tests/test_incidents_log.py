@@ -13,10 +13,10 @@ import pytest
 from incidents_cli import keyed_dir, record, run
 
 from proxy.errors import IncidentLogError
-from proxy.incidents import IncidentStore, framing
-from proxy.incidents.keys import load_private_keys
-from proxy.incidents.log import chain_hash
-from proxy.incidents.verify import verify
+from proxy.record.incidents import IncidentStore, framing
+from proxy.record.incidents.keys import load_private_keys
+from proxy.record.incidents.log import chain_hash
+from proxy.record.incidents.verify import verify
 
 LOG1 = "log-00000001.bin"
 
@@ -262,7 +262,7 @@ def tiny_disk(tmp_path: Path):
 
 def test_disk_full_raises_and_leaves_a_readable_log(tiny_disk, tmp_path):
     data_dir, key = tiny_disk / "var", tmp_path / "rk.pem"
-    from proxy.incidents.keys import init_keys
+    from proxy.record.incidents.keys import init_keys
 
     init_keys(data_dir, key)
     store = IncidentStore(data_dir)

@@ -10,8 +10,8 @@ import pytest
 from incidents_cli import keyed_dir, record
 
 from proxy.errors import IncidentLogError
-from proxy.incidents import IncidentStore
-from proxy.incidents.log import PROBE_BYTES, entries, incidents_dir
+from proxy.record.incidents import IncidentStore
+from proxy.record.incidents.log import PROBE_BYTES, entries, incidents_dir
 
 
 def frames(data_dir) -> int:

@@ -7,8 +7,8 @@ import json
 import pytest
 from incidents_cli import RAW_ID, RAW_PHONE, record
 
-from proxy.incidents.redact import PATH_WITHHELD, redact_record
-from proxy.incidents.store import incident_metadata
+from proxy.record.incidents.redact import PATH_WITHHELD, redact_record
+from proxy.record.incidents.store import incident_metadata
 
 ID_EVIDENCE = {"entity": "CN_RESIDENT_ID", "location": "path", "value": RAW_ID}
 PHONE_IN_QUERY = {"entity": "PHONE_NUMBER", "location": f"query:{RAW_PHONE}", "value": RAW_PHONE}

@@ -12,12 +12,12 @@ import pytest
 from incidents_cli import RAW_ID, RAW_PHONE, keyed_dir, record, run
 
 from proxy.errors import IncidentLogError, UsageError
-from proxy.incidents import IncidentStore, ensure_keys, review
-from proxy.incidents.index import ReviewIndex
-from proxy.incidents.keys import init_keys, load_private_keys
-from proxy.incidents.log import entries
-from proxy.incidents.store import should_record
-from proxy.incidents.verify import verify
+from proxy.record.incidents import IncidentStore, ensure_keys, review
+from proxy.record.incidents.index import ReviewIndex
+from proxy.record.incidents.keys import init_keys, load_private_keys
+from proxy.record.incidents.log import entries
+from proxy.record.incidents.store import should_record
+from proxy.record.incidents.verify import verify
 
 DAY1, DAY2 = date(2024, 5, 1), date(2024, 5, 2)
 
@@ -135,7 +135,7 @@ def test_no_reveal_without_an_access_record(tmp_path, monkeypatch):
     def refuse(self, kind, data):
         raise IncidentLogError("disk full")
 
-    monkeypatch.setattr("proxy.incidents.log.IncidentLog.append", refuse)
+    monkeypatch.setattr("proxy.record.incidents.log.IncidentLog.append", refuse)
     with pytest.raises(IncidentLogError):
         review.reveal(data_dir, rec.incident_id, load_private_keys([key]), "curious")
 
@@ -389,8 +389,8 @@ def test_purge_destroys_old_evidence_keeps_metadata_and_is_logged(tmp_path):
 
 def test_an_altered_metadata_field_makes_evidence_undecryptable(tmp_path):
     """Metadata is the AES-GCM associated data: a quietly edited record cannot be revealed."""
-    from proxy.incidents import envelope, framing
-    from proxy.incidents.periods import open_period_key
+    from proxy.record.incidents import envelope, framing
+    from proxy.record.incidents.periods import open_period_key
 
     data_dir, key = keyed_dir(tmp_path)
     store = IncidentStore(data_dir)

@@ -32,7 +32,7 @@ from cryptography import x509
 from harness import REPO, BaomiProcess, free_port
 
 from detectors.mask import masked_with
-from proxy.incidents.keys import load_mask_key
+from proxy.record.incidents.keys import load_mask_key
 
 pytestmark = pytest.mark.e2e
 
@@ -148,7 +148,7 @@ def test_wheel_holds_every_module_and_data_file_and_nothing_else(wheel, source):
     payload = {n for n in names if not n.startswith("baomi-0.1.0.dist-info/")}
     expected = shipped_files(source)
     assert {"proxy/data/proxy.pac.template", "policies/default.yaml",
-            "detectors/data/cn_surnames.txt", "proxy/incidents/__init__.py"} <= expected
+            "detectors/data/cn_surnames.txt", "proxy/record/incidents/__init__.py"} <= expected
     assert payload == expected
 
 

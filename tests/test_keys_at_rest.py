@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from harness import BAOMI, REPO, BaomiProcess, free_port
 
-from proxy.ca import secure_ca_dir
+from proxy.app.ca import secure_ca_dir
+from proxy.app.keys_at_rest import private_keys, refuse_exposed_keys
 from proxy.errors import UsageError
-from proxy.keys_at_rest import private_keys, refuse_exposed_keys
 
 pytestmark = pytest.mark.e2e
 POLICY = REPO / "policies" / "default.yaml"
@@ -148,7 +148,7 @@ def test_public_files_are_not_keys(first_start):
 
 
 def test_mask_key_is_made_once_and_kept(tmp_path):
-    from proxy.incidents.keys import ensure_mask_key, load_mask_key
+    from proxy.record.incidents.keys import ensure_mask_key, load_mask_key
 
     key = ensure_mask_key(tmp_path)
     assert len(key) == 32

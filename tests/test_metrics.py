@@ -11,8 +11,8 @@ from prometheus_client import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from policies.entities import KNOWN_ENTITIES
-from proxy.health import serve
-from proxy.metrics import (
+from proxy.observe.health import serve
+from proxy.observe.metrics import (
     ACTIONS,
     MAX_RULES,
     STAGES,
@@ -20,7 +20,7 @@ from proxy.metrics import (
     Metrics,
     mode_kind,
 )
-from proxy.record import DecisionRecord
+from proxy.record.decisions import DecisionRecord
 
 BASE = DecisionRecord(
     time="2026-05-01T08:00:00Z",

@@ -1,4 +1,4 @@
-"""proxy/pac.py: the rendered PAC file, run by a real JavaScript engine (node).
+"""proxy/observe/pac.py: the rendered PAC file, run by a real JavaScript engine (node).
 
 Browsers give PAC files a few helper functions; the shim below implements the ones our template
 uses the way Mozilla's pac_utils.js does (dnsDomainIs is a suffix test, shExpMatch a shell glob
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from proxy.errors import BaomiError, UsageError
-from proxy.pac import TEMPLATE, parse_direct_hosts, render_pac
+from proxy.observe.pac import TEMPLATE, parse_direct_hosts, render_pac
 
 PROXY = "PROXY baomi.corp.example.com:8080"
 DIRECT_HOSTS = [

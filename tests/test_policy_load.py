@@ -393,7 +393,7 @@ def test_detection_dictionaries_and_edm_load(tmp_path):
 
 
 def test_detector_config_carries_the_new_keys(tmp_path):
-    from proxy.run import detector_config
+    from proxy.app.run import detector_config
 
     text = BASE + (
         "rules: []\ndetection:\n  deny_values: {PHONE_NUMBER: ['13800138000']}\n"
@@ -451,7 +451,7 @@ def test_new_detection_keys_rejected_at_the_node(tmp_path, text, line_column, fr
 
 
 def test_detection_nlp_model_is_passed_to_the_detector(tmp_path):
-    from proxy.run import detector_config
+    from proxy.app.run import detector_config
 
     text = DEFAULT.read_text().replace("detection:\n", "detection:\n  nlp_model: /opt/ner/en_pipeline\n", 1)
     path = tmp_path / "p.yaml"

@@ -25,8 +25,8 @@ from harness import REPO, BaomiProcess
 
 from detectors.engine import DetectorConfig
 from proxy.errors import DetectionFailed, DetectionTimeout
-from proxy.extract import Limits, RawRequest
-from proxy.pool import InspectionPool
+from proxy.extraction.extract import Limits, RawRequest
+from proxy.workers.pool import InspectionPool
 
 SIZE = 2
 PLUGINS = ("baomi_test_plugins:HangOnMarker", "baomi_test_plugins:SlowOnMarker",

@@ -24,9 +24,9 @@ from promql import (
     rule_expressions,
 )
 
-from proxy.health import serve
-from proxy.metrics import Metrics
-from proxy.record import DecisionRecord
+from proxy.observe.health import serve
+from proxy.observe.metrics import Metrics
+from proxy.record.decisions import DecisionRecord
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 RULE_TESTS = ALERT_RULES.with_name("baomi-alerts.test.yml")
@@ -210,7 +210,7 @@ def test_referenced_metric_exists(name, origin):
     assert name in exported_names(), f"{origin} uses {name}, which Metrics does not export"
 
 
-# --- a real Prometheus scraping proxy/health.py --------------------------------------------
+# --- a real Prometheus scraping proxy/observe/health.py --------------------------------------------
 
 
 @pytest.fixture(scope="module")

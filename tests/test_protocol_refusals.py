@@ -1,4 +1,4 @@
-"""act.block answers gRPC and git push clients in their own protocol."""
+"""respond.block (proxy.act.refusal) answers gRPC and git push clients in their own protocol."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from urllib.parse import unquote
 
 from mitmproxy.test import tflow
 
-from proxy.act import block, refusal_message
-from proxy.record import DecisionRecord
+from proxy.act.refusal import refusal_message
+from proxy.hook.respond import block
+from proxy.record.decisions import DecisionRecord
 
 INCIDENT = "BM-20261205T213000Z-9f3a1c2b"
 RECORD = DecisionRecord(

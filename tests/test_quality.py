@@ -33,7 +33,7 @@ from bench.quality.values import (
     resident_id_valid,
     unionpay_card,
 )
-from proxy.extract import RawRequest
+from proxy.extraction.extract import RawRequest
 
 
 def baomi(segments):

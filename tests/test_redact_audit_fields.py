@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from incidents_cli import RAW_ID, record
 
-from proxy.incidents.redact import redact_record
+from proxy.record.incidents.redact import redact_record
 
 CLIENT = "127.0.0.1"
 REFERER_IP = {"entity": "IP_ADDRESS", "location": "header:referer", "value": CLIENT}

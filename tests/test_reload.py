@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from policies.load import load_policy
-from proxy import reload as reload_module
+from proxy.app import reload as reload_module
+from proxy.app.reload import PolicyReloader
 from proxy.errors import DetectionFailed
-from proxy.metrics import Metrics
-from proxy.reload import PolicyReloader
-from proxy.state import Runtime
+from proxy.hook.state import Runtime
+from proxy.observe.metrics import Metrics
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = (REPO / "policies" / "default.yaml").read_text()
@@ -185,15 +185,40 @@ def test_watcher_survives_a_crashing_reload(setup, monkeypatch):
     assert calls == ["file changed", "file changed"]
 
 
-def test_watcher_ignores_an_unchanged_or_missing_file(setup):
+async def until(check, what: str, timeout: float = 10) -> None:
+    """Wait for ``check()`` on the event loop, failing after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def test_watcher_ignores_an_unchanged_or_missing_file(setup, monkeypatch):
     reloader, _ = setup
+    polls: list[str | None] = []  # what each poll of the watcher saw (None: no file)
+    fingerprint = reloader._fingerprint
+
+    def counted() -> str | None:
+        polls.append(fingerprint())
+        return polls[-1]
+
+    monkeypatch.setattr(reloader, "_fingerprint", counted)
+
+    def reloaded() -> tuple[float, float]:
+        return reloads(reloader.metrics, "success"), reloads(reloader.metrics, "failure")
 
     async def scenario():
         watcher = asyncio.create_task(reloader.watch(interval=0.01))
-        await asyncio.sleep(0.1)
+        await until(lambda: len(polls) >= 3, "polls of the unchanged file")
         reloader.path.unlink()  # a ConfigMap symlink swap, mid-way
-        await asyncio.sleep(0.1)
+        await until(lambda: polls.count(None) >= 3, "polls of the missing file")
+        assert reloaded() == (0, 0)
+        # The same watcher does reload a real change: it was looking all along.
+        reloader.path.write_text(DEFAULT + "\n# edited\n")
+        await until(lambda: reloaded() != (0, 0), "the edited file reloaded")
+        assert not watcher.done()
         watcher.cancel()
 
     run(scenario())
-    assert reloads(reloader.metrics, "success") == reloads(reloader.metrics, "failure") == 0
+    assert reloaded() == (1, 0)

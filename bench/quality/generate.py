@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.quality import values
 from bench.quality.people import Person, PersonMaker
-from proxy.extract import RawRequest
+from proxy.extraction.extract import RawRequest
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
     .venv/bin/python bench/quality/score.py --seed 1 --engines baomi --json
 
 Both engines see what the proxy sees: each request goes through
-``proxy.extract.extract`` and every segment (with its field-name context) is
+``proxy.extraction.extract.extract`` and every segment (with its field-name context) is
 analysed. A label becomes a gold span wherever its exact text occurs in a
 segment (digits and letters may not touch it on either side).
 
@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.quality.generate import Sample, corpus
 from detectors.model import Segment
-from proxy.extract import Limits, extract
+from proxy.extraction.extract import Limits, extract
 
 ENTITIES = (
     "CN_RESIDENT_ID", "PHONE_NUMBER", "CREDIT_CARD", "EMAIL_ADDRESS", "PERSON", "ADDRESS",

@@ -4,7 +4,7 @@
       -> [("identity-htpasswd", "OK", "/etc/baomi/htpasswd: 12 user(s), mode 0640", ""),
           ("identity-ipmap", "FAIL", "/var/lib/baomi/ipmap.txt is 9 h old (max_age 8 h) ...", "...")]
 
-Each result is (check name, OK|WARN|FAIL, message, fix); ``proxy.doctor`` prints them. Nothing
+Each result is (check name, OK|WARN|FAIL, message, fix); ``proxy.tools.doctor`` prints them. Nothing
 here prints a password or a password hash.
 """
 

@@ -1,0 +1,233 @@
+"""`baomi run`: mitmproxy in-process with our addon.
+
+    settings = RunSettings(policy=Path("policies/default.yaml"), mode="regular", ...)
+    asyncio.run(serve(settings))
+
+Start-up order matters: the policy is loaded and the detector workers are warm before
+the listener opens, so the first request is inspected like every other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from detectors.engine import DetectorConfig
+from detectors.mask import use_fingerprint_key
+from policies.load import load_policy
+from proxy.app.ca import ca_paths, secure_ca_dir
+from proxy.app.keys_at_rest import refuse_exposed_keys
+from proxy.app.reload import PolicyReloader
+from proxy.errors import BaomiError, UsageError
+from proxy.hook import httplayer
+from proxy.hook.addon import BaomiAddon
+from proxy.hook.state import Runtime
+from proxy.observe.health import serve as serve_health
+from proxy.observe.metrics import Metrics
+from proxy.observe.pac import pac_address, pac_source
+from proxy.record.decisions import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DecisionLog, Recorders
+from proxy.record.incidents import IncidentStore, ensure_keys
+from proxy.record.incidents.keys import ensure_mask_key
+from proxy.workers.pool import InspectionPool
+
+log = logging.getLogger("baomi")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    policy: Path
+    mode: str = "regular"
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8080
+    data_dir: Path = Path("var")
+    sets: tuple[str, ...] = ()
+    workers: int | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    pac_proxy: str | None = None  # HOST:PORT that /proxy.pac names (default: listen address)
+    decision_log_max_bytes: int = DEFAULT_MAX_BYTES  # decisions.jsonl rotates before passing it
+    decision_log_keep: int = DEFAULT_KEEP  # rotated copies .1 (newest) .. .K
+    extra: dict = field(default_factory=dict)
+
+
+def detector_config(policy) -> DetectorConfig:
+    d = policy.detection
+    return DetectorConfig(
+        score_threshold=d.score_threshold,
+        allow_values=tuple(d.allow_values),
+        extra_recognizers=tuple(d.extra_recognizers),
+        deny_values=d.deny_values,
+        confidential_markers=d.confidential_markers,
+        confidential_terms=d.confidential_terms,
+        edm_index=d.edm_index,
+        edm_key_file=d.edm_key_file,
+        nlp_model=d.nlp_model,
+    )
+
+
+def prepare_data_dir(data_dir: Path) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    return data_dir
+
+
+async def serve(settings: RunSettings) -> int:
+    from mitmproxy import options
+    from mitmproxy.tools.dump import DumpMaster
+
+    policy = load_policy(settings.policy)  # a bad policy stops start-up here
+    refuse_exposed_keys(settings.data_dir)  # before anything here chmods or reads a key
+    data_dir = prepare_data_dir(settings.data_dir)
+    confdir = secure_ca_dir(data_dir)
+
+    opts = options.Options(
+        listen_host=settings.listen_host,
+        listen_port=settings.listen_port,
+        mode=[settings.mode],
+        confdir=str(confdir),
+    )
+    httplayer.install()  # request bodies limited, responses never (before any stream exists)
+    master = DumpMaster(opts, with_termlog=True, with_dumper=False)
+    opts.update(termlog_verbosity="warn")
+    try:
+        if settings.sets:
+            opts.set(*settings.sets)
+    except Exception as e:  # mitmproxy's OptionsError: unknown option or bad value
+        raise UsageError(f"--set: {e}") from None
+    check_body_options(settings.sets, policy.limits.max_body_bytes)
+    secure_ca_dir(data_dir)  # mitmproxy created the CA while configuring; re-check modes
+
+    runtime = Runtime(policy=policy, mode=settings.mode)
+    metrics = Metrics(mode=runtime.mode_kind)
+    metrics.policy_reload("success", policy.hash, rules=[r.name for r in policy.rules])
+    metrics.set_ready("policy", True)
+    pac = pac_source(pac_address(settings.pac_proxy, settings.listen_host, settings.listen_port),
+                     lambda: runtime.policy.internal_hosts)
+    health = serve_health(settings.metrics_host, settings.metrics_port, metrics, pac=pac) \
+        if settings.metrics_port else None
+
+    pool = InspectionPool(detector_config(policy), size=settings.workers)
+    await pool.start()
+    metrics.set_ready("detector", True)
+    private_key = ensure_keys(data_dir)
+    if private_key:
+        warn_private_key(private_key)
+    use_fingerprint_key(ensure_mask_key(data_dir))  # records' masks: 11****...#7f3a2c
+    decision_log = DecisionLog(data_dir, sync=False, max_bytes=settings.decision_log_max_bytes,
+                               keep=settings.decision_log_keep, policy=lambda: runtime.policy)
+    recorder = Recorders(decision_log, IncidentStore(data_dir))
+    metrics.set_ready("incident_log", True)
+    addon = BaomiAddon(runtime, pool, recorder, metrics)
+    master.addons.add(addon, _Banner(settings, policy, confdir, health))
+
+    async def new_pool(config: DetectorConfig) -> InspectionPool:
+        fresh = InspectionPool(config, size=settings.workers)
+        await fresh.start()
+        return fresh
+
+    reloader = PolicyReloader(settings.policy, runtime, addon, metrics, new_pool)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, master.shutdown)
+    loop.add_signal_handler(signal.SIGHUP, reloader.trigger)
+    loop.add_signal_handler(signal.SIGUSR1, reopen_log, decision_log)  # after an external logrotate
+    watcher = loop.create_task(reloader.watch(interval=1.0))
+    # Everything loaded so far (mitmproxy, Presidio's modules, the policy) lives as long as
+    # the process: keep it out of the garbage collector's full passes on the hot path.
+    gc.freeze()
+    try:
+        await master.run()
+    finally:
+        watcher.cancel()
+        addon.pool.close()
+        recorder.close()
+        if health:
+            health.shutdown()
+    return 0
+
+
+def reopen_log(decision_log: DecisionLog) -> None:
+    """SIGUSR1: write to a fresh decisions.jsonl; on failure the old file stays in use."""
+    try:
+        decision_log.reopen()
+    except BaomiError as e:
+        log.error("%s", e)
+        return
+    log.info("decision log reopened: %s", decision_log.path)
+
+
+# mitmproxy options baomi sets itself from the policy; a user's value would be overridden
+# (or, for stream_large_bodies, let request bodies through uninspected).
+OWNED_OPTIONS = {
+    "body_size_limit": "baomi sets it from the policy's limits.max_body_bytes (requests only; "
+                       "responses are streamed, never limited): change the policy instead",
+    "stream_large_bodies": "it would stream request bodies upstream uninspected; the policy's "
+                           "failure.on_oversize decides what happens to large requests",
+}
+
+
+def check_body_options(sets: tuple[str, ...], max_body_bytes: int) -> None:
+    """Refuse a ``--set`` that conflicts with the policy's limits instead of overriding it."""
+    from mitmproxy.utils.human import parse_size
+
+    for item in sets:
+        name, _, value = (part.strip() for part in item.partition("="))
+        if name not in OWNED_OPTIONS:
+            continue
+        try:
+            same = name == "body_size_limit" and parse_size(value) == max_body_bytes
+        except ValueError:
+            same = False
+        if not same:
+            raise UsageError(f"--set {name}={value}: not accepted: {OWNED_OPTIONS[name]}")
+
+
+def warn_private_key(path: Path) -> None:
+    bar = "!" * 78
+    print(
+        f"{bar}\n"
+        f"baomi created the reviewers' key pair. The PRIVATE key that decrypts incident evidence\n"
+        f"was written once to {path} (mode 0600).\n"
+        f"MOVE IT OFF THIS HOST now, to the security reviewers (e.g. a password manager or HSM);\n"
+        f"the proxy only needs the public half (kept in {path.parent / 'keys'}).\n"
+        f"{bar}",
+        file=sys.stderr, flush=True,
+    )
+
+
+class _Banner:
+    """Prints where the proxy listens once mitmproxy's servers are up."""
+
+    def __init__(self, settings: RunSettings, policy, confdir: Path, health):
+        self.settings, self.policy, self.confdir, self.health = settings, policy, confdir, health
+
+    def running(self) -> None:
+        s = self.settings
+        pem, _ = ca_paths(self.confdir)
+        print(
+            f"baomi listening on {s.listen_host}:{s.listen_port} mode={s.mode}\n"
+            f"  policy {self.policy.path} ({self.policy.hash})\n"
+            f"  client CA certificate: {pem}\n"
+            f"  decision log: {s.data_dir / 'decisions.jsonl'}\n"
+            + (f"  metrics: http://{s.metrics_host}:{self.health.port}/metrics (/healthz, /readyz)"
+               if self.health else "  metrics: off"),
+            flush=True,
+        )
+
+
+def run(settings: RunSettings) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mitmproxy").setLevel(logging.WARNING)  # no per-connection chatter
+    try:
+        return asyncio.run(serve(settings))
+    except BaomiError:
+        raise
+    except KeyboardInterrupt:
+        return 0

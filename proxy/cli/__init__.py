@@ -1,0 +1,200 @@
+"""The `baomi` command.
+
+Examples:
+  baomi run                                   # 127.0.0.1:8080, policies/default.yaml, data in ./var
+  baomi run --mode transparent --listen-host 0.0.0.0
+  baomi run --mode upstream:http://squid.corp:3128 --set ssl_verify_upstream_trusted_ca=/etc/ssl/corp.pem
+  baomi ca export --data-dir var --out baomi-ca.pem
+  baomi scan --json capture.har
+  baomi policy check policies/default.yaml
+
+Precedence: command-line flags > BAOMI_* environment > defaults.
+Data goes to stdout, diagnostics to stderr; errors print `Error: ...` and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from proxy.cli.defaults import _env, default_policy
+from proxy.errors import BaomiError, PolicyError, UsageError
+from proxy.record.decisions import DEFAULT_KEEP, DEFAULT_MAX_BYTES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="baomi", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="start the inspecting proxy",
+                         description="Start mitmproxy with baomi's addon.\n\n"
+                         "  baomi run --policy policies/default.yaml --listen-port 8080",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("--policy", default=None, help="policy file (default: policies/default.yaml)")
+    run.add_argument("--mode", default=_env("MODE", "regular"),
+                     help="mitmproxy mode: regular, transparent, upstream:URL, wireguard, ...")
+    run.add_argument("--listen-host", default=_env("LISTEN_HOST", "127.0.0.1"))
+    run.add_argument("--listen-port", type=int, default=int(_env("LISTEN_PORT", 8080)))
+    run.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "var")),
+                     help="CA, decision and incident logs (default ./var)")
+    run.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
+                     help="any mitmproxy option, repeatable (e.g. ssl_verify_upstream_trusted_ca=FILE)")
+    run.add_argument("--workers", type=int, default=None, help="detector processes (default: cores)")
+    run.add_argument("--metrics-host", default=_env("METRICS_HOST", "127.0.0.1"))
+    run.add_argument("--metrics-port", type=int, default=int(_env("METRICS_PORT", 9464)),
+                     help="Prometheus metrics, /healthz and /readyz (0 disables)")
+    run.add_argument("--pac-proxy", default=_env("PAC_PROXY", None), metavar="HOST:PORT",
+                     help="proxy address the PAC file at /proxy.pac (metrics port) hands "
+                     "browsers (default: --listen-host:--listen-port)")
+    run.add_argument("--decision-log-max-bytes", default=_env("DECISION_LOG_MAX_BYTES", None),
+                     metavar="N", help="rotate decisions.jsonl before it grows past N bytes "
+                     f"(default {DEFAULT_MAX_BYTES} = 100 MiB)")
+    run.add_argument("--decision-log-keep", default=_env("DECISION_LOG_KEEP", None), metavar="K",
+                     help=f"rotated copies kept, decisions.jsonl.1 (newest) .. .K (default "
+                     f"{DEFAULT_KEEP}; 0 keeps none)")
+    run.set_defaults(handler=cmd_run)
+
+    scan = sub.add_parser("scan", help="scan bodies, HAR or flow files offline",
+                          description="  baomi scan --json capture.har\n  cat body.txt | baomi scan -",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    scan.add_argument("inputs", nargs="+", metavar="INPUT", help="body file, '-', HAR or flow file")
+    scan.add_argument("--policy", default=None)
+    scan.add_argument("--json", action="store_true", help="one JSON object per request")
+    scan.add_argument("--show-values", action="store_true", help="print raw values (careful)")
+    scan.add_argument("--content-type", default=None, help="content type of raw body inputs")
+    scan.add_argument("--url", default="https://scan.invalid/", help="URL assumed for raw bodies")
+    scan.set_defaults(handler=cmd_scan)
+
+    policy = sub.add_parser("policy", help="policy tools")
+    psub = policy.add_subparsers(dest="policy_command", required=True, metavar="COMMAND")
+    check = psub.add_parser("check", help="validate a policy file",
+                            description="  baomi policy check policies/default.yaml")
+    check.add_argument("file")
+    check.set_defaults(handler=cmd_policy_check)
+
+    ca = sub.add_parser("ca", help="the interception CA")
+    csub = ca.add_subparsers(dest="ca_command", required=True, metavar="COMMAND")
+    export = csub.add_parser("export", help="write the CA certificate for clients",
+                             description="  baomi ca export --data-dir var --out baomi-ca.pem")
+    export.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "var")))
+    export.add_argument("--out", required=True, help="output file ('-' for stdout)")
+    export.add_argument("--format", choices=("pem", "der"), default="pem")
+    export.set_defaults(handler=cmd_ca_export)
+
+    _register_optional(sub)
+    return parser
+
+
+# Commands that live with their own feature package: module -> its register(subparsers).
+FEATURE_COMMANDS = ("proxy.cli.incidents", "proxy.cli.doctor", "proxy.cli.edm")
+
+
+def _register_optional(sub) -> None:
+    import importlib
+
+    for name in FEATURE_COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:  # the feature exists but a dependency of it is missing
+                raise
+            continue
+        module.register(sub)
+
+
+def refuse_mitmproxy_proxyauth(sets: list[str]) -> None:
+    """mitmproxy's own proxyauth keeps the client's password in flow.metadata (saved with
+    flows): baomi authenticates through the policy's identity section instead."""
+    for item in sets:
+        if item.partition("=")[0].strip().lower() == "proxyauth":
+            raise UsageError("--set proxyauth: mitmproxy's proxy authentication keeps "
+                             "passwords with the flows; use the policy's identity.proxyauth "
+                             "(policies/REFERENCE.md)")
+
+
+def cmd_run(args) -> int:
+    from proxy.app.run import RunSettings, run
+
+    refuse_mitmproxy_proxyauth(args.sets)
+    settings = RunSettings(
+        policy=Path(args.policy or default_policy()), mode=args.mode,
+        listen_host=args.listen_host, listen_port=args.listen_port, data_dir=args.data_dir,
+        sets=tuple(args.sets), workers=args.workers, metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port or None, pac_proxy=args.pac_proxy,
+        decision_log_max_bytes=_whole_number("--decision-log-max-bytes",
+                                             args.decision_log_max_bytes, DEFAULT_MAX_BYTES, 1),
+        decision_log_keep=_whole_number("--decision-log-keep", args.decision_log_keep,
+                                        DEFAULT_KEEP, 0),
+    )
+    return run(settings)
+
+
+def _whole_number(flag: str, text: str | None, default: int, minimum: int) -> int:
+    """A flag's (or its BAOMI_* variable's) whole number: '1048576' -> 1048576; raises UsageError."""
+    if text is None:
+        return default
+    value = int(text) if text.strip().isdecimal() else None
+    if value is None or value < minimum:
+        raise UsageError(f"{flag} must be a whole number >= {minimum}, got {text!r}")
+    return value
+
+
+def cmd_scan(args) -> int:
+    from detectors.engine import Detector
+    from policies.load import load_policy
+    from proxy.app.run import detector_config
+    from proxy.tools.scan import print_human, scan
+
+    policy = load_policy(args.policy or default_policy())
+    detector = Detector(detector_config(policy))
+    for result in scan(policy, detector, args.inputs, args.content_type, args.url):
+        if args.json:
+            print(json.dumps(result.as_json(args.show_values), ensure_ascii=False), flush=True)
+        else:
+            print_human(result, args.show_values)
+    return 0
+
+
+def cmd_policy_check(args) -> int:
+    from policies.load import load_policy, summarize
+
+    policy = load_policy(args.file)
+    print(f"{args.file}: valid ({policy.hash})")
+    print(summarize(policy))
+    return 0
+
+
+def cmd_ca_export(args) -> int:
+    from proxy.app.ca import export
+
+    source = export(args.data_dir, args.out, args.format)
+    if args.out != "-":
+        print(f"wrote {args.format.upper()} CA certificate to {args.out} (from {source})", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except PolicyError as e:
+        for line in e.errors:
+            print(f"Error: {line}", file=sys.stderr)
+        return 2
+    except UsageError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 2
+    except BaomiError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,904 @@
+"""A request as text segments for detection, and the same request with values masked.
+
+    req = RawRequest("POST", "https://api.example.com/u?mobile=13800138000",
+                     (("content-type", "application/json"),),
+                     b'{"customer":{"phone":"13900139000"}}')
+    ex = extract(req, Limits())
+    [(s.location, s.text) for s in ex.segments]
+      -> [("query:mobile", "13800138000"), ("json:$.customer.phone", "13900139000")]
+    ex.rewrite({1: [(0, 11, "139****9000")]}).body
+      -> b'{"customer":{"phone":"139****9000"}}'
+
+Pure functions over bytes and headers (no mitmproxy objects), so ``baomi scan`` uses
+them too. Bodies are decoded by ``proxy.extraction.decode`` (capped), then split by type:
+JSON values, form fields, multipart parts, or the whole text. Each kind of body is a
+"view" that knows its segments and how to render itself with edits applied; parts
+of the request nobody edited are returned byte-identical.
+
+Binary payloads plug in through ``BINARY_HANDLERS``: a media type -> function returning
+a view, chosen by the bytes' magic number (``sniff``) before the declared type:
+``proxy.extraction.documents`` (PDF, DOCX, XLSX, ZIP, OLE refused), ``proxy.extraction.archives`` (gzip,
+bzip2, xz, tar; 7z/RAR refused), ``proxy.extraction.images`` (text metadata; ``Extraction.images``
+counts the images whose pixels went uninspected). Any other binary shows its printable
+runs (``body:strings``, ``proxy.extraction.strings``). CSV/TSV
+bodies and files become one segment per row (``body:csv:row2``,
+``multipart:orders.csv:row2``). Every segment is then searched for encoded layers
+(base64, percent, HTML entities, escapes, embedded JSON) by ``proxy.extraction.layers``, each
+adding segments such as ``json:$.payload|base64``; ``rewrite`` goes back through them.
+"""
+
+from __future__ import annotations
+
+import email.message
+import email.parser
+import email.utils
+import functools
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import cast
+from urllib.parse import quote, quote_plus, unquote_to_bytes
+
+from detectors.model import Segment
+from proxy.errors import CannotMask, Oversize, Uninspectable
+from proxy.extraction import archives, documents, gitpack, grpcwire, images, strings
+from proxy.extraction.decode import (
+    Budget,
+    TextCodec,
+    decode_content,
+    decode_text,
+    encode_content,
+    header_text,
+    parse_content_encoding,
+    refuse_overlong,
+    spending,
+)
+from proxy.extraction.fieldwords import words
+from proxy.extraction.layers import Edit, Openers, Scope, View, layered
+from proxy.extraction.layers import apply_edits as _apply
+from proxy.extraction.layers import merge_edits as _merged
+
+__all__ = [
+    "BINARY_HANDLERS",
+    "Edit",
+    "Extraction",
+    "Limits",
+    "RawRequest",
+    "View",
+    "extract",
+    "words",
+]
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class RawRequest:
+    """A request as on the wire: body still content-encoded, header names any case."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    # Every name the destination goes by (CONNECT target, SNI, Host header), inspected as
+    # ``host`` segments before baomi resolves or connects to any of them (the proxy and
+    # ``baomi scan`` fill it; a caller that leaves it empty inspects no host name).
+    hosts: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:  # URL paths, queries and bodies carry personal data
+        return (
+            f"RawRequest({self.method!r}, {len(self.url)} URL chars, {len(self.body)} body bytes)"
+        )
+
+    def header_values(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k.lower() == name]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Inspection ceilings. ``max_depth``: Content-Encoding layers plus nested containers."""
+
+    max_body_bytes: int = 10 << 20
+    max_decoded_bytes: int = 50 << 20
+    max_depth: int = 5
+
+
+# media type -> handler(data, label, depth, limits) -> View. Documents and archives plug in here.
+BinaryHandler = Callable[[bytes, str, int, "Limits"], View]
+BINARY_HANDLERS: dict[str, BinaryHandler] = {}
+
+
+def extract(request: RawRequest, limits: Limits) -> Extraction:
+    """Segments of ``request``: URL path, query values, then the body's pieces.
+
+    Raises Oversize or Uninspectable when the body cannot be inspected in full.
+    """
+    with spending(Budget(limits.max_decoded_bytes)) as budget, images.counting() as seen:
+        return _extract(request, limits, budget, seen)
+
+
+def _extract(
+    request: RawRequest, limits: Limits, budget: Budget, seen: images.ImageCount
+) -> Extraction:
+    scope = Scope(_openers(limits), limits.max_depth, budget)
+    # The URL view renders a str, not bytes; layered() only passes its result through.
+    url = layered(cast(View, _url_view(request.url)), 0, scope)
+    if len(request.body) > limits.max_body_bytes:
+        raise Oversize(f"body of {len(request.body)} bytes exceeds {limits.max_body_bytes}")
+    codings = parse_content_encoding(request.header_values("content-encoding"))
+    if len(codings) > limits.max_depth:
+        raise Uninspectable(f"{len(codings)} Content-Encoding layers exceed max_depth")
+    decoded = (
+        decode_content(request.body, codings, limits.max_decoded_bytes) if request.body else None
+    )
+    body = None
+    if decoded and decoded.data:
+        budget.spend(len(decoded.data), "the decoded body")
+        body = layered(
+            _body_view(decoded.data, _content_type(request), len(codings), limits, request),
+            len(codings),
+            scope,
+        )
+    headers = layered(cast(View, _HeaderView.of(request.headers)), 0, scope)
+    hosts = _host_segments(request)
+    return Extraction(
+        segments=url.segments + (body.segments if body else ()) + headers.segments + hosts,
+        bytes_inspected=len(decoded.data) if decoded else 0,
+        images=seen.count,
+        _request=request,
+        _url=url,
+        _body=body,
+        _headers=headers,
+        _chain=decoded.chain if decoded else (),
+    )
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Extraction:
+    segments: tuple[Segment, ...]
+    bytes_inspected: int  # decoded body bytes
+    images: int  # images seen (bodies, parts, entries, base64): their pixels went uninspected
+    _request: RawRequest
+    _url: View  # the URL view (renders a str), with its decoded layers
+    _body: View | None
+    _headers: View  # custom request headers (renders a tuple of headers)
+    _chain: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return f"Extraction({len(self.segments)} segments, {self.bytes_inspected} bytes inspected)"
+
+    def rewrite(self, replacements: Mapping[int, Sequence[Edit]]) -> RawRequest:
+        """The request with each segment's edits applied; untouched parts stay byte-identical.
+
+        Overlapping edits are merged (see ``_merged``). Raises CannotMask for edits
+        outside their segment or text the original charset cannot carry.
+        """
+        edits = _edits_per_segment(replacements, self.segments)
+        try:
+            return self._rewritten(edits)
+        except UnicodeEncodeError as exc:
+            raise CannotMask(f"masked text cannot be encoded as {exc.encoding}") from exc
+
+    def _rewritten(self, edits: tuple[tuple[Edit, ...], ...]) -> RawRequest:
+        n_url = len(self._url.segments)
+        n_body = len(self._body.segments) if self._body else 0
+        url_edits, body_edits = edits[:n_url], edits[n_url : n_url + n_body]
+        n_headers = len(self._headers.segments)
+        header_edits = edits[n_url + n_body : n_url + n_body + n_headers]
+        if any(edits[n_url + n_body + n_headers :]):
+            raise CannotMask("a host name cannot be masked: the request would go elsewhere")
+        request = self._request
+        url = cast(str, self._url.render(url_edits)) if any(url_edits) else request.url
+        headers = request.headers
+        if any(header_edits):
+            headers = cast(tuple, self._headers.render(header_edits))
+        if not any(body_edits):
+            return RawRequest(request.method, url, headers, request.body)
+        assert self._body is not None  # body edits exist only when the body had segments
+        body = encode_content(self._body.render(body_edits), self._chain)
+        return RawRequest(request.method, url, _with_length(headers, len(body)), body)
+
+
+def _openers(limits: Limits) -> Openers:
+    def document(data: bytes, label: str, depth: int) -> View | None:
+        media = sniff(data)
+        if media is None or media == archives.GZIP:  # layers open gzip themselves (maskable)
+            return None
+        if depth > limits.max_depth:
+            raise Uninspectable("content nested deeper than max_depth")
+        return BINARY_HANDLERS[media](data, label, depth, limits)
+
+    def embedded_json(text: str, codec: TextCodec, prefix: str) -> View | None:
+        try:
+            return _Json.parse(text, codec, prefix)
+        except ValueError:
+            return None
+
+    return Openers(document, embedded_json)
+
+
+# ---------------------------------------------------------------- edits
+
+
+def _edits_per_segment(
+    replacements: Mapping[int, Sequence[Edit]], segments: tuple[Segment, ...]
+) -> tuple[tuple[Edit, ...], ...]:
+    for index in replacements:
+        if not 0 <= index < len(segments):
+            raise CannotMask(f"no segment {index} (request has {len(segments)})")
+    return tuple(
+        _merged(replacements.get(i, ()), len(seg.text), seg.location)
+        for i, seg in enumerate(segments)
+    )
+
+
+def _with_length(headers: tuple[tuple[str, str], ...], length: int) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (name, str(length)) if name.lower() == "content-length" else (name, value)
+        for name, value in headers
+    )
+
+
+# ---------------------------------------------------------------- headers
+
+# Headers that carry the protocol rather than content. Every other request header
+# (X-Customer-Phone, an app's own headers, Referer with a query...) is inspected like a
+# query value. Authorization and Cookie carry credentials and session ids: masking them
+# would break logins, and their values are opaque tokens, so they are left out.
+PROTOCOL_HEADERS = frozenset({
+    "host", "content-length", "content-type", "content-encoding", "transfer-encoding",
+    "connection", "keep-alive", "te", "trailer", "upgrade", "expect", "accept",
+    "accept-encoding", "accept-language", "accept-charset", "cache-control", "pragma",
+    "user-agent", "authorization", "proxy-authorization", "cookie", "origin", "if-match",
+    "if-none-match", "if-modified-since", "if-unmodified-since", "if-range", "range",
+    "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
+    "sec-websocket-protocol", "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest",
+    "sec-fetch-user", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform", "dnt",
+    "upgrade-insecure-requests", "priority", "x-requested-with", "content-md5", "digest",
+    "grpc-encoding", "grpc-accept-encoding", "grpc-timeout",
+})
+# Headers that hold a URL of the page the request came from: only its path and query are the
+# sender's text; the scheme and host name a site the browser already reached (an IP address
+# there is not customer data, and would be a finding on every request to such a site).
+URL_HEADERS = frozenset({"referer"})
+_URL_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class _HeaderView:
+    headers: tuple[tuple[str, str], ...]
+    inspected: tuple[int, ...]  # indices into headers
+    texts: tuple[str, ...]  # their values as a receiver reads them (decode.header_text)
+    origins: tuple[str, ...]  # per inspected header, a leading part left out (URL_HEADERS)
+
+    @classmethod
+    def of(cls, headers: tuple[tuple[str, str], ...]) -> _HeaderView:
+        """Uninspectable when any header holds control characters (NUL ...); folds removed."""
+        texts = [header_text(name, value) for name, value in headers]
+        origins = [_URL_ORIGIN.match(text) if name.lower() in URL_HEADERS else None
+                   for (name, _), text in zip(headers, texts, strict=True)]
+        cut = [m.group() if m else "" for m in origins]
+        rest = [text[len(c):] for text, c in zip(texts, cut, strict=True)]
+        keep = tuple(i for i, (name, _) in enumerate(headers)
+                     if name.lower() not in PROTOCOL_HEADERS and rest[i].strip())
+        return cls(headers, keep, tuple(rest[i] for i in keep), tuple(cut[i] for i in keep))
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return tuple(
+            Segment(text, f"header:{self.headers[i][0].lower()}", words(self.headers[i][0]))
+            for i, text in zip(self.inspected, self.texts, strict=True)
+        )
+
+    def render(self, edits: tuple[tuple[Edit, ...], ...]) -> tuple[tuple[str, str], ...]:
+        """An edited value is written unfolded (RFC 9112 5.2 lets a proxy replace obs-fold)."""
+        out = list(self.headers)
+        for i, origin, text, segment_edits in zip(self.inspected, self.origins, self.texts,
+                                                  edits, strict=True):
+            if segment_edits:
+                out[i] = (out[i][0], origin + _apply(text, segment_edits))
+        return tuple(out)
+
+
+# ---------------------------------------------------------------- URL
+
+
+def _host_segments(request: RawRequest) -> tuple[Segment, ...]:
+    """The destination's names as text (``host``): a name can carry data out by itself,
+    through the DNS lookup, before any byte of the request is sent. IP literals carry none."""
+    out: list[Segment] = []
+    for name in dict.fromkeys(n.strip().rstrip(".") for n in request.hosts):
+        if name and not _is_ip_literal(name):
+            out.append(Segment(name, "host"))
+    return tuple(out)
+
+
+def _is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class _UrlView:
+    head: str  # scheme://authority, kept as is
+    path: _PercentText | None
+    raw_path: str
+    query: _Fields | None
+    tail: str  # "#fragment" or ""
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        path = (Segment(self.path.text, "path"),) if self.path else ()
+        return path + (self.query.segments if self.query else ())
+
+    def render(self, edits: tuple[tuple[Edit, ...], ...]) -> str:
+        n_path = 1 if self.path else 0
+        path = self.path.render(edits[0]) if self.path and edits[0] else self.raw_path
+        query = ""
+        if self.query is not None:
+            query = "?" + self.query.render(edits[n_path:]).decode("utf-8", "surrogateescape")
+        return self.head + path + query + self.tail
+
+
+def _url_view(url: str) -> _UrlView:
+    """Split by hand: urlsplit/urlunsplit normalise ("?" alone is dropped), a rewrite must not."""
+    path_at = _path_start(url)
+    rest, hash_, fragment = url[path_at:].partition("#")
+    raw_path, has_query, query = rest.partition("?")
+    path = _PercentText.parse(raw_path) if raw_path.strip("/") else None
+    fields = _Fields.parse(_wire(query), "query", _decode_url_bytes) if has_query else None
+    return _UrlView(url[:path_at], path, raw_path, fields, hash_ + fragment)
+
+
+def _path_start(url: str) -> int:
+    scheme_end = url.find("://")
+    if scheme_end < 0 or not url[:scheme_end].isalpha():
+        return 0
+    ends = [i for i in (url.find(c, scheme_end + 3) for c in "/?#") if i >= 0]
+    return min(ends, default=len(url))
+
+
+def _wire(text: str) -> bytes:
+    """A URL string back to its bytes (mitmproxy keeps undecodable bytes as surrogates)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+# Bytes in a URL that are neither UTF-8 nor GB18030 are shown as Latin-1 rather than
+# refused: digits and letters stay visible to the detectors, and odd tokens are common.
+_URL_CHARSETS = ("utf-8", "gb18030", "latin-1")
+
+
+def _decode_url_bytes(data: bytes) -> tuple[str, TextCodec]:
+    """Every charset here is stateless, so each character has fixed bytes. Overlong UTF-8
+    (``%C0%B3`` for "3") is refused: GB18030 would read it as other characters and hide the
+    digits a lenient receiver sees (Uninspectable)."""
+    refuse_overlong(data)
+    for name in _URL_CHARSETS:
+        try:
+            text = data.decode(name)
+        except UnicodeDecodeError:
+            continue
+        if text.encode(name) == data:
+            return text, TextCodec(name)
+    raise AssertionError("latin-1 decodes and re-encodes any bytes")
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class _PercentText:
+    """A percent-encoded path, decoded, with each character's place in the raw bytes."""
+
+    raw: bytes
+    text: str
+    starts: tuple[int, ...]  # raw offset of each character, plus len(raw) at the end
+    codec: TextCodec
+
+    @staticmethod
+    def parse(raw_path: str) -> _PercentText:
+        raw = _wire(raw_path)
+        data, origin = bytearray(), []  # decoded bytes, and where each one starts in raw
+        i = 0
+        while i < len(raw):
+            escaped = raw[i] == 0x25 and re.fullmatch(rb"[0-9A-Fa-f]{2}", raw[i + 1 : i + 3])
+            data.append(int(raw[i + 1 : i + 3], 16) if escaped else raw[i])
+            origin.append(i)
+            i += 3 if escaped else 1
+        text, codec = _decode_url_bytes(bytes(data))
+        starts, at = [], 0
+        for char in text:
+            starts.append(origin[at])
+            at += len(codec.encode(char))
+        return _PercentText(raw, text, tuple(starts) + (len(raw),), codec)
+
+    def render(self, edits: tuple[Edit, ...]) -> str:
+        out, pos = [], 0
+        for start, end, replacement in edits:
+            out += [
+                self.raw[pos : self.starts[start]],
+                quote(self.codec.encode(replacement), safe="*").encode(),
+            ]
+            pos = self.starts[end]
+        out.append(self.raw[pos:])
+        return b"".join(out).decode("utf-8", "surrogateescape")
+
+
+# ---------------------------------------------------------------- urlencoded fields
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class _Field:
+    raw: bytes  # "name=value" exactly as sent
+    name: str
+    value: str
+    codec: TextCodec
+    bare: bool  # no "=": the whole field is a value
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class _Fields:
+    """``a=1&b=2`` (query strings and urlencoded forms), split before any detection:
+    detecting over the joined string lets the email pattern swallow ``&`` and ``=``."""
+
+    fields: tuple[_Field, ...]
+    prefix: str  # "query" | "form"
+
+    @staticmethod
+    def parse(
+        data: bytes, prefix: str, decode: Callable[[bytes], tuple[str, TextCodec]]
+    ) -> _Fields:
+        fields = []
+        for raw in data.split(b"&"):
+            name, eq, value = raw.partition(b"=")
+            bare = not eq
+            name_text, _ = decode(_unplus(b"" if bare else name))
+            value_text, codec = decode(_unplus(name if bare else value))
+            fields.append(_Field(raw, name_text, value_text, codec, bare))
+        return _Fields(tuple(fields), prefix)
+
+    @property
+    def _carrying(self) -> list[_Field]:
+        return [f for f in self.fields if f.value]
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return tuple(
+            Segment(f.value, f"{self.prefix}:{f.name}", words(f.name)) for f in self._carrying
+        )
+
+    def render(self, edits: tuple[tuple[Edit, ...], ...]) -> bytes:
+        edited = {id(f): e for f, e in zip(self._carrying, edits, strict=True) if e}
+        return b"&".join(self._render_field(f, edited.get(id(f), ())) for f in self.fields)
+
+    @staticmethod
+    def _render_field(field: _Field, edits: tuple[Edit, ...]) -> bytes:
+        if not edits:
+            return field.raw
+        value = quote_plus(field.codec.encode(_apply(field.value, edits)), safe="*").encode()
+        return value if field.bare else field.raw.partition(b"=")[0] + b"=" + value
+
+
+def _unplus(data: bytes) -> bytes:
+    return unquote_to_bytes(data.replace(b"+", b" "))
+
+
+# ---------------------------------------------------------------- whole text
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class _Text:
+    text: str
+    codec: TextCodec
+    location: str
+    context: tuple[str, ...] = ()
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return (Segment(self.text, self.location, self.context),)
+
+    def render(self, edits: tuple[tuple[Edit, ...], ...]) -> bytes:
+        return self.codec.encode(_apply(self.text, edits[0]))
+
+
+# ---------------------------------------------------------------- JSON
+
+_JSON_NESTING = 512  # deeper documents are refused rather than risk a RecursionError mid-walk
+_PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")
+_DATA_KEY = re.compile(r"\d{6}|@")  # a key that is itself a phone, an ID or an email
+_ID_NUMBER = re.compile(r"-?\d{6,}\Z")
+
+
+class _Number(str):
+    """A JSON number kept as its text, so a rewrite writes it back unchanged."""
+
+
+class _Object(tuple):
+    """A JSON object as its (key, value) pairs: duplicates and order survive."""
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class _Json:
+    """A parsed JSON document. Segments are its leaves in document order; rendering
+    walks the same order, so leaf ``i`` is ``segments[i]``."""
+
+    root: object
+    segments: tuple[Segment, ...]
+    codec: TextCodec
+
+    @staticmethod
+    def parse(text: str, codec: TextCodec, prefix: str) -> _Json:
+        """Raises ValueError (incl. JSONDecodeError) if ``text`` is not JSON we can walk."""
+        try:
+            root = json.loads(
+                text,
+                object_pairs_hook=_Object,
+                parse_int=_Number,
+                parse_float=_Number,
+                parse_constant=_Number,
+            )
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
+        segments: list[Segment] = []
+        _walk(root, prefix + "$", (), segments, 0)
+        return _Json(root, tuple(segments), codec)
+
+    def render(self, edits: tuple[tuple[Edit, ...], ...]) -> bytes:
+        new = {
+            i: _apply(segment.text, e)
+            for i, (segment, e) in enumerate(zip(self.segments, edits, strict=True))
+            if e
+        }
+        writer = _JsonWriter(new)
+        writer.write(self.root)
+        return self.codec.encode("".join(writer.out))
+
+
+def _is_leaf_string(node: object) -> bool:
+    return type(node) is str and node != ""
+
+
+def _is_id_number(node: object) -> bool:
+    """Integers of 6+ digits: IDs and phones are often sent as numbers."""
+    return type(node) is _Number and _ID_NUMBER.match(node) is not None
+
+
+def _walk(
+    node: object, path: str, context: tuple[str, ...], out: list[Segment], depth: int
+) -> None:
+    if _is_leaf_string(node) or _is_id_number(node):
+        out.append(Segment(str(node), path, context))
+    elif type(node) is _Object:
+        if depth >= _JSON_NESTING:
+            raise ValueError("JSON nested too deeply")
+        for i, (key, value) in enumerate(node):
+            if _DATA_KEY.search(key):
+                # The key is data: never put it in a location (records log locations).
+                out.append(Segment(key, f"{path}{{{i}}}", context))
+                _walk(value, f"{path}{{{i}}}", context, out, depth + 1)
+            else:
+                step, key_words = _key_step(key)
+                _walk(value, path + step, context + key_words, out, depth + 1)
+    elif type(node) is list:
+        if depth >= _JSON_NESTING:
+            raise ValueError("JSON nested too deeply")
+        for i, value in enumerate(node):
+            _walk(value, f"{path}[{i}]", context, out, depth + 1)
+
+
+@functools.lru_cache(maxsize=4096)  # the same keys repeat in every record of a list
+def _key_step(key: str) -> tuple[str, tuple[str, ...]]:
+    """``.key`` or ``['odd key']``, and the key's words."""
+    if _PLAIN_KEY.match(key):
+        return "." + key, words(key)
+    return "['" + key.replace("\\", "\\\\").replace("'", "\\'") + "']", words(key)
+
+
+class _JsonWriter:
+    """Compact JSON, non-ASCII kept as is; a masked number becomes a string.
+
+    Visits leaves in the same order as ``_walk`` and counts them to find the edits.
+    """
+
+    def __init__(self, new: dict[int, str]):
+        self.new = new
+        self.out: list[str] = []
+        self.leaf = 0
+
+    def _masked(self) -> str | None:
+        self.leaf += 1
+        return self.new.get(self.leaf - 1)
+
+    def write(self, node: object) -> None:
+        if _is_leaf_string(node) or _is_id_number(node):
+            masked = self._masked()
+            self.out.append(_string(masked) if masked is not None else _scalar(node))
+        elif type(node) is _Object:
+            self.out.append("{")
+            for i, (key, value) in enumerate(node):
+                masked = self._masked() if _DATA_KEY.search(key) else None
+                self.out += ["," if i else "", _string(key if masked is None else masked), ":"]
+                self.write(value)
+            self.out.append("}")
+        elif type(node) is list:
+            self.out.append("[")
+            for i, value in enumerate(node):
+                if i:
+                    self.out.append(",")
+                self.write(value)
+            self.out.append("]")
+        else:
+            self.out.append(_scalar(node))
+
+
+def _scalar(node: object) -> str:
+    if type(node) is _Number:
+        return node  # its original text
+    if type(node) is str:
+        return _string(node)
+    return json.dumps(node)  # true, false, null
+
+
+_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C-accelerated, keeps non-ASCII
+
+
+# ---------------------------------------------------------------- multipart
+
+_BLANK = re.compile(rb"\s*\Z")
+_TEXT_EXTENSIONS = {
+    "csv",
+    "tsv",
+    "txt",
+    "json",
+    "xml",
+    "log",
+    "md",
+    "sql",
+    "ndjson",
+    "jsonl",
+    "tab",
+    "yaml",
+    "yml",
+}
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class _Multipart:
+    """Parts between boundaries. ``frame`` is every byte that is not part content
+    (delimiters, part headers), so unedited parts come back byte-identical."""
+
+    frame: tuple[bytes, ...]  # len(contents) + 1 pieces around the contents
+    contents: tuple[bytes, ...]
+    views: tuple[View | None, ...]  # per part; None for an empty part
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return tuple(s for v in self.views if v for s in v.segments)
+
+    def render(self, edits: tuple[tuple[Edit, ...], ...]) -> bytes:
+        out, at = [self.frame[0]], 0
+        for content, view, piece in zip(self.contents, self.views, self.frame[1:], strict=True):
+            mine = edits[at : at + len(view.segments)] if view else ()
+            at += len(mine)
+            out += [view.render(mine) if view and any(mine) else content, piece]
+        return b"".join(out)
+
+
+def _multipart(data: bytes, boundary: str | None, depth: int, limits: Limits) -> _Multipart:
+    if not boundary:
+        raise Uninspectable("multipart body without a boundary")
+    delimiter = re.compile(
+        rb"(?:\A|\r?\n)--" + re.escape(_wire(boundary)) + rb"(--)?[ \t]*(?:\r?\n|\Z)"
+    )
+    frame: list[bytes] = []
+    contents: list[bytes] = []
+    views: list[View | None] = []
+    at, last = 0, None
+    for match in delimiter.finditer(data):
+        if last is None and not _BLANK.match(data[: match.start()]):
+            raise Uninspectable("multipart body with text before the first boundary")
+        if last is not None:
+            head_end, body_start = _part_head(data, last.end(), match.start())
+            headers = _part_headers(data[last.end() : head_end])
+            contents.append(data[body_start : match.start()])
+            frame.append(data[at:body_start])
+            views.append(_part_view(headers, contents[-1], len(views), depth, limits))
+            at = match.start()
+        last = match
+        if match.group(1):
+            break
+    if last is None or not last.group(1):
+        raise Uninspectable("multipart body without its closing boundary")
+    if not _BLANK.match(data[last.end() :]):
+        raise Uninspectable("multipart body with text after the closing boundary")
+    frame.append(data[at:])
+    return _Multipart(tuple(frame), tuple(contents), tuple(views))
+
+
+def _part_head(data: bytes, start: int, end: int) -> tuple[int, int]:
+    """Where a part's headers end and its content starts (a blank line between them)."""
+    if data.startswith(b"\r\n", start) or data.startswith(b"\n", start):
+        return start, start + (2 if data[start] == 13 else 1)
+    for blank in (b"\r\n\r\n", b"\n\n"):
+        found = data.find(blank, start, end)
+        if found >= 0:
+            return found, found + len(blank)
+    raise Uninspectable("multipart part without a blank line after its headers")
+
+
+def _part_headers(raw: bytes) -> email.message.Message:
+    # Browsers send file names as raw UTF-8 in the header; decode before parsing.
+    text, _ = _decode_url_bytes(raw)
+    return email.parser.HeaderParser().parsestr(text)
+
+
+def _part_view(
+    headers: email.message.Message, content: bytes, index: int, depth: int, limits: Limits
+) -> View | None:
+    if not content:
+        return None
+    transfer = (headers.get("content-transfer-encoding") or "binary").strip().lower()
+    if transfer not in ("binary", "7bit", "8bit"):
+        raise Uninspectable("multipart part with a Content-Transfer-Encoding")
+    name = headers.get_param("name", header="content-disposition")
+    name = email.utils.collapse_rfc2231_value(name) if name else f"#{index}"
+    filename = headers.get_filename()
+    label = f"multipart:{filename if filename is not None else name}"
+    media = headers.get_content_type() if headers.get("content-type") else None
+    charset = headers.get_content_charset()
+    if filename is None and not _is_json(media) and sniff(content) is None:
+        try:
+            text, codec = decode_text(content, charset)
+        except Uninspectable:
+            return strings.strings_view(content, label, limits.max_decoded_bytes)
+        if _looks_binary(text):
+            return strings.strings_view(content, label, limits.max_decoded_bytes)
+        return _Text(text, codec, label, words(name))
+    return _payload_view(
+        content, media, charset, label + ":", label, words(name), depth + 1, limits, filename
+    )
+
+
+# ---------------------------------------------------------------- body dispatch
+
+
+@dataclass(frozen=True, slots=True)
+class _ContentType:
+    media: str | None  # "application/json"; None when the header is missing
+    charset: str | None
+    boundary: str | None
+
+
+def _content_type(request: RawRequest) -> _ContentType:
+    values = set(request.header_values("content-type"))
+    if len(values) > 1:  # servers disagree on which one wins: inspect neither
+        raise Uninspectable("conflicting Content-Type headers")
+    if not values:
+        return _ContentType(None, None, None)
+    header = email.message.Message()
+    header["content-type"] = values.pop()
+    media = header.get("content-type", "").split(";")[0].strip().lower() or None
+    boundary = header.get_param("boundary")
+    boundary = email.utils.collapse_rfc2231_value(boundary) if boundary else None
+    return _ContentType(media, header.get_content_charset(), boundary)
+
+
+def _is_json(media: str | None) -> bool:
+    return media in ("application/json", "text/json") or bool(media and media.endswith("+json"))
+
+
+def _is_xml(media: str | None) -> bool:
+    return media in ("application/xml", "text/xml") or bool(media and media.endswith("+xml"))
+
+
+def _body_view(
+    data: bytes, ctype: _ContentType, depth: int, limits: Limits, request: RawRequest
+) -> View:
+    media = ctype.media
+    if grpcwire.is_grpc(media):  # framing has no magic number: the declared type decides
+        method = request.url[_path_start(request.url) :].split("?")[0].split("#")[0]
+        encodings = request.header_values("grpc-encoding")
+        return grpcwire.grpc_view(data, media, method, encodings, depth, limits)
+    if media == "application/x-www-form-urlencoded":
+        return _Fields.parse(data, "form", lambda field: decode_text(field, ctype.charset))
+    if media and media.startswith("multipart/"):
+        return _multipart(data, ctype.boundary, depth, limits)
+    return _payload_view(data, media, ctype.charset, "json:", "", (), depth, limits, None)
+
+
+def _payload_view(
+    data: bytes,
+    media: str | None,
+    charset: str | None,
+    json_prefix: str,
+    label: str,
+    context: tuple[str, ...],
+    depth: int,
+    limits: Limits,
+    filename: str | None,
+) -> View:
+    """A body or a file part: JSON, XML, text, or a registered binary handler."""
+    if depth > limits.max_depth:
+        raise Uninspectable("content nested deeper than max_depth")
+    kind = _text_kind(media, filename)
+    # The bytes decide before the label: a ZIP named "x.csv" is still a ZIP, gzip sent as
+    # text/plain is still gzip.
+    handler = BINARY_HANDLERS.get(sniff(data) or "")
+    if handler is None and kind is None:
+        handler = BINARY_HANDLERS.get(media or "")
+    if handler is not None:
+        return handler(data, label or "body", depth, limits)
+    try:
+        text, codec = decode_text(data, charset)
+    except Uninspectable:
+        if kind:
+            raise
+        return strings.strings_view(data, label or "body", limits.max_decoded_bytes)
+    if kind is None and _looks_binary(text):
+        return strings.strings_view(data, label or "body", limits.max_decoded_bytes)
+    if kind == "json" or kind is None and media is None and text.lstrip()[:1] in ("{", "["):
+        try:
+            return _Json.parse(text, codec, json_prefix)
+        except ValueError:
+            if kind == "json" and not filename:
+                raise Uninspectable(f"body declared {media} is not valid JSON") from None
+    delimiter = _table_delimiter(media, filename) if kind == "text" else None
+    if delimiter:
+        return documents.table_view(text, codec, label or "body", delimiter)
+    return _Text(text, codec, label or _TEXT_LOCATION.get(kind or "", "body"), context)
+
+
+_TEXT_LOCATION = {"text": "text", "xml": "xml"}
+_TABLE_TYPES = {"text/csv": ",", "application/csv": ",", "text/tab-separated-values": "\t"}
+_TABLE_EXTENSIONS = {"csv": ",", "tsv": "\t", "tab": "\t"}
+
+
+def _table_delimiter(media: str | None, filename: str | None) -> str | None:
+    if media in _TABLE_TYPES:
+        return _TABLE_TYPES[media]
+    extension = filename.rpartition(".")[2].lower() if filename and "." in filename else ""
+    return _TABLE_EXTENSIONS.get(extension)
+
+
+def _text_kind(media: str | None, filename: str | None) -> str | None:
+    """ "json" | "xml" | "text" by type, then by file extension; None when neither says."""
+    if _is_json(media):
+        return "json"
+    if _is_xml(media):
+        return "xml"
+    if media and media.startswith("text/") or media in ("application/csv", "application/x-ndjson"):
+        return "text"
+    extension = filename.rpartition(".")[2].lower() if filename and "." in filename else ""
+    if extension in _TEXT_EXTENSIONS:
+        return {"json": "json", "xml": "xml"}.get(extension, "text")
+    return None
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+
+
+def _looks_binary(text: str) -> bool:
+    """NUL, or more than 1 in 100 control characters: not text, whatever it decoded as."""
+    return "\x00" in text or len(_CONTROL.findall(text[:65536])) * 100 > min(len(text), 65536)
+
+
+# ---------------------------------------------------------------- documents and archives
+
+
+def _entry_view(data: bytes, filename: str, label: str, depth: int, limits: Limits) -> View | None:
+    """One file inside an archive or document, opened like an uploaded file."""
+    if not data:
+        return None
+    return _payload_view(data, None, None, label + ":", label, (), depth, limits, filename)
+
+
+def sniff(data: bytes) -> str | None:
+    """The media type of ``data`` by its magic number, or None (see BINARY_HANDLERS)."""
+    return (documents.sniff(data) or archives.sniff(data) or images.sniff(data)
+            or gitpack.sniff(data))
+
+
+BINARY_HANDLERS.update(documents.handlers(_entry_view))
+BINARY_HANDLERS.update(archives.handlers(_entry_view))
+BINARY_HANDLERS.update(images.handlers(_entry_view))
+BINARY_HANDLERS.update(gitpack.handlers(_entry_view))

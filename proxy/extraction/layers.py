@@ -1,0 +1,672 @@
+"""Values hidden under an encoding, decoded into extra segments (evasion resistance).
+
+    Segment("MTEwMTA1MTk0OTEyMzEwMDJY", "json:$.payload")
+      is followed by Segment("11010519491231002X", "json:$.payload|base64")
+
+``layered(view, depth, scope)`` wraps any view: after each of its segments come the
+segments decoded from it, recursively; the original segment stays. Locations say how
+each one was reached:
+
+    json:$.payload|base64            base64 / base64url runs of 16+ characters (also
+                                     MIME line-wrapped blocks and data: URLs)
+    form:data|base64|json:$.phone    ... whose text was a JSON document
+    json:$.file|base64:pdf:page1     ... whose bytes were a document (PDF, DOCX, XLSX, ZIP)
+    json:$.blob|base64|gzip          ... whose bytes were gzip
+    query:q|percent                  percent-encoding left after the usual decoding
+    text|html-entities               &#49;  &#x31;  &eacute; (needs one beyond &amp; &lt; ...)
+    json:$.s|json-escapes            \\u0031 left in a string (escaped twice)
+    json:$.data|json:$.phone         a string that is itself a JSON document
+
+Decoded bytes (base64, percent) are read as ``decode_text`` reads a body: a BOM, UTF-16/32
+by its NULs, UTF-8, GB18030. Base64 is decoded only when the bytes are plausible text
+(under 1% control characters or unassigned code points; NULs are not counted, the detector
+drops them), gzip, or a document with a known magic number; anything else (identifiers,
+hashes, encrypted blobs) is left alone. Overlong UTF-8 under either layer makes the
+request Uninspectable (``decode.refuse_overlong``). Full-width forms, zero-width characters
+and separators inside numbers are left as they are: the detector normalises them, and
+offsets must stay those of the text as sent. Invisible characters between the characters
+of an encoding (``M\\x00T\\x00M\\x00...``, soft hyphens inside base64) are skipped to find
+it, as a receiver that drops them would; its offsets are mapped back.
+
+Caps: each layer is one level of ``Limits.max_depth`` (a plausible layer past it is
+Uninspectable) and spends its decoded bytes from the request's ``Budget`` (Oversize).
+
+Masking goes back through every layer. percent, html-entities and json-escapes map each
+decoded character to its place in the encoded text and write the mask encoded the same
+way; base64 (same alphabet, padding, line width), gzip and embedded JSON are re-encoded
+whole. A document reached through a layer cannot be rewritten: its view raises CannotMask.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import html
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import quote
+
+from detectors.model import Segment
+from detectors.normalize import INVISIBLE, has_invisible
+from proxy.errors import CannotMask, Uninspectable
+from proxy.extraction import decode
+from proxy.extraction.decode import Budget, TextCodec, decode_content, decode_text, encode_content
+
+Edit = tuple[int, int, str]  # (start, end, replacement) in Segment.text
+
+
+class View(Protocol):
+    """One inspectable piece of a body: its segments and how to write it back."""
+
+    @property
+    def segments(self) -> tuple[Segment, ...]: ...
+
+    def render(self, edits: tuple[tuple[Edit, ...], ...]) -> bytes:
+        """The piece's bytes with ``edits[i]`` applied to ``segments[i]``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Openers:
+    """How decoded bytes and text become views; supplied by ``proxy.extraction.extract``.
+
+    ``document(data, label, depth)``: a view when ``data`` has a known magic number, else None.
+    ``json(text, codec, prefix)``: a view when ``text`` is a JSON document, else None.
+    """
+
+    document: Callable[[bytes, str, int], View | None]
+    json: Callable[[str, TextCodec, str], View | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What every decoder of one request needs."""
+
+    openers: Openers
+    max_depth: int
+    budget: Budget
+
+    def enter(self, depth: int, what: str, size: int) -> int:
+        """The depth of a new layer; Uninspectable past max_depth, Oversize past the budget."""
+        if depth + 1 > self.max_depth:
+            raise Uninspectable(f"{what} nested deeper than max_depth")
+        self.budget.spend(size, what)
+        return depth + 1
+
+
+# ---------------------------------------------------------------- edits
+
+
+def merge_edits(edits: Sequence[Edit], size: int, location: str) -> tuple[Edit, ...]:
+    """Sorted, non-overlapping edits. Two detectors may flag overlapping spans: the
+    edit covering the whole union wins; a partial overlap becomes ``*`` over the union."""
+    merged: list[Edit] = []
+    for start, end, text in sorted(edits, key=lambda e: (e[0], -e[1])):
+        if not 0 <= start <= end <= size:
+            raise CannotMask(f"edit {start}:{end} outside {location} ({size} characters)")
+        if merged and start < merged[-1][1]:
+            last_start, last_end, _ = merged[-1]
+            if end > last_end:
+                merged[-1] = (last_start, end, "*" * (end - last_start))
+            continue
+        merged.append((start, end, text))
+    return tuple(merged)
+
+
+def apply_edits(text: str, edits: Sequence[Edit]) -> str:
+    out, pos = [], 0
+    for start, end, replacement in edits:
+        out += [text[pos:start], replacement]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- the tree of layers
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class _Mapped:
+    """Decoded text whose every character has a known place in the parent text."""
+
+    starts: tuple[int, ...]  # parent offset of each decoded character, then the span's end
+    child: _Node
+    encode: Callable[[str], str]  # a replacement as it must be written in the parent
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return self.child.segments
+
+    def parent_edits(self, edits: tuple[tuple[Edit, ...], ...]) -> list[Edit]:
+        return [
+            (self.starts[s], self.starts[e], self.encode(r)) for s, e, r in self.child.edits(edits)
+        ]
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class _Whole:
+    """``parent[start:end]`` decodes to ``child``; a rewrite re-encodes all of it."""
+
+    start: int
+    end: int
+    child: View
+    encode: Callable[[bytes], str]
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return self.child.segments
+
+    def parent_edit(self, edits: tuple[tuple[Edit, ...], ...]) -> Edit:
+        return (self.start, self.end, self.encode(self.child.render(edits)))
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class _Node:
+    """A segment and the layers decoded from it; ``segments`` is it, then theirs."""
+
+    segment: Segment
+    layers: tuple[_Mapped | _Whole, ...]
+    segments: tuple[Segment, ...]
+
+    @staticmethod
+    def of(segment: Segment, layers: list[_Mapped | _Whole]) -> _Node:
+        found = tuple(layer for layer in layers if layer.segments)
+        return _Node(segment, found, (segment,) + tuple(s for la in found for s in la.segments))
+
+    def edits(self, edits: tuple[tuple[Edit, ...], ...]) -> tuple[Edit, ...]:
+        """Edits on ``segment.text`` from edits on ``segments`` (own and decoded)."""
+        text, location = self.segment.text, self.segment.location
+        own, mapped, whole, at = list(edits[0]), [], [], 1
+        for layer in self.layers:
+            mine = edits[at : at + len(layer.segments)]
+            at += len(mine)
+            if not any(mine):
+                continue
+            if isinstance(layer, _Mapped):
+                mapped += layer.parent_edits(mine)
+            else:
+                whole.append(layer.parent_edit(mine))
+        for start, end, replacement in whole:
+            if any(_overlap(w, (start, end)) for w in whole if w[:2] != (start, end)) or any(
+                _overlap(m, (start, end)) for m in mapped
+            ):
+                raise CannotMask(f"two encodings overlap in {location}")
+            own = _covered_by(own, start, end, replacement, text, location)
+        return merge_edits(own + mapped + whole, len(text), location)
+
+
+def _overlap(edit: Edit, span: tuple[int, int]) -> bool:
+    return edit[0] < span[1] and span[0] < edit[1]
+
+
+def _covered_by(
+    own: list[Edit], start: int, end: int, replacement: str, text: str, location: str
+) -> list[Edit]:
+    """Own edits inside a span that is re-encoded whole are dropped, once we know the value
+    they mask does not survive in the new encoding (else the mask would be lost)."""
+    kept = []
+    for edit in own:
+        if start <= edit[0] and edit[1] <= end:
+            if edit[0] < edit[1] and text[edit[0] : edit[1]] in replacement:
+                raise CannotMask(f"a masked value would survive re-encoding {location}")
+        else:
+            kept.append(edit)
+    return kept
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class _TextView:
+    """Decoded text as a view: its bytes again in the charset it was decoded from."""
+
+    node: _Node
+    codec: TextCodec
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return self.node.segments
+
+    def render(self, edits: tuple[tuple[Edit, ...], ...]) -> bytes:
+        return self.codec.encode(apply_edits(self.node.segment.text, self.node.edits(edits)))
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class _Layered:
+    inner: View
+    nodes: tuple[_Node, ...]  # one per segment of ``inner``
+    segments: tuple[Segment, ...]
+
+    def render(self, edits: tuple[tuple[Edit, ...], ...]):  # type: ignore[no-untyped-def]
+        per, at = [], 0
+        for node in self.nodes:
+            mine = edits[at : at + len(node.segments)]
+            at += len(mine)
+            per.append(node.edits(mine) if any(mine) else ())
+        return self.inner.render(tuple(per))
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw data
+class _Gzip:
+    """gzip bytes found under another layer; rewritten as gzip again."""
+
+    child: View
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return self.child.segments
+
+    def render(self, edits: tuple[tuple[Edit, ...], ...]) -> bytes:
+        return encode_content(self.child.render(edits), ("gzip",))
+
+
+def layered(view: View, depth: int, scope: Scope) -> View:
+    """``view`` with every segment followed by what was decoded from it (see module doc)."""
+    segments = view.segments
+    decoded = {}
+    for i, segment in enumerate(segments):
+        # most values: no decoder applies, no node built
+        if _MAYBE_LAYER.search(segment.text) or has_invisible(segment.text):
+            node = _node(segment, depth, scope)
+            if node.layers:
+                decoded[i] = node
+    if not decoded:
+        return view
+    nodes = tuple(decoded.get(i) or _Node(s, (), (s,)) for i, s in enumerate(segments))
+    return _Layered(view, nodes, tuple(s for node in nodes for s in node.segments))
+
+
+# A superset of what any decoder below starts from: a base64 run, a percent escape, an
+# entity, a backslash escape, or JSON text. Most values have none and skip every decoder.
+_MAYBE_LAYER = re.compile(r"[A-Za-z0-9+/_-]{16}|%[0-9A-Fa-f]{2}|&|\\|^\s*[\[{]")
+
+
+def _node(segment: Segment, depth: int, scope: Scope) -> _Node:
+    layers = _layers(segment, depth, scope)
+    visible = _visible(segment.text)
+    if visible is not None:  # encodings only whole without the invisible characters
+        text, origin = visible
+        inner = Segment(text, segment.location, segment.context)
+        hidden = [_remapped(layer, origin) for layer in _layers(inner, depth, scope)]
+        layers += [layer for layer in hidden if _not_found(layer, layers)]
+    return _Node.of(segment, layers)
+
+
+def _not_found(layer: _Mapped | _Whole, found: list[_Mapped | _Whole]) -> bool:
+    """A span no layer found as sent covers, or a character-mapped kind not found as sent:
+    one value decoded twice would be counted twice."""
+    if isinstance(layer, _Whole):
+        return not any(
+            isinstance(f, _Whole) and f.start < layer.end and layer.start < f.end for f in found
+        )
+    where = layer.child.segment.location
+    return not any(isinstance(f, _Mapped) and f.child.segment.location == where for f in found)
+
+
+def _layers(segment: Segment, depth: int, scope: Scope) -> list[_Mapped | _Whole]:
+    if not _MAYBE_LAYER.search(segment.text):
+        return []
+    embedded = _embedded_json(segment, depth, scope)
+    if embedded:  # its leaves get their own layers; decoding the raw JSON text again adds nothing
+        return [embedded]
+    layers: list[_Mapped | _Whole] = _base64_layers(segment, depth, scope)
+    for find in (_percent_layer, _entity_layer, _escape_layer):
+        layer = find(segment, depth, scope)
+        if layer:
+            layers.append(layer)
+    return layers
+
+
+# ---------------------------------------------------------------- invisible separators
+
+
+def _visible(text: str) -> tuple[str, tuple[int, ...]] | None:
+    r"""``text`` without invisible characters, and each kept character's offset in ``text``
+    (plus ``len(text)``); None when there are none, or nothing to decode without them.
+    Both readings are decoded: a NUL may join an encoding or separate two of them.
+
+    >>> _visible("K\x00z\x00g\x002\u00adMTM4MDAxMzgwMDA=")[0]    # base64 of +8613800138000
+    'Kzg2MTM4MDAxMzgwMDA='
+
+    A receiver that drops NULs or soft hyphens before decoding reads the encoding whole;
+    the detector drops them too (``detectors.normalize``), but only after decoding.
+    """
+    if not has_invisible(text):
+        return None
+    pieces: list[str] = []
+    origin: list[int] = []
+    pos = 0
+    for match in INVISIBLE.finditer(text):
+        pieces.append(text[pos : match.start()])
+        origin.extend(range(pos, match.start()))
+        pos = match.end()
+    pieces.append(text[pos:])
+    origin.extend(range(pos, len(text) + 1))
+    visible = "".join(pieces)
+    return (visible, tuple(origin)) if _MAYBE_LAYER.search(visible) else None
+
+
+def _remapped(layer: _Mapped | _Whole, origin: tuple[int, ...]) -> _Mapped | _Whole:
+    """A layer found in the visible text, placed in the text as sent (a whole re-encoding
+    drops the invisible characters inside its span)."""
+    if isinstance(layer, _Mapped):
+        return _Mapped(tuple(origin[i] for i in layer.starts), layer.child, layer.encode)
+    return _Whole(origin[layer.start], origin[layer.end - 1] + 1, layer.child, layer.encode)
+
+
+def _text_view(segment: Segment, codec: TextCodec, depth: int, scope: Scope) -> View:
+    return _TextView(_node(segment, depth, scope), codec)
+
+
+# ---------------------------------------------------------------- embedded JSON
+
+
+def _embedded_json(segment: Segment, depth: int, scope: Scope) -> _Whole | None:
+    text = segment.text
+    stripped = text.strip()
+    if len(stripped) < 2 or stripped[0] + stripped[-1] not in ("{}", "[]"):
+        return None
+    view = scope.openers.json(text, TextCodec("utf-8"), segment.location + "|json:")
+    if view is None:
+        return None
+    inner = scope.enter(depth, "embedded JSON", len(text))
+    return _Whole(0, len(text), layered(view, inner, scope), lambda data: data.decode("utf-8"))
+
+
+# ---------------------------------------------------------------- base64
+
+_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_B64_PIECE = re.compile(r"[^/]{16,}")  # a run that is a path: try each step
+# MIME style: lines of base64 only, the first one 16+ characters long
+_B64_BLOCK = re.compile(r"(?m)^[A-Za-z0-9+/]{16,}(?:\r?\n[A-Za-z0-9+/]+={0,2})+(?=\r?$)")
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True, slots=True)
+class _Base64Style:
+    """How a run was written, so a re-encoded one looks the same."""
+
+    urlsafe: bool
+    padded: bool
+    line: int = 0  # MIME line width, 0 for one line
+    newline: str = "\n"
+
+    def encode(self, data: bytes) -> str:
+        text = (base64.urlsafe_b64encode if self.urlsafe else base64.b64encode)(data).decode()
+        if not self.padded:
+            text = text.rstrip("=")
+        if self.line:
+            text = self.newline.join(
+                text[i : i + self.line] for i in range(0, len(text), self.line)
+            )
+        return text
+
+
+def _base64_layers(segment: Segment, depth: int, scope: Scope) -> list[_Mapped | _Whole]:
+    text = segment.text
+    layers: list[_Mapped | _Whole] = []
+    taken: list[tuple[int, int]] = []
+    for match in _B64_BLOCK.finditer(text):
+        layer = _base64_layer(segment, match.start(), match.end(), depth, scope)
+        if layer:
+            layers.append(layer)
+            taken.append((match.start(), match.end()))
+    for match in _B64_RUN.finditer(text):
+        if any(start <= match.start() < end for start, end in taken):
+            continue
+        layer = _base64_layer(segment, match.start(), match.end(), depth, scope)
+        if layer:
+            layers.append(layer)
+        elif "/" in match.group():
+            for piece in _B64_PIECE.finditer(match.group()):
+                at = match.start() + piece.start()
+                layer = _base64_layer(segment, at, at + len(piece.group()), depth, scope)
+                if layer:
+                    layers.append(layer)
+    return layers
+
+
+def _base64_layer(
+    segment: Segment, start: int, end: int, depth: int, scope: Scope
+) -> _Whole | None:
+    decoded = _b64decode(segment.text[start:end])
+    if decoded is None:
+        return None
+    data, style = decoded
+    child = _bytes_view(data, segment.location + "|base64", segment.context, depth, scope)
+    return _Whole(start, end, child, style.encode) if child else None
+
+
+def _b64decode(run: str) -> tuple[bytes, _Base64Style] | None:
+    lines = run.splitlines()
+    compact = "".join(lines)
+    body = compact.rstrip("=")
+    if body.isdigit() or len(body) % 4 == 1:  # numbers are numbers; 4n+1 is never base64
+        return None
+    urlsafe = "-" in body or "_" in body
+    if urlsafe and ("+" in body or "/" in body):
+        return None
+    try:
+        data = base64.b64decode(
+            body + "=" * (-len(body) % 4), altchars=b"-_" if urlsafe else None, validate=True
+        )
+    except (binascii.Error, ValueError):
+        return None
+    padded = compact.endswith("=") or len(body) % 4 == 0
+    newline = "\r\n" if "\r\n" in run else "\n"
+    return data, _Base64Style(urlsafe, padded, len(lines[0]) if len(lines) > 1 else 0, newline)
+
+
+def _bytes_view(
+    data: bytes, location: str, context: tuple[str, ...], depth: int, scope: Scope
+) -> View | None:
+    """Decoded bytes as a view, or None when they are neither text nor a known format."""
+    document = scope.openers.document(data, location, depth + 1)
+    if document is not None:
+        inner = scope.enter(depth, "a document under an encoding", len(data))
+        return layered(document, inner, scope)
+    if data.startswith(_GZIP_MAGIC):
+        inner = scope.enter(depth, "gzip under an encoding", len(data))
+        plain = decode_content(data, ("gzip",), max(scope.budget.left, 0)).data
+        child = _bytes_view(plain, location + "|gzip", context, inner, scope)
+        if child is None:
+            raise Uninspectable("compressed binary content under an encoding")
+        return _Gzip(child)
+    text = _plausible_text(data)
+    if text is None:
+        return None
+    inner = scope.enter(depth, "a base64 layer", len(data))
+    stripped = text[0].strip()
+    is_document = stripped[:1] + stripped[-1:] in ("{}", "[]")  # a bare number stays text
+    json_view = scope.openers.json(text[0], text[1], location + "|json:") if is_document else None
+    if json_view is not None:
+        return layered(json_view, inner, scope)
+    return _text_view(Segment(text[0], location, context), text[1], inner, scope)
+
+
+_CONTROL_BYTES = bytes(set(range(0x20)) - {0x09, 0x0A, 0x0D}) + b"\x7f"
+_OTHER_BYTES = bytes(set(range(256)) - set(_CONTROL_BYTES))
+_CONTROL_SHARE = 100  # more than 1 in 100 control bytes: not narrow text
+
+
+def _plausible_text(data: bytes) -> tuple[str, TextCodec] | None:
+    """Text in UTF-8, UTF-16/32 (BOM or NUL pattern) or GB18030 (``decode_text``), else None.
+
+    UTF-16 is tried because NUL bytes are what hide ASCII in it: ``base64("3\x002\x00")``.
+    """
+    # Most decoded junk fails here, at C speed, before any charset is tried. NULs are left
+    # to decode_text: in UTF-16/32 text half the bytes are NUL, and NULs between digits
+    # ("1\x003\x008") are dropped by the detectors like by many receivers.
+    # UTF-16/32 code units hold control-range bytes (码 is 01 78): those go to decode_text.
+    if not data.startswith(_WIDE_BOMS) and not decode.sniff_wide(data):
+        controls = data.translate(None, _OTHER_BYTES)
+        if len(controls) - controls.count(0) > len(data) // _CONTROL_SHARE:
+            return None
+    try:
+        text, codec = decode_text(data, None)
+    except Uninspectable:
+        if decode.is_overlong_utf8(data):  # text to a lenient receiver: refuse, never skip
+            raise
+        return None
+    if not text.replace("\x00", "").strip():
+        return None
+    return (text, codec) if decode.is_text_like(text) else None
+
+
+_WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # the UTF-32 ones start with these
+
+
+# ---------------------------------------------------------------- character-mapped layers
+
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_PERCENT_CHARSETS = ("utf-8", "gb18030")  # stateless: every character has fixed bytes
+# (so are UTF-16/32 with a fixed byte order, tried first when a BOM or NULs say so)
+
+
+def _percent_layer(segment: Segment, depth: int, scope: Scope) -> _Mapped | None:
+    text = segment.text
+    if not _PERCENT.search(text):
+        return None
+    data, origin, i = bytearray(), [], 0
+    while i < len(text):
+        if _PERCENT.match(text, i):
+            data.append(int(text[i + 1 : i + 3], 16))
+            origin.append(i)
+            i += 3
+            continue
+        encoded = text[i].encode("utf-8", "surrogatepass")
+        data += encoded
+        origin += [i] * len(encoded)
+        i += 1
+    decode.refuse_overlong(bytes(data))  # %C0%B3 is "3" to a lenient receiver
+    for name, skip in _percent_charsets(bytes(data)):
+        try:
+            decoded = bytes(data[skip:]).decode(name)
+        except UnicodeDecodeError:
+            continue
+        codec = TextCodec(name)
+        starts: list[int] = []
+        at = skip
+        for char in decoded:
+            starts.append(origin[at])
+            at += len(codec.encode(char))
+        return _mapped(segment, "percent", decoded, starts, _PercentEncoder(codec), depth, scope)
+    return None
+
+
+def _percent_charsets(data: bytes) -> list[tuple[str, int]]:
+    r"""(charset, BOM length) to try: a BOM's, else the width NULs point to, else UTF-8, GB18030.
+
+    >>> _percent_charsets(b"3\x002\x00")
+    [('utf-16-le', 0), ('utf-8', 0), ('gb18030', 0)]
+    """
+    for bom, name in _PERCENT_BOMS:
+        if data.startswith(bom):
+            return [(name, len(bom))] + [(other, 0) for other in _PERCENT_CHARSETS]
+    wide = decode.sniff_wide(data)
+    return ([(wide, 0)] if wide else []) + [(name, 0) for name in _PERCENT_CHARSETS]
+
+
+_PERCENT_BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _PercentEncoder:
+    codec: TextCodec
+
+    def __call__(self, replacement: str) -> str:
+        return quote(self.codec.encode(replacement), safe="*")
+
+
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?")
+_MARKUP_ENTITIES = {"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"}  # alone, ordinary HTML/XML
+
+
+def _entity_layer(segment: Segment, depth: int, scope: Scope) -> _Mapped | None:
+    text = segment.text
+    matches = [m for m in _ENTITY.finditer(text) if _unentity(m.group()) != m.group()]
+    if not any(m.group() not in _MARKUP_ENTITIES for m in matches):
+        return None
+    return _spliced(segment, "html-entities", matches, _unentity, html.escape, depth, scope)
+
+
+_NUL_ENTITY = re.compile(r"&#(?:0+|[xX]0+);?\Z")
+
+
+def _unentity(entity: str) -> str:
+    """``html.unescape``, but ``&#0;`` is NUL (browsers show U+FFFD, other decoders NUL):
+    the detectors drop NUL, so ``1&#0;3&#0;8`` reads "138" as a lenient receiver does."""
+    return "\x00" if _NUL_ENTITY.match(entity) else html.unescape(entity)
+
+
+_ESCAPE = re.compile(
+    r"\\u([dD][89abAB][0-9A-Fa-f]{2})\\u([dD][c-fC-F][0-9A-Fa-f]{2})|\\u([0-9A-Fa-f]{4})"
+)
+
+
+def _escape_layer(segment: Segment, depth: int, scope: Scope) -> _Mapped | None:
+    matches = [m for m in _ESCAPE.finditer(segment.text) if _unescape(m) is not None]
+    if not matches:
+        return None
+    return _spliced(segment, "json-escapes", matches, _unescape_text, str, depth, scope)
+
+
+def _unescape_text(escape: str) -> str | None:
+    return _unescape(_ESCAPE.match(escape))
+
+
+def _unescape(match: re.Match[str] | None) -> str | None:
+    """The character of ``\\uXXXX`` (or a surrogate pair); None for a lone surrogate."""
+    assert match is not None
+    if match.group(3) is None:
+        return chr(
+            0x10000 + (int(match.group(1), 16) - 0xD800 << 10) + int(match.group(2), 16) - 0xDC00
+        )
+    char = chr(int(match.group(3), 16))
+    return None if 0xD800 <= ord(char) <= 0xDFFF else char
+
+
+def _spliced(
+    segment: Segment,
+    kind: str,
+    matches: list[re.Match[str]],
+    decode: Callable[[str], str | None],
+    encode: Callable[[str], str],
+    depth: int,
+    scope: Scope,
+) -> _Mapped:
+    """Text with each match replaced by its decoding; other characters stay in place."""
+    text, pos = segment.text, 0
+    out: list[str] = []
+    starts: list[int] = []
+    for match in matches:
+        out.append(text[pos : match.start()])
+        starts += range(pos, match.start())
+        decoded = decode(match.group()) or ""
+        out.append(decoded)
+        starts += [match.start()] * len(decoded)
+        pos = match.end()
+    out.append(text[pos:])
+    starts += range(pos, len(text))
+    return _mapped(segment, kind, "".join(out), starts, encode, depth, scope)
+
+
+def _mapped(
+    segment: Segment,
+    kind: str,
+    decoded: str,
+    starts: list[int],
+    encode: Callable[[str], str],
+    depth: int,
+    scope: Scope,
+) -> _Mapped:
+    inner = scope.enter(depth, f"a {kind} layer", len(decoded))
+    child = _node(Segment(decoded, f"{segment.location}|{kind}", segment.context), inner, scope)
+    return _Mapped((*starts, len(segment.text)), child, encode)

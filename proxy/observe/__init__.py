@@ -1,0 +1,2 @@
+"""Observability: Prometheus metrics (metrics.py), /healthz /readyz /proxy.pac (health.py, pac.py).
+"""

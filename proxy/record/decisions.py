@@ -1,0 +1,218 @@
+"""One decision record per request, and where it is written.
+
+The addon builds a DecisionRecord for every request and hands it to the recorder
+(``Recorder.write``) before the client gets an answer; metrics read the same record.
+Nothing here holds raw personal data: only counts, entity names and masked snippets.
+``evidence`` (raw values with a little context) is for the encrypted incident store only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    time: str  # RFC 3339 UTC
+    incident_id: str
+    source: str  # client address
+    user: str | None
+    scheme: str
+    host: str  # destination host (SNI/Host)
+    port: int
+    method: str
+    path: str  # without query values
+    mode: str  # proxy mode: regular, transparent, upstream, ...
+    action: str  # block | mask | allow | monitor
+    rule: str  # policy rule or failure action (on_timeout, ...)
+    enforced: bool  # False in monitor mode
+    would_be: str | None  # in monitor mode: what enforce would have done
+    reason: str
+    entity_counts: dict[str, int]
+    masked: list[str]  # masked snippets: "138********#7f3a2c" (detectors.mask)
+    locations: list[str]  # where findings were: "json:$.customer.phone"
+    policy_hash: str
+    approval: str | None = None
+    uninspected: str | None = None  # oversize | undecodable | passthrough | error | timeout
+    error_stage: str | None = None  # extract | detect | decide | act | record
+    bytes_inspected: int = 0
+    inspect_seconds: float = 0.0
+    records: int = 0  # customer records (people) in the request, see detectors.records
+    # A second line for the same request, written when the exchange failed after the decision:
+    # upstream_connect | upstream_tls | response_cut | client_aborted | other (see proxy.hook.addon)
+    outcome: str | None = None
+    evidence: tuple[dict, ...] = field(default=(), repr=False)  # raw; encrypted store only
+    # Who sent it (``user`` above) and how baomi knew: proxyauth | ldap | header | ipmap | none.
+    # Appended with defaults so that lines written before they existed still parse.
+    user_groups: list[str] = field(default_factory=list)  # directory groups, sorted
+    identity: str = "none"
+
+    def public(self) -> dict:
+        """The record without evidence: safe for logs and metrics."""
+        d = asdict(self)
+        d.pop("evidence")
+        return d
+
+
+class Recorder(Protocol):
+    def write(self, record: DecisionRecord) -> None:
+        """Make the record durable; raise IncidentLogError if that is impossible."""
+
+
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024  # `baomi run --decision-log-max-bytes`
+DEFAULT_KEEP = 10  # `baomi run --decision-log-keep`
+
+
+def is_clean_allow(record: DecisionRecord) -> bool:
+    """Allowed, nothing found, everything inspected: the only records a policy may thin out.
+
+    Blocks, masks, monitors, failures, approvals and anything with findings are always kept.
+    """
+    return (record.action == "allow" and record.uninspected is None
+            and record.error_stage is None and record.approval is None
+            and record.outcome is None
+            and not any(record.entity_counts.values()))
+
+
+class DecisionLog:
+    """Append-only JSON lines at ``DIR/decisions.jsonl``, one per request, rotated by size.
+
+        log = DecisionLog(Path("var"), max_bytes=100 * 2**20, keep=10,
+                          policy=lambda: runtime.policy)
+
+    A line that would take the file past ``max_bytes`` first rotates it: ``.K-1`` -> ``.K`` ...
+    ``.1`` -> ``.2``, ``decisions.jsonl`` -> ``.1`` (newest), then a fresh file. The oldest
+    copy is overwritten by the rename before it, so a crash between two renames leaves a gap in
+    the numbering, never a lost line. ``keep=0`` keeps no copies: the full file is unlinked. A
+    single line longer than ``max_bytes`` gets a file to itself. Rotation, ``reopen`` and writes
+    share one lock, so every file holds whole lines only.
+
+    ``policy`` (a callable returning the policy in force, read per record so reloads apply)
+    decides which clean allows are written (``logging.allowed``); without it, all are.
+    """
+
+    def __init__(self, data_dir: Path, sync: bool = True, max_bytes: int = DEFAULT_MAX_BYTES,
+                 keep: int = DEFAULT_KEEP, policy: Callable[[], object] | None = None):
+        """``sync``: fsync every line that is not a clean allow. ``baomi run`` passes False
+        because the incident store already makes exactly those records durable (one fsync
+        per incident, not two); this log is then the audit trail of every request."""
+        if max_bytes <= 0 or keep < 0:
+            raise ValueError(f"max_bytes must be > 0 and keep >= 0, got {max_bytes}, {keep}")
+        self.sync = sync
+        self.max_bytes, self.keep = max_bytes, keep
+        self.path = Path(data_dir) / "decisions.jsonl"
+        self._policy = policy
+        self._clean_allows = 0  # seen so far, for logging.allowed: sample:N
+        self._lock = threading.Lock()
+        self._fd = self._open()
+
+    def write(self, record: DecisionRecord) -> None:
+        from proxy.errors import IncidentLogError
+
+        line = (json.dumps(record.public(), ensure_ascii=False, sort_keys=True) + "\n").encode()
+        durable = self.sync and (record.action != "allow" or record.uninspected is not None)
+        clean = is_clean_allow(record)
+        try:
+            with self._lock:
+                if clean and not self._keeps_clean_allow():
+                    return
+                self._append(line, durable)
+        except OSError as e:
+            raise IncidentLogError(f"cannot write decision log {self.path}: {e.strerror}") from e
+
+    def reopen(self) -> None:
+        """Start writing to ``decisions.jsonl`` again after someone renamed it (logrotate, then
+        SIGUSR1). Between writes; on failure the old file stays in use and the error is raised."""
+        from proxy.errors import IncidentLogError
+
+        try:
+            with self._lock:
+                self._swap(self._open())
+        except OSError as e:
+            raise IncidentLogError(f"cannot reopen decision log {self.path}: {e.strerror}") from e
+
+    def _keeps_clean_allow(self) -> bool:
+        if self._policy is None:
+            return True
+        seen, self._clean_allows = self._clean_allows, self._clean_allows + 1
+        return self._policy().logging.keeps_allowed(seen)
+
+    def _append(self, line: bytes, durable: bool) -> None:
+        """All of ``line`` or none of it: a short write (disk full) is cut back, never left as
+        half a line for the next record to be glued to."""
+        end = os.fstat(self._fd).st_size
+        if end and end + len(line) > self.max_bytes:
+            self._rotate()
+            end = 0
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(self._fd, view):]
+            if durable:
+                os.fsync(self._fd)
+        except OSError:
+            os.ftruncate(self._fd, end)
+            raise
+
+    def _rotate(self) -> None:
+        """Oldest first, each rename atomic: every line is in exactly one file at every step."""
+        for n in range(self.keep - 1, 0, -1):
+            try:
+                os.rename(self._copy(n), self._copy(n + 1))
+            except FileNotFoundError:
+                pass  # fewer copies so far, or a gap left by a crash
+        try:
+            if self.keep:
+                os.rename(self.path, self._copy(1))
+            else:
+                os.unlink(self.path)
+        except FileNotFoundError:
+            pass  # renamed away by someone else, or a previous rotation failed after this step
+        self._swap(self._open())
+        if self.sync:  # the renames and the new file's name survive a power cut, like its lines
+            directory = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+
+    def _copy(self, n: int) -> Path:
+        return self.path.with_name(f"{self.path.name}.{n}")
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def _swap(self, fd: int) -> None:
+        old, self._fd = self._fd, fd
+        os.close(old)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+class Recorders:
+    """Writes one record to several recorders in order (decision log, incident store).
+
+    Any failure propagates: the caller treats the request as unrecorded and blocks it.
+    """
+
+    def __init__(self, *recorders):
+        self.recorders = recorders
+
+    def write(self, record: DecisionRecord) -> None:
+        for recorder in self.recorders:
+            recorder.write(record)
+
+    def probe(self) -> bool:
+        """Could every recorder that can tell take a record now? (readiness after a failure)"""
+        return all(r.probe() for r in self.recorders if hasattr(r, "probe"))
+
+    def close(self) -> None:
+        for recorder in self.recorders:
+            recorder.close()

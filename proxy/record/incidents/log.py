@@ -1,0 +1,456 @@
+"""The incident log: append-only segment files, a hash chain, forward-secure MACs, checkpoints.
+
+    log = IncidentLog(Path("var"), Keyring.load(Path("var")))
+    log.append("access", {"incident": "...", "who": "alice", "why": "ticket 42"})  # durable
+    log.close()                                                    # signs a final checkpoint
+
+Files under ``DIR/incidents/``: ``log-00000001.bin`` ... (one *segment* per writer run, frames
+as in ``framing``), ``checkpoint.json`` (the newest signed checkpoint), ``torn-<time>.bin``
+(torn tails set aside), ``.lock`` (writers hold it exclusively for each append).
+
+What each mechanism does and does not protect against:
+
+* **Frame CRC + lengths** tell a torn write from a record. On open, whatever follows the last
+  whole frame of the newest file is copied to ``torn-<time>.bin`` and cut off; the chain
+  continues from the last whole frame. ``append`` returns only after write + fsync, so a
+  crash can tear only a record that was never acknowledged. CRCs stop no attacker.
+* **Hash chain**: every body names the previous frame's hash and a sequence number, and
+  ``hash = SHA-256(prev hash + body + mac)``. A flipped byte, a deleted, inserted or
+  reordered frame breaks the chain where it happened. Anyone can recompute SHA-256, so an
+  attacker who rewrites *every* later frame repairs the chain: that is what checkpoints and
+  MACs are for.
+* **Forward-secure MAC**: each segment starts with a random key k0, sealed to the reviewer
+  public key in its first frame; frame i carries HMAC(k_i, body) and the writer then keeps
+  only k_{i+1} = HMAC(k_i, "next"). Someone who takes over the host at record j learns k_j
+  and can forge records from j on, but cannot recompute the MAC of any earlier record of
+  any segment: altering one requires replacing its whole segment (new frame-0 key), which
+  shows as a different sequence of segments than checkpoints and exports kept elsewhere
+  record. Only a reviewer private key checks MACs (``verify --key``). Key erasure in Python
+  is best effort: the old key object is dropped, not scrubbed from memory.
+* **Checkpoints** (every ``checkpoint_every`` records and on close): an Ed25519 signature over
+  the (seq, hash) of the newest record, written to ``checkpoint.json`` and then as a frame.
+  ``verify`` reports a log that ends before the last checkpoint (tail truncation) or
+  disagrees with it. The signing key lives on the host, so a host attacker can sign a new
+  history: checkpoints stop accidents and people without that key; copy ``checkpoint.json``
+  off the host for more. Records after the newest checkpoint can be cut off undetected.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from proxy.errors import IncidentLogError
+from proxy.record.incidents import envelope, framing
+from proxy.record.incidents.files import fsync_dir, write_all, write_atomic
+from proxy.record.incidents.keys import Keyring, fingerprint
+
+GENESIS = bytes(32)
+CHECKPOINT_EVERY = 100
+PROBE_BYTES = 16 * 1024  # an incident frame is 1-3 KiB; room for a few
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def incidents_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / "incidents"
+
+
+def segment_info(number: int) -> bytes:
+    return f"baomi segment key {number:08d}".encode()
+
+
+def next_mac_key(key: bytes) -> bytes:
+    return hmac.new(key, b"next", hashlib.sha256).digest()
+
+
+def frame_mac(key: bytes, body: bytes) -> bytes:
+    return hmac.new(key, body, hashlib.sha256).digest()
+
+
+def chain_hash(prev: bytes, body: bytes, mac: bytes) -> bytes:
+    return hashlib.sha256(prev + body + mac).digest()
+
+
+def checkpoint_statement(seq: int, hash_hex: str, time: str) -> bytes:
+    return b"baomi checkpoint v1\n" + framing.canonical(
+        {"seq": seq, "hash": hash_hex, "time": time}
+    )
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LogFile:
+    number: int
+    path: Path
+    size: int  # bytes that existed when the snapshot was taken
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One frame with its parsed body and where it is."""
+
+    file: LogFile
+    frame: framing.Frame
+    seq: int
+    prev: str
+    kind: str
+    time: str
+    data: dict
+
+    @classmethod
+    def of(cls, file: LogFile, frame: framing.Frame) -> Entry:
+        f = frame.fields
+        return cls(
+            file,
+            frame,
+            f.get("seq", -1),
+            f.get("prev", ""),
+            f.get("kind", ""),
+            f.get("time", ""),
+            f.get("data", {}),
+        )
+
+    @property
+    def where(self) -> str:
+        return f"seq {self.seq} ({self.file.path.name} offset {self.frame.offset})"
+
+
+def log_files(inc_dir: Path) -> list[LogFile]:
+    files = []
+    for path in inc_dir.glob("log-*.bin"):
+        stem = path.stem.removeprefix("log-")
+        if stem.isdigit():
+            files.append(LogFile(int(stem), path, path.stat().st_size))
+    return sorted(files, key=lambda f: f.number)
+
+
+def snapshot(inc_dir: Path) -> list[LogFile]:
+    """The log files and their sizes, taken while no writer is mid-append."""
+    if not inc_dir.is_dir():
+        return []
+    with _locked(inc_dir, fcntl.LOCK_SH):
+        return log_files(inc_dir)
+
+
+def read_file(file: LogFile) -> bytes:
+    with open(file.path, "rb") as fh:
+        return fh.read(file.size)
+
+
+def entries(inc_dir: Path, start: tuple[int, int] = (0, 0)) -> Iterator[Entry]:
+    """Valid frames in log order from (file number, offset); damage is ``verify``'s business."""
+    for file in snapshot(inc_dir):
+        if file.number < start[0]:
+            continue
+        buf = read_file(file)
+        offset = start[1] if file.number == start[0] else 0
+        for item in framing.scan(memoryview(buf)[offset:]):
+            if isinstance(item, framing.Frame):
+                frame = framing.Frame(item.offset + offset, item.body, item.mac, item.hash)
+                yield Entry.of(file, frame)
+
+
+def entry_at(inc_dir: Path, number: int, offset: int) -> Entry:
+    path = inc_dir / f"log-{number:08d}.bin"
+    try:
+        buf = path.read_bytes()
+    except OSError as e:
+        raise IncidentLogError(f"cannot read {path.name}: {e.strerror}") from e
+    item = framing.parse_at(buf, offset)
+    if not isinstance(item, framing.Frame):
+        raise IncidentLogError(
+            f"{path.name} offset {offset}: {item.reason}; run 'baomi incidents verify'"
+        )
+    return Entry.of(LogFile(number, path, len(buf)), item)
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    seq: int
+    hash: str
+    file: int
+    offset: int
+
+
+class _Segment:
+    """The file this writer appends to and the chain state after its last frame."""
+
+    def __init__(
+        self,
+        number: int,
+        path: Path,
+        fd: int,
+        size: int,
+        seq: int,
+        hash_: bytes,
+        start_seq: int,
+        mac_key: bytes,
+    ):
+        self.number, self.path, self.fd, self.size = number, path, fd, size
+        self.seq, self.hash, self.start_seq, self.mac_key = seq, hash_, start_seq, mac_key
+
+
+class IncidentLog:
+    """Appends frames durably; safe from several threads and several processes at once."""
+
+    def __init__(self, data_dir: Path, keyring: Keyring, checkpoint_every: int = CHECKPOINT_EVERY):
+        if keyring.signer is None:
+            raise IncidentLogError("the incident log needs the checkpoint signing key")
+        self.dir = incidents_dir(data_dir)
+        self._keyring = keyring
+        self._signer: ed25519.Ed25519PrivateKey = keyring.signer
+        self.checkpoint_every = checkpoint_every
+        self._lock = threading.Lock()
+        self._segment: _Segment | None = None
+        self._since_checkpoint = 0
+        self._broken: str | None = None
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._lock_fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise IncidentLogError(f"cannot open incident log in {self.dir}: {e.strerror}") from e
+
+    def append(self, kind: str, data: dict) -> Appended:
+        """Write one frame and fsync it; raise IncidentLogError if it is not durable."""
+        with self._lock:
+            if self._broken:
+                raise IncidentLogError(
+                    f"incident log unusable after an earlier failure ({self._broken})"
+                )
+            try:
+                with _flock(self._lock_fd, fcntl.LOCK_EX):
+                    if not self._is_head():
+                        self._start_segment()
+                    appended = self._append(kind, data)
+                    self._since_checkpoint += 1
+                    if self._since_checkpoint >= self.checkpoint_every:
+                        self._checkpoint()
+                    return appended
+            except OSError as e:
+                raise IncidentLogError(
+                    f"cannot write incident log in {self.dir}: {e.strerror}"
+                ) from e
+
+    def probe(self) -> bool:
+        """Could an append succeed now? For readiness after a failure, without adding a frame.
+
+        Writes, fsyncs and removes ``.probe`` (PROBE_BYTES, more than an incident frame) in
+        the log directory: a full or read-only file system, or a log stopped by an earlier
+        failure, answers False.
+        """
+        if self._broken:
+            return False
+        path = self.dir / ".probe"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                write_all(fd, bytes(PROBE_BYTES))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                path.unlink(missing_ok=True)
+        except OSError:
+            return False
+        return True
+
+    def use_keyring(self, keyring: Keyring) -> None:
+        """Seal segments started from now on to ``keyring.current`` (after a key rotation)."""
+        with self._lock:
+            self._keyring = keyring
+
+    def close(self) -> None:
+        """Sign a final checkpoint if this writer wrote the newest frames, then let go."""
+        with self._lock:
+            if self._segment is None:
+                return
+            try:
+                with _flock(self._lock_fd, fcntl.LOCK_EX):
+                    if self._since_checkpoint and not self._broken and self._is_head():
+                        self._checkpoint()
+            except OSError as e:
+                raise IncidentLogError(f"cannot write final checkpoint: {e.strerror}") from e
+            finally:
+                self._drop_segment()
+                os.close(self._lock_fd)
+
+    # -- internals (called with both locks held) --
+
+    def _is_head(self) -> bool:
+        seg = self._segment
+        if seg is None:
+            return False
+        if (self.dir / f"log-{seg.number + 1:08d}.bin").exists():
+            return False  # another writer started a newer segment
+        st = os.fstat(seg.fd)
+        return st.st_nlink > 0 and st.st_size == seg.size
+
+    def _start_segment(self) -> None:
+        self._drop_segment()
+        number, seq, prev = recover_head(self.dir)
+        number += 1
+        path = self.dir / f"log-{number:08d}.bin"
+        k0 = os.urandom(32)
+        data = {
+            "file": path.name,
+            "key_id": self._keyring.current_id,
+            "sealed_key": base64.b64encode(
+                envelope.seal(self._keyring.current, k0, segment_info(number))
+            ).decode(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        }
+        body, mac, hash_ = _build(seq + 1, prev, "segment", data, k0)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        try:
+            write_all(fd, framing.encode(body, mac, hash_))
+            os.fsync(fd)
+            fsync_dir(self.dir)
+        except OSError:
+            os.close(fd)
+            path.unlink(missing_ok=True)  # holds no acknowledged frame
+            raise
+        size = framing.OVERHEAD + len(body)
+        self._segment = _Segment(number, path, fd, size, seq + 1, hash_, seq + 1, next_mac_key(k0))
+
+    def _append(self, kind: str, data: dict) -> Appended:
+        seg = self._segment
+        assert seg is not None
+        body, mac, hash_ = _build(seg.seq + 1, seg.hash, kind, data, seg.mac_key)
+        raw = framing.encode(body, mac, hash_)
+        try:
+            write_all(seg.fd, raw)
+            os.fsync(seg.fd)
+        except OSError:
+            self._undo_partial(seg)
+            raise
+        offset = seg.size
+        seg.size += len(raw)
+        seg.seq += 1
+        seg.hash = hash_
+        seg.mac_key = next_mac_key(seg.mac_key)  # the old key is no longer referenced
+        return Appended(seg.seq, hash_.hex(), seg.number, offset)
+
+    def _undo_partial(self, seg: _Segment) -> None:
+        """Cut a failed append back so the file ends on a whole frame; else stop writing."""
+        try:
+            os.ftruncate(seg.fd, seg.size)
+            os.fsync(seg.fd)
+        except OSError as e:
+            self._broken = f"could not undo a partial write: {e.strerror}"
+
+    def _checkpoint(self) -> None:
+        seg = self._segment
+        assert seg is not None
+        statement = self._sign(seg.seq, seg.hash.hex())
+        # checkpoint.json first: after a crash between the two it is never behind the log's
+        # newest checkpoint frame, so "older than the log" can only mean it was replaced.
+        write_atomic(
+            self.dir / "checkpoint.json", json.dumps(statement, indent=1).encode() + b"\n"
+        )
+        self._append("checkpoint", statement)
+        self._since_checkpoint = 0
+
+    def _sign(self, seq: int, hash_hex: str) -> dict:
+        time = utc_now()
+        signature = self._signer.sign(checkpoint_statement(seq, hash_hex, time))
+        return {
+            "seq": seq,
+            "hash": hash_hex,
+            "time": time,
+            "signature": base64.b64encode(signature).decode(),
+            "key": fingerprint(self._signer.public_key()),
+        }
+
+    def _drop_segment(self) -> None:
+        if self._segment is not None:
+            os.close(self._segment.fd)
+            self._segment = None
+
+
+def recover_head(inc_dir: Path) -> tuple[int, int, bytes]:
+    """(newest file number, last seq, last hash), after setting aside any torn tail."""
+    files = log_files(inc_dir)
+    while files:
+        file = files.pop()
+        buf = read_file(file)
+        last: framing.Frame | None = None
+        for item in framing.scan(buf):
+            if isinstance(item, framing.Frame):
+                last = item
+        end = last.end if last else 0
+        if end < len(buf):
+            _set_aside(inc_dir, file.path, buf, end)
+        if last is not None:
+            fields = last.fields
+            return file.number, fields["seq"], last.hash
+        file.path.unlink()  # nothing whole in it; its bytes are in torn-*.bin
+        fsync_dir(inc_dir)
+    return 0, 0, GENESIS
+
+
+def _set_aside(inc_dir: Path, path: Path, buf: bytes, end: int) -> None:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    torn = inc_dir / f"torn-{stamp}.bin"
+    fd = os.open(torn, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        write_all(fd, buf[end:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, end)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(inc_dir)
+
+
+def _build(
+    seq: int, prev: bytes, kind: str, data: dict, mac_key: bytes
+) -> tuple[bytes, bytes, bytes]:
+    body = framing.canonical(
+        {"seq": seq, "prev": prev.hex(), "kind": kind, "time": utc_now(), "data": data}
+    )
+    mac = frame_mac(mac_key, body)
+    return body, mac, chain_hash(prev, body, mac)
+
+
+@contextmanager
+def _flock(fd: int, how: int) -> Iterator[None]:
+    fcntl.flock(fd, how)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _locked(inc_dir: Path, how: int) -> Iterator[None]:
+    fd = os.open(inc_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        with _flock(fd, how):
+            yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,172 @@
+"""The proxy's Recorder: one encrypted, chained, fsynced incident per noteworthy record.
+
+    store = IncidentStore(Path("var"))      # needs DIR/keys (ensure_keys or 'baomi keys init')
+    store.write(record)                     # durable on return, or IncidentLogError
+    store.close()                           # final signed checkpoint
+
+Recorded: block and mask; monitor (or unenforced) records with findings or a would-be
+block/mask; anything uninspected (bypass, oversize, error, timeout). Everything else returns
+without writing. Metadata is stored in clear (no raw values: masked snippets only);
+``record.evidence`` is encrypted under the period's data key with the metadata as
+associated data.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from proxy.errors import IncidentLogError, UsageError
+from proxy.record.decisions import DecisionRecord
+from proxy.record.incidents import envelope, framing
+from proxy.record.incidents.keys import Keyring
+from proxy.record.incidents.log import CHECKPOINT_EVERY, IncidentLog
+from proxy.record.incidents.periods import Period
+from proxy.record.incidents.redact import redact_record
+
+_META_FIELDS = (
+    "time",
+    "source",
+    "user",
+    "scheme",
+    "host",
+    "port",
+    "method",
+    "path",
+    "mode",
+    "action",
+    "rule",
+    "enforced",
+    "would_be",
+    "reason",
+    "entity_counts",
+    "masked",
+    "locations",
+    "policy_hash",
+    "approval",
+    "uninspected",
+    "error_stage",
+    "bytes_inspected",
+    "user_groups",
+    "identity",
+)
+
+
+def should_record(record: DecisionRecord) -> bool:
+    """Block/mask always; monitor with findings or a would-be block/mask; any bypass.
+
+    allow + uninspected="passthrough" -> True;  allow, nothing found -> False
+    """
+    if record.outcome:  # what became of an already recorded request: the decision log's
+        return False
+    if record.uninspected:
+        return True
+    if record.action in ("block", "mask"):
+        return True
+    would_act = record.would_be in ("block", "mask")
+    if record.action == "monitor" or not record.enforced:
+        return bool(record.entity_counts) or would_act
+    return False
+
+
+def incident_metadata(record: DecisionRecord, period_id: str) -> dict:
+    clear = redact_record(record)  # metadata is stored in clear: no evidence value in it
+    meta = {name: getattr(clear, name) for name in _META_FIELDS}
+    meta["incident"] = record.incident_id
+    meta["period"] = period_id
+    meta["evidence_items"] = len(record.evidence)
+    record_count = getattr(record, "record_count", None)  # rows in a file upload, when known
+    if record_count is not None:
+        meta["record_count"] = record_count
+    return meta
+
+
+def evidence_plaintext(record: DecisionRecord) -> bytes:
+    return json.dumps(
+        list(record.evidence), ensure_ascii=False, sort_keys=True, default=_jsonable
+    ).encode()
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, bytes):
+        return {"base64": base64.b64encode(value).decode()}
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+class IncidentStore:
+    """Implements ``proxy.record.decisions.Recorder``; safe to call from many threads."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        checkpoint_every: int = CHECKPOINT_EVERY,
+        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    ):
+        self.data_dir = Path(data_dir)
+        self._today = today  # the period clock; tests move it
+        self._keyring = _load_keyring(self.data_dir)
+        self._log = IncidentLog(self.data_dir, self._keyring, checkpoint_every)
+        self._period_lock = threading.Lock()
+        self._period: Period | None = None
+
+    def write(self, record: DecisionRecord) -> None:
+        if not should_record(record):
+            return
+        try:
+            self._write(record)
+        except IncidentLogError:
+            raise
+        except Exception as e:  # noqa: BLE001 - Recorder contract: any failure is IncidentLogError
+            # ``from None``: the original message might quote a value from the record
+            raise IncidentLogError(f"cannot record incident ({type(e).__name__})") from None
+
+    def _write(self, record: DecisionRecord) -> None:
+        period = self._current_period()
+        meta = incident_metadata(record, period.id)
+        blob = envelope.encrypt_evidence(
+            period.key, evidence_plaintext(record), framing.canonical(meta)
+        )
+        self._log.append("incident", {"meta": meta, "evidence": base64.b64encode(blob).decode()})
+
+    def probe(self) -> bool:
+        """True when the log could take a record now (see ``IncidentLog.probe``); never raises."""
+        return self._log.probe()
+
+    def close(self) -> None:
+        self._period = None  # drop the data key
+        self._log.close()
+
+    def _current_period(self) -> Period:
+        """The period for today; a new UTC day starts a new data key (and reloads reviewer keys)."""
+        day = self._today().isoformat()
+        with self._period_lock:
+            if self._period is not None and self._period.day == day:
+                return self._period
+            self._period = None  # yesterday's key goes before today's is made
+            if self._period_is_stale_keyring():
+                self._keyring = _load_keyring(self.data_dir)
+                self._log.use_keyring(self._keyring)
+            period = Period.start(self.data_dir, self._keyring, day)
+            self._log.append("period", period.frame_data())
+            self._period = period
+            return period
+
+    def _period_is_stale_keyring(self) -> bool:
+        current = self.data_dir / "keys" / "current"
+        try:
+            return current.read_text().strip() != self._keyring.current_id
+        except OSError as e:
+            raise IncidentLogError(f"cannot read reviewer key list: {e.strerror}") from e
+
+
+def _load_keyring(data_dir: Path) -> Keyring:
+    try:
+        return Keyring.load(data_dir)
+    except (UsageError, OSError, ValueError) as e:
+        raise IncidentLogError(f"incident store has no usable keys: {e}") from e

@@ -1,0 +1,2 @@
+"""Operator tools behind CLI commands: `baomi scan` (scan.py), `baomi doctor` (doctor.py).
+"""

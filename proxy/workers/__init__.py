@@ -1,0 +1,2 @@
+"""Off the event loop: detector worker processes (pool.py) running extract + detect (inspection.py).
+"""
