@@ -155,6 +155,15 @@ def test_validator_crash_is_a_rejection(setup, monkeypatch):
     assert "validation failed (TypeError)" in reloader.metrics.notes["policy_reload"]
 
 
+async def until(check, what: str, timeout: float = 10) -> None:
+    """Wait for ``check()`` on the event loop, failing after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
 def test_watcher_survives_a_crashing_reload(setup, monkeypatch):
     reloader, _ = setup
     calls = []
@@ -171,27 +180,14 @@ def test_watcher_survives_a_crashing_reload(setup, monkeypatch):
     async def scenario():
         watcher = asyncio.create_task(reloader.watch(interval=0.01))
         reloader.path.write_text(DEFAULT + "\n# one\n")
-        while len(calls) < 1:
-            await asyncio.sleep(0.01)
+        await until(lambda: len(calls) == 1, "the first change picked up")
         reloader.path.write_text(DEFAULT + "\n# two\n")
-        for _ in range(500):
-            if len(calls) == 2:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: len(calls) == 2, "the second change, after the crash")
         assert not watcher.done()
         watcher.cancel()
 
     run(scenario())
     assert calls == ["file changed", "file changed"]
-
-
-async def until(check, what: str, timeout: float = 10) -> None:
-    """Wait for ``check()`` on the event loop, failing after ``timeout`` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def test_watcher_ignores_an_unchanged_or_missing_file(setup, monkeypatch):
