@@ -80,6 +80,22 @@ def strictest(decision: Decision, other: Decision | None) -> Decision:
     return other if rank(other) > rank(decision) else decision
 
 
+def decide_names(policy: Policy, facts: RequestFacts, names: Sequence[str],
+                 findings: Sequence[Finding]) -> Decision:
+    """Decide for every name the destination goes by (SNI, Host header, CONNECT target); the
+    strictest decision wins (the first of equals).
+
+    A client controls the Host header and the SNI separately (domain fronting); deciding on
+    only one of them would let it pick the friendlier name. No names: ``facts.host``.
+    """
+    decisions = [decide(policy, replace(facts, host=name), findings)
+                 for name in (names or (facts.host,))]
+    best = decisions[0]
+    for d in decisions[1:]:
+        best = strictest(best, d)
+    return best
+
+
 def failure_decision(policy: Policy, kind: str, facts: RequestFacts, reason: str) -> Decision:
     """The policy's answer when inspection could not finish; ``kind`` picks ``failure.on_<kind>``."""
     action = policy.failure.action(kind)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from mitmproxy import ctx, http, tcp, tls, udp
 
-from policies.decide import content_decision, decide, failure_decision, strictest
+from policies.decide import failure_decision
 from policies.facts import Decision, RequestFacts
 from proxy.errors import (
     BaomiError,
@@ -27,12 +27,13 @@ from proxy.errors import (
     IncidentLogError,
     InspectionError,
 )
-from proxy.extraction.extract import Limits, RawRequest
+from proxy.extraction.extract import RawRequest
 from proxy.hook import respond, websocket_close
 from proxy.hook.state import Runtime
 from proxy.identity.resolve import Claims
 from proxy.identity.session import Identification, lookup_timeout
 from proxy.observe.metrics import Metrics
+from proxy.pipeline import limits_of, process
 from proxy.record.build import decision_record
 from proxy.record.decisions import DecisionRecord, Recorder
 from proxy.record.incidents.store import should_record
@@ -41,9 +42,7 @@ from proxy.workers.pool import InspectionPool
 
 log = logging.getLogger("baomi.addon")
 
-SEVERITY = {"allow": 0, "monitor": 1, "mask": 2, "block": 3}
-FAILURE_REASONS = {"oversize": "oversize", "uninspectable": "undecodable", "timeout": "timeout",
-                   "error": "error"}
+
 
 
 class BaomiAddon:
@@ -89,21 +88,14 @@ class BaomiAddon:
                 await self._finish(flow, facts, decision, None, started, uninspected="oversize")
                 return
             raw = raw_request(flow)
-            limits = limits_of(policy)
-            try:
-                inspection = await self.pool.inspect(raw, limits, policy.limits.timeout_seconds)
-            except InspectionError as e:
-                decision = failure_decision(policy, e.kind, facts, str(e))
-                await self._finish(flow, facts, decision, None, started,
-                                   uninspected=FAILURE_REASONS[e.kind],
-                                   error_stage="detect" if e.kind in ("error", "timeout") else None)
-                return
-            decision = decide_all_hosts(policy, facts, flow, inspection.findings)
-            decision = strictest(decision, content_decision(policy, inspection.images))
-            self.metrics.images(inspection.images, decision)
-            if decision.action == "mask":
-                decision = await self._mask(flow, raw, limits, inspection, decision)
-            await self._finish(flow, facts, decision, inspection, started)
+            outcome = await process(policy, facts, destination_names(flow), raw, self.pool.inspect)
+            decision, inspection = outcome.decision, outcome.inspection
+            if inspection is not None:
+                self.metrics.images(inspection.images, decision)
+                if decision.action == "mask":
+                    decision = await self._mask(flow, raw, limits_of(policy), inspection, decision)
+            await self._finish(flow, facts, decision, inspection, started,
+                               uninspected=outcome.uninspected, error_stage=outcome.error_stage)
         except Exception as e:  # any bug of ours: fail closed
             log.error("inspection failed: %s", type(e).__name__, exc_info=not isinstance(e, BaomiError))
             self._fail_closed(flow, facts, started, e)
@@ -128,19 +120,16 @@ class BaomiAddon:
             facts = identified
             raw = RawRequest("CONNECT", f"https://{flow.request.authority}/",
                              hosts=host_names(flow))
-            try:
-                inspection = await self.pool.inspect(raw, limits_of(policy),
-                                                     policy.limits.timeout_seconds)
-            except InspectionError as e:
-                decision = failure_decision(policy, e.kind, facts, str(e))
+            outcome = await process(policy, facts, destination_names(flow), raw, self.pool.inspect)
+            decision, inspection = outcome.decision, outcome.inspection
+            if inspection is None:  # inspection failed: the failure action, if it blocks
                 if decision.action == "block":
                     await self._finish(flow, facts, decision, None, started,
-                                       uninspected=FAILURE_REASONS[e.kind],
-                                       error_stage="detect" if e.kind in ("error", "timeout") else None)
+                                       uninspected=outcome.uninspected,
+                                       error_stage=outcome.error_stage)
                 return
             if not inspection.findings:
                 return  # a clean name: the tunnel's requests are decided one by one
-            decision = decide_all_hosts(policy, facts, flow, inspection.findings)
             if decision.action == "mask":
                 decision = Decision("block", decision.rule,
                                     "customer data in the host name; a host name cannot be masked")
@@ -186,22 +175,15 @@ class BaomiAddon:
         try:
             facts = sender_of_upgrade(flow, replace(facts_from_flow(flow), method="WEBSOCKET"))
             raw = websocket_request(flow, message)
-            limits = limits_of(policy)
-            try:
-                inspection = await self.pool.inspect(raw, limits, policy.limits.timeout_seconds)
-            except InspectionError as e:
-                decision = failure_decision(policy, e.kind, facts, str(e))
-                inspection = None
-                uninspected = FAILURE_REASONS[e.kind]
-                stage = "detect" if e.kind in ("error", "timeout") else None
-            else:
-                decision = decide_all_hosts(policy, facts, flow, inspection.findings)
-                decision = strictest(decision, content_decision(policy, inspection.images))
+            outcome = await process(policy, facts, destination_names(flow), raw, self.pool.inspect)
+            decision, inspection = outcome.decision, outcome.inspection
+            if inspection is not None:
                 self.metrics.images(inspection.images, decision)
-                uninspected = stage = None
                 if decision.action == "mask":
-                    decision = await self._mask_message(message, raw, limits, inspection, decision)
-            record = self._record(facts, decision, inspection, started, uninspected, stage)
+                    decision = await self._mask_message(message, raw, limits_of(policy),
+                                                        inspection, decision)
+            record = self._record(facts, decision, inspection, started, outcome.uninspected,
+                                  outcome.error_stage)
             await self._write(record)
             self._observe(record)
             if decision.action == "block":
@@ -599,21 +581,6 @@ def close_connection(flow) -> None:
             io.writer.close()
 
 
-def decide_all_hosts(policy, facts: RequestFacts, flow: http.HTTPFlow, findings) -> Decision:
-    """Decide for every name the destination goes by (SNI, Host header); the strictest wins.
-
-    A client controls the Host header and the SNI separately (domain fronting); deciding on
-    only one of them would let it pick the friendlier name.
-    """
-    names = destination_names(flow)
-    decisions = [decide(policy, _with_host(facts, name), findings) for name in names]
-    return max(decisions, key=lambda d: SEVERITY.get(d.would_be or d.action, 0))
-
-
-def _with_host(facts: RequestFacts, host: str) -> RequestFacts:
-    return replace(facts, host=host)
-
-
 def destination_names(flow: http.HTTPFlow) -> list[str]:
     """Every name the destination goes by: the SNI, the Host header, and the host mitmproxy
     connects to. All are decided on and the strictest decision wins, so a client cannot
@@ -669,9 +636,4 @@ def host_names(flow: http.HTTPFlow) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.lower() for n in names if n))
 
 
-def limits_of(policy) -> Limits:
-    return Limits(
-        max_body_bytes=policy.limits.max_body_bytes,
-        max_decoded_bytes=policy.limits.max_decoded_bytes,
-        max_depth=policy.limits.max_depth,
-    )
+

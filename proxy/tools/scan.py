@@ -10,6 +10,7 @@ HAR and flow files every request in it is scanned with its own URL and headers.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import sys
@@ -19,11 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from policies.decide import content_decision, decide, failure_decision, strictest
 from policies.facts import RequestFacts
-from proxy.errors import InspectionError, UsageError
+from proxy.errors import UsageError
 from proxy.extraction.extract import Limits, RawRequest
-from proxy.workers.inspection import inspect_request
+from proxy.pipeline import process
+from proxy.workers.inspection import Inspection, inspect_request
 
 
 @dataclass(frozen=True)
@@ -140,19 +141,26 @@ def facts_for(raw: RawRequest) -> RequestFacts:
 
 
 def scan(policy, detector, inputs: list[str], content_type: str | None, url: str) -> Iterator[ScanResult]:
-    limits = Limits(policy.limits.max_body_bytes, policy.limits.max_decoded_bytes, policy.limits.max_depth)
+    """Each request through ``proxy.pipeline.process``, the function the proxy uses, with
+    the detector in this process instead of the worker pool."""
+
+    async def inspect(raw: RawRequest, limits: Limits, timeout: float) -> Inspection:
+        return inspect_request(detector, raw, limits)
+
     for path in inputs:
         for label, raw in requests_in(path, content_type, url):
             facts = facts_for(raw)
-            try:
-                inspection = inspect_request(detector, raw, limits)
-            except InspectionError as e:
-                d = failure_decision(policy, e.kind, facts, str(e))
-                yield ScanResult(label, raw.url, (), d.would_be or d.action, d.rule, d.reason)
-                continue
-            d = strictest(decide(policy, facts, inspection.findings),
-                          content_decision(policy, inspection.images))
-            yield ScanResult(label, raw.url, inspection.findings, d.would_be or d.action, d.rule, d.reason)
+            outcome = asyncio.run(process(policy, facts, destination_names(raw), raw, inspect))
+            d = outcome.decision
+            findings = outcome.inspection.findings if outcome.inspection else ()
+            yield ScanResult(label, raw.url, findings, d.would_be or d.action, d.rule, d.reason)
+
+
+def destination_names(raw: RawRequest) -> tuple[str, ...]:
+    """The names the proxy decides on for this request, in its order: the URL's host (in the
+    proxy: the SNI), then the Host header's."""
+    hosts = tuple(n.lower().rstrip(".") for n in raw.hosts)
+    return tuple(dict.fromkeys(hosts)) or ((urlsplit(raw.url).hostname or ""),)
 
 
 def print_human(result: ScanResult, show_values: bool, out=sys.stdout) -> None:
