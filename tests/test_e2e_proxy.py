@@ -288,6 +288,7 @@ def test_raw_tcp_tunnel_is_uninspectable_and_blocked(proxy):
     import threading
 
     got = bytearray()
+    ended: list[str] = []  # how the server's side of the tunnel ended
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
 
@@ -297,12 +298,14 @@ def test_raw_tcp_tunnel_is_uninspectable_and_blocked(proxy):
             conn, _ = server.accept()
         except OSError:
             return
-        conn.settimeout(5)
-        try:
-            while chunk := conn.recv(4096):
-                got.extend(chunk)
-        except OSError:
-            pass
+        with conn:
+            conn.settimeout(5)
+            try:
+                while chunk := conn.recv(4096):
+                    got.extend(chunk)
+                ended.append("closed by the proxy")
+            except OSError as e:  # TimeoutError: the proxy kept the connection open
+                ended.append(type(e).__name__)
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
@@ -311,13 +314,14 @@ def test_raw_tcp_tunnel_is_uninspectable_and_blocked(proxy):
         assert b" 200 " in c.recv(4096)
         c.sendall(f"SSH-2.0-exfil\r\ncustomer {RESIDENT_ID} {MOBILE}\n".encode())
         try:
-            rest = c.recv(4096)  # the proxy closes the tunnel
-        except (ConnectionResetError, TimeoutError):
+            rest = c.recv(4096)  # the proxy closes the tunnel (a timeout here is a failure)
+        except ConnectionResetError:
             rest = b""
         assert rest == b""
     t.join(10)
     server.close()
-    assert RESIDENT_ID.encode() not in bytes(got)
+    # The proxy closed the server's side too, having sent nothing of what the client wrote.
+    assert ended == ["closed by the proxy"]
     assert bytes(got) == b""
     record = last_decision(proxy)
     assert record["rule"] == "on_uninspectable" and record["method"] == "TCP"
