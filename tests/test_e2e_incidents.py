@@ -383,10 +383,13 @@ class BlockedTraffic:
                     self.other.append(r.status_code)
 
     def wait_for(self, count: int, timeout: float = 120) -> None:
+        """Until ``count`` incidents are acknowledged, or every client has sent all it had;
+        a proxy that stops answering fails here rather than pass as quiet traffic."""
         deadline = time.monotonic() + timeout
-        while len(self.acked) < count and time.monotonic() < deadline:
-            if not any(t.is_alive() for t in self.threads):
-                break
+        while len(self.acked) < count and any(t.is_alive() for t in self.threads):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.acked)} of {count} incidents acknowledged "
+                                     f"within {timeout:g}s")
             time.sleep(0.05)
 
 
