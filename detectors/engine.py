@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
 
 from detectors.batch import SegmentSelector
+from detectors.config import DetectorConfig
 from detectors.context import FieldContextEnhancer, LazyArtifacts
 from detectors.dictionary import MARKER, Dictionary, value_form
 from detectors.model import Finding, Segment
@@ -46,20 +46,6 @@ CONTEXT_WORDS = {r.ENTITY: tuple(w.lower() for w in r.CONTEXT) for r in RECOGNIZ
 # When two entities claim the same span with the same score, the stricter
 # check wins: an 18-digit resident ID (date + MOD 11-2) over a Luhn card.
 PRIORITY = ("CN_RESIDENT_ID", "CN_USCC", "IBAN_CODE", "CREDIT_CARD", "CN_PASSPORT", "PHONE_NUMBER")
-
-
-@dataclass(frozen=True, slots=True)
-class DetectorConfig:
-    entities: frozenset[str] | None = None  # None: all of ours (and the extra recognizers')
-    score_threshold: float = 0.4
-    extra_recognizers: tuple[str, ...] = ()  # "module:Class" of Presidio EntityRecognizer
-    nlp_model: str | None = None  # spaCy pipeline name/dir for English NER, admin-installed
-    allow_values: tuple[str, ...] = ()  # never reported, in any written form (value_form)
-    deny_values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # always reported, score 1.0
-    confidential_markers: bool = True  # the built-in labels of detectors.dictionary.MARKERS
-    confidential_terms: tuple[str, ...] = ()  # the admin's own labels, also CONFIDENTIAL_MARKER
-    edm_index: str | None = None  # Exact Data Match index and its key file (detectors.edm)
-    edm_key_file: str | None = None
 
 
 def load_recognizer(spec: str) -> EntityRecognizer:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from detectors.config import DetectorConfig
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -178,17 +180,8 @@ class Limits:
     max_depth: int
 
 
-@dataclass(frozen=True, slots=True)
-class Detection:
-    score_threshold: float
-    allow_values: tuple[str, ...]
-    extra_recognizers: tuple[str, ...]  # "module:Class"
-    deny_values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (entity, values), file order
-    confidential_markers: bool = True
-    confidential_terms: tuple[str, ...] = ()
-    edm_index: str | None = None  # absolute paths (resolved against the policy's directory)
-    edm_key_file: str | None = None
-    nlp_model: str | None = None
+# The policy's detection section is the detector's configuration, not a copy of it.
+Detection = DetectorConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -392,14 +392,15 @@ def test_detection_dictionaries_and_edm_load(tmp_path):
     assert policy.rules[0].data.min_records == 10
 
 
-def test_detector_config_carries_the_new_keys(tmp_path):
-    from proxy.app.run import detector_config
+def test_detection_section_is_the_detector_config(tmp_path):
+    from detectors.config import DetectorConfig
 
     text = BASE + (
         "rules: []\ndetection:\n  deny_values: {PHONE_NUMBER: ['13800138000']}\n"
         "  confidential_terms: [X-Project]\n  edm: {index: /a/i.edm, key_file: /b/k.key}\n"
     )
-    config = detector_config(load_policy(write(tmp_path, text)))
+    config = load_policy(write(tmp_path, text)).detection
+    assert type(config) is DetectorConfig  # the same object the workers get, not a copy
     assert config.deny_values == (("PHONE_NUMBER", ("13800138000",)),)
     assert config.confidential_terms == ("X-Project",) and config.confidential_markers is True
     assert (config.edm_index, config.edm_key_file) == ("/a/i.edm", "/b/k.key")
@@ -451,12 +452,11 @@ def test_new_detection_keys_rejected_at_the_node(tmp_path, text, line_column, fr
 
 
 def test_detection_nlp_model_is_passed_to_the_detector(tmp_path):
-    from proxy.app.run import detector_config
 
     text = DEFAULT.read_text().replace("detection:\n", "detection:\n  nlp_model: /opt/ner/en_pipeline\n", 1)
     path = tmp_path / "p.yaml"
     path.write_text(text)
-    assert detector_config(load_policy(path)).nlp_model == "/opt/ner/en_pipeline"
+    assert load_policy(path).detection.nlp_model == "/opt/ner/en_pipeline"
 
 
 # -- logging and content -------------------------------------------------------------------------

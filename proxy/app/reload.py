@@ -103,10 +103,9 @@ class PolicyReloader:
         log.info("policy %s (%s): %s %s", what, why, policy.path, policy.hash)
 
     async def _swap_detector_if_changed(self, old, new) -> None:
-        from proxy.app.run import detector_config
 
-        if detector_config(old) == detector_config(new):
+        if old.detection == new.detection:
             return
-        pool = await self.pool_factory(detector_config(new))
+        pool = await self.pool_factory(new.detection)
         previous, self.addon.pool = self.addon.pool, pool
         previous.close_when_idle()

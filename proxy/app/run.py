@@ -15,7 +15,6 @@ import logging
 import os
 import signal
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from detectors.engine import DetectorConfig
@@ -24,6 +23,7 @@ from policies.load import load_policy
 from proxy.app.ca import ca_paths, secure_ca_dir
 from proxy.app.keys_at_rest import refuse_exposed_keys
 from proxy.app.reload import PolicyReloader
+from proxy.app.settings import RunSettings
 from proxy.errors import BaomiError, UsageError
 from proxy.hook import httplayer
 from proxy.hook.addon import BaomiAddon
@@ -31,44 +31,12 @@ from proxy.hook.state import Runtime
 from proxy.observe.health import serve as serve_health
 from proxy.observe.metrics import Metrics
 from proxy.observe.pac import pac_address, pac_source
-from proxy.record.decisions import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DecisionLog, Recorders
+from proxy.record.decisions import DecisionLog, Recorders
 from proxy.record.incidents import IncidentStore, ensure_keys
 from proxy.record.incidents.keys import ensure_mask_key
 from proxy.workers.pool import InspectionPool
 
 log = logging.getLogger("baomi")
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    policy: Path
-    mode: str = "regular"
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 8080
-    data_dir: Path = Path("var")
-    sets: tuple[str, ...] = ()
-    workers: int | None = None
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int | None = None
-    pac_proxy: str | None = None  # HOST:PORT that /proxy.pac names (default: listen address)
-    decision_log_max_bytes: int = DEFAULT_MAX_BYTES  # decisions.jsonl rotates before passing it
-    decision_log_keep: int = DEFAULT_KEEP  # rotated copies .1 (newest) .. .K
-    extra: dict = field(default_factory=dict)
-
-
-def detector_config(policy) -> DetectorConfig:
-    d = policy.detection
-    return DetectorConfig(
-        score_threshold=d.score_threshold,
-        allow_values=tuple(d.allow_values),
-        extra_recognizers=tuple(d.extra_recognizers),
-        deny_values=d.deny_values,
-        confidential_markers=d.confidential_markers,
-        confidential_terms=d.confidential_terms,
-        edm_index=d.edm_index,
-        edm_key_file=d.edm_key_file,
-        nlp_model=d.nlp_model,
-    )
 
 
 def prepare_data_dir(data_dir: Path) -> Path:
@@ -112,7 +80,7 @@ async def serve(settings: RunSettings) -> int:
     health = serve_health(settings.metrics_host, settings.metrics_port, metrics, pac=pac) \
         if settings.metrics_port else None
 
-    pool = InspectionPool(detector_config(policy), size=settings.workers)
+    pool = InspectionPool(policy.detection, size=settings.workers)
     await pool.start()
     metrics.set_ready("detector", True)
     private_key = ensure_keys(data_dir)

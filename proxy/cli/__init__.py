@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from proxy.cli.defaults import _env, default_policy
+from proxy.cli.defaults import _env, default_policy, env_int
 from proxy.errors import BaomiError, PolicyError, UsageError
 from proxy.record.decisions import DEFAULT_KEEP, DEFAULT_MAX_BYTES
 
@@ -38,14 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", default=_env("MODE", "regular"),
                      help="mitmproxy mode: regular, transparent, upstream:URL, wireguard, ...")
     run.add_argument("--listen-host", default=_env("LISTEN_HOST", "127.0.0.1"))
-    run.add_argument("--listen-port", type=int, default=int(_env("LISTEN_PORT", 8080)))
+    run.add_argument("--listen-port", type=int, default=env_int("LISTEN_PORT", 8080))
     run.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "var")),
                      help="CA, decision and incident logs (default ./var)")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                      help="any mitmproxy option, repeatable (e.g. ssl_verify_upstream_trusted_ca=FILE)")
     run.add_argument("--workers", type=int, default=None, help="detector processes (default: cores)")
     run.add_argument("--metrics-host", default=_env("METRICS_HOST", "127.0.0.1"))
-    run.add_argument("--metrics-port", type=int, default=int(_env("METRICS_PORT", 9464)),
+    run.add_argument("--metrics-port", type=int, default=env_int("METRICS_PORT", 9464),
                      help="Prometheus metrics, /healthz and /readyz (0 disables)")
     run.add_argument("--pac-proxy", default=_env("PAC_PROXY", None), metavar="HOST:PORT",
                      help="proxy address the PAC file at /proxy.pac (metrics port) hands "
@@ -117,7 +117,8 @@ def refuse_mitmproxy_proxyauth(sets: list[str]) -> None:
 
 
 def cmd_run(args) -> int:
-    from proxy.app.run import RunSettings, run
+    from proxy.app.run import run
+    from proxy.app.settings import RunSettings
 
     refuse_mitmproxy_proxyauth(args.sets)
     settings = RunSettings(
@@ -146,11 +147,10 @@ def _whole_number(flag: str, text: str | None, default: int, minimum: int) -> in
 def cmd_scan(args) -> int:
     from detectors.engine import Detector
     from policies.load import load_policy
-    from proxy.app.run import detector_config
     from proxy.tools.scan import print_human, scan
 
     policy = load_policy(args.policy or default_policy())
-    detector = Detector(detector_config(policy))
+    detector = Detector(policy.detection)
     for result in scan(policy, detector, args.inputs, args.content_type, args.url):
         if args.json:
             print(json.dumps(result.as_json(args.show_values), ensure_ascii=False), flush=True)
@@ -178,9 +178,9 @@ def cmd_ca_export(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        # Building the parser reads BAOMI_* defaults: a bad one is an `Error:`, not a traceback.
+        args = build_parser().parse_args(argv)
         return args.handler(args)
     except PolicyError as e:
         for line in e.errors:

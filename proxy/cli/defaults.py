@@ -1,6 +1,10 @@
 """Defaults of the commands: `BAOMI_*` environment variables, then built-in values.
 
-    _env("LISTEN_PORT", 8080)   # BAOMI_LISTEN_PORT if set, else 8080
+    _env("MODE", "regular")        # BAOMI_MODE if set, else "regular"
+    env_int("LISTEN_PORT", 8080)   # BAOMI_LISTEN_PORT as a whole number, else 8080
+
+A bad value is a UsageError (``Error: BAOMI_LISTEN_PORT='x': ...``, exit 2), raised while
+the parser is built inside the CLI's error handling: never a traceback.
 """
 
 from __future__ import annotations
@@ -8,6 +12,8 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
+
+from proxy.errors import UsageError
 
 
 def default_policy() -> str:
@@ -23,3 +29,13 @@ def default_policy() -> str:
 
 def _env(name: str, default):
     return os.environ.get(f"BAOMI_{name}", default)
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(f"BAOMI_{name}")
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"BAOMI_{name}={value!r}: expected a whole number") from None

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from proxy.cli.defaults import _env, default_policy
+from proxy.cli.defaults import _env, default_policy, env_int
 from proxy.tools import doctor as checks_module
 from proxy.tools.doctor import CHECKS, FAIL, Setup, print_human, run_checks
 
@@ -21,9 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "var")))
     p.add_argument("--mode", default=_env("MODE", "regular"))
     p.add_argument("--listen-host", default=_env("LISTEN_HOST", "127.0.0.1"))
-    p.add_argument("--listen-port", type=int, default=int(_env("LISTEN_PORT", 8080)))
+    p.add_argument("--listen-port", type=int, default=env_int("LISTEN_PORT", 8080))
     p.add_argument("--metrics-host", default=_env("METRICS_HOST", "127.0.0.1"))
-    p.add_argument("--metrics-port", type=int, default=int(_env("METRICS_PORT", 9464)))
+    p.add_argument("--metrics-port", type=int, default=env_int("METRICS_PORT", 9464))
     p.add_argument("--skip", action="append", default=[], choices=CHECKS, metavar="CHECK",
                    help=f"leave a check out, repeatable ({', '.join(CHECKS)})")
     p.add_argument("--json", action="store_true", help="a JSON list of {check, status, ...}")

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from proxy.app.settings import RunSettings
 from proxy.errors import PolicyError
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
@@ -43,21 +44,8 @@ class Check:
     fix: str = ""
 
 
-@dataclass(frozen=True)
-class Setup:
-    """What the admin runs (or will run) ``baomi run`` with."""
-
-    policy: Path
-    data_dir: Path
-    mode: str = "regular"
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 8080
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int = 9464  # 0: metrics off
-
-    @property
-    def transparent(self) -> bool:
-        return self.mode.split(":", 1)[0] == "transparent"
+# What the admin runs (or will run) ``baomi run`` with: the same settings object as `run`.
+Setup = RunSettings
 
 
 # -- network (transparent mode) -------------------------------------------------------------------
@@ -360,9 +348,8 @@ def _probe_detector(policy_path: str, isolate: bool, conn) -> None:
         from detectors.engine import Detector
         from detectors.model import Segment
         from policies.load import load_policy
-        from proxy.app.run import detector_config
 
-        detector = Detector(detector_config(load_policy(policy_path)))
+        detector = Detector(load_policy(policy_path).detection)
         found = sorted({f.entity for f in detector.analyze([Segment(PROBE_TEXT, "doctor")])})
         if "PHONE_NUMBER" not in found:
             conn.send(("error", f"probe found {found or 'nothing'}, expected PHONE_NUMBER"))
@@ -395,7 +382,7 @@ def run_checks(setup: Setup, skip: frozenset[str] = frozenset()) -> Iterator[Che
         "keys": lambda: check_keys(setup.data_dir),
         "listen-port": lambda: [check_port("listen-port", setup.listen_host, setup.listen_port)],
         "metrics-port": lambda: [check_port("metrics-port", setup.metrics_host,
-                                            setup.metrics_port)],
+                                            setup.metrics_port or 0)],
     }
     for name, check in quick.items():
         if name not in skip:
