@@ -14,6 +14,7 @@ from fakes import MARKERS, FakeDetector, InProcessInspector, MemoryRecorder
 from harness import REPO
 from mitmproxy.test import taddons, tflow
 
+from detectors.model import Segment
 from policies.load import load_policy
 from proxy.errors import DetectionFailed, DetectionTimeout
 from proxy.hook.addon import BaomiAddon, destination_names
@@ -127,3 +128,15 @@ def test_mask_rewrite_timeout_gets_on_timeout_and_forwards_nothing(policy, detec
         asyncio.run(addon.request(flow))
     assert flow.response.status_code == 403
     assert flow.metadata["baomi"].rule == "on_timeout"
+
+
+def test_fake_detector_finds_every_marker_and_nothing_else():
+    # What the tests above rely on: exact markers only (a near miss and a name are not found).
+    segments = [Segment(f"a {MOBILE} b {MOBILE}", "json:$.a"),
+                Segment(f"13800138001 张伟 {RESIDENT_ID}", "json:$.b")]
+    found = FakeDetector().analyze(segments)
+    assert [(f.entity, f.segment, f.start, f.end, f.location, f.value) for f in found] == [
+        ("PHONE_NUMBER", 0, 2, 13, "json:$.a", MOBILE),
+        ("PHONE_NUMBER", 0, 16, 27, "json:$.a", MOBILE),
+        ("CN_RESIDENT_ID", 1, 15, 33, "json:$.b", RESIDENT_ID),
+    ]
