@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import ssl
 import threading
@@ -237,15 +238,24 @@ def test_sighup_applies_an_edit(proxy, base_policy, policy_path, client, https_u
     proxy.proc.send_signal(signal.SIGHUP)  # microseconds later: almost always before the poll
     wait_until(lambda: in_force(proxy) == policy_hash(BLOCK_TEXT), "the edited policy in force")
     assert_blocked(send_phone(client, https_up))
-    # Whichever of SIGHUP and the watcher reads the file first, SIGHUP's reload is logged:
-    # "policy reloaded (SIGHUP)", or "policy unchanged (SIGHUP)" if the watcher won.
+    # SIGHUP and the watcher race for the file: whichever reads it first logs "policy
+    # reloaded", a later one "policy unchanged". Each logged reload is counted exactly once.
+    logged = re.compile(rf"policy (reloaded|unchanged) \((SIGHUP|file changed)\): "
+                        rf"{re.escape(f'{policy_path} {policy_hash(BLOCK_TEXT)}')}$", re.MULTILINE)
+
+    def reloads_logged() -> list[tuple[str, str]]:
+        return logged.findall(proxy.log_text()[log_before:])
+
     wait_until(
         lambda: (
-            f"(SIGHUP): {policy_path} {policy_hash(BLOCK_TEXT)}" in proxy.log_text()[log_before:]
+            any(why == "SIGHUP" for _, why in reloads_logged())
+            and reloads(proxy, "success") == successes + len(reloads_logged())
         ),
-        "the SIGHUP reload",
+        "the SIGHUP reload, logged and counted",
     )
-    assert reloads(proxy, "success") >= successes + 1
+    done = reloads_logged()
+    assert [what for what, _ in done].count("reloaded") == 1, done
+    assert [why for _, why in done].count("SIGHUP") == 1, done
     assert proxy.proc.poll() is None
 
 
