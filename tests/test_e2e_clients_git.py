@@ -115,7 +115,7 @@ def test_push_of_customer_table_is_refused(shop, served, env, proxy):
     head = commit(shop, served, {"customers.csv": table}, "customer export", env)
     done = git("push", "origin", "main", cwd=shop, env=env, check=False)
     record = last_block(proxy.data_dir, "/shop.git/git-receive-pack", after=logged)
-    assert done.returncode != 0
+    assert done.returncode == 1  # git push: a ref the remote rejected
     assert record["rule"] == "block-ids-and-cards"
     assert "remote:" in done.stderr
     assert "! [remote rejected] main -> main" in done.stderr
@@ -145,7 +145,7 @@ def test_resident_id_added_to_existing_file_is_refused(shop, served, server, env
                   "note", env)
     done = git("push", "origin", "main", cwd=shop, env=env, check=False)
     record = last_block(proxy.data_dir, "/shop.git/git-receive-pack", after=logged)
-    assert done.returncode != 0
+    assert done.returncode == 1  # git push: a ref the remote rejected
     assert record["rule"] == "block-ids-and-cards"
     assert "! [remote rejected] main -> main" in done.stderr
     assert record["incident_id"] in done.stderr

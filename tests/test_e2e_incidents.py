@@ -238,7 +238,9 @@ def test_reveal_with_another_key_shows_nothing(client, proxy, https_up, tmp_path
     out = baomi("incidents", "reveal", r.headers["x-baomi-incident"], "--key",
                 str(tmp_path / "other.pem"), "--reason", "wrong key", data_dir=proxy.data_dir,
                 check=False)
-    assert out.returncode != 0
+    # the wrong --key is bad command-line input: exit 2, and which key would open it
+    assert out.returncode == 2 and out.stderr.startswith("Error: "), out.stderr
+    assert "is sealed to reviewer key" in out.stderr
     assert RESIDENT_ID not in out.stdout + out.stderr
 
 
@@ -255,7 +257,8 @@ def test_verify_passes_and_catches_a_flipped_byte(client, proxy, https_up, tmp_p
     data[len(data) // 2] ^= 0x01
     segment.write_bytes(bytes(data))
     bad = baomi("incidents", "verify", "--key", key, data_dir=copy, check=False)
-    assert bad.returncode != 0 and "PROBLEM" in bad.stdout
+    assert bad.returncode == 1 and "PROBLEM" in bad.stdout
+    assert bad.stdout.splitlines()[-1].startswith("verify: FAILED: "), bad.stdout
 
 
 # -- 2. evidence never in clear ---------------------------------------------------------------------
