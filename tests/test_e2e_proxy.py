@@ -264,7 +264,7 @@ def test_malformed_policy_stops_startup_with_line_number(tmp_path):
     px = BaomiProcess(bad, tmp_path / "data")
     with pytest.raises(RuntimeError) as e:
         px.start(timeout=60)
-    assert px.proc.returncode != 0
+    assert px.proc.returncode == 2  # a policy error, as for `baomi policy check`
     assert f"{bad}:{line}:1" in str(e.value)
 
 
