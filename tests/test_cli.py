@@ -111,6 +111,6 @@ def test_policy_check_invalid_names_line_and_column(tmp_path):
     bad.write_text(text.replace("action: mask", "action: scramble", 1))
     line = text[: text.index("action: mask")].count("\n") + 1
     out = subprocess.run([BAOMI, "policy", "check", str(bad)], capture_output=True, text=True)
-    assert out.returncode != 0
+    assert out.returncode == 2  # a policy error
     assert f"{bad}:{line}:" in out.stderr
     assert "Traceback" not in out.stderr
