@@ -368,7 +368,7 @@ def test_real_git_push_shows_the_refusal(repo: dict, refusing_server: str) -> No
            "GIT_TERMINAL_PROMPT": "0"}
     done = subprocess.run(["git", "-C", str(repo["root"]), "push", refusing_server, "main"],
                           check=False, env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode != 0
+    assert done.returncode == 1  # git push: a ref the remote rejected
     assert "remote: blocked by baomi: resident IDs (rule r2, incident BM-7)" in done.stderr
     assert ("! [remote rejected] main -> main "
             "(blocked by baomi: resident IDs (rule r2, incident BM-7))") in done.stderr
