@@ -87,7 +87,9 @@ def test_workers_killed_while_idle_are_never_handed_out(loop_runner, pool):
 def test_worker_lost_under_a_call_is_retried_on_a_live_worker(loop_runner, pool, caplog):
     async def kill_busy_worker_during_call():
         call = asyncio.ensure_future(pool.inspect(request(f"x {SLOW_MARKER}"), LIMITS, 30))
+        deadline = asyncio.get_running_loop().time() + 30
         while not (busy := [w for w in pool._workers if w not in pool._idle._queue]):
+            assert asyncio.get_running_loop().time() < deadline, "the job never took a worker"
             await asyncio.sleep(0)  # yields until the job has taken a worker
         os.kill(busy[0].process.pid, signal.SIGKILL)
         return await call
