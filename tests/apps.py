@@ -162,13 +162,16 @@ class WebSocketEcho:
         return f"wss://127.0.0.1:{self.port}{path}"
 
     def __enter__(self):
-        threading.Thread(target=self.loop.run_until_complete, args=(self._main(),),
-                         daemon=True).start()
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._main(),),
+                                       daemon=True)
+        self.thread.start()
         assert self.ready.wait(10), "WebSocket server did not start"
         return self
 
     def __exit__(self, *exc):
         self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(10)
+        self.loop.close()  # its self-pipe sockets, else ResourceWarnings at garbage collection
 
 
 def png_bytes(width: int = 4, height: int = 4) -> bytes:

@@ -57,12 +57,16 @@ class WebSocketUpstream:
             await self._stop.wait()
 
     def __enter__(self):
-        threading.Thread(target=self.loop.run_until_complete, args=(self._main(),), daemon=True).start()
-        self.ready.wait(10)
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._main(),),
+                                       daemon=True)
+        self.thread.start()
+        assert self.ready.wait(10), "WebSocket server did not start"
         return self
 
     def __exit__(self, *exc):
         self.loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(10)
+        self.loop.close()  # its self-pipe sockets, else ResourceWarnings at garbage collection
 
 
 @pytest.fixture(scope="module")
