@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
+from detectors.errors import EdmError
 from detectors.model import Finding, Segment
 from detectors.records import GAP, record_key
-from proxy.errors import BaomiError
 
 ENTITY = "CUSTOMER_RECORD"
 KEY_BYTES = 32
@@ -67,10 +67,6 @@ _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'.-]*")
 _SPACE = re.compile(r"\s+")
 _NOT_DIGIT = re.compile(r"[^0-9]")
 _NOT_ALNUM = re.compile(r"[\W_]")
-
-
-class EdmError(BaomiError):
-    """An index or key that cannot be built or used; the message names the file, never data."""
 
 
 # ---------------------------------------------------------------- normalising cells

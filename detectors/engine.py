@@ -28,6 +28,7 @@ from detectors.batch import SegmentSelector
 from detectors.config import DetectorConfig
 from detectors.context import FieldContextEnhancer, LazyArtifacts
 from detectors.dictionary import MARKER, Dictionary, value_form
+from detectors.errors import DetectionFailed
 from detectors.model import Finding, Segment
 from detectors.nlp import TokenNlpEngine
 from detectors.normalize import Normalized, normalize
@@ -36,7 +37,6 @@ from detectors.recognizers import RECOGNIZERS
 from detectors.recognizers.base import LANGUAGE
 from detectors.recognizers.person import is_name_field
 from detectors.windows import windows
-from proxy.errors import DetectionFailed
 
 RECOGNIZED = frozenset(r.ENTITY for r in RECOGNIZERS)
 EDM_ENTITY = "CUSTOMER_RECORD"

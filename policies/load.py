@@ -17,12 +17,12 @@ from pydantic import ValidationError
 
 from policies.build import build
 from policies.crosscheck import crosscheck
+from policies.errors import PolicyError
 from policies.model import Policy
 from policies.problems import Problem, dotted, from_validation_error
 from policies.schema import PolicyFile
 from policies.strict_yaml import Marks, Position, parse_yaml
 from policies.summary import summarize
-from proxy.errors import PolicyError
 
 __all__ = ["load_policy", "parse_policy", "summarize"]
 

@@ -1,40 +1,25 @@
-"""Every error baomi raises on purpose derives from BaomiError.
+"""The proxy layer's errors; the whole tree, all layers, is drawn in detectors/errors.py.
 
-    BaomiError
-     ├── UsageError          bad command-line input
-     ├── PolicyError         a policy file is invalid (messages are file:line:column: ...)
-     ├── InspectionError     a request could not be inspected; carries the failure kind
-     │    ├── Oversize           body (or decoded body) over the policy's limits
-     │    ├── Uninspectable      undecodable / unknown encoding / encrypted / bomb
-     │    ├── DetectionTimeout   detector did not answer in time
-     │    ├── DetectionFailed    detector raised or its worker died
-     │    └── IdentityUnavailable  the identity backend (LDAP, ...) could not answer
-     ├── CannotMask          a request we must mask cannot be rewritten safely
-     └── IncidentLogError    the incident log cannot record (disk full, unwritable)
-
-The CLI catches BaomiError, prints ``Error: message`` (never a traceback), exits non-zero.
-Messages never contain the personal data being protected.
+Every class is importable from here (``from proxy.errors import PolicyError`` keeps working):
+the base and the detection errors live in detectors.errors, PolicyError in policies.errors.
 """
 
+from __future__ import annotations
 
-class BaomiError(Exception):
-    pass
+from detectors.errors import BaomiError, DetectionFailed, EdmError, InspectionError
+from policies.errors import PolicyError
+
+__all__ = [
+    "BaomiError", "CannotDecrypt", "CannotMask", "DetectionFailed", "DetectionTimeout",
+    "EdmError", "IdentityUnavailable", "IncidentLogError", "InspectionError", "KeyStoreError",
+    "Oversize", "PolicyError", "StartupError", "Uninspectable", "UsageError",
+]
 
 
 class UsageError(BaomiError):
-    pass
+    """Bad command-line input: a flag, an argument or a BAOMI_* default the admin typed."""
 
-
-class PolicyError(BaomiError):
-    """``errors`` holds one ``file:line:column: what is wrong, and what is expected`` per problem."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = list(errors)
-        super().__init__("\n".join(self.errors))
-
-
-class InspectionError(BaomiError):
-    kind = "error"  # policy failure action to apply: on_<kind>
+    exit_code = 2
 
 
 class Oversize(InspectionError):
@@ -49,10 +34,6 @@ class DetectionTimeout(InspectionError):
     kind = "timeout"
 
 
-class DetectionFailed(InspectionError):
-    kind = "error"
-
-
 class IdentityUnavailable(InspectionError):
     """LDAP down, TLS failed, timeout: who sent the request is unknowable -> the policy's on_error.
 
@@ -60,6 +41,22 @@ class IdentityUnavailable(InspectionError):
     """
 
     kind = "error"
+
+
+class StartupError(BaomiError):
+    """A detector worker that cannot start: ``detector worker failed to start: extra recognizer
+    'nope:Missing': ModuleNotFoundError: No module named 'nope'``."""
+
+
+class KeyStoreError(BaomiError):
+    """A key file missing, open to other users, damaged or of the wrong kind; the message names
+    the file and the fix, never key material. Exit code 2: the admin must fix a file."""
+
+    exit_code = 2
+
+
+class CannotDecrypt(BaomiError):
+    """Wrong key, altered ciphertext, or altered associated data."""
 
 
 class CannotMask(BaomiError):

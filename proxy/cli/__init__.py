@@ -186,12 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in e.errors:
             print(f"Error: {line}", file=sys.stderr)
         return 2
-    except UsageError as e:
+    except BaomiError as e:  # 2: input the admin must fix (UsageError, KeyStoreError), else 1
         print(f"Error: {e}", file=sys.stderr)
-        return 2
-    except BaomiError as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 1
+        return e.exit_code
     except KeyboardInterrupt:
         return 130
 

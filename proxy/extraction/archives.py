@@ -28,16 +28,13 @@ import re
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from detectors.model import Segment
 from proxy.errors import Oversize, Uninspectable
 from proxy.extraction.decode import Budget, current_budget, decode_content, encode_content
 from proxy.extraction.documents import MAX_ENTRIES, MAX_RATIO, RATIO_FLOOR, OpenEntry, document_view
 from proxy.extraction.layers import Edit, View
-
-if TYPE_CHECKING:
-    from proxy.extraction.extract import Limits
+from proxy.extraction.limits import Limits
 
 GZIP, BZIP2, XZ = "application/gzip", "application/x-bzip2", "application/x-xz"
 TAR, SEVEN_ZIP, RAR = "application/x-tar", "application/x-7z-compressed", "application/vnd.rar"
@@ -45,7 +42,7 @@ _SUFFIXES = {GZIP: (".gz", ".tgz"), BZIP2: (".bz2", ".tbz2"), XZ: (".xz", ".txz"
 _KINDS = {GZIP: "gzip", BZIP2: "bzip2", XZ: "xz"}
 _CHUNK = 64 << 10
 
-Handler = Callable[[bytes, str, int, "Limits"], View]
+Handler = Callable[[bytes, str, int, Limits], View]
 
 
 def sniff(data: bytes) -> str | None:

@@ -48,7 +48,6 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import defusedxml.ElementTree as SafeXml  # type: ignore[import-untyped]
 import openpyxl  # type: ignore[import-untyped]
@@ -60,9 +59,7 @@ from proxy.errors import CannotMask, InspectionError, Oversize, Uninspectable
 from proxy.extraction.decode import Budget, TextCodec, current_budget
 from proxy.extraction.fieldwords import words
 from proxy.extraction.layers import Edit, View, apply_edits
-
-if TYPE_CHECKING:
-    from proxy.extraction.extract import Limits
+from proxy.extraction.limits import Limits
 
 MAX_ENTRIES = 1000  # per archive; the request's Budget also caps them across nesting
 MAX_RATIO = 100  # uncompressed / compressed size of one entry (text zips ~5-20x)
@@ -74,8 +71,8 @@ PDF, ZIP, OLE = "application/pdf", "application/zip", "application/x-ole-storage
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 # (data, entry name, label, depth, limits) -> view of one archive entry; None when empty
-OpenEntry = Callable[[bytes, str, str, int, "Limits"], View | None]
-Handler = Callable[[bytes, str, int, "Limits"], View]
+OpenEntry = Callable[[bytes, str, str, int, Limits], View | None]
+Handler = Callable[[bytes, str, int, Limits], View]
 
 
 def sniff(data: bytes) -> str | None:

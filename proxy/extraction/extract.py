@@ -59,6 +59,7 @@ from proxy.extraction.fieldwords import words
 from proxy.extraction.layers import Edit, Openers, Scope, View, layered
 from proxy.extraction.layers import apply_edits as _apply
 from proxy.extraction.layers import merge_edits as _merged
+from proxy.extraction.limits import Limits
 
 __all__ = [
     "BINARY_HANDLERS",
@@ -94,17 +95,8 @@ class RawRequest:
         return [v for k, v in self.headers if k.lower() == name]
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Inspection ceilings. ``max_depth``: Content-Encoding layers plus nested containers."""
-
-    max_body_bytes: int = 10 << 20
-    max_decoded_bytes: int = 50 << 20
-    max_depth: int = 5
-
-
 # media type -> handler(data, label, depth, limits) -> View. Documents and archives plug in here.
-BinaryHandler = Callable[[bytes, str, int, "Limits"], View]
+BinaryHandler = Callable[[bytes, str, int, Limits], View]
 BINARY_HANDLERS: dict[str, BinaryHandler] = {}
 
 

@@ -33,17 +33,14 @@ import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from detectors.model import Segment
 from proxy.errors import Uninspectable
 from proxy.extraction.decode import Budget, current_budget
 from proxy.extraction.documents import OpenEntry, document_view
 from proxy.extraction.layers import View
+from proxy.extraction.limits import Limits
 from proxy.extraction.strings import printable_runs
-
-if TYPE_CHECKING:
-    from proxy.extraction.extract import Limits
 
 RECEIVE_PACK = "application/x-git-receive-pack-request"
 MAX_OBJECTS = 100_000
@@ -56,7 +53,7 @@ _TYPES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 _OFS_DELTA, _REF_DELTA = 6, 7
 _TRAILER = re.compile(r"(?m)^[A-Za-z-]+-by: .*$")
 
-Handler = Callable[[bytes, str, int, "Limits"], View]
+Handler = Callable[[bytes, str, int, Limits], View]
 
 
 def sniff(data: bytes) -> str | None:

@@ -30,17 +30,14 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from detectors.model import Segment
 from proxy.errors import CannotMask, Uninspectable
 from proxy.extraction.decode import current_budget, decode_content, encode_content
 from proxy.extraction.layers import Edit, View, apply_edits
+from proxy.extraction.limits import Limits
 from proxy.extraction.strings import printable_runs
-
-if TYPE_CHECKING:
-    from proxy.extraction.extract import Limits
 
 MAX_NESTING = 32  # deeper bytes are read as bytes (their printable runs), not messages
 _ENCODINGS = {"gzip": "gzip", "deflate": "deflate", "zstd": "zstd"}

@@ -37,7 +37,6 @@ import struct
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import defusedxml.ElementTree as SafeXml  # type: ignore[import-untyped]
 
@@ -47,10 +46,8 @@ from proxy.extraction.decode import current_budget, decode_content
 from proxy.extraction.documents import OpenEntry, document_view
 from proxy.extraction.fieldwords import words
 from proxy.extraction.layers import View
+from proxy.extraction.limits import Limits
 from proxy.extraction.strings import printable_runs
-
-if TYPE_CHECKING:
-    from proxy.extraction.extract import Limits
 
 PNG, JPEG, GIF, WEBP, TIFF, HEIC = (
     "image/png", "image/jpeg", "image/gif", "image/webp", "image/tiff", "image/heic",
@@ -66,7 +63,7 @@ _EXTENSIONS = {
 _HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis"}
 
 Piece = tuple[str, str]  # (location suffix, text)
-Handler = Callable[[bytes, str, int, "Limits"], View]
+Handler = Callable[[bytes, str, int, Limits], View]
 
 
 def sniff(data: bytes) -> str | None:

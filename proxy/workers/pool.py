@@ -31,7 +31,7 @@ from typing import Any
 
 from detectors.engine import DetectorConfig
 from detectors.model import Finding
-from proxy.errors import BaomiError, DetectionFailed, DetectionTimeout, InspectionError
+from proxy.errors import BaomiError, DetectionFailed, DetectionTimeout, StartupError
 from proxy.extraction.extract import Limits, RawRequest
 from proxy.workers.inspection import Inspection, inspect_request, mask_request
 
@@ -55,7 +55,7 @@ def _worker_main(conn: Connection, config: DetectorConfig) -> None:
     try:
         detector = Detector(config)
     except BaseException as e:  # report why we could not start, then exit
-        conn.send(("err", _portable(e)))
+        conn.send(("err", _why_not_started(e, config)))
         return
     conn.send(("ok", "ready"))
     while True:
@@ -82,6 +82,24 @@ def _portable(e: BaseException) -> BaseException:
     return DetectionFailed(f"{type(e).__name__} in detector worker")
 
 
+def _why_not_started(e: BaseException, config: DetectorConfig) -> str:
+    """What the admin must fix: ``extra recognizer 'nope:Missing': ModuleNotFoundError: No
+    module named 'nope'``, ``OSError: [E050] Can't find model 'zh_core_web_sm'...``.
+
+    Start-up reads only the policy's detection settings (never a request), so the error's own
+    message is safe to show; a missing module gets the policy entry that names it.
+    """
+    text = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    if isinstance(e, ImportError) and e.name:
+        missing = e.name
+        for spec in config.extra_recognizers:
+            module = spec.partition(":")[0]
+            if module == missing or module.startswith(missing + "."):
+                text = f"extra recognizer {spec!r}: {text}"
+                break
+    return text[:500]
+
+
 class _WorkerLost(DetectionFailed):
     """The worker process is gone (killed, crashed): the job may be retried on another."""
 
@@ -99,15 +117,15 @@ class _Worker:
     def wait_ready(self, timeout: float) -> None:
         if not self.conn.poll(timeout):
             self.kill()
-            raise DetectionFailed(f"detector worker did not start within {timeout:.0f}s")
+            raise StartupError(f"detector worker did not start within {timeout:.0f}s")
         try:
             status, payload = self.conn.recv()
         except (EOFError, OSError):  # died while building its detector (crash, OOM killer)
             self.kill()
-            raise DetectionFailed("detector worker died while starting") from None
+            raise StartupError("detector worker died while starting") from None
         if status != "ok":
             self.kill()
-            raise DetectionFailed(f"detector worker failed to start: {payload}")
+            raise StartupError(f"detector worker failed to start: {payload}")
 
     async def call(self, op: str, args: tuple, timeout: float) -> Any:
         """Send one job and await its answer on the event loop (no thread hop per request).
@@ -301,7 +319,7 @@ class InspectionPool:
         worker = _Worker(self.config)
         try:
             await loop.run_in_executor(self._threads, worker.wait_ready, self.start_timeout)
-        except InspectionError:
+        except StartupError:
             if not self._closing:
                 log.error("could not restart a detector worker; retrying in 5s")
                 await asyncio.sleep(5)

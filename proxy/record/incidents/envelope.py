@@ -31,14 +31,10 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from proxy.errors import BaomiError
+from proxy.errors import CannotDecrypt
 
 _SUITE = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
 NONCE_BYTES = 12
-
-
-class CannotDecrypt(BaomiError):
-    """Wrong key, altered ciphertext, or altered associated data."""
 
 
 def new_data_key() -> bytes:

@@ -1,0 +1,181 @@
+"""Imports point down, errors form one tree (issue 11).
+
+lint-imports checks the contracts in pyproject.toml ([tool.importlinter]); import-linter has no
+contract for cycles between arbitrary modules, so the cycle check walks grimp's graph here.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+from pathlib import Path
+
+import grimp
+import pytest
+import yaml
+from harness import BAOMI, REPO, VENV_BIN, free_port
+
+import detectors.errors
+import policies.errors
+import proxy.errors
+from detectors.errors import BaomiError
+
+PACKAGES = ("proxy", "detectors", "policies")
+
+
+# -- import contracts and cycles -------------------------------------------------------------
+
+
+def test_import_contracts_are_kept():
+    run = subprocess.run([str(VENV_BIN / "lint-imports"), "--no-cache"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "0 broken" in run.stdout
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> modules it imports (TYPE_CHECKING imports included: a cycle hidden there is
+    still a cycle), without a package's __init__ importing its own submodules."""
+    graph = grimp.build_graph(*PACKAGES, cache_dir=None)
+    return {
+        m: {i for i in graph.find_modules_directly_imported_by(m) if not i.startswith(m + ".")}
+        for m in graph.modules
+    }
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative).
+
+    cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
+    """
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(edges):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(edges.get(root, ()))))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(edges.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_cycle_finder_finds_a_cycle_through_three_modules():
+    edges = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"d"}}
+    assert cycles(edges) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_no_import_cycles_between_modules():
+    assert cycles(import_graph()) == []
+
+
+# -- one error tree --------------------------------------------------------------------------
+
+
+def all_subclasses(cls: type) -> set[type]:
+    return {sub for direct in cls.__subclasses__() for sub in {direct} | all_subclasses(direct)}
+
+
+def import_all() -> None:
+    """Every module of the three packages, so every error class is defined."""
+    import importlib
+
+    for module in sorted(import_graph()):
+        if not module.endswith(".__main__"):  # would run the CLI
+            importlib.import_module(module)
+
+
+def test_every_error_class_is_drawn_in_the_tree():
+    import_all()
+    tree = detectors.errors.__doc__ or ""
+    public = {c for c in all_subclasses(BaomiError) if not c.__name__.startswith("_")}
+    public = {c for c in public if c.__module__.split(".")[0] in PACKAGES}
+    assert {c.__name__ for c in public} <= set(tree.split())
+    for cls in public:  # each drawn with the module that defines it
+        line = next(line for line in tree.splitlines() if f" {cls.__name__} " in line)
+        assert cls.__module__ in line, (cls, line)
+
+
+def test_each_layer_raises_its_own_errors():
+    assert {c.__module__ for c in (detectors.errors.DetectionFailed, detectors.errors.EdmError)} \
+        == {"detectors.errors"}
+    assert policies.errors.PolicyError.__module__ == "policies.errors"
+    assert issubclass(policies.errors.PolicyError, BaomiError)
+    # Every name keeps working from where it was imported before.
+    for name in proxy.errors.__all__:
+        assert issubclass(getattr(proxy.errors, name), BaomiError), name
+    from detectors.edm import EdmError
+    from proxy.record.incidents.envelope import CannotDecrypt
+
+    assert EdmError is proxy.errors.EdmError and CannotDecrypt is proxy.errors.CannotDecrypt
+
+
+def error_classes_in(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+            and any(getattr(b, "id", "").endswith(("Error", "Failed")) for b in node.bases)}
+
+
+def test_detectors_and_policies_define_no_error_outside_their_errors_module():
+    for package in ("detectors", "policies"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            if path.name != "errors.py":
+                assert error_classes_in(path) == set(), path
+
+
+# -- worker start-up errors reach the admin --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def missing_recognizer_policy(tmp_path_factory) -> Path:
+    data = yaml.safe_load((REPO / "policies" / "default.yaml").read_text())
+    data["detection"]["extra_recognizers"] = ["nope:Missing"]
+    path = tmp_path_factory.mktemp("layers") / "policy.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    return path
+
+
+def test_run_names_the_extra_recognizer_that_cannot_start(missing_recognizer_policy, tmp_path):
+    run = subprocess.run(
+        [BAOMI, "run", "--policy", str(missing_recognizer_policy), "--listen-host", "127.0.0.1",
+         "--listen-port", str(free_port()), "--data-dir", str(tmp_path), "--workers", "1",
+         "--metrics-port", "0"],
+        cwd=REPO, capture_output=True, text=True, timeout=180, check=False,
+    )
+    errors = [line for line in run.stderr.splitlines() if line.startswith("Error: ")]
+    assert errors == [(
+        "Error: detector worker failed to start: extra recognizer 'nope:Missing': "
+        "ModuleNotFoundError: No module named 'nope'"
+    )], run.stderr[-3000:]
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+
