@@ -168,7 +168,7 @@ def main() -> None:
     print(f"{'':16}{'status':>7}{'bytes ok':>9}{'TTFB s':>9}{'total s':>9}{'MB/s':>8}"
           f"{'RSS +MiB':>10}{'SSE 1st s':>10}{'SSE spread s':>13}")
     for r in (bare, baomi):
-        print(f"{r['name']:16}{r['status']:>7}{str(r['ok']):>9}{r['ttfb']:>9.3f}{r['total']:>9.2f}"
+        print(f"{r['name']:16}{r['status']:>7}{r['ok']!s:>9}{r['ttfb']:>9.3f}{r['total']:>9.2f}"
               f"{mib / r['total']:>8.0f}{r['rss_growth_mib']:>10.1f}{r['sse_first']:>10.2f}"
               f"{r['sse_spread']:>13.2f}")
     print(f"ratio baomi/bare: throughput {bare['total'] / baomi['total']:.2f}x, "

@@ -56,7 +56,7 @@ class SegmentSelector:
         return found
 
 
-def _all_matches_database(prefilter: Prefilter):  # type: ignore[no-untyped-def]
+def _all_matches_database(prefilter: Prefilter):
     try:
         import hyperscan
     except ImportError:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import ahocorasick  # type: ignore[import-not-found]  # pyahocorasick ships no stubs
+import ahocorasick
 
 from detectors.normalize import canonical_value
 

@@ -100,7 +100,7 @@ def _phone(digits: str) -> str | None:
     for prefix in ("0086", "86"):
         rest = digits[len(prefix) :]
         if digits.startswith(prefix) and 9 <= len(rest) <= 11 and rest[0] != "0":
-            if rest[0] == "1" and len(rest) == 11 or rest[:3] in ("400", "800"):
+            if (rest[0] == "1" and len(rest) == 11) or rest[:3] in ("400", "800"):
                 digits = rest
             elif len(rest) <= 10:
                 digits = "0" + rest

@@ -149,7 +149,7 @@ BATCH = 20_000  # rows per unit of work; two in flight per worker bounds memory
 class _Batches:
     """(first row number, cells of the indexed columns) per BATCH rows; checks every row."""
 
-    def __init__(self, reader, columns: tuple[str | None, ...], path: Path, pending: list):  # type: ignore[no-untyped-def]
+    def __init__(self, reader, columns: tuple[str | None, ...], path: Path, pending: list):
         self.reader, self.path, self.pending = reader, path, pending
         self.width = len(columns)
         self.wanted = [i for i, kind in enumerate(columns) if kind]
@@ -255,7 +255,7 @@ def _worker_batch(start: int, cells: list[tuple[str, ...]]) -> tuple[bytes, byte
     return _tag_batch(_WORKER[0], _WORKER[1], start, cells)
 
 
-def _open_csv(path: Path, encoding: str):  # type: ignore[no-untyped-def]
+def _open_csv(path: Path, encoding: str):
     try:
         return open(path, encoding=encoding, newline="", errors="strict")
     except (OSError, LookupError) as e:

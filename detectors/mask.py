@@ -129,7 +129,7 @@ def mask_value(entity: str, value: str, *, fingerprint: bool = True) -> str:
     value = normalize(value).text  # full-width digits and zero-width tricks shown plainly
     mask = MASKS.get(entity)
     masked = mask(value) if mask else value
-    if masked == value or "*" not in masked or len(value) < 4 and entity != "PERSON":
+    if masked == value or "*" not in masked or (len(value) < 4 and entity != "PERSON"):
         masked = f"<{entity}>"
     if fingerprint and _key is not None:
         masked += "#" + keyed_fingerprint(entity, value, _key)

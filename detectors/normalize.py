@@ -103,7 +103,7 @@ def normalize(text: str) -> Normalized:
     origin: list[int] = []
     for index, char in enumerate(text):
         folded = _fold(char)
-        if not folded or out and _MARK.match(char) and _ASCII_ALNUM.match(out[-1][-1]):
+        if not folded or (out and _MARK.match(char) and _ASCII_ALNUM.match(out[-1][-1])):
             continue
         out.append(folded)
         origin.extend([index] * len(folded))

@@ -120,7 +120,7 @@ class Prefilter:
         possible = self.scan(text)
         return possible.entities | possible.with_context
 
-    def _hyperscan(self):  # type: ignore[no-untyped-def]
+    def _hyperscan(self):
         try:
             import hyperscan
         except ImportError:
@@ -144,7 +144,7 @@ class Prefilter:
 
         return hits
 
-    def _python_re(self):  # type: ignore[no-untyped-def]
+    def _python_re(self):
         compiled = [
             re.compile(regex, re.ASCII | (re.IGNORECASE if nocase else 0))
             for regex, _, nocase in self.signals

@@ -118,12 +118,8 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> tuple[Path, bool]:
     for part in loc:
         if part == "[key]":
             is_key = True
-        elif (
-            isinstance(node, dict)
-            and part in node
-            or isinstance(node, list)
-            and isinstance(part, int)
-            and 0 <= part < len(node)
+        elif (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         ):
             node = node[part]
             path.append(part)

@@ -436,7 +436,7 @@ def uncomment_examples(text: str) -> str:
     """Apply default.yaml's own instructions: drop "[]"/"{}" after a key and the "#" of the
     example lines that follow it."""
     lines, out, in_example = text.splitlines(), [], False
-    for line, after in zip(lines, [*lines[1:], ""]):
+    for line, after in zip(lines, [*lines[1:], ""], strict=True):
         if in_example and line.lstrip().startswith("#   "):
             out.append(line.replace("#", " ", 1))
             continue

@@ -222,5 +222,7 @@ def _sh_default(name: str) -> str:
 
 @pytest.mark.parametrize("name", ["LAN_NET4", "LAN_NET6", "WEB_PORTS", "BAOMI_PORT", "BAOMI_USER"])
 def test_both_editions_ship_the_same_defaults(name):
-    normalise = lambda value: re.sub(r'[{}"\s]', "", value).replace(",", " ").split()
+    def normalise(value: str) -> list[str]:
+        return re.sub(r'[{}"\s]', "", value).replace(",", " ").split()
+
     assert normalise(_nft_default(name)) == normalise(_sh_default(name))

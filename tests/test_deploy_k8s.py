@@ -242,7 +242,9 @@ RULE_HEAD = """\
 
 def sync() -> None:
     """Rewrite the ConfigMap and PrometheusRule from their sources."""
-    dump = lambda data: yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    def dump(data: object) -> str:
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
     policy = dump(yaml.safe_load(POLICY.read_text()))
     (K8S / "configmap-policy.yaml").write_text(CONFIGMAP_HEAD + textwrap.indent(policy, "    "))
     rule = {

@@ -51,7 +51,7 @@ def resident_id(region: str = "110105", birth: str = "19850317", seq: str = "123
     """A valid 18-character ID: GB 11643 ISO 7064 MOD 11-2 check character."""
     body = region + birth + seq
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11]
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
 
 
 def write_random(path: Path, size: int) -> str:

@@ -167,12 +167,16 @@ def test_plain_http_with_right_credentials(auth_px, http_up, user):
 
 
 def test_https_connect_needs_credentials(auth_px, https_up):
-    with httpx.Client(proxy=proxy_url(auth_px), verify=trusting(auth_px)) as client:
-        with pytest.raises(httpx.ProxyError, match="407"):
-            client.post(https_up.url("/tls-407"), json={"note": "hello"})
-    with httpx.Client(proxy=proxy_url(auth_px, "alice", "nope"), verify=trusting(auth_px)) as c:
-        with pytest.raises(httpx.ProxyError, match="407"):
-            c.post(https_up.url("/tls-407"), json={"note": "hello"})
+    with (
+        httpx.Client(proxy=proxy_url(auth_px), verify=trusting(auth_px)) as client,
+        pytest.raises(httpx.ProxyError, match="407"),
+    ):
+        client.post(https_up.url("/tls-407"), json={"note": "hello"})
+    with (
+        httpx.Client(proxy=proxy_url(auth_px, "alice", "nope"), verify=trusting(auth_px)) as c,
+        pytest.raises(httpx.ProxyError, match="407"),
+    ):
+        c.post(https_up.url("/tls-407"), json={"note": "hello"})
     assert not [r for r in https_up.received if r.path == "/tls-407"]
 
 

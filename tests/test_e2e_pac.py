@@ -110,7 +110,7 @@ def test_default_proxy_address_is_the_listen_address(tmp_path):
 ])
 def test_pac_proxy_address(value, expected):
     if expected is UsageError:
-        with pytest.raises(UsageError, match="pac-proxy|proxy host|proxy port"):
+        with pytest.raises(UsageError, match=r"pac-proxy|proxy host|proxy port"):
             parse_proxy_address(value)
     else:
         assert parse_proxy_address(value) == expected

@@ -184,7 +184,7 @@ def test_curl_resident_id_blocked(proxy, https_up):
          "-D", "-", https_up.url("/note")],
         capture_output=True, text=True, timeout=60,
     )
-    status_lines = [l for l in out.stdout.splitlines() if l.startswith("HTTP/")]
+    status_lines = [s for s in out.stdout.splitlines() if s.startswith("HTTP/")]
     assert " 403" in status_lines[-1]  # the first is the proxy's "200 Connection established"
     assert "x-baomi-incident" in out.stdout.lower()
     assert len(https_up.received) == n

@@ -213,7 +213,7 @@ def _plain(text: str) -> str:
     return "".join(ch for ch in normalize(text).text if ch.isalnum())
 
 
-CLEAR = st.one_of(*(values.map(lambda v, e=e, l=label: (e, l + v)) for e, label, values in KINDS))
+CLEAR = st.one_of(*(values.map(lambda v, e=e, lab=label: (e, lab + v)) for e, label, values in KINDS))
 
 
 @settings(max_examples=60, deadline=None)

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -40,7 +41,7 @@ def test_mitmproxy_internals_httplayer_relies_on() -> None:
 
 class _Origin(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    posts: list[int] = []
+    posts: ClassVar[list[int]] = []
 
     def do_GET(self):
         self.send_response(200)

@@ -360,7 +360,7 @@ def test_missing_password_file_is_unavailable(ldap, tmp_path):
 
 def test_unreadable_ca_file_is_unavailable(ldap, tmp_path):
     d = directory(ldap, ca_file=tmp_path / "absent-ca.pem")
-    with pytest.raises(IdentityUnavailable, match="absent-ca.pem is not a readable PEM"):
+    with pytest.raises(IdentityUnavailable, match=r"absent-ca\.pem is not a readable PEM"):
         d.authenticate("alice", ldap.password("alice"))
 
 

@@ -16,7 +16,6 @@ import time
 
 import httpx
 import pytest
-
 from harness import BAOMI, REPO, BaomiProcess
 
 pytestmark = pytest.mark.e2e

@@ -375,7 +375,10 @@ class Generator:
 
     def lookalike_text(self, lang: str) -> str:
         r, v = self.rng, values
-        word = lambda: self.pick(values.LOOKALIKE_WORDS)
+
+        def word() -> str:
+            return self.pick(values.LOOKALIKE_WORDS)
+
         if lang == "zh":
             templates = [
                 lambda: (

@@ -78,7 +78,7 @@ class AddressRecognizer(ScoredPatternRecognizer):
     )
     CONTEXT = ("地址", "住址", "收货地址", "address", "addr", "寄往", "送至", "shipping", "billing")
 
-    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # type: ignore[override]
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
         results = []
         for pattern, compiled in self._compiled:
             for match in compiled.finditer(text):

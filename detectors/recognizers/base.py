@@ -55,6 +55,11 @@ class ScoredPatternRecognizer(PatternRecognizer):
     A pattern may capture group ``v`` to report only part of the match.
     """
 
+    # Set by PatternRecognizer.__init__; declared here because mypy cannot infer them
+    # through presidio's conditional assignments ("Cannot determine type").
+    name: str
+    patterns: list[Pattern]
+
     ENTITY: ClassVar[str]
     PATTERNS: ClassVar[tuple[Pattern, ...]]
     CONTEXT: ClassVar[tuple[str, ...]]
@@ -97,7 +102,10 @@ class ScoredPatternRecognizer(PatternRecognizer):
         return EntityRecognizer.remove_duplicates(results)
 
     def result(self, start: int, end: int, score: float, why: str) -> RecognizerResult:
-        explanation = self.build_regex_explanation(self.name, why, "", score, None, 0)
+        # presidio passes validate_result()'s None here too; its annotation says bool.
+        explanation = self.build_regex_explanation(
+            self.name, why, "", score, None, 0  # type: ignore[arg-type]
+        )
         return RecognizerResult(
             entity_type=self.ENTITY,
             start=start,

@@ -25,7 +25,8 @@ VERSION_WORDS = re.compile(
     re.IGNORECASE,
 )
 VERSION_FIELDS = frozenset(["version", "ver", "build", "release", "版本", "版本号"])
-UNREPORTED = {ipaddress.ip_address("0.0.0.0"), ipaddress.ip_address("255.255.255.255")}
+# Addresses that name no host; skipped values, not binds.
+UNREPORTED = {ipaddress.ip_address("0.0.0.0"), ipaddress.ip_address("255.255.255.255")}  # noqa: S104
 
 
 class BaomiIpRecognizer(ScoredPatternRecognizer):
@@ -33,7 +34,7 @@ class BaomiIpRecognizer(ScoredPatternRecognizer):
     PATTERNS = (Pattern("ipv4", IPV4, 0.6), Pattern("ipv6", IPV6, 0.6))
     CONTEXT = ("ip", "ipv4", "ipv6", "ip地址", "client_addr", "remote_addr")
 
-    def enhance_using_context(  # type: ignore[no-untyped-def]
+    def enhance_using_context(
         self,
         text,
         raw_recognizer_results,

@@ -197,11 +197,8 @@ def has_name_column(context: Iterable[str]) -> bool:
         if re.search(f"[{CJK}]", word):
             if word.endswith(CN_NAME_FIELDS) and not word.endswith(("用户名", "昵称")):
                 return True
-        elif (
-            word in NAME_FIELD_TAILS
-            and word != "name"
-            or word == "name"
-            and (i == 0 or words[i - 1] not in NOT_PERSON_NAMES)
+        elif (word in NAME_FIELD_TAILS and word != "name") or (
+            word == "name" and (i == 0 or words[i - 1] not in NOT_PERSON_NAMES)
         ):
             return True
     return False

@@ -66,7 +66,7 @@ async def serve(settings: RunSettings) -> int:
     try:
         if settings.sets:
             opts.set(*settings.sets)
-    except Exception as e:  # mitmproxy's OptionsError: unknown option or bad value
+    except Exception as e:  # noqa: BLE001 - mitmproxy's OptionsError: unknown option or bad value
         raise UsageError(f"--set: {e}") from None
     check_body_options(settings.sets, policy.limits.max_body_bytes)
     secure_ca_dir(data_dir)  # mitmproxy created the CA while configuring; re-check modes

@@ -74,11 +74,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     report = build_index(
         args.csv, key, args.out, columns, header=not args.no_header, encoding=args.encoding
     )
+    shown = [c or "-" for c in report.columns]
     summary = {
         "index": str(args.out),
         "rows": report.rows,
         "entries": report.entries,
-        "columns": [c or "-" for c in report.columns],
+        "columns": shown,
         "skipped_cells": report.skipped_cells,
         "seconds": round(time.monotonic() - started, 2),
     }
@@ -87,6 +88,6 @@ def cmd_build(args: argparse.Namespace) -> int:
     else:
         print(
             f"indexed {report.rows} rows, {report.entries} fingerprints "
-            f"({', '.join(summary['columns'])}) in {summary['seconds']} s -> {args.out}"
+            f"({', '.join(shown)}) in {summary['seconds']} s -> {args.out}"
         )
     return 0

@@ -434,9 +434,9 @@ def _print_rows(rows: list[dict], columns: tuple[str, ...], as_json: bool) -> No
         return
     cells = [[str(r.get(c) if r.get(c) is not None else "-") for c in columns] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
 def allow_list_suggestion(evidence: list) -> str:

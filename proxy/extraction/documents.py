@@ -49,8 +49,8 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import defusedxml.ElementTree as SafeXml  # type: ignore[import-untyped]
-import openpyxl  # type: ignore[import-untyped]
+import defusedxml.ElementTree as SafeXml
+import openpyxl
 import pypdf
 from pypdf import PasswordType
 

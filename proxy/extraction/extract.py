@@ -631,7 +631,7 @@ def _scalar(node: object) -> str:
     return json.dumps(node)  # true, false, null
 
 
-_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C-accelerated, keeps non-ASCII
+_string = json.encoder.encode_basestring  # C-accelerated, keeps non-ASCII
 
 
 # ---------------------------------------------------------------- multipart
@@ -828,7 +828,7 @@ def _payload_view(
         return strings.strings_view(data, label or "body", limits.max_decoded_bytes)
     if kind is None and _looks_binary(text):
         return strings.strings_view(data, label or "body", limits.max_decoded_bytes)
-    if kind == "json" or kind is None and media is None and text.lstrip()[:1] in ("{", "["):
+    if kind == "json" or (kind is None and media is None and text.lstrip()[:1] in ("{", "[")):
         try:
             return _Json.parse(text, codec, json_prefix)
         except ValueError:
@@ -858,7 +858,7 @@ def _text_kind(media: str | None, filename: str | None) -> str | None:
         return "json"
     if _is_xml(media):
         return "xml"
-    if media and media.startswith("text/") or media in ("application/csv", "application/x-ndjson"):
+    if (media and media.startswith("text/")) or media in ("application/csv", "application/x-ndjson"):
         return "text"
     extension = filename.rpartition(".")[2].lower() if filename and "." in filename else ""
     if extension in _TEXT_EXTENSIONS:

@@ -110,7 +110,7 @@ def parse_request(body: bytes) -> Request:
             capabilities = frozenset(caps.decode("ascii", "replace").split())
         if text == b"push-cert":  # a signed push: the commands are lines of the certificate
             signed = True
-        if text.startswith(b"shallow ") or signed and not _CERT_COMMAND.match(text):
+        if text.startswith(b"shallow ") or (signed and not _CERT_COMMAND.match(text)):
             continue
         parts = text.split(b" ")
         if len(parts) != 3:
@@ -483,8 +483,9 @@ def push_refusal(body: bytes, message: str) -> tuple[int, list[tuple[str, str]],
         request = parse_request(_head(body))
     except Uninspectable:
         request = None
-    if request is None or "report-status" not in request.capabilities and not (
-        {"report-status-v2"} & request.capabilities
+    if request is None or (
+        "report-status" not in request.capabilities
+        and not {"report-status-v2"} & request.capabilities
     ):
         return 403, [("content-type", "text/plain; charset=utf-8")], (line + "\n").encode()
     status = _pkt(b"unpack ok\n") + b"".join(

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-import defusedxml.ElementTree as SafeXml  # type: ignore[import-untyped]
+import defusedxml.ElementTree as SafeXml
 
 from detectors.model import Segment
 from proxy.errors import InspectionError, Uninspectable
@@ -286,7 +286,7 @@ def _gif(data: bytes) -> tuple[list[Piece], bytes]:
 
 def _sub_blocks(data: bytes, pos: int) -> tuple[bytes, int]:
     """GIF data sub-blocks (length byte, bytes) up to the empty one; (content, next pos)."""
-    out = []
+    out: list[bytes] = []
     while True:
         if pos >= len(data):
             raise _corrupt("GIF")

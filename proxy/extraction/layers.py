@@ -238,7 +238,7 @@ class _Layered:
     nodes: tuple[_Node, ...]  # one per segment of ``inner``
     segments: tuple[Segment, ...]
 
-    def render(self, edits: tuple[tuple[Edit, ...], ...]):  # type: ignore[no-untyped-def]
+    def render(self, edits: tuple[tuple[Edit, ...], ...]):
         per, at = [], 0
         for node in self.nodes:
             mine = edits[at : at + len(node.segments)]

@@ -131,11 +131,11 @@ class BaomiAddon:
             if not inspection.findings:
                 return  # a clean name: the tunnel's requests are decided one by one
             if decision.action == "mask":
-                decision = Decision("block", decision.rule,
-                                    "customer data in the host name; a host name cannot be masked")
+                decision = replace(decision, action="block", reason="customer data in the host "
+                                   "name; a host name cannot be masked")
             if decision.action != "allow":  # block, or monitor: recorded either way
                 await self._finish(flow, facts, decision, inspection, started)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any failure blocks the tunnel (fail closed)
             log.error("CONNECT inspection failed: %s", type(e).__name__)
             self._fail_closed(flow, facts, started, e)
 
@@ -159,7 +159,7 @@ class BaomiAddon:
             record = self._record(facts, decision, None, time.monotonic(), "passthrough", None)
             self.recorder.write(record)
             self._observe(record)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any failure means inspect, never pass through
             # Not recorded means not allowed through uninspected: intercept as usual instead.
             data.ignore_connection = False
             log.error("passthrough check failed (%s); inspecting instead", type(e).__name__)
@@ -167,6 +167,7 @@ class BaomiAddon:
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
         """Client-to-server WebSocket messages are inspected like request bodies. A blocked
         message is dropped and the connection closed; a masked one is rewritten."""
+        assert flow.websocket is not None  # mitmproxy calls this hook on WebSocket flows only
         message = flow.websocket.messages[-1]
         if not message.from_client:
             return
@@ -188,7 +189,7 @@ class BaomiAddon:
             self._observe(record)
             if decision.action == "block":
                 close_websocket(flow, message, record.incident_id)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any failure takes the failure action
             log.error("websocket inspection failed: %s", type(e).__name__)
             self.metrics.detection_error("act")
             close_websocket(flow, message)
@@ -199,7 +200,8 @@ class BaomiAddon:
             rewritten = await self.pool.mask(raw, limits, to_mask,
                                              self.runtime.policy.limits.timeout_seconds)
         except CannotMask as e:
-            return Decision("block", decision.rule, f"cannot mask this message ({e}); blocked instead")
+            return replace(decision, action="block",
+                           reason=f"cannot mask this message ({e}); blocked instead")
         message.content = rewritten.body
         return decision
 
@@ -258,7 +260,7 @@ class BaomiAddon:
             if decision.action != "block":  # the body is gone: it cannot be forwarded now
                 decision = replace(decision, action="block", would_be=None)
             await self._finish(flow, facts, decision, None, started, uninspected="oversize")
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any failure blocks the request (fail closed)
             log.error("oversize refusal failed: %s", type(e).__name__)
             self._fail_closed(flow, facts, started, e)
 
@@ -365,7 +367,8 @@ class BaomiAddon:
         try:
             rewritten = await self.pool.mask(raw, limits, to_mask, timeout)
         except CannotMask as e:
-            return Decision("block", decision.rule, f"cannot mask this content ({e}); blocked instead")
+            return replace(decision, action="block",
+                           reason=f"cannot mask this content ({e}); blocked instead")
         except InspectionError as e:  # the rewrite timed out or its worker died
             return failure_decision(self.runtime.policy, e.kind, facts_from_flow(flow), str(e))
         respond.apply_rewrite(flow, rewritten)
@@ -434,7 +437,8 @@ class BaomiAddon:
 
     def _record(self, facts, decision, inspection, started, uninspected, error_stage):
         return decision_record(
-            facts, decision, inspection, policy_hash=self.runtime.policy.hash,
+            facts, decision, inspection,
+            policy_hash=decision.policy_hash or self.runtime.policy.hash,
             mode=self.runtime.mode_kind, seconds=time.monotonic() - started,
             uninspected=uninspected, error_stage=error_stage,
         )

@@ -144,6 +144,7 @@ class TrailerDroppingClient(Http1Client):
         try:
             yield from super().read_body(event)
         except NotImplementedError:  # the body is complete; only the trailer fields are lost
+            assert self.stream_id is not None  # set while a response is being read
             yield ReceiveHttp(ResponseEndOfMessage(self.stream_id))
             yield from self.mark_done(response=True)
 

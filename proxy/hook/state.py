@@ -7,11 +7,15 @@ sees either the old policy or the new one, never half of each.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the hook's shared state needs no policy code at import
+    from policies.model import Policy
 
 
 @dataclass
 class Runtime:
-    policy: object  # policies.load.Policy
+    policy: Policy
     mode: str = "regular"  # mitmproxy mode spec as given: regular, transparent, upstream:URL, ...
 
     @property

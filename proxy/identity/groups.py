@@ -30,7 +30,8 @@ def parse_groups(text: str) -> dict[str, frozenset[str]]:
         raise ValueError(f"{where}not valid YAML") from None
     groups = data.get("groups") if isinstance(data, dict) and set(data) == {"groups"} else None
     if not isinstance(groups, dict):
-        raise ValueError("expected a mapping 'groups: {group: [user, ...]}' and nothing else")
+        # A bad file's content, not a caller's bug: ValueError, like the YAML error above.
+        raise ValueError("expected a mapping 'groups: {group: [user, ...]}' and nothing else")  # noqa: TRY004
     result: dict[str, frozenset[str]] = {}
     for name, members in groups.items():
         if not isinstance(name, str) or not isinstance(members, list) \

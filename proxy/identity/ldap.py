@@ -342,7 +342,7 @@ class LdapDirectory:
         if attribute:
             groups |= self._names_of(conn, _values(attributes, attribute))
         if s.group_base:
-            groups |= self._searched_groups(conn, dn, user)
+            groups |= self._searched_groups(conn, s.group_base, dn, user)
         return dn, frozenset(groups)
 
     def _user_filter(self, user: str) -> str:
@@ -358,11 +358,11 @@ class LdapDirectory:
         disabled = self.settings.disabled_filter
         return wanted if not disabled else f"(&{wanted}(!{disabled}))"
 
-    def _searched_groups(self, conn: ldap3.Connection, dn: str, user: str) -> set[str]:
+    def _searched_groups(self, conn: ldap3.Connection, base: str, dn: str, user: str) -> set[str]:
         s = self.settings
         query = (s.group_filter.replace("{dn}", escape_filter_chars(dn))
                  .replace("{user}", escape_filter_chars(user)))
-        entries, _ = self._search(conn, s.group_base, query, [s.group_name_attribute])
+        entries, _ = self._search(conn, base, query, [s.group_name_attribute])
         return {name for _, attrs in entries for name in _values(attrs, s.group_name_attribute)}
 
     def _names_of(self, conn: ldap3.Connection, dns: list[str]) -> set[str]:

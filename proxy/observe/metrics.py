@@ -72,7 +72,7 @@ def bounded(value: str | None, allowed: Iterable[str]) -> str:
     >>> bounded("block", ACTIONS), bounded("example.com", ACTIONS)
     ('block', 'other')
     """
-    return value if value in allowed else OTHER
+    return value if value is not None and value in allowed else OTHER
 
 
 def mode_kind(mode: str) -> str:

@@ -173,7 +173,7 @@ def pac_address(pac_proxy: str | None, listen_host: str, listen_port: int) -> tu
     """
     if pac_proxy:
         return parse_proxy_address(pac_proxy)
-    if listen_host in ("", "0.0.0.0", "::"):
+    if listen_host in ("", "0.0.0.0", "::"):  # noqa: S104 - recognising a wildcard, not binding
         import socket
 
         return socket.getfqdn(), _port(listen_port)

@@ -8,14 +8,17 @@ Nothing here holds raw personal data: only counts, entity names and masked snipp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+if TYPE_CHECKING:  # annotations only: recording needs no policy code at import
+    from policies.model import Policy
 
 @dataclass(frozen=True, slots=True)
 class DecisionRecord:
@@ -98,7 +101,7 @@ class DecisionLog:
     """
 
     def __init__(self, data_dir: Path, sync: bool = True, max_bytes: int = DEFAULT_MAX_BYTES,
-                 keep: int = DEFAULT_KEEP, policy: Callable[[], object] | None = None):
+                 keep: int = DEFAULT_KEEP, policy: Callable[[], Policy] | None = None):
         """``sync``: fsync every line that is not a clean allow. ``baomi run`` passes False
         because the incident store already makes exactly those records durable (one fsync
         per incident, not two); this log is then the audit trail of every request."""
@@ -163,10 +166,8 @@ class DecisionLog:
     def _rotate(self) -> None:
         """Oldest first, each rename atomic: every line is in exactly one file at every step."""
         for n in range(self.keep - 1, 0, -1):
-            try:
+            with contextlib.suppress(FileNotFoundError):  # fewer copies so far, or a crash's gap
                 os.rename(self._copy(n), self._copy(n + 1))
-            except FileNotFoundError:
-                pass  # fewer copies so far, or a gap left by a crash
         try:
             if self.keep:
                 os.rename(self.path, self._copy(1))

@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
@@ -54,7 +55,7 @@ def _worker_main(conn: Connection, config: DetectorConfig) -> None:
         signal.signal(sig, signal.SIG_IGN)
     try:
         detector = Detector(config)
-    except BaseException as e:  # report why we could not start, then exit
+    except BaseException as e:  # noqa: BLE001 - report why we could not start, then exit
         conn.send(("err", _why_not_started(e, config)))
         return
     conn.send(("ok", "ready"))
@@ -71,7 +72,7 @@ def _worker_main(conn: Connection, config: DetectorConfig) -> None:
             else:
                 raise ValueError(f"unknown op {op!r}")
             conn.send(("ok", result))
-        except BaseException as e:  # the parent decides what a failure means
+        except BaseException as e:  # noqa: BLE001 - the parent decides what a failure means
             conn.send(("err", _portable(e)))
 
 
@@ -98,6 +99,12 @@ def _why_not_started(e: BaseException, config: DetectorConfig) -> str:
                 text = f"extra recognizer {spec!r}: {text}"
                 break
     return text[:500]
+
+
+def _wake(answered: asyncio.Future[None]) -> None:
+    """Reader callback: resolve the wait once (the fd stays readable until recv())."""
+    if not answered.done():
+        answered.set_result(None)
 
 
 class _WorkerLost(DetectionFailed):
@@ -144,7 +151,7 @@ class _Worker:
             self.kill()
             raise _WorkerLost("detector worker died (send)") from None
         # Readable means a reply, or EOF when the worker died; recv() tells which.
-        loop.add_reader(fd, lambda: answered.done() or answered.set_result(None))
+        loop.add_reader(fd, _wake, answered)
         try:
             await asyncio.wait_for(answered, timeout)
         except TimeoutError:
@@ -192,6 +199,7 @@ class InspectionPool:
         self._inflight = 0
         self._waiting = 0
         self._closing = False
+        self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
         self.ready = False
 
     @property
@@ -303,7 +311,7 @@ class InspectionPool:
                 await asyncio.sleep(0.1)
             self.close()
 
-        asyncio.get_running_loop().create_task(drain())
+        self._background(drain())
 
     def _replace(self, dead: _Worker) -> None:
         dead.kill()  # idempotent; closes its pipe and reaps it when it has exited
@@ -312,7 +320,13 @@ class InspectionPool:
             return
         self._starting += 1
         self._full.clear()
-        asyncio.get_running_loop().create_task(self._spawn_one())
+        self._background(self._spawn_one())
+
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` as a task held until it ends (an unreferenced task can be collected)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _spawn_one(self) -> None:
         loop = asyncio.get_running_loop()
@@ -323,7 +337,7 @@ class InspectionPool:
             if not self._closing:
                 log.error("could not restart a detector worker; retrying in 5s")
                 await asyncio.sleep(5)
-                loop.create_task(self._spawn_one())
+                self._background(self._spawn_one())
                 return
         else:
             if self._closing:

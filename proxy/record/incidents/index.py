@@ -79,7 +79,7 @@ class ReviewIndex:
     def rebuild(self) -> int:
         with self.db:
             for table in ("incidents", "history", "notes", "accesses", "periods", "watermark"):
-                self.db.execute(f"DELETE FROM {table}")
+                self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - names from the tuple above
         return self._apply_all(entries(incidents_dir(self.data_dir)))
 
     def _apply_all(self, items: Iterable[Entry]) -> int:

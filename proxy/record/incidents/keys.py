@@ -22,6 +22,7 @@ checkpoints came from this installation, not that the host was honest (see ``log
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from proxy.errors import UsageError
 from proxy.record.incidents.files import write_atomic
 
-PASSPHRASE_ENV = "BAOMI_KEY_PASSPHRASE"
+PASSPHRASE_ENV = "BAOMI_KEY_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 SIGNING_KEY = "checkpoint-signing.pem"
 SIGNING_PUB = "checkpoint-signing.pub.pem"
 PROXY_PRIVATE_KEY = "reviewer-private-key.pem"  # written once by ensure_keys()
@@ -184,10 +185,8 @@ def ensure_mask_key(data_dir: Path) -> bytes:
     path = kdir / MASK_KEY
     if not path.exists():
         _make_keys_dir(kdir)
-        try:
+        with contextlib.suppress(UsageError):  # another process made it first: use theirs
             _write_new(path, os.urandom(32).hex().encode() + b"\n")
-        except UsageError:
-            pass  # another process made it first: use theirs
     return load_mask_key(data_dir)
 
 
