@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from proxy.cli.incidents import register
-from proxy.errors import BaomiError, UsageError
+from proxy.errors import BaomiError
 from proxy.record.decisions import DecisionRecord
 from proxy.record.incidents.keys import init_keys
 
@@ -35,18 +35,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(*argv: str) -> Result:
-    """Like the main CLI: BaomiError -> 'Error: ...' on stderr, exit 2 (usage) or 1."""
+    """Like the main CLI: BaomiError -> 'Error: ...' on stderr, exit its exit_code (2 or 1)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         args = parser().parse_args(list(argv))
         try:
             code = args.handler(args)
-        except UsageError as e:
-            print(f"Error: {e}", file=err)
-            code = 2
         except BaomiError as e:
             print(f"Error: {e}", file=err)
-            code = 1
+            code = e.exit_code
     return Result(code, out.getvalue(), err.getvalue())
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from incidents_cli import RAW_ID, RAW_PHONE, keyed_dir, record, run
 
-from proxy.errors import IncidentLogError, UsageError
+from proxy.errors import IncidentLogError, KeyStoreError
 from proxy.record.incidents import IncidentStore, ensure_keys, review
 from proxy.record.incidents.index import ReviewIndex
 from proxy.record.incidents.keys import init_keys, load_private_keys
@@ -339,9 +339,9 @@ def test_rotation_uses_the_new_key_for_new_periods_only(tmp_path):
     olds, news = load_private_keys([old_key]), load_private_keys([new_key])
     assert review.reveal(data_dir, old.incident_id, olds, "x").evidence[0]["value"] == RAW_ID
     assert review.reveal(data_dir, new.incident_id, news, "x").evidence[0]["value"] == RAW_ID
-    with pytest.raises(UsageError, match="sealed to reviewer key"):
+    with pytest.raises(KeyStoreError, match="sealed to reviewer key"):
         review.reveal(data_dir, new.incident_id, olds, "x")
-    with pytest.raises(UsageError, match="sealed to reviewer key"):
+    with pytest.raises(KeyStoreError, match="sealed to reviewer key"):
         review.reveal(data_dir, old.incident_id, news, "x")
     assert "rotation" in log_kinds(data_dir)
     assert verify(data_dir, {**olds, **news}).ok
@@ -377,7 +377,7 @@ def test_purge_destroys_old_evidence_keeps_metadata_and_is_logged(tmp_path):
         DAY2.isoformat()
     ]
     keys = load_private_keys([key])
-    with pytest.raises(UsageError, match="evidence purged"):
+    with pytest.raises(KeyStoreError, match="evidence purged"):
         review.reveal(data_dir, old.incident_id, keys, "x")
     assert review.reveal(data_dir, new.incident_id, keys, "x").evidence
     assert run("incidents", "show", old.incident_id, "--data-dir", str(data_dir)).code == 0

@@ -20,7 +20,7 @@ from harness import BAOMI, REPO, BaomiProcess, free_port
 
 from proxy.app.ca import secure_ca_dir
 from proxy.app.keys_at_rest import private_keys, refuse_exposed_keys
-from proxy.errors import UsageError
+from proxy.errors import KeyStoreError
 
 pytestmark = pytest.mark.e2e
 POLICY = REPO / "policies" / "default.yaml"
@@ -114,7 +114,7 @@ def test_run_refuses_a_key_others_can_open(first_start, tmp_path, target, new_mo
 ])
 def test_check_refuses_every_other_opening(first_start, tmp_path, target, new_mode, fix):
     data = opened_copy(first_start, tmp_path, target, new_mode)
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(KeyStoreError) as e:
         refuse_exposed_keys(data)
     assert fix.format(data=data) in str(e.value)
     assert f"{new_mode:04o}" in str(e.value)
@@ -122,7 +122,7 @@ def test_check_refuses_every_other_opening(first_start, tmp_path, target, new_mo
 
 def test_ca_dir_others_can_open_is_refused_not_fixed(first_start, tmp_path):
     data = opened_copy(first_start, tmp_path, "ca", 0o755)
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(KeyStoreError) as e:
         secure_ca_dir(data)  # also what `baomi ca export` uses
     assert f"chmod 700 {data}/ca" in str(e.value)
     assert mode(data / "ca") == 0o755
@@ -133,7 +133,7 @@ def test_refusal_lists_every_exposed_key(first_start, tmp_path):
     shutil.copytree(first_start, data)
     os.chmod(data / "ca" / "mitmproxy-ca.pem", 0o644)
     os.chmod(data / "keys" / "checkpoint-signing.pem", 0o644)
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(KeyStoreError) as e:
         refuse_exposed_keys(data)
     assert (f"chmod 600 {data}/ca/mitmproxy-ca.pem && chmod 600 "
             f"{data}/keys/checkpoint-signing.pem") in str(e.value)
@@ -156,5 +156,5 @@ def test_mask_key_is_made_once_and_kept(tmp_path):
     path = tmp_path / "keys" / "mask-fingerprint.key"
     assert (mode(path), mode(path.parent)) == (0o600, 0o700)
     path.write_text("not hex\n")
-    with pytest.raises(UsageError, match="not a hex key"):
+    with pytest.raises(KeyStoreError, match="not a hex key"):
         ensure_mask_key(tmp_path)

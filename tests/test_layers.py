@@ -179,3 +179,24 @@ def test_run_names_the_extra_recognizer_that_cannot_start(missing_recognizer_pol
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
 
+
+
+# -- exit codes stay, classes say what went wrong --------------------------------------------
+
+
+def test_key_store_error_is_not_a_usage_error_and_still_exits_2(tmp_path, capsys):
+    from proxy.cli import main
+
+    out = tmp_path / "reviewer-2.pem"
+    assert main(["keys", "rotate", "--data-dir", str(tmp_path), "--private-key-out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"Error: no reviewer key in {tmp_path / 'keys'}: run 'baomi keys init' first\n"
+    )
+    assert not issubclass(proxy.errors.KeyStoreError, proxy.errors.UsageError)
+    assert not out.exists()
+
+
+def test_startup_error_is_not_an_inspection_error():
+    # A pool that cannot start must stop `baomi run`, not look like one failed request.
+    assert not issubclass(proxy.errors.StartupError, proxy.errors.InspectionError)
+    assert proxy.errors.StartupError.exit_code == 1

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from proxy.app.keys_at_rest import KNOWN, KeyFile, exposures
-from proxy.errors import UsageError
+from proxy.errors import KeyStoreError, UsageError
 
 CA_BASENAME = "mitmproxy"
 
@@ -28,7 +28,7 @@ def ca_paths(confdir: Path) -> tuple[Path, Path]:
 def secure_ca_dir(data_dir: Path) -> Path:
     """Create the CA if missing (directory 0700, files 0600); refuse one others can open.
 
-    Raises UsageError with the ``chmod`` that fixes it.
+    Raises KeyStoreError with the ``chmod`` that fixes it.
     """
     from mitmproxy.certs import CertStore
 
@@ -53,7 +53,7 @@ def refuse_exposed_ca(data_dir: Path) -> None:
     confdir = Path(data_dir) / "ca"
     found = exposures(ca_keys(data_dir), {confdir: "CA private key"})
     if found:
-        raise UsageError(
+        raise KeyStoreError(
             "the CA private key is open to other users, refusing to use it: "
             + "; ".join(e.message for e in found)
             + ". Fix: " + " && ".join(e.fix for e in found)

@@ -5,7 +5,7 @@ With a data dir ``var`` (files on disk: not a doctest)::
     [k.what for k in private_keys(Path("var"))]
     # -> ['CA private key', 'checkpoint-signing key', 'mask fingerprint key']
     refuse_exposed_keys(Path("var"))
-    # UsageError: private key open to other users, refusing to start: ... chmod 600 var/...
+    # KeyStoreError: private key open to other users, refusing to start: ... chmod 600 var/...
 
 A key file must be 0600 and its directory 0700 (any group/other bit counts: read lets them
 copy the key, write lets them swap it). ``baomi run`` refuses to start rather than chmod
@@ -19,7 +19,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from proxy.errors import UsageError
+from proxy.errors import KeyStoreError
 from proxy.record.incidents.keys import MASK_KEY, PROXY_PRIVATE_KEY, SIGNING_KEY
 
 # Every private key baomi itself writes under DATA_DIR (relative path, what it is).
@@ -104,13 +104,13 @@ def exposures(keys: list[KeyFile], dirs: dict[Path, str] | None = None) -> list[
 
 
 def refuse_exposed_keys(data_dir: Path) -> None:
-    """For ``baomi run``: raise UsageError naming each exposed key and the exact fix."""
+    """For ``baomi run``: raise KeyStoreError naming each exposed key and the exact fix."""
     found = exposures(private_keys(data_dir))
     if not found:
         return
     lines = "; ".join(e.message for e in found)
     fixes = " && ".join(e.fix for e in found)
-    raise UsageError(
+    raise KeyStoreError(
         f"private key open to other users, refusing to start: {lines}. "
         f"Fix: {fixes} (and if anyone else could have copied a key, replace it)"
     )

@@ -31,10 +31,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 
-from proxy.errors import UsageError
+from proxy.errors import KeyStoreError, UsageError
 from proxy.record.incidents.files import write_atomic
 
-PASSPHRASE_ENV = "BAOMI_KEY_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
+PASSPHRASE_ENV = "BAOMI_KEY_PASSPHRASE"  # noqa: S105 - the variable's name, not a password
 SIGNING_KEY = "checkpoint-signing.pem"
 SIGNING_PUB = "checkpoint-signing.pub.pem"
 PROXY_PRIVATE_KEY = "reviewer-private-key.pem"  # written once by ensure_keys()
@@ -72,16 +72,16 @@ class Keyring:
         kdir = keys_dir(data_dir)
         current = kdir / "current"
         if not current.exists():
-            raise UsageError(f"no reviewer key in {kdir}: run 'baomi keys init' first")
+            raise KeyStoreError(f"no reviewer key in {kdir}: run 'baomi keys init' first")
         public_keys = {}
         for path in sorted(kdir.glob("reviewer-*.pub.pem")):
             key = serialization.load_pem_public_key(path.read_bytes())
             if not isinstance(key, x25519.X25519PublicKey):
-                raise UsageError(f"{path}: not an X25519 public key")
+                raise KeyStoreError(f"{path}: not an X25519 public key")
             public_keys[key_id(key)] = key
         current_id = current.read_text().strip()
         if current_id not in public_keys:
-            raise UsageError(f"{current}: names key {current_id}, which is not in {kdir}")
+            raise KeyStoreError(f"{current}: names key {current_id}, which is not in {kdir}")
         signer = _load_signer(kdir) if with_signer else None
         return cls(public_keys, current_id, signer)
 
@@ -89,20 +89,20 @@ class Keyring:
 def checkpoint_public_key(data_dir: Path) -> ed25519.Ed25519PublicKey:
     path = keys_dir(data_dir) / SIGNING_PUB
     if not path.exists():
-        raise UsageError(f"{path} is missing: cannot check checkpoint signatures")
+        raise KeyStoreError(f"{path} is missing: cannot check checkpoint signatures")
     key = serialization.load_pem_public_key(path.read_bytes())
     if not isinstance(key, ed25519.Ed25519PublicKey):
-        raise UsageError(f"{path}: not an Ed25519 public key")
+        raise KeyStoreError(f"{path}: not an Ed25519 public key")
     return key
 
 
 def _load_signer(kdir: Path) -> ed25519.Ed25519PrivateKey:
     path = kdir / SIGNING_KEY
     if not path.exists():
-        raise UsageError(f"{path} is missing: run 'baomi keys init'")
+        raise KeyStoreError(f"{path} is missing: run 'baomi keys init'")
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise UsageError(f"{path}: not an Ed25519 private key")
+        raise KeyStoreError(f"{path}: not an Ed25519 private key")
     return key
 
 
@@ -120,10 +120,10 @@ def init_keys(data_dir: Path, private_key_out: Path) -> NewKey:
     """Create the first reviewer key pair and the checkpoint signing key; refuse to overwrite."""
     kdir = keys_dir(data_dir)
     if (kdir / "current").exists():
-        raise UsageError(f"{kdir} already holds reviewer keys: use 'baomi keys rotate'")
+        raise KeyStoreError(f"{kdir} already holds reviewer keys: use 'baomi keys rotate'")
     private_key_out = Path(private_key_out)
     if private_key_out.exists():
-        raise UsageError(f"{private_key_out} exists: refusing to overwrite a private key")
+        raise KeyStoreError(f"{private_key_out} exists: refusing to overwrite a private key")
     _make_keys_dir(kdir)
     if not (kdir / SIGNING_KEY).exists():
         _write_signer(kdir)
@@ -144,17 +144,17 @@ def rotate_keys(
     """
     kdir = keys_dir(data_dir)
     if not (kdir / "current").exists():
-        raise UsageError(f"no reviewer key in {kdir}: run 'baomi keys init' first")
+        raise KeyStoreError(f"no reviewer key in {kdir}: run 'baomi keys init' first")
     if (private_key_out is None) == (public_key_in is None):
         raise UsageError("give exactly one of --private-key-out FILE or --public-key FILE")
     if public_key_in is not None:
         public = serialization.load_pem_public_key(Path(public_key_in).read_bytes())
         if not isinstance(public, x25519.X25519PublicKey):
-            raise UsageError(f"{public_key_in}: not an X25519 public key (PEM)")
+            raise KeyStoreError(f"{public_key_in}: not an X25519 public key (PEM)")
         return NewKey(key_id(public), _add_public(kdir, public), None)
     assert private_key_out is not None
     if Path(private_key_out).exists():
-        raise UsageError(f"{private_key_out} exists: refusing to overwrite a private key")
+        raise KeyStoreError(f"{private_key_out} exists: refusing to overwrite a private key")
     private = x25519.X25519PrivateKey.generate()
     _write_private(Path(private_key_out), private)
     return NewKey(
@@ -185,23 +185,23 @@ def ensure_mask_key(data_dir: Path) -> bytes:
     path = kdir / MASK_KEY
     if not path.exists():
         _make_keys_dir(kdir)
-        with contextlib.suppress(UsageError):  # another process made it first: use theirs
+        with contextlib.suppress(KeyStoreError):  # another process made it first: use theirs
             _write_new(path, os.urandom(32).hex().encode() + b"\n")
     return load_mask_key(data_dir)
 
 
 def load_mask_key(data_dir: Path) -> bytes:
-    """The mask fingerprint key made by ensure_mask_key (UsageError if missing or damaged)."""
+    """The mask fingerprint key made by ensure_mask_key (KeyStoreError if missing or damaged)."""
     path = keys_dir(data_dir) / MASK_KEY
     try:
         key = bytes.fromhex(path.read_text().strip())
     except OSError as e:
-        raise UsageError(f"{path}: cannot read the mask fingerprint key: {e.strerror}") from None
+        raise KeyStoreError(f"{path}: cannot read the mask fingerprint key: {e.strerror}") from None
     except ValueError:
-        raise UsageError(f"{path}: not a hex key (restore it, or delete it to make a new one: "
+        raise KeyStoreError(f"{path}: not a hex key (restore it, or delete it to make a new one: "
                          "fingerprints in old records will then no longer match)") from None
     if len(key) < 16:
-        raise UsageError(f"{path}: key too short ({len(key)} bytes, need 16 or more)")
+        raise KeyStoreError(f"{path}: key too short ({len(key)} bytes, need 16 or more)")
     return key
 
 
@@ -252,7 +252,7 @@ def _write_new(path: Path, data: bytes) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as e:
-        raise UsageError(f"{path} exists: refusing to overwrite a key") from e
+        raise KeyStoreError(f"{path} exists: refusing to overwrite a key") from e
     try:
         os.write(fd, data)
         os.fsync(fd)
@@ -272,18 +272,18 @@ def load_private_keys(paths: list[Path]) -> dict[str, x25519.X25519PrivateKey]:
         try:
             data = Path(path).read_bytes()
         except OSError as e:
-            raise UsageError(f"{path}: cannot read private key: {e.strerror}") from e
+            raise KeyStoreError(f"{path}: cannot read private key: {e.strerror}") from e
         try:
             key = serialization.load_pem_private_key(
                 data, password=passphrase.encode() if passphrase else None
             )
         except TypeError as e:  # encrypted without a passphrase, or the reverse
-            raise UsageError(
+            raise KeyStoreError(
                 f"{path}: passphrase needed or not expected (${PASSPHRASE_ENV})"
             ) from e
         except ValueError as e:
-            raise UsageError(f"{path}: not a readable PEM private key (or wrong passphrase)") from e
+            raise KeyStoreError(f"{path}: not a readable PEM private key (or wrong passphrase)") from e
         if not isinstance(key, x25519.X25519PrivateKey):
-            raise UsageError(f"{path}: not an X25519 reviewer key")
+            raise KeyStoreError(f"{path}: not an X25519 reviewer key")
         keys[key_id(key.public_key())] = key
     return keys

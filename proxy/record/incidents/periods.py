@@ -21,7 +21,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import x25519
 
-from proxy.errors import IncidentLogError, UsageError
+from proxy.errors import IncidentLogError, KeyStoreError, UsageError
 from proxy.record.incidents import envelope
 from proxy.record.incidents.files import fsync_dir
 from proxy.record.incidents.keys import Keyring
@@ -72,9 +72,9 @@ def open_period_key(
     """The period's data key, unsealed with the reviewer key it was sealed to."""
     path = sealed_path(data_dir, period_id)
     if not path.exists():
-        raise UsageError(f"period {period_id}: data key destroyed (purged) or missing")
+        raise KeyStoreError(f"period {period_id}: data key destroyed (purged) or missing")
     if key_id not in private_keys:
-        raise UsageError(f"period {period_id} is sealed to reviewer key {key_id}; pass that key")
+        raise KeyStoreError(f"period {period_id} is sealed to reviewer key {key_id}; pass that key")
     return envelope.unseal(private_keys[key_id], path.read_bytes(), period_info(period_id))
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import x25519
 
-from proxy.errors import UsageError
+from proxy.errors import KeyStoreError, UsageError
 from proxy.record.incidents import envelope, framing, periods
 from proxy.record.incidents.index import STATUSES, ReviewIndex
 from proxy.record.incidents.keys import Keyring
@@ -68,9 +68,9 @@ def reveal(
     if period is None:
         raise UsageError(f"incident {incident_id}: its period is not in the log")
     if period["purged_seq"] is not None:
-        raise UsageError(f"incident {incident_id}: evidence purged (period {period['id']})")
+        raise KeyStoreError(f"incident {incident_id}: evidence purged (period {period['id']})")
     if period["key_id"] not in private_keys:
-        raise UsageError(
+        raise KeyStoreError(
             f"incident {incident_id} is sealed to reviewer key {period['key_id']}; pass that key"
         )
     with log_writer(data_dir) as log:  # the access record is durable before anything is decrypted

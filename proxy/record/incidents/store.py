@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from proxy.errors import IncidentLogError, UsageError
+from proxy.errors import IncidentLogError, KeyStoreError
 from proxy.record.decisions import DecisionRecord
 from proxy.record.incidents import envelope, framing
 from proxy.record.incidents.keys import Keyring
@@ -168,5 +168,5 @@ class IncidentStore:
 def _load_keyring(data_dir: Path) -> Keyring:
     try:
         return Keyring.load(data_dir)
-    except (UsageError, OSError, ValueError) as e:
+    except (KeyStoreError, OSError, ValueError) as e:
         raise IncidentLogError(f"incident store has no usable keys: {e}") from e
