@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from proxy.errors import KeyStoreError, UsageError
 from proxy.record.incidents.files import write_atomic
 
-PASSPHRASE_ENV = "BAOMI_KEY_PASSPHRASE"  # noqa: S105 - the variable's name, not a password
+PASSPHRASE_ENV = "BAOMI_KEY_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 SIGNING_KEY = "checkpoint-signing.pem"
 SIGNING_PUB = "checkpoint-signing.pub.pem"
 PROXY_PRIVATE_KEY = "reviewer-private-key.pem"  # written once by ensure_keys()
