@@ -231,3 +231,21 @@ def usage_error_raisers() -> set[str]:
 def test_usage_error_is_only_for_command_line_input():
     outside_cli = {p for p in usage_error_raisers() if not p.startswith("proxy/cli/")}
     assert outside_cli == set(USAGE_CHECKED_OUTSIDE_CLI)
+
+
+def test_pool_start_names_a_missing_nlp_model():
+    import asyncio
+
+    from detectors.config import DetectorConfig
+    from proxy.workers.pool import InspectionPool
+
+    pool = InspectionPool(DetectorConfig(nlp_model="baomi_no_such_model"), size=1,
+                          start_timeout=120)
+    try:
+        with pytest.raises(proxy.errors.StartupError) as e:
+            asyncio.run(pool.start())
+    finally:
+        pool.close()
+    message = str(e.value)
+    assert message.startswith("detector worker failed to start: OSError: ")
+    assert "Can't find model 'baomi_no_such_model'" in message
