@@ -95,9 +95,8 @@ class RawRequest:
         return [v for k, v in self.headers if k.lower() == name]
 
 
-# media type -> handler(data, label, depth, limits) -> View. Documents and archives plug in here.
+# media type -> handler(data, label, depth, limits) -> View (BINARY_HANDLERS, at the end).
 BinaryHandler = Callable[[bytes, str, int, Limits], View]
-BINARY_HANDLERS: dict[str, BinaryHandler] = {}
 
 
 def extract(request: RawRequest, limits: Limits) -> Extraction:
@@ -890,7 +889,12 @@ def sniff(data: bytes) -> str | None:
             or gitpack.sniff(data))
 
 
-BINARY_HANDLERS.update(documents.handlers(_entry_view))
-BINARY_HANDLERS.update(archives.handlers(_entry_view))
-BINARY_HANDLERS.update(images.handlers(_entry_view))
-BINARY_HANDLERS.update(gitpack.handlers(_entry_view))
+# One table, built once from the openers this module imports. Each opener gets _entry_view to
+# open what it contains (a ZIP's members, a tar's files): passed in, so no opener imports
+# this module and nothing registers itself at import time.
+BINARY_HANDLERS: dict[str, BinaryHandler] = {
+    **documents.handlers(_entry_view),
+    **archives.handlers(_entry_view),
+    **images.handlers(_entry_view),
+    **gitpack.handlers(_entry_view),
+}
