@@ -228,6 +228,7 @@ def _people(records: Sequence[CustomerRecord]) -> str:
 
 
 def _finish(policy: Policy, decision: Decision, approval: Approval | None) -> Decision:
+    decision = replace(decision, policy_hash=policy.hash)
     if approval is not None and decision.action != "block":
         decision = replace(
             decision,

@@ -41,3 +41,5 @@ class Decision:
     mask_entities: frozenset[str] = field(default_factory=frozenset)
     enforced: bool = True
     records: int = 0  # customer records (people) in the request, see detectors.records
+    # The policy that decided: a reload between deciding and recording must not name another.
+    policy_hash: str | None = None

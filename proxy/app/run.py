@@ -17,7 +17,7 @@ import signal
 import sys
 from pathlib import Path
 
-from detectors.engine import DetectorConfig
+from detectors.config import DetectorConfig
 from detectors.mask import use_fingerprint_key
 from policies.load import load_policy
 from proxy.app.ca import ca_paths, secure_ca_dir

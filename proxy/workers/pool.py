@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
-from detectors.engine import DetectorConfig
+from detectors.config import DetectorConfig
 from detectors.model import Finding
 from proxy.errors import BaomiError, DetectionFailed, DetectionTimeout, StartupError
 from proxy.extraction.extract import Limits, RawRequest
