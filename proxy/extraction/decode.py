@@ -39,7 +39,7 @@ _CHUNK = 64 << 10
 _ZSTD_MAX_WINDOW = 1 << 24  # levels <= 19 use <= 8 MB; larger windows are refused, not honoured
 _GZIP_MAGIC = b"\x1f\x8b"
 _ALIASES = {"x-gzip": "gzip", "identity": ""}
-_BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
+BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
     (codecs.BOM_UTF8, "utf-8"),
@@ -313,7 +313,7 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, TextCodec]:
     (UTF-16 without a BOM or NULs, EBCDIC) is refused: ASCII read as UTF-16 turns
     ``13800138000`` into CJK noise.
     """
-    for bom, name in _BOMS:
+    for bom, name in BOMS:
         if data.startswith(bom) and (decoded := _decode_as(data[len(bom) :], name, bom)):
             return decoded
     if b"\x00" in data and (wide := _decode_wide(data)):

@@ -561,20 +561,13 @@ def _percent_charsets(data: bytes) -> list[tuple[str, int]]:
     >>> _percent_charsets(b"3\x002\x00")
     [('utf-16-le', 0), ('utf-8', 0), ('gb18030', 0)]
     """
-    for bom, name in _PERCENT_BOMS:
+    for bom, name in decode.BOMS:
         if data.startswith(bom):
             return [(name, len(bom))] + [(other, 0) for other in _PERCENT_CHARSETS]
     wide = decode.sniff_wide(data)
     return ([(wide, 0)] if wide else []) + [(name, 0) for name in _PERCENT_CHARSETS]
 
 
-_PERCENT_BOMS = (  # longest first: the UTF-32 LE BOM starts with the UTF-16 LE one
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 
 
 @dataclass(frozen=True, slots=True)

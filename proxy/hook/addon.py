@@ -71,11 +71,7 @@ class BaomiAddon:
     async def request(self, flow: http.HTTPFlow) -> None:
         started = time.monotonic()
         policy = self.runtime.policy
-        try:
-            facts = facts_from_flow(flow)
-        except Exception:
-            log.exception("cannot read request facts")
-            flow.kill()  # not even the facts: nothing is safe to forward
+        if (facts := facts_or_kill(flow)) is None:
             return
         try:
             identified = await self._identify(flow, facts, started)
@@ -107,11 +103,7 @@ class BaomiAddon:
         masked); a clean name goes on, and the requests inside are inspected as usual."""
         started = time.monotonic()
         policy = self.runtime.policy
-        try:
-            facts = facts_from_flow(flow)
-        except Exception:
-            log.exception("cannot read CONNECT facts")
-            flow.kill()
+        if (facts := facts_or_kill(flow)) is None:
             return
         try:
             identified = await self._identify(flow, facts, started)
@@ -248,11 +240,7 @@ class BaomiAddon:
         """A request body over ``max_body_bytes``, not (fully) read: answered at once with
         baomi's refusal and an incident; nothing is forwarded (see ``proxy.hook.httplayer``)."""
         started = time.monotonic()
-        try:
-            facts = facts_from_flow(flow)
-        except Exception:
-            log.exception("cannot read request facts")
-            flow.kill()
+        if (facts := facts_or_kill(flow)) is None:
             return
         try:
             decision = failure_decision(self.runtime.policy, "oversize", facts,
@@ -602,6 +590,17 @@ def destination_names(flow: http.HTTPFlow) -> list[str]:
         if name and name.lower().rstrip(".") not in names:
             names.append(name.lower().rstrip("."))
     return names or [flow.request.host.lower()]
+
+
+def facts_or_kill(flow: http.HTTPFlow) -> RequestFacts | None:
+    """The request's facts, or None after killing the flow: without even the facts nothing is
+    safe to forward."""
+    try:
+        return facts_from_flow(flow)
+    except Exception:
+        log.exception("cannot read the request's facts; the flow is killed")
+        flow.kill()
+        return None
 
 
 def facts_from_flow(flow: http.HTTPFlow) -> RequestFacts:
