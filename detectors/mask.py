@@ -10,6 +10,7 @@
     ('张**', '北京市***')
     >>> use_fingerprint_key(bytes(32)); mask_value("CN_RESIDENT_ID", "11010519491231002X")
     '11****************#774efd'
+    >>> use_fingerprint_key(None)  # (the key is per process: this example leaves none behind)
 
 A mask shows only what easily known facts (birth date, home county, gender, the customer's
 bank or city, the check digit) cannot turn back into the value or into a short list of

@@ -4,6 +4,8 @@ Module-scoped: each test module gets its own CA and servers (and starts its own 
 """
 
 import pytest
+
+from detectors.mask import use_fingerprint_key
 from harness import Upstream, UpstreamCA
 
 
@@ -22,3 +24,11 @@ def https_up(upstream_ca):
 def http_up():
     with Upstream() as up:
         yield up
+
+
+@pytest.fixture(autouse=True)
+def no_fingerprint_key_leaks():
+    """The masks' fingerprint key is per process (`baomi run` sets it at start-up); a test that
+    sets one must not change the masks every later test in this process sees."""
+    yield
+    use_fingerprint_key(None)
