@@ -4,9 +4,9 @@ Module-scoped: each test module gets its own CA and servers (and starts its own 
 """
 
 import pytest
+from harness import Upstream, UpstreamCA
 
 from detectors.mask import use_fingerprint_key
-from harness import Upstream, UpstreamCA
 
 
 @pytest.fixture(scope="module")
