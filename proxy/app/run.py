@@ -22,6 +22,7 @@ from detectors.mask import use_fingerprint_key
 from policies.load import load_policy
 from proxy.app.ca import ca_paths, secure_ca_dir
 from proxy.app.keys_at_rest import refuse_exposed_keys
+from proxy.app.master import lean_master
 from proxy.app.reload import PolicyReloader
 from proxy.app.settings import RunSettings
 from proxy.errors import BaomiError, UsageError
@@ -47,7 +48,6 @@ def prepare_data_dir(data_dir: Path) -> Path:
 
 async def serve(settings: RunSettings) -> int:
     from mitmproxy import options
-    from mitmproxy.tools.dump import DumpMaster
 
     policy = load_policy(settings.policy)  # a bad policy stops start-up here
     refuse_exposed_keys(settings.data_dir)  # before anything here chmods or reads a key
@@ -61,7 +61,7 @@ async def serve(settings: RunSettings) -> int:
         confdir=str(confdir),
     )
     httplayer.install()  # request bodies limited, responses never (before any stream exists)
-    master = DumpMaster(opts, with_termlog=True, with_dumper=False)
+    master = lean_master(opts)
     opts.update(termlog_verbosity="warn")
     try:
         if settings.sets:
