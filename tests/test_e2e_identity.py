@@ -23,37 +23,14 @@ import bcrypt
 import httpx
 import pytest
 from harness import BAOMI, REPO, BaomiProcess, free_port
+from identity_support import payroll_policy
 
 pytestmark = pytest.mark.e2e
 
 RESIDENT_ID = "11010519491231002X"
 PASSWORDS = {"alice": "Alice-pw-4711-xyzzy", "bob": "Bob:pw-0815-plugh"}  # ':' inside: legal
 
-POLICY = """
-version: 1
-mode: enforce
-destinations:
-  payroll-partner: {hosts: [localhost]}
-sources:
-  payroll: {groups: [payroll]}
-rules:
-  - name: block-unknown-users
-    description: customer data from unknown users never leaves
-    action: block
-    source: [unauthenticated]
-    data: {entities: [CN_RESIDENT_ID]}
-  - name: allow-payroll-ids
-    description: the payroll team may send resident IDs to the payroll partner
-    action: allow
-    source: [payroll]
-    destination: [payroll-partner]
-  - name: block-ids
-    description: resident IDs never leave
-    action: block
-    data: {entities: [CN_RESIDENT_ID]}
-default_action: allow
-identity:
-"""
+POLICY = payroll_policy()
 PROXYAUTH = POLICY + """  methods: [proxyauth]
   proxyauth: {htpasswd: users.htpasswd, realm: baomi-test}
   groups: {file: groups.yaml}

@@ -15,6 +15,7 @@ from pathlib import Path
 import netns
 import pytest
 from harness import BaomiProcess
+from identity_support import payroll_policy
 from netns import CLIENT_IP
 from test_e2e_transparent import (  # noqa: F401  (module fixtures shared with that test)
     RESIDENT_ID,
@@ -33,34 +34,10 @@ pytestmark = [
     pytest.mark.skipif(netns.skip_reason() is not None, reason=str(netns.skip_reason())),
 ]
 
-POLICY = f"""
-version: 1
-mode: enforce
-destinations:
-  payroll-partner: {{hosts: [{SHOP}]}}
-sources:
-  payroll: {{groups: [payroll]}}
-rules:
-  - name: block-unknown-users
-    description: customer data from unknown users never leaves
-    action: block
-    source: [unauthenticated]
-    data: {{entities: [CN_RESIDENT_ID]}}
-  - name: allow-payroll-ids
-    description: the payroll team may send resident IDs to the payroll partner
-    action: allow
-    source: [payroll]
-    destination: [payroll-partner]
-  - name: block-ids
-    description: resident IDs never leave
-    action: block
-    data: {{entities: [CN_RESIDENT_ID]}}
-default_action: allow
-identity:
-  methods: [proxyauth, ipmap]   # proxyauth never applies in transparent mode
-  proxyauth: {{htpasswd: users.htpasswd}}
-  ipmap: {{file: ipmap.txt, max_age_seconds: 3600}}
-  groups: {{file: groups.yaml}}
+POLICY = payroll_policy(SHOP) + """  methods: [proxyauth, ipmap]   # proxyauth never applies in transparent mode
+  proxyauth: {htpasswd: users.htpasswd}
+  ipmap: {file: ipmap.txt, max_age_seconds: 3600}
+  groups: {file: groups.yaml}
 """
 
 

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from harness import BAOMI, REPO, BaomiProcess, UpstreamCA, free_port
+from identity_support import payroll_policy
 from ldap_server import PEOPLE, SERVICE_DN, SLAPD, Slapd
 
 pytestmark = [
@@ -35,31 +36,7 @@ pytestmark = [
 RESIDENT_ID = "11010519491231002X"
 CACHE_SECONDS = 1.0
 
-POLICY = """
-version: 1
-mode: enforce
-destinations:
-  payroll-partner: {{hosts: [localhost]}}
-sources:
-  payroll: {{groups: [payroll]}}
-rules:
-  - name: block-unknown-users
-    description: customer data from unknown users never leaves
-    action: block
-    source: [unauthenticated]
-    data: {{entities: [CN_RESIDENT_ID]}}
-  - name: allow-payroll-ids
-    description: the payroll team may send resident IDs to the payroll partner
-    action: allow
-    source: [payroll]
-    destination: [payroll-partner]
-  - name: block-ids
-    description: resident IDs never leave
-    action: block
-    data: {{entities: [CN_RESIDENT_ID]}}
-default_action: allow
-identity:
-  methods: [proxyauth]
+IDENTITY = """  methods: [proxyauth]
   proxyauth:
     realm: baomi-ldap-test
     ldap:
@@ -81,7 +58,7 @@ def ldap(tmp_path_factory):
 
 
 def policy_text(ldap: Slapd, ca: Path) -> str:
-    return POLICY.format(url=ldap.ldaps_url, ca=ca, bind_dn=SERVICE_DN,
+    return payroll_policy() + IDENTITY.format(url=ldap.ldaps_url, ca=ca, bind_dn=SERVICE_DN,
                          password_file=ldap.service_password_file, user_base=PEOPLE,
                          cache=CACHE_SECONDS)
 

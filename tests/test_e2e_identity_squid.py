@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from harness import BaomiProcess
+from identity_support import payroll_policy
 from test_e2e_identity import RESIDENT_ID, record_for
 from test_e2e_squid import CONFIGS, SQUID, Squid, ssl_ports
 
@@ -31,31 +32,7 @@ pytestmark = [
 ]
 PASSWORDS = {"alice": "Sq-alice-7731", "bob": "Sq-bob-1188"}
 
-POLICY = """
-version: 1
-mode: enforce
-destinations:
-  payroll-partner: {hosts: [localhost]}
-sources:
-  payroll: {groups: [payroll]}
-rules:
-  - name: block-unknown-users
-    description: customer data from unknown users never leaves
-    action: block
-    source: [unauthenticated]
-    data: {entities: [CN_RESIDENT_ID]}
-  - name: allow-payroll-ids
-    description: the payroll team may send resident IDs to the payroll partner
-    action: allow
-    source: [payroll]
-    destination: [payroll-partner]
-  - name: block-ids
-    description: resident IDs never leave
-    action: block
-    data: {entities: [CN_RESIDENT_ID]}
-default_action: allow
-identity:
-  methods: [header]
+POLICY = payroll_policy() + """  methods: [header]
   header: {name: X-Authenticated-User, trusted_cidrs: [127.0.0.1/32]}
   groups: {file: groups.yaml}
 """
