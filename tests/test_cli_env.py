@@ -27,3 +27,13 @@ def test_run_and_doctor_share_one_settings_object() -> None:
     from proxy.tools.doctor import Setup
 
     assert Setup is RunSettings
+
+
+def test_output_into_a_closed_pipe_is_no_traceback(tmp_path) -> None:
+    """`baomi policy check FILE | head -1`: the reader is gone before baomi writes."""
+    proc = subprocess.Popen([BAOMI, "policy", "check", str(REPO / "policies" / "default.yaml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    proc.stdout.close()  # nobody reads: every write fails with EPIPE
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert b"Traceback" not in err and b"BrokenPipe" not in err
