@@ -16,6 +16,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detection_support import shared_detector
 
 from bench.quality.generate import Label, Sample, corpus
+from bench.quality.real import DATA, ENTITIES, Payload, Text, load_payloads, load_texts, wrap_text
+from bench.quality.realscore import (
+    score_payload,
+    score_sentence,
+    score_texts,
+    shape,
+)
 from bench.quality.score import (
     Run,
     Span,
@@ -33,6 +40,8 @@ from bench.quality.values import (
     resident_id_valid,
     unionpay_card,
 )
+from bench.quality.vendor import SOURCES, read_address, spans_of
+from detectors.model import Segment
 from proxy.extraction.extract import RawRequest
 
 
@@ -131,3 +140,122 @@ def test_flagged_counts_pii_free_payloads_with_any_finding():
     )
     assert (report.pii_free, report.flagged) == (2, 2)
     assert goal_failures(report) != []
+
+
+# --- real text and clean payloads (bench/quality/real.py, realscore.py) ---------------
+
+
+def _text(text, spans, source="weibo", lang="zh"):
+    return Text("t-1", source, lang, text, tuple(spans))
+
+
+# 张三丰 at 3..6 of "今天见了张三丰。" is (4, 7); the address source scores ADDRESS and PERSON.
+@pytest.mark.parametrize(
+    ("predicted", "exact", "overlap"),
+    [
+        ([("PERSON", 4, 7)], (1, 0, 1), (1, 0, 1)),  # same span: (tp, fp, found)
+        ([("PERSON", 4, 6)], (0, 1, 0), (1, 0, 1)),  # stops short: overlap only
+        ([("PERSON", 2, 9)], (0, 1, 0), (1, 0, 1)),  # runs on
+        ([("PERSON", 0, 2)], (0, 1, 0), (0, 1, 0)),  # elsewhere
+        ([("ADDRESS", 4, 7)], (0, 0, 0), (0, 0, 0)),  # an entity weibo does not label
+        ([("PERSON", 4, 7), ("PERSON", 4, 5)], (1, 1, 1), (2, 0, 1)),
+        ([], (0, 0, 0), (0, 0, 0)),
+    ],
+)
+def test_real_matching_exact_and_overlap(predicted, exact, overlap):
+    sample = wrap_text(_text("今天见了张三丰。", [("PERSON", 4, 7)]), 0)
+    spans = [Span(e, sample.segment, s + sample.offset, t + sample.offset) for e, s, t in predicted]
+    group = score_sentence(sample, spans)
+    for rule, want in (("exact", exact), ("overlap", overlap)):
+        t = group.tally("PERSON", rule)
+        assert (t.tp, t.fp, t.found, t.gold) == (*want, 1)
+    assert group.other == sum(1 for e, _, _ in predicted if e == "ADDRESS")
+
+
+def test_real_scores_per_source_language_and_all():
+    texts = [
+        _text("见了张三。", [("PERSON", 2, 4)], "weibo", "zh"),
+        _text("I met Ann Lee.", [("PERSON", 6, 13)], "wnut17", "en"),
+        _text("寄到杭州市西湖区文三路90号，谢谢", [("ADDRESS", 2, 14)], "address", "zh"),
+    ]
+    samples = [wrap_text(t, i) for i, t in enumerate(texts)]
+
+    def analyze(segments):  # finds the PERSON of the en sentence and half the address
+        out = []
+        for i, seg in enumerate(segments):
+            for word, entity in (("Ann Lee", "PERSON"), ("杭州市西湖区", "ADDRESS")):
+                at = seg.text.find(word)
+                if at >= 0:
+                    out.append(Span(entity, i, at, at + len(word)))
+        return out, 0
+
+    report = score_texts("x", analyze, samples)
+    assert report.groups["en"].tally("PERSON", "overlap").recall == 1.0
+    assert report.groups["weibo"].tally("PERSON", "overlap").recall == 0.0
+    zh_address = report.groups["zh"].tally("ADDRESS", "exact")
+    assert (zh_address.gold, zh_address.found, zh_address.fp) == (1, 0, 1)
+    assert report.groups["zh"].tally("ADDRESS", "overlap").found == 1
+    assert report.groups["all"].tally("PERSON", "overlap").gold == 2
+    assert report.groups["all"].sentences == 3
+    # headline: PERSON by overlap (1 of 2 found, 1 tp) + ADDRESS exact (0 found, 1 fp)
+    head = report.groups["all"].headline()
+    assert (head.tp, head.fp, head.gold, head.found) == (1, 1, 3, 1)
+
+
+@pytest.mark.parametrize("carrier", range(4))
+def test_each_carrier_keeps_the_sentence_whole_in_one_segment(carrier):
+    text = _text("王小明说：明天 10:00 见 & 不见不散", [("PERSON", 0, 3)])
+    sample = wrap_text(text, carrier)
+    seg = sample.segments[sample.segment].text
+    ((_entity, start, end),) = sample.gold
+    assert seg[start:end] == "王小明"
+    assert seg[sample.offset : sample.offset + len(text.text)] == text.text
+
+
+def test_clean_payload_flagged_and_example_data_scored_apart():
+    segments = (Segment("order E00000000 ok", "json:$.items[3].ref"),)
+    request = RawRequest("POST", "https://x.test/", (), b"{}")
+    hit = [Span("CN_PASSPORT", 0, 6, 15)]
+    clean = score_payload(Payload("p", "s", "dev", request), segments, hit)
+    assert (clean.payloads, clean.flagged) == (1, 1)
+    assert list(clean.classes) == [("CN_PASSPORT", "json:$.items[].ref", "A9{8}")]
+    marker = score_payload(
+        Payload("p", "s", "dev", request), segments, [Span("CONFIDENTIAL_MARKER", 0, 0, 5)]
+    )
+    assert (marker.payloads, marker.flagged) == (1, 0)
+    example = score_payload(Payload("p", "s", "dev", request, ("CN_PASSPORT",)), segments, hit)
+    assert (example.payloads, example.flagged, example.expected, example.expected_found) == (
+        0,
+        0,
+        1,
+        1,
+    )
+
+
+def test_shapes_never_hold_the_value():
+    assert shape("13800138000") == "9{11}"
+    assert shape("张三") == "字{2}"
+    assert shape("") == ""
+
+
+def test_tag_readers_make_spans_over_the_joined_text():
+    text, spans = spans_of([("常", "B-NAME"), ("建", "M-NAME"), ("良", "E-NAME"), ("，", "O"), ("男", "S-NAME")], "", lambda t: "PERSON" if t == "NAME" else None)  # fmt: skip
+    assert [text[s:e] for _, s, e in spans] == ["常建良", "男"]
+    (framed, ((_entity, s, e),)), = read_address("浙 B-prov\n江 I-prov\n省 I-prov\n文 B-road\n三 I-road\n路 I-road\n90号 B-roadno\n张 B-person\n")  # fmt: skip
+    assert framed[s:e] == "浙江省文三路90号"
+
+
+def test_vendored_data_is_well_formed():
+    texts = load_texts([DATA])
+    names = {s.name for s in SOURCES if s.vendor}
+    assert {t.source for t in texts} | {p.source for p in load_payloads([DATA])} == names
+    for t in texts:
+        assert t.text and t.lang in ("zh", "en")
+        for entity, start, end in t.spans:
+            assert entity in ENTITIES and 0 <= start < end <= len(t.text)
+            assert t.text[start:end].strip() == t.text[start:end]
+    payloads = load_payloads([DATA])
+    assert {p.collection for p in payloads} == {"dev", "test"}
+    dev = {p.source for p in payloads if p.collection == "dev"}
+    assert dev and dev.isdisjoint({p.source for p in payloads if p.collection == "test"})
+    assert sum(f.stat().st_size for f in DATA.rglob("*") if f.is_file()) <= 5_000_000

@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/quality/score.py --seed 2 --payloads 1000
     .venv/bin/python bench/quality/score.py --seed 1 --engines baomi --json
+    .venv/bin/python bench/quality/score.py --real                     # real text + payloads
+    .venv/bin/python bench/quality/score.py --real --split test --data /tmp/real-local
+
+``--real`` is described in ``realscore.py`` (matching rules) and ``real.py`` (data).
 
 Both engines see what the proxy sees: each request goes through
 ``proxy.extraction.extract.extract`` and every segment (with its field-name context) is
@@ -354,7 +358,21 @@ def main() -> None:
     parser.add_argument(
         "--errors", action="store_true", help="print misses and false hits by payload kind"
     )
+    parser.add_argument(
+        "--real", action="store_true", help="real public text and clean payloads (data/)"
+    )
+    parser.add_argument("--sources", default="", help="with --real: comma-separated source names")
+    parser.add_argument(
+        "--split", choices=("dev", "test", "all"), default="all", help="with --real: clean payloads"
+    )
+    parser.add_argument(
+        "--data", type=Path, action="append", default=[],
+        help="with --real: another data folder (vendor.py --out), e.g. a bigger local copy",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.real:
+        main_real(args)
+        return
     reports, spans = evaluate(args.seed, args.payloads, args.engines.split(","), args.threshold)
     if args.json:
         print(json.dumps({"seed": args.seed, "payloads": args.payloads, "gold_spans": spans,
@@ -365,6 +383,34 @@ def main() -> None:
         for r in reports:
             print(f"{r.engine} misses: {sorted(r.misses.items(), key=lambda kv: -kv[1])}")
             print(f"{r.engine} false hits: {sorted(r.false_hits.items(), key=lambda kv: -kv[1])}")
+
+
+def main_real(args: argparse.Namespace) -> None:
+    from bench.quality import realscore
+    from bench.quality.real import DATA
+
+    engines = args.engines.split(",")
+    with tempfile.TemporaryDirectory() as model_dir:
+        analyzers = {
+            e: baomi_analyzer(args.threshold) if e == "baomi" else presidio_analyzer(args.threshold, model_dir)
+            for e in engines
+        }  # fmt: skip
+        sources = [s for s in args.sources.split(",") if s]
+        split = "" if args.split == "all" else args.split
+        texts, clean = realscore.evaluate_real(
+            engines, analyzers, [DATA, *args.data], sources, split
+        )
+    if args.json:
+        print(json.dumps({
+            "threshold": args.threshold,
+            "text": {r.engine: realscore.text_rows(r) for r in texts},
+            "clean": {r.engine: realscore.clean_rows(r) for r in clean},
+        }, ensure_ascii=False))  # fmt: skip
+        return
+    if texts:
+        realscore.print_texts(texts)
+    if clean:
+        realscore.print_clean(clean)
 
 
 if __name__ == "__main__":

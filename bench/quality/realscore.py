@@ -1,0 +1,288 @@
+"""Score engines on real labelled text and real clean payloads (``score.py --real``).
+
+Matching, per sentence, inside the segment that carries it (what the wrapper adds
+around the sentence is not scored): a prediction is an *exact* hit when a gold span
+of its entity has the same start and end, an *overlap* hit when it shares a
+character with one. Recall counts gold spans found by such a prediction. PERSON is
+headlined with overlap, ADDRESS with exact boundaries; both rules are reported.
+A source scores only the entities it labels (``LABELLED``); other personal-data
+findings in its sentences are counted as "other". Groups: each source, each
+language (its sources summed), and all.
+
+Clean payloads: a payload is *flagged* when any customer-data finding (an entity
+in ``score.SCORED``, score >= threshold) is raised anywhere in it. Finding classes
+are published as entity, field path and the value's shape (``A9{8}``), never the value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bench.quality.real import Payload, RealSample
+from bench.quality.score import SCORED, Analyze, Span, Tally
+from detectors.model import Segment
+from proxy.extraction.extract import Limits, extract
+
+LABELLED = {"address": ("ADDRESS", "PERSON")}  # other sources label PERSON only
+HEADLINE = {"PERSON": "overlap", "ADDRESS": "exact"}
+RULES = ("exact", "overlap")
+
+
+def labelled(source: str) -> tuple[str, ...]:
+    return LABELLED.get(source, ("PERSON",))
+
+
+def shape(value: str) -> str:
+    """A value's character classes with run lengths: never the value itself.
+
+    >>> shape("E00000000"), shape("Idempotency-Key"), shape("司副总")
+    ('A9{8}', 'Aa{10}-Aa{2}', '字{3}')
+    """
+
+    def cls(c: str) -> str:
+        if c.isdigit():
+            return "9"
+        if c.isascii() and c.isalpha():
+            return "A" if c.isupper() else "a"
+        return "字" if c.isalpha() else c
+
+    out, previous, run = [], "", 0
+    for c in map(cls, value) if value else ():
+        if c == previous:
+            run += 1
+            continue
+        if previous:
+            out.append(previous + (f"{{{run}}}" if run > 1 else ""))
+        previous, run = c, 1
+    if previous:
+        out.append(previous + (f"{{{run}}}" if run > 1 else ""))
+    return "".join(out)
+
+
+def field_path(location: str) -> str:
+    """``json:$.items[3].name`` -> ``json:$.items[].name`` (a class, not one payload)."""
+    return re.sub(r"\[\d+\]", "[]", location)
+
+
+@dataclass
+class TextGroup:
+    tallies: dict[tuple[str, str], Tally] = field(default_factory=dict)  # (entity, rule)
+    sentences: int = 0
+    other: int = 0  # personal-data findings of entities the group's sources do not label
+
+    def tally(self, entity: str, rule: str) -> Tally:
+        return self.tallies.setdefault((entity, rule), Tally())
+
+    def headline(self) -> Tally:
+        total = Tally()
+        for (entity, rule), t in self.tallies.items():
+            if HEADLINE.get(entity) == rule:
+                total.add(t)
+        return total
+
+    def add(self, other: TextGroup) -> None:
+        self.sentences += other.sentences
+        self.other += other.other
+        for key, t in other.tallies.items():
+            self.tally(*key).add(t)
+
+
+def in_sentence(sample: RealSample, spans: Sequence[Span]) -> list[Span]:
+    end = sample.offset + len(sample.text.text)
+    return [
+        s for s in spans if s.segment == sample.segment and s.start < end and s.end > sample.offset
+    ]
+
+
+def score_sentence(sample: RealSample, spans: Sequence[Span]) -> TextGroup:
+    """One sentence's tallies (predictions already cut to the sentence)."""
+    group = TextGroup(sentences=1)
+    entities = labelled(sample.text.source)
+    for entity in entities:
+        gold = [(s, t) for e, s, t in sample.gold if e == entity]
+        predicted = [(p.start, p.end) for p in spans if p.entity == entity]
+        exact, overlap = group.tally(entity, "exact"), group.tally(entity, "overlap")
+        for p in predicted:
+            hit = p in gold
+            exact.tp, exact.fp = exact.tp + hit, exact.fp + (not hit)
+            near = any(p[0] < t and s < p[1] for s, t in gold)
+            overlap.tp, overlap.fp = overlap.tp + near, overlap.fp + (not near)
+        for g in gold:
+            exact.gold += 1
+            overlap.gold += 1
+            exact.found += g in predicted
+            overlap.found += any(p[0] < g[1] and g[0] < p[1] for p in predicted)
+    group.other = sum(1 for p in spans if p.entity in SCORED and p.entity not in entities)
+    return group
+
+
+@dataclass
+class TextReport:
+    engine: str
+    groups: dict[str, TextGroup] = field(default_factory=dict)  # source, "zh", "en", "all"
+
+    def group(self, name: str) -> TextGroup:
+        return self.groups.setdefault(name, TextGroup())
+
+
+def score_texts(engine: str, analyze: Analyze, samples: Sequence[RealSample]) -> TextReport:
+    report = TextReport(engine)
+    for sample in samples:
+        spans, _ = analyze(sample.segments)
+        one = score_sentence(sample, in_sentence(sample, spans))
+        for name in (sample.text.source, sample.text.lang, "all"):
+            report.group(name).add(one)
+    return report
+
+
+@dataclass
+class CleanGroup:
+    payloads: int = 0
+    flagged: int = 0  # clean payloads with a customer-data finding
+    expected: int = 0  # payloads kept with example personal data, labelled
+    expected_found: int = 0
+    classes: Counter = field(default_factory=Counter)  # (entity, field path, shape)
+
+    @property
+    def share(self) -> float:
+        return self.flagged / self.payloads if self.payloads else 0.0
+
+    def add(self, other: CleanGroup) -> None:
+        self.payloads += other.payloads
+        self.flagged += other.flagged
+        self.expected += other.expected
+        self.expected_found += other.expected_found
+        self.classes.update(other.classes)
+
+
+@dataclass
+class CleanReport:
+    engine: str
+    groups: dict[str, CleanGroup] = field(default_factory=dict)  # source, "dev", "test"
+
+    def group(self, name: str) -> CleanGroup:
+        return self.groups.setdefault(name, CleanGroup())
+
+
+def score_payload(
+    payload: Payload, segments: Sequence[Segment], spans: Sequence[Span]
+) -> CleanGroup:
+    """One payload's contribution: flagged (clean) or found (labelled with examples)."""
+    group = CleanGroup()
+    found = [s for s in spans if s.entity in SCORED]
+    if payload.expected:
+        group.expected = 1
+        group.expected_found = int(set(payload.expected) <= {s.entity for s in found})
+        return group
+    group.payloads, group.flagged = 1, int(bool(found))
+    for s in found:
+        segment = segments[s.segment]
+        value = segment.text[s.start : s.end]
+        group.classes[(s.entity, field_path(segment.location), shape(value))] += 1
+    return group
+
+
+def score_payloads(engine: str, analyze: Analyze, payloads: Sequence[Payload]) -> CleanReport:
+    report = CleanReport(engine)
+    for payload in payloads:
+        segments = extract(payload.request, Limits()).segments
+        spans, _ = analyze(segments)
+        one = score_payload(payload, segments, spans)
+        for name in (payload.source, payload.collection):
+            report.group(name).add(one)
+    return report
+
+
+def text_rows(report: TextReport) -> dict:
+    """``--json`` form: group -> entity -> rule -> P/R/F2 and counts."""
+    rows: dict = {}
+    for name, group in report.groups.items():
+        entities: dict = {}
+        for (entity, rule), t in sorted(group.tallies.items()):
+            entities.setdefault(entity, {})[rule] = {
+                "gold": t.gold, "tp": t.tp, "fp": t.fp, "found": t.found,
+                "precision": round(t.precision, 4), "recall": round(t.recall, 4), "f2": round(t.f2, 4),
+            }  # fmt: skip
+        head = group.headline()
+        rows[name] = {"sentences": group.sentences, "other_findings": group.other,
+                      "entities": entities, "overall_f2": round(head.f2, 4)}  # fmt: skip
+    return rows
+
+
+def clean_rows(report: CleanReport, top: int = 15) -> dict:
+    return {
+        name: {
+            "payloads": g.payloads, "flagged": g.flagged, "flagged_share": round(g.share, 4),
+            "expected_payloads": g.expected, "expected_found": g.expected_found,
+            "classes": [{"entity": e, "field": f, "shape": s, "count": n}
+                        for (e, f, s), n in g.classes.most_common(top)],
+        }
+        for name, g in report.groups.items()
+    }  # fmt: skip
+
+
+def order(names: Sequence[str], tail: Sequence[str]) -> list[str]:
+    return sorted(n for n in names if n not in tail) + [n for n in tail if n in names]
+
+
+def print_texts(reports: Sequence[TextReport]) -> None:
+    print("Real labelled text (PERSON: overlap; ADDRESS: exact; [overlap] in brackets)")
+    print(
+        f"{'group':10}{'entity':9}{'gold':>6}"
+        + "".join(f"  {r.engine[:8]:>8} P     R    F2   [R ovl]" for r in reports)
+    )
+    names = order(list(reports[0].groups), ("zh", "en", "all"))
+    for name in names:
+        entities = sorted({e for r in reports for (e, _) in r.group(name).tallies})
+        for entity in entities:
+            rule = HEADLINE[entity]
+            cells = ""
+            for r in reports:
+                t, ovl = r.group(name).tally(entity, rule), r.group(name).tally(entity, "overlap")
+                cells += f"  {t.precision:14.3f} {t.recall:5.3f} {t.f2:5.3f}   [{ovl.recall:5.3f}]"
+            print(f"{name:10}{entity:9}{reports[0].group(name).tally(entity, rule).gold:>6}{cells}")
+    for r in reports:
+        a = r.group("all")
+        print(f"{r.engine}: overall F2 {a.headline().f2:.3f} over {a.sentences} sentences; "
+              f"other personal-data findings in them: {a.other}")  # fmt: skip
+
+
+def print_clean(reports: Sequence[CleanReport], top: int = 8) -> None:
+    print("Real clean API payloads: share with a customer-data finding")
+    print(
+        f"{'source':10}{'payloads':>9}" + "".join(f"  {r.engine[:8]:>8} flagged" for r in reports)
+    )
+    for name in order(list(reports[0].groups), ("dev", "test")):
+        g0 = reports[0].group(name)
+        cells = "".join(f"  {r.group(name).flagged:>7} {r.group(name).share:6.1%}" for r in reports)
+        note = (
+            f"   (+{g0.expected} with example data, {g0.expected_found} found)"
+            if g0.expected
+            else ""
+        )
+        print(f"{name:10}{g0.payloads:>9}{cells}{note}")
+    for r in reports:
+        classes = r.group("dev").classes + r.group("test").classes
+        print(f"{r.engine} finding classes (entity, field, shape: count):")
+        for (e, f, s), n in classes.most_common(top):
+            print(f"  {e:14} {f[:48]:48} {s[:24]:24} {n}")
+
+
+def evaluate_real(
+    engines: Sequence[str],
+    analyzers: dict[str, Analyze],
+    folders: Sequence,
+    sources: Sequence[str],
+    split: str,
+) -> tuple[list[TextReport], list[CleanReport]]:
+    """Both halves for each engine; ``split`` picks the clean collection ("dev", "test", "" both)."""
+    from bench.quality.real import load_payloads, load_texts, wrap_text
+
+    samples = [wrap_text(t, i) for i, t in enumerate(load_texts(folders, sources))]
+    payloads = load_payloads(folders, sources, split)
+    texts = [score_texts(e, analyzers[e], samples) for e in engines] if samples else []
+    clean = [score_payloads(e, analyzers[e], payloads) for e in engines] if payloads else []
+    return texts, clean
