@@ -9,6 +9,7 @@ Nothing here holds raw personal data: only counts, entity names and masked snipp
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import threading
@@ -93,8 +94,16 @@ class DecisionLog:
     ``.1`` -> ``.2``, ``decisions.jsonl`` -> ``.1`` (newest), then a fresh file. The oldest
     copy is overwritten by the rename before it, so a crash between two renames leaves a gap in
     the numbering, never a lost line. ``keep=0`` keeps no copies: the full file is unlinked. A
-    single line longer than ``max_bytes`` gets a file to itself. Rotation, ``reopen`` and writes
-    share one lock, so every file holds whole lines only.
+    single line longer than ``max_bytes`` gets a file to itself.
+
+    Several processes may write one log (``baomi run --processes N``): each line is one
+    ``write()`` to an ``O_APPEND`` descriptor, and every write, rotation and ``reopen`` holds an
+    exclusive ``flock`` on the data directory (plus a thread lock: flock does not exclude
+    threads sharing a descriptor). Under that lock a writer first checks that its file is still
+    ``decisions.jsonl``: if another writer rotated it (to ``.1``, or unlinked it with
+    ``keep=0``) it opens the new file, so a full file is rotated once, not once per process,
+    and no line lands in a file about to be unlinked. A rename by someone else (logrotate) is
+    left alone until ``reopen`` (SIGUSR1), as logrotate expects. Every file holds whole lines.
 
     ``policy`` (a callable returning the policy in force, read per record so reloads apply)
     decides which clean allows are written (``logging.allowed``); without it, all are.
@@ -113,7 +122,11 @@ class DecisionLog:
         self._policy = policy
         self._clean_allows = 0  # seen so far, for logging.allowed: sample:N
         self._lock = threading.Lock()
+        # The directory, not a lock file in it: nothing new appears beside the logs.
+        self._dir_fd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        self._real_dir = Path(os.path.realpath(self.path.parent))  # as /proc names it
         self._fd = self._open()
+        self._our_end = -1  # where our last line ended: anything else there is checked
 
     def write(self, record: DecisionRecord) -> None:
         from proxy.errors import IncidentLogError
@@ -125,7 +138,9 @@ class DecisionLog:
             with self._lock:
                 if clean and not self._keeps_clean_allow():
                     return
-                self._append(line, durable)
+                with self._exclusive():
+                    self._follow_rotation()
+                    self._append(line, durable)
         except OSError as e:
             raise IncidentLogError(f"cannot write decision log {self.path}: {e.strerror}") from e
 
@@ -135,10 +150,45 @@ class DecisionLog:
         from proxy.errors import IncidentLogError
 
         try:
-            with self._lock:
+            with self._lock, self._exclusive():
                 self._swap(self._open())
         except OSError as e:
             raise IncidentLogError(f"cannot reopen decision log {self.path}: {e.strerror}") from e
+
+    @contextlib.contextmanager
+    def _exclusive(self):
+        """Other processes writing this log wait here (each holds it for one line or rotation)."""
+        fcntl.flock(self._dir_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._dir_fd, fcntl.LOCK_UN)
+
+    def _follow_rotation(self) -> None:
+        """Open the live file if another writer rotated ours away (to ``.1``, or unlinked it).
+
+        The common case costs one ``fstat`` and one ``stat``: our file is still the live one.
+        """
+        mine = os.fstat(self._fd)
+        try:
+            live = os.stat(self.path)
+        except FileNotFoundError:
+            live = None
+        if live is not None and (live.st_dev, live.st_ino) == (mine.st_dev, mine.st_ino):
+            return
+        if mine.st_nlink == 0 or self._is_copy():
+            self._swap(self._open())
+        # else renamed by someone else (logrotate): keep writing there until reopen()
+
+    def _is_copy(self) -> bool:
+        """Is our file now one of the numbered copies (``decisions.jsonl.3``)? Linux names an
+        open file's current path in /proc, however many rotations moved it on."""
+        try:
+            now = Path(os.readlink(f"/proc/self/fd/{self._fd}"))
+        except OSError:
+            return False
+        stem, _, number = now.name.rpartition(".")
+        return now.parent == self._real_dir and stem == self.path.name and number.isdigit()
 
     def _keeps_clean_allow(self) -> bool:
         if self._policy is None:
@@ -153,6 +203,8 @@ class DecisionLog:
         if end and end + len(line) > self.max_bytes:
             self._rotate()
             end = 0
+        if end and end != self._our_end and os.pread(self._fd, 1, end - 1) != b"\n":
+            line = b"\n" + line  # a line cut by a crash (ours or another writer's) stays apart
         try:
             view = memoryview(line)
             while view:
@@ -162,6 +214,7 @@ class DecisionLog:
         except OSError:
             os.ftruncate(self._fd, end)
             raise
+        self._our_end = end + len(line)
 
     def _rotate(self) -> None:
         """Oldest first, each rename atomic: every line is in exactly one file at every step."""
@@ -187,7 +240,7 @@ class DecisionLog:
         return self.path.with_name(f"{self.path.name}.{n}")
 
     def _open(self) -> int:
-        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)  # RDWR: see _append
 
     def _swap(self, fd: int) -> None:
         old, self._fd = self._fd, fd
@@ -195,6 +248,7 @@ class DecisionLog:
 
     def close(self) -> None:
         os.close(self._fd)
+        os.close(self._dir_fd)
 
 
 class Recorders:
