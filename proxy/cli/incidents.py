@@ -22,7 +22,7 @@ from proxy.errors import UsageError
 from proxy.record.incidents import keys as keymod
 from proxy.record.incidents import review
 from proxy.record.incidents.export import FORMATS, export_lines
-from proxy.record.incidents.index import STATUSES, ReviewIndex
+from proxy.record.incidents.index import SEVERITIES, STATUSES, ReviewIndex
 from proxy.record.incidents.verify import verify
 
 _RAW = argparse.RawDescriptionHelpFormatter
@@ -111,6 +111,7 @@ def _register_incidents(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("id")
     p.add_argument("--status", required=True, choices=STATUSES)
+    p.add_argument("--severity", choices=SEVERITIES, help="default: derived from the action")
     p.add_argument("--assignee")
     p.add_argument("--note", help="free text; do not paste personal data here")
     p.add_argument("--key", type=Path, action="append", help="reviewer key, for --allow-list")
@@ -284,7 +285,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"{key:13} {m[key]}")
     if m.get("user_groups"):
         print(f"{'user_groups':13} {', '.join(m['user_groups'])}")
-    print(f"{'status':13} {incident['status']}  assignee: {incident['assignee'] or '-'}")
+    print(f"{'status':13} {incident['status']}  severity: {incident['severity']}  "
+          f"assignee: {incident['assignee'] or '-'}")
     print(f"{'entities':13} {_entities(m)}")
     for snippet in m.get("masked", []):
         print(f"{'masked':13} {snippet}")
@@ -318,7 +320,8 @@ def cmd_reveal(args: argparse.Namespace) -> int:
 def cmd_triage(args: argparse.Namespace) -> int:
     if args.allow_list and (args.status != "false_positive" or not args.key):
         raise UsageError("--allow-list needs --status false_positive and --key")
-    incident = review.triage(args.data_dir, args.id, args.status, args.assignee, args.note)
+    incident = review.triage(args.data_dir, args.id, args.status, args.assignee, args.note,
+                             severity=args.severity)
     print(
         f"incident {args.id}: status {incident['status']}, assignee {incident['assignee'] or '-'}"
     )
@@ -420,7 +423,8 @@ def _print_key_homes(new: keymod.NewKey, data_dir: Path) -> None:
 
 
 def _public(row: dict) -> dict:
-    return {"id": row["id"], "status": row["status"], "assignee": row["assignee"], **row["meta"]}
+    return {"id": row["id"], "status": row["status"], "severity": row["severity"],
+            "assignee": row["assignee"], **row["meta"]}
 
 
 def _entities(meta: dict) -> str:

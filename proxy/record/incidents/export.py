@@ -34,7 +34,10 @@ _OCSF_STATUS = {
     "new": (1, "New"),
     "in_progress": (2, "In Progress"),
     "confirmed": (2, "In Progress"),
+    "triaged": (2, "In Progress"),
+    "escalated": (2, "In Progress"),
     "false_positive": (3, "Suppressed"),
+    "duplicate": (3, "Suppressed"),
     "resolved": (4, "Resolved"),
 }
 

@@ -2,7 +2,8 @@
 
     index = ReviewIndex.open(Path("var"))   # catches up with the log (new frames only)
     index.incidents(status="new", since="2025-03-01")
-    index.incident("0b6f...")["status"]     # 'new' | 'in_progress' | 'confirmed' | ...
+    index.incident("0b6f...")["status"]     # 'new' | 'triaged' | 'escalated' | ...
+    index.incident("0b6f...")["severity"]   # 'high': set by triage, else derived (SEVERITIES)
 
 The log is the source of truth: triage changes and reveals are log frames first, and this
 index only ever applies frames. Deleting ``index.sqlite`` (or ``baomi incidents reindex``)
@@ -20,13 +21,31 @@ from pathlib import Path
 
 from proxy.record.incidents.log import Entry, entries, incidents_dir, log_files
 
-STATUSES = ("new", "in_progress", "confirmed", "false_positive", "resolved")
+# The review states (the CLI and the console accept the same set). "in_progress" and
+# "confirmed" were the first statuses; logs and scripts that use them keep working.
+STATUSES = ("new", "triaged", "escalated", "false_positive", "resolved", "duplicate",
+            "in_progress", "confirmed")
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def default_severity(meta: dict) -> str:
+    """Before anyone triages it: block -> high, mask or uninspected -> medium, else low.
+
+    Derived from the record (not a policy field): the console and CLI read only the log, and a
+    rule's action is what an admin already said about how serious its matches are.
+    """
+    if meta.get("action") == "block" and not meta.get("uninspected"):
+        return "high"
+    if meta.get("action") == "mask" or meta.get("uninspected"):
+        return "medium"
+    return "low"
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
     id TEXT PRIMARY KEY, seq INTEGER, file INTEGER, offset INTEGER, time TEXT, action TEXT,
     rule TEXT, host TEXT, status TEXT NOT NULL DEFAULT 'new', assignee TEXT, period TEXT,
-    meta TEXT NOT NULL);
+    meta TEXT NOT NULL, severity TEXT);
 CREATE TABLE IF NOT EXISTS history (
     seq INTEGER PRIMARY KEY, incident TEXT, time TEXT, who TEXT, what TEXT);
 CREATE TABLE IF NOT EXISTS notes (
@@ -56,6 +75,9 @@ class ReviewIndex:
         db = sqlite3.connect(path)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA synchronous=NORMAL")  # rebuildable: no need to pay for durability
+        stale = _stale_schema(db)
+        if stale:  # an index from before a column was added: rebuilt from the log below
+            db.executescript("DROP TABLE incidents; DROP TABLE IF EXISTS watermark;")
         db.executescript(_SCHEMA)
         index = cls(data_dir, db)
         if sync:
@@ -153,6 +175,11 @@ class ReviewIndex:
         return [dict(r) for r in self.db.execute(sql, args).fetchall()]
 
 
+def _stale_schema(db: sqlite3.Connection) -> bool:
+    columns = {r[1] for r in db.execute("PRAGMA table_info(incidents)")}
+    return bool(columns) and "severity" not in columns
+
+
 def _incident_row(row: sqlite3.Row) -> dict:
     d = dict(row)
     d["meta"] = json.loads(d["meta"])
@@ -173,7 +200,7 @@ def _incident(db: sqlite3.Connection, e: Entry) -> None:
     meta = e.data.get("meta", {})
     db.execute(
         "INSERT OR REPLACE INTO incidents (id, seq, file, offset, time, action, rule, host, status,"
-        " assignee, period, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'new', NULL, ?, ?)",
+        " assignee, period, meta, severity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'new', NULL, ?, ?, ?)",
         (
             meta.get("incident"),
             e.seq,
@@ -185,6 +212,7 @@ def _incident(db: sqlite3.Connection, e: Entry) -> None:
             meta.get("host"),
             meta.get("period"),
             json.dumps(meta, ensure_ascii=False, sort_keys=True),
+            default_severity(meta),
         ),
     )
     db.execute(
@@ -196,7 +224,7 @@ def _incident(db: sqlite3.Connection, e: Entry) -> None:
 def _triage(db: sqlite3.Connection, e: Entry) -> None:
     d = e.data
     row = db.execute(
-        "SELECT status, assignee FROM incidents WHERE id = ?", (d.get("incident"),)
+        "SELECT status, assignee, severity FROM incidents WHERE id = ?", (d.get("incident"),)
     ).fetchone()
     if row is None:
         return  # triage of an incident the log does not hold; verify/reindex will not invent it
@@ -207,6 +235,9 @@ def _triage(db: sqlite3.Connection, e: Entry) -> None:
     if d.get("assignee") is not None and d["assignee"] != row["assignee"]:
         changes.append(f"assignee {row['assignee'] or '-'} -> {d['assignee']}")
         db.execute("UPDATE incidents SET assignee = ? WHERE id = ?", (d["assignee"], d["incident"]))
+    if d.get("severity") and d["severity"] != row["severity"]:
+        changes.append(f"severity {row['severity']} -> {d['severity']}")
+        db.execute("UPDATE incidents SET severity = ? WHERE id = ?", (d["severity"], d["incident"]))
     if d.get("note"):
         changes.append("note added")
         db.execute(

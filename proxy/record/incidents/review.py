@@ -1,7 +1,8 @@
 """What reviewers do: reveal evidence, triage, purge. Each act is a log frame first.
 
     reveal(data_dir, "0b6f...", private_keys, why="ticket SEC-42")  # access frame, then decrypt
-    triage(data_dir, "0b6f...", status="confirmed", assignee="bob", note="sent to HR")
+    triage(data_dir, "0b6f...", status="triaged", assignee="bob", note="sent to HR")
+    sealed_evidence(data_dir, "0b6f...", why="SEC-42", actor="alice")  # for the console
     purge(data_dir, before="2025-01-01")  # purge frame, then shred the sealed data keys
 
 If the frame cannot be written, the act does not happen (no reveal without an access record).
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 
 from proxy.errors import KeyStoreError, UsageError
 from proxy.record.incidents import envelope, framing, periods
-from proxy.record.incidents.index import STATUSES, ReviewIndex
+from proxy.record.incidents.index import SEVERITIES, STATUSES, ReviewIndex
 from proxy.record.incidents.keys import Keyring
 from proxy.record.incidents.log import IncidentLog, entry_at, incidents_dir
 
@@ -92,27 +93,87 @@ def triage(
     status: str,
     assignee: str | None = None,
     note: str | None = None,
+    severity: str | None = None,
+    actor: str | None = None,
 ) -> dict:
-    if status not in STATUSES:
-        raise UsageError(f"status {status!r}: expected one of {', '.join(STATUSES)}")
+    """One triage frame; ``actor`` names a console user (default: the OS user, ``who()``)."""
+    triage_many(data_dir, [incident_id], status, assignee, note, severity, actor)
     index = ReviewIndex.open(data_dir)
     try:
-        find_incident(index, incident_id)
-        with log_writer(data_dir) as log:
-            log.append(
-                "triage",
-                {
-                    "incident": incident_id,
-                    "who": who(),
-                    "status": status,
-                    "assignee": assignee,
-                    "note": note,
-                },
-            )
-        index.sync()
         return find_incident(index, incident_id)
     finally:
         index.close()
+
+
+def triage_many(
+    data_dir: Path,
+    incident_ids: list[str],
+    status: str,
+    assignee: str | None = None,
+    note: str | None = None,
+    severity: str | None = None,
+    actor: str | None = None,
+) -> int:
+    """A triage frame per incident, all through one log writer; every id must exist."""
+    if status not in STATUSES:
+        raise UsageError(f"status {status!r}: expected one of {', '.join(STATUSES)}")
+    if severity is not None and severity not in SEVERITIES:
+        raise UsageError(f"severity {severity!r}: expected one of {', '.join(SEVERITIES)}")
+    index = ReviewIndex.open(data_dir)
+    try:
+        for incident_id in incident_ids:
+            find_incident(index, incident_id)
+        with log_writer(data_dir) as log:
+            for incident_id in incident_ids:
+                frame = {"incident": incident_id, "who": actor or who(), "status": status,
+                         "assignee": assignee, "note": note}
+                if severity is not None:  # absent, not null: older readers see the same frame
+                    frame["severity"] = severity
+                log.append("triage", frame)
+        index.sync()
+        return len(incident_ids)
+    finally:
+        index.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """What a reviewer's browser needs to open one incident's evidence (all still encrypted)."""
+
+    key_id: str
+    sealed_key: bytes  # HPKE enc || ciphertext of the period's data key
+    info: bytes  # HPKE info the data key was sealed with
+    evidence: bytes  # nonce || AES-256-GCM ciphertext
+    aad: bytes  # the clear metadata, canonical: associated data of ``evidence``
+
+
+def sealed_evidence(data_dir: Path, incident_id: str, why: str, actor: str) -> Sealed:
+    """The access frame first (as ``reveal``), then the sealed data key and evidence, unopened."""
+    if not why.strip():
+        raise UsageError("a reason must say why the evidence is needed")
+    incident, period = _revealable(data_dir, incident_id)
+    path = periods.sealed_path(data_dir, period["id"])
+    if not path.exists():
+        raise KeyStoreError(f"incident {incident_id}: evidence purged (period {period['id']})")
+    with log_writer(data_dir) as log:
+        log.append("access", {"incident": incident_id, "who": actor, "via": "console", "why": why})
+    entry = entry_at(incidents_dir(data_dir), incident["file"], incident["offset"])
+    return Sealed(period["key_id"], path.read_bytes(), periods.period_info(period["id"]),
+                  base64.b64decode(entry.data["evidence"]), framing.canonical(entry.data["meta"]))
+
+
+def _revealable(data_dir: Path, incident_id: str) -> tuple[dict, dict]:
+    index = ReviewIndex.open(data_dir)
+    try:
+        incident = find_incident(index, incident_id)
+        period = index.period(incident["period"])
+    finally:
+        index.close()
+    if period is None:
+        raise UsageError(f"incident {incident_id}: its period is not in the log")
+    if period["purged_seq"] is not None:
+        raise KeyStoreError(f"incident {incident_id}: evidence purged (period {period['id']})")
+    return incident, period
 
 
 @dataclass(frozen=True, slots=True)
