@@ -22,7 +22,6 @@ from pathlib import Path
 
 from proxy.cli.defaults import _env, default_policy, env_int
 from proxy.errors import BaomiError, PolicyError, UsageError
-from proxy.record.approvals.links import DEFAULT_CONSOLE_URL
 from proxy.record.decisions import DEFAULT_KEEP, DEFAULT_MAX_BYTES
 
 
@@ -45,11 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="CA, decision and incident logs (default ./var)")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                      help="any mitmproxy option, repeatable (e.g. ssl_verify_upstream_trusted_ca=FILE)")
-    run.add_argument("--workers", type=int, default=None,
-                     help="detector processes in all (default: cores), split between --processes")
-    run.add_argument("--processes", default=_env("PROCESSES", None), metavar="N",
-                     help="proxy processes sharing the listening port, under one supervisor "
-                     "(default: cores; 1: a single process, no supervisor)")
+    run.add_argument("--workers", type=int, default=None, help="detector processes (default: cores)")
     run.add_argument("--metrics-host", default=_env("METRICS_HOST", "127.0.0.1"))
     run.add_argument("--metrics-port", type=int, default=env_int("METRICS_PORT", 9464),
                      help="Prometheus metrics, /healthz and /readyz (0 disables)")
@@ -62,9 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--decision-log-keep", default=_env("DECISION_LOG_KEEP", None), metavar="K",
                      help=f"rotated copies kept, decisions.jsonl.1 (newest) .. .K (default "
                      f"{DEFAULT_KEEP}; 0 keeps none)")
-    run.add_argument("--console-url", default=_env("CONSOLE_URL", DEFAULT_CONSOLE_URL),
-                     metavar="URL", help="the console's address as users' browsers reach it; "
-                     f"block pages link to its transfer application form (default {DEFAULT_CONSOLE_URL})")
     run.set_defaults(handler=cmd_run)
 
     scan = sub.add_parser("scan", help="scan bodies, HAR or flow files offline",
@@ -134,13 +126,11 @@ def cmd_run(args) -> int:
         policy=Path(args.policy or default_policy()), mode=args.mode,
         listen_host=args.listen_host, listen_port=args.listen_port, data_dir=args.data_dir,
         sets=tuple(args.sets), workers=args.workers, metrics_host=args.metrics_host,
-        processes=_whole_number("--processes", args.processes, 0, 1) or None,
         metrics_port=args.metrics_port or None, pac_proxy=args.pac_proxy,
         decision_log_max_bytes=_whole_number("--decision-log-max-bytes",
                                              args.decision_log_max_bytes, DEFAULT_MAX_BYTES, 1),
         decision_log_keep=_whole_number("--decision-log-keep", args.decision_log_keep,
                                         DEFAULT_KEEP, 0),
-        console_url=args.console_url,
     )
     return run(settings)
 
