@@ -21,7 +21,9 @@ The whole tree, all layers (httpx's ``_exceptions.py`` is the model):
      ├── KeyStoreError              proxy.errors: a key file is missing, exposed, damaged or wrong
      ├── CannotDecrypt              proxy.errors: wrong key, altered ciphertext or associated data
      ├── CannotMask                 proxy.errors: a request we must mask cannot be rewritten safely
-     └── IncidentLogError           proxy.errors: the incident log cannot record (disk full, ...)
+     ├── IncidentLogError           proxy.errors: the incident log cannot record (disk full, ...)
+     └── ApplicationError           proxy.errors: a transfer application or approval that cannot
+                                      be filed, decided or revoked as asked
 
 The CLI catches BaomiError, prints ``Error: message`` (never a traceback) and exits with the
 error's ``exit_code``: 2 for input the admin must fix (usage, policy, keys), else 1.

@@ -200,6 +200,7 @@ def _covering_approval(triggered: dict[str, int], request: _Request) -> Approval
             and request.from_source(approval.source)
             and request.to_destination(approval.destination)
             and approval.entities.issuperset(triggered)
+            and (approval.max_records is None or len(request.records) <= approval.max_records)
         ):
             return approval
     return None

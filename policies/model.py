@@ -164,6 +164,7 @@ class Approval:
     agreement: str
     starts: datetime | None
     expires: datetime
+    max_records: int | None = None  # approvals from applications: at most this many people
 
     def active(self, when: datetime) -> bool:
         """starts <= when < expires. ``when`` must be timezone-aware."""

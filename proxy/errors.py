@@ -10,7 +10,7 @@ from detectors.errors import BaomiError, DetectionFailed, EdmError, InspectionEr
 from policies.errors import PolicyError
 
 __all__ = [
-    "BaomiError", "CannotDecrypt", "CannotMask", "DetectionFailed", "DetectionTimeout",
+    "ApplicationError", "BaomiError", "CannotDecrypt", "CannotMask", "DetectionFailed", "DetectionTimeout",
     "EdmError", "IdentityUnavailable", "IncidentLogError", "InspectionError", "KeyStoreError",
     "Oversize", "PolicyError", "StartupError", "Uninspectable", "UsageError",
 ]
@@ -65,3 +65,11 @@ class CannotMask(BaomiError):
 
 class IncidentLogError(BaomiError):
     pass
+
+
+class ApplicationError(BaomiError):
+    """A transfer application or approval that cannot be filed, decided or revoked as asked
+    (unknown id, already decided, a widening, an approver deciding their own application, a
+    link that is not valid); the message says which, never a value. Exit code 2."""
+
+    exit_code = 2

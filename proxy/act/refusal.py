@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 
 from proxy.act import refusal_text
+from proxy.act.application_link import application_url
 from proxy.extraction import gitpack, grpcwire
 from proxy.record.decisions import DecisionRecord
 
@@ -88,13 +89,17 @@ def block_body(record: DecisionRecord, accept: str, lang: str = "en") -> tuple[b
     """
     if "html" in accept and "json" not in accept.split(",")[0]:
         return block_page(record, lang).encode(), "text/html; charset=utf-8"
+    error: dict[str, str | None] = {
+        "message": refusal_message(record, lang),
+        "type": "policy_violation",
+        "code": record.rule,
+        "incident": record.incident_id or None,
+    }
+    apply_url = application_url(record)
+    if apply_url:  # added, never in place of a field SDKs already read
+        error["application_url"] = apply_url
     info = {
-        "error": {
-            "message": refusal_message(record, lang),
-            "type": "policy_violation",
-            "code": record.rule,
-            "incident": record.incident_id or None,
-        },
+        "error": error,
         "incident": record.incident_id or None,
         "rule": record.rule,
         "reason": record.reason,
@@ -145,6 +150,10 @@ def block_page(record: DecisionRecord, lang: str) -> str:
         f"<li>{e(step).replace('{incident}', f'<code>{incident}</code>')}</li>"
         for step in (text.ask_approval, text.mistake)
     )
+    apply_url = application_url(record)
+    if apply_url:  # first step: the pre-filled application (no value in the link)
+        steps = (f"<li><a class='apply' href='{e(apply_url)}'>{e(text.apply)}</a></li>"
+                 + steps)
     return (
         f"<!doctype html><html lang='{refusal_text.CONTENT_LANGUAGE[lang]}'><head>"
         "<meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -173,4 +182,5 @@ PAGE_STYLE = (
     "code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.95em}"
     ".incident{font-size:1.05em;font-weight:700;user-select:all}"
     "ol li{margin:.3rem 0}.note{margin-top:1.6rem;color:#59636e;font-size:.9rem}"
+    "a.apply{font-weight:600;color:#0b57d0}"
 )

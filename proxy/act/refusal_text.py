@@ -73,6 +73,7 @@ class RefusalText:
     message_failure: str  # {rule}, {why}, {incident}
     list_separator: str
     sender: str = ""  # before the lead and the message when the user is known: {user}
+    apply: str = ""  # the link to a pre-filled transfer application (proxy.act.application_link)
 
 
 TEXT: dict[str, RefusalText] = {
@@ -106,6 +107,7 @@ TEXT: dict[str, RefusalText] = {
                          "data-protection officer quoting the incident id."),
         list_separator=", ",
         sender="You, {user}, tried to send this request. ",
+        apply="Apply for a transfer approval for this incident (the form is pre-filled)",
     ),
     "zh": RefusalText(
         title="已被 baomi 拦截",
@@ -131,6 +133,7 @@ TEXT: dict[str, RefusalText] = {
                          "事件编号 {incident}：如认为拦截有误，请联系数据保护官并注明事件编号。"),
         list_separator="、",
         sender="您（{user}）试图发送此请求。",
+        apply="为此事件提交数据传输申请（表单已预填）",
     ),
 }
 

@@ -20,6 +20,8 @@ from pathlib import Path
 from detectors.config import DetectorConfig
 from detectors.mask import use_fingerprint_key
 from policies.load import load_policy
+from proxy.act.application_link import use_application_links
+from proxy.app.approval_watch import ApprovalWatcher
 from proxy.app.ca import ca_paths, secure_ca_dir
 from proxy.app.keys_at_rest import refuse_exposed_keys
 from proxy.app.master import lean_master
@@ -32,6 +34,7 @@ from proxy.hook.state import Runtime
 from proxy.observe.health import serve as serve_health
 from proxy.observe.metrics import Metrics
 from proxy.observe.pac import pac_address, pac_source
+from proxy.record.approvals.links import ensure_link_key
 from proxy.record.decisions import DecisionLog, Recorders
 from proxy.record.incidents import IncidentStore, ensure_keys
 from proxy.record.incidents.keys import ensure_mask_key
@@ -100,12 +103,16 @@ async def serve(settings: RunSettings) -> int:
         return fresh
 
     reloader = PolicyReloader(settings.policy, runtime, addon, metrics, new_pool)
+    approvals = ApprovalWatcher(data_dir, runtime)  # data-dir approvals, in force within ~1 s
+    approvals.refresh()
+    use_application_links(settings.console_url, ensure_link_key(data_dir))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
     loop.add_signal_handler(signal.SIGHUP, reloader.trigger)
     loop.add_signal_handler(signal.SIGUSR1, reopen_log, decision_log)  # after an external logrotate
     watcher = loop.create_task(reloader.watch(interval=1.0))
+    approval_watcher = loop.create_task(approvals.watch(interval=1.0))
     # Everything loaded so far (mitmproxy, Presidio's modules, the policy) lives as long as
     # the process: keep it out of the garbage collector's full passes on the hot path.
     gc.freeze()
@@ -113,6 +120,7 @@ async def serve(settings: RunSettings) -> int:
         await master.run()
     finally:
         watcher.cancel()
+        approval_watcher.cancel()
         addon.pool.close()
         recorder.close()
         if health:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from proxy.record.approvals.links import DEFAULT_CONSOLE_URL
 from proxy.record.decisions import DEFAULT_KEEP, DEFAULT_MAX_BYTES
 
 
@@ -27,6 +28,7 @@ class RunSettings:
     pac_proxy: str | None = None  # HOST:PORT that /proxy.pac names (default: listen address)
     decision_log_max_bytes: int = DEFAULT_MAX_BYTES  # decisions.jsonl rotates before passing it
     decision_log_keep: int = DEFAULT_KEEP  # rotated copies .1 (newest) .. .K
+    console_url: str = DEFAULT_CONSOLE_URL  # where refusals' application links point
     extra: dict = field(default_factory=dict)
 
     @property

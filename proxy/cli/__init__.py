@@ -22,6 +22,7 @@ from pathlib import Path
 
 from proxy.cli.defaults import _env, default_policy, env_int
 from proxy.errors import BaomiError, PolicyError, UsageError
+from proxy.record.approvals.links import DEFAULT_CONSOLE_URL
 from proxy.record.decisions import DEFAULT_KEEP, DEFAULT_MAX_BYTES
 
 
@@ -57,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--decision-log-keep", default=_env("DECISION_LOG_KEEP", None), metavar="K",
                      help=f"rotated copies kept, decisions.jsonl.1 (newest) .. .K (default "
                      f"{DEFAULT_KEEP}; 0 keeps none)")
+    run.add_argument("--console-url", default=_env("CONSOLE_URL", DEFAULT_CONSOLE_URL),
+                     metavar="URL", help="the console's address as users' browsers reach it; "
+                     f"block pages link to its transfer application form (default {DEFAULT_CONSOLE_URL})")
     run.set_defaults(handler=cmd_run)
 
     scan = sub.add_parser("scan", help="scan bodies, HAR or flow files offline",
@@ -131,6 +135,7 @@ def cmd_run(args) -> int:
                                              args.decision_log_max_bytes, DEFAULT_MAX_BYTES, 1),
         decision_log_keep=_whole_number("--decision-log-keep", args.decision_log_keep,
                                         DEFAULT_KEEP, 0),
+        console_url=args.console_url,
     )
     return run(settings)
 

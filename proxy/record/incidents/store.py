@@ -79,7 +79,8 @@ def incident_metadata(record: DecisionRecord, period_id: str) -> dict:
     meta["incident"] = record.incident_id
     meta["period"] = period_id
     meta["evidence_items"] = len(record.evidence)
-    record_count = getattr(record, "record_count", None)  # rows in a file upload, when known
+    # customer records (people, detectors.records): what a transfer application asks for
+    record_count = getattr(record, "record_count", None) or record.records or None
     if record_count is not None:
         meta["record_count"] = record_count
     return meta

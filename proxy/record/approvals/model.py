@@ -1,0 +1,116 @@
+"""Transfer applications and the approvals they become: plain frozen data, no I/O.
+
+    app = Application.of(frame_data, filed="2026-12-06T01:00:00Z")
+    app.status                                    -> "pending"
+    approval.status(now)                          -> "active" | "expired" | "revoked"
+    approval.requester_label                      -> "alice" (or "client 10.0.0.5")
+
+An approval has the fields of the policy's ``approvals`` entries (id, source, destination,
+data, purpose, approver, agreement, starts, expires) plus who requested it, the application
+it came from, the incident, the recipient and method, ``max_records`` and its revocation.
+Its id is its application's id, ``app-YYYYMMDD-<8 hex>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+
+APPLICATION_STATUSES = ("pending", "approved", "rejected")
+APPROVAL_STATUSES = ("active", "expired", "revoked")
+
+
+def parse_time(text: str) -> datetime:
+    """'2026-12-06T01:00:00Z' -> an aware datetime (the log writes UTC with a Z)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def format_time(when: datetime) -> str:
+    """An aware datetime -> '2026-12-06T01:00:00Z' (UTC, seconds)."""
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """What a blocked requester asked for (the policy's 传输申请)."""
+
+    id: str
+    incident: str
+    filed: str  # RFC 3339 UTC, the log frame's time
+    requester: str | None  # the incident's user, when the policy's identity knew it
+    client: str  # the requesting client's address (from the incident)
+    host: str  # destination host of the incident
+    entities: tuple[str, ...]  # data classes of the incident
+    records: int  # customer records in the blocked request
+    purpose: str
+    recipient: str
+    method: str
+    agreement: str  # NDA / consent reference
+    wanted_until: str  # RFC 3339 UTC
+    max_records: int
+    status: str = "pending"
+    decided_by: str | None = None
+    decided_at: str | None = None
+    decision_reason: str | None = None
+
+    @property
+    def requester_label(self) -> str:
+        return self.requester or f"client {self.client}"
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["entities"] = list(self.entities)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Application:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        values["entities"] = tuple(values.get("entities") or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredApproval:
+    """An approved application, as kept in the data dir."""
+
+    id: str
+    application: str
+    incident: str
+    requester: str | None
+    client: str
+    host: str  # the destination it covers (exact host name)
+    entities: tuple[str, ...]
+    purpose: str
+    recipient: str
+    method: str
+    agreement: str
+    approver: str
+    starts: str  # RFC 3339 UTC: when it was approved
+    expires: str
+    max_records: int
+    revoked_at: str | None = None
+    revoked_by: str | None = None
+    revoke_reason: str | None = None
+
+    @property
+    def requester_label(self) -> str:
+        return self.requester or f"client {self.client}"
+
+    def status(self, now: datetime) -> str:
+        """'revoked' wins over 'expired'; ``now`` must be timezone-aware."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if now >= parse_time(self.expires) else "active"
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["entities"] = list(self.entities)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StoredApproval:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        values["entities"] = tuple(values.get("entities") or ())
+        return cls(**values)
