@@ -51,7 +51,6 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
         False,
     ),
     (r"[1-9A-GY][0-9A-Z][0-9]{6}[0-9A-Z]{0,9}[A-Z]", ("CN_USCC",), False),
-    (r"[EG][0-9]{8}|E[A-Z][0-9]{7}", ("CN_PASSPORT",), False),
     (r"[A-Za-z0-9]@[A-Za-z0-9]", ("EMAIL_ADDRESS",), False),
     (r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]", ("IP_ADDRESS",), False),
     (r"[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:|::[0-9A-Fa-f]", ("IP_ADDRESS",), False),
@@ -82,15 +81,34 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ),
 )
 # Candidates that score below the threshold unless a context word is present
-# (legacy 15-digit IDs, all-digit USCC, old passports): the engine keeps these
+# (legacy 15-digit IDs, all-digit USCC, passports): the engine keeps these
 # entities only when the text or the field names hold one of their context words.
 WEAK_SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     (rf"{N}[1-8][0-9]{{14}}{E}", ("CN_RESIDENT_ID",), False),
     (rf"{N}[1-9][0-9]{{17}}{E}", ("CN_USCC",), False),
     (rf"{N}[2-9][0-9]{{9}}{E}", ("PHONE_NUMBER",), False),  # US number without separators
-    (r"[PSD][0-9]{7}", ("CN_PASSPORT",), False),
+    (r"[EG][0-9]{8}|E[A-Z][0-9]{7}|[PSD][0-9]{7}", ("CN_PASSPORT",), False),
 )
-NER_SIGNAL = (r"[A-Z][a-z]+ +[A-Z][a-z]+", ("PERSON",), False)
+# Prose worth the NER model (detectors.nlp): two capitalised words, a capitalised word after
+# a lower-case one ("met Alice"), or a run of six CJK characters. Short values such as
+# "标准件 standard part" are not prose: a request without prose never pays for the model.
+NER_SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    (r"[A-Z][a-z]+ +[A-Z][a-z]+", ("PERSON",), False),
+    (r"[a-z]{2,}[,:]? [A-Z][a-z]", ("PERSON",), False),
+    (r"[一-鿿]{6}", ("PERSON",), False),
+)
+_PROSE = re.compile("|".join(regex for regex, _, _ in NER_SIGNALS))
+
+
+def worth_ner(text: str) -> bool:
+    """Is ``text`` prose the NER model should read?
+
+    >>> worth_ner("I met Alice at the station"), worth_ner("标准件 standard part")
+    (True, False)
+    >>> worth_ner("昨天下午我和同事去开会"), worth_ner("SKU-00001 129.00")
+    (True, False)
+    """
+    return _PROSE.search(text) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +121,7 @@ class Prefilter:
     """Built once; ``scan(text)`` is the hot path. ``ner``: add the NER signal."""
 
     def __init__(self, ner: bool = False) -> None:
-        strong = SIGNALS + ((NER_SIGNAL,) if ner else ())
+        strong = SIGNALS + (NER_SIGNALS if ner else ())
         self.signals = strong + WEAK_SIGNALS
         self.weak_ids = frozenset(range(len(strong), len(self.signals)))
         self.by_id = [frozenset(entities) for _, entities, _ in self.signals]

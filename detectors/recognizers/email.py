@@ -1,7 +1,19 @@
 """EMAIL_ADDRESS: e-mail addresses whose domain ends in a public suffix.
 
-    zhang.san@example.com.cn   0.85
-    a=x&email=y@z.com          only ``y@z.com`` ('&' and '=' are not in the local part)
+    zhang.san@example.com.cn                 0.85
+    a=x&email=y@z.com                        only ``y@z.com`` ('&' and '=' are not in the local part)
+    mailto:zhang.san@example.com             0.85: mailto: names a mailbox
+    ?email=zhang.san@example.com             0.85: a mailbox in a URL's query or path
+
+Service addresses are not a customer's mailbox, so they are not reported:
+
+    git@github.com:org/repo.git              scp-like git remote (``host:path`` follows)
+    ssh://git@host/repo, https://user@host/  the user part of a URL's authority
+    ssh -T git@github.com                    ``git``: the SSH user of a git host
+    noreply@github.com, 1+u@users.noreply.github.com, mailer-daemon@...   machine senders
+
+Role mailboxes (``support@``, ``info@``) are kept: they may be a customer company's
+contact, and a customer's address is what the policy protects.
 
 The suffix check uses tldextract's bundled Public Suffix List snapshot:
 ``suffix_list_urls=()`` and no cache directory, so it never touches the network
@@ -24,6 +36,32 @@ LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 ADDRESS = (
     rf"(?<![A-Za-z0-9_%+.\-]){LOCAL}@(?:{LABEL}\.)+[A-Za-z][A-Za-z0-9-]{{1,62}}(?![A-Za-z0-9-])"
 )
+# "scheme://user@" (nothing between :// and the match but the authority's user part).
+URL_USERINFO = re.compile(r"(?i:[a-z][a-z0-9+.-]*)://[^\s/?#@\"'<>]*$")
+# "git@host:org/repo(.git)": a colon and a path right after the host, as scp and git write
+# remotes; "a@b.com:13800138000" (a colon, then a phone) is no path.
+SCP_PATH = re.compile(r":(?:[~/]|[\w.~-]+/|[\w.-]+\.git\b)")
+MACHINE_SENDERS = re.compile(
+    r"(?i)(?:no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounces?|git)(?:[+.\-].*)?"
+)
+MACHINE_DOMAIN = re.compile(r"(?i)(?:^|\.)no-?reply\.")
+LOOK_BACK = 200  # an authority is shorter than this
+
+
+def is_service_address(text: str, start: int, end: int) -> bool:
+    """An address in a URL's authority or a git remote, or a machine sender's.
+
+    >>> is_service_address("git clone git@github.com:o/r.git", 10, 24)
+    True
+    >>> is_service_address("mail a.b@example.com: hi", 5, 20)
+    False
+    """
+    local, _, domain = text[start:end].rpartition("@")
+    if MACHINE_SENDERS.fullmatch(local) or MACHINE_DOMAIN.search(domain):
+        return True
+    if SCP_PATH.match(text, end):
+        return True
+    return URL_USERINFO.search(text, max(0, start - LOOK_BACK), start) is not None
 
 
 class BaomiEmailRecognizer(ScoredPatternRecognizer):
@@ -39,4 +77,6 @@ class BaomiEmailRecognizer(ScoredPatternRecognizer):
         return SUFFIXES(pattern_text.rsplit("@", 1)[1]).suffix != ""
 
     def score_match(self, match: re.Match[str], pattern: Pattern, text: str) -> float:
+        if is_service_address(text, match.start(), match.end()):
+            return 0.0
         return pattern.score if self.validate_result(match.group(0)) else 0.0

@@ -44,6 +44,10 @@ CN_LABELS = (
 EN_NAME = r"[A-Z][a-z'’-]+(?:\s[A-Z][a-z'’-]+){0,2}"
 EN_TITLES = r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam"
 CN_TITLES = "先生|女士|小姐|太太|老师|经理|医生|律师|教授"
+CN_TITLE_AT = re.compile(CN_TITLES)
+# Organisations (招商银行, 金山公司) and roles (管理员, 司机, 车主) start with a surname too.
+ORG_ENDINGS = ("银行", "公司", "集团", "大学", "学院", "医院", "中心", "酒店", "商场", "超市", "科技")
+ROLE_ENDINGS = tuple("员师者工主客户手监商长机")
 SIGN_OFFS = (
     r"Best regards|Kind regards|Warm regards|Regards|Best wishes|Yours sincerely|"
     r"Yours truly|Sincerely|Cheers|Thanks|Thank you|Best"
@@ -142,8 +146,77 @@ NOT_PERSON_NAMES = frozenset(
         "function",
         "method",
         "variable",
+        "header",
+        "cookie",
+        "param",
+        "parameter",
+        "argument",
+        "attribute",
+        "property",
+        "option",
+        "setting",
+        "config",
+        "configuration",
+        "feature",
+        "permission",
+        "scope",
+        "resource",
+        "plugin",
+        "extension",
+        "webhook",
+        "workspace",
+        "enterprise",
+        "site",
+        "page",
+        "document",
+        "report",
+        "job",
+        "task",
+        "workflow",
+        "pipeline",
+        "step",
+        "metric",
+        "alert",
+        "dashboard",
+        "region",
+        "zone",
+        "cluster",
+        "node",
+        "namespace",
+        "instance",
+        "volume",
+        "network",
+        "endpoint",
+        "route",
+        "price",
+        "coupon",
+        "discount",
+        "tax",
+        "currency",
+        "state",
+        "list",
+        "rule",
+        "usergroup",
+        "department",
+        "vendor",
+        "provider",
+        "issuer",
+        "network",
+        "institution",
+        "business",
+        "environment",
+        "release",
+        "version",
+        "branch",
+        "commit",
+        "label",
+        "status",
+        "reason",
+        "action",
     ]
 )
+# Words between a generic "name" and the thing it names: {"merchant_data": {"name": ...}}.
+QUALIFIERS = frozenset(["data", "details", "detail", "info", "information", "obj", "object"])
 CN_NAME_FIELDS = (
     "姓名",
     "名字",
@@ -186,8 +259,23 @@ def is_name_field(context: Iterable[str]) -> bool:
     if parts[-1] != "name":
         return True
     # {"product": {"name": ...}} arrives as ("product", "name"): the word before counts too.
-    before = parts[:-1] or (field_words(words[-2]) if len(words) > 1 else [])
-    return not before or before[-1] not in NOT_PERSON_NAMES
+    before = parts[:-1] or [w for word in words[:-1] for w in field_words(word)]
+    owner = next((w for w in reversed(before) if w not in QUALIFIERS and not w.isdigit()), None)
+    return owner is None or not names_a_thing(owner)
+
+
+def names_a_thing(word: str) -> bool:
+    """``usergroups`` -> group, ``headers`` -> header, ``merchant``: not a person.
+
+    >>> names_a_thing("usergroups"), names_a_thing("customer")
+    (True, False)
+    """
+    for form in (word, word[:-1] if word.endswith("s") else word, word.removesuffix("es")):
+        if form in NOT_PERSON_NAMES or any(
+            len(thing) >= 4 and form.endswith(thing) for thing in NOT_PERSON_NAMES
+        ):
+            return True
+    return False
 
 
 def has_name_column(context: Iterable[str]) -> bool:
@@ -217,10 +305,12 @@ def is_cn_name(word: str, field: bool = False) -> bool:
     surname = known.surname_length(word)
     if surname == 0 or (len(word) == 4 and surname == 1 and word[1] not in known.single):
         return False  # 4 chars: compound surname, or two surnames (张王小明)
-    if word in not_names():
+    if word in not_names() or (len(word) > 2 and word.endswith(ORG_ENDINGS)):
         return False
     tag = jieba.posseg.dt.word_tag_tab.get(word)
     if field:
+        if tag == "n" and word.endswith(ROLE_ENDINGS):
+            return False  # 管理员, 司机, 车主: a role, not a person's name
         return tag is None or not tag.startswith(("ns", "nt", "nz"))
     return tag is None or tag.startswith("nr")
 
@@ -259,6 +349,35 @@ def cn_name_before(text: str, end: int) -> tuple[int, int] | None:
     return None
 
 
+def words_around(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """jieba's words of ``text[start:end]`` as (start, end) offsets in ``text``."""
+    return [(start + a, start + b) for _, a, b in jieba.tokenize(text[start:end], HMM=True)]
+
+
+def cn_name_before_title(text: str, title_start: int, title_end: int) -> tuple[int, int] | None:
+    """The name a title belongs to, read with jieba's words, not characters.
+
+    A name starts where a word starts: 公司副总经理 is 公司 / 副总经理, so 司副总 is
+    no name. A title inside a longer word is a job title (副总经理, 客户经理, 部门经理)
+    and a name, if any, stands before that word (张 / 总经理); a word that is a name
+    and its title together (王经理, 刘老师, 欧阳先生) gives the name.
+    """
+    low = max(0, title_start - 8)
+    words = words_around(text, low, title_end)
+    bounds = {a for a, _ in words} | {title_start}
+    fused = next(((a, b) for a, b in words if a < title_start < b), None)
+    if fused is not None:
+        prefix = text[fused[0] : title_start]
+        if prefix in surnames().compound or prefix in surnames().common or is_cn_name(prefix):
+            return fused[0], title_start  # 王经理, 欧阳先生, 李明医生
+        bounds.discard(title_start)
+        title_start = fused[0]  # 张/总经理: the name ends before the job title
+    span = cn_name_before(text, title_start)
+    if span is None or span[0] not in bounds or (span[0] == low and low > 0):
+        return None
+    return span
+
+
 def cn_name_ending(text: str, end: int) -> tuple[int, int] | None:
     """A 2-4 character name ending at ``end``: "另外，张飞" -> 张飞, "客户王小明" -> 王小明."""
     for size in (3, 2, 4):
@@ -269,7 +388,16 @@ def cn_name_ending(text: str, end: int) -> tuple[int, int] | None:
 
 
 def en_words_ok(value: str) -> bool:
-    return not any(word in EN_NOT_NAMES for word in value.split())
+    """No word (hyphen parts too) is a role, organisation or technical word, and no
+    acronym stands among capitalised words ("Custom IP Blocklist"; "JOHN SMITH" is fine).
+
+    >>> en_words_ok("Jane Doe"), en_words_ok("Project Manager"), en_words_ok("Idempotency-Key")
+    (True, False, False)
+    """
+    words = re.split(r"[\s-]+", value)
+    if any(word in EN_NOT_NAMES for word in words):
+        return False
+    return not (ACRONYM.search(value) and not value.isupper())
 
 
 # Capitalised words that start sentences and labels, not names.
@@ -279,9 +407,23 @@ _EN_NOT_NAMES = (
     "Address Questions Team All Valued Sir Madam Support Service Sales Street Avenue Road "
     "Suite Apt Unit Monday Tuesday Wednesday Thursday Friday Saturday Sunday January "
     "February September October November December "  # not April, May, June...: first names too
-    "Also Meeting Notes Deploy Deployed Trace Batch Summarise Draft Clean Good Morning"
+    "Also Meeting Notes Deploy Deployed Trace Batch Summarise Draft Clean Good Morning "
+    # job titles and roles: "Project Manager", "Sales Director", "Account Executive"
+    "Manager Director Engineer Officer President Assistant Specialist Consultant Analyst "
+    "Developer Administrator Admin Admins Coordinator Representative Agent Supervisor Executive "
+    "Chief Head Lead Intern Architect Designer Accountant Owner Owners Member Members Founder "
+    "Partner Editor Reviewer Operator Staff Employee Vice Senior Junior Principal Associate "
+    "Project Product Account Marketing Finance Operations Engineering Legal Security "
+    # organisations and groups: "Umbrella Corporation", "Marketing Team", "Bank of China"
+    "Team Teams Group Groups Corporation Corp Inc Ltd LLC Company Co Bank University College "
+    "Institute Department Foundation Association Agency Ministry Bureau Office Hospital Store "
+    # technical terms: HTTP header names, API and product words ("Idempotency-Key")
+    "Key Type Id ID Request Response Content Length Encoding Control Token Api API Version "
+    "Forwarded Host Origin Agent Accept Cache Default Custom Test Demo Sample Example Blocklist "
+    "Allowlist List Server Client Cloud Platform App Apps Web Mobile Studio Pro Plus Premium"
 )
 EN_NOT_NAMES = frozenset(_EN_NOT_NAMES.split())
+ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
 # Digits (a phone, an ID, a card), an e-mail, a house number: where other personal data may sit.
 ANCHOR = re.compile(
     r"[0-9][0-9 ()+-]{5,}[0-9]|[A-Za-z0-9]@[A-Za-z0-9]|[号室]|\b[0-9]{1,6} [A-Z][a-z]"
@@ -393,7 +535,9 @@ class PersonRecognizer(ScoredPatternRecognizer):
             name = cn_name_at(match.group("v"))
             return (start, start + len(name)) if name else None
         if pattern.name == "cn title":
-            return cn_name_before(match.string, match.end("v"))
+            title = CN_TITLE_AT.match(match.string, match.end("v"))
+            assert title is not None  # the pattern's lookahead matched it
+            return cn_name_before_title(match.string, *title.span())
         if pattern.name == "cn possessive":
             return cn_name_ending(match.string, match.end("v"))
         if pattern.name == "cn sign-off":
@@ -411,7 +555,9 @@ class PersonRecognizer(ScoredPatternRecognizer):
     def whole_value(self, text: str) -> list[RecognizerResult]:
         """A value that is only a name: scored by ``enhance_using_context`` from its field."""
         value = text.strip()
-        if not value or len(value) > 40 or not (is_cn_name(value, field=True) or is_en_name(value)):
+        if not value or len(value) > 40:
+            return []
+        if not (is_cn_name(value, field=True) or (is_en_name(value) and en_words_ok(value))):
             return []
         start = text.index(value)
         return [self.tagged(start, start + len(value), "whole value", self.WHOLE_VALUE)]
@@ -467,7 +613,7 @@ class PersonRecognizer(ScoredPatternRecognizer):
             value = text[result.start : result.end]
             cn = is_cn_name(value, field=True)
             if metadata.get(self.WHOLE_VALUE) and name_field:
-                result.score = 0.85 if cn else 0.8 if " " in value else 0.6
+                result.score = 0.85 if cn else 0.8 if " " in value else single_word(context)
             elif metadata.get(self.CELL) and (name_column or self.in_name_column(text, result)):
                 result.score = 0.85 if cn else 0.8
             elif metadata.get(self.NEAR) and near(result, neighbours, text):
@@ -485,6 +631,13 @@ class PersonRecognizer(ScoredPatternRecognizer):
     def in_name_column(text: str, result: RecognizerResult) -> bool:
         header = column_header(text, result.start) if "\n" in text else None
         return header is not None and is_name_field([header])
+
+
+def single_word(context: list[str] | None) -> float:
+    """One English word is a name under first/last-name fields (0.6), not under a
+    generic ``name`` ({"name": "Default"}, {"name": "Content-Type"}): 0.45."""
+    words = field_words(context[-1]) if context else []
+    return 0.45 if words in (["name"], ["full", "name"], ["fullname"]) else 0.6
 
 
 def near_regions(text: str) -> list[tuple[int, int]]:

@@ -1,0 +1,131 @@
+"""Precision on real traffic (issue 13 §3, §4): each false-hit class as hard negatives, with
+the true hits of the same shape that must still be found.
+
+Runs through the shared Detector (normalisation, prefilter, context) like
+tests/test_recognizers.py. A row is (text, field-name context).
+"""
+
+import pytest
+from detection_support import detect
+
+THRESHOLD = 0.5  # the policies' default min_score
+
+
+def values(text, entity, context=()):
+    return [
+        text[f.start : f.end]
+        for f in detect(text, context)
+        if f.entity == entity and f.score >= THRESHOLD
+    ]
+
+
+# --- passports: a letter and digits are any id; only a context word or field name makes a passport
+PASSPORT_NEGATIVES = [
+    ('{"enterprise": {"id": "E12345678"}}', ()),
+    ("E12345678", ("enterprise", "id")),
+    ("型号 G12345678 已停产", ()),
+    ("护照号 E00000000", ()),  # placeholder: one digit repeated, even with context
+    ("E00000000", ("passport_no",)),
+    ("passport: G11111118", ()),  # fewer than three distinct digits
+]
+PASSPORT_POSITIVES = [
+    ("护照号 E12345678", (), "E12345678"),
+    ("passport: EA1234567", (), "EA1234567"),
+    ("G38217465", ("passportNumber",), "G38217465"),
+    ("出差人员张三，护照号E83726154，请订机票", (), "E83726154"),
+    ("护照 P1234567", (), "P1234567"),
+]
+
+
+@pytest.mark.parametrize(("text", "context"), PASSPORT_NEGATIVES)
+def test_passport_negatives(text, context):
+    assert values(text, "CN_PASSPORT", context) == []
+
+
+@pytest.mark.parametrize(("text", "context", "value"), PASSPORT_POSITIVES)
+def test_passport_positives(text, context, value):
+    assert values(text, "CN_PASSPORT", context) == [value]
+
+
+# --- service addresses in URLs and git remotes are not customers' mailboxes
+EMAIL_NEGATIVES = [
+    "git clone git@github.com:org/repo.git",
+    "git@host.example.com:repo.git",
+    "git remote add origin ssh://git@gitlab.example.com:2222/group/repo.git",
+    "https://user@github.com/org/repo",
+    "https://deploy:s3cret@registry.example.com/v2/",
+    "ssh -T git@github.com",
+    '{"email": "noreply@github.com"}',
+    '{"author": {"email": "583231+octocat@users.noreply.github.com"}}',
+    "From: no-reply@accounts.example.com",
+    "MAILER-DAEMON@mail.example.org",
+]
+EMAIL_POSITIVES = [
+    ("mailto:zhang.san@example.com", "zhang.san@example.com"),
+    ("https://crm.example.com/find?email=li.si@example.com.cn", "li.si@example.com.cn"),
+    ("请发到 zhang.san@example.com：谢谢", "zhang.san@example.com"),
+    ("zhang@example.com:13800138000", "zhang@example.com"),  # a colon, then no path
+    ('{"author": {"email": "wang.wu@example.org"}}', "wang.wu@example.org"),
+    ("email: support@customer-co.example.com", "support@customer-co.example.com"),
+]
+
+
+@pytest.mark.parametrize("text", EMAIL_NEGATIVES)
+def test_service_addresses_are_not_email_findings(text):
+    assert values(text, "EMAIL_ADDRESS") == []
+
+
+@pytest.mark.parametrize(("text", "value"), EMAIL_POSITIVES)
+def test_mailboxes_are_found(text, value):
+    assert values(text, "EMAIL_ADDRESS") == [value]
+
+
+# --- technical terms, header names, product, bank, organisation, role and job-title words
+PERSON_NEGATIVES = [
+    ("公司副总经理负责此事", ()),
+    ("我们公司总经理明天到", ()),
+    ("请联系客户经理", ()),
+    ("部门经理会后回复", ()),
+    ("产品经理说下周上线", ()),
+    ("Please contact the Project Manager at 555-123-4567", ()),
+    ("Ask the Sales Director, tel 555-123-4567", ()),
+    ("Idempotency-Key: 8c1f 4411 2233 Content-Type: application/json", ()),
+    ("Idempotency-Key", ("request", "details", "headers", "name")),
+    ("Content-Type", ("headers", "name")),
+    ("Default", ("name",)),
+    ("T-shirt", ("name",)),
+    ("Custom IP Blocklist", ("name",)),
+    ("Marketing Team", ("usergroups", "name")),
+    ("Team Admins", ("usergroups", "name")),
+    ("Umbrella Corporation", ("team", "enterprise", "name")),
+    ("Rocket Rides", ("merchant", "data", "name")),
+    ("招商银行", ("name",)),
+    ("管理员", ("客户",)),
+    ("司机", ("联系人",)),
+]
+PERSON_POSITIVES = [
+    ("请王先生到前台", (), "王"),
+    ("李明女士您好", (), "李明"),
+    ("王经理你好", (), "王"),
+    ("张总经理说明天到", (), "张"),
+    ("欧阳先生您好", (), "欧阳"),
+    ("联系人：王芳，销售经理", (), "王芳"),
+    ("Jenny Rosen", ("customer", "name"), "Jenny Rosen"),
+    ("Jane Doe", ("name",), "Jane Doe"),
+    ("Smith", ("last_name",), "Smith"),
+    ("Mary-Jane", ("first_name",), "Mary-Jane"),
+    ("高利", ("sender", "name"), "高利"),
+    ("张伟", ("name",), "张伟"),
+    ("Egon Spengler", ("user", "profile", "real", "name"), "Egon Spengler"),
+    ("Please call John Miller at 555-123-4567", (), "John Miller"),
+]
+
+
+@pytest.mark.parametrize(("text", "context"), PERSON_NEGATIVES)
+def test_terms_titles_and_organisations_are_not_names(text, context):
+    assert values(text, "PERSON", context) == []
+
+
+@pytest.mark.parametrize(("text", "context", "value"), PERSON_POSITIVES)
+def test_names_are_still_found(text, context, value):
+    assert values(text, "PERSON", context) == [value]
