@@ -46,7 +46,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,15 +144,33 @@ def log_files(inc_dir: Path) -> list[LogFile]:
 
 def snapshot(inc_dir: Path) -> list[LogFile]:
     """The log files and their sizes, taken while no writer is mid-append."""
+    return snapshot_with_checkpoint(inc_dir)[0]
+
+
+def snapshot_with_checkpoint(inc_dir: Path) -> tuple[list[LogFile], bytes | None]:
+    """The log files and ``checkpoint.json`` as of one moment between appends.
+
+    Taken apart, a writer could checkpoint in between, and a reader would see a log that
+    outruns its checkpoint file or a checkpoint file that outruns the log.
+    """
     if not inc_dir.is_dir():
-        return []
+        return [], None
     with _locked(inc_dir, fcntl.LOCK_SH):
-        return log_files(inc_dir)
+        try:
+            checkpoint = (inc_dir / "checkpoint.json").read_bytes()
+        except FileNotFoundError:
+            checkpoint = None
+        return log_files(inc_dir), checkpoint
 
 
 def read_file(file: LogFile) -> bytes:
-    with open(file.path, "rb") as fh:
-        return fh.read(file.size)
+    """The bytes the snapshot saw. Frames are never rewritten; after the snapshot a writer may
+    only cut a dead writer's torn tail, or remove a newest file that held no whole frame."""
+    try:
+        with open(file.path, "rb") as fh:
+            return fh.read(file.size)
+    except FileNotFoundError:
+        return b""
 
 
 def entries(inc_dir: Path, start: tuple[int, int] = (0, 0)) -> Iterator[Entry]:
@@ -223,6 +241,7 @@ class IncidentLog:
         self.checkpoint_every = checkpoint_every
         self._lock = threading.Lock()
         self._segment: _Segment | None = None
+        self._newest_seen = 0  # the newest file number this writer knows of: where to look
         self._since_checkpoint = 0
         self._broken: str | None = None
         try:
@@ -282,17 +301,19 @@ class IncidentLog:
     def close(self) -> None:
         """Sign a final checkpoint if this writer wrote the newest frames, then let go."""
         with self._lock:
-            if self._segment is None:
+            if self._lock_fd < 0:
                 return
             try:
-                with _flock(self._lock_fd, fcntl.LOCK_EX):
-                    if self._since_checkpoint and not self._broken and self._is_head():
-                        self._checkpoint()
+                if self._segment is not None:
+                    with _flock(self._lock_fd, fcntl.LOCK_EX):
+                        if self._since_checkpoint and not self._broken and self._is_head():
+                            self._checkpoint()
             except OSError as e:
                 raise IncidentLogError(f"cannot write final checkpoint: {e.strerror}") from e
             finally:
                 self._drop_segment()
                 os.close(self._lock_fd)
+                self._lock_fd = -1
 
     # -- internals (called with both locks held) --
 
@@ -307,7 +328,13 @@ class IncidentLog:
 
     def _start_segment(self) -> None:
         self._drop_segment()
-        number, seq, prev = recover_head(self.dir)
+        try:
+            self._start_segment_after(recover_head(self.dir, self._newest_seen))
+        except FileExistsError:  # a file missing below the newest misled the quick search
+            self._start_segment_after(recover_head(self.dir))
+
+    def _start_segment_after(self, head: tuple[int, int, bytes]) -> None:
+        number, seq, prev = head
         number += 1
         path = self.dir / f"log-{number:08d}.bin"
         k0 = os.urandom(32)
@@ -332,6 +359,7 @@ class IncidentLog:
             raise
         size = framing.OVERHEAD + len(body)
         self._segment = _Segment(number, path, fd, size, seq + 1, hash_, seq + 1, next_mac_key(k0))
+        self._newest_seen = number
 
     def _append(self, kind: str, data: dict) -> Appended:
         seg = self._segment
@@ -388,11 +416,13 @@ class IncidentLog:
             self._segment = None
 
 
-def recover_head(inc_dir: Path) -> tuple[int, int, bytes]:
-    """(newest file number, last seq, last hash), after setting aside any torn tail."""
-    files = log_files(inc_dir)
-    while files:
-        file = files.pop()
+def recover_head(inc_dir: Path, hint: int = 0) -> tuple[int, int, bytes]:
+    """(newest file number, last seq, last hash), after setting aside any torn tail.
+
+    ``hint``: a file number known to exist (the caller's last segment): the newest file is
+    found from there up, without listing a directory that grows by a file per segment.
+    """
+    for file in _newest_first(inc_dir, hint):
         buf = read_file(file)
         last: framing.Frame | None = None
         for item in framing.scan(buf):
@@ -407,6 +437,29 @@ def recover_head(inc_dir: Path) -> tuple[int, int, bytes]:
         file.path.unlink()  # nothing whole in it; its bytes are in torn-*.bin
         fsync_dir(inc_dir)
     return 0, 0, GENESIS
+
+
+def _newest_first(inc_dir: Path, hint: int) -> Iterator[LogFile]:
+    """Log files from the newest down; the directory is listed only below ``hint``.
+
+    Segment numbers are consecutive (a missing one is reported by ``verify``), so the newest
+    is the first number above ``hint`` whose successor does not exist.
+    """
+    if hint < 1 or not _log_path(inc_dir, hint).exists():
+        yield from reversed(log_files(inc_dir))
+        return
+    newest = hint
+    while _log_path(inc_dir, newest + 1).exists():
+        newest += 1
+    for number in range(newest, hint - 1, -1):
+        path = _log_path(inc_dir, number)
+        with suppress(FileNotFoundError):
+            yield LogFile(number, path, path.stat().st_size)
+    yield from reversed([f for f in log_files(inc_dir) if f.number < hint])
+
+
+def _log_path(inc_dir: Path, number: int) -> Path:
+    return inc_dir / f"log-{number:08d}.bin"
 
 
 def _set_aside(inc_dir: Path, path: Path, buf: bytes, end: int) -> None:

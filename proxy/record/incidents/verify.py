@@ -36,7 +36,7 @@ from proxy.record.incidents.log import (
     next_mac_key,
     read_file,
     segment_info,
-    snapshot,
+    snapshot_with_checkpoint,
 )
 
 
@@ -83,7 +83,8 @@ class _MacChain:
 
 
 class _Walk:
-    def __init__(self, data_dir: Path, private_keys: dict[str, x25519.X25519PrivateKey] | None):
+    def __init__(self, data_dir: Path, private_keys: dict[str, x25519.X25519PrivateKey] | None,
+                 checkpoint: bytes | None):
         self.data_dir = data_dir
         self.keys = private_keys
         self.report = Report()
@@ -97,7 +98,7 @@ class _Walk:
         self.saw_checkpoint = False
         self.seq_hashes_wanted: dict[int, str] = {}
         self.signer = self._signer()
-        self.json_checkpoint = self._load_checkpoint_file()
+        self.json_checkpoint = self._load_checkpoint_file(checkpoint)
 
     def problem(self, where: str, what: str) -> None:
         self.report.problems.append(Problem(where, what))
@@ -109,12 +110,11 @@ class _Walk:
             self.problem("keys", str(e))
             return None
 
-    def _load_checkpoint_file(self) -> dict | None:
-        path = incidents_dir(self.data_dir) / "checkpoint.json"
-        if not path.exists():
+    def _load_checkpoint_file(self, checkpoint: bytes | None) -> dict | None:
+        if checkpoint is None:
             return None
         try:
-            cp = json.loads(path.read_text())
+            cp = json.loads(checkpoint)
             seq, hash_hex = int(cp["seq"]), str(cp["hash"])
         except (ValueError, KeyError, TypeError):
             self.problem("checkpoint.json", "unreadable")
@@ -291,8 +291,9 @@ class _Walk:
 def verify(
     data_dir: Path, private_keys: dict[str, x25519.X25519PrivateKey] | None = None
 ) -> Report:
-    walk = _Walk(Path(data_dir), private_keys)
-    files = snapshot(incidents_dir(data_dir))
+    # One moment for both: a writer's checkpoint between the two would look like tampering.
+    files, checkpoint = snapshot_with_checkpoint(incidents_dir(data_dir))
+    walk = _Walk(Path(data_dir), private_keys, checkpoint)
     walk.report.files = len(files)
     expected = 1
     for i, file in enumerate(files):
