@@ -32,6 +32,8 @@ WORDS: dict[str, tuple[str, str]] = {
                  "表单已过期或并非由本控制台提交，请刷新页面后重试。"),
     "not_found": ("Not found.", "未找到。"),
     "bad_request": ("Bad request.", "请求无效。"),
+    "server_error": ("The console failed on this request; it is logged without its data.",
+                     "控制台处理此请求时出错；已记录（不含数据）。"),
     "signed_in_as": ("Signed in as {user} ({roles})", "当前用户：{user}（{roles}）"),
     "home": ("Home", "首页"),
     "incidents": ("Incidents", "事件"),
@@ -95,8 +97,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "saved": ("Saved.", "已保存。"),
     "unchanged": ("(unchanged)", "（不变）"),
     "evidence": ("Evidence", "证据"),
-    "evidence_items": ("{n} item(s), sealed to reviewer key {key}",
-                       "{n} 项，已用审查员密钥 {key} 加密封存"),
+    "evidence_items": ("{n} item(s), sealed to reviewer key {key_id}",
+                       "{n} 项，已用审查员密钥 {key_id} 加密封存"),
     "reveal_lead": ("The evidence opens only in this browser, with your reviewer private key "
                     "file; the key is never sent. The access is recorded with your reason first.",
                     "证据仅在本浏览器中用您的审查员私钥文件解密，私钥不会被上传。"

@@ -123,7 +123,8 @@ def install(app: Flask) -> None:
     app.jinja_env.globals.update(t=t, csrf_field=csrf_field, csrf_token=lambda: g.session.csrf,
                                  current_user=current_user,
                                  take_flashes=take_flashes, roles=ROLES)
-    for code, key in ((400, "bad_request"), (404, "not_found"), (405, "bad_request")):
+    for code, key in ((400, "bad_request"), (404, "not_found"), (405, "bad_request"),
+                      (413, "bad_request"), (500, "server_error")):
         app.register_error_handler(code, lambda e, key=key, code=code: error_page(key, code))
 
 
