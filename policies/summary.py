@@ -124,4 +124,14 @@ def _approvals(approvals: tuple[Approval, ...], now: datetime) -> str:
     active = sum(a.active(now) for a in approvals)
     expired = sum(now >= a.expires for a in approvals)
     pending = len(approvals) - active - expired
-    return f"approvals: {active} active, {expired} expired, {pending} not yet started"
+    lines = [f"approvals: {active} active, {expired} expired, {pending} not yet started"]
+    lines += [f"  {a.id}  {_approval_status(a, now)}  {a.source} -> {a.destination}  "
+              f"data {','.join(sorted(a.entities))}  until {a.expires.isoformat()}"
+              for a in approvals]
+    return "\n".join(lines)
+
+
+def _approval_status(approval: Approval, now: datetime) -> str:
+    if approval.active(now):
+        return "active"
+    return "expired" if now >= approval.expires else "not yet started"

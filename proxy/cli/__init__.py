@@ -77,8 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     policy = sub.add_parser("policy", help="policy tools")
     psub = policy.add_subparsers(dest="policy_command", required=True, metavar="COMMAND")
     check = psub.add_parser("check", help="validate a policy file",
-                            description="  baomi policy check policies/default.yaml")
+                            description="  baomi policy check policies/default.yaml\n"
+                            "  baomi policy check policies/default.yaml --data-dir var",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("file")
+    check.add_argument("--data-dir", type=Path, default=None,
+                       help="also show the approvals kept in this data dir (baomi approvals)")
     check.set_defaults(handler=cmd_policy_check)
 
     ca = sub.add_parser("ca", help="the interception CA")
@@ -95,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands that live with their own feature package: module -> its register(subparsers).
-FEATURE_COMMANDS = ("proxy.cli.incidents", "proxy.cli.doctor", "proxy.cli.edm", "proxy.cli.console")
+FEATURE_COMMANDS = ("proxy.cli.incidents", "proxy.cli.doctor", "proxy.cli.edm", "proxy.cli.console",
+                    "proxy.cli.approvals")
 
 
 def _register_optional(sub) -> None:
@@ -171,6 +176,12 @@ def cmd_policy_check(args) -> int:
     policy = load_policy(args.file)
     print(f"{args.file}: valid ({policy.hash})")
     print(summarize(policy))
+    if args.data_dir is not None:
+        from datetime import UTC, datetime
+
+        from proxy.cli.approvals import summary_lines
+
+        print("\n".join(summary_lines(args.data_dir, datetime.now(UTC))))
     return 0
 
 
