@@ -181,13 +181,14 @@ class BaomiProcess:
 
     def __init__(self, policy: Path | str, data_dir: Path, *, upstream_ca: Path | None = None,
                  extra_args: tuple[str, ...] = (), env: dict | None = None, workers: int = 1,
-                 metrics_port: int = 0):
+                 metrics_port: int = 0, processes: int = 1):
         self.port = free_port()
         self.metrics_port = metrics_port
         self.data_dir = Path(data_dir)
         self.args = [BAOMI, "run", "--policy", str(policy), "--listen-host", "127.0.0.1",
                      "--listen-port", str(self.port), "--data-dir", str(data_dir),
-                     "--workers", str(workers), "--metrics-port", str(metrics_port)]
+                     "--workers", str(workers), "--metrics-port", str(metrics_port),
+                     "--processes", str(processes)]
         if upstream_ca:
             self.args += ["--set", f"ssl_verify_upstream_trusted_ca={upstream_ca}"]
         self.args += list(extra_args)

@@ -10,6 +10,10 @@ and ``/readyz`` say so.
     reloader = PolicyReloader(path, runtime, addon, metrics)
     loop.add_signal_handler(signal.SIGHUP, reloader.trigger)
     loop.create_task(reloader.watch(interval=1.0))
+
+Under ``--processes N`` the supervisor watches the file and validates it; each proxy process
+then ``prepare``s the new policy (parsed, detector warm), and only when every process has,
+``commit``s it (or ``abort``s everywhere): all processes move together or none does.
 """
 
 from __future__ import annotations
@@ -17,12 +21,49 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from policies.load import parse_policy
 from proxy.errors import PolicyError
 
+if TYPE_CHECKING:
+    from policies.model import Policy
+    from proxy.workers.pool import InspectionPool
+
 log = logging.getLogger("baomi.reload")
+
+
+@dataclass
+class Staged:
+    """A policy prepared for a coordinated reload: parsed, its detector (if new) warm."""
+
+    policy: Policy
+    pool: InspectionPool | None = None
+
+
+def fingerprint(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def rejected(metrics, why: str, errors: list[str], keeping: str) -> bool:
+    """Log and count a rejected reload; the last good policy (``keeping``) stays."""
+    for line in errors:
+        log.error("policy reload rejected (%s): %s", why, line)
+    log.error("keeping the last good policy %s", keeping)
+    metrics.policy_reload("failure", None)
+    metrics.notes["policy_reload"] = "last reload rejected: " + errors[0]
+    return False
+
+
+def accepted(metrics, why: str, policy, what: str) -> None:
+    metrics.policy_reload("success", policy.hash, rules=[r.name for r in policy.rules])
+    metrics.notes.pop("policy_reload", None)
+    log.info("policy %s (%s): %s %s", what, why, policy.path, policy.hash)
 
 
 class PolicyReloader:
@@ -36,10 +77,7 @@ class PolicyReloader:
         self._seen = self._fingerprint()
 
     def _fingerprint(self) -> str | None:
-        try:
-            return hashlib.sha256(self.path.read_bytes()).hexdigest()
-        except OSError:
-            return None
+        return fingerprint(self.path)
 
     def trigger(self) -> None:
         """Signal handler: schedule a reload on the event loop."""
@@ -90,17 +128,32 @@ class PolicyReloader:
             return True
 
     def _reject(self, why: str, errors: list[str]) -> bool:
-        for line in errors:
-            log.error("policy reload rejected (%s): %s", why, line)
-        log.error("keeping the last good policy %s", self.runtime.policy.hash)
-        self.metrics.policy_reload("failure", None)
-        self.metrics.notes["policy_reload"] = "last reload rejected: " + errors[0]
-        return False
+        return rejected(self.metrics, why, errors, self.runtime.policy.hash)
 
     def _accepted(self, why: str, policy, what: str) -> None:
-        self.metrics.policy_reload("success", policy.hash, rules=[r.name for r in policy.rules])
-        self.metrics.notes.pop("policy_reload", None)
-        log.info("policy %s (%s): %s %s", what, why, policy.path, policy.hash)
+        accepted(self.metrics, why, policy, what)
+
+    async def prepare(self, raw: bytes) -> Staged:
+        """Phase one of a coordinated reload: parse (PolicyError) and warm a new detector if
+        the detection settings changed; nothing is swapped yet."""
+        policy = parse_policy(raw, str(self.path))
+        if policy.detection == self.runtime.policy.detection:
+            return Staged(policy)
+        return Staged(policy, await self.pool_factory(policy.detection))
+
+    def commit(self, staged: Staged) -> None:
+        """Phase two: swap the prepared policy in (one assignment, as ``reload`` does)."""
+        if staged.pool is not None:
+            previous, self.addon.pool = self.addon.pool, staged.pool
+            previous.close_when_idle()
+        self.runtime.policy = staged.policy
+        self.addon.apply_limits()
+        self._accepted("supervisor", staged.policy, "reloaded")
+
+    @staticmethod
+    def abort(staged: Staged) -> None:
+        if staged.pool is not None:
+            staged.pool.close()
 
     async def _swap_detector_if_changed(self, old, new) -> None:
 

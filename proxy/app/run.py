@@ -5,6 +5,9 @@
 
 Start-up order matters: the policy is loaded and the detector workers are warm before
 the listener opens, so the first request is inspected like every other.
+
+``--processes N`` (N > 1) runs ``proxy/app/supervisor.py`` instead, which starts N of these
+(``proxy/app/child.py``: ``serve(settings, link)``, the link being its line to the supervisor).
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from detectors.config import DetectorConfig
 from detectors.mask import use_fingerprint_key
 from policies.load import load_policy
 from proxy.act.application_link import use_application_links
+from proxy.app import reuseport
 from proxy.app.approval_watch import ApprovalWatcher
 from proxy.app.ca import ca_paths, secure_ca_dir
+from proxy.app.drain import Drain
 from proxy.app.keys_at_rest import refuse_exposed_keys
 from proxy.app.master import lean_master
 from proxy.app.reload import PolicyReloader
@@ -30,6 +35,7 @@ from proxy.app.settings import RunSettings
 from proxy.errors import BaomiError, UsageError
 from proxy.hook import httplayer
 from proxy.hook.addon import BaomiAddon
+from proxy.hook.connections import ClientConnections
 from proxy.hook.state import Runtime
 from proxy.observe.health import serve as serve_health
 from proxy.observe.metrics import Metrics
@@ -49,10 +55,13 @@ def prepare_data_dir(data_dir: Path) -> Path:
     return data_dir
 
 
-async def serve(settings: RunSettings) -> int:
+async def serve(settings: RunSettings, link=None) -> int:
+    """Run one proxy process until SIGTERM/SIGINT (drained) or, under a supervisor (``link``,
+    see proxy/app/child.py), until it says stop or is gone."""
     from mitmproxy import options
 
-    policy = load_policy(settings.policy)  # a bad policy stops start-up here
+    # a bad policy stops start-up here; under a supervisor, the bytes it validated
+    policy = link.policy if link else load_policy(settings.policy)
     refuse_exposed_keys(settings.data_dir)  # before anything here chmods or reads a key
     data_dir = prepare_data_dir(settings.data_dir)
     confdir = secure_ca_dir(data_dir)
@@ -81,7 +90,7 @@ async def serve(settings: RunSettings) -> int:
     pac = pac_source(pac_address(settings.pac_proxy, settings.listen_host, settings.listen_port),
                      lambda: runtime.policy.internal_hosts)
     health = serve_health(settings.metrics_host, settings.metrics_port, metrics, pac=pac) \
-        if settings.metrics_port else None
+        if settings.metrics_port and link is None else None  # the supervisor serves the box's
 
     pool = InspectionPool(policy.detection, size=settings.workers)
     await pool.start()
@@ -95,7 +104,13 @@ async def serve(settings: RunSettings) -> int:
     recorder = Recorders(decision_log, IncidentStore(data_dir))
     metrics.set_ready("incident_log", True)
     addon = BaomiAddon(runtime, pool, recorder, metrics)
-    master.addons.add(addon, _Banner(settings, policy, confdir, health))
+    drain = Drain()
+    connections = ClientConnections(metrics, settings.head_timeout, settings.idle_timeout,
+                                    settings.max_connections)  # before addon: refusals are cheap
+    master.addons.add(connections, addon, drain,
+                      link.announcer() if link else _Banner(settings, policy, confdir, health))
+    if link:
+        reuseport.install()  # the other proxy processes listen on the same port
 
     async def new_pool(config: DetectorConfig) -> InspectionPool:
         fresh = InspectionPool(config, size=settings.workers)
@@ -108,10 +123,14 @@ async def serve(settings: RunSettings) -> int:
     use_application_links(settings.console_url, ensure_link_key(data_dir))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, master.shutdown)
-    loop.add_signal_handler(signal.SIGHUP, reloader.trigger)
+        loop.add_signal_handler(sig, drain.begin, master)
     loop.add_signal_handler(signal.SIGUSR1, reopen_log, decision_log)  # after an external logrotate
-    watcher = loop.create_task(reloader.watch(interval=1.0))
+    if link:  # the supervisor validates and reloads every process together
+        loop.add_signal_handler(signal.SIGHUP, lambda: None)
+        watcher = loop.create_task(link.follow(reloader, drain, master))
+    else:
+        loop.add_signal_handler(signal.SIGHUP, reloader.trigger)
+        watcher = loop.create_task(reloader.watch(interval=1.0))
     approval_watcher = loop.create_task(approvals.watch(interval=1.0))
     # Everything loaded so far (mitmproxy, Presidio's modules, the policy) lives as long as
     # the process: keep it out of the garbage collector's full passes on the hot path.
@@ -197,10 +216,18 @@ class _Banner:
         )
 
 
-def run(settings: RunSettings) -> int:
+def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("mitmproxy").setLevel(logging.WARNING)  # no per-connection chatter
+
+
+def run(settings: RunSettings) -> int:
+    from proxy.app.supervisor import processes_wanted, supervise
+
+    setup_logging()
+    if processes_wanted(settings) > 1:
+        return supervise(settings)
     try:
         return asyncio.run(serve(settings))
     except BaomiError:

@@ -22,7 +22,8 @@ class RunSettings:
     listen_port: int = 8080
     data_dir: Path = Path("var")
     sets: tuple[str, ...] = ()
-    workers: int | None = None
+    workers: int | None = None  # detector workers on the box (split between processes)
+    processes: int | None = None  # proxy processes on the listening port (None: the cores)
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None  # None or 0: no metrics listener
     pac_proxy: str | None = None  # HOST:PORT that /proxy.pac names (default: listen address)

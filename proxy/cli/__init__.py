@@ -45,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="CA, decision and incident logs (default ./var)")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                      help="any mitmproxy option, repeatable (e.g. ssl_verify_upstream_trusted_ca=FILE)")
-    run.add_argument("--workers", type=int, default=None, help="detector processes (default: cores)")
+    run.add_argument("--workers", type=int, default=None,
+                     help="detector processes in all (default: cores), split between --processes")
+    run.add_argument("--processes", default=_env("PROCESSES", None), metavar="N",
+                     help="proxy processes sharing the listening port, under one supervisor "
+                     "(default: cores; 1: a single process, no supervisor)")
     run.add_argument("--metrics-host", default=_env("METRICS_HOST", "127.0.0.1"))
     run.add_argument("--metrics-port", type=int, default=env_int("METRICS_PORT", 9464),
                      help="Prometheus metrics, /healthz and /readyz (0 disables)")
@@ -135,6 +139,7 @@ def cmd_run(args) -> int:
         policy=Path(args.policy or default_policy()), mode=args.mode,
         listen_host=args.listen_host, listen_port=args.listen_port, data_dir=args.data_dir,
         sets=tuple(args.sets), workers=args.workers, metrics_host=args.metrics_host,
+        processes=_whole_number("--processes", args.processes, 0, 1) or None,
         metrics_port=args.metrics_port or None, pac_proxy=args.pac_proxy,
         decision_log_max_bytes=_whole_number("--decision-log-max-bytes",
                                              args.decision_log_max_bytes, DEFAULT_MAX_BYTES, 1),

@@ -5,7 +5,8 @@
     server.shutdown()                             # stops serving and closes the socket
 
 /healthz answers 200 while the process is alive (liveness); /readyz answers 200 only
-when every component in ``metrics.ready()`` is ready, else 503 with
+when every component in ``metrics.ready()`` is ready (under ``--processes N``, a
+``BoxMetrics``: in every process), else 503 with
 ``{"status": "not ready", "not_ready": ["detector"], "components": {"policy": "ready", ...}}``
 (readiness), plus notes that are not failures (``"policy_reload": "last reload rejected: ..."``).
 /proxy.pac serves ``pac()`` (rendered per request, so a reloaded policy shows at once) when
@@ -24,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client.exposition import choose_encoder
 
+from proxy.observe.box import BoxMetrics
 from proxy.observe.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ PAC_CONTENT_TYPE = "application/x-ns-proxy-autoconfig"
 class HealthServer(ThreadingHTTPServer):
     daemon_threads = True  # a stuck scrape must not keep the process alive
 
-    def __init__(self, address: tuple[str, int], metrics: Metrics,
+    def __init__(self, address: tuple[str, int], metrics: Metrics | BoxMetrics,
                  pac: Callable[[], str] | None = None):
         self.metrics = metrics
         self.pac = pac
@@ -104,7 +106,7 @@ class HealthHandler(BaseHTTPRequestHandler):
         log.debug("%s " + format, self.address_string(), *args)
 
 
-def serve(host: str, port: int, metrics: Metrics,
+def serve(host: str, port: int, metrics: Metrics | BoxMetrics,
           pac: Callable[[], str] | None = None) -> HealthServer:
     """Start serving on a daemon thread and return the server (bound before return)."""
     server = HealthServer((host, port), metrics, pac)

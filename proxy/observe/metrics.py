@@ -20,6 +20,7 @@ Series that alerts and dashboards read are created at 0 up front, so ``rate()`` 
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import re
 import threading
@@ -56,7 +57,13 @@ IDENTITY_METHODS = ("proxyauth", "ldap", "header", "ipmap", "none")
 IDENTITY_REJECTIONS = ("missing_credentials", "invalid_credentials", "untrusted_header",
                        "unavailable")
 COMPONENTS = ("policy", "detector", "incident_log")
+CONNECTION_REFUSALS = ("limit",)  # proxy.hook.connections
+CONNECTION_TIMEOUTS = ("head", "idle")
+# The supervisor of `baomi run --processes N` (N > 1) adds: every proxy process is up.
+SUPERVISOR_COMPONENTS = (*COMPONENTS, "processes")
 OTHER = "other"
+# A proxy process under `baomi run --processes N`: values live in the multiprocess directory.
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 MAX_RULES = 200
 RULE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
@@ -93,7 +100,13 @@ def _version(dist: str) -> str:
 
 
 class Metrics:
-    """Owns a private registry; one instance per proxy process."""
+    """Owns a private registry; one instance per proxy process (and one in the supervisor).
+
+    Under ``--processes N`` each proxy process writes its values to prometheus-client's
+    multiprocess directory (proxy/observe/box.py adds them up for the one scrape); the
+    gauges say there how to combine processes (``multiprocess_mode``: readiness is the
+    minimum over the live processes). With one process the mode is ignored.
+    """
 
     def __init__(self, mode: str = "regular", components: Iterable[str] = COMPONENTS):
         self.mode = mode_kind(mode)
@@ -155,6 +168,21 @@ class Metrics:
         self.incident_log_failures = Counter(
             "baomi_incident_log_failures", "Failed writes to the incident log.", registry=r
         )
+        # Client connections (proxy/hook/connections.py): refused over the cap, closed by a
+        # deadline, and open now (summed over processes).
+        self.connections_refused = Counter(
+            "baomi_connections_refused", "Client connections refused at once, by reason.",
+            ["reason"], registry=r,
+        )  # fmt: skip
+        self.connections_timed_out = Counter(
+            "baomi_connections_timed_out",
+            "Client connections closed by baomi's deadlines: head (no whole request head in "
+            "time) or idle (keep-alive with nothing in flight).", ["timeout"], registry=r,
+        )  # fmt: skip
+        self.connections_open_gauge = Gauge(
+            "baomi_connections_open", "Client connections open now.", registry=r,
+            multiprocess_mode="livesum",
+        )  # fmt: skip
         self.identified = Counter(
             "baomi_identified_requests",
             "Requests by how their sender was identified (none: unknown user).",
@@ -168,32 +196,38 @@ class Metrics:
         self.policy_reloads = Counter(
             "baomi_policy_reloads", "Policy loads and reloads, by result.", ["result"], registry=r
         )
+        self.process_restarts = Counter(
+            "baomi_process_restarts",
+            "Proxy processes that died and were restarted by the supervisor (--processes > 1).",
+            registry=r,
+        )
         # A labelled gauge rather than Info: Info exports an unlabelled sample before the
         # first load, and we want exactly one series, for the policy in force.
         self.policy_info = Gauge(
             "baomi_policy_info",
             "The policy in force (value 1), by file hash.",
             ["hash"],
-            registry=r,
+            registry=r, multiprocess_mode="livemax",
         )
         self.policy_last_success = Gauge(
             "baomi_policy_last_reload_success_timestamp_seconds",
             "Unix time of the last successful policy load.", registry=r,
+            multiprocess_mode="livemin",
         )  # fmt: skip
         self.policy_last_successful = Gauge(
             "baomi_policy_last_reload_successful",
             "1 if the last policy load or reload succeeded, else 0 (last good policy kept).",
-            registry=r,
+            registry=r, multiprocess_mode="livemin",
         )
         self.build_info = Gauge(
             "baomi_build_info", "Build information (value 1).",
-            ["version", "python", "mitmproxy"], registry=r,
+            ["version", "python", "mitmproxy"], registry=r, multiprocess_mode="livemax",
         )  # fmt: skip
         self.ready_gauge = Gauge(
             "baomi_ready",
             "1 when a component is ready to serve, else 0.",
             ["component"],
-            registry=r,
+            registry=r, multiprocess_mode="livemin",  # ready only if every process is
         )
 
     def _preinitialise(self) -> None:
@@ -218,6 +252,10 @@ class Metrics:
             self.identified.labels(method)
         for reason in IDENTITY_REJECTIONS:
             self.identity_rejections.labels(reason)
+        for reason in CONNECTION_REFUSALS:
+            self.connections_refused.labels(reason)
+        for which in CONNECTION_TIMEOUTS:
+            self.connections_timed_out.labels(which)
         for component in self._components:
             self.ready_gauge.labels(component).set(0)
         self.build_info.labels(
@@ -286,6 +324,18 @@ class Metrics:
     def incident_log_failure(self) -> None:
         self.incident_log_failures.inc()
 
+    def connection_refused(self, reason: str) -> None:
+        self.connections_refused.labels(bounded(reason, CONNECTION_REFUSALS)).inc()
+
+    def connection_timed_out(self, which: str) -> None:
+        self.connections_timed_out.labels(bounded(which, CONNECTION_TIMEOUTS)).inc()
+
+    def connections_open(self, count: int) -> None:
+        self.connections_open_gauge.set(count)
+
+    def process_restarted(self) -> None:
+        self.process_restarts.inc()
+
     def policy_reload(
         self, result: str, policy_hash: str | None, rules: Iterable[str] = ()
     ) -> None:
@@ -299,7 +349,11 @@ class Metrics:
             return
         self.policy_last_successful.set(1)
         self.policy_last_success.set_to_current_time()
-        self.policy_info.clear()
+        if MULTIPROCESS:  # clear() is not implemented there; the supervisor exports the hash
+            for labels in list(self.policy_info._metrics):
+                self.policy_info.labels(*labels).set(0)
+        else:
+            self.policy_info.clear()
         self.policy_info.labels(policy_hash or "unknown").set(1)
         for rule in rules:
             label = self._rule_label(rule)

@@ -1,0 +1,56 @@
+"""The supervisor's line to each proxy process: one JSON object per line over a socket pair.
+
+    parent_sock, child_sock = socket.socketpair()
+    line = await Line.open(parent_sock)
+    await line.send({"op": "prepare", "policy": encode(raw)})
+    reply = await line.receive()          # None once the other side is gone
+
+JSON rather than pickle: the child trusts nothing it has to execute, and every message is
+a small dict of strings and numbers (policy bytes travel base64-encoded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import socket
+
+LIMIT = 64 * 1024 * 1024  # a policy with large inline lists still fits on one line
+
+
+def encode(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def decode(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+class Line:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader, self.writer = reader, writer
+        self._send_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, sock: socket.socket) -> Line:
+        reader, writer = await asyncio.open_connection(sock=sock, limit=LIMIT)
+        return cls(reader, writer)
+
+    async def send(self, message: dict) -> None:
+        async with self._send_lock:
+            self.writer.write(json.dumps(message).encode() + b"\n")
+            await self.writer.drain()
+
+    async def receive(self) -> dict | None:
+        try:
+            line = await self.reader.readline()
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError):
+            return None
+        if not line:
+            return None
+        message = json.loads(line)
+        return message if isinstance(message, dict) else None
+
+    def close(self) -> None:
+        self.writer.close()
