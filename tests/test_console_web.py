@@ -36,7 +36,7 @@ def dummy_app(data):
     def decide():
         return "decided", 200
 
-    app, clock = console_app(data[0])
+    app, _ = console_app(data[0])
     app.register_blueprint(bp)
     return app
 

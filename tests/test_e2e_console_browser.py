@@ -181,3 +181,10 @@ def test_log_verifies_after_console_use(data, driver):
     result = run("incidents", "verify", "--data-dir", str(data[0]), "--key", str(data[1]))
     assert result.code == 0, result.out
     assert result.out.startswith("verify: OK")
+
+
+def test_no_raw_value_in_the_console_log(console, driver):
+    logged = "".join(console.lines)
+    assert "listening on" in logged
+    for raw in RAW_VALUES:
+        assert raw not in logged
