@@ -55,7 +55,14 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     (r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]", ("IP_ADDRESS",), False),
     (r"[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:|::[0-9A-Fa-f]", ("IP_ADDRESS",), False),
     (r"[A-Z]{2}[0-9]{2}[ -]?[A-Z0-9]{4}", ("IBAN_CODE",), False),
-    (r"[0-9A-Za-z](号|弄|栋|幢|座|单元|层|楼|室|户)", ("ADDRESS",), False),
+    (r"[0-9A-Za-z] ?(号|弄|栋|幢|座|单元|层|楼|室|户)", ("ADDRESS",), False),
+    # Two admin levels and a village or estate, no number (…永阳镇北义安村三组).
+    (
+        r"(省|市|区|县|旗|镇|乡|街道)[^\n]{0,24}(镇|乡|街道|区|县)[^\n]{0,24}"
+        r"(村|组|社区|居委会|小区|花园|公寓|大厦)",
+        ("ADDRESS",),
+        False,
+    ),
     (rf"[0-9]\s+([A-Z][a-z]*\.?\s+)+({STREET_TYPES})\b", ("ADDRESS",), False),
     (r", ?[A-Z]{2} [0-9]{5}([^0-9]|$)", ("ADDRESS",), False),  # ", MI 03666": state and ZIP
     (rf"{CN_LABELS}|{CN_TITLES}", ("PERSON",), False),
@@ -125,6 +132,8 @@ class Prefilter:
         self.signals = strong + WEAK_SIGNALS
         self.weak_ids = frozenset(range(len(strong), len(self.signals)))
         self.by_id = [frozenset(entities) for _, entities, _ in self.signals]
+        # PERSON's own signals (labels, titles, cues), not the NER model's prose signals.
+        self.person_rules = frozenset(i for i, s in enumerate(SIGNALS) if "PERSON" in s[1])
         self.hits = self._hyperscan() or self._python_re()
 
     def scan(self, text: str) -> Possible:
@@ -132,6 +141,15 @@ class Prefilter:
         strong = frozenset().union(*(self.by_id[i] for i in hits if i not in self.weak_ids))
         weak = frozenset().union(*(self.by_id[i] for i in hits if i in self.weak_ids))
         return Possible(strong, weak - strong)
+
+    def person_by_rule(self, text: str) -> bool:
+        """Does a rule's signal (a label, a title, a cue) make a name possible in ``text``?
+
+        >>> Prefilter(ner=True).person_by_rule("姓名：张三"), Prefilter(ner=True).person_by_rule(
+        ...     "会议纪要由赵志刚整理")
+        (True, False)
+        """
+        return not self.person_rules.isdisjoint(self.hits(text))
 
     def entities(self, text: str) -> frozenset[str]:
         """All entities ``text`` may hold, context or not."""

@@ -129,3 +129,37 @@ def test_terms_titles_and_organisations_are_not_names(text, context):
 @pytest.mark.parametrize(("text", "context", "value"), PERSON_POSITIVES)
 def test_names_are_still_found(text, context, value):
     assert values(text, "PERSON", context) == [value]
+
+
+# --- Chinese postal addresses: exact boundaries, in sentences, across separators
+ADDRESSES = [
+    ("住在北京市朝阳区建国路88号，明天发货", "北京市朝阳区建国路88号"),
+    ("客户反馈温州市瓯海区郭溪镇富达路93号的快递三天没到", "温州市瓯海区郭溪镇富达路93号"),
+    ("收货地址：浙江省杭州市西湖区文三路478号华星时代广场A座 1203室，请尽快发货",
+     "浙江省杭州市西湖区文三路478号华星时代广场A座 1203室"),
+    ("广东省广州市天河区天河路385号太古汇一座3-2-501，联系人张三",
+     "广东省广州市天河区天河路385号太古汇一座3-2-501"),
+    ("地址：河北省保定市涞水县永阳镇北义安村三组", "河北省保定市涞水县永阳镇北义安村三组"),
+    ("四川省成都市武侯区人民南路四段27号商鼎国际1栋2单元1803",
+     "四川省成都市武侯区人民南路四段27号商鼎国际1栋2单元1803"),
+    ("已核实该用户地址为海曙区维科上院13-52-972室，与身份证登记地址不一致。",
+     "海曙区维科上院13-52-972室"),
+    ("寄到上海市浦东新区张江路123弄4号502室，谢谢", "上海市浦东新区张江路123弄4号502室"),
+    ("ship to 576 Kayla Ports, Harrisville, MI 03666.", "576 Kayla Ports, Harrisville, MI 03666"),
+    ("1600 Pennsylvania Ave NW, Washington, DC 20500", "1600 Pennsylvania Ave NW, Washington, DC 20500"),
+]
+NOT_ADDRESSES = [
+    "北京 上海 北京市朝阳区",
+    "我在超市买了3号电池",
+    "请于3号楼前集合，离地铁站走路十分钟",
+]
+
+
+@pytest.mark.parametrize(("text", "value"), ADDRESSES)
+def test_address_boundaries(text, value):
+    assert values(text, "ADDRESS") == [value]
+
+
+@pytest.mark.parametrize("text", NOT_ADDRESSES)
+def test_not_addresses(text):
+    assert values(text, "ADDRESS") == []

@@ -6,9 +6,19 @@
     1600 Pennsylvania Ave NW, Washington, DC 20500      0.8
     576 Kayla Ports, Harrisville, MI 03666              0.85 (any street word, state + ZIP)
 
+    河北省保定市涞水县永阳镇北义安村三组                 admin levels + village 0.7
+    住在北京市朝阳区建国路88号，明天发货                 -> 北京市朝阳区建国路88号
+    文三路478号华星时代广场A座 1203室                    a space before a unit, one address
+
 A Chinese address needs a road/street with a number, or two admin levels
-(省/市/区/县/镇...) and a detail (号/栋/单元/室...): "北京" or "北京市朝阳区"
-alone is not an address. A US street address needs a known street type, or
+(省/市/区/县/镇...) and a detail (号/栋/单元/室..., a village, an estate):
+"北京" or "北京市朝阳区" alone is not an address.
+
+Boundaries: the address starts where jieba's place words start (客户反馈|温州市,
+not 户反馈温州市) and runs on, component by component (admin level, road and
+number, estate or building with its suffix, 3-2-501, B座, 15楼, 1203室), across a
+space, 、 or comma only when an address component follows: the clause after it
+("，明天发货", "的快递没到") is not swallowed. A US street address needs a known street type, or
 any capitalised street word when a city, a state code and a ZIP code follow
 (USPS lists ~200 street types; the state and ZIP are the stronger evidence).
 """
@@ -17,6 +27,8 @@ from __future__ import annotations
 
 import re
 
+import jieba
+import jieba.posseg
 from presidio_analyzer import Pattern
 
 from detectors.recognizers.base import ScoredPatternRecognizer
@@ -26,16 +38,37 @@ CJK = "\u4e00-\u9fff"
 RUN = f"[{CJK}0-9A-Za-z#＃\\-－()（）·]{{4,120}}"
 ADMIN = re.compile(f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|市|区|县|旗|镇|乡|街道)")
 ROAD_NUMBER = re.compile(
-    f"(?<=[{CJK}0-9])(?:大街|大道|路|街|道|巷|胡同|里)(?:[东西南北中]段)?\\d+(?:-\\d+)?(?:号|弄)"
+    f"(?<=[{CJK}0-9])(?:大街|大道|路|街|道|巷|胡同|里)(?:[东西南北中]段)? ?\\d+(?:-\\d+)? ?(?:号|弄)"
 )
-DETAIL = re.compile(r"(?:\d+|[A-Za-z]\d*)(?:-\d+)?(?:号楼|号院|号|弄|栋|幢|座|单元|层|楼|室|户)")
+DETAIL = re.compile(
+    r"(?:\d+|[A-Za-z]\d*)(?:-\d+)?(?:号楼|号院|号|弄|栋|幢|座|单元|层|楼|室|户)"
+    f"|(?<=[{CJK}])(?:村|组|社区|居委会|小区|花园|公寓|大厦)"
+)
+# One component of an address, read left to right from its start (see ``address_end``).
+UNIT = "号楼|号院|号|弄|栋|幢|座|单元|层|楼|室|户|区|组|排|巷|栋楼"
+PLACE_SUFFIX = (
+    "特别行政区|自治区|自治州|自治县|街道|省|市(?!场)|区(?!域)|县|旗|镇|乡|"
+    "大街|大道|路|街|巷|胡同|弄|里|段|"
+    "村|组|社区|居委会|小区|花园|公寓|大厦|广场|中心|大楼|家园|新村|新城|苑|园|城|庄|"
+    "工业区|园区|开发区|市场|商城|公司|厂|医院|学校|大学|学院|宾馆|酒店|店|部|"
+    "号楼|号院|栋|幢|座|单元|层|楼|室"
+)
+NUMBER = rf"(?:[A-Za-z]?[-－]?\d+[A-Za-z]?(?:[-－_/]\d+[A-Za-z]?)*(?:{UNIT})?|[一二三四五六七八九十]+(?:{UNIT}))"
+COMPONENT = re.compile(
+    rf"(?:[{CJK}A-Za-z]{{1,10}}?(?:{PLACE_SUFFIX})|[{CJK}]{{1,10}}(?=[A-Za-z]?\d)|{NUMBER}|之\d+|[-－]\d+|[A-Za-z](?:{UNIT}))"
+)
+LOCAL_ADMINS = frozenset(["区", "县", "镇", "乡", "街道"])  # not 市: 超市, 城市
+NUMBERED = re.compile(r"\d+(?:-\d+)*(?:号楼|号院|号|栋|幢|单元|室)")
+SEPARATOR = re.compile(r"[ \u3000]{1,2}|[、，,/][ ]?")
+# Words before a place name that end the reading back: 寄到|上海市, 地址：|北京市.
+CUES = re.compile(r"(?:是|在|于|到|往|至|址|寄|送|住|的|和|与|及|或|为|去|来|从|反馈|搬到了|发往|寄往)$")
 PROVINCES = (
     "北京|天津|上海|重庆|河北|山西|内蒙古|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|"
     "湖北|湖南|广东|广西|海南|四川|贵州|云南|西藏|陕西|甘肃|青海|宁夏|新疆|香港|澳门|台湾"
 )
 PROVINCE_BEFORE = re.compile(f"(?:{PROVINCES})(?:省|市)?$")
 # Characters that end a place name when reading backwards: "我的地址是|北京市".
-STOP = set("是在于到往至址寄送住的和与及或为:：")
+STOP = set("是在于到往至址寄送住的和与及或为了去:：")
 STREET_TYPES = (
     r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Drive|Dr|Lane|Ln|Way|Court|Ct|Place|Pl|"
     r"Parkway|Pkwy|Highway|Hwy|Terrace|Ter|Circle|Cir|Square|Sq"
@@ -67,6 +100,79 @@ def name_start(text: str, suffix_start: int, floor: int, longest: int) -> int:
         start -= 1
     province = PROVINCE_BEFORE.search(text, floor, start)
     return province.start() if province else start
+
+
+def address_end(text: str, start: int, limit: int) -> int:
+    """Where the address that starts at ``start`` ends: after its last component.
+
+    >>> text = "住在北京市朝阳区建国路88号，明天发货"
+    >>> text[2 : address_end(text, 2, len(text))]
+    '北京市朝阳区建国路88号'
+    """
+    end = at = start
+    while at < limit:
+        component = COMPONENT.match(text, at, limit)
+        if component is None or component.end() == at:
+            separator = SEPARATOR.match(text, at, limit)
+            following = separator and COMPONENT.match(text, separator.end(), limit)
+            if not (separator and following and is_detail(following.group(0))):
+                break
+            at = separator.end()
+            continue
+        at = end = component.end()
+    return end
+
+
+def is_detail(component: str) -> bool:
+    """A component worth crossing a separator for: a number or unit, or an admin level
+    (not a road: "，离地铁站走路" is a clause)."""
+    return bool(re.match(r"[A-Za-z]?\d|[一二三四五六七八九十]+(?:" + UNIT + ")", component)) or bool(
+        ADMIN.search(component[-3:])
+    )
+
+
+def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
+    """Start of the place words before ``first`` (the first admin level or road suffix).
+
+    Reads jieba's words backwards from the one holding ``first``: place words (ns),
+    province names and words ending in an admin suffix belong to the address; a cue
+    (地址：, 寄到, 客户反馈) or any other word ends it.
+    """
+    low = max(floor, first - 16)
+    words = [(low + a, low + b) for _, a, b in jieba.tokenize(text[low : first + 1], HMM=True)]
+    holder = next((a for a, b in words if a <= first < b), first)
+    # 振兴|西路, 凤鸣|街道: a road's name, or a suffix that is a word of its own, takes the
+    # word before whatever it is; an admin word such as 温州市 needs nothing more.
+    start, name_words = holder, 1 if road or holder == first else 0
+    for a, b in reversed(words):
+        word = text[a:b]
+        if a >= start:
+            continue
+        if name_words > 0 and re.fullmatch(f"[{CJK}]+", word) and word[-1] not in STOP:
+            start, name_words = a, name_words - 1  # 振兴|西路: a road's name is any word
+        elif is_place_word(word):
+            start = a
+        elif len(word) == 1 and word not in STOP and a == start - 1 and not CUES.search(word):
+            start = a  # 上|城区: jieba split a place name's first character off
+            break
+        else:
+            break
+    low_run = floor
+    gap = text[low_run:start]
+    if 0 < len(gap) <= 3 and not any(ch in STOP for ch in gap) and not CUES.search(gap):
+        start = low_run  # 地址：|北下|朱振兴西路: the whole run up to the cue is the place
+    province = PROVINCE_BEFORE.search(text, floor, start)
+    return province.start() if province else start
+
+
+def is_place_word(word: str) -> bool:
+    tag = jieba.posseg.dt.word_tag_tab.get(word, "")
+    return (
+        tag.startswith("ns")
+        or bool(re.fullmatch(f"(?:{PROVINCES})", word))
+        or (len(word) >= 2 and bool(ADMIN.search(word[-3:])) and word[0] not in STOP)
+        or bool(re.fullmatch(r"[A-Za-z0-9]+", word))
+    )
 
 
 class AddressRecognizer(ScoredPatternRecognizer):
@@ -103,12 +209,20 @@ class AddressRecognizer(ScoredPatternRecognizer):
             score = 0.85 if admins else 0.7
         elif len(admins) >= 2 and details and details[-1].start() > admins[1].start():
             score = 0.7
+        elif any(a.group(0) in LOCAL_ADMINS for a in admins) and NUMBERED.search(
+            text, admins[0].end(), hi
+        ):
+            score = 0.6  # 海曙区维科上院13-52-972室, 江东街道上麻车411号
         else:
             return None
         first = min([m.start() for m in admins[:1] + roads[:1]])
-        longest = 8 if text.startswith(("自治", "特别"), first) else 5
-        start = name_start(text, first, lo, longest)
-        end = max(m.end() for m in roads + details + admins)
+        road = bool(roads) and (not admins or roads[0].start() < admins[0].start())
+        start = place_start(text, first, lo, road=road)
+        if start == first:  # no place word before the suffix: read back over characters
+            longest = 8 if text.startswith(("自治", "特别"), first) else 5
+            start = name_start(text, first, lo, longest)
+        seed = min(m.end() for m in roads + details + admins)
+        end = max(address_end(text, start, len(text)), seed)
         return start, end, score
 
     @staticmethod

@@ -199,6 +199,7 @@ NOT_PERSON_NAMES = frozenset(
         "usergroup",
         "department",
         "vendor",
+        "supplier",
         "provider",
         "issuer",
         "network",
@@ -394,7 +395,7 @@ def en_words_ok(value: str) -> bool:
     >>> en_words_ok("Jane Doe"), en_words_ok("Project Manager"), en_words_ok("Idempotency-Key")
     (True, False, False)
     """
-    words = re.split(r"[\s-]+", value)
+    words = [word.rstrip(".,") for word in re.split(r"[\s-]+", value)]
     if any(word in EN_NOT_NAMES for word in words):
         return False
     return not (ACRONYM.search(value) and not value.isupper())
