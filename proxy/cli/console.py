@@ -5,6 +5,8 @@
     printf '%s\\n' "$PW" | baomi console users add alice --role reviewer --password-stdin
     baomi console users list --data-dir var
     baomi console users disable alice --data-dir var
+    baomi console --data-dir var --policy corp.yaml --ldap-role secops=reviewer \
+        --ldap-role dpo=approver          # directory users get roles from their groups
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     c.add_argument("--idle-minutes", type=float, default=20.0,
                    help="log a session out after this long without a request (default 20)")
+    c.add_argument("--policy", type=Path, help="policy whose identity.proxyauth.ldap "
+                   "authenticates directory users (with --ldap-role)")
+    c.add_argument("--ldap-role", action="append", default=[], metavar="GROUP=ROLE",
+                   help="members of LDAP group GROUP get ROLE (repeatable); needs --policy")
     c.set_defaults(handler=cmd_console)
 
     sub = c.add_subparsers(dest="console_command", metavar="COMMAND")
@@ -76,8 +82,24 @@ def cmd_console(args: argparse.Namespace) -> int:
     if not 1 <= args.idle_minutes <= 24 * 60:
         raise UsageError("--idle-minutes must be between 1 and 1440")
     app = create_app(ConsoleSettings(data_dir=args.data_dir, tls=tls is not None,
-                                     idle_minutes=args.idle_minutes))
+                                     idle_minutes=args.idle_minutes,
+                                     accounts=_ldap_accounts(args)))
     return serve(app, args.listen_host, args.listen_port, tls)
+
+
+def _ldap_accounts(args: argparse.Namespace):
+    """LdapAccounts when --ldap-role is given (with --policy), else None (the users file)."""
+    if not args.ldap_role:
+        if args.policy is not None:
+            raise UsageError("--policy is only used with --ldap-role GROUP=ROLE")
+        return None
+    if args.policy is None:
+        raise UsageError("--ldap-role needs --policy (its identity.proxyauth.ldap)")
+    from proxy.console.ldap_roles import LdapAccounts, directory_from_policy, parse_mapping
+    from proxy.console.users import Users
+
+    mapping = parse_mapping(args.ldap_role)
+    return LdapAccounts(directory_from_policy(args.policy), mapping, Users(args.data_dir))
 
 
 def _read_password(from_stdin: bool) -> str:

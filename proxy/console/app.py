@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from flask import Flask
 
@@ -22,6 +23,15 @@ from proxy.console.sessions import LoginThrottle, SessionStore
 from proxy.console.users import Account, Users
 
 DEFAULT_IDLE_MINUTES = 20
+
+
+class AccountSource(Protocol):
+    """Users (the local file) or proxy.console.ldap_roles.LdapAccounts."""
+
+    def check(self, name: str, password: str) -> Account | None: ...
+
+    def recheck(self, account: Account) -> Account | None: ...
+
 OPTIONAL_BLUEPRINTS = ("proxy.console.applications",)
 
 
@@ -31,8 +41,8 @@ class ConsoleSettings:
     tls: bool = False  # Secure cookies
     idle_minutes: float = DEFAULT_IDLE_MINUTES
     clock: Callable[[], float] = time.monotonic  # tests move it to expire sessions
-    # name, password -> Account or None; default: the local users file (LDAP: proxy.console.ldap)
-    accounts: Callable[[str, str], Account | None] | None = None
+    # check(name, password) and recheck(account) -> Account or None; default: the users file
+    accounts: AccountSource | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -42,9 +52,9 @@ def create_app(settings: ConsoleSettings) -> Flask:
                       MAX_CONTENT_LENGTH=1024 * 1024, **settings.extra)
     app.extensions["baomi_sessions"] = SessionStore(settings.idle_minutes * 60, settings.clock)
     app.extensions["baomi_throttle"] = LoginThrottle(settings.clock)
-    users = Users(settings.data_dir)
-    app.extensions["baomi_accounts"] = settings.accounts or users.check
-    app.extensions["baomi_recheck"] = lambda a: users.get(a.name) if a.source == "local" else a
+    source = settings.accounts or Users(settings.data_dir)
+    app.extensions["baomi_accounts"] = source.check
+    app.extensions["baomi_recheck"] = source.recheck
     web.install(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(incidents.bp)

@@ -124,6 +124,10 @@ class Users:
             self._save(users)
         return _account(name, users[name])
 
+    def recheck(self, account: Account) -> Account | None:
+        """The account as the file has it now (each request: disabling acts at once)."""
+        return self.get(account.name)
+
     def check(self, name: str, password: str) -> Account | None:
         """The account if the password is right and the account enabled, else None."""
         entry = self._load().get(name)

@@ -145,11 +145,10 @@ def _before() -> Any:
 
 
 def _still_allowed(s: Session) -> bool:
-    """A local account is re-read on every request: disabled or changed roles act at once."""
-    recheck = current_app.extensions.get("baomi_recheck")
-    if recheck is None or s.account is None:
+    """The account is re-read on every request: disabled or changed roles act at once."""
+    if s.account is None:
         return True
-    now = recheck(s.account)
+    now = current_app.extensions["baomi_recheck"](s.account)
     return now is not None and not now.disabled and now.roles == s.account.roles
 
 
