@@ -219,17 +219,19 @@ def test_clean_payload_flagged_and_example_data_scored_apart():
     clean = score_payload(Payload("p", "s", "dev", request), segments, hit)
     assert (clean.payloads, clean.flagged) == (1, 1)
     assert list(clean.classes) == [("CN_PASSPORT", "json:$.items[].ref", "A9{8}")]
-    marker = score_payload(
-        Payload("p", "s", "dev", request), segments, [Span("CONFIDENTIAL_MARKER", 0, 0, 5)]
-    )
-    assert (marker.payloads, marker.flagged) == (1, 0)
+    # findings that are not customer data in the default policy count as "any" only
+    for entity in ("CONFIDENTIAL_MARKER", "IP_ADDRESS", "CN_USCC"):
+        other = score_payload(Payload("p", "s", "dev", request), segments, [Span(entity, 0, 0, 5)])
+        assert (other.payloads, other.flagged, other.flagged_any, other.classes) == (1, 0, 1, {})
+    unmapped = score_payload(Payload("p", "s", "dev", request), segments, [], other=2)
+    assert (unmapped.flagged, unmapped.flagged_any) == (0, 1)
+    nothing = score_payload(Payload("p", "s", "dev", request), segments, [])
+    assert (nothing.payloads, nothing.flagged, nothing.flagged_any) == (1, 0, 0)
     example = score_payload(Payload("p", "s", "dev", request, ("CN_PASSPORT",)), segments, hit)
-    assert (example.payloads, example.flagged, example.expected, example.expected_found) == (
-        0,
-        0,
-        1,
-        1,
-    )
+    counts = (example.payloads, example.flagged, example.expected, example.expected_found)
+    assert counts == (0, 0, 1, 1)
+    missed = score_payload(Payload("p", "s", "dev", request, ("PERSON",)), segments, hit)
+    assert (missed.expected, missed.expected_found) == (1, 0)
 
 
 def test_shapes_never_hold_the_value():

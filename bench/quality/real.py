@@ -101,10 +101,10 @@ def load_payloads(
         for row in _jsonl(path):
             if collection and row["collection"] != collection:
                 continue
-            request = RawRequest(
-                row["method"], row["url"], (("content-type", row["content_type"]),),
-                row["body"].encode(),
-            )  # fmt: skip
+            headers = tuple((k, v) for k, v in row.get("headers", ()))
+            if row["content_type"] and not any(k.lower() == "content-type" for k, _ in headers):
+                headers += (("content-type", row["content_type"]),)
+            request = RawRequest(row["method"], row["url"], headers, row["body"].encode())
             payloads.append(
                 Payload(row["id"], row["source"], row["collection"], request,
                         tuple(expected.get(row["id"], ())))

@@ -9,9 +9,11 @@ A source scores only the entities it labels (``LABELLED``); other personal-data
 findings in its sentences are counted as "other". Groups: each source, each
 language (its sources summed), and all.
 
-Clean payloads: a payload is *flagged* when any customer-data finding (an entity
-in ``score.SCORED``, score >= threshold) is raised anywhere in it. Finding classes
-are published as entity, field path and the value's shape (``A9{8}``), never the value.
+Clean payloads: a payload is *flagged* when any customer-data finding (an entity of
+the default policy's ``customer-data`` group, score >= threshold) is raised anywhere in
+it; *any* counts every finding (IP addresses, company codes, document markers too).
+Finding classes are published as entity, field path and the value's shape (``A9{8}``),
+never the value.
 """
 
 from __future__ import annotations
@@ -20,12 +22,17 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench.quality.real import Payload, RealSample
 from bench.quality.score import SCORED, Analyze, Span, Tally
+from detectors.errors import DetectionFailed
 from detectors.model import Segment
+from policies.load import load_policy
 from proxy.extraction.extract import Limits, extract
 
+DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "default.yaml"
+CUSTOMER_DATA = load_policy(DEFAULT_POLICY).entity_groups["customer-data"]
 LABELLED = {"address": ("ADDRESS", "PERSON")}  # other sources label PERSON only
 HEADLINE = {"PERSON": "overlap", "ADDRESS": "exact"}
 RULES = ("exact", "overlap")
@@ -72,6 +79,7 @@ class TextGroup:
     tallies: dict[tuple[str, str], Tally] = field(default_factory=dict)  # (entity, rule)
     sentences: int = 0
     other: int = 0  # personal-data findings of entities the group's sources do not label
+    failed: int = 0  # sentences whose detection raised
 
     def tally(self, entity: str, rule: str) -> Tally:
         return self.tallies.setdefault((entity, rule), Tally())
@@ -86,8 +94,19 @@ class TextGroup:
     def add(self, other: TextGroup) -> None:
         self.sentences += other.sentences
         self.other += other.other
+        self.failed += other.failed
         for key, t in other.tallies.items():
             self.tally(*key).add(t)
+
+
+def analyze_or_fail(analyze: Analyze, segments: Sequence[Segment]) -> tuple[list[Span], int, bool]:
+    """Spans, other findings, and whether detection failed (the proxy would apply its
+    failure action; here it finds nothing, and the failure is counted and printed)."""
+    try:
+        spans, other = analyze(segments)
+    except DetectionFailed:
+        return [], 0, True
+    return spans, other, False
 
 
 def in_sentence(sample: RealSample, spans: Sequence[Span]) -> list[Span]:
@@ -131,8 +150,9 @@ class TextReport:
 def score_texts(engine: str, analyze: Analyze, samples: Sequence[RealSample]) -> TextReport:
     report = TextReport(engine)
     for sample in samples:
-        spans, _ = analyze(sample.segments)
+        spans, _, failed = analyze_or_fail(analyze, sample.segments)
         one = score_sentence(sample, in_sentence(sample, spans))
+        one.failed = int(failed)
         for name in (sample.text.source, sample.text.lang, "all"):
             report.group(name).add(one)
     return report
@@ -142,6 +162,8 @@ def score_texts(engine: str, analyze: Analyze, samples: Sequence[RealSample]) ->
 class CleanGroup:
     payloads: int = 0
     flagged: int = 0  # clean payloads with a customer-data finding
+    flagged_any: int = 0  # clean payloads with any finding at all
+    failed: int = 0  # payloads whose detection raised
     expected: int = 0  # payloads kept with example personal data, labelled
     expected_found: int = 0
     classes: Counter = field(default_factory=Counter)  # (entity, field path, shape)
@@ -153,6 +175,8 @@ class CleanGroup:
     def add(self, other: CleanGroup) -> None:
         self.payloads += other.payloads
         self.flagged += other.flagged
+        self.flagged_any += other.flagged_any
+        self.failed += other.failed
         self.expected += other.expected
         self.expected_found += other.expected_found
         self.classes.update(other.classes)
@@ -168,16 +192,18 @@ class CleanReport:
 
 
 def score_payload(
-    payload: Payload, segments: Sequence[Segment], spans: Sequence[Span]
+    payload: Payload, segments: Sequence[Segment], spans: Sequence[Span], other: int = 0
 ) -> CleanGroup:
-    """One payload's contribution: flagged (clean) or found (labelled with examples)."""
+    """One payload's contribution: flagged (clean) or found (labelled with examples).
+    ``other``: how many findings the engine raised that ``spans`` leaves out."""
     group = CleanGroup()
-    found = [s for s in spans if s.entity in SCORED]
+    found = [s for s in spans if s.entity in CUSTOMER_DATA]
     if payload.expected:
         group.expected = 1
         group.expected_found = int(set(payload.expected) <= {s.entity for s in found})
         return group
     group.payloads, group.flagged = 1, int(bool(found))
+    group.flagged_any = int(bool(spans) or other > 0)
     for s in found:
         segment = segments[s.segment]
         value = segment.text[s.start : s.end]
@@ -189,8 +215,9 @@ def score_payloads(engine: str, analyze: Analyze, payloads: Sequence[Payload]) -
     report = CleanReport(engine)
     for payload in payloads:
         segments = extract(payload.request, Limits()).segments
-        spans, _ = analyze(segments)
-        one = score_payload(payload, segments, spans)
+        spans, other, failed = analyze_or_fail(analyze, segments)
+        one = score_payload(payload, segments, spans, other)
+        one.failed = int(failed)
         for name in (payload.source, payload.collection):
             report.group(name).add(one)
     return report
@@ -208,6 +235,7 @@ def text_rows(report: TextReport) -> dict:
             }  # fmt: skip
         head = group.headline()
         rows[name] = {"sentences": group.sentences, "other_findings": group.other,
+                      "detection_failed": group.failed,
                       "entities": entities, "overall_f2": round(head.f2, 4)}  # fmt: skip
     return rows
 
@@ -216,6 +244,7 @@ def clean_rows(report: CleanReport, top: int = 15) -> dict:
     return {
         name: {
             "payloads": g.payloads, "flagged": g.flagged, "flagged_share": round(g.share, 4),
+            "flagged_any": g.flagged_any, "detection_failed": g.failed,
             "expected_payloads": g.expected, "expected_found": g.expected_found,
             "classes": [{"entity": e, "field": f, "shape": s, "count": n}
                         for (e, f, s), n in g.classes.most_common(top)],
@@ -242,22 +271,32 @@ def print_texts(reports: Sequence[TextReport]) -> None:
             cells = ""
             for r in reports:
                 t, ovl = r.group(name).tally(entity, rule), r.group(name).tally(entity, "overlap")
-                cells += f"  {t.precision:14.3f} {t.recall:5.3f} {t.f2:5.3f}   [{ovl.recall:5.3f}]"
+                if t.gold:
+                    cells += (
+                        f"  {t.precision:14.3f} {t.recall:5.3f} {t.f2:5.3f}   [{ovl.recall:5.3f}]"
+                    )
+                else:  # nothing labelled: only false hits to show
+                    cells += f"  {'false hits':>14} {t.fp:<19}"
             print(f"{name:10}{entity:9}{reports[0].group(name).tally(entity, rule).gold:>6}{cells}")
     for r in reports:
         a = r.group("all")
         print(f"{r.engine}: overall F2 {a.headline().f2:.3f} over {a.sentences} sentences; "
-              f"other personal-data findings in them: {a.other}")  # fmt: skip
+              f"other personal-data findings in them: {a.other}"
+              + (f"; DETECTION FAILED on {a.failed}" if a.failed else ""))  # fmt: skip
 
 
 def print_clean(reports: Sequence[CleanReport], top: int = 8) -> None:
-    print("Real clean API payloads: share with a customer-data finding")
+    print("Real clean API payloads: share with a customer-data finding (any finding: count)")
     print(
-        f"{'source':10}{'payloads':>9}" + "".join(f"  {r.engine[:8]:>8} flagged" for r in reports)
+        f"{'source':10}{'payloads':>9}"
+        + "".join(f"  {r.engine[:8]:>8} flagged   (any)" for r in reports)
     )
     for name in order(list(reports[0].groups), ("dev", "test")):
         g0 = reports[0].group(name)
-        cells = "".join(f"  {r.group(name).flagged:>7} {r.group(name).share:6.1%}" for r in reports)
+        cells = "".join(
+            f"  {r.group(name).flagged:>7} {r.group(name).share:6.1%} ({r.group(name).flagged_any:>4})"
+            for r in reports
+        )
         note = (
             f"   (+{g0.expected} with example data, {g0.expected_found} found)"
             if g0.expected
@@ -265,6 +304,9 @@ def print_clean(reports: Sequence[CleanReport], top: int = 8) -> None:
         )
         print(f"{name:10}{g0.payloads:>9}{cells}{note}")
     for r in reports:
+        failed = r.group("dev").failed + r.group("test").failed
+        if failed:
+            print(f"{r.engine}: DETECTION FAILED on {failed} payloads (counted as finding nothing)")
         classes = r.group("dev").classes + r.group("test").classes
         print(f"{r.engine} finding classes (entity, field, shape: count):")
         for (e, f, s), n in classes.most_common(top):

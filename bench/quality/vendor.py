@@ -50,6 +50,12 @@ SOURCES = (
            "emerging.test.annotated", "CC BY 4.0", "test", "en", True, 0, "wnut"),
     Source("resume", "jiesutd/LatticeLSTM", "24d17f4270f11d2f75046789d8b67eaa2b907dce",
            "ResumeNER/test.char.bmes", "none stated", "test", "zh", False, 0, "bmes"),
+    Source("gsd", "UniversalNER/UNER_Chinese-GSDSIMP", "1f0307599dece7b83f4cba90ce9b63ef37a7b162",
+           "zh_gsdsimp-ud-test.iob2", "CC BY-SA 4.0", "test", "zh", True, 0, "uner"),
+    Source("ewt", "UniversalNER/UNER_English-EWT", "8ed072de2fd24022cc62458997fe96a8fe191ea4",
+           "en_ewt-ud-test.iob2", "CC BY-SA 4.0", "test", "en", True, 0, "uner"),
+    Source("msra", "zjy-ucas/ChineseNER", "48e1007e60194c13377f8ce612c505d484b18c7d",
+           "data/example.test", "none stated", "test", "zh", False, 1000, "bio_zh"),
     Source("address", "leodotnet/neural-chinese-address-parsing",
            "54cf6bde941a152cc096f54294254fc4ee288fa7", "data/test.txt", "none stated", "test",
            "zh", False, 600, "address"),
@@ -57,6 +63,11 @@ SOURCES = (
            "web-api/slack_web_openapi_v2.json", "MIT", "dev", "en", True, 0, "slack"),
     Source("stripe", "stripe/openapi", "f6c2a48fbac2819d1feba8143d942ffc65e1c0d2",
            "openapi/fixtures3.json", "MIT", "dev", "en", True, 0, "stripe"),
+    Source("bkjob", "TencentBlueKing/bk-job", "588f99bb3f99194cc0486ca66118ef85eee0aaa8",
+           "docs/apidoc/bk-api-gateway/v3/zh/*.md|docs/apidoc/esb/jobv3-confapis/apidocs/zh_hans/*.md",
+           "MIT", "dev", "zh", True, 300, "bkcmdb"),
+    Source("har", "mitmproxy/mitmproxy", "8fc25b3045934777b0796d8ec7958bbc257d7bb5",
+           "test/mitmproxy/data/*/*.har|test/mitmproxy/data/*.har", "MIT", "test", "en", True, 0, "har"),
     Source("github", "octokit/fixtures", "cb8bc9dafc55a3837be4434ff4ba7acf3d9cadde",
            "scenarios/api.github.com/*/normalized-fixture.json", "MIT", "test", "en", True,
            300, "octokit"),
@@ -64,7 +75,7 @@ SOURCES = (
            "docs/apidoc/apigw/*/zh/*.md", "MIT", "test", "zh", True, 300, "bkcmdb"),
 )  # fmt: skip
 BY_NAME = {s.name: s for s in SOURCES}
-CLEAN = frozenset({"slack", "stripe", "github", "bkcmdb"})
+CLEAN = frozenset({"slack", "stripe", "bkjob", "github", "bkcmdb", "har"})
 
 
 class Mirror:
@@ -85,9 +96,11 @@ class Mirror:
     def read(self, path: str) -> str:
         return self._git("show", f"{self.commit}:{path}")
 
-    def paths(self, pattern: str) -> list[str]:
+    def paths(self, patterns: str) -> list[str]:
+        """Files matching any of ``a/*.md|b/*/*.har`` (``*``: one path part)."""
         names = self._git("ls-tree", "-r", "--name-only", self.commit).splitlines()
-        regex = re.compile(re.escape(pattern).replace(r"\*", "[^/]+") + "$")
+        alternatives = "|".join(re.escape(p).replace(r"\*", "[^/]+") for p in patterns.split("|"))
+        regex = re.compile(f"(?:{alternatives})$")
         return sorted(n for n in names if regex.match(n))
 
 
@@ -156,6 +169,41 @@ def read_bmes(text: str) -> Iterator[tuple[str, list]]:
         yield spans_of(sentence, "", lambda label: "PERSON" if label == "NAME" else None)
 
 
+def read_bio_zh(text: str) -> Iterator[tuple[str, list]]:
+    """People's Daily / MSRA style: one character per line, BIO, ``PER`` is a person."""
+    for sentence in tagged_sentences(text, None):
+        yield spans_of(sentence, "", lambda label: "PERSON" if label == "PER" else None)
+
+
+def read_uner(text: str) -> Iterator[tuple[str, list]]:
+    """Universal NER (IOB2 over UD tokens): spans are placed in the ``# text =`` line, so the
+    sentence keeps its own spacing (``Miramar?``, not ``Miramar ?``)."""
+    for block in text.split("\n\n"):
+        lines = block.strip().splitlines()
+        original = next((ln[len("# text = ") :] for ln in lines if ln.startswith("# text = ")), "")
+        rows = [ln.split("\t") for ln in lines if ln and not ln.startswith("#")]
+        if not original or not rows:
+            continue
+        spans, cursor, open_span = [], 0, None
+        for row in rows:
+            token, tag = row[1], row[2]
+            start = original.find(token, cursor)
+            if start < 0:
+                break  # a token not in the text (never seen in these files): drop the sentence
+            cursor = start + len(token)
+            if open_span and not tag.startswith("I-PER"):
+                spans.append(open_span)
+                open_span = None
+            if tag == "B-PER" or (tag == "I-PER" and open_span is None):
+                open_span = ["PERSON", start, cursor]
+            elif tag == "I-PER" and open_span:
+                open_span[2] = cursor
+        else:
+            if open_span:
+                spans.append(open_span)
+            yield original, spans
+
+
 # Address parsing tags that are not part of the postal address itself.
 NOT_ADDRESS = frozenset({"person", "otherinfo", "redundant", "assist"})
 # An address worth calling postal: a street number, building, room, village or estate in it.
@@ -201,7 +249,7 @@ FRAMES = (
 
 # --- clean payloads ------------------------------------------------------------------
 
-Payload = tuple[str, str, str, str]  # method, url, content type, body
+Payload = tuple[str, str, str, str, tuple]  # method, url, content type, body, headers
 
 
 def _json_body(value: object) -> str:
@@ -216,17 +264,14 @@ def read_slack(text: str) -> Iterator[Payload]:
             for _code, response in sorted(operation.get("responses", {}).items()):
                 example = response.get("examples", {}).get("application/json")
                 if example and example != {"ok": True}:
-                    yield (
-                        "POST",
-                        f"https://slack.com/api{path}",
-                        "application/json",
-                        _json_body(example),
-                    )
+                    url = f"https://slack.com/api{path}"
+                    yield "POST", url, "application/json", _json_body(example), ()
 
 
 def read_stripe(text: str) -> Iterator[Payload]:
     for name, resource in sorted(json.loads(text)["resources"].items()):
-        yield "POST", f"https://api.stripe.com/v1/{name}s", "application/json", _json_body(resource)
+        url = f"https://api.stripe.com/v1/{name}s"
+        yield "POST", url, "application/json", _json_body(resource), ()
 
 
 def read_octokit(text: str) -> Iterator[Payload]:
@@ -235,7 +280,7 @@ def read_octokit(text: str) -> Iterator[Payload]:
         url = call["scope"].replace(":443", "") + call["path"]
         for body in (call.get("body"), call.get("response")):
             if isinstance(body, dict | list) and body:
-                yield call["method"].upper(), url, "application/json", _json_body(body)
+                yield call["method"].upper(), url, "application/json", _json_body(body), ()
 
 
 TRAILING_COMMA = re.compile(r",(\s*[}\]])")
@@ -251,14 +296,90 @@ def read_bkcmdb(text: str) -> Iterator[Payload]:
         if value:
             yield (
                 "POST",
-                "https://bkapi.example.com/api/cmdb/v3",
+                "https://bkapi.example.com/api/v3",
                 "application/json",
                 _json_body(value),
+                (),
             )
+
+
+HAR_DROP = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+def read_har(text: str) -> Iterator[Payload]:
+    """Browser and tool captures: every request as sent (URL, headers, body). HAR stores
+    bodies decoded, so the encoding and length headers go, with HTTP/2 pseudo-headers; a
+    file that does not parse (a corrupt-file fixture) gives none."""
+    try:
+        entries = json.loads(text.lstrip("\ufeff"))["log"]["entries"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return
+    for entry in entries:
+        request = entry["request"]
+        headers = tuple(
+            (h["name"], h["value"])
+            for h in request["headers"]
+            if not h["name"].startswith(":") and h["name"].lower() not in HAR_DROP
+        )
+        post = request.get("postData") or {}
+        yield (request["method"], request["url"], post.get("mimeType", ""),
+               post.get("text", ""), headers)  # fmt: skip
+
+
+# Example personal data the clean sources carry on purpose (docs samples, fixture
+# accounts), found by reading every finding of baomi and Presidio on them and every
+# person/contact field (name, e-mail, phone, address): a payload holding one is labelled
+# with the customer-data entity it SHOULD raise and scored apart from the clean ones. What
+# stays clean: organisations and products (company names, team names), service addresses
+# (git@ remotes, noreply in URLs), usernames and IDs, and IP addresses (the default
+# policy's customer-data group leaves IP_ADDRESS out: mostly machine addresses).
+EXAMPLE_DATA: dict[str, dict[str, tuple[str, ...]]] = {
+    "stripe": {
+        "PERSON": ("Jenny Rosen", "Jane Austen", "Jane Smith"),
+        "EMAIL_ADDRESS": ("jenny@example.com", "jenny.rosen@example.com", "example@example.com",
+                          "nobody+janesmith@stripe.com", "site@stripe.com"),
+        "PHONE_NUMBER": ("+18008675309", "+1 555-555-5555", "+15555555555"),
+        "ADDRESS": ("1234 Fake Street", "123 Fake St", "123 Main Street", "1234 Main St.",
+                    "354 Oyster Point Blvd"),
+    },
+    "slack": {
+        "PERSON": ("Egon Spengler", "Glinda Southgood", "Jane Doe", "Sonny Whether"),
+        "EMAIL_ADDRESS": ("spengler@ghostbusters.example.com", "janedoe@example.com", "bront@slack.com"),
+    },
+    "github": {
+        "EMAIL_ADDRESS": ("octokit-fixture-user-a@kytrinyx.com", "@users.noreply.github.com"),
+    },
+    "har": {"EMAIL_ADDRESS": ("@gmail.com",)},  # a real address typed into a captured page
+}  # fmt: skip
+
+
+def expected_entities(source: str, body: str) -> list[str]:
+    """Entities a payload's example personal data should raise (empty: a clean payload).
+
+    >>> expected_entities("slack", '{"user": {"real_name": "Egon Spengler"}}')
+    ['PERSON']
+    """
+    examples = EXAMPLE_DATA.get(source, {})
+    return sorted(e for e, values in examples.items() if any(v in body for v in values))
+
+
+def write_expected(out: Path) -> Path:
+    """``clean/expected.json``: payload id -> entities it should raise, over every clean file."""
+    labels = {}
+    for path in sorted((out / "clean").glob("*.jsonl")):
+        with path.open(encoding="utf-8") as f:
+            for row in map(json.loads, f):
+                entities = expected_entities(row["source"], row["body"])
+                if entities:
+                    labels[row["id"]] = {"entities": entities, "why": "example personal data"}
+    target = out / "clean" / "expected.json"
+    target.write_text(json.dumps(labels, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return target
 
 
 READERS: dict[str, Callable[[str], Iterator]] = {
     "weibo": read_weibo, "wnut": read_wnut, "bmes": read_bmes, "address": read_address,
+    "bio_zh": read_bio_zh, "uner": read_uner, "har": read_har,
     "slack": read_slack, "stripe": read_stripe, "octokit": read_octokit, "bkcmdb": read_bkcmdb,
 }  # fmt: skip
 
@@ -275,9 +396,10 @@ def records(source: Source, mirror: Mirror, limit: int) -> list[dict]:
     for n, i in enumerate(keep):
         base = {"id": f"{source.name}-{n:04d}", "source": source.name}
         if source.name in CLEAN:
-            method, url, content_type, body = items[i]
+            method, url, content_type, body, headers = items[i]
             out.append(base | {"collection": source.split, "method": method, "url": url,
-                               "content_type": content_type, "body": body})  # fmt: skip
+                               "content_type": content_type, "body": body,
+                               "headers": [list(h) for h in headers]})  # fmt: skip
         else:
             text, spans = items[i]
             out.append(base | {"lang": source.lang, "split": source.split, "text": text, "spans": spans})  # fmt: skip
@@ -315,6 +437,8 @@ def main() -> None:
         limit = source.limit if args.limit is None else args.limit
         rows = records(source, Mirror(args.mirrors, source), limit)
         print(f"{name}: {len(rows)} items -> {write(source, rows, args.out)}", file=sys.stderr)
+    if (args.out / "clean").is_dir():
+        print(f"labels -> {write_expected(args.out)}", file=sys.stderr)
 
 
 if __name__ == "__main__":
