@@ -80,6 +80,20 @@ def test_login_page_then_home(tmp_path_factory, console):
         d.quit()
 
 
+def test_admin_manages_accounts(tmp_path_factory, console):
+    d = chrome(tmp_path_factory.mktemp("console-chrome-admin"))
+    try:
+        browser_login(d, console, "ada")
+        d.find_element(By.ID, "nav-accounts").click()
+        WebDriverWait(d, WAIT).until(EC.presence_of_element_located((By.ID, "accounts")))
+        names = [r.get_attribute("data-name") for r in d.find_elements(By.CSS_SELECTOR, "tr.account")]
+        assert names == ["abe", "ada", "rita"]
+        assert d.find_elements(By.ID, "nav-incidents") == []  # roles do not nest
+        shot(d, "accounts")
+    finally:
+        d.quit()
+
+
 def test_filter_the_queue(driver, console):
     driver.get(console.url("/incidents"))
     assert len(rows(driver)) == 6

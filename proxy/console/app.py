@@ -3,7 +3,8 @@
     app = create_app(ConsoleSettings(data_dir=Path("var")))
     app.test_client().get("/login").status_code   # 200
 
-Blueprints: ``auth`` (login, language, home), ``incidents`` (queue, detail, triage, reveal)
+Blueprints: ``auth`` (login, language, home), ``incidents`` (queue, detail, triage, reveal),
+``accounts`` (admins)
 and, when present, ``proxy.console.applications`` (transfer applications, its module's ``bp``).
 """
 
@@ -18,7 +19,7 @@ from typing import Protocol
 
 from flask import Flask
 
-from proxy.console import auth, incidents, web
+from proxy.console import accounts, auth, incidents, web
 from proxy.console.sessions import LoginThrottle, SessionStore
 from proxy.console.users import Account, Users
 
@@ -58,6 +59,7 @@ def create_app(settings: ConsoleSettings) -> Flask:
     web.install(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(incidents.bp)
+    app.register_blueprint(accounts.bp)
     for name in OPTIONAL_BLUEPRINTS:
         try:
             module = importlib.import_module(name)

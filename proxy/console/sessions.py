@@ -135,6 +135,11 @@ class LoginThrottle:
     def failed(self, name: str, client: str) -> None:
         now = self.clock()
         with self._lock:
+            if len(self._by_key) >= MAX_SESSIONS:  # a spray of names cannot grow us: forget
+                quiet = [k for k, f in self._by_key.items() if now - f.last > LOCKOUT]
+                fewest = sorted(self._by_key, key=lambda k: self._by_key[k].count)
+                for key in quiet or fewest[: MAX_SESSIONS // 10]:  # a locked-out key stays
+                    del self._by_key[key]
             for key in (f"user:{name}", f"addr:{client}"):
                 f = self._by_key.setdefault(key, _Failures())
                 f.count += 1
