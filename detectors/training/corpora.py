@@ -13,6 +13,7 @@ and yields ``(text, [(start, end, label), ...])`` with our labels:
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -79,6 +80,27 @@ SOURCES = (WEIBO, UNER_ZH, WNUT17, BTC)
 DEFAULT_ROOT = Path("/work/.mirror")
 
 
+@dataclass(frozen=True)
+class Gum:
+    """GUM (Georgetown University Multilayer corpus): the ``dep/*.conllu`` documents that
+    splits.md puts in ``train``, of the genres whose texts are CC BY / CC BY-SA (the others
+    are non-commercial or Reddit's). Names are its person/place/organization entities whose
+    words are all proper nouns (``Lord Byron``), not mentions like ``the poet``."""
+
+    repo: str = "amir-zeldes/gum"
+    commit: str = "72ce5ac14978a324c2fd18d49484e65292cbe316"
+    path: str = "dep/GUM_<genre>_*.conllu (train split of splits.md)"
+    licence: str = "annotations CC BY 4.0; texts CC BY 4.0 / CC BY 2.5 / CC BY-SA 3.0"
+    joiner: str = " "
+    genres: tuple[str, ...] = ("academic", "bio", "court", "interview", "news", "voyage")
+    labels: tuple[tuple[str, str], ...] = (("person", "PERSON"), ("place", "LOC"),
+                                           ("organization", "ORG"))
+
+
+GUM = Gum()
+ENGLISH_DOCUMENTS = (GUM,)
+
+
 def read_lines(source: Source, root: Path) -> list[str]:
     """The file's lines from a work tree or a bare mirror under ``root``."""
     base = root / source.repo.replace("/", "+")
@@ -140,3 +162,82 @@ def _sentence(rows: list[tuple[str, str]], source: Source) -> tuple[str, list[Sp
 def _end(text: str, source: Source) -> int:
     """End of the span that stopped before the token about to be appended."""
     return len(text.rstrip(" ")) if source.joiner else len(text)
+
+
+def gum_sentences(source: Gum = GUM, root: Path = DEFAULT_ROOT) -> Iterator[tuple[str, list[Span]]]:
+    """Sentences of GUM's train documents with their named entities (see ``Gum``)."""
+    git_dir = _git_dir(root / source.repo.replace("/", "+"))
+    train = _gum_train(_show(git_dir, source.commit, "splits.md"))
+    for name in sorted(train):
+        genre = name.split("_")[1]
+        if genre in source.genres:
+            lines = _show(git_dir, source.commit, f"dep/{name}.conllu").splitlines()
+            yield from conllu_sentences(lines, dict(source.labels))
+
+
+def _gum_train(splits: str) -> list[str]:
+    names, part = [], ""
+    for line in splits.splitlines():
+        if line.startswith("## "):
+            part = line[3:].strip()
+        elif part == "train" and line.strip().startswith("* "):
+            names.append(line.strip()[2:].strip())
+    return names
+
+
+# "(3-person-new-...-Lord_Byron)": opens and closes entity 3 here; "(3-person-new-..." opens
+# it; "3)" closes it.
+ENTITY = re.compile(r"\((\d+)-([a-z]+)[^()]*(\)?)|(\d+)\)")
+
+
+def conllu_sentences(lines: list[str], labels: dict[str, str]) -> Iterator[tuple[str, list[Span]]]:
+    r"""CoNLL-U with GUM's ``Entity=`` brackets -> (text, spans of all-PROPN entities).
+
+    >>> rows = ["# text = Ann met Bob.", "1\tAnn\t_\tPROPN\t_\t_\t_\t_\t_\tEntity=(1-person-new)",
+    ...         "2\tmet\t_\tVERB\t_\t_\t_\t_\t_\t_",
+    ...         "3\tBob\t_\tPROPN\t_\t_\t_\t_\t_\tEntity=(2-person-new)|SpaceAfter=No",
+    ...         "4\t.\t_\tPUNCT\t_\t_\t_\t_\t_\t_", ""]
+    >>> list(conllu_sentences(rows, {"person": "PERSON"}))
+    [('Ann met Bob.', [(0, 3, 'PERSON'), (8, 11, 'PERSON')])]
+    """
+    text = ""
+    spans: list[Span] = []
+    open_: dict[str, tuple[int, str, bool]] = {}  # id -> (start, type, all proper nouns)
+    for line in [*lines, ""]:
+        columns = line.split("\t")
+        if len(columns) < 10:
+            if text:
+                yield text.rstrip(" "), spans
+            text, spans, open_ = "", [], {}
+            continue
+        if not columns[0].isdigit():
+            continue  # multi-word token ranges (1-2) and empty nodes (1.1)
+        misc = dict(part.partition("=")[::2] for part in columns[9].split("|"))
+        entity = misc.get("Entity", "")
+        found = ENTITY.findall(entity)
+        for eid, kind, _, _ in found:
+            if eid:
+                open_[eid] = (len(text), kind, True)
+        proper = columns[3] == "PROPN"
+        open_ = {k: (start, kind, ok and proper) for k, (start, kind, ok) in open_.items()}
+        text += columns[1]
+        for eid, _, closes, closed in found:
+            start, kind, ok = open_.pop(closed or (eid if closes else ""), (0, "", False))
+            if ok and kind in labels:
+                spans.append((start, len(text), labels[kind]))
+        if misc.get("SpaceAfter") != "No":
+            text += " "
+
+
+def _git_dir(base: Path) -> Path:
+    for git_dir in (base / "repo", base / "repo" / ".git", base / ".git"):
+        if (git_dir / "HEAD").is_file():
+            return git_dir
+    raise FileNotFoundError(f"no git copy under {base} (see SOURCES.md)")
+
+
+def _show(git_dir: Path, commit: str, path: str) -> str:
+    shown = subprocess.run(
+        ["git", "--git-dir", str(git_dir), "show", f"{commit}:{path}"], capture_output=True, check=True
+    )
+    return shown.stdout.decode("utf-8")

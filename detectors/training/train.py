@@ -12,18 +12,21 @@ Environment: BAOMI_NER_CORPORA stands for ``--corpora``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
 import sys
 import tempfile
+import unicodedata
 from pathlib import Path
 
 import spacy
-from spacy.tokens import DocBin
+from spacy.tokens import DocBin, Span
 
 from detectors import ner_tokens
-from detectors.training.corpora import DEFAULT_ROOT, SOURCES, Source, sentences
+from detectors.nlp import MANIFEST
+from detectors.training.corpora import DEFAULT_ROOT, GUM, SOURCES, gum_sentences, sentences
 
 HERE = Path(__file__).parent
 HOLD_OUT = 20  # every 20th training sentence selects the checkpoint
@@ -37,30 +40,42 @@ def doc_bins(root: Path) -> tuple[DocBin, DocBin, dict[str, dict[str, int]]]:
     train, held = DocBin(), DocBin()
     counts: dict[str, dict[str, int]] = {}
     for source in SOURCES:
-        counts[source.repo] = _add(source, root, tokenizer, train, held)
+        counts[source.repo] = _add(sentences(source, root), source.joiner, tokenizer, train, held)
+    counts[GUM.repo] = _add(gum_sentences(GUM, root), GUM.joiner, tokenizer, train, held)
     return train, held, counts
 
 
-def _add(source: Source, root: Path, tokenizer, train: DocBin, held: DocBin) -> dict[str, int]:
+def _add(found, joiner: str, tokenizer, train: DocBin, held: DocBin) -> dict[str, int]:
     count = {"sentences": 0, "entities": 0, "dropped": 0}
-    for index, (text, spans) in enumerate(sentences(source, root)):
-        doc = tokenizer(text)
-        entities = []
-        for start, end, label in spans:
+    for index, (text, spans) in enumerate(found):
+        doc = tokenizer(nfkc_chars(text))
+        entities: list[Span] = []
+        # Nested entities (GUM: "Pittsburgh" in "Pittsburgh Pirates"): the outer one.
+        for start, end, label in sorted(spans, key=lambda s: (s[0] - s[1], s[0])):
             span = doc.char_span(start, end, label=label, alignment_mode="expand")
             if span is None or any(span.start < e.end and e.start < span.end for e in entities):
                 count["dropped"] += 1
                 continue
             entities.append(span)
-        doc.ents = entities
+        doc.ents = sorted(entities)
         count["sentences"] += 1
         count["entities"] += len(entities)
         if index % HOLD_OUT == HOLD_OUT - 1:
             held.add(doc)
         else:
-            for _ in range(REPEAT[source.joiner]):
+            for _ in range(REPEAT[joiner]):
                 train.add(doc)
     return count
+
+
+def nfkc_chars(text: str) -> str:
+    """NFKC per character where it keeps the length, as baomi normalises what it reads
+    (detectors.normalize: "，" -> ","), with every offset unchanged.
+
+    >>> nfkc_chars("张三，你好！…")
+    '张三,你好!…'
+    """
+    return "".join(n if len(n := unicodedata.normalize("NFKC", c)) == 1 else c for c in text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,10 +116,21 @@ def _ship(best: Path, out: Path, counts: dict[str, dict[str, int]]) -> None:
         sources=[
             {"repo": s.repo, "commit": s.commit, "path": s.path, "licence": s.licence}
             | counts[s.repo]
-            for s in SOURCES
+            for s in (*SOURCES, GUM)
         ],
     )
     (out / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    write_manifest(out)
+
+
+def write_manifest(out: Path) -> None:
+    """SHA256SUMS of every file: baomi checks it before loading (detectors.nlp._verify)."""
+    lines = [
+        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(out).as_posix()}"
+        for path in sorted(out.rglob("*"))
+        if path.is_file() and path.name != MANIFEST
+    ]
+    (out / MANIFEST).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
