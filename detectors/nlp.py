@@ -1,4 +1,4 @@
-"""A light Presidio ``NlpEngine``: regex tokens, ``lemma = lower``, optional spaCy NER.
+"""A light Presidio ``NlpEngine``: regex tokens, ``lemma = lower``, a spaCy NER model.
 
     >>> TokenNlpEngine().process_text("手机号：13800138000 Mobile", "en").lemmas
     ['手机号', '13800138000', 'mobile']
@@ -10,19 +10,28 @@ blank spaCy pipeline would give empty lemmas and silently disable context.
 
 Tokens are plain strings: the enhancer only needs their length and order,
 and building a spaCy ``Doc`` per request would cost more than the rest.
-An admin-installed spaCy pipeline (``DetectorConfig.nlp_model``) adds
-PERSON entities for English free text; it is loaded from a name or directory,
-never downloaded.
+
+PERSON in free text comes from a NER model: by default the one baomi ships
+(``detectors/models/ner``, trained by ``make model``, see detectors/training/),
+or the admin's spaCy pipeline (``DetectorConfig.nlp_model``, a name or a
+directory). Either is loaded from disk, never downloaded. The engine runs it
+only on the texts ``prime`` is given (the detector's prose windows), in one
+``nlp.pipe`` batch per request.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 
+from detectors import ner_tokens  # noqa: F401 - registers the shipped model's tokenizer
+from detectors.lexicon import not_names, surnames
 from detectors.recognizers.base import LANGUAGE
 
 TOKEN = re.compile(r"[A-Za-z]+|[0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -61,6 +70,90 @@ STOPWORDS = frozenset(
 )
 NER_LABELS = frozenset({"PERSON", "PER"})
 NER_SCORE = 0.7  # a model's guess: above the threshold, below checksummed identifiers
+WEAK_NER_SCORE = 0.5  # a guess without the marks of a name (see ner_score)
+SHIPPED = Path(__file__).parent / "models" / "ner"
+MANIFEST = "SHA256SUMS"  # written by the training recipe next to the pipeline's files
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# A title or role after a Chinese name is not part of it (张总 -> 张, 王经理 -> 王).
+CN_TITLE_END = re.compile(
+    "(先生|女士|小姐|太太|老师|经理|总经理|总监|总裁|总|董事长|主任|书记|局长|处长|科长|部长|"
+    "院长|校长|医生|大夫|律师|教授|同学|师傅|阿姨|叔叔)$"
+)
+# Place words: a guess that ends in one is a place (杨浦区, 黄山市), not a person.
+CN_PLACE_END = "省市区县镇乡村街路道州山河湖岛"
+
+
+@dataclass(frozen=True, slots=True)
+class NerSpan:
+    """What Presidio's ``SpacyRecognizer`` reads of an entity (a ``Span`` is not needed)."""
+
+    label_: str
+    start_char: int
+    end_char: int
+
+
+def ner_score(name: str) -> float | None:
+    """How much a PERSON guess looks like a name; None: not one.
+
+    >>> ner_score("王小明"), ner_score("小明"), ner_score("Alice Walker"), ner_score("Alice")
+    (0.7, 0.5, 0.7, 0.5)
+    >>> ner_score("王"), ner_score("alice"), ner_score("2024"), ner_score("李宁"), ner_score("杨浦区")
+    (None, None, None, None, None)
+    """
+    if CJK.search(name):
+        if "·" in name or "•" in name:  # a transliterated foreign name: 约翰·史密斯
+            return NER_SCORE
+        if not 2 <= len(name) <= 4 or not all(CJK.match(c) for c in name):
+            return None
+        if name in not_names() or name[-1] in CN_PLACE_END:
+            return None  # brands, shops and places that read like names (李宁, 周大福)
+        return NER_SCORE if surnames().starts_name(name) else WEAK_NER_SCORE
+    parts = name.replace("-", " ").split()
+    if not parts or not all(p[:1].isupper() and p.isalpha() for p in parts if p.isalpha()):
+        return None  # "ray rice", "2024": a name in our traffic is capitalised
+    if not any(p.isalpha() and len(p) > 1 for p in parts):
+        return None
+    return NER_SCORE if len(parts) >= 2 else WEAK_NER_SCORE
+
+
+def load_ner(model: str | None):
+    """The admin's pipeline (a name or directory) or, for None, the shipped model.
+
+    Never downloads. A missing or damaged model raises ``OSError`` whose message names
+    the model and what to do (the worker pool shows it when start-up fails).
+    """
+    import spacy
+
+    if model is not None:
+        try:
+            return spacy.load(model, exclude=["lemmatizer", "parser", "tagger", "attribute_ruler"])
+        except OSError:
+            raise
+        except Exception as error:  # noqa: BLE001 - any failure to load is the admin's to fix
+            raise OSError(f"NER model {model!r} cannot be loaded: {_why(error)}") from None
+    try:
+        _verify(SHIPPED)
+        return spacy.load(SHIPPED)
+    except Exception as error:  # noqa: BLE001 - fail closed with a message that says what to do
+        raise OSError(
+            f"baomi's NER model ({SHIPPED}) is missing or damaged: {_why(error)}; "
+            "reinstall baomi or rebuild it with `make model`"
+        ) from None
+
+
+def _why(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:200] if str(error) else type(error).__name__
+
+
+def _verify(path: Path) -> None:
+    """Every file of the model matches the recipe's SHA256SUMS (a truncated or altered file
+    would otherwise load and guess silently worse)."""
+    manifest = (path / MANIFEST).read_text(encoding="utf-8")
+    for line in manifest.splitlines():
+        digest, _, name = line.partition("  ")
+        actual = hashlib.sha256((path / name).read_bytes()).hexdigest()
+        if actual != digest:
+            raise ValueError(f"{name} does not match {MANIFEST}")
 
 
 class TokenNlpEngine(NlpEngine):
@@ -68,6 +161,7 @@ class TokenNlpEngine(NlpEngine):
 
     def __init__(self, ner: Any = None) -> None:  # a spacy Language; spaCy imported lazily
         self.ner = ner
+        self.primed: dict[str, list[NerSpan]] = {}
 
     def load(self) -> None:
         return None
@@ -75,29 +169,41 @@ class TokenNlpEngine(NlpEngine):
     def is_loaded(self) -> bool:
         return True
 
+    def prime(self, texts: Iterable[str]) -> None:
+        """Run the model over ``texts`` in one batch; ``process_text`` then reads the results.
+        Replaces what an earlier call primed (one request at a time)."""
+        unique = list(dict.fromkeys(texts))
+        self.primed = {}
+        if self.ner is None or not unique:
+            return
+        for text, doc in zip(unique, self.ner.pipe(unique), strict=True):
+            self.primed[text] = people(doc)
+
     def process_text(self, text: str, language: str) -> NlpArtifacts:
         tokens, starts = [], []
         for match in TOKEN.finditer(text):
             tokens.append(match.group(0))
             starts.append(match.start())
-        entities = self.people(text) if self.ner is not None else []
+        guesses = self.people(text)
         return NlpArtifacts(
-            entities=entities,
+            entities=[span for span, _ in guesses],  # type: ignore[misc]  # duck-typed, see NerSpan
             tokens=tokens,  # type: ignore[arg-type]  # see module docstring
             tokens_indices=starts,
             lemmas=[token.lower() for token in tokens],
             nlp_engine=self,
             language=language,
-            scores=[NER_SCORE] * len(entities),
+            scores=[score for _, score in guesses],
         )
 
-    def people(self, text: str) -> list[Any]:
-        from spacy.tokens import Span
-
-        doc = self.ner(text)
-        return [
-            Span(doc, e.start, e.end, label="PERSON") for e in doc.ents if e.label_ in NER_LABELS
-        ]
+    def people(self, text: str) -> list[tuple[NerSpan, float]]:
+        """PERSON spans the model sees in ``text`` (primed, or run now), with their scores."""
+        if self.ner is None:
+            return []
+        found = self.primed.get(text)
+        if found is None:
+            found = people(self.ner(text))
+        scored = [(span, ner_score(text[span.start_char : span.end_char])) for span in found]
+        return [(span, score) for span, score in scored if score is not None]
 
     def process_batch(
         self, texts: Iterable[str], language: str, batch_size: int = 1, n_process: int = 1, **kwargs
@@ -116,3 +222,20 @@ class TokenNlpEngine(NlpEngine):
 
     def get_supported_languages(self) -> list[str]:
         return [LANGUAGE]
+
+
+def people(doc: Any) -> list[NerSpan]:
+    """A spaCy ``Doc``'s PERSON (or PER) entities, without spaces around or a title after."""
+    found = []
+    for entity in doc.ents:
+        if entity.label_ not in NER_LABELS:
+            continue
+        text = entity.text
+        start = entity.start_char + len(text) - len(text.lstrip())
+        end = entity.end_char - (len(text) - len(text.rstrip()))
+        title = CN_TITLE_END.search(text.rstrip())
+        if title is not None:
+            end -= len(title.group(0))
+        if start < end:
+            found.append(NerSpan("PERSON", start, end))
+    return found
