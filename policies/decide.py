@@ -5,9 +5,10 @@
     failure_decision(policy, "timeout", facts, "detector did not answer in 5 s")
       -> Decision("block", "on_timeout", "detector did not answer in 5 s")
 
-A rule matches when all its conditions hold. An active approval that covers the match skips the
-rule (unless ``approvable: false``) and evaluation goes on to the next rule. In monitor mode the
-decision is computed the same way and then turned into action "monitor" with ``would_be`` set.
+A rule matches when all its conditions hold. An active approval that covers the match skips a
+block or mask rule (unless ``approvable: false``) and evaluation goes on to the next rule. In
+monitor mode the decision is computed the same way and then turned into action "monitor" with
+``would_be`` set.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ def decide(policy: Policy, facts: RequestFacts, findings: Sequence[Finding]) -> 
         triggered = _triggered(rule, request)
         if triggered is None:
             continue
-        cover = _covering_approval(triggered, request) if rule.approvable else None
+        # Approvals lift restrictions: an allow (or monitor) rule is never skipped, else a
+        # covered transfer would fall through to a stricter default.
+        lifts = rule.approvable and rule.action in ("block", "mask")
+        cover = _covering_approval(triggered, request) if lifts else None
         if cover is not None:
             approval = approval or cover
             continue

@@ -16,6 +16,7 @@ from detectors.model import Finding
 from policies.decide import decide
 from policies.facts import RequestFacts
 from policies.load import load_policy
+from policies.model import Rule
 from proxy.errors import ApplicationError
 from proxy.record.approvals import ApprovalStore, read_state, state_path
 from proxy.record.approvals.links import application_link, check_link, ensure_link_key, link_token
@@ -289,3 +290,16 @@ def test_refusal_carries_the_application_link_only_when_configured(data_dir):
             "error"]
     finally:
         use_application_links(None, None)
+
+
+def test_an_approval_never_skips_an_allow_rule(data_dir, policy):
+    """Default block, an allow rule for the partner: the approval lifts the block rule only,
+    so the allow rule still decides (it is not skipped into the stricter default)."""
+    allow = Rule("allow-partner", "the partner", "allow", None, frozenset({"external"}), None,
+                 None, True)
+    strict = replace(policy, rules=(*policy.rules, allow), default_action="block")
+    _, approval = approved(data_dir)
+    live = merged(strict, read_state(data_dir).approvals.values())
+    decision = decide(live, facts(), ids(1))
+    assert (decision.action, decision.rule, decision.approval) == (
+        "allow", "allow-partner", approval.id)
