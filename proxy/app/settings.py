@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from proxy.hook.connections import HEAD_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS
 from proxy.record.approvals.links import DEFAULT_CONSOLE_URL
 from proxy.record.decisions import DEFAULT_KEEP, DEFAULT_MAX_BYTES
 
@@ -30,6 +31,9 @@ class RunSettings:
     decision_log_max_bytes: int = DEFAULT_MAX_BYTES  # decisions.jsonl rotates before passing it
     decision_log_keep: int = DEFAULT_KEEP  # rotated copies .1 (newest) .. .K
     console_url: str = DEFAULT_CONSOLE_URL  # where refusals' application links point
+    head_timeout: int = HEAD_TIMEOUT  # seconds for a whole request head (proxy/hook/connections)
+    idle_timeout: int = IDLE_TIMEOUT  # seconds a keep-alive connection may wait idle
+    max_connections: int = MAX_CONNECTIONS  # open client connections per proxy process
     extra: dict = field(default_factory=dict)
 
     @property

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from proxy.cli.defaults import _env, default_policy, env_int
 from proxy.errors import BaomiError, PolicyError, UsageError
+from proxy.hook.connections import HEAD_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS
 from proxy.record.approvals.links import DEFAULT_CONSOLE_URL
 from proxy.record.decisions import DEFAULT_KEEP, DEFAULT_MAX_BYTES
 
@@ -62,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--decision-log-keep", default=_env("DECISION_LOG_KEEP", None), metavar="K",
                      help=f"rotated copies kept, decisions.jsonl.1 (newest) .. .K (default "
                      f"{DEFAULT_KEEP}; 0 keeps none)")
+    run.add_argument("--head-timeout", default=_env("HEAD_TIMEOUT", None), metavar="SECONDS",
+                     help="close a client connection that has not sent a whole request head "
+                     f"this long after connecting or opening a tunnel (default {HEAD_TIMEOUT})")
+    run.add_argument("--idle-timeout", default=_env("IDLE_TIMEOUT", None), metavar="SECONDS",
+                     help="close a keep-alive client connection idle this long after its last "
+                     f"response (default {IDLE_TIMEOUT})")
+    run.add_argument("--max-connections", default=_env("MAX_CONNECTIONS", None), metavar="N",
+                     help="open client connections per proxy process; more are refused at once "
+                     f"(default {MAX_CONNECTIONS}, lowered to what the open-files limit allows)")
     run.add_argument("--console-url", default=_env("CONSOLE_URL", DEFAULT_CONSOLE_URL),
                      metavar="URL", help="the console's address as users' browsers reach it; "
                      f"block pages link to its transfer application form (default {DEFAULT_CONSOLE_URL})")
@@ -146,6 +156,10 @@ def cmd_run(args) -> int:
         decision_log_keep=_whole_number("--decision-log-keep", args.decision_log_keep,
                                         DEFAULT_KEEP, 0),
         console_url=args.console_url,
+        head_timeout=_whole_number("--head-timeout", args.head_timeout, HEAD_TIMEOUT, 1),
+        idle_timeout=_whole_number("--idle-timeout", args.idle_timeout, IDLE_TIMEOUT, 1),
+        max_connections=_whole_number("--max-connections", args.max_connections,
+                                      MAX_CONNECTIONS, 1),
     )
     return run(settings)
 
