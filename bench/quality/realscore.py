@@ -272,9 +272,8 @@ def print_texts(reports: Sequence[TextReport]) -> None:
             for r in reports:
                 t, ovl = r.group(name).tally(entity, rule), r.group(name).tally(entity, "overlap")
                 if t.gold:
-                    cells += (
-                        f"  {t.precision:14.3f} {t.recall:5.3f} {t.f2:5.3f}   [{ovl.recall:5.3f}]"
-                    )
+                    p = f"{t.precision:.3f}" if t.tp + t.fp else "-"  # no prediction at all
+                    cells += f"  {p:>14} {t.recall:5.3f} {t.f2:5.3f}   [{ovl.recall:5.3f}]"
                 else:  # nothing labelled: only false hits to show
                     cells += f"  {'false hits':>14} {t.fp:<19}"
             print(f"{name:10}{entity:9}{reports[0].group(name).tally(entity, rule).gold:>6}{cells}")
