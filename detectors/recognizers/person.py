@@ -373,8 +373,11 @@ def cn_name_before_title(text: str, title_start: int, title_end: int) -> tuple[i
             return fused[0], title_start  # 王经理, 欧阳先生, 李明医生
         bounds.discard(title_start)
         title_start = fused[0]  # 张/总经理: the name ends before the job title
+    word = next(((a, b) for a, b in words if b == title_start), None)
+    if word is not None and is_cn_name(text[word[0] : word[1]]) and (word[0] > low or low == 0):
+        return word  # 潘林|女士: the word before the title is a name
     span = cn_name_before(text, title_start)
-    if span is None or span[0] not in bounds or (span[0] == low and low > 0):
+    if span is None or span[0] not in bounds or (span[0] == low > 0):
         return None
     return span
 
@@ -429,6 +432,9 @@ ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
 ANCHOR = re.compile(
     r"[0-9][0-9 ()+-]{5,}[0-9]|[A-Za-z0-9]@[A-Za-z0-9]|[号室]|\b[0-9]{1,6} [A-Z][a-z]"
 )
+# Raw scores, before context: a passport scores 0.35 until 护照/passport lifts it, and the
+# engine only runs the passport recognizer when such a word is there.
+NEIGHBOUR_SCORE = {"CN_PASSPORT": 0.35}
 NEAR_BEFORE, NEAR_AFTER = 24, 12  # a name this close before / after other personal data
 CJK_RUN = re.compile(f"[{CJK}]{{2,}}")
 EN_RUN = re.compile(r"[A-Z][a-z'’-]+(?:[ ][A-Z][a-z'’-]+){1,2}")
@@ -607,7 +613,7 @@ class PersonRecognizer(ScoredPatternRecognizer):
         neighbours = [
             r
             for r in other_raw_recognizer_results
-            if r.entity_type in NEIGHBOURS and r.score >= 0.4
+            if r.entity_type in NEIGHBOURS and r.score >= NEIGHBOUR_SCORE.get(r.entity_type, 0.4)
         ]
         for result in raw_recognizer_results:
             metadata = result.recognition_metadata
