@@ -208,6 +208,10 @@ def test_startup_error_is_not_an_inspection_error():
 USAGE_CHECKED_OUTSIDE_CLI = {
     "proxy/app/ca.py": "--format of `baomi ca export`",
     "proxy/app/run.py": "--set values of `baomi run`",
+    "proxy/console/ldap_roles.py": "--ldap-role GROUP=ROLE and --policy of `baomi console`",
+    "proxy/console/serve.py": "--listen-host / --tls-cert / --tls-key of `baomi console`",
+    "proxy/console/users.py": "NAME, --role, the password of `baomi console users` (and the "
+                              "admins' accounts page, which takes the same fields)",
     "proxy/observe/pac.py": "--pac-proxy HOST:PORT (policy entries it cannot express: skipped)",
     "proxy/record/incidents/export.py": "--format of `baomi incidents export`",
     "proxy/record/incidents/keys.py": "--private-key-out / --public-key of `baomi keys rotate`",
