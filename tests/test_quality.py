@@ -19,6 +19,7 @@ from detection_support import shared_detector
 from bench.quality.generate import Label, Sample, corpus
 from bench.quality.real import DATA, ENTITIES, Payload, Text, load_payloads, load_texts, wrap_text
 from bench.quality.realscore import (
+    boundary_errors,
     evaluate_real,
     score_payload,
     score_sentence,
@@ -297,3 +298,34 @@ def test_real_report_end_to_end_on_two_sources():
     har = clean[0].groups["har"]
     assert (har.payloads + har.expected, clean[0].groups["test"].payloads) == (56, har.payloads)
     assert har.expected == 1 and "dev" not in clean[0].groups
+
+
+@pytest.mark.parametrize(
+    ("near", "errors"),
+    [
+        ([(4, 25)], ["runs on"]),
+        ([(4, 15)], ["stops short"]),
+        ([(6, 20)], ["starts late"]),
+        ([(0, 22)], ["starts early", "runs on"]),
+        ([(4, 9), (9, 20)], ["split"]),
+    ],
+)
+def test_boundary_errors_of_near_misses(near, errors):
+    assert boundary_errors((4, 20), near) == errors
+
+
+def test_dev_sentences_are_scored_in_their_own_groups():
+    dev = Text("a-1", "address_dev", "zh", "寄到文三路90号，谢谢", (("ADDRESS", 2, 8),), "dev")
+    test = Text("a-2", "address", "zh", "寄到文三路91号，谢谢", (("ADDRESS", 2, 8),))
+    samples = [wrap_text(t, i) for i, t in enumerate((dev, test))]
+
+    def analyze(segments):  # one near miss in each: runs on into the comma
+        return [Span("ADDRESS", i, s.text.find("文三路"), s.text.find("，") + 1)
+                for i, s in enumerate(segments) if "文三路" in s.text], 0  # fmt: skip
+
+    report = score_texts("x", analyze, samples)
+    assert set(report.groups) == {"address_dev", "zh-dev", "address", "zh", "all"}
+    assert report.groups["all"].sentences == 1 == report.groups["zh-dev"].sentences
+    assert report.groups["zh-dev"].boundaries == {("ADDRESS", "runs on"): 1}
+    assert report.groups["all"].tally("ADDRESS", "exact").found == 0
+    assert report.groups["all"].tally("ADDRESS", "overlap").found == 1

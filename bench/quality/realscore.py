@@ -33,7 +33,10 @@ from proxy.extraction.extract import Limits, extract
 
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "default.yaml"
 CUSTOMER_DATA = load_policy(DEFAULT_POLICY).entity_groups["customer-data"]
-LABELLED = {"address": ("ADDRESS", "PERSON")}  # other sources label PERSON only
+LABELLED = {
+    "address": ("ADDRESS", "PERSON"),
+    "address_dev": ("ADDRESS", "PERSON"),
+}  # other sources label PERSON only
 HEADLINE = {"PERSON": "overlap", "ADDRESS": "exact"}
 RULES = ("exact", "overlap")
 
@@ -80,6 +83,8 @@ class TextGroup:
     sentences: int = 0
     other: int = 0  # personal-data findings of entities the group's sources do not label
     failed: int = 0  # sentences whose detection raised
+    # (entity, how a near miss is off): "runs on", "stops short", "starts early", "starts late"
+    boundaries: Counter = field(default_factory=Counter)
 
     def tally(self, entity: str, rule: str) -> Tally:
         return self.tallies.setdefault((entity, rule), Tally())
@@ -95,6 +100,7 @@ class TextGroup:
         self.sentences += other.sentences
         self.other += other.other
         self.failed += other.failed
+        self.boundaries.update(other.boundaries)
         for key, t in other.tallies.items():
             self.tally(*key).add(t)
 
@@ -107,6 +113,18 @@ def analyze_or_fail(analyze: Analyze, segments: Sequence[Segment]) -> tuple[list
     except DetectionFailed:
         return [], 0, True
     return spans, other, False
+
+
+def boundary_errors(gold: tuple[int, int], near: Sequence[tuple[int, int]]) -> list[str]:
+    """How the overlapping predictions miss ``gold``'s edges (taken together).
+
+    >>> boundary_errors((4, 20), [(4, 25)]), boundary_errors((4, 20), [(2, 9), (9, 16)])
+    (['runs on'], ['starts early', 'stops short'])
+    """
+    start, end = min(p[0] for p in near), max(p[1] for p in near)
+    errors = ["starts early"] if start < gold[0] else ["starts late"] if start > gold[0] else []
+    errors += ["runs on"] if end > gold[1] else ["stops short"] if end < gold[1] else []
+    return errors or ["split"]  # edges right, but in several pieces
 
 
 def in_sentence(sample: RealSample, spans: Sequence[Span]) -> list[Span]:
@@ -133,7 +151,10 @@ def score_sentence(sample: RealSample, spans: Sequence[Span]) -> TextGroup:
             exact.gold += 1
             overlap.gold += 1
             exact.found += g in predicted
-            overlap.found += any(p[0] < g[1] and g[0] < p[1] for p in predicted)
+            near = [p for p in predicted if p[0] < g[1] and g[0] < p[1]]
+            overlap.found += bool(near)
+            if near and g not in predicted:
+                group.boundaries.update((entity, kind) for kind in boundary_errors(g, near))
     group.other = sum(1 for p in spans if p.entity in SCORED and p.entity not in entities)
     return group
 
@@ -153,7 +174,9 @@ def score_texts(engine: str, analyze: Analyze, samples: Sequence[RealSample]) ->
         spans, _, failed = analyze_or_fail(analyze, sample.segments)
         one = score_sentence(sample, in_sentence(sample, spans))
         one.failed = int(failed)
-        for name in (sample.text.source, sample.text.lang, "all"):
+        test = sample.text.split == "test"
+        names = (sample.text.source, sample.text.lang, "all") if test else (sample.text.source, f"{sample.text.lang}-dev")  # fmt: skip
+        for name in names:
             report.group(name).add(one)
     return report
 
@@ -236,6 +259,7 @@ def text_rows(report: TextReport) -> dict:
         head = group.headline()
         rows[name] = {"sentences": group.sentences, "other_findings": group.other,
                       "detection_failed": group.failed,
+                      "boundary_misses": {f"{e} {k}": n for (e, k), n in sorted(group.boundaries.items())},
                       "entities": entities, "overall_f2": round(head.f2, 4)}  # fmt: skip
     return rows
 
@@ -260,10 +284,10 @@ def order(names: Sequence[str], tail: Sequence[str]) -> list[str]:
 def print_texts(reports: Sequence[TextReport]) -> None:
     print("Real labelled text (PERSON: overlap; ADDRESS: exact; [overlap] in brackets)")
     print(
-        f"{'group':10}{'entity':9}{'gold':>6}"
+        f"{'group':12}{'entity':9}{'gold':>6}"
         + "".join(f"  {r.engine[:8]:>8} P     R    F2   [R ovl]" for r in reports)
     )
-    names = order(list(reports[0].groups), ("zh", "en", "all"))
+    names = order(list(reports[0].groups), ("zh-dev", "en-dev", "zh", "en", "all"))
     for name in names:
         entities = sorted({e for r in reports for (e, _) in r.group(name).tallies})
         for entity in entities:
@@ -276,9 +300,17 @@ def print_texts(reports: Sequence[TextReport]) -> None:
                     cells += f"  {p:>14} {t.recall:5.3f} {t.f2:5.3f}   [{ovl.recall:5.3f}]"
                 else:  # nothing labelled: only false hits to show
                     cells += f"  {'false hits':>14} {t.fp:<19}"
-            print(f"{name:10}{entity:9}{reports[0].group(name).tally(entity, rule).gold:>6}{cells}")
+            print(f"{name:12}{entity:9}{reports[0].group(name).tally(entity, rule).gold:>6}{cells}")
     for r in reports:
-        a = r.group("all")
+        for name in names:
+            misses = r.group(name).boundaries
+            if misses and name not in ("zh-dev", "en-dev", "zh", "en", "all"):
+                parts = ", ".join(f"{e} {k} {n}" for (e, k), n in sorted(misses.items()))
+                print(f"{r.engine} {name}: near misses (overlap, not exact): {parts}")
+    for r in reports:
+        a = r.groups.get("all")
+        if a is None:  # dev sentences only
+            continue
         print(f"{r.engine}: overall F2 {a.headline().f2:.3f} over {a.sentences} sentences; "
               f"other personal-data findings in them: {a.other}"
               + (f"; DETECTION FAILED on {a.failed}" if a.failed else ""))  # fmt: skip
@@ -287,7 +319,7 @@ def print_texts(reports: Sequence[TextReport]) -> None:
 def print_clean(reports: Sequence[CleanReport], top: int = 8) -> None:
     print("Real clean API payloads: share with a customer-data finding (any finding: count)")
     print(
-        f"{'source':10}{'payloads':>9}"
+        f"{'source':12}{'payloads':>9}"
         + "".join(f"  {r.engine[:8]:>8} flagged   (any)" for r in reports)
     )
     for name in order(list(reports[0].groups), ("dev", "test")):
@@ -301,7 +333,7 @@ def print_clean(reports: Sequence[CleanReport], top: int = 8) -> None:
             if g0.expected
             else ""
         )
-        print(f"{name:10}{g0.payloads:>9}{cells}{note}")
+        print(f"{name:12}{g0.payloads:>9}{cells}{note}")
     for r in reports:
         failed = r.group("dev").failed + r.group("test").failed
         if failed:
@@ -322,7 +354,7 @@ def evaluate_real(
     """Both halves for each engine; ``split`` picks the clean collection ("dev", "test", "" both)."""
     from bench.quality.real import load_payloads, load_texts, wrap_text
 
-    samples = [wrap_text(t, i) for i, t in enumerate(load_texts(folders, sources))]
+    samples = [wrap_text(t, i) for i, t in enumerate(load_texts(folders, sources, split))]
     payloads = load_payloads(folders, sources, split)
     texts = [score_texts(e, analyzers[e], samples) for e in engines] if samples else []
     clean = [score_payloads(e, analyzers[e], payloads) for e in engines] if payloads else []

@@ -363,7 +363,10 @@ def main() -> None:
     )
     parser.add_argument("--sources", default="", help="with --real: comma-separated source names")
     parser.add_argument(
-        "--split", choices=("dev", "test", "all"), default="all", help="with --real: clean payloads"
+        "--split",
+        choices=("dev", "test", "all"),
+        default="all",
+        help="with --real: dev (tune on it), test (report it), or all (each in its own groups)",
     )
     parser.add_argument(
         "--data", type=Path, action="append", default=[],
