@@ -262,7 +262,7 @@ def test_link_is_bound_to_incident_and_client(data_dir):
     assert url == f"http://console.corp:9465/applications/new?incident=BM-1&token={token}"
 
 
-def test_refusal_carries_the_application_link_only_when_configured(data_dir):
+def test_refusal_carries_the_application_link_only_when_configured(data_dir, policy):
     from proxy.act.application_link import use_application_links
     from proxy.act.refusal import block_body
 
@@ -274,7 +274,7 @@ def test_refusal_carries_the_application_link_only_when_configured(data_dir):
     body, _ = block_body(record, "application/json")
     assert "application_url" not in json.loads(body)["error"]
     key = ensure_link_key(data_dir)
-    use_application_links("http://console.corp:9465", key)
+    use_application_links("http://console.corp:9465", key, lambda: policy)
     try:
         url = f"http://console.corp:9465/applications/new?incident=BM-1&token=" \
               f"{link_token(key, 'BM-1', '10.0.0.5')}"
@@ -285,9 +285,13 @@ def test_refusal_carries_the_application_link_only_when_configured(data_dir):
         page, _ = block_body(record, "text/html", "zh")
         assert f"href='{url.replace('&', '&amp;')}'" in page.decode()
         assert "为此事件提交数据传输申请" in page.decode()
-        failure = replace(record, rule="on_timeout")
-        assert "application_url" not in json.loads(block_body(failure, "application/json")[0])[
-            "error"]
+        # no approval can lift these: a failure to inspect, a rule with approvable: false,
+        # the default action
+        for rule in ("on_timeout", "block-plain-http", "default"):
+            unliftable = replace(record, rule=rule)
+            body, _ = block_body(unliftable, "application/json")
+            assert "application_url" not in json.loads(body)["error"], rule
+            assert "class='apply'" not in block_body(unliftable, "text/html")[0].decode()
     finally:
         use_application_links(None, None)
 

@@ -91,8 +91,11 @@ def test_filing_needs_csrf_and_works_once(world):
     filed = ApprovalStore(data_dir).state().applications[app_id]
     assert (filed.requester, filed.host, filed.max_records, filed.purpose) == (
         "alice", "api.example.com", 5, "quarterly payroll")
+    used = client.get(page)
+    assert used.status_code == 409
+    assert f"application {app_id} was already filed" in used.get_data(as_text=True)
     again = client.post("/applications/new", data={**FORM, "incident": ids[0], "token": token,
-                                                   "csrf_token": csrf(client, page)})
+                                                   "csrf_token": csrf(client, "/login")})
     assert again.status_code == 409
     assert "already filed" in again.get_data(as_text=True)
 

@@ -7,15 +7,17 @@ The console's external URL is ``baomi run --console-url URL`` (or ``BAOMI_CONSOL
 default http://127.0.0.1:9465, the console's default listener); the key is
 ``DIR/approvals/link.key`` (see ``proxy.record.approvals.links``). A refusal gets a link only
 when an approval could help: the request was recorded (it has an incident id), data was found,
-and the rule is a policy rule rather than a failure to inspect. Before ``use_application_links``
-(``baomi scan``, unit tests) no refusal carries a link.
+and the rule that refused it is an approvable block or mask rule of the policy in force (not
+``approvable: false``, not the default action, not a failure to inspect). Before
+``use_application_links`` (``baomi scan``, unit tests) no refusal carries a link.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from proxy.act.refusal_text import failure_words
+from policies.model import Policy
 from proxy.record.approvals.links import application_link
 from proxy.record.decisions import DecisionRecord
 
@@ -24,21 +26,29 @@ from proxy.record.decisions import DecisionRecord
 class _Links:
     console_url: str
     key: bytes
+    policy: Callable[[], Policy]  # the policy in force, read per refusal (reloads apply)
 
 
 _links: _Links | None = None
 
 
-def use_application_links(console_url: str | None, key: bytes | None) -> None:
+def use_application_links(console_url: str | None, key: bytes | None,
+                          policy: Callable[[], Policy] | None = None) -> None:
     """Set (or, with None, clear) where refusals' application links point."""
     global _links  # set once at start-up, read by every refusal
-    _links = _Links(console_url, key) if console_url and key else None
+    _links = _Links(console_url, key, policy) if console_url and key and policy else None
 
 
 def application_url(record: DecisionRecord) -> str | None:
     links = _links
-    if links is None or not record.incident_id or not record.entity_counts:
+    if links is None or not record.incident_id or not record.entity_counts or not record.source:
         return None
-    if failure_words(record.rule, "en") is not None or not record.source:
+    if not approvable(links.policy(), record.rule):
         return None
     return application_link(links.console_url, links.key, record.incident_id, record.source)
+
+
+def approvable(policy: Policy, rule_name: str) -> bool:
+    """Could an approval lift this rule? Only an approvable block or mask rule of the policy."""
+    rule = next((r for r in policy.rules if r.name == rule_name), None)
+    return rule is not None and rule.approvable and rule.action in ("block", "mask")

@@ -120,7 +120,8 @@ async def serve(settings: RunSettings, link=None) -> int:
     reloader = PolicyReloader(settings.policy, runtime, addon, metrics, new_pool)
     approvals = ApprovalWatcher(data_dir, runtime)  # data-dir approvals, in force within ~1 s
     approvals.refresh()
-    use_application_links(settings.console_url, ensure_link_key(data_dir))
+    use_application_links(settings.console_url, ensure_link_key(data_dir),
+                          lambda: runtime.policy)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, drain.begin, master)

@@ -129,6 +129,10 @@ def new():
     meta, problem = _linked_incident(incident_id, token)
     if meta is None:
         return error_page_with("apps.bad_link", problem, 403)
+    filed = _store().state().application_for(incident_id)
+    if filed is not None:  # the link is used up: say so before anyone types the form again
+        return error_page_with("apps.refused", f"application {filed.id} was already filed for "
+                               "this incident (the link works once)", 409)
     return render("applications/new.html", incident_id=incident_id, token=token, meta=meta,
                   entities=sorted((meta.get("entity_counts") or {}).keys()), words=_words,
                   requester=meta.get("user") or t("apps.client", address=meta.get("source")),
