@@ -1,11 +1,15 @@
 """Proxy throughput: bare mitmdump vs `baomi run` (default policy), measured in the same run.
 
-    .venv/bin/python bench/proxy_throughput.py [--seconds 10] [--connections 10]
+    .venv/bin/python bench/proxy_throughput.py                 # 10 s per case, 10 and 64 connections
+    .venv/bin/python bench/proxy_throughput.py --quick         # 3 s per case, 10 connections
+    .venv/bin/python bench/proxy_throughput.py --seconds 20 --connections 64 --json
 
-Both proxies run in reverse mode in front of the same nginx (TLS upstream, so the default
-policy's plain-HTTP rule does not apply), loaded by wrk with 4 KB JSON POSTs:
-  (a) clean bodies, (b) bodies with one mobile number that baomi masks.
-Prints requests/s, p50/p99 latency and the ratio baomi / bare. Needs nginx and wrk (Debian).
+Every proxy runs in reverse mode in front of the same nginx (TLS upstream, so the default
+policy's plain-HTTP rule does not apply), loaded by wrk with: (a) GETs without a body,
+(b) clean 4 KB JSON POSTs, (c) 4 KB JSON POSTs with one mobile number that baomi masks.
+Proxies: bare single-process mitmdump; baomi at ``--processes 1``; baomi at ``--processes``
+= CPU cores (skipped, with a note, when this baomi has no ``--processes``). Prints req/s,
+p50/p99 latency and each baomi's ratio to bare (req/s, and p99). Needs nginx and wrk (Debian).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ sys.path.insert(0, str(REPO / "tests"))
 from harness import UpstreamCA, free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
+
+
+CASES = {"GET, no body": None, "clean 4KB JSON": False, "4KB JSON + 1 mobile": True}
 
 
 def body_4k(with_phone: bool) -> str:
@@ -69,14 +76,18 @@ http {{
     return proc, port
 
 
-def wrk(port: int, body: str, seconds: int, connections: int, tmp: Path) -> dict:
-    script = tmp / "post.lua"
-    # A Lua long string keeps the UTF-8 body byte for byte (Lua has no \\u escapes).
-    assert "]==]" not in body
-    script.write_text(
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f"wrk.body = [==[{body}]==]\n", encoding="utf-8",
-    )
+def wrk(port: int, body: str | None, seconds: int, connections: int, tmp: Path) -> dict:
+    """One wrk run; ``body`` None: GETs without a body."""
+    script = tmp / "load.lua"
+    if body is None:
+        script.write_text('wrk.method = "GET"\n')
+    else:
+        # A Lua long string keeps the UTF-8 body byte for byte (Lua has no \\u escapes).
+        assert "]==]" not in body
+        script.write_text(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = [==[{body}]==]\n", encoding="utf-8",
+        )
     proc = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
          f"http://127.0.0.1:{port}/api/orders"],
@@ -89,7 +100,20 @@ def wrk(port: int, body: str, seconds: int, connections: int, tmp: Path) -> dict
     lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"),
+            "p99_ms": milliseconds(lat.get("99", "0ms")),
             "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def milliseconds(text: str) -> float:
+    """wrk's latency ("812.00us", "10.23ms", "1.02s") in milliseconds."""
+    number, unit = re.fullmatch(r"([\d.]+)(\w+)", text).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def has_processes_flag() -> bool:
+    out = subprocess.run([str(BIN / "baomi"), "run", "--help"], capture_output=True, text=True,
+                         check=False).stdout
+    return "--processes" in out
 
 
 def run_proxy(cmd: list[str], port: int) -> subprocess.Popen:
@@ -106,51 +130,89 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--connections", type=int, default=10)
-    args = ap.parse_args()
-    for tool in ("nginx", "wrk"):
-        if not shutil.which(tool):
-            sys.exit(f"{tool} not found: apt-get install nginx-light wrk")
+def proxies(upstream: str, ca: UpstreamCA, tmp: Path) -> dict:
+    """name -> command line for a listening port; notes what was skipped."""
+    def baomi(processes: int | None):
+        def command(port: int) -> list[str]:
+            cmd = [str(BIN / "baomi"), "run", "--mode", upstream, "--listen-port", str(port),
+                   "--data-dir", str(tmp / f"var{processes}"), "--metrics-port", "0",
+                   "--set", f"ssl_verify_upstream_trusted_ca={ca.pem}"]
+            return cmd + (["--processes", str(processes)] if processes else [])
+        return command
+
+    setups = {"bare mitmdump": lambda p: [str(BIN / "mitmdump"), "-q", "--mode", upstream,
+                                          "--listen-host", "127.0.0.1", "-p", str(p),
+                                          "--set", f"ssl_verify_upstream_trusted_ca={ca.pem}"]}
+    cores = os.cpu_count() or 1
+    if has_processes_flag():
+        setups["baomi -p 1"] = baomi(1)
+        if cores > 1:
+            setups[f"baomi -p {cores}"] = baomi(cores)
+    else:
+        print(f"note: this baomi has no --processes; measuring its single process only "
+              f"(the {cores}-process column is skipped)", file=sys.stderr)
+        setups["baomi -p 1"] = baomi(None)
+    return setups
+
+
+def measure(args, connections: list[int]) -> dict:
+    results = {}
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         ca = UpstreamCA(tmp / "ca")
         nginx, up = start_nginx(tmp, ca)
-        upstream = f"reverse:https://127.0.0.1:{up}"
-        results = {}
         try:
-            setups = {
-                "bare mitmdump": lambda p: [str(BIN / "mitmdump"), "-q", "--mode", upstream,
-                                            "--listen-host", "127.0.0.1", "-p", str(p),
-                                            "--set", f"ssl_verify_upstream_trusted_ca={ca.pem}"],
-                "baomi": lambda p: [str(BIN / "baomi"), "run", "--mode", upstream, "--listen-port",
-                                    str(p), "--data-dir", str(tmp / "var"), "--metrics-port", "0",
-                                    "--set", f"ssl_verify_upstream_trusted_ca={ca.pem}"],
-            }
-            for name, cmd in setups.items():
+            for name, cmd in proxies(f"reverse:https://127.0.0.1:{up}", ca, tmp).items():
                 port = free_port()
                 proc = run_proxy(cmd(port), port)
                 try:
-                    wrk(port, body_4k(False), 2, args.connections, tmp)  # warm-up
-                    for case, phone in (("clean 4KB JSON", False), ("4KB JSON + 1 mobile", True)):
-                        results[(name, case)] = wrk(port, body_4k(phone), args.seconds,
-                                                    args.connections, tmp)
+                    wrk(port, body_4k(False), 2, max(connections), tmp)  # warm-up
+                    for n in connections:
+                        for case, phone in CASES.items():
+                            body = None if phone is None else body_4k(phone)
+                            results[(name, case, n)] = wrk(port, body, args.seconds, n, tmp)
+                            print(f"  {name} / {case} / {n} conns: "
+                                  f"{results[(name, case, n)]['rps']:.0f} req/s", file=sys.stderr)
                 finally:
                     stop(proc)
         finally:
             stop(nginx)
-    print(f"{'proxy':<15} {'case':<22} {'req/s':>8} {'p50':>9} {'p99':>9} {'non-2xx':>8}")
-    for (name, case), r in results.items():
-        print(f"{name:<15} {case:<22} {r['rps']:>8.0f} {r['p50']:>9} {r['p99']:>9} {r['non2xx']:>8}")
-    for case in ("clean 4KB JSON", "4KB JSON + 1 mobile"):
-        ratio = results[("baomi", case)]["rps"] / results[("bare mitmdump", case)]["rps"]
-        print(f"ratio baomi/bare on {case}: {ratio:.2f}x")
+    return results
+
+
+def print_table(results: dict) -> None:
+    print(f"{'proxy':<15} {'case':<22} {'conns':>5} {'req/s':>8} {'p50':>9} {'p99':>9} "
+          f"{'non-2xx':>8} {'x bare':>7} {'p99 x':>6}")
+    for (name, case, n), r in results.items():
+        bare = results[("bare mitmdump", case, n)]
+        ratio = r["rps"] / bare["rps"] if bare["rps"] else 0.0
+        p99 = r["p99_ms"] / bare["p99_ms"] if bare["p99_ms"] else 0.0
+        print(f"{name:<15} {case:<22} {n:>5} {r['rps']:>8.0f} {r['p50']:>9} {r['p99']:>9} "
+              f"{r['non2xx']:>8} {ratio:>6.2f}x {p99:>5.2f}x")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=int, default=None, help="per case (default 10; --quick 3)")
+    ap.add_argument("--connections", type=int, action="append",
+                    help="concurrent connections; repeat for several (default 10 and 64)")
+    ap.add_argument("--quick", action="store_true", help="3 s per case, 10 connections only")
+    ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    args = ap.parse_args()
+    args.seconds = args.seconds or (3 if args.quick else 10)
+    connections = args.connections or ([10] if args.quick else [10, 64])
+    for tool in ("nginx", "wrk"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found: apt-get install nginx-light wrk")
+    results = measure(args, connections)
+    rows = {f"{name} | {case} | {n}": r for (name, case, n), r in results.items()}
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print_table(results)
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "proxy_throughput.json").write_text(json.dumps(
-        {f"{k[0]} | {k[1]}": v for k, v in results.items()}, indent=2))
+    (out / "proxy_throughput.json").write_text(json.dumps(rows, indent=2))
     return 0
 
 

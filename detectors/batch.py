@@ -13,27 +13,76 @@ text (a newline stands where ``^``/``$`` or a non-digit did; patterns never need
 context than their segment), and every match is reported (no SINGLEMATCH), so no
 segment that the per-segment scan would keep is skipped. A match that runs across a
 newline only makes an extra segment busy: it costs time, never a finding.
+
+The same selector decides in the proxy process whether a request needs a detector
+worker at all (``SegmentSelector.for_config``, no Presidio engine built): a segment it
+does not select can hold no finding, so a request with none selected is clean.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
+from functools import lru_cache
 
-from detectors.dictionary import Dictionary
+from detectors.config import DetectorConfig
+from detectors.dictionary import MARKER, Dictionary
+from detectors.model import Segment
 from detectors.prefilter import Prefilter
+from detectors.recognizers.person import PersonRecognizer, is_name_field
 
 SEPARATOR = "\n"
+PERSON_CONTEXT = tuple(w.lower() for w in PersonRecognizer.CONTEXT)
 
 
 class SegmentSelector:
-    def __init__(self, prefilter: Prefilter, dictionary: Dictionary):
+    """``everything``: select every segment (an admin's recognizer sees them all)."""
+
+    def __init__(self, prefilter: Prefilter, dictionary: Dictionary, everything: bool = False):
+        self.prefilter = prefilter
         self.dictionary = dictionary
+        self.everything = everything
         self.database = _all_matches_database(prefilter)
+
+    @classmethod
+    def for_config(cls, config: DetectorConfig, entities: frozenset[str] | None = None,
+                   everything: bool | None = None) -> SegmentSelector:
+        """The selector of a ``Detector(config)``; the Detector passes the entities it wants
+        and whether an admin's recognizer must see every segment. Without them (the proxy,
+        which builds no Detector) it assumes every entity is wanted and any extra recognizer
+        sees everything: a superset of the Detector's selection, never less.
+
+        >>> SegmentSelector.for_config(DetectorConfig()).select(
+        ...     [Segment("order SO-1", "json:$.id"), Segment("13800138000", "json:$.tel")])
+        [1]
+        """
+        markers = entities is None or MARKER in entities
+        dictionary = Dictionary.build(
+            markers=config.confidential_markers and markers,
+            terms=config.confidential_terms if markers else (),
+            deny_values=config.deny_values,
+        )
+        if everything is None:
+            everything = bool(config.extra_recognizers)
+        return cls(Prefilter(ner=config.ner), dictionary, everything)
 
     @property
     def available(self) -> bool:
         return self.database is not None
+
+    def select(self, segments: Sequence[Segment], texts: Sequence[str] | None = None) -> list[int]:
+        """Indices of the segments that can hold a finding, sorted; ``texts``: their
+        normalised texts (``detectors.normalize``), normalised here when not given. All of
+        them when an admin's recognizer must see every segment or hyperscan is missing."""
+        if self.everything or not self.available:
+            return list(range(len(segments)))
+        if texts is None:
+            from detectors.normalize import normalize
+
+            texts = [normalize(s.text).text for s in segments]
+        busy = self.busy(texts)
+        busy.update(i for i, s in enumerate(segments) if s.context and person_context(tuple(s.context)))
+        return sorted(busy)
 
     def busy(self, texts: Sequence[str]) -> set[int]:
         """Indices of ``texts`` (normalised) with at least one signal or dictionary hit."""
@@ -44,7 +93,7 @@ class SegmentSelector:
             char_starts.append(chars)
             byte_starts.append(octets)
             chars += len(text) + 1
-            octets += len(text.encode("utf-8")) + 1
+            octets += (len(text) if text.isascii() else len(text.encode("utf-8"))) + 1
         found: set[int] = set()
 
         def on_match(_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
@@ -54,6 +103,13 @@ class SegmentSelector:
         for hit in self.dictionary.scan(joined):
             found.add(bisect_right(char_starts, hit.start) - 1)
         return found
+
+
+@lru_cache(maxsize=4096)  # field names repeat from request to request
+def person_context(context: tuple[str, ...]) -> bool:
+    """Field names that make a person's name likely (``("order", "receiver")``)."""
+    fields = [word.lower() for word in context]
+    return is_name_field(context) or any(w in f for w in PERSON_CONTEXT for f in fields)
 
 
 def _all_matches_database(prefilter: Prefilter):

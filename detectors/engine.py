@@ -20,22 +20,19 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from functools import lru_cache
 
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
 
-from detectors.batch import SegmentSelector
+from detectors.batch import SegmentSelector, person_context
 from detectors.config import DetectorConfig
 from detectors.context import FieldContextEnhancer, LazyArtifacts
-from detectors.dictionary import MARKER, Dictionary, value_form
+from detectors.dictionary import MARKER, value_form
 from detectors.errors import DetectionFailed
 from detectors.model import Finding, Segment
 from detectors.nlp import TokenNlpEngine
 from detectors.normalize import Normalized, normalize
-from detectors.prefilter import Prefilter
 from detectors.recognizers import RECOGNIZERS
 from detectors.recognizers.base import LANGUAGE
-from detectors.recognizers.person import is_name_field
 from detectors.windows import windows
 
 RECOGNIZED = frozenset(r.ENTITY for r in RECOGNIZERS)
@@ -91,17 +88,13 @@ class Detector:
         self.entities = frozenset(wanted) | denied  # a listed value is wanted whatever else is
         self.always &= self.entities
         self.analyzer = self._build_analyzer(extra)
-        self.prefilter = Prefilter(ner=config.nlp_model is not None)
         self.allow = frozenset(value_form(v) for v in config.allow_values)
         # A value both allowed and denied is reported: fail closed.
         self.deny = frozenset(value_form(v) for _, values in config.deny_values for v in values)
-        self.dictionary = Dictionary.build(
-            markers=config.confidential_markers and MARKER in self.entities,
-            terms=config.confidential_terms if MARKER in self.entities else (),
-            deny_values=config.deny_values,
-        )
+        # The proxy selects segments with the same selector (SegmentSelector.for_config).
+        self.selector = SegmentSelector.for_config(config, self.entities, bool(self.always))
+        self.prefilter, self.dictionary = self.selector.prefilter, self.selector.dictionary
         self.edm = self._load_edm()
-        self.selector = SegmentSelector(self.prefilter, self.dictionary)
 
     def _load_edm(self):
         config = self.config
@@ -178,13 +171,10 @@ class Detector:
         return frozenset(wanted) & self.entities & (RECOGNIZED | self.always)
 
     def _worth_looking_at(self, segments: Sequence[Segment], normalized: list[Normalized]) -> list[int]:
-        """Segment indices that can hold a finding (see detectors/batch.py); all of them when
-        an admin's recognizer must see every segment or hyperscan is missing."""
-        if self.always or not self.selector.available or len(segments) < 2:
+        """Segment indices that can hold a finding (``SegmentSelector.select``)."""
+        if len(segments) < 2:
             return list(range(len(segments)))
-        busy = self.selector.busy([n.text for n in normalized])
-        busy.update(i for i, s in enumerate(segments) if s.context and person_context(tuple(s.context)))
-        return sorted(busy)
+        return self.selector.select(segments, [n.text for n in normalized])
 
     def _segment(self, index: int, segment: Segment, normalized: Normalized) -> list[Finding]:
         listed = [
@@ -256,13 +246,6 @@ def _without_covered(
             d.entity_type == r.entity_type and d.start <= r.start and r.end <= d.end for d in listed
         )
     ]
-
-
-@lru_cache(maxsize=4096)  # field names repeat from request to request
-def person_context(context: tuple[str, ...]) -> bool:
-    """Field names that make a person's name likely (``("order", "receiver")``)."""
-    fields = [word.lower() for word in context]
-    return is_name_field(context) or any(w in f for w in CONTEXT_WORDS["PERSON"] for f in fields)
 
 
 def best_per_span(results: list[RecognizerResult]) -> list[RecognizerResult]:

@@ -8,7 +8,8 @@ proxy and scan decide every input alike.
     outcome.error_stage     -> None, or "detect"
 
 ``inspect`` extracts and detects: the worker pool in the proxy, the detector in-process in
-scan. What happens next (mask, answer, record) is the caller's.
+scan. What happens next (mask, answer, record) is the caller's; the proxy passes the pool
+``mask_sets(policy)`` so a worker prepares the masked rewrite with its findings.
 """
 
 from __future__ import annotations
@@ -35,6 +36,21 @@ class Outcome:
     inspection: Inspection | None = None  # None when inspection could not finish
     uninspected: str | None = None
     error_stage: str | None = None
+
+
+_MASK_SETS: dict[str, tuple[frozenset[str], ...]] = {}  # by policy hash: one per policy
+
+
+def mask_sets(policy) -> tuple[frozenset[str], ...]:
+    """The entity sets the policy's mask rules mask (what ``Decision.mask_entities`` can be)."""
+    sets = _MASK_SETS.get(policy.hash)
+    if sets is None:
+        if len(_MASK_SETS) > 16:  # reloads: keep a few
+            _MASK_SETS.clear()
+        sets = _MASK_SETS[policy.hash] = tuple(dict.fromkeys(
+            rule.data.entities for rule in policy.rules
+            if rule.action == "mask" and rule.data is not None))
+    return sets
 
 
 def limits_of(policy) -> Limits:

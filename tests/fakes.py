@@ -58,10 +58,11 @@ class InProcessInspector:
                  fail_mask: BaseException | None = None):
         self.detector, self.fail, self.fail_mask = detector, fail, fail_mask
 
-    async def inspect(self, raw, limits, timeout):
+    async def inspect(self, raw, limits, timeout, maskable=()):
         if self.fail:
             raise self.fail
-        return inspect_request(self.detector, raw, limits)
+        # With ``fail_mask`` nothing is prepared, so the addon's separate mask call is made.
+        return inspect_request(self.detector, raw, limits, () if self.fail_mask else maskable)
 
     async def mask(self, raw, limits, findings, timeout):
         if self.fail_mask:

@@ -15,6 +15,7 @@ import logging
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 from mitmproxy import ctx, http, tcp, tls, udp
 
@@ -33,7 +34,7 @@ from proxy.hook.state import Runtime
 from proxy.identity.resolve import Claims
 from proxy.identity.session import Identification, lookup_timeout
 from proxy.observe.metrics import Metrics
-from proxy.pipeline import limits_of, process
+from proxy.pipeline import limits_of, mask_sets, process
 from proxy.record.build import decision_record
 from proxy.record.decisions import DecisionRecord, Recorder
 from proxy.record.incidents.store import should_record
@@ -84,7 +85,8 @@ class BaomiAddon:
                 await self._finish(flow, facts, decision, None, started, uninspected="oversize")
                 return
             raw = raw_request(flow)
-            outcome = await process(policy, facts, destination_names(flow), raw, self.pool.inspect)
+            outcome = await process(policy, facts, destination_names(flow), raw,
+                                    partial(self.pool.inspect, maskable=mask_sets(policy)))
             decision, inspection = outcome.decision, outcome.inspection
             if inspection is not None:
                 self.metrics.images(inspection.images, decision)
@@ -168,7 +170,8 @@ class BaomiAddon:
         try:
             facts = sender_of_upgrade(flow, replace(facts_from_flow(flow), method="WEBSOCKET"))
             raw = websocket_request(flow, message)
-            outcome = await process(policy, facts, destination_names(flow), raw, self.pool.inspect)
+            outcome = await process(policy, facts, destination_names(flow), raw,
+                                    partial(self.pool.inspect, maskable=mask_sets(policy)))
             decision, inspection = outcome.decision, outcome.inspection
             if inspection is not None:
                 self.metrics.images(inspection.images, decision)
@@ -187,10 +190,8 @@ class BaomiAddon:
             close_websocket(flow, message)
 
     async def _mask_message(self, message, raw, limits, inspection, decision) -> Decision:
-        to_mask = tuple(f for f in inspection.findings if f.entity in decision.mask_entities)
         try:
-            rewritten = await self.pool.mask(raw, limits, to_mask,
-                                             self.runtime.policy.limits.timeout_seconds)
+            rewritten = await self._rewritten(raw, limits, inspection, decision)
         except CannotMask as e:
             return replace(decision, action="block",
                            reason=f"cannot mask this message ({e}); blocked instead")
@@ -350,10 +351,8 @@ class BaomiAddon:
 
 
     async def _mask(self, flow, raw, limits, inspection: Inspection, decision: Decision) -> Decision:
-        to_mask = tuple(f for f in inspection.findings if f.entity in decision.mask_entities)
-        timeout = self.runtime.policy.limits.timeout_seconds
         try:
-            rewritten = await self.pool.mask(raw, limits, to_mask, timeout)
+            rewritten = await self._rewritten(raw, limits, inspection, decision)
         except CannotMask as e:
             return replace(decision, action="block",
                            reason=f"cannot mask this content ({e}); blocked instead")
@@ -361,6 +360,17 @@ class BaomiAddon:
             return failure_decision(self.runtime.policy, e.kind, facts_from_flow(flow), str(e))
         respond.apply_rewrite(flow, rewritten)
         return decision
+
+    async def _rewritten(self, raw, limits, inspection: Inspection, decision: Decision) -> RawRequest:
+        """The masked request: made from the extraction that found the data (in this process,
+        or prepared by the worker with its findings); a second worker call only for a mask
+        nobody prepared. Raises CannotMask, or InspectionError for that second call."""
+        to_mask = tuple(f for f in inspection.findings if f.entity in decision.mask_entities)
+        rewritten = inspection.rewrite(to_mask)
+        if rewritten is None:
+            rewritten = await self.pool.mask(raw, limits, to_mask,
+                                             self.runtime.policy.limits.timeout_seconds)
+        return rewritten
 
     async def _finish(self, flow, facts, decision: Decision, inspection: Inspection | None,
                       started: float, uninspected: str | None = None,

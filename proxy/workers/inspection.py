@@ -1,15 +1,25 @@
 """Extract and detect one request: the work a detector worker (or `baomi scan`) does.
 
-    inspection = inspect_request(detector, raw_request, limits)
+    inspection = inspect_request(detector, raw_request, limits, maskable)
+    inspection.rewrite(findings_to_mask)      -> the masked RawRequest (prepared), or None
+    findings = detect_segments(detector, ((4, segment), (9, segment)))   # selected segments only
     rewritten = mask_request(raw_request, limits, findings_to_mask)
+
+``maskable``: the entity sets the policy's mask rules mask. The worker that detects also
+prepares the rewrite for each (body re-encoded once, no second trip to a worker); the proxy
+picks the one its decision names.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
-from detectors.model import Finding
-from proxy.extraction.extract import Limits, RawRequest, extract
+from detectors.model import Finding, Segment
+from proxy.errors import CannotMask
+from proxy.extraction.extract import Extraction, Limits, RawRequest, extract
+
+Rewriter = Callable[[tuple[Finding, ...]], RawRequest]
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,27 +29,75 @@ class Inspection:
     bytes_inspected: int
     contexts: tuple[str, ...]  # per finding: a little text around the value (evidence only)
     images: int = 0  # images whose pixels went uninspected (policy: content.images)
+    # Rewrites prepared by the worker: (indices of the findings masked, result or why not).
+    prepared: tuple[tuple[tuple[int, ...], RawRequest | CannotMask], ...] = ()
+    # The proxy's own extraction when it extracted in-process (never crosses a pipe).
+    rewriter: Rewriter | None = field(default=None, compare=False, repr=False)
+
+    def rewrite(self, to_mask: tuple[Finding, ...]) -> RawRequest | None:
+        """The request with ``to_mask`` masked, or None when nobody prepared that rewrite.
+
+        Raises CannotMask when the content cannot carry the masks."""
+        if self.rewriter is not None:
+            return self.rewriter(to_mask)
+        key = tuple(i for i, f in enumerate(self.findings) if f in to_mask)
+        for masked, result in self.prepared:
+            if masked == key:
+                if isinstance(result, CannotMask):
+                    raise result
+                return result
+        return None
 
 
-def inspect_request(detector, raw: RawRequest, limits: Limits) -> Inspection:
+def inspect_request(detector, raw: RawRequest, limits: Limits,
+                    maskable: Iterable[frozenset[str]] = ()) -> Inspection:
     """Extract and detect in the current process (used by workers and by `baomi scan`)."""
     extraction = extract(raw, limits)
-    findings = detector.analyze(list(extraction.segments))
+    findings = tuple(detector.analyze(list(extraction.segments)))
+    return replace(inspection_of(extraction, findings),
+                   prepared=_prepare(extraction, findings, maskable))
+
+
+def inspection_of(extraction: Extraction, findings: tuple[Finding, ...],
+                  rewriter: Rewriter | None = None) -> Inspection:
     contexts = tuple(_around(extraction.segments[f.segment].text, f) for f in findings)
-    return Inspection(tuple(findings), len(extraction.segments), extraction.bytes_inspected, contexts,
-                      extraction.images)
+    return Inspection(findings, len(extraction.segments), extraction.bytes_inspected, contexts,
+                      extraction.images, rewriter=rewriter)
 
 
-def mask_request(raw: RawRequest, limits: Limits, findings: tuple[Finding, ...]):
-    """Rewrite the request with every finding replaced by its masked form.
+def detect_segments(detector, selected: Sequence[tuple[int, Segment]]) -> tuple[Finding, ...]:
+    """Findings of some segments of a request, each pointing at its index in the request."""
+    indices = [index for index, _ in selected]
+    findings = detector.analyze([segment for _, segment in selected])
+    return tuple(replace(f, segment=indices[f.segment]) for f in findings)
 
-    The same safe mask as records, without the fingerprint: sent out, a fingerprint would
+
+def mask_request(raw: RawRequest, limits: Limits, findings: tuple[Finding, ...]) -> RawRequest:
+    """Rewrite the request with every finding replaced by its masked form."""
+    return masked(extract(raw, limits), findings)
+
+
+def masked(extraction: Extraction, findings: tuple[Finding, ...]) -> RawRequest:
+    """The same safe mask as records, without the fingerprint: sent out, a fingerprint would
     give the receiver a stable pseudonym of the customer across requests."""
-    extraction = extract(raw, limits)
     replacements: dict[int, list[tuple[int, int, str]]] = {}
     for f in findings:
         replacements.setdefault(f.segment, []).append((f.start, f.end, f.masked(fingerprint=False)))
     return extraction.rewrite(replacements)
+
+
+def _prepare(extraction: Extraction, findings: tuple[Finding, ...],
+             maskable: Iterable[frozenset[str]]):
+    prepared: dict[tuple[int, ...], RawRequest | CannotMask] = {}
+    for entities in maskable:
+        key = tuple(i for i, f in enumerate(findings) if f.entity in entities)
+        if not key or key in prepared:
+            continue
+        try:
+            prepared[key] = masked(extraction, tuple(findings[i] for i in key))
+        except CannotMask as e:
+            prepared[key] = e
+    return tuple(prepared.items())
 
 
 def _around(text: str, f: Finding, width: int = 24) -> str:

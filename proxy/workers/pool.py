@@ -1,5 +1,11 @@
 """Inspection off the event loop: a pool of worker processes that extract and detect.
 
+Clean traffic never reaches a worker: ``inspect`` first extracts a small request here and
+runs the detector's own segment selector on it (``proxy.workers.triage``); a request with no
+segment that can hold a finding is decided without IPC. Otherwise a worker runs the detector
+on the selected segments only, or extracts and detects a request too big to extract here,
+and also prepares the masked rewrite when the policy could mask (one round trip).
+
 CPU work in a mitmproxy hook blocks every connection, and a thread cannot be killed
 when it hangs, so each worker is a process (both cores get used). A call that runs
 past its timeout kills that worker and starts a fresh one; the caller gets
@@ -14,7 +20,10 @@ worker dies under it is retried once on a live worker, then gets the policy's ``
     pool = InspectionPool(DetectorConfig(), size=2)
     await pool.start()
     result = await pool.inspect(raw_request, limits, timeout=5)   # -> Inspection
-    rewritten = await pool.mask(raw_request, limits, findings, timeout=5)
+    result.rewrite(findings_to_mask)                   # the masked request, prepared
+    rewritten = await pool.mask(raw_request, limits, findings, timeout=5)   # when not prepared
+
+The event loop never blocks on a pipe (``proxy.workers.channel``).
 """
 
 from __future__ import annotations
@@ -25,16 +34,19 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
+from detectors.batch import SegmentSelector
 from detectors.config import DetectorConfig
 from detectors.model import Finding
 from proxy.errors import BaomiError, DetectionFailed, DetectionTimeout, StartupError
 from proxy.extraction.extract import Limits, RawRequest
-from proxy.workers.inspection import Inspection, inspect_request, mask_request
+from proxy.workers.channel import Channel
+from proxy.workers.inspection import Inspection, detect_segments, inspect_request, mask_request
+from proxy.workers.triage import Triage
 
 log = logging.getLogger("baomi.pool")
 
@@ -65,8 +77,10 @@ def _worker_main(conn: Connection, config: DetectorConfig) -> None:
         except EOFError:
             return
         try:
-            if op == "inspect":
-                result: Any = inspect_request(detector, *args)
+            if op == "detect":
+                result: Any = detect_segments(detector, *args)
+            elif op == "inspect":
+                result = inspect_request(detector, *args)
             elif op == "mask":
                 result = mask_request(*args)
             else:
@@ -101,12 +115,6 @@ def _why_not_started(e: BaseException, config: DetectorConfig) -> str:
     return text[:500]
 
 
-def _wake(answered: asyncio.Future[None]) -> None:
-    """Reader callback: resolve the wait once (the fd stays readable until recv())."""
-    if not answered.done():
-        answered.set_result(None)
-
-
 class _WorkerLost(DetectionFailed):
     """The worker process is gone (killed, crashed): the job may be retried on another."""
 
@@ -114,6 +122,7 @@ class _WorkerLost(DetectionFailed):
 class _Worker:
     def __init__(self, config: DetectorConfig):
         self.killed = False
+        self.channel: Channel | None = None  # once started: the non-blocking end of the pipe
         self.conn, child = _CTX.Pipe()
         self.process = _CTX.Process(
             target=_worker_main, args=(child, config), name="baomi-inspect", daemon=True
@@ -135,38 +144,34 @@ class _Worker:
             raise StartupError(f"detector worker failed to start: {payload}")
 
     async def call(self, op: str, args: tuple, timeout: float) -> Any:
-        """Send one job and await its answer on the event loop (no thread hop per request).
+        """Send one job and await its answer on the event loop (no thread hop per request,
+        no blocking read or write: ``Channel``).
 
         Raises DetectionTimeout (the worker is killed: a thread or a hung recognizer cannot
         be interrupted any other way) or _WorkerLost, or re-raises the worker's error.
         """
-        loop = asyncio.get_running_loop()
-        answered = loop.create_future()
-        try:
-            if not self.alive:
-                raise OSError("not running")
-            fd = self.conn.fileno()
-            self.conn.send((op, args))
-        except (OSError, ValueError):
+        if not self.alive:
             self.kill()
-            raise _WorkerLost("detector worker died (send)") from None
-        # Readable means a reply, or EOF when the worker died; recv() tells which.
-        loop.add_reader(fd, _wake, answered)
+            raise _WorkerLost("detector worker died (not running)")
+        if self.channel is None:
+            self.channel = Channel(self.conn)
         try:
-            await asyncio.wait_for(answered, timeout)
+            status, payload = await asyncio.wait_for(self._exchange(self.channel, op, args),
+                                                     timeout)
         except TimeoutError:
-            self.kill()
+            self.kill()  # also when the timeout struck mid-frame: the pipe is unusable
             raise DetectionTimeout(f"inspection took longer than {timeout:g}s") from None
-        finally:
-            loop.remove_reader(fd)
-        try:
-            status, payload = self.conn.recv()
         except (EOFError, OSError) as e:
             self.kill()
             raise _WorkerLost(f"detector worker died ({type(e).__name__})") from None
         if status == "err":
             raise payload
         return payload
+
+    @staticmethod
+    async def _exchange(channel: Channel, op: str, args: tuple) -> tuple[str, Any]:
+        await channel.send((op, args))
+        return await channel.receive()
 
     @property
     def alive(self) -> bool:
@@ -200,6 +205,7 @@ class InspectionPool:
         self._waiting = 0
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
+        self.triage: Triage | None = None  # built by start(): decides clean requests here
         self.ready = False
 
     @property
@@ -213,7 +219,8 @@ class InspectionPool:
         t0 = time.monotonic()
         workers = [_Worker(self.config) for _ in range(self.size)]
         try:
-            await asyncio.gather(
+            triage, *_ = await asyncio.gather(
+                loop.run_in_executor(self._threads, self._triage),
                 *(loop.run_in_executor(self._threads, w.wait_ready, self.start_timeout) for w in workers)
             )
         except BaseException:
@@ -223,11 +230,24 @@ class InspectionPool:
         for w in workers:
             self._workers.add(w)
             self._idle.put_nowait(w)
+        self.triage = triage
         self.ready = True
         log.info("detector ready: %d workers in %.1fs", self.size, time.monotonic() - t0)
 
-    async def inspect(self, raw: RawRequest, limits: Limits, timeout: float) -> Inspection:
-        return await self._call("inspect", (raw, limits), timeout)
+    def _triage(self) -> Triage:
+        """The detector's segment selector, built here too (hyperscan compiles in ms)."""
+        return Triage(SegmentSelector.for_config(self.config), edm=self.config.edm_index is not None)
+
+    async def inspect(self, raw: RawRequest, limits: Limits, timeout: float,
+                      maskable: Iterable[frozenset[str]] = ()) -> Inspection:
+        """Findings of ``raw``; ``maskable``: the entity sets the policy's mask rules mask,
+        whose rewrites a worker that extracts prepares (``Inspection.rewrite``)."""
+        local = self.triage.local(raw, limits) if self.triage is not None else None
+        if local is None:
+            return await self._call("inspect", (raw, limits, tuple(maskable)), timeout)
+        if not local.selected:
+            return local.inspection()  # clean: decided here, no IPC
+        return local.inspection(await self._call("detect", (local.to_detect(),), timeout))
 
     async def mask(self, raw: RawRequest, limits: Limits, findings: tuple[Finding, ...], timeout: float):
         return await self._call("mask", (raw, limits, findings), timeout)

@@ -1,0 +1,71 @@
+"""Which requests need a detector worker at all, decided in the proxy process.
+
+    triage = Triage(SegmentSelector.for_config(config), edm=False)
+    local = triage.local(raw_request, limits)
+    local is None          -> too big or too complex to extract here: send it raw to a worker
+    local.selected == []   -> clean: no segment can hold a finding (detectors/batch.py), no IPC
+    local.to_detect()      -> the (index, segment) pairs a worker must run the detector on
+
+Most traffic is clean, and a trip to a worker (pickle, pipe, wake-up, reply) costs more than
+extracting and pre-filtering a small request here. Extraction runs on the event loop, so it
+is bounded: only bodies of at most ``INLINE_BODY_BYTES`` that are not a binary document or
+archive by their magic number, with a decoded-bytes budget of ``INLINE_DECODED_BYTES``
+(compressed bodies, base64 layers, nested archives: a bomb stops at the budget). Anything
+over those bounds, and any error while extracting here, goes to a worker as it did before
+this module existed, which extracts again with the policy's own limits: its errors (oversize,
+undecodable, timeout) are the ones the policy acts on, exactly as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from detectors.batch import SegmentSelector
+from detectors.model import Finding, Segment
+from proxy.extraction.extract import Extraction, Limits, RawRequest, extract, sniff
+from proxy.workers.inspection import Inspection, inspection_of, masked
+
+log = logging.getLogger("baomi.triage")
+
+INLINE_BODY_BYTES = 64 << 10  # a typical API call; larger bodies are extracted by a worker
+INLINE_DECODED_BYTES = 256 << 10  # decompressed and decoded layers, all together
+
+
+@dataclass(frozen=True, slots=True)
+class Local:
+    extraction: Extraction
+    selected: Sequence[int]  # segments that can hold a finding
+    everything: bool  # the detector needs every segment (exact data match across fields)
+
+    def to_detect(self) -> tuple[tuple[int, Segment], ...]:
+        segments = self.extraction.segments
+        indices = range(len(segments)) if self.everything else self.selected
+        return tuple((i, segments[i]) for i in indices)
+
+    def inspection(self, findings: tuple[Finding, ...] = ()) -> Inspection:
+        """The request's Inspection; masking rewrites this extraction (no second extraction)."""
+        extraction = self.extraction
+        return inspection_of(extraction, findings, rewriter=lambda f: masked(extraction, f))
+
+
+class Triage:
+    def __init__(self, selector: SegmentSelector, edm: bool = False):
+        self.selector = selector
+        self.edm = edm
+
+    def local(self, raw: RawRequest, limits: Limits) -> Local | None:
+        """Extract and select here, or None: a worker must extract ``raw`` itself."""
+        if self.selector.everything or not self.selector.available:
+            return None  # every segment goes to a worker anyway: let it extract too
+        if raw.body and (len(raw.body) > INLINE_BODY_BYTES or sniff(raw.body) is not None):
+            return None
+        bounded = replace(limits, max_decoded_bytes=min(limits.max_decoded_bytes,
+                                                        INLINE_DECODED_BYTES))
+        try:
+            extraction = extract(raw, bounded)
+        except Exception as e:  # noqa: BLE001 - a worker extracts again and its error counts
+            log.debug("extracting in a worker instead (%s)", type(e).__name__)
+            return None
+        return Local(extraction, self.selector.select(extraction.segments), self.edm)
