@@ -89,3 +89,24 @@ def test_watch_polls_until_cancelled(data_dir, runtime):
 
     seen, approval_id = asyncio.run(scenario())
     assert seen == ("allow", approval_id)
+
+
+def test_a_reload_swaps_in_the_new_policy_with_the_approvals_at_once(data_dir, tmp_path):
+    """PolicyReloader.merge (set by run.py): no moment without the data-dir approvals."""
+    from test_reload import FakeAddon
+
+    from proxy.app.reload import PolicyReloader
+    from proxy.observe.metrics import Metrics
+
+    path = tmp_path / "policy.yaml"
+    path.write_text((REPO / "policies" / "default.yaml").read_text())
+    runtime = Runtime(policy=load_policy(path))
+    watcher = ApprovalWatcher(data_dir, runtime)
+    _, approval = approved(data_dir)
+    watcher.refresh()
+    reloader = PolicyReloader(path, runtime, FakeAddon(), Metrics(), None)
+    reloader.merge = watcher.merge
+    path.write_text(path.read_text() + "\n# edited\n")
+    assert asyncio.run(reloader.reload("file changed")) is True
+    assert runtime.policy.hash != load_policy(REPO / "policies" / "default.yaml").hash
+    assert action(runtime) == ("allow", approval.id)

@@ -73,6 +73,8 @@ class PolicyReloader:
         self.addon = addon
         self.metrics = metrics
         self.pool_factory = pool_factory  # DetectorConfig -> started InspectionPool (async)
+        # policy -> policy in force; run.py sets ApprovalWatcher.merge (data-dir approvals)
+        self.merge = lambda policy: policy
         self._lock = asyncio.Lock()
         self._seen = self._fingerprint()
 
@@ -122,7 +124,7 @@ class PolicyReloader:
                 await self._swap_detector_if_changed(old, policy)
             except Exception as e:  # noqa: BLE001 - any start-up failure keeps the old detector
                 return self._reject(why, [f"detector could not start: {e}"])
-            self.runtime.policy = policy  # the atomic swap
+            self.runtime.policy = self.merge(policy)  # the atomic swap
             self.addon.apply_limits()
             self._accepted(why, policy, "reloaded")
             return True
@@ -146,7 +148,7 @@ class PolicyReloader:
         if staged.pool is not None:
             previous, self.addon.pool = self.addon.pool, staged.pool
             previous.close_when_idle()
-        self.runtime.policy = staged.policy
+        self.runtime.policy = self.merge(staged.policy)
         self.addon.apply_limits()
         self._accepted("supervisor", staged.policy, "reloaded")
 

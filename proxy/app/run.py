@@ -120,6 +120,7 @@ async def serve(settings: RunSettings, link=None) -> int:
     reloader = PolicyReloader(settings.policy, runtime, addon, metrics, new_pool)
     approvals = ApprovalWatcher(data_dir, runtime)  # data-dir approvals, in force within ~1 s
     approvals.refresh()
+    reloader.merge = approvals.merge  # a reloaded policy gets them at once, no gap
     use_application_links(settings.console_url, ensure_link_key(data_dir),
                           lambda: runtime.policy)
     loop = asyncio.get_running_loop()
