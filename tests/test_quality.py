@@ -19,8 +19,12 @@ from detection_support import shared_detector
 from bench.quality.generate import Label, Sample, corpus
 from bench.quality.real import DATA, ENTITIES, Payload, Text, load_payloads, load_texts, wrap_text
 from bench.quality.realscore import (
+    CleanGroup,
+    CleanReport,
+    TextReport,
     boundary_errors,
     evaluate_real,
+    goal_misses,
     score_payload,
     score_sentence,
     score_texts,
@@ -329,3 +333,23 @@ def test_dev_sentences_are_scored_in_their_own_groups():
     assert report.groups["zh-dev"].boundaries == {("ADDRESS", "runs on"): 1}
     assert report.groups["all"].tally("ADDRESS", "exact").found == 0
     assert report.groups["all"].tally("ADDRESS", "overlap").found == 1
+
+
+def test_real_goal_misses_name_each_missed_figure():
+    text, clean = TextReport("x"), CleanReport("x")
+    person = text.group("zh").tally("PERSON", "overlap")
+    person.tp, person.fp, person.gold, person.found = 9, 1, 10, 9  # P 0.9, R 0.9: met
+    address = text.group("zh").tally("ADDRESS", "exact")
+    address.tp, address.fp, address.gold, address.found = 8, 2, 10, 8
+    english = text.group("en").tally("PERSON", "overlap")
+    english.tp, english.gold, english.found = 5, 10, 5
+    clean.group("test").add(CleanGroup(payloads=100, flagged=2))
+    clean.group("dev").add(CleanGroup(payloads=100, flagged=50))  # dev is not a goal
+    assert goal_misses(text, clean) == [
+        "en PERSON recall 0.500 < 0.85",
+        "zh ADDRESS precision 0.800 < 0.9",
+        "zh ADDRESS recall 0.800 < 0.9",
+        "clean test payloads flagged 0.020 > 0.01",
+    ]
+    clean.group("test").add(CleanGroup(payloads=100))
+    assert goal_misses(None, clean) == []

@@ -281,6 +281,29 @@ def order(names: Sequence[str], tail: Sequence[str]) -> list[str]:
     return sorted(n for n in names if n not in tail) + [n for n in tail if n in names]
 
 
+# Issue 13's goals on real data: (group, entity) -> (precision, recall); clean test share.
+GOALS = {("zh", "PERSON"): (0.90, 0.90), ("en", "PERSON"): (0.90, 0.85), ("zh", "ADDRESS"): (0.90, 0.90)}  # fmt: skip
+CLEAN_GOAL = 0.01
+
+
+def goal_misses(text: TextReport | None, clean: CleanReport | None) -> list[str]:
+    """Issue 13's real-data goals that a report misses (a bench figure, never a test)."""
+    misses = []
+    for (name, entity), (precision, recall) in GOALS.items() if text else ():
+        group = text.groups.get(name) if text else None
+        t = group.tally(entity, HEADLINE[entity]) if group else None
+        if t is None or not t.gold:
+            continue
+        if t.precision < precision:
+            misses.append(f"{name} {entity} precision {t.precision:.3f} < {precision}")
+        if t.recall < recall:
+            misses.append(f"{name} {entity} recall {t.recall:.3f} < {recall}")
+    test = clean.groups.get("test") if clean else None
+    if test and test.payloads and test.share > CLEAN_GOAL:
+        misses.append(f"clean test payloads flagged {test.share:.3f} > {CLEAN_GOAL}")
+    return misses
+
+
 def print_texts(reports: Sequence[TextReport]) -> None:
     print("Real labelled text (PERSON: overlap; ADDRESS: exact; [overlap] in brackets)")
     print(

@@ -408,12 +408,21 @@ def main_real(args: argparse.Namespace) -> None:
             "threshold": args.threshold,
             "text": {r.engine: realscore.text_rows(r) for r in texts},
             "clean": {r.engine: realscore.clean_rows(r) for r in clean},
+            "goal_misses": {
+                e: realscore.goal_misses(texts[i] if texts else None, clean[i] if clean else None)
+                for i, e in enumerate(engines)
+            },
         }, ensure_ascii=False))  # fmt: skip
         return
     if texts:
         realscore.print_texts(texts)
     if clean:
         realscore.print_clean(clean)
+    for i, engine in enumerate(engines):
+        misses = realscore.goal_misses(texts[i] if texts else None, clean[i] if clean else None)
+        print(
+            f"{engine}: issue 13 goals " + ("met" if not misses else "missed: " + "; ".join(misses))
+        )
 
 
 if __name__ == "__main__":
