@@ -208,6 +208,8 @@ def test_startup_error_is_not_an_inspection_error():
 USAGE_CHECKED_OUTSIDE_CLI = {
     "proxy/app/ca.py": "--format of `baomi ca export`",
     "proxy/app/run.py": "--set values of `baomi run`",
+    "proxy/app/supervisor.py": "--processes N > 1 with a --mode or --listen-port N processes "
+                               "cannot share, and a --listen-port already in use",
     "proxy/console/ldap_roles.py": "--ldap-role GROUP=ROLE and --policy of `baomi console`",
     "proxy/console/serve.py": "--listen-host / --tls-cert / --tls-key of `baomi console`",
     "proxy/console/users.py": "NAME, --role, the password of `baomi console users` (and the "

@@ -14,43 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import dataclasses
 import logging
 import os
 import signal
 import socket
 import sys
-from pathlib import Path
 
 from policies.load import parse_policy
-from proxy.app.control import Line, decode
-from proxy.app.settings import RunSettings
+from proxy.app.control import Line, decode, settings_from_json
 from proxy.errors import BaomiError, PolicyError
 
 log = logging.getLogger("baomi.child")
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-_PATHS = ("policy", "data_dir")
-
-
-def settings_to_json(settings: RunSettings) -> dict:
-    """RunSettings as JSON-able values.
-
-    >>> s = RunSettings(policy=Path("p.yaml"), sets=("ignore_hosts=x",), workers=1)
-    >>> settings_from_json(settings_to_json(s)) == s
-    True
-    """
-    data = dataclasses.asdict(settings)
-    for name in _PATHS:
-        data[name] = str(data[name])
-    return data
-
-
-def settings_from_json(data: dict) -> RunSettings:
-    values = dict(data)
-    for name in _PATHS:
-        values[name] = Path(values[name])
-    values["sets"] = tuple(values["sets"])
-    return RunSettings(**values)
 
 
 def die_with_parent(parent: int) -> bool:

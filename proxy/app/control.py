@@ -4,6 +4,7 @@
     line = await Line.open(parent_sock)
     await line.send({"op": "prepare", "policy": encode(raw)})
     reply = await line.receive()          # None once the other side is gone
+    settings_from_json(settings_to_json(settings)) == settings   # RunSettings on the line
 
 JSON rather than pickle: the child trusts nothing it has to execute, and every message is
 a small dict of strings and numbers (policy bytes travel base64-encoded).
@@ -13,10 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import socket
+from pathlib import Path
+
+from proxy.app.settings import RunSettings
 
 LIMIT = 64 * 1024 * 1024  # a policy with large inline lists still fits on one line
+_PATHS = ("policy", "data_dir")
 
 
 def encode(raw: bytes) -> str:
@@ -54,3 +60,24 @@ class Line:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def settings_to_json(settings: RunSettings) -> dict:
+    """RunSettings as JSON-able values.
+
+    >>> s = RunSettings(policy=Path("p.yaml"), sets=("ignore_hosts=x",), workers=1)
+    >>> settings_from_json(settings_to_json(s)) == s
+    True
+    """
+    data = dataclasses.asdict(settings)
+    for name in _PATHS:
+        data[name] = str(data[name])
+    return data
+
+
+def settings_from_json(data: dict) -> RunSettings:
+    values = dict(data)
+    for name in _PATHS:
+        values[name] = Path(values[name])
+    values["sets"] = tuple(values["sets"])
+    return RunSettings(**values)

@@ -40,8 +40,7 @@ from pathlib import Path
 from prometheus_client.multiprocess import mark_process_dead
 
 from policies.load import parse_policy
-from proxy.app.child import settings_to_json
-from proxy.app.control import Line, encode
+from proxy.app.control import Line, encode, settings_to_json
 from proxy.app.keys_at_rest import refuse_exposed_keys
 from proxy.app.reload import accepted, fingerprint, rejected
 from proxy.app.settings import RunSettings
@@ -146,12 +145,16 @@ class StartupFailed(Exception):
 class Supervisor:
     def __init__(self, settings: RunSettings, processes: int):
         self.settings, self.processes = settings, processes
+        self.pac = pac_source(  # a bad --pac-proxy stops start-up before anything is logged
+            pac_address(settings.pac_proxy, settings.listen_host, settings.listen_port),
+            lambda: self.policy.internal_hosts)
         self.path = Path(settings.policy)
         self.raw = _read_policy(self.path)
         self.policy = parse_policy(self.raw, str(self.path))  # a bad policy stops start-up
         self.multiproc = reset_dir(settings.data_dir / "metrics.d")
         self.metrics = Metrics(mode=settings.mode, components=SUPERVISOR_COMPONENTS)
-        accepted(self.metrics, "start", self.policy, "loaded")
+        self.metrics.policy_reload("success", self.policy.hash,
+                                   rules=[r.name for r in self.policy.rules])
         self.metrics.set_ready("policy", True)
         self.box = BoxMetrics(self.metrics, self.multiproc, self.up)
         self.children: list[Child | None] = [None] * processes
@@ -363,9 +366,7 @@ class Supervisor:
         s = self.settings
         if not s.metrics_port:
             return None
-        pac = pac_source(pac_address(s.pac_proxy, s.listen_host, s.listen_port),
-                         lambda: self.policy.internal_hosts)
-        return serve_health(s.metrics_host, s.metrics_port, self.box, pac=pac)
+        return serve_health(s.metrics_host, s.metrics_port, self.box, pac=self.pac)
 
     def _banner(self) -> None:
         s = self.settings
