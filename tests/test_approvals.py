@@ -23,6 +23,7 @@ from proxy.record.approvals.links import application_link, check_link, ensure_li
 from proxy.record.approvals.merge import collisions, merged
 from proxy.record.decisions import DecisionRecord
 from proxy.record.incidents import IncidentStore, ensure_keys
+from proxy.record.incidents.index import ReviewIndex
 from proxy.record.incidents.log import entries, incidents_dir
 from proxy.record.incidents.verify import verify
 
@@ -86,6 +87,14 @@ def test_file_approve_revoke_lifecycle_is_in_the_log_and_verifies(data_dir):
         "application", "application_decision", "approval_revocation"]
     report = verify(data_dir)
     assert report.ok, report.problems
+    index = ReviewIndex.open(data_dir)  # the incident's history tells the story too
+    try:
+        history = [(h["who"], h["what"]) for h in index.history(inc)]
+    finally:
+        index.close()
+    assert history[1:] == [("alice", f"transfer application {app.id}: filed"),
+                           ("carol", f"transfer application {app.id}: approved"),
+                           ("dave", f"transfer application {app.id}: approval revoked")]
 
 
 def test_state_json_is_rebuilt_from_the_log(data_dir):

@@ -177,7 +177,7 @@ class ApprovalStore:
             if limit > app.max_records:
                 raise ApplicationError(f"max records {limit} is more than the applicant asked "
                                        f"for ({app.max_records})")
-            data = {"id": app.id, "decision": "approve", "who": approver,
+            data = {"id": app.id, "incident": app.incident, "decision": "approve", "who": approver,
                     "entities": chosen, "expires": format_time(until), "max_records": limit}
             return self._act(state, "application_decision", data).approvals[app.id]
 
@@ -185,7 +185,7 @@ class ApprovalStore:
         with self._locked():
             state = self._sync()
             app = _pending(state, application_id, approver)
-            data = {"id": app.id, "decision": "reject", "who": approver,
+            data = {"id": app.id, "incident": app.incident, "decision": "reject", "who": approver,
                     "reason": _text(reason, "reason")}
             return self._act(state, "application_decision", data).applications[app.id]
 
@@ -200,7 +200,7 @@ class ApprovalStore:
             if approval.revoked_at is not None:
                 raise ApplicationError(f"approval {approval_id} was already revoked "
                                        f"({approval.revoked_at})")
-            data = {"id": approval_id, "who": who,
+            data = {"id": approval_id, "incident": approval.incident, "who": who,
                     "reason": _text(reason, "reason") if reason else None}
             return self._act(state, "approval_revocation", data).approvals[approval_id]
 

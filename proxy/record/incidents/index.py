@@ -275,6 +275,21 @@ def _purge(db: sqlite3.Connection, e: Entry) -> None:
         db.execute("UPDATE periods SET purged_seq = ? WHERE id = ?", (e.seq, period_id))
 
 
+def _application(db: sqlite3.Connection, e: Entry) -> None:
+    """Transfer applications (proxy.record.approvals): a line in their incident's history."""
+    d = e.data
+    if e.kind == "application":
+        who, what = d.get("requester") or f"client {d.get('client')}", "filed"
+    elif e.kind == "application_decision":
+        who, what = d.get("who"), "approved" if d.get("decision") == "approve" else "rejected"
+    else:
+        who, what = d.get("who"), "approval revoked"
+    if d.get("incident"):
+        db.execute("INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?, ?)",
+                   (e.seq, d["incident"], e.time, who, f"transfer application {d.get('id')}: "
+                    f"{what}"))
+
+
 def _ignore(db: sqlite3.Connection, e: Entry) -> None:
     pass  # segment, checkpoint, rotation frames carry nothing for the review queue
 
@@ -285,4 +300,7 @@ _APPLY = {
     "access": _access,
     "period": _period,
     "purge": _purge,
+    "application": _application,
+    "application_decision": _application,
+    "approval_revocation": _application,
 }
