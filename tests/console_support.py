@@ -19,12 +19,18 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from argon2 import PasswordHasher
 from harness import REPO
 from incidents_cli import RAW_ID, RAW_PHONE, keyed_dir, record
 
+from proxy.console import users
 from proxy.console.app import ConsoleSettings, create_app
 from proxy.console.users import Users
 from proxy.record.incidents.store import IncidentStore
+
+# In-process tests hash with argon2id at 8 MiB, 1 pass (the 64 MiB default takes ~1 s a hash on
+# today's shared cores); the real `baomi console` processes (ConsoleServer) keep the default.
+users.use_hasher(PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1))
 
 PASSWORD = "correct horse battery staple"
 USERS = {"rita": ["reviewer"], "abe": ["approver"], "ada": ["admin"]}

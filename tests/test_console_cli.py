@@ -13,7 +13,7 @@ from console_support import PASSWORD, ConsoleServer, seeded_dir
 from harness import UpstreamCA
 
 from proxy.cli import main
-from proxy.console.users import Users
+from proxy.console.users import DEFAULT_HASHER, Users
 
 
 def baomi(capsys, monkeypatch, *argv: str, stdin: str = "") -> tuple[int, str, str]:
@@ -33,7 +33,7 @@ def test_users_add_list_disable(tmp_path, capsys, monkeypatch):
     assert stat.S_IMODE(users_file.stat().st_mode) == 0o600
     text = users_file.read_text()
     assert PASSWORD not in text
-    assert json.loads(text)["users"]["rita"]["hash"].startswith("$argon2id$")
+    assert json.loads(text)["users"]["rita"]["hash"].startswith("$argon2id$v=19$")
     code, out, _ = baomi(capsys, monkeypatch, "console", "users", "list", "--json",
                          "--data-dir", d)
     listed = json.loads(out)
@@ -47,6 +47,15 @@ def test_users_add_list_disable(tmp_path, capsys, monkeypatch):
     code, out, _ = baomi(capsys, monkeypatch, "console", "users", "list", "--data-dir", d)
     assert out.startswith("rita\treviewer,approver\tdisabled\t")
     assert Users(tmp_path / "var").check("rita", PASSWORD) is None
+
+
+def test_default_hash_is_memory_hard():
+    # console_support hashes cheaply for speed; the shipped parameters are RFC 9106's
+    # low-memory profile
+    from argon2 import Type
+
+    p = DEFAULT_HASHER
+    assert (p.type, p.memory_cost, p.time_cost) == (Type.ID, 64 * 1024, 3)
 
 
 @pytest.mark.parametrize(("argv", "stdin", "message"), [

@@ -29,9 +29,16 @@ from proxy.errors import UsageError
 
 ROLES = ("reviewer", "approver", "admin")
 MIN_PASSWORD = 12
-_HASHER = PasswordHasher()
+DEFAULT_HASHER = PasswordHasher()  # argon2id, m=64 MiB, t=3, p=4
+_HASHER = DEFAULT_HASHER
 _DUMMY = _HASHER.hash("not a password of anyone")
 _LOCK = threading.Lock()
+
+
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Cheaper parameters for test suites (hashes made with others still verify)."""
+    global _HASHER, _DUMMY
+    _HASHER, _DUMMY = hasher, hasher.hash("not a password of anyone")
 
 
 @dataclass(frozen=True, slots=True)
