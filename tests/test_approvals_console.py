@@ -119,6 +119,8 @@ def test_approver_approves_narrower_then_revokes(world):
     data_dir, key, ids, app = world
     app_id = file_application(app, key, ids[0])
     abe = as_user(app, "abe")
+    assert 'id="nav-applications"' in abe.get("/").get_data(as_text=True)  # every page
+    assert 'id="nav-applications"' not in as_user(app, "rita").get("/").get_data(as_text=True)
     queue = abe.get("/applications").get_data(as_text=True)
     assert app_id in queue and "quarterly payroll" in queue
     detail = abe.get(f"/applications/{app_id}").get_data(as_text=True)
