@@ -56,10 +56,10 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     (r"[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:|::[0-9A-Fa-f]", ("IP_ADDRESS",), False),
     (r"[A-Z]{2}[0-9]{2}[ -]?[A-Z0-9]{4}", ("IBAN_CODE",), False),
     (r"[0-9A-Za-z] ?(号|弄|栋|幢|座|单元|层|楼|室|户)", ("ADDRESS",), False),
-    # Two admin levels and a village or estate, no number (…永阳镇北义安村三组).
+    (r"[一-鿿][1-9][0-9]{0,3}-[0-9]{1,4}", ("ADDRESS",), False),  # 新村123-10-446
+    # An admin level and a village or estate, no number (…永阳镇北义安村三组).
     (
-        r"(省|市|区|县|旗|镇|乡|街道)[^\n]{0,24}(镇|乡|街道|区|县)[^\n]{0,24}"
-        r"(村|组|社区|居委会|小区|花园|公寓|大厦)",
+        r"(省|市|区|县|旗|镇|乡|街道)[^\n]{0,24}(村|组|社区|居委会|小区|花园|公寓|大厦)",
         ("ADDRESS",),
         False,
     ),

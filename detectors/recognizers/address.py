@@ -45,18 +45,34 @@ DETAIL = re.compile(
     f"|(?<=[{CJK}])(?:村|组|社区|居委会|小区|花园|公寓|大厦)"
 )
 # One component of an address, read left to right from its start (see ``address_end``).
-UNIT = "号楼|号院|号|弄|栋|幢|座|单元|层|楼|室|户|区|组|排|巷|栋楼"
+UNIT = "号楼|号院|号|弄|栋|幢|座|单元|层|楼|室|户|区|组|队|排|巷|栋楼"
 PLACE_SUFFIX = (
     "特别行政区|自治区|自治州|自治县|街道|省|市(?!场)|区(?!域)|县|旗|镇|乡|"
     "大街|大道|路|街|巷|胡同|弄|里|段|"
-    "村|组|社区|居委会|小区|花园|公寓|大厦|广场|中心|大楼|家园|新村|新城|苑|园|城|庄|"
+    "村|组|队|社区|居委会|小区|花园|公寓|大厦|广场|中心|大楼|家园|新村|新城|苑|园|城|庄|"
     "工业区|园区|开发区|市场|商城|公司|厂|医院|学校|大学|学院|宾馆|酒店|店|部|"
     "号楼|号院|栋|幢|座|单元|层|楼|室"
 )
 NUMBER = rf"(?:[A-Za-z]?[-－]?\d+[A-Za-z]?(?:[-－_/]\d+[A-Za-z]?)*(?:{UNIT})?|[一二三四五六七八九十]+(?:{UNIT}))"
 COMPONENT = re.compile(
-    rf"(?:[{CJK}A-Za-z]{{1,10}}?(?:{PLACE_SUFFIX})|[{CJK}]{{1,10}}(?=[A-Za-z]?\d)|{NUMBER}|之\d+|[-－]\d+|[A-Za-z](?:{UNIT}))"
+    rf"(?:[{CJK}A-Za-z]{{1,10}}?(?:{PLACE_SUFFIX})|居委会|村委会|社区|小区|工业区|开发区|园区"
+    rf"|[{CJK}]{{1,10}}(?=[A-Za-z]?\d)|{NUMBER}|之\d+|[-－]\d+|[A-Za-z](?:{UNIT}))"
 )
+# A building or organisation named after the number, up to the end of the clause:
+# ...路166号党校门卫室。 / ...1257号温州奥洋科技有限公司， (nouns only: not 拜访客户, 明天发货).
+TRAILING_NAME = re.compile(f"[{CJK}]{{2,10}}(?=[，。；,;！!？?（( \\n]|$)")
+# Hyphens and underscores join an address's parts (浙江-宁波-江东区, 166号_金虹大厦_一楼).
+JOINER = re.compile(r"[-_－](?=[^-_－\s])")
+NOUN_TAGS = ("n", "nr", "ns", "nt", "nz", "j", "l")
+GAP_TAGS = ("nr", "ns", "nt", "nz", "nrt", "nrfg", "j", "x", "m", "eng")  # names, no nouns
+ESTATE = re.compile(
+    f"(?<=[{CJK}])(?:家园|小区|花园|新村|公寓|大厦|山庄|华庭|公馆|广场|苑)"
+)
+# 123-10-446, 15-12-842: building, unit, room. Not a date (2024-05-20), not a phone (0571-...).
+UNIT_CHAIN = re.compile(
+    f"(?<=[{CJK}A-Za-z])(?!0)(?!(?:19|20)\\d\\d-)\\d{{1,4}}-\\d{{1,4}}(?:-\\d{{1,5}})?(?![0-9-])"
+)
+BUILDING = re.compile(r"\d+(?:号楼|栋|幢|单元)")
 LOCAL_ADMINS = frozenset(["区", "县", "镇", "乡", "街道"])  # not 市: 超市, 城市
 NUMBERED = re.compile(r"\d+(?:-\d+)*(?:号楼|号院|号|栋|幢|单元|室)")
 SEPARATOR = re.compile(r"[ \u3000]{1,2}|[、，,/][ ]?")
@@ -113,6 +129,10 @@ def address_end(text: str, start: int, limit: int) -> int:
     while at < limit:
         component = COMPONENT.match(text, at, limit)
         if component is None or component.end() == at:
+            joiner = JOINER.match(text, at, limit)
+            if joiner and COMPONENT.match(text, joiner.end(), limit):
+                at = joiner.end()
+                continue
             separator = SEPARATOR.match(text, at, limit)
             following = separator and COMPONENT.match(text, separator.end(), limit)
             if not (separator and following and is_detail(following.group(0))):
@@ -120,7 +140,18 @@ def address_end(text: str, start: int, limit: int) -> int:
             at = separator.end()
             continue
         at = end = component.end()
-    return end
+    return trailing_name_end(text, end, limit)
+
+
+def trailing_name_end(text: str, end: int, limit: int) -> int:
+    """``end`` moved past a trailing building or organisation name after a number."""
+    if end == 0 or not (text[end - 1].isdigit() or text[end - 1] in "号室栋幢座层楼"):
+        return end
+    name = TRAILING_NAME.match(text, end, limit)
+    if name is None:
+        return end
+    words = jieba.posseg.lcut(name.group(0), HMM=True)
+    return name.end() if all(w.flag in NOUN_TAGS for w in words) else end
 
 
 def is_detail(component: str) -> bool:
@@ -144,6 +175,7 @@ def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
     # 振兴|西路, 凤鸣|街道: a road's name, or a suffix that is a word of its own, takes the
     # word before whatever it is; an admin word such as 温州市 needs nothing more.
     start, name_words = holder, 1 if road or holder == first else 0
+    weak = 2
     for a, b in reversed(words):
         word = text[a:b]
         if a >= start:
@@ -152,17 +184,35 @@ def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
             start, name_words = a, name_words - 1  # 振兴|西路: a road's name is any word
         elif is_place_word(word):
             start = a
+        elif weak > 0 and is_name_like(word):
+            start, weak = a, weak - 1  # 温州|乐清|柳市镇: jieba tags some towns as names
         elif len(word) == 1 and word not in STOP and a == start - 1 and not CUES.search(word):
-            start = a  # 上|城区: jieba split a place name's first character off
-            break
+            start = a  # 安徽阜阳|颖|东区: jieba split a place name's first character off
         else:
             break
-    low_run = floor
-    gap = text[low_run:start]
-    if 0 < len(gap) <= 3 and not any(ch in STOP for ch in gap) and not CUES.search(gap):
-        start = low_run  # 地址：|北下|朱振兴西路: the whole run up to the cue is the place
+    if names_the_place(text[floor:start]):
+        start = floor  # 地址：|北下|朱振兴西路: the run up to the cue is the place
     province = PROVINCE_BEFORE.search(text, floor, start)
     return province.start() if province else start
+
+
+def names_the_place(gap: str) -> bool:
+    """The characters between a run's start and the place words found: part of the place
+    when short, or made only of names (jieba), with no cue or particle in them."""
+    if not 0 < len(gap) <= 10 or any(ch in STOP for ch in gap) or CUES.search(gap):
+        return False
+    return len(gap) <= 3 or all(w.flag in GAP_TAGS for w in jieba.posseg.lcut(gap, HMM=True))
+
+
+def is_name_like(word: str) -> bool:
+    """A 2-3 character word jieba calls a name, a proper noun or does not know (乐清, 柯桥)."""
+    tag = jieba.posseg.dt.word_tag_tab.get(word)
+    return (
+        2 <= len(word) <= 3
+        and bool(re.fullmatch(f"[{CJK}]+", word))
+        and (tag is None or tag in ("nr", "nz", "nrt", "nrfg"))
+        and not any(ch in STOP for ch in word)
+    )
 
 
 def is_place_word(word: str) -> bool:
@@ -213,6 +263,12 @@ class AddressRecognizer(ScoredPatternRecognizer):
             text, admins[0].end(), hi
         ):
             score = 0.6  # 海曙区维科上院13-52-972室, 江东街道上麻车411号
+        elif admins and UNIT_CHAIN.search(text, admins[0].end(), hi):
+            score = 0.6  # 江干区五福新村123-10-446: building-unit-room
+        elif (estate := ESTATE.search(text, lo, hi)) and (
+            UNIT_CHAIN.search(text, estate.end(), hi) or BUILDING.search(text, estate.end(), hi)
+        ):
+            score, admins = 0.6, [estate]  # 湖景家园6栋4单元2057
         else:
             return None
         first = min([m.start() for m in admins[:1] + roads[:1]])
@@ -221,8 +277,10 @@ class AddressRecognizer(ScoredPatternRecognizer):
         if start == first:  # no place word before the suffix: read back over characters
             longest = 8 if text.startswith(("自治", "特别"), first) else 5
             start = name_start(text, first, lo, longest)
-        seed = min(m.end() for m in roads + details + admins)
-        end = max(address_end(text, start, len(text)), seed)
+        # Parse on from the start and from each part found; the furthest chain ends it
+        # (浙江-宁波- is no component, 江东区江南路1226号… is).
+        parts = sorted(roads + details + admins, key=lambda m: m.end())
+        end = max(address_end(text, at, len(text)) for at in [start] + [m.end() for m in parts])
         return start, end, score
 
     @staticmethod
