@@ -150,3 +150,14 @@ approvals:
     at = lines.index("approvals: 1 active, 1 expired, 0 not yet started")
     assert [line.split()[:2] for line in lines[at + 1: at + 3]] == [
         ["APR-OLD", "expired"], ["APR-NOW", "active"]]
+
+
+def test_console_url_flag_environment_and_default(monkeypatch):
+    from proxy.cli import build_parser
+
+    monkeypatch.delenv("BAOMI_CONSOLE_URL", raising=False)
+    assert build_parser().parse_args(["run"]).console_url == "http://127.0.0.1:9465"
+    monkeypatch.setenv("BAOMI_CONSOLE_URL", "https://console.corp.example")
+    assert build_parser().parse_args(["run"]).console_url == "https://console.corp.example"
+    flag = build_parser().parse_args(["run", "--console-url", "https://c.example:8443"])
+    assert flag.console_url == "https://c.example:8443"  # flags beat the environment
