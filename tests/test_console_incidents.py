@@ -206,3 +206,46 @@ def test_no_raw_value_in_any_page(tmp_path):
         for raw in RAW_VALUES:
             assert page.count(raw) <= page.count(f'value="{raw}"'), raw
     assert any("CN_RESIDENT_ID" in p for p in seen)  # the pages did render incident data
+
+
+def test_cli_accepts_the_same_statuses_and_severity(tmp_path):
+    data_dir, _, ids = seeded_dir(tmp_path)
+    d = str(data_dir)
+    for status in ("triaged", "escalated", "duplicate", "confirmed"):
+        assert run("incidents", "triage", ids[0], "--data-dir", d, "--status", status).code == 0
+    done = run("incidents", "triage", ids[1], "--data-dir", d, "--status", "escalated",
+               "--severity", "critical")
+    assert done.code == 0
+    shown = json.loads(run("incidents", "show", ids[1], "--data-dir", d, "--json").out)
+    assert (shown["status"], shown["severity"]) == ("escalated", "critical")
+    listed_ids = [json.loads(line)["id"] for line in
+                  run("incidents", "list", "--data-dir", d, "--status", "confirmed",
+                      "--json").out.splitlines()]
+    assert listed_ids == [ids[0]]
+    with pytest.raises(SystemExit) as refused:  # argparse's choices: usage error, exit 2
+        run("incidents", "triage", ids[1], "--data-dir", d, "--status", "bogus")
+    assert refused.value.code == 2
+
+
+def test_an_index_from_before_severity_is_rebuilt(tmp_path):
+    import sqlite3
+
+    from proxy.record.incidents.index import ReviewIndex
+
+    data_dir, _, ids = seeded_dir(tmp_path)
+    path = data_dir / "incidents" / "index.sqlite"
+    path.unlink(missing_ok=True)
+    db = sqlite3.connect(path)  # the first release's incidents table: no severity column
+    db.execute("CREATE TABLE incidents (id TEXT PRIMARY KEY, seq INTEGER, file INTEGER, "
+               "offset INTEGER, time TEXT, action TEXT, rule TEXT, host TEXT, status TEXT NOT "
+               "NULL DEFAULT 'new', assignee TEXT, period TEXT, meta TEXT NOT NULL)")
+    db.execute("CREATE TABLE watermark (one INTEGER PRIMARY KEY CHECK (one = 1), file INTEGER,"
+               " offset INTEGER, seq INTEGER)")
+    db.commit()
+    db.close()
+    index = ReviewIndex.open(data_dir)
+    try:
+        assert [index.incident(i)["severity"] for i in ids] == [
+            "high", "high", "high", "medium", "medium", "low"]
+    finally:
+        index.close()
