@@ -220,3 +220,16 @@ def test_no_open_redirect(console, target):
     client = console[0].test_client()
     assert client.get(f"/lang/en?next={target}").headers["Location"] == "/"
     assert login(client, "rita", next_=target).headers["Location"] == "/"
+
+
+def test_throttle_table_is_bounded_but_keeps_a_locked_out_account(monkeypatch):
+    from proxy.console import sessions
+
+    monkeypatch.setattr(sessions, "MAX_SESSIONS", 20)
+    throttle = sessions.LoginThrottle(clock=lambda: 100.0)
+    for _ in range(5):
+        throttle.failed("rita", "10.0.0.1")
+    for i in range(40):  # a spray of names from other addresses
+        throttle.failed(f"u{i}", f"10.1.0.{i}")
+    assert len(throttle._by_key) <= 20
+    assert throttle.wait("rita", "10.9.9.9") == 8.0  # 5 failures: 2 ** (5 - 3 + 1) s

@@ -9,6 +9,16 @@
                                     sealed data key and the encrypted evidence (static/reveal.js
                                     opens them in the browser with the reviewer's key file)
 
+Why the reveal happens in the browser, and what that protects: the server holds only the
+reviewers' public key, and hands the browser the same sealed bytes ``baomi incidents reveal``
+reads from disk, after the access frame is durable; the private key is read from a local file
+by static/reveal.js and is never sent (CSP: scripts only from this console, connections only
+to it). A reader of the console host's disk, memory or traffic learns nothing it could not
+read before. What it does not protect against: whoever controls the console's code can serve
+a page that sends the key home, as with any crypto in a web page; reviewers who must assume
+a compromised console host use the ``baomi incidents reveal`` command the page prints, on
+their own machine. A passphrase-protected key file opens only with that command.
+
 Reviewers only. Every change goes through ``proxy.record.incidents.review`` — the functions
 ``baomi incidents triage``/``reveal`` use — so it is a log frame first and ``baomi incidents
 verify`` checks it like any other. Pages show metadata and masked snippets only.
