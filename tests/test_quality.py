@@ -298,7 +298,9 @@ def test_real_report_end_to_end_on_two_sources():
     texts, clean = evaluate_real(["baomi"], {"baomi": baomi}, [DATA], ["weibo", "har"], "")
     assert texts[0].groups["weibo"].tally("PERSON", "overlap").gold == 113
     assert texts[0].groups["weibo"].sentences == 270 == texts[0].groups["all"].sentences
-    assert set(texts[0].groups) == {"weibo", "zh", "all"}
+    carriers = {f"carrier:{c}" for c in ("chat", "form", "mail", "llm")}
+    assert set(texts[0].groups) == {"weibo", "zh", "all"} | carriers
+    assert sum(texts[0].groups[c].sentences for c in carriers) == 270
     har = clean[0].groups["har"]
     assert (har.payloads + har.expected, clean[0].groups["test"].payloads) == (56, har.payloads)
     assert har.expected == 1 and "dev" not in clean[0].groups
@@ -328,7 +330,7 @@ def test_dev_sentences_are_scored_in_their_own_groups():
                 for i, s in enumerate(segments) if "文三路" in s.text], 0  # fmt: skip
 
     report = score_texts("x", analyze, samples)
-    assert set(report.groups) == {"address_dev", "zh-dev", "address", "zh", "all"}
+    assert set(report.groups) == {"address_dev", "zh-dev", "address", "zh", "all", "carrier:form"}
     assert report.groups["all"].sentences == 1 == report.groups["zh-dev"].sentences
     assert report.groups["zh-dev"].boundaries == {("ADDRESS", "runs on"): 1}
     assert report.groups["all"].tally("ADDRESS", "exact").found == 0

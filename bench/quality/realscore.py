@@ -7,7 +7,8 @@ character with one. Recall counts gold spans found by such a prediction. PERSON 
 headlined with overlap, ADDRESS with exact boundaries; both rules are reported.
 A source scores only the entities it labels (``LABELLED``); other personal-data
 findings in its sentences are counted as "other". Groups: each source, each
-language (its sources summed), and all.
+language (its sources summed), all, and (``--json`` only) each carrier (chat, form,
+mail, llm) over all test sentences.
 
 Clean payloads: a payload is *flagged* when any customer-data finding (an entity of
 the default policy's ``customer-data`` group, score >= threshold) is raised anywhere in
@@ -175,7 +176,7 @@ def score_texts(engine: str, analyze: Analyze, samples: Sequence[RealSample]) ->
         one = score_sentence(sample, in_sentence(sample, spans))
         one.failed = int(failed)
         test = sample.text.split == "test"
-        names = (sample.text.source, sample.text.lang, "all") if test else (sample.text.source, f"{sample.text.lang}-dev")  # fmt: skip
+        names = (sample.text.source, sample.text.lang, "all", f"carrier:{sample.carrier}") if test else (sample.text.source, f"{sample.text.lang}-dev")  # fmt: skip
         for name in names:
             report.group(name).add(one)
     return report
@@ -310,7 +311,8 @@ def print_texts(reports: Sequence[TextReport]) -> None:
         f"{'group':12}{'entity':9}{'gold':>6}"
         + "".join(f"  {r.engine[:8]:>8} P     R    F2   [R ovl]" for r in reports)
     )
-    names = order(list(reports[0].groups), ("zh-dev", "en-dev", "zh", "en", "all"))
+    tail = ("zh-dev", "en-dev", "zh", "en", "all")
+    names = order([n for n in reports[0].groups if not n.startswith("carrier:")], tail)
     for name in names:
         entities = sorted({e for r in reports for (e, _) in r.group(name).tallies})
         for entity in entities:
