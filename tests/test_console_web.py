@@ -147,7 +147,8 @@ def test_expired_session_is_refused(console, data):
     clock.advance(20 * 60 + 1)
     response = client.post(f"/incidents/{data[2][0]}/triage",
                            data={"new_status": "triaged", "csrf_token": token})
-    assert response.status_code == 400  # the session (and its CSRF token) is gone
+    assert response.status_code == 401  # the session (and its CSRF token) is gone
+    assert "Your session has expired" in response.get_data(as_text=True)
     clock.advance(20 * 60 + 1)
     page = client.get("/incidents", follow_redirects=True)
     assert page.request.path == "/login"

@@ -140,6 +140,8 @@ def _before() -> Any:
         s, g.new_session = None, True
     g.session = s if s is not None else store().new()
     if request.method not in ("GET", "HEAD") and not _csrf_ok(g.session):
+        if g.expired:  # the form outlived its session: say so rather than "stale form"
+            return error_page("session_expired", 401)
         return error_page("bad_csrf", 400)
     return None
 
