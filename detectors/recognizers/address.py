@@ -135,7 +135,7 @@ def address_end(text: str, start: int, limit: int) -> int:
                 continue
             separator = SEPARATOR.match(text, at, limit)
             following = separator and COMPONENT.match(text, separator.end(), limit)
-            if not (separator and following and is_detail(following.group(0))):
+            if not (separator and following and is_detail(following.group(0), separator.group(0))):
                 break
             at = separator.end()
             continue
@@ -154,12 +154,17 @@ def trailing_name_end(text: str, end: int, limit: int) -> int:
     return name.end() if all(w.flag in NOUN_TAGS for w in words) else end
 
 
-def is_detail(component: str) -> bool:
-    """A component worth crossing a separator for: a number or unit, or an admin level
-    (not a road: "，离地铁站走路" is a clause)."""
-    return bool(re.match(r"[A-Za-z]?\d|[一二三四五六七八九十]+(?:" + UNIT + ")", component)) or bool(
-        ADMIN.search(component[-3:])
-    )
+def is_detail(component: str, separator: str) -> bool:
+    """A component worth crossing a separator for: a number with its unit (1203室), a short
+    bare number after a space (A座 1203), or an admin level. Not a road ("，离地铁站走路"
+    is a clause) and not a bare number after a comma (",610430196409299716" is the next
+    CSV cell)."""
+    if ADMIN.search(component[-3:]) or re.fullmatch(r"[一二三四五六七八九十]+(?:" + UNIT + ")", component):
+        return True
+    if not re.match(r"[A-Za-z]?\d", component):
+        return False
+    with_unit = re.search(f"(?:{UNIT})$", component) is not None
+    return with_unit or (separator.strip() == "" and len(component) <= 6)
 
 
 def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
