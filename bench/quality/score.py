@@ -5,7 +5,8 @@
     .venv/bin/python bench/quality/score.py --real                     # real text + payloads
     .venv/bin/python bench/quality/score.py --real --split test --data /tmp/real-local
 
-``--real`` is described in ``realscore.py`` (matching rules) and ``real.py`` (data).
+``--real`` is described in ``realscore.py`` (matching rules), ``real.py`` (data) and
+``realtable.py`` (output).
 
 Both engines see what the proxy sees: each request goes through
 ``proxy.extraction.extract.extract`` and every segment (with its field-name context) is
@@ -389,7 +390,7 @@ def main() -> None:
 
 
 def main_real(args: argparse.Namespace) -> None:
-    from bench.quality import realscore
+    from bench.quality import realscore, realtable
     from bench.quality.real import DATA
 
     engines = args.engines.split(",")
@@ -406,8 +407,8 @@ def main_real(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps({
             "threshold": args.threshold,
-            "text": {r.engine: realscore.text_rows(r) for r in texts},
-            "clean": {r.engine: realscore.clean_rows(r) for r in clean},
+            "text": {r.engine: realtable.text_rows(r) for r in texts},
+            "clean": {r.engine: realtable.clean_rows(r) for r in clean},
             "goal_misses": {
                 e: realscore.goal_misses(texts[i] if texts else None, clean[i] if clean else None)
                 for i, e in enumerate(engines)
@@ -415,9 +416,9 @@ def main_real(args: argparse.Namespace) -> None:
         }, ensure_ascii=False))  # fmt: skip
         return
     if texts:
-        realscore.print_texts(texts)
+        realtable.print_texts(texts)
     if clean:
-        realscore.print_clean(clean)
+        realtable.print_clean(clean)
     for i, engine in enumerate(engines):
         misses = realscore.goal_misses(texts[i] if texts else None, clean[i] if clean else None)
         print(
