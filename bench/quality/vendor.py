@@ -61,7 +61,7 @@ SOURCES = (
            "zh", False, 600, "address"),
     Source("address_dev", "leodotnet/neural-chinese-address-parsing",
            "54cf6bde941a152cc096f54294254fc4ee288fa7", "data/dev.txt", "none stated", "dev",
-           "zh", False, 600, "address"),
+           "zh", False, 600, "address_dev"),
     Source("slack", "slackapi/slack-api-specs", "bc08db49625630e3585bf2f1322128ea04f2a7f3",
            "web-api/slack_web_openapi_v2.json", "MIT", "dev", "en", True, 0, "slack"),
     Source("stripe", "stripe/openapi", "f6c2a48fbac2819d1feba8143d942ffc65e1c0d2",
@@ -213,7 +213,9 @@ NOT_ADDRESS = frozenset({"person", "otherinfo", "redundant", "assist"})
 POSTAL = frozenset({"roadno", "subroadno", "houseno", "cellno", "floorno", "roomno", "community", "poi"})  # fmt: skip
 
 
-def read_address(text: str) -> Iterator[tuple[str, list]]:
+def read_address(
+    text: str, frames: tuple[tuple[str, str], ...] | None = None
+) -> Iterator[tuple[str, list]]:
     """Address parsing queries: one address per query, tagged by component.
 
     The gold ADDRESS span runs from the first to the last address component; a query
@@ -230,13 +232,20 @@ def read_address(text: str) -> Iterator[tuple[str, list]]:
         if middle & {"person", "otherinfo"} or len(components) < 3 or not components & POSTAL:
             continue
         address = "".join(token for token, _ in sentence[first : last + 1])
-        before, after = FRAMES[zlib.crc32(address.encode()) % len(FRAMES)]
+        frames = frames or TEST_FRAMES
+        before, after = frames[zlib.crc32(address.encode()) % len(frames)]
         yield before + address + after, [["ADDRESS", len(before), len(before) + len(address)]]
 
 
+def read_address_dev(text: str) -> Iterator[tuple[str, list]]:
+    return read_address(text, DEV_FRAMES)
+
+
 # Carrier sentences for the bare addresses (written here, not from a corpus): what comes
-# after the address is a clause or a separator that must not be swallowed.
-FRAMES = (
+# after the address is a clause or a separator that must not be swallowed. The dev split
+# (tune on it) and the test split (report it) get different sentences, so tuning on the
+# dev sentences does not fit the test ones.
+DEV_FRAMES = (
     ("请把合同寄到", "，收到后回个电话。"),
     ("新地址是", "，以后的发票都寄这里"),
     ("收货地址：", " 工作日送货"),
@@ -247,6 +256,18 @@ FRAMES = (
     ("上门安装地址", "（周六上午有人）"),
     ("已核实该用户地址为", "，与身份证登记地址不一致。"),
     ("明天下午去", "拜访客户，带上样品"),
+)
+TEST_FRAMES = (
+    ("您好，我的收货地址改成", "了，麻烦同步一下"),
+    ("寄件人地址：", "；寄件时间：周三下午"),
+    ("家里搬到", "以后，上班路程短了很多。"),
+    ("发票邮寄地址 ", " 请在工作日投递"),
+    ("昨天在", "附近发生了一起交通事故，现场已经处理完毕。"),
+    ("【配送提醒】您的包裹已到达", "，请及时取件。"),
+    ("租房合同上写的是", "，但实际住在隔壁楼。"),
+    ("请上门取件，地址为", "。联系时请说明订单号。"),
+    ("维修师傅明早九点到", "，请提前留人在家"),
+    ("公司注册地址变更为", "（以营业执照为准）"),
 )
 
 
@@ -382,6 +403,7 @@ def write_expected(out: Path) -> Path:
 
 READERS: dict[str, Callable[[str], Iterator]] = {
     "weibo": read_weibo, "wnut": read_wnut, "bmes": read_bmes, "address": read_address,
+    "address_dev": read_address_dev,
     "bio_zh": read_bio_zh, "uner": read_uner, "har": read_har,
     "slack": read_slack, "stripe": read_stripe, "octokit": read_octokit, "bkcmdb": read_bkcmdb,
 }  # fmt: skip
