@@ -7,6 +7,7 @@ import re
 
 import pytest
 from console_support import PASSWORD, RAW_VALUES, console_app, csrf, login, seeded_dir
+from harness import REPO
 
 from proxy.console.users import Users
 from proxy.record.approvals import ApprovalStore
@@ -168,3 +169,20 @@ def test_pages_speak_chinese(world):
     page = requester(app).get(link(key, ids[0]), headers={"Accept-Language": "zh-CN"})
     text = page.get_data(as_text=True)
     assert "数据传输申请" in text and "居民身份证号" in text
+
+
+def test_approvals_page_lists_the_policy_approvals_when_given_the_policy(world, tmp_path):
+    data_dir, _, _, _ = world
+    policy = tmp_path / "p.yaml"
+    text = (REPO / "policies" / "default.yaml").read_text()
+    policy.write_text(text.replace("destinations: {}", "destinations:\n  partner:\n"
+                                   "    hosts: [api.partner.example]").replace(
+        "approvals: []", "approvals:\n  - id: APR-2026-014\n    source: any\n"
+        "    destination: partner\n    data: [CN_RESIDENT_ID]\n    purpose: payroll\n"
+        "    approver: carol\n    agreement: DPA-1\n    expires: 2020-01-01T00:00:00Z"))
+    app, _ = console_app(data_dir, extra={"BAOMI_POLICY": str(policy)})
+    page = as_user(app, "abe").get("/applications/approvals").get_data(as_text=True)
+    assert re.search(r'id="policy-approval-APR-2026-014">.*?class="status">Expired<', page, re.S)
+    plain, _ = console_app(data_dir)  # not given the policy: no such section
+    assert "policy-approval" not in as_user(plain, "abe").get(
+        "/applications/approvals").get_data(as_text=True)

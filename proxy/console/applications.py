@@ -28,10 +28,12 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, redirect, request, url_for
 
+from policies.load import load_policy
+from policies.model import Approval
 from proxy.act.refusal_text import entity_words
 from proxy.console.text import add_words
 from proxy.console.web import current_user, error_page, flash, g, render, require_role, t
-from proxy.errors import ApplicationError, KeyStoreError
+from proxy.errors import ApplicationError, BaomiError, KeyStoreError
 from proxy.record.approvals.links import check_link, load_link_key
 from proxy.record.approvals.model import Application
 from proxy.record.approvals.store import MAX_RECORDS, MAX_VALIDITY, ApprovalStore
@@ -101,6 +103,10 @@ add_words({
     "apps.state.active": ("Active", "有效"),
     "apps.state.expired": ("Expired", "已过期"),
     "apps.state.revoked": ("Revoked", "已撤销"),
+    "apps.state.not_started": ("Not yet started", "尚未生效"),
+    "apps.policy_title": ("Approvals in the policy file (changed by editing the policy)",
+                          "策略文件中的审批（通过修改策略变更）"),
+    "apps.source": ("Source", "来源"),
 })
 
 
@@ -247,7 +253,24 @@ def approvals():
     now = datetime.now(UTC)
     rows = sorted(_store().state().approvals.values(), key=lambda a: a.starts, reverse=True)
     return render("applications/approvals.html", rows=[(a, a.status(now)) for a in rows],
-                  words=_words)
+                  words=_words, policy_rows=_policy_approvals(now))
+
+
+def _policy_approvals(now: datetime) -> list[tuple[Approval, str]] | None:
+    """The policy file's own approvals with their status, when the console was given the
+    policy (``app.config["BAOMI_POLICY"]``); None otherwise or when it does not load."""
+    path = current_app.config.get("BAOMI_POLICY")
+    if not path:
+        return None
+    try:
+        policy = load_policy(path)
+    except BaomiError:
+        return None  # `baomi policy check` says why; the page must not fail for it
+    def status(a: Approval) -> str:
+        if a.active(now):
+            return "active"
+        return "expired" if now >= a.expires else "not_started"
+    return [(a, status(a)) for a in policy.approvals]
 
 
 @bp.post("/approvals/<approval_id>/revoke")
