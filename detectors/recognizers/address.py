@@ -35,7 +35,7 @@ from detectors.recognizers.base import ScoredPatternRecognizer
 
 CJK = "\u4e00-\u9fff"
 # A run of characters an address is written with (no spaces or punctuation).
-RUN = f"[{CJK}0-9A-Za-z#＃\\-－()（）·]{{4,120}}"
+RUN = f"[{CJK}0-9A-Za-z#＃\\-－()（）·](?:[{CJK}0-9A-Za-z#＃\\-－()（）·]|(?<=[0-9{CJK}]) (?=[0-9])|(?<=[0-9]) (?=[{CJK}])){{3,120}}"
 ADMIN = re.compile(f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|市|区|县|旗|镇|乡|街道)")
 ROAD_NUMBER = re.compile(
     f"(?<=[{CJK}0-9])(?:大街|大道|路|街|道|巷|胡同|里)(?:[东西南北中]段)? ?\\d+(?:-\\d+)? ?(?:号|弄)"
@@ -53,10 +53,10 @@ PLACE_SUFFIX = (
     "工业区|园区|开发区|市场|商城|公司|厂|医院|学校|大学|学院|宾馆|酒店|店|部|"
     "号楼|号院|栋|幢|座|单元|层|楼|室"
 )
-NUMBER = rf"(?:[A-Za-z]?[-－]?\d+[A-Za-z]?(?:[-－_/]\d+[A-Za-z]?)*(?:{UNIT})?|[一二三四五六七八九十]+(?:{UNIT}))"
+NUMBER = rf"(?:[A-Za-z]?[-－]?\d+[A-Za-z]?(?:[-－_/]\d+[A-Za-z]?)*(?: ?(?:{UNIT}))?|[一二三四五六七八九十]+(?:{UNIT}))"
 COMPONENT = re.compile(
     rf"(?:[{CJK}A-Za-z]{{1,10}}?(?:{PLACE_SUFFIX})|居委会|村委会|社区|小区|工业区|开发区|园区"
-    rf"|[{CJK}]{{1,10}}(?=[A-Za-z]?\d)|{NUMBER}|之\d+|[-－]\d+|[A-Za-z](?:{UNIT}))"
+    rf"|[{CJK}]{{1,10}}(?=[A-Za-z]?\d)|{NUMBER}|之\d+|[-－]\d+|[A-Za-z] ?(?:{UNIT}))"
 )
 # A building or organisation named after the number, up to the end of the clause:
 # ...路166号党校门卫室。 / ...1257号温州奥洋科技有限公司， (nouns only: not 拜访客户, 明天发货).
@@ -161,6 +161,8 @@ def is_detail(component: str, separator: str) -> bool:
     CSV cell)."""
     if ADMIN.search(component[-3:]) or re.fullmatch(r"[一二三四五六七八九十]+(?:" + UNIT + ")", component):
         return True
+    if re.fullmatch(f"[A-Za-z] ?(?:{UNIT})", component):
+        return True  # A 座
     if not re.match(r"[A-Za-z]?\d", component):
         return False
     with_unit = re.search(f"(?:{UNIT})$", component) is not None
