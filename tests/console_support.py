@@ -187,6 +187,12 @@ def chrome(home: Path, lang: str = "en-US"):
     return driver
 
 
+def shot(driver, name: str) -> None:
+    """A screenshot as tests/artifacts/console-NAME.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"console-{name}.png"))
+
+
 def browser_login(driver, console: ConsoleServer, name: str, password: str = PASSWORD) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 from console_support import (
-    ARTIFACTS,
     RAW_VALUES,
     WAIT,
     ConsoleServer,
     browser_login,
     chrome,
     seeded_dir,
+    shot,
 )
 from incidents_cli import RAW_ID, RAW_PHONE, run
 from selenium.webdriver.common.by import By
@@ -38,17 +38,12 @@ def console(data):
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory, console):
-    ARTIFACTS.mkdir(exist_ok=True)
     d = chrome(tmp_path_factory.mktemp("console-chrome"))
     try:
         browser_login(d, console, "rita")
         yield d
     finally:
         d.quit()
-
-
-def shot(driver, name: str) -> None:
-    driver.save_screenshot(str(ARTIFACTS / f"console-{name}.png"))
 
 
 def submit(driver, button_id: str) -> None:
