@@ -7,6 +7,7 @@ third seed, so a lucky draw cannot carry the goals).
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -156,7 +157,7 @@ def _text(text, spans, source="weibo", lang="zh"):
     return Text("t-1", source, lang, text, tuple(spans))
 
 
-# 张三丰 at 3..6 of "今天见了张三丰。" is (4, 7); the address source scores ADDRESS and PERSON.
+# 张三丰 in "今天见了张三丰。" is (4, 7); weibo labels PERSON only (an ADDRESS is "other").
 @pytest.mark.parametrize(
     ("predicted", "exact", "overlap"),
     [
@@ -176,7 +177,7 @@ def test_real_matching_exact_and_overlap(predicted, exact, overlap):
     for rule, want in (("exact", exact), ("overlap", overlap)):
         t = group.tally("PERSON", rule)
         assert (t.tp, t.fp, t.found, t.gold) == (*want, 1)
-    assert group.other == sum(1 for e, _, _ in predicted if e == "ADDRESS")
+    assert group.other == Counter(e for e, _, _ in predicted if e == "ADDRESS")
 
 
 def test_real_scores_per_source_language_and_all():
@@ -355,3 +356,13 @@ def test_real_goal_misses_name_each_missed_figure():
     ]
     clean.group("test").add(CleanGroup(payloads=100))
     assert goal_misses(None, clean) == []
+
+
+def test_address_sentences_count_names_as_other_not_against_person_precision():
+    sample = wrap_text(_text("维修师傅明早到文三路90号", [("ADDRESS", 7, 13)], "address"), 2)
+    at = sample.offset
+    spans = [Span("PERSON", sample.segment, at + 2, at + 4), Span("ADDRESS", sample.segment, at + 7, at + 13)]  # fmt: skip
+    group = score_sentence(sample, spans)
+    assert group.other == Counter({"PERSON": 1})
+    assert ("PERSON", "overlap") not in group.tallies
+    assert group.tally("ADDRESS", "exact").tp == 1

@@ -34,10 +34,9 @@ from proxy.extraction.extract import Limits, extract
 
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "default.yaml"
 CUSTOMER_DATA = load_policy(DEFAULT_POLICY).entity_groups["customer-data"]
-LABELLED = {
-    "address": ("ADDRESS", "PERSON"),
-    "address_dev": ("ADDRESS", "PERSON"),
-}  # other sources label PERSON only
+# The address sources label addresses only: their sentences are ours (vendor's frames), so a
+# name found in them is counted as "other", not against PERSON precision.
+LABELLED = {"address": ("ADDRESS",), "address_dev": ("ADDRESS",)}  # others: PERSON only
 HEADLINE = {"PERSON": "overlap", "ADDRESS": "exact"}
 
 
@@ -81,7 +80,7 @@ def field_path(location: str) -> str:
 class TextGroup:
     tallies: dict[tuple[str, str], Tally] = field(default_factory=dict)  # (entity, rule)
     sentences: int = 0
-    other: int = 0  # personal-data findings of entities the group's sources do not label
+    other: Counter = field(default_factory=Counter)  # entity -> findings the sources do not label
     failed: int = 0  # sentences whose detection raised
     # (entity, how a near miss is off): "runs on", "stops short", "starts early", "starts late"
     boundaries: Counter = field(default_factory=Counter)
@@ -98,7 +97,7 @@ class TextGroup:
 
     def add(self, other: TextGroup) -> None:
         self.sentences += other.sentences
-        self.other += other.other
+        self.other.update(other.other)
         self.failed += other.failed
         self.boundaries.update(other.boundaries)
         for key, t in other.tallies.items():
@@ -155,7 +154,9 @@ def score_sentence(sample: RealSample, spans: Sequence[Span]) -> TextGroup:
             overlap.found += bool(near)
             if near and g not in predicted:
                 group.boundaries.update((entity, kind) for kind in boundary_errors(g, near))
-    group.other = sum(1 for p in spans if p.entity in SCORED and p.entity not in entities)
+    group.other = Counter(
+        p.entity for p in spans if p.entity in SCORED and p.entity not in entities
+    )
     return group
 
 

@@ -23,7 +23,7 @@ def text_rows(report: TextReport) -> dict:
                 "precision": round(t.precision, 4), "recall": round(t.recall, 4), "f2": round(t.f2, 4),
             }  # fmt: skip
         head = group.headline()
-        rows[name] = {"sentences": group.sentences, "other_findings": group.other,
+        rows[name] = {"sentences": group.sentences, "other_findings": dict(sorted(group.other.items())),
                       "detection_failed": group.failed,
                       "boundary_misses": {f"{e} {k}": n for (e, k), n in sorted(group.boundaries.items())},
                       "entities": entities, "overall_f2": round(head.f2, 4)}  # fmt: skip
@@ -69,17 +69,21 @@ def print_texts(reports: Sequence[TextReport]) -> None:
                     cells += f"  {'false hits':>14} {t.fp:<19}"
             print(f"{name:12}{entity:9}{reports[0].group(name).tally(entity, rule).gold:>6}{cells}")
     for r in reports:
-        for name in names:
-            misses = r.group(name).boundaries
-            if misses and name not in ("zh-dev", "en-dev", "zh", "en", "all"):
-                parts = ", ".join(f"{e} {k} {n}" for (e, k), n in sorted(misses.items()))
-                print(f"{r.engine} {name}: near misses (overlap, not exact): {parts}")
+        for name in (n for n in names if n not in tail):
+            group = r.group(name)
+            notes = [f"{e} {k} {n}" for (e, k), n in sorted(group.boundaries.items())]
+            notes = ["near misses (overlap, not exact): " + ", ".join(notes)] if notes else []
+            if group.other:
+                other = ", ".join(f"{e} {n}" for e, n in sorted(group.other.items()))
+                notes.append(f"findings of entities it does not label: {other}")
+            if notes:
+                print(f"{r.engine} {name}: " + "; ".join(notes))
     for r in reports:
         a = r.groups.get("all")
         if a is None:  # dev sentences only
             continue
         print(f"{r.engine}: overall F2 {a.headline().f2:.3f} over {a.sentences} sentences; "
-              f"other personal-data findings in them: {a.other}"
+              f"other personal-data findings in them: {sum(a.other.values())}"
               + (f"; DETECTION FAILED on {a.failed}" if a.failed else ""))  # fmt: skip
 
 
