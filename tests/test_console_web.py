@@ -234,3 +234,25 @@ def test_throttle_table_is_bounded_but_keeps_a_locked_out_account(monkeypatch):
         throttle.failed(f"u{i}", f"10.1.0.{i}")
     assert len(throttle._by_key) <= 20
     assert throttle.wait("rita", "10.9.9.9") == 8.0  # 5 failures: 2 ** (5 - 3 + 1) s
+
+
+def test_static_files_make_no_session_and_a_missing_one_is_a_404_page(console):
+    client = console[0].test_client()
+    css = client.get("/static/console.css")
+    css.close()
+    assert css.status_code == 200 and "Set-Cookie" not in css.headers
+    missing = client.get("/static/nope.js")
+    assert missing.status_code == 404 and "Not found." in missing.get_data(as_text=True)
+
+
+def test_a_flood_of_visitors_does_not_log_a_reviewer_out(console, monkeypatch):
+    from proxy.console import sessions
+
+    monkeypatch.setattr(sessions, "MAX_SESSIONS", 5)
+    app, clock = console
+    reviewer = app.test_client()
+    login(reviewer, "rita")
+    for _ in range(20):
+        clock.advance(1)
+        app.test_client().get("/login")
+    assert reviewer.get("/incidents").status_code == 200

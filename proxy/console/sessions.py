@@ -49,7 +49,9 @@ class SessionStore:
         s = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), self.clock(), account)
         with self._lock:
             if len(self._sessions) >= MAX_SESSIONS:
-                oldest = min(self._sessions.values(), key=lambda x: x.last_seen)
+                # Anonymous sessions go first: a flood of visitors cannot log reviewers out.
+                anonymous = [x for x in self._sessions.values() if x.account is None]
+                oldest = min(anonymous or self._sessions.values(), key=lambda x: x.last_seen)
                 del self._sessions[oldest.id]
             self._sessions[s.id] = s
         return s

@@ -54,7 +54,8 @@ def session() -> Session:
 
 
 def current_user() -> Account | None:
-    return g.session.account
+    s = getattr(g, "session", None)  # none for static files (and their 404 page)
+    return s.account if s is not None else None
 
 
 def lang() -> str:
@@ -75,7 +76,8 @@ def flash(key: str, **fields: object) -> None:
 
 
 def take_flashes() -> list[str]:
-    return store().take_flashes(g.session.id)
+    s = getattr(g, "session", None)
+    return store().take_flashes(s.id) if s is not None else []
 
 
 def render(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
@@ -131,6 +133,8 @@ def install(app: Flask) -> None:
 def _before() -> Any:
     g.lang = text.pick_language(request.cookies.get(LANG_COOKIE),
                                 request.headers.get("Accept-Language", ""))
+    if request.endpoint == "static":
+        return None  # CSS and JS: no session to find or make
     sid = request.cookies.get(SESSION_COOKIE)
     g.expired = store().expired(sid)
     s = store().get(sid)
