@@ -44,8 +44,8 @@ def test_users_add_list_disable(tmp_path, capsys, monkeypatch):
     code, _, _ = baomi(capsys, monkeypatch, "console", "users", "disable", "rita",
                        "--data-dir", d)
     assert code == 0
-    code, out, _ = baomi(capsys, monkeypatch, "console", "users", "list", "--data-dir", d)
-    assert out.startswith("rita\treviewer,approver\tdisabled\t")
+    code, out, _ = baomi(capsys, monkeypatch, "console", "--data-dir", d, "users", "list")
+    assert out.startswith("rita\treviewer,approver\tdisabled\t")  # the console's --data-dir
     assert Users(tmp_path / "var").check("rita", PASSWORD) is None
 
 

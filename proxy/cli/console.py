@@ -21,11 +21,22 @@ from proxy.cli.defaults import _env, env_int
 from proxy.errors import UsageError
 
 _RAW = argparse.RawDescriptionHelpFormatter
+DESCRIPTION = """The reviewers' web console (incidents, transfer applications, accounts).
+
+  baomi console --data-dir var                           # http://127.0.0.1:9465/
+  baomi console --data-dir var --listen-host 0.0.0.0 --tls-cert c.pem --tls-key k.pem
+  printf '%s\\n' "$PW" | baomi console users add alice --role reviewer --password-stdin
+  baomi console users list --data-dir var
+  baomi console --data-dir var --policy corp.yaml --ldap-role secops=reviewer
+                                   # LDAP users get the roles of their groups
+"""
 DEFAULT_PORT = 9465
 
 
-def _data_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", type=Path, default=Path(_env("DATA_DIR", "var")),
+def _data_dir(p: argparse.ArgumentParser, inherit: bool = False) -> None:
+    """``inherit``: a `users` subcommand keeps `baomi console --data-dir X users ...`'s X."""
+    p.add_argument("--data-dir", type=Path,
+                   default=argparse.SUPPRESS if inherit else Path(_env("DATA_DIR", "var")),
                    help="baomi data directory (default ./var): the incident log and "
                    "console/users.json")
 
@@ -34,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from proxy.console.users import ROLES
 
     c = subparsers.add_parser("console", help="the reviewers' web console",
-                              description=__doc__, formatter_class=_RAW)
+                              description=DESCRIPTION, formatter_class=_RAW)
     _data_dir(c)
     c.add_argument("--listen-host", default=_env("CONSOLE_HOST", "127.0.0.1"))
     c.add_argument("--listen-port", type=int, default=env_int("CONSOLE_PORT", DEFAULT_PORT))
@@ -55,18 +66,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           description="  printf '%s\\n' \"$PW\" | baomi console users add alice "
                           "--role reviewer --password-stdin\n"
                           "Roles do not nest; repeat --role for several.")
-    _data_dir(add)
+    _data_dir(add, inherit=True)
     add.add_argument("name")
     add.add_argument("--role", action="append", required=True, choices=ROLES)
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of stdin")
     add.set_defaults(handler=cmd_users_add)
     ls = usub.add_parser("list", help="accounts and their roles (no hashes)")
-    _data_dir(ls)
+    _data_dir(ls, inherit=True)
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=cmd_users_list)
     dis = usub.add_parser("disable", help="disable an account (kept, for the history)")
-    _data_dir(dis)
+    _data_dir(dis, inherit=True)
     dis.add_argument("name")
     dis.set_defaults(handler=cmd_users_disable)
 
