@@ -48,7 +48,7 @@ from bench.quality.values import (
     resident_id_valid,
     unionpay_card,
 )
-from bench.quality.vendor import SOURCES, read_address, read_har, spans_of
+from bench.quality.vendor import SOURCES, read_address, read_gum, read_har, spans_of
 from detectors.model import Segment
 from proxy.extraction.extract import RawRequest
 
@@ -366,3 +366,43 @@ def test_address_sentences_count_names_as_other_not_against_person_precision():
     assert group.other == Counter({"PERSON": 1})
     assert ("PERSON", "overlap") not in group.tallies
     assert group.tally("ADDRESS", "exact").tp == 1
+
+
+def _conllu(*rows):
+    return "\n".join("\t".join(r) for r in rows)
+
+
+def test_gum_reader_names_neutral_mentions_and_possessives():
+    block = "# text = The astronaut Ann Lee's dog met Bob and he left.\n" + _conllu(
+        ("1", "The", "the", "DET", "DT", "_", "_", "_", "_", "Entity=(1-person-new"),
+        ("2", "astronaut", "_", "NOUN", "NN", "_", "_", "_", "_", "_"),
+        ("3", "Ann", "_", "PROPN", "NNP", "_", "_", "_", "_", "_"),
+        ("4", "Lee", "_", "PROPN", "NNP", "_", "_", "_", "_", "Entity=1)(2-person-new"),
+        ("5", "'s", "_", "PART", "POS", "_", "_", "_", "_", "Entity=2)"),
+        ("6", "dog", "_", "NOUN", "NN", "_", "_", "_", "_", "_"),
+        ("7", "met", "_", "VERB", "VBD", "_", "_", "_", "_", "_"),
+        ("8", "Bob", "_", "PROPN", "NNP", "_", "_", "_", "_", "Entity=(3-person-new)"),
+        ("9", "and", "_", "CCONJ", "CC", "_", "_", "_", "_", "_"),
+        ("10", "he", "_", "PRON", "PRP", "_", "_", "_", "_", "Entity=(3-person-giv)"),
+        ("11", "left", "_", "VERB", "VBD", "_", "_", "_", "_", "SpaceAfter=No"),
+        ("12", ".", "_", "PUNCT", ".", "_", "_", "_", "_", "_"),
+    )
+    ((text, spans),) = list(read_gum(block))
+    assert [(label, text[s:e]) for label, s, e in spans] == [
+        ("NEUTRAL", "The astronaut Ann Lee"),
+        ("PERSON", "Lee"),
+        ("PERSON", "Bob"),
+    ]
+
+
+def test_a_prediction_on_a_neutral_mention_is_neither_hit_nor_false_hit():
+    text = _text("The astronaut Ann Lee met Bob.", [("NEUTRAL", 0, 21), ("PERSON", 26, 29)], "gum", "en")  # fmt: skip
+    sample = wrap_text(text, 0)
+
+    def at(s, e):
+        return Span("PERSON", sample.segment, sample.offset + s, sample.offset + e)
+
+    group = score_sentence(sample, [at(14, 21), at(26, 29), at(4, 13)])  # Ann Lee, Bob, astronaut
+    t = group.tally("PERSON", "overlap")
+    assert (t.tp, t.fp, t.gold, t.found) == (1, 0, 1, 1)
+    assert score_sentence(sample, [at(22, 25)]).tally("PERSON", "overlap").fp == 1  # "met"

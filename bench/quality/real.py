@@ -28,7 +28,7 @@ from detectors.model import Segment
 from proxy.extraction.extract import Limits, RawRequest, extract
 
 DATA = Path(__file__).resolve().parent / "data"
-ENTITIES = frozenset({"PERSON", "ADDRESS"})  # what the labelled text may hold
+ENTITIES = frozenset({"PERSON", "ADDRESS", "NEUTRAL"})  # NEUTRAL: undecided, not scored
 CARRIERS = ("chat", "form", "mail", "llm")
 
 

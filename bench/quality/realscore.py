@@ -3,7 +3,8 @@
 Matching, per sentence, inside the segment that carries it (what the wrapper adds
 around the sentence is not scored): a prediction is an *exact* hit when a gold span
 of its entity has the same start and end, an *overlap* hit when it shares a
-character with one. Recall counts gold spans found by such a prediction. PERSON is
+character with one. A prediction that touches only NEUTRAL spans (mentions a corpus
+leaves undecided, e.g. GUM's ``the astronaut Charles Bolden``) is left out. Recall counts gold spans found by such a prediction. PERSON is
 headlined with overlap, ADDRESS with exact boundaries; both rules are reported.
 A source scores only the entities it labels (``LABELLED``); other personal-data
 findings in its sentences are counted as "other". Groups: each source, each
@@ -137,9 +138,11 @@ def score_sentence(sample: RealSample, spans: Sequence[Span]) -> TextGroup:
     """One sentence's tallies (predictions already cut to the sentence)."""
     group = TextGroup(sentences=1)
     entities = labelled(sample.text.source)
+    neutral = [(s, t) for e, s, t in sample.gold if e == "NEUTRAL"]
     for entity in entities:
         gold = [(s, t) for e, s, t in sample.gold if e == entity]
         predicted = [(p.start, p.end) for p in spans if p.entity == entity]
+        predicted = [p for p in predicted if not _only_neutral(p, gold, neutral)]
         exact, overlap = group.tally(entity, "exact"), group.tally(entity, "overlap")
         for p in predicted:
             hit = p in gold
@@ -158,6 +161,16 @@ def score_sentence(sample: RealSample, spans: Sequence[Span]) -> TextGroup:
         p.entity for p in spans if p.entity in SCORED and p.entity not in entities
     )
     return group
+
+
+def _only_neutral(p: tuple[int, int], gold: Sequence[tuple[int, int]], neutral: Sequence[tuple[int, int]]) -> bool:  # fmt: skip
+    """A prediction on a NEUTRAL span (a mention the corpus leaves undecided) that touches
+    no gold span: neither a hit nor a false hit."""
+
+    def touches(spans: Sequence[tuple[int, int]]) -> bool:
+        return any(p[0] < t and s < p[1] for s, t in spans)
+
+    return touches(neutral) and not touches(gold)
 
 
 @dataclass

@@ -54,6 +54,10 @@ SOURCES = (
            "zh_gsdsimp-ud-test.iob2", "CC BY-SA 4.0", "test", "zh", True, 0, "uner"),
     Source("ewt", "UniversalNER/UNER_English-EWT", "8ed072de2fd24022cc62458997fe96a8fe191ea4",
            "en_ewt-ud-test.iob2", "CC BY-SA 4.0", "test", "en", True, 0, "uner"),
+    # GUM's test documents of the genres whose texts allow redistribution (see SOURCES.md)
+    Source("gum", "amir-zeldes/gum", "72ce5ac14978a324c2fd18d49484e65292cbe316",
+           "dep/GUM_academic_discrimination.conllu|dep/GUM_academic_eegimaa.conllu|dep/GUM_bio_dvorak.conllu|dep/GUM_bio_jespersen.conllu|dep/GUM_court_insanity.conllu|dep/GUM_court_mitigation.conllu|dep/GUM_interview_hill.conllu|dep/GUM_interview_libertarian.conllu|dep/GUM_news_nasa.conllu|dep/GUM_news_sensitive.conllu|dep/GUM_voyage_oakland.conllu|dep/GUM_voyage_vavau.conllu",
+           "CC BY 4.0 / CC BY 2.5 / CC BY-SA 3.0 by genre", "test", "en", True, 0, "gum"),
     Source("msra", "zjy-ucas/ChineseNER", "48e1007e60194c13377f8ce612c505d484b18c7d",
            "data/example.test", "none stated", "test", "zh", False, 1000, "bio_zh"),
     Source("address", "leodotnet/neural-chinese-address-parsing",
@@ -205,6 +209,87 @@ def read_uner(text: str) -> Iterator[tuple[str, list]]:
             if open_span:
                 spans.append(open_span)
             yield original, spans
+
+
+def entity_events(misc_entity: str) -> list[tuple[str, str, str]]:
+    """GUM's ``Entity=`` value -> ("open", id, type) / ("close", id, "") in order.
+
+    >>> entity_events("(10-person-new-coref-Charles_Bolden(1-organization-giv-NASA)")
+    [('open', '10', 'person'), ('open', '1', 'organization'), ('close', '1', '')]
+    >>> entity_events("10)")
+    [('close', '10', '')]
+    """
+    events, i = [], 0
+    while i < len(misc_entity):
+        if misc_entity[i] == "(":
+            j = i + 1
+            while j < len(misc_entity) and misc_entity[j] not in "()":
+                j += 1
+            eid, kind = misc_entity[i + 1 : j].split("-")[:2]
+            events.append(("open", eid, kind))
+            if j < len(misc_entity) and misc_entity[j] == ")":
+                events.append(("close", eid, ""))
+                j += 1
+            i = j
+            continue
+        j = i
+        while j < len(misc_entity) and misc_entity[j].isdigit():
+            j += 1
+        if j > i and j < len(misc_entity) and misc_entity[j] == ")":
+            events.append(("close", misc_entity[i:j], ""))
+        i = max(j, i) + 1
+    return events
+
+
+# Capitalised role words GUM tags as proper nouns when they stand for a person
+# ("Petitioner argues", "the President said"): a role, not a name.
+ROLE_WORDS = frozenset({"President", "Governor", "Petitioner", "Respondent", "Senator", "Chairman",
+                        "Administrator", "Mayor", "Judge", "Justice", "King", "Queen", "Professor"})  # fmt: skip
+
+
+def read_gum(text: str) -> Iterator[tuple[str, list]]:
+    """GUM CoNLL-U, ``person`` entities: a PERSON when every word is a singular proper noun
+    (``Charles Bolden``); NEUTRAL (neither gold nor a false hit when found) when only some
+    are (``the astronaut Charles Bolden``, ``Virginia voters``), for plural proper nouns
+    (``Americans``) and for a lone role word (``Petitioner``); nothing for pronouns and
+    descriptions (``he``, ``the astronaut``). Spans are placed in the ``# text =`` line."""
+    for block in text.split("\n\n"):
+        lines = block.strip().splitlines()
+        original = next((ln[len("# text = ") :] for ln in lines if ln.startswith("# text = ")), "")
+        rows = [ln.split("\t") for ln in lines if ln[:1].isdigit()]
+        rows = [r for r in rows if len(r) == 10 and r[0].isdigit()]  # no 1-2 ranges, 1.1 nodes
+        if not original or not rows:
+            continue
+        spans, cursor, open_, tokens = [], 0, {}, []
+        for row in rows:
+            start = original.find(row[1], cursor)
+            if start < 0:
+                break
+            cursor = start + len(row[1])
+            tokens.append((start, cursor, row[1], row[3], row[4]))  # offsets, word, upos, xpos
+            misc = dict(part.partition("=")[::2] for part in row[9].split("|"))
+            for event, eid, kind in entity_events(misc.get("Entity", "")):
+                if event == "open":
+                    open_[eid] = (len(tokens) - 1, kind)
+                elif eid in open_:
+                    first, kind = open_.pop(eid)
+                    words = tokens[first:]
+                    while len(words) > 1 and words[-1][3] == "PART":  # Dvořák|'s
+                        words = words[:-1]
+                    label = _person_label(words) if kind == "person" else None
+                    if label:
+                        spans.append([label, words[0][0], words[-1][1]])
+        else:
+            yield original, sorted(spans)
+
+
+def _person_label(tokens: list[tuple[int, int, str, str, str]]) -> str | None:
+    proper = [upos == "PROPN" for _, _, _, upos, _ in tokens]
+    if not any(proper):
+        return None
+    plural = any(xpos == "NNPS" for *_, xpos in tokens)
+    role = len(tokens) == 1 and tokens[0][2] in ROLE_WORDS
+    return "PERSON" if all(proper) and not plural and not role else "NEUTRAL"
 
 
 # Address parsing tags that are not part of the postal address itself.
@@ -404,7 +489,7 @@ def write_expected(out: Path) -> Path:
 READERS: dict[str, Callable[[str], Iterator]] = {
     "weibo": read_weibo, "wnut": read_wnut, "bmes": read_bmes, "address": read_address,
     "address_dev": read_address_dev,
-    "bio_zh": read_bio_zh, "uner": read_uner, "har": read_har,
+    "bio_zh": read_bio_zh, "uner": read_uner, "har": read_har, "gum": read_gum,
     "slack": read_slack, "stripe": read_stripe, "octokit": read_octokit, "bkcmdb": read_bkcmdb,
 }  # fmt: skip
 
