@@ -158,7 +158,7 @@ class ConsoleServer:
 
     def __exit__(self, *exc: object) -> None:
         self.proc.terminate()
-        self.proc.wait(timeout=30)
+        self.code = self.proc.wait(timeout=30)  # 0: SIGTERM is a clean stop
         self._pump.join(timeout=30)
         assert self.proc.stderr is not None
         self.proc.stderr.close()

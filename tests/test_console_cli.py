@@ -114,3 +114,5 @@ def test_real_console_under_tls(tmp_path):
                 "csrf_token": token})
             assert (done.status_code, done.headers["location"]) == (302, "/incidents")
             assert client.get(console.url("/incidents")).status_code == 200
+    assert console.code == 0
+    assert console.lines[-1] == "baomi console: stopped\n"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import signal
 import ssl
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -75,8 +76,13 @@ async def _serve(app: Flask, host: str, port: int, ctx: ssl.SSLContext | None) -
     bound = sockets[0].getsockname()[1]  # port 0 -> the one the system chose
     scheme = "https" if ctx else "http"
     print(f"baomi console: listening on {scheme}://{host}:{bound}/", file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()  # until SIGINT/SIGTERM ends the process
+        await stop.wait()
+        print("baomi console: stopped", file=sys.stderr, flush=True)
     finally:
         server.stop()
         executor.shutdown(wait=False)
