@@ -276,6 +276,15 @@ def test_sighup_reloads_through_the_supervisor(proxy, https_up, policy_path):
     assert "policy unchanged (SIGHUP)" in proxy.log_text()
 
 
+def test_sigusr1_is_passed_on_to_every_process(proxy):
+    """logrotate signals the main pid: each process reopens its decision log."""
+    before = proxy.log_text().count("decision log reopened")
+    proxy.proc.send_signal(signal.SIGUSR1)
+    wait_until(lambda: proxy.log_text().count("decision log reopened") == before + 2,
+               "both processes to reopen their decision log")
+    assert proxy.proc.poll() is None
+
+
 # -- 3. kill -9 of one proxy process under load -------------------------------------------------
 
 def test_kill_9_of_one_process_under_load(proxy, https_up):

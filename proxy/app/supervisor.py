@@ -16,7 +16,7 @@ The `baomi run` process becomes the supervisor; it serves no traffic itself. It
 - restarts a process that dies (back-off 0.5 s doubling to 30 s, reset after a minute
   up), counting ``baomi_process_restarts_total``;
 - on SIGTERM/SIGINT drains every process (they stop accepting, finish what is in flight)
-  and exits 0.
+  and exits 0; SIGUSR1 (reopen the decision log) is passed on to every process.
 
 ``--workers`` is the total number of detector workers on the box (default: the cores),
 split between the processes (at least one each), so N processes do not oversubscribe the
@@ -207,8 +207,13 @@ class Supervisor:
         self.children[index] = child
         running = asyncio.ensure_future(child.running.wait())
         exited = asyncio.ensure_future(child.proc.wait())
-        await asyncio.wait((running, exited), return_when=asyncio.FIRST_COMPLETED)
+        stopping = asyncio.ensure_future(self.stopping.wait())  # SIGTERM while starting
+        await asyncio.wait((running, exited, stopping), return_when=asyncio.FIRST_COMPLETED)
         running.cancel()
+        stopping.cancel()
+        if self.stopping.is_set():
+            exited.cancel()
+            return child  # stop_all ends it
         if not child.running.is_set():
             await exited
             self._reap(index, child)
@@ -260,6 +265,12 @@ class Supervisor:
                 await child.proc.wait()
         for child in live:
             child.line.close()
+
+    def forward(self, sig: int) -> None:
+        for child in self.children:
+            if child and child.proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    child.proc.send_signal(sig)
 
     def _background(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -340,6 +351,8 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self.trigger)
+        # logrotate's postrotate signals the main pid: every process reopens its decision log
+        loop.add_signal_handler(signal.SIGUSR1, self.forward, signal.SIGUSR1)
         health = self._serve_health()
         try:
             return await self._run()
@@ -354,6 +367,8 @@ class Supervisor:
             await asyncio.gather(*(self.start(i) for i in range(1, self.processes)))
         except StartupFailed as e:
             return e.code
+        if self.stopping.is_set():
+            return 0
         self.started = True
         for index in range(self.processes):
             self._background(self.keep(index))
