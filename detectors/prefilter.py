@@ -63,6 +63,13 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
         ("ADDRESS",),
         False,
     ),
+    # Admin levels, then a works or institution (…温岭市太平街道第一人民医院).
+    (
+        r"(省|市|区|县)[^\n]{0,12}(市|区|县|镇|乡|街道)[^\n]{0,24}"
+        r"(中心|家园|新村|苑|工业区|工业园|园区|开发区|市场|商城|公司|厂|医院|学校|中学|小学|大学|学院|宾馆|酒店|派出所)",
+        ("ADDRESS",),
+        False,
+    ),
     (rf"[0-9]\s+([A-Z][a-z]*\.?\s+)+({STREET_TYPES})\b", ("ADDRESS",), False),
     (r", ?[A-Z]{2} [0-9]{5}([^0-9]|$)", ("ADDRESS",), False),  # ", MI 03666": state and ZIP
     (rf"{CN_LABELS}|{CN_TITLES}", ("PERSON",), False),

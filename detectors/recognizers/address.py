@@ -36,13 +36,16 @@ from detectors.recognizers.base import ScoredPatternRecognizer
 CJK = "\u4e00-\u9fff"
 # A run of characters an address is written with (no spaces or punctuation).
 RUN = f"[{CJK}0-9A-Za-z#＃\\-－()（）·](?:[{CJK}0-9A-Za-z#＃\\-－()（）·]|(?<=[0-9{CJK}]) (?=[0-9])|(?<=[0-9]) (?=[{CJK}])){{3,120}}"
-ADMIN = re.compile(f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|市|区|县|旗|镇|乡|街道)")
+ADMIN = re.compile(
+    f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|市|区|县|旗|镇|乡(?![村下亲])|街道)"
+)
 ROAD_NUMBER = re.compile(
     f"(?<=[{CJK}0-9])(?:大街|大道|路|街|道|巷|胡同|里)(?:[东西南北中]段)? ?\\d+(?:-\\d+)? ?(?:号|弄)"
 )
 DETAIL = re.compile(
     r"(?:\d+|[A-Za-z]\d*)(?:-\d+)?(?:号楼|号院|号|弄|栋|幢|座|单元|层|楼|室|户)"
-    f"|(?<=[{CJK}])(?:村|组|社区|居委会|小区|花园|公寓|大厦)"
+    f"|(?<=[{CJK}])(?<![乡农山渔])村|(?<=[0-9一二三四五六七八九十])(?:组|队)"
+    f"|(?<=[{CJK}])(?:社区|居委会|小区|花园|公寓|大厦)"
 )
 # One component of an address, read left to right from its start (see ``address_end``).
 UNIT = "号楼|号院|号|弄|栋|幢|座|单元|层|楼|室|户|区|组|队|排|巷|栋楼"
@@ -71,6 +74,10 @@ ESTATE = re.compile(
 # 123-10-446, 15-12-842: building, unit, room. Not a date (2024-05-20), not a phone (0571-...).
 UNIT_CHAIN = re.compile(
     f"(?<=[{CJK}A-Za-z])(?!0)(?!(?:19|20)\\d\\d-)\\d{{1,4}}-\\d{{1,4}}(?:-\\d{{1,5}})?(?![0-9-])"
+)
+NAMED_PLACE = re.compile(
+    f"[{CJK}A-Za-z0-9]{{1,12}}?(?:村|组|社区|居委会|小区|花园|公寓|大厦|广场|中心|家园|新村|苑|"
+    "工业区|工业园|园区|开发区|市场|商城|公司|厂|医院|学校|中学|小学|大学|学院|宾馆|酒店|派出所)"
 )
 BUILDING = re.compile(r"\d+(?:号楼|栋|幢|单元)")
 LOCAL_ADMINS = frozenset(["区", "县", "镇", "乡", "街道"])  # not 市: 超市, 城市
@@ -203,12 +210,23 @@ def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
     return province.start() if province else start
 
 
+def named_place_after_admins(text: str, admins: list[re.Match[str]], hi: int) -> bool:
+    """Three admin levels, or two with a town (镇/乡/街道), then a named estate, village,
+    works or institution right after the last one. Two levels alone are a district
+    (北京市朝阳区人民医院 in the news is no one's address)."""
+    towns = [a for a in admins if a.group(0) in ("镇", "乡", "街道")]
+    if len(admins) < 3 and not (len(admins) == 2 and towns):
+        return False
+    place = NAMED_PLACE.match(text, admins[-1].end(), hi)
+    return place is not None and not any(ch in STOP for ch in place.group(0))
+
+
 def names_the_place(gap: str) -> bool:
     """The characters between a run's start and the place words found: part of the place
     when short, or made only of names (jieba), with no cue or particle in them."""
     if not 0 < len(gap) <= 10 or any(ch in STOP for ch in gap) or CUES.search(gap):
         return False
-    return len(gap) <= 3 or all(w.flag in GAP_TAGS for w in jieba.posseg.lcut(gap, HMM=True))
+    return all(w.flag in GAP_TAGS for w in jieba.posseg.lcut(gap, HMM=True))
 
 
 def is_name_like(word: str) -> bool:
@@ -276,6 +294,8 @@ class AddressRecognizer(ScoredPatternRecognizer):
             UNIT_CHAIN.search(text, estate.end(), hi) or BUILDING.search(text, estate.end(), hi)
         ):
             score, admins = 0.6, [estate]  # 湖景家园6栋4单元2057
+        elif named_place_after_admins(text, admins, hi):
+            score = 0.6  # 浙江省温岭市太平街道第一人民医院: a town level and a named place
         else:
             return None
         first = min([m.start() for m in admins[:1] + roads[:1]])
