@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,52 @@ def test_reset_dir_drops_the_files_of_a_previous_run(tmp_path):
     child_metrics(directory, 5)
     assert list(directory.glob("*.db"))
     assert not list(reset_dir(directory).glob("*.db"))
+
+
+# -- children die with the supervisor -----------------------------------------------------------
+
+GRANDCHILD = textwrap.dedent("""
+    import signal, sys, time
+    from proxy.app.child import die_with_parent
+    signal.signal(signal.SIGTERM, lambda *_: (print("SIGTERM", flush=True), sys.exit(0)))
+    print("armed" if die_with_parent(int(sys.argv[1])) else "parent gone", flush=True)
+    time.sleep(120)
+""")
+PARENT = textwrap.dedent("""
+    import os, subprocess, sys
+    child = subprocess.Popen([sys.executable, "-c", sys.argv[1], str(os.getpid())])
+    print(child.pid, flush=True)
+    child.wait()
+""")
+
+
+def test_a_proxy_process_gets_sigterm_when_the_supervisor_is_killed():
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, GRANDCHILD], stdout=subprocess.PIPE,
+                              text=True, cwd=Path(__file__).resolve().parents[1])
+    with parent.stdout:
+        grandchild = int(parent.stdout.readline())
+        assert parent.stdout.readline() == "armed\n"
+        parent.kill()  # kill -9: no chance to pass anything on
+        parent.wait()
+        assert parent.stdout.read() == "SIGTERM\n"  # then EOF: it is exiting
+    deadline = time.monotonic() + 30
+    while _alive(grandchild):  # its exit, after the EOF
+        assert time.monotonic() < deadline, "the proxy process outlived its supervisor"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_proxy_process_whose_supervisor_is_already_gone_does_not_start():
+    """(in a process of its own: the death signal must not be armed on pytest itself)"""
+    code = "import sys; from proxy.app.child import die_with_parent; " \
+           "print(die_with_parent(int(sys.argv[1])))"
+    out = [subprocess.run([sys.executable, "-c", code, str(pid)], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parents[1]).stdout
+           for pid in (os.getpid(), os.getpid() + 1_000_000)]
+    assert out == ["True\n", "False\n"]
