@@ -356,6 +356,9 @@ def test_real_goal_misses_name_each_missed_figure():
     ]
     clean.group("test").add(CleanGroup(payloads=100))
     assert goal_misses(None, clean) == []
+    dev_only = TextReport("x")
+    dev_only.group("zh-dev").tally("ADDRESS", "exact").gold = 5
+    assert goal_misses(dev_only, None) is None
 
 
 def test_address_sentences_count_names_as_other_not_against_person_precision():

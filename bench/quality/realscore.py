@@ -265,8 +265,12 @@ GOALS = {("zh", "PERSON"): (0.90, 0.90), ("en", "PERSON"): (0.90, 0.85), ("zh", 
 CLEAN_GOAL = 0.01
 
 
-def goal_misses(text: TextReport | None, clean: CleanReport | None) -> list[str]:
-    """Issue 13's real-data goals that a report misses (a bench figure, never a test)."""
+def goal_misses(text: TextReport | None, clean: CleanReport | None) -> list[str] | None:
+    """Issue 13's real-data goals that a report misses (a bench figure, never a test);
+    None when the report holds no test data to measure them on."""
+    measured = any(g in text.groups for g, _ in GOALS) if text else False
+    if not measured and not (clean and "test" in clean.groups):
+        return None
     misses = []
     for (name, entity), (precision, recall) in GOALS.items() if text else ():
         group = text.groups.get(name) if text else None
