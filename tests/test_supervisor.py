@@ -90,6 +90,13 @@ def test_other_modes_need_one_process(mode):
         check_processes(settings(mode=mode, listen_port=8080), 2)
 
 
+@pytest.mark.parametrize("kw", [{"mode": "wireguard"}, {"listen_port": 0}])
+def test_by_default_what_cannot_be_shared_runs_in_one_process(kw):
+    assert processes_wanted(settings(**kw)) == 1
+    with pytest.raises(UsageError):
+        check_processes(settings(**kw, processes=2), 2)  # asked for by name: refused
+
+
 def test_port_0_would_give_each_process_its_own():
     with pytest.raises(UsageError, match="--listen-port 0"):
         check_processes(settings(listen_port=0), 2)

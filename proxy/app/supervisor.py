@@ -20,7 +20,8 @@ The `baomi run` process becomes the supervisor; it serves no traffic itself. It
 
 ``--workers`` is the total number of detector workers on the box (default: the cores),
 split between the processes (at least one each), so N processes do not oversubscribe the
-CPU; with one process it means what it always did.
+CPU; with one process it means what it always did. Without ``--processes``, a mode the
+processes cannot share (wireguard, dns, local, ...) or ``--listen-port 0`` runs one process.
 """
 
 from __future__ import annotations
@@ -65,7 +66,18 @@ def cores() -> int:
 
 
 def processes_wanted(settings: RunSettings) -> int:
-    return settings.processes if settings.processes else cores()
+    """``--processes``, else the cores; by default a mode N processes cannot share runs in one.
+
+    >>> processes_wanted(RunSettings(policy=Path("p"), mode="wireguard"))
+    1
+    """
+    if settings.processes:
+        return settings.processes
+    try:
+        check_processes(settings, 2)
+    except UsageError:
+        return 1
+    return cores()
 
 
 def workers_of(settings: RunSettings, processes: int, index: int) -> int:
