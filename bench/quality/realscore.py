@@ -3,8 +3,9 @@
 Matching, per sentence, inside the segment that carries it (what the wrapper adds
 around the sentence is not scored): a prediction is an *exact* hit when a gold span
 of its entity has the same start and end, an *overlap* hit when it shares a
-character with one. A prediction that touches only NEUTRAL spans (mentions a corpus
-leaves undecided, e.g. GUM's ``the astronaut Charles Bolden``) is left out. Recall counts gold spans found by such a prediction. PERSON is
+character with one. Recall counts gold spans found by such a prediction. A
+prediction that touches only NEUTRAL spans (mentions a corpus leaves undecided,
+e.g. GUM's ``the astronaut Charles Bolden``) counts neither way. PERSON is
 headlined with overlap, ADDRESS with exact boundaries; both rules are reported.
 A source scores only the entities it labels (``LABELLED``); other personal-data
 findings in its sentences are counted as "other". Groups: each source, each
