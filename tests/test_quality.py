@@ -205,6 +205,8 @@ def test_real_scores_per_source_language_and_all():
     assert report.groups["zh"].tally("ADDRESS", "overlap").found == 1
     assert report.groups["all"].tally("PERSON", "overlap").gold == 2
     assert report.groups["all"].sentences == 3
+    assert report.groups["zh-unseen"].sentences == 1  # the address; weibo trains the model
+    assert "en-unseen" not in report.groups  # wnut17 trains it too
     # headline: PERSON by overlap (1 of 2 found, 1 tp) + ADDRESS exact (0 found, 1 fp)
     head = report.groups["all"].headline()
     assert (head.tp, head.fp, head.gold, head.found) == (1, 1, 3, 1)
@@ -331,7 +333,15 @@ def test_dev_sentences_are_scored_in_their_own_groups():
                 for i, s in enumerate(segments) if "文三路" in s.text], 0  # fmt: skip
 
     report = score_texts("x", analyze, samples)
-    assert set(report.groups) == {"address_dev", "zh-dev", "address", "zh", "all", "carrier:form"}
+    assert set(report.groups) == {
+        "address_dev",
+        "zh-dev",
+        "address",
+        "zh",
+        "all",
+        "carrier:form",
+        "zh-unseen",
+    }
     assert report.groups["all"].sentences == 1 == report.groups["zh-dev"].sentences
     assert report.groups["zh-dev"].boundaries == {("ADDRESS", "runs on"): 1}
     assert report.groups["all"].tally("ADDRESS", "exact").found == 0

@@ -9,8 +9,9 @@ e.g. GUM's ``the astronaut Charles Bolden``) counts neither way. PERSON is
 headlined with overlap, ADDRESS with exact boundaries; both rules are reported.
 A source scores only the entities it labels (``LABELLED``); other personal-data
 findings in its sentences are counted as "other". Groups: each source, each
-language (its sources summed), all, and (``--json`` only) each carrier (chat, form,
-mail, llm) over all test sentences.
+language (its sources summed), each language over the sources the NER model never
+trained on (``zh-unseen``, ``en-unseen``), all, and (``--json`` only) each carrier
+(chat, form, mail, llm) over all test sentences.
 
 Clean payloads: a payload is *flagged* when any customer-data finding (an entity of
 the default policy's ``customer-data`` group, score >= threshold) is raised anywhere in
@@ -40,6 +41,9 @@ CUSTOMER_DATA = load_policy(DEFAULT_POLICY).entity_groups["customer-data"]
 # name found in them is counted as "other", not against PERSON precision.
 LABELLED = {"address": ("ADDRESS",), "address_dev": ("ADDRESS",)}  # others: PERSON only
 HEADLINE = {"PERSON": "overlap", "ADDRESS": "exact"}
+# Corpora whose TRAIN split the shipped NER model learns from (detectors/training/SOURCES.md):
+# their test splits are in-domain for it. "<lang>-unseen" groups sum the other sources.
+MODEL_CORPORA = frozenset({"weibo", "wnut17", "gsd", "gum"})
 
 
 def labelled(source: str) -> tuple[str, ...]:
@@ -191,6 +195,8 @@ def score_texts(engine: str, analyze: Analyze, samples: Sequence[RealSample]) ->
         one.failed = int(failed)
         test = sample.text.split == "test"
         names = (sample.text.source, sample.text.lang, "all", f"carrier:{sample.carrier}") if test else (sample.text.source, f"{sample.text.lang}-dev")  # fmt: skip
+        if test and sample.text.source not in MODEL_CORPORA:
+            names += (f"{sample.text.lang}-unseen",)
         for name in names:
             report.group(name).add(one)
     return report
