@@ -17,7 +17,8 @@ class DetectorConfig:
     entities: frozenset[str] | None = None  # None: all of ours (and the extra recognizers')
     score_threshold: float = 0.4
     extra_recognizers: tuple[str, ...] = ()  # "module:Class" of Presidio EntityRecognizer
-    nlp_model: str | None = None  # spaCy pipeline name/dir for English NER, admin-installed
+    nlp_model: str | None = None  # spaCy pipeline name/dir replacing the shipped NER model
+    ner: bool = True  # False: no NER model at all (names from structure and context only)
     allow_values: tuple[str, ...] = ()  # never reported, in any written form (value_form)
     deny_values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # always reported, score 1.0
     confidential_markers: bool = True  # the built-in labels of detectors.dictionary.MARKERS
