@@ -102,6 +102,7 @@ PERSON_NEGATIVES = [
     ("招商银行", ("name",)),
     ("管理员", ("客户",)),
     ("司机", ("联系人",)),
+    ("美国哥伦比亚大学的皮肤学教授安吉拉", ()),  # 皮肤学 is a field of study
 ]
 PERSON_POSITIVES = [
     ("请王先生到前台", (), "王"),
@@ -118,6 +119,7 @@ PERSON_POSITIVES = [
     ("张伟", ("name",), "张伟"),
     ("Egon Spengler", ("user", "profile", "real", "name"), "Egon Spengler"),
     ("Please call John Miller at 555-123-4567", (), "John Miller"),
+    ("如有问题请致电。\n\n此致\n黄海燕\n", (), "黄海燕"),  # 黄海 is a sea, 黄海燕 a name
 ]
 
 

@@ -313,7 +313,17 @@ def is_cn_name(word: str, field: bool = False) -> bool:
         if tag == "n" and word.endswith(ROLE_ENDINGS):
             return False  # 管理员, 司机, 车主: a role, not a person's name
         return tag is None or not tag.startswith(("ns", "nt", "nz"))
+    if tag is None and len(word) == 3 and surname == 1 and starts_with_a_word(word):
+        return False  # 皮肤学(教授), 马上到, 司机们: a word and one more character
     return tag is None or tag.startswith("nr")
+
+
+def starts_with_a_word(word: str) -> bool:
+    """The first two characters are a common jieba word that is not a name (皮肤, 马上)."""
+    head = word[:2]
+    tag = jieba.posseg.dt.word_tag_tab.get(head)
+    common = tag is not None and not tag.startswith(("nr", "ns", "nz"))  # 黄海|燕 is a name
+    return common and jieba.dt.FREQ.get(head, 0) >= 20
 
 
 def is_en_name(value: str) -> bool:
