@@ -419,3 +419,21 @@ def test_a_prediction_on_a_neutral_mention_is_neither_hit_nor_false_hit():
     t = group.tally("PERSON", "overlap")
     assert (t.tp, t.fp, t.gold, t.found) == (1, 0, 1, 1)
     assert score_sentence(sample, [at(22, 25)]).tally("PERSON", "overlap").fp == 1  # "met"
+
+
+@pytest.mark.parametrize(
+    ("predicted", "overlap", "exact"),
+    [
+        ([Span("ADDRESS", 0, 2, 12)], (1, 0, 1), (1, 0, 1)),  # (tp, fp, found)
+        ([Span("ADDRESS", 0, 2, 8)], (1, 0, 1), (0, 1, 0)),  # stops short
+        ([Span("ADDRESS", 0, 2, 14)], (1, 0, 1), (0, 1, 0)),  # runs on
+    ],
+)
+def test_generated_report_scores_addresses_with_exact_boundaries_apart(predicted, overlap, exact):
+    sample = _sample("寄到杭州市文三路90号，谢谢", [Label("ADDRESS", "杭州市文三路90号")])
+    gold = [Span("ADDRESS", 0, 2, 12)]
+    report = score([sample], [gold], Run("x", [predicted], [0], 1.0, 1))
+    for row, want in (("ADDRESS", overlap), ("ADDRESS/exact", exact)):
+        t = report.entities[row]
+        assert (t.tp, t.fp, t.found, t.gold) == (*want, 1)
+    assert (report.overall.tp, report.overall.fp) == (1, 0)  # exact rows stay out of overall

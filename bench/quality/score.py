@@ -15,7 +15,8 @@ segment (digits and letters may not touch it on either side).
 
 Matching rule: a prediction with score >= ``--threshold`` (0.5, the policy's
 default ``min_score``) is a true positive when it overlaps a gold span of the
-same entity in the same segment, else a false positive. A gold span is found
+same entity in the same segment, else a false positive (rows ``PERSON/exact`` and
+``ADDRESS/exact``: only when start and end are the same; they are not in "overall"). A gold span is found
 when some such prediction overlaps it. Precision counts predictions, recall
 counts gold spans, F2 = 5PR / (4P + R). Presidio's names are mapped to ours
 (LOCATION -> ADDRESS); its other entities (DATE_TIME, US_SSN, UK_NHS, URL...)
@@ -61,6 +62,8 @@ PRESIDIO_NAMES = {
     "LOCATION": "ADDRESS",
 }
 GOALS = {"precision": 0.95, "f2": 0.95, "flagged": 0.01}
+# Rows "<entity>/exact": the same entity scored with exact boundaries (not in "overall").
+EXACT_ROWS = ("PERSON", "ADDRESS")
 RECALL_GOALS = {"CN_RESIDENT_ID": 0.99, "CREDIT_CARD": 0.99, "PHONE_NUMBER/mobile": 0.99, "PERSON": 0.85, "ADDRESS": 0.85}  # fmt: skip
 
 
@@ -250,9 +253,15 @@ class Report:
         }
 
 
+def _same(a: Span, b: Span) -> bool:
+    return (a.entity, a.segment, a.start, a.end) == (b.entity, b.segment, b.start, b.end)
+
+
 def score(samples: Sequence[Sample], golds: Sequence[list[Span]], result: Run) -> Report:
     report = Report(result.engine, {e: Tally() for e in ENTITIES})
     report.entities["PHONE_NUMBER/mobile"] = Tally()
+    for entity in EXACT_ROWS:
+        report.entities[f"{entity}/exact"] = Tally()
     for sample, gold, predicted, other in zip(
         samples, golds, result.predictions, result.unmapped, strict=True
     ):
@@ -263,6 +272,10 @@ def score(samples: Sequence[Sample], golds: Sequence[list[Span]], result: Run) -
             else:
                 tally.fp += 1
                 report.false_hits[(p.entity, sample.kind)] += 1
+            if p.entity in EXACT_ROWS:
+                exact = report.entities[f"{p.entity}/exact"]
+                hit = any(_same(p, g) for g in gold)
+                exact.tp, exact.fp = exact.tp + hit, exact.fp + (not hit)
         for g in gold:
             hit = any(g.overlaps(p) for p in predicted)
             rows = [g.entity] + (["PHONE_NUMBER/mobile"] if g.kind == "mobile" else [])
@@ -270,6 +283,10 @@ def score(samples: Sequence[Sample], golds: Sequence[list[Span]], result: Run) -
                 tally = report.entities.setdefault(row, Tally())
                 tally.gold += 1
                 tally.found += hit
+            if g.entity in EXACT_ROWS:
+                exact = report.entities[f"{g.entity}/exact"]
+                exact.gold += 1
+                exact.found += any(_same(p, g) for p in predicted)
             if not hit:
                 report.misses[(g.entity + (f"/{g.kind}" if g.kind else ""), sample.kind)] += 1
         if sample.pii_free:
@@ -331,7 +348,7 @@ def print_table(reports: Sequence[Report], seed: int, payloads: int, spans: int)
     for name in names:
         tallies = [r.entities.get(name, Tally()) for r in reports]
         cells = "".join(
-            f"  {t.precision:15.3f} {t.recall:6.3f} {t.f2:6.3f}" if "/" not in name else f"  {'-':>15} {t.recall:6.3f} {'-':>6}"
+            f"  {t.precision:15.3f} {t.recall:6.3f} {t.f2:6.3f}" if "/" not in name or name.endswith("/exact") else f"  {'-':>15} {t.recall:6.3f} {'-':>6}"
             for t in tallies
         )  # fmt: skip
         print(f"{name:22}{tallies[0].gold:>6}{cells}")
