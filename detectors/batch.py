@@ -28,6 +28,7 @@ from functools import lru_cache
 from detectors.config import DetectorConfig
 from detectors.dictionary import MARKER, Dictionary
 from detectors.model import Segment
+from detectors.normalize import normalize
 from detectors.prefilter import Prefilter
 from detectors.recognizers.person import PersonRecognizer, is_name_field
 
@@ -77,9 +78,7 @@ class SegmentSelector:
         if self.everything or not self.available:
             return list(range(len(segments)))
         if texts is None:
-            from detectors.normalize import normalize
-
-            texts = [normalize(s.text).text for s in segments]
+            texts = _normalized([s.text for s in segments])
         busy = self.busy(texts)
         busy.update(i for i, s in enumerate(segments) if s.context and person_context(tuple(s.context)))
         return sorted(busy)
@@ -103,6 +102,16 @@ class SegmentSelector:
         for hit in self.dictionary.scan(joined):
             found.add(bisect_right(char_starts, hit.start) - 1)
         return found
+
+
+def _normalized(texts: list[str]) -> list[str]:
+    """``normalize(t).text`` of each. One pass over all of them first: when normalize()
+    leaves the joined text as it is (its fast paths: printable ASCII, or NFKC with nothing
+    special), it leaves each piece as it is (a newline composes with nothing), and the
+    per-text pass is skipped."""
+    if normalize(SEPARATOR.join(texts)).origin is None:
+        return texts
+    return [normalize(text).text for text in texts]
 
 
 @lru_cache(maxsize=4096)  # field names repeat from request to request
