@@ -431,6 +431,8 @@ _EN_NOT_NAMES = (
     # organisations and groups: "Umbrella Corporation", "Marketing Team", "Bank of China"
     "Team Teams Group Groups Corporation Corp Inc Ltd LLC Company Co Bank University College "
     "Institute Department Foundation Association Agency Ministry Bureau Office Hospital Store "
+    "Industries Industrial Technologies Technology Solutions Systems Services Labs Holdings "
+    "Capital Ventures Global International Enterprises Networks Media Consulting Logistics "
     # technical terms: HTTP header names, API and product words ("Idempotency-Key")
     "Key Type Id ID Request Response Content Length Encoding Control Token Api API Version "
     "Forwarded Host Origin Agent Accept Cache Default Custom Test Demo Sample Example Blocklist "
