@@ -17,7 +17,7 @@ FIND_PYTHON = for c in "$$PYTHON" python3.13 python3.12 python3 $$(ls -d $$HOME/
 	  "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo "$$p"; exit 0; }; \
 	done; echo "baomi needs Python >= 3.12 (set PYTHON=/path/to/python3.12)" >&2; exit 1
 
-.PHONY: run test test-installed image test-image venv system-deps bench clean
+.PHONY: run test test-installed image test-image venv system-deps bench clean model
 
 $(STAMP): pyproject.toml
 	@py=$$($(FIND_PYTHON)) && echo "using $$py" && \
@@ -47,6 +47,11 @@ image:
 
 test-image: $(STAMP) image
 	BAOMI_IMAGE=$(IMAGE) $(VENV)/bin/python -m pytest -q tests/test_image.py
+
+# The shipped NER model (detectors/models/ner) from the corpora in detectors/training/SOURCES.md
+# (local copies under $BAOMI_NER_CORPORA, default /work/.mirror); about 30-40 min on 2 cores.
+model: $(STAMP)
+	nice -n 10 $(PY) -m detectors.training.train
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/proxy_throughput.py

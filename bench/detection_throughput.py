@@ -11,6 +11,12 @@ pipeline directory as its model and all default recognizers (the only way
 Presidio's defaults run offline); its e-mail recognizer is pointed at
 tldextract's bundled suffix list, because the default fetches it from the
 network. Figures are printed, never asserted.
+
+The NER model (issue 13): baomi's figures above run with the shipped model (the
+default). Then structured payloads (JSON bodies, CSV) and prose payloads (chat
+paragraphs that name people) are timed with the model and without it
+(``DetectorConfig(ner=False)``); a fresh process per setting reports the detector's
+build time and the resident memory of one detector worker.
 """
 
 from __future__ import annotations
@@ -121,12 +127,25 @@ def csv_file(rng: random.Random, dense: bool) -> list[Segment]:
     return [Segment("\n".join(rows), "multipart:report.csv", ())]
 
 
-def corpus(megabytes: float, seed: int = 7) -> list[list[Segment]]:
+def prose(rng: random.Random, dense: bool) -> list[Segment]:
+    """A chat paragraph that names colleagues in running text (no field names, no labels)."""
+    en = f"{rng.choice(EN_FIRST)} {rng.choice(EN_LAST)}"
+    lines = [rng.choice(CHAT_CN + CHAT_EN) for _ in range(rng.randint(3, 8))]
+    lines.insert(rng.randrange(len(lines)), f"{cn_name(rng)}说{rng.choice(CHAT_CN)}")
+    lines.insert(rng.randrange(len(lines)), f"I talked to {en} about it yesterday.")
+    return [Segment(" ".join(lines), "chat:message", ())]
+
+
+KINDS = {"mixed": (api_body, api_body, chat, csv_file), "structured": (api_body, csv_file),
+         "prose": (prose,)}
+
+
+def corpus(megabytes: float, seed: int = 7, kinds: str = "mixed") -> list[list[Segment]]:
     """Payloads (lists of segments) until the text totals ``megabytes``."""
     rng = random.Random(seed)
     payloads, size = [], 0
     while size < megabytes * 1_000_000:
-        kind = rng.choice([api_body, api_body, chat, csv_file])
+        kind = rng.choice(KINDS[kinds])
         payload = kind(rng, dense=rng.random() < 0.1)
         payloads.append(payload)
         size += sum(len(s.text.encode()) for s in payload)
@@ -137,11 +156,11 @@ def text_bytes(payloads: list[list[Segment]]) -> int:
     return sum(len(s.text.encode()) for p in payloads for s in p)
 
 
-def run_baomi(payloads: list[list[Segment]]) -> tuple[float, int, float]:
+def run_baomi(payloads: list[list[Segment]], ner: bool = True) -> tuple[float, int, float]:
     from detectors.engine import Detector, DetectorConfig
 
     started = time.perf_counter()
-    detector = Detector(DetectorConfig())
+    detector = Detector(DetectorConfig(ner=ner))
     build = time.perf_counter() - started
     started = time.perf_counter()
     found = sum(len(detector.analyze(payload)) for payload in payloads)
@@ -177,6 +196,54 @@ def run_presidio_default(payloads: list[list[Segment]]) -> tuple[float, int, flo
     return time.perf_counter() - started, found, build
 
 
+WORKER = """
+import sys, time
+sys.path.insert(0, {repo!r})
+from detectors.engine import Detector, DetectorConfig
+started = time.perf_counter()
+detector = Detector(DetectorConfig(ner={ner}))
+build = time.perf_counter() - started
+from detectors.model import Segment
+detector.analyze([Segment("会议纪要由赵志刚整理。I talked to John Smith about it.", "chat", ())])
+status = open("/proc/self/status").read()  # resident now (Linux), not the start-up peak
+print(build, int(status.split("VmRSS:")[1].split()[0]) / 1024)
+"""
+
+
+def worker_cost(ner: bool) -> tuple[float, float]:
+    """A fresh process's detector build time (s) and resident memory (MB) after one request,
+    as in one pool worker."""
+    import subprocess
+
+    code = WORKER.format(repo=str(Path(__file__).resolve().parent.parent), ner=ner)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    build, rss = out.stdout.split()
+    return float(build), float(rss)
+
+
+def model_figures(megabytes: float) -> dict[str, float]:
+    """MB/s with and without the NER model on structured and prose payloads, and its cost."""
+    from detectors.nlp import SHIPPED
+
+    figures: dict[str, float] = {}
+    for kinds in ("structured", "prose"):
+        payloads = corpus(megabytes, kinds=kinds)
+        size = text_bytes(payloads) / 1_000_000
+        for ner in (True, False):
+            seconds, found, _ = run_baomi(payloads, ner=ner)
+            label = "ner" if ner else "no_ner"
+            figures[f"{kinds}_mb_per_s_{label}"] = round(size / seconds, 3)
+            figures[f"{kinds}_findings_{label}"] = found
+    files = [p for p in SHIPPED.rglob("*") if p.is_file()]
+    figures["ner_model_mb"] = round(sum(p.stat().st_size for p in files) / 1_000_000, 2)
+    for ner in (True, False):
+        build, rss = worker_cost(ner)
+        label = "ner" if ner else "no_ner"
+        figures[f"worker_build_s_{label}"] = round(build, 2)
+        figures[f"worker_rss_mb_{label}"] = round(rss, 1)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mb", type=float, default=0.5, help="corpus size in MB (default 0.5)")
@@ -198,6 +265,7 @@ def main() -> None:
         "presidio_default_build_s": round(base_build, 2),
         "ratio": round(base / ours, 1),
     }
+    figures.update(model_figures(args.mb / 2))
     if args.json:
         print(json.dumps(figures))
         return

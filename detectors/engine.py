@@ -29,8 +29,9 @@ from detectors.context import FieldContextEnhancer, LazyArtifacts
 from detectors.dictionary import MARKER, value_form
 from detectors.errors import DetectionFailed
 from detectors.model import Finding, Segment
-from detectors.nlp import TokenNlpEngine
+from detectors.nlp import TokenNlpEngine, load_ner
 from detectors.normalize import Normalized, normalize
+from detectors.prefilter import worth_ner
 from detectors.recognizers import RECOGNIZERS
 from detectors.recognizers.base import LANGUAGE
 from detectors.windows import windows
@@ -54,13 +55,6 @@ def load_recognizer(spec: str) -> EntityRecognizer:
     if not (isinstance(recognizer_class, type) and issubclass(recognizer_class, EntityRecognizer)):
         raise TypeError(f"extra recognizer {spec!r}: not a presidio EntityRecognizer subclass")
     return recognizer_class()  # type: ignore[call-arg]  # no-argument classes
-
-
-def load_ner(model: str):
-    """Load an installed spaCy pipeline by name or directory; never downloads."""
-    import spacy
-
-    return spacy.load(model, exclude=["lemmatizer", "parser", "tagger", "attribute_ruler"])
 
 
 class Detector:
@@ -115,7 +109,9 @@ class Detector:
         jieba.setLogLevel(60)  # jieba prints its dictionary loading at INFO
         jieba.initialize()
         ours: list[EntityRecognizer] = [cls() for cls in RECOGNIZERS if cls.ENTITY in self.entities]
-        ner = load_ner(self.config.nlp_model) if self.config.nlp_model else None
+        # The shipped model, or the admin's pipeline instead (detectors.nlp.load_ner).
+        wanted = self.config.ner and "PERSON" in self.entities
+        ner = load_ner(self.config.nlp_model) if wanted else None
         if ner is not None and "PERSON" in self.entities:
             from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
@@ -138,7 +134,9 @@ class Detector:
         """Findings of all segments, sorted by (segment, start)."""
         findings: list[Finding] = []
         normalized = [normalize(segment.text) for segment in segments]
-        for index in self._worth_looking_at(segments, normalized):
+        worth = self._worth_looking_at(segments, normalized)
+        self._prime_ner([normalized[index].text for index in worth])
+        for index in worth:
             segment = segments[index]
             try:
                 findings.extend(self._segment(index, segment, normalized[index]))
@@ -182,6 +180,8 @@ class Detector:
             for hit in self.dictionary.scan(normalized.text)
         ]
         entities = self.candidates(normalized.text, segment.context)
+        if "PERSON" in entities and self._no_name_in_prose(normalized.text, segment.context):
+            entities = entities - {"PERSON"}
         if not entities and not listed:
             return []
         results = self._recognized(normalized, entities, segment.context) if entities else []
@@ -200,7 +200,7 @@ class Detector:
                 entities=sorted(entities),
                 context=list(context),
                 score_threshold=self.config.score_threshold,
-                nlp_artifacts=self._artifacts(text),
+                nlp_artifacts=self._artifacts(text, entities),
             )
             for result in found:
                 result.start += window.start
@@ -209,12 +209,42 @@ class Detector:
                     results.append(result)
         return results
 
-    def _artifacts(self, text: str) -> LazyArtifacts | None:
-        """Tokens on demand; with an NER pipeline, the engine's full artifacts."""
+    def _artifacts(self, text: str, entities: frozenset[str]) -> LazyArtifacts | None:
+        """Tokens on demand; for prose that may name a person, the engine's full artifacts
+        (with the NER model's PERSON spans)."""
         nlp_engine = self.analyzer.nlp_engine
-        if isinstance(nlp_engine, TokenNlpEngine) and nlp_engine.ner is None:
+        if isinstance(nlp_engine, TokenNlpEngine) and not self._reads_ner(text, entities):
             return LazyArtifacts(text, nlp_engine, LANGUAGE)
         return None
+
+    def _reads_ner(self, text: str, entities: frozenset[str]) -> bool:
+        nlp_engine = self.analyzer.nlp_engine
+        if not isinstance(nlp_engine, TokenNlpEngine):
+            return True
+        return nlp_engine.ner is not None and "PERSON" in entities and worth_ner(text)
+
+    def _no_name_in_prose(self, text: str, context: Sequence[str]) -> bool:
+        """PERSON is possible only because ``text`` is prose, and the model found no name in
+        it: Presidio need not run for PERSON (clean prose costs the model's pass only)."""
+        nlp_engine = self.analyzer.nlp_engine
+        if not isinstance(nlp_engine, TokenNlpEngine) or nlp_engine.ner is None:
+            return False
+        if self.prefilter.person_by_rule(text) or (context and person_context(tuple(context))):
+            return False
+        return not any(nlp_engine.people(text[w.start : w.end]) for w in windows(text))
+
+    def _prime_ner(self, texts: list[str]) -> None:
+        """One batch through the NER model for every prose window of the request."""
+        nlp_engine = self.analyzer.nlp_engine
+        if not isinstance(nlp_engine, TokenNlpEngine) or nlp_engine.ner is None:
+            return
+        prose = [
+            text[window.start : window.end]
+            for text in texts
+            if worth_ner(text)
+            for window in windows(text)
+        ]
+        nlp_engine.prime(t for t in prose if worth_ner(t))
 
     def _findings(
         self, index: int, segment: Segment, normalized: Normalized, results: list[RecognizerResult]

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jieba
+import jieba.posseg
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 
 from detectors import ner_tokens  # noqa: F401 - registers the shipped model's tokenizer
@@ -74,13 +76,15 @@ WEAK_NER_SCORE = 0.5  # a guess without the marks of a name (see ner_score)
 SHIPPED = Path(__file__).parent / "models" / "ner"
 MANIFEST = "SHA256SUMS"  # written by the training recipe next to the pipeline's files
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-# A title or role after a Chinese name is not part of it (张总 -> 张, 王经理 -> 王).
-CN_TITLE_END = re.compile(
-    "(先生|女士|小姐|太太|老师|经理|总经理|总监|总裁|总|董事长|主任|书记|局长|处长|科长|部长|"
-    "院长|校长|医生|大夫|律师|教授|同学|师傅|阿姨|叔叔)$"
+# A title before an English name or inside/after a Chinese one is not part of it
+# ("Mr. Smith" -> Smith, 张总 -> 张, 张总经 (the model cut 总经理 apart) -> 张).
+EN_TITLE_START = re.compile(r"(Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam)\.?\s+")
+CN_TITLE = re.compile(
+    "先生|女士|小姐|太太|老师|经理|总监|总裁|总|董事|主任|书记|局长|处长|科长|部长|院长|校长|"
+    "医生|大夫|律师|教授|同学|师傅|阿姨|叔叔"
 )
-# Place words: a guess that ends in one is a place (杨浦区, 黄山市), not a person.
-CN_PLACE_END = "省市区县镇乡村街路道州山河湖岛"
+# Place and building words end a place's name, not a person's: 杨浦区, 周庄, 黄鹤楼, 陈家祠.
+CN_PLACE_END = "省市区县镇乡村街路道州山河湖岛城庄楼祠角界寺庙桥园宫殿门湾港堂院塔关坊汇渡井岭"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +103,21 @@ def ner_score(name: str) -> float | None:
     (0.7, 0.5, 0.7, 0.5)
     >>> ner_score("王"), ner_score("alice"), ner_score("2024"), ner_score("李宁"), ner_score("杨浦区")
     (None, None, None, None, None)
+    >>> ner_score("欧阳娜娜"), ner_score("张江高科")
+    (0.7, None)
     """
     if CJK.search(name):
         if "·" in name or "•" in name:  # a transliterated foreign name: 约翰·史密斯
             return NER_SCORE
         if not 2 <= len(name) <= 4 or not all(CJK.match(c) for c in name):
             return None
+        if len(name) == 4 and surnames().surname_length(name) != 2:
+            return None  # four characters are a name with a compound surname (欧阳娜娜) only
         if name in not_names() or name[-1] in CN_PLACE_END:
             return None  # brands, shops and places that read like names (李宁, 周大福)
+        tag = jieba.posseg.dt.word_tag_tab.get(name)
+        if tag is not None and not tag.startswith("nr"):
+            return None  # a dictionary word that is not a name: 龙井 (ns), 方圆 (n)
         return NER_SCORE if surnames().starts_name(name) else WEAK_NER_SCORE
     parts = name.replace("-", " ").split()
     if not parts or not all(p[:1].isupper() and p.isalpha() for p in parts if p.isalpha()):
@@ -225,17 +236,39 @@ class TokenNlpEngine(NlpEngine):
 
 
 def people(doc: Any) -> list[NerSpan]:
-    """A spaCy ``Doc``'s PERSON (or PER) entities, without spaces around or a title after."""
+    """A spaCy ``Doc``'s PERSON (or PER) entities, without spaces or titles; a Chinese one
+    only where it starts and ends on jieba's word boundaries (曹家 in 曹家渡 is no name)."""
     found = []
+    text = doc.text
     for entity in doc.ents:
         if entity.label_ not in NER_LABELS:
             continue
-        text = entity.text
-        start = entity.start_char + len(text) - len(text.lstrip())
-        end = entity.end_char - (len(text) - len(text.rstrip()))
-        title = CN_TITLE_END.search(text.rstrip())
-        if title is not None:
-            end -= len(title.group(0))
-        if start < end:
+        start, end = _without_titles(text, entity.start_char, entity.end_char)
+        if start < end and (not CJK.match(text[start]) or _on_word_bounds(text, start, end)):
             found.append(NerSpan("PERSON", start, end))
     return found
+
+
+def _without_titles(text: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` without spaces around, an English title before, a Chinese one inside.
+
+    >>> _without_titles("ask Mr. Smith", 4, 13), _without_titles("张总经理说", 0, 3)
+    ((8, 13), (0, 1))
+    """
+    span = text[start:end]
+    start += len(span) - len(span.lstrip())
+    end -= len(span) - len(span.rstrip())
+    if (title := EN_TITLE_START.match(text, start, end)) is not None:
+        start = title.end()
+    if (title := CN_TITLE.search(text, start + 1, end + 3)) is not None and title.start() < end:
+        end = title.start()
+    return start, end
+
+
+def _on_word_bounds(text: str, start: int, end: int) -> bool:
+    """Do jieba's words (read around the span) start at ``start`` and end at ``end``?"""
+    low, high = max(0, start - 6), min(len(text), end + 6)
+    bounds: set[int] = set()
+    for _, a, b in jieba.tokenize(text[low:high], HMM=True):
+        bounds.update((low + a, low + b))
+    return start in bounds and end in bounds

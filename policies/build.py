@@ -140,6 +140,7 @@ def _detection(detection: DetectionFile, path: str) -> Detection:
         edm_index=None if edm is None else _beside(path, edm.index),
         edm_key_file=None if edm is None else _beside(path, edm.key_file),
         nlp_model=detection.nlp_model,
+        ner=detection.ner,
     )
 
 

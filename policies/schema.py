@@ -198,9 +198,11 @@ class DetectionFile(_Strict):
     confidential_terms: list[Text] = []
     edm: EdmFile | None = None
     extra_recognizers: list[Annotated[str, AfterValidator(_recognizer)]] = []
-    # An admin-installed spaCy pipeline (package name or directory) for English NER names;
-    # never downloaded. See detectors/NER.md.
+    # Names in running text come from baomi's shipped NER model; nlp_model: an admin-installed
+    # spaCy pipeline (package name or directory) used instead; never downloaded. ner: false
+    # turns NER off (names from structure and context only). See detectors/NER.md.
     nlp_model: Text | None = None
+    ner: bool = True
 
 
 class LoggingFile(_Strict):

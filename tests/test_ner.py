@@ -1,20 +1,198 @@
-"""Optional NER: an admin-installed spaCy pipeline adds English PERSON in free text.
+"""NER: the model baomi ships finds names in running text; an admin's pipeline replaces it.
 
-The tests build their own small pipeline (``spacy.blank("en")`` + an
-``entity_ruler``) and save it to a directory, as an admin would install one;
-nothing is downloaded. See detectors/NER.md.
+The shipped model (detectors/models/ner, trained by ``make model``) is loaded from the
+installed package, offline, by every default Detector. The sentences below are written
+for this test (not taken from the training corpora). An admin's own pipeline is built
+here (``spacy.blank("en")`` + an ``entity_ruler``) and saved to a directory, as an admin
+would install one; nothing is downloaded. See detectors/NER.md.
 """
 
+import shutil
+import socket
+from importlib import resources
+from pathlib import Path
+
 import pytest
-
-spacy = pytest.importorskip("spacy")
-
+import spacy
 from detection_support import shared_detector
 
+from detectors import nlp
 from detectors.engine import Detector, DetectorConfig
 from detectors.model import Segment
-from detectors.nlp import NER_SCORE
+from detectors.nlp import NER_SCORE, SHIPPED, load_ner
+from detectors.normalize import normalize
+from detectors.prefilter import worth_ner
 
+
+def people(detector, text, context=()):
+    findings = detector.analyze([Segment(text, "chat", context)])
+    return [f.value for f in findings if f.entity == "PERSON"]
+
+
+# Names in prose with no field name, label, title or greeting: only the model finds them.
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("昨天下午王小明和李娜一起去上海参加了项目评审会。", ["王小明", "李娜"]),
+        ("请把合同扫描件转给财务部的陈建国，他今天下班前要用。", ["陈建国"]),
+        ("这个问题是刘晓燕上周在测试环境里发现的，已经修好了。", ["刘晓燕"]),
+        ("会议纪要由赵志刚整理，周一发给全组。", ["赵志刚"]),
+        ("I met Alice Walker yesterday to go over the quarterly numbers.", ["Alice Walker"]),
+        ("Please ask John Peterson to review the pull request before Friday.", ["John Peterson"]),
+        ("The refund was approved after Maria Gonzalez called the support line twice.",
+         ["Maria Gonzalez"]),
+    ],
+)
+def test_default_model_finds_names_in_prose(text, names):
+    assert people(shared_detector(), text) == names
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "标准件 standard part",
+        "今天的构建在测试环境里失败了，请重新运行流水线。",
+        "The build failed on the main branch, please rerun the pipeline.",
+        "Send the Idempotency-Key header with every POST request.",
+    ],
+)
+def test_default_model_leaves_prose_without_names_alone(text):
+    assert people(shared_detector(), text) == []
+
+
+def test_a_confident_guess_scores_ner_score():
+    found = [f for f in shared_detector().analyze([Segment("会议纪要由赵志刚整理。", "chat", ())])
+             if f.entity == "PERSON"]
+    assert [(f.value, f.score) for f in found] == [("赵志刚", NER_SCORE)]
+
+
+def test_shipped_model_is_package_data():
+    assert resources.files("detectors").joinpath("models", "ner") == SHIPPED
+    assert (SHIPPED / "meta.json").is_file() and (SHIPPED / nlp.MANIFEST).is_file()
+
+
+def test_shipped_model_loads_with_the_network_blocked(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("the NER model tried to use the network")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    model = load_ner(None)
+    assert [e.text for e in model("会议纪要由赵志刚整理。").ents] == ["赵志刚"]
+
+
+@pytest.fixture
+def shipped_copy(tmp_path, monkeypatch):
+    copy = tmp_path / "ner"
+    shutil.copytree(SHIPPED, copy)
+    monkeypatch.setattr(nlp, "SHIPPED", copy)
+    return copy
+
+
+def test_a_missing_model_fails_with_a_clear_message(shipped_copy):
+    shutil.rmtree(shipped_copy)
+    with pytest.raises(OSError, match=r"NER model \(.*\) is missing or damaged: .*make model"):
+        Detector(DetectorConfig())
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda m: (m / "tok2vec" / "model").write_bytes(b"\0" * 64), "tok2vec/model does not match"),
+        (lambda m: (m / "ner" / "moves").unlink(), "FileNotFoundError"),
+        (lambda m: (m / nlp.MANIFEST).unlink(), "FileNotFoundError"),
+    ],
+)
+def test_a_damaged_model_fails_with_a_clear_message(shipped_copy, damage, reason):
+    damage(shipped_copy)
+    with pytest.raises(OSError, match="is missing or damaged") as raised:
+        load_ner(None)
+    assert reason in str(raised.value)
+    assert "reinstall baomi or rebuild it with `make model`" in str(raised.value)
+
+
+def test_the_pool_shows_the_message_when_a_worker_cannot_start(shipped_copy):
+    from proxy.workers.pool import _why_not_started
+
+    (shipped_copy / "ner" / "model").write_bytes(b"truncated")
+    with pytest.raises(OSError) as raised:
+        load_ner(None)
+    message = _why_not_started(raised.value, DetectorConfig())
+    assert message.startswith("OSError: baomi's NER model (")
+    assert "ner/model does not match SHA256SUMS" in message
+
+
+def test_ner_off_loads_no_model_and_finds_no_free_text_names():
+    detector = Detector(DetectorConfig(ner=False))
+    assert detector.analyzer.nlp_engine.ner is None
+    assert people(detector, "I met Alice Walker yesterday to go over the numbers.") == []
+    assert people(detector, "姓名：张三") == ["张三"]  # structure still finds names
+
+
+class Refuses:
+    """A model that must not be called."""
+
+    def __call__(self, text):
+        raise AssertionError("NER ran on a text not worth it")
+
+    pipe = __call__
+
+
+def test_structured_requests_never_reach_the_model(monkeypatch):
+    detector = shared_detector()  # monkeypatch puts its model back
+    monkeypatch.setattr(detector.analyzer.nlp_engine, "ner", Refuses())
+    segments = [
+        Segment("SO-2026-11-27-000123", "json:$.order_id", ("order_id",)),
+        Segment("标准件 standard part", "json:$.items[0].desc", ("desc",)),
+        Segment("deliver to dock 3", "json:$.note", ("note",)),
+        Segment("13800138000", "json:$.contact.mobile", ("contact", "mobile")),
+    ]
+    assert [f.entity for f in detector.analyze(segments)] == ["PHONE_NUMBER"]
+
+
+def test_prose_segments_of_a_request_go_to_the_model_in_one_batch(monkeypatch):
+    detector = shared_detector()
+    engine = detector.analyzer.nlp_engine
+    batches = []
+    real_pipe = engine.ner.pipe
+
+    class Counting:
+        def __call__(self, text):
+            raise AssertionError("primed texts are not run again")
+
+        def pipe(self, texts):
+            texts = list(texts)
+            batches.append(texts)
+            return real_pipe(texts)
+
+    monkeypatch.setattr(engine, "ner", Counting())
+    segments = [
+        Segment("会议纪要由赵志刚整理，周一发给全组。", "json:$.messages[0]", ("messages",)),
+        Segment("SKU-00001", "json:$.sku", ("sku",)),
+        Segment("I met Alice Walker yesterday to go over the numbers.", "json:$.messages[1]",
+                ("messages",)),
+    ]
+    found = [f.value for f in detector.analyze(segments) if f.entity == "PERSON"]
+    assert found == ["赵志刚", "Alice Walker"]
+    assert batches == [[normalize(segments[0].text).text, segments[2].text]]  # "，" -> ","
+
+
+@pytest.mark.parametrize(
+    ("text", "worth"),
+    [
+        ("标准件 standard part", False),  # bench/proxy_throughput.py's clean body
+        ("deliver to dock 3", False),
+        ("SO-2026-11-27-000123", False),
+        ("会议纪要由赵志刚整理", True),
+        ("please forward it to Alice", True),
+        ("Alice Walker", True),
+    ],
+)
+def test_worth_ner(text, worth):
+    assert worth_ner(text) is worth
+
+
+# An admin's own pipeline replaces the shipped model.
 PATTERNS = [
     {"label": "PERSON", "pattern": [{"LOWER": "alice"}, {"LOWER": "walker"}]},
     {"label": "PER", "pattern": [{"LOWER": "bob"}, {"LOWER": "stone"}]},
@@ -24,17 +202,12 @@ PATTERNS = [
 
 
 @pytest.fixture(scope="module")
-def ner_detector(tmp_path_factory):
+def admin_detector(tmp_path_factory):
     path = tmp_path_factory.mktemp("pipeline") / "en_test_ner"
-    nlp = spacy.blank("en")
-    nlp.add_pipe("entity_ruler").add_patterns(PATTERNS)
-    nlp.to_disk(path)
+    pipeline = spacy.blank("en")
+    pipeline.add_pipe("entity_ruler").add_patterns(PATTERNS)
+    pipeline.to_disk(path)
     return Detector(DetectorConfig(nlp_model=str(path)))
-
-
-def people(detector, text, context=()):
-    findings = detector.analyze([Segment(text, "chat", context)])
-    return [(f.value, f.score) for f in findings if f.entity == "PERSON"]
 
 
 @pytest.mark.parametrize(
@@ -44,14 +217,12 @@ def people(detector, text, context=()):
         ("Bob Stone will sign the contract", [("Bob Stone", NER_SCORE)]),  # "PER" label
         ("Acme Corp opened an office in Springfield", []),  # ORG, GPE: not people
         ("the weather is fine today", []),
+        ("会议纪要由赵志刚整理，周一发给全组。", []),  # the shipped model is not loaded
     ],
 )
-def test_pipeline_names_people_in_free_text(ner_detector, text, expected):
-    assert people(ner_detector, text) == expected
-
-
-def test_without_a_pipeline_free_text_names_are_not_found():
-    assert people(shared_detector(), "I met Alice Walker yesterday at the office") == []
+def test_admin_pipeline_replaces_the_shipped_model(admin_detector, text, expected):
+    findings = admin_detector.analyze([Segment(text, "chat", ())])
+    assert [(f.value, f.score) for f in findings if f.entity == "PERSON"] == expected
 
 
 @pytest.mark.parametrize(
@@ -62,11 +233,34 @@ def test_without_a_pipeline_free_text_names_are_not_found():
         ("姓名：张三", "PERSON", "张三"),
     ],
 )
-def test_our_recognizers_still_run_with_a_pipeline(ner_detector, text, entity, value):
-    found = [f for f in ner_detector.analyze([Segment(text, "chat", ())]) if f.entity == entity]
+def test_our_recognizers_still_run_with_a_pipeline(admin_detector, text, entity, value):
+    found = [f for f in admin_detector.analyze([Segment(text, "chat", ())]) if f.entity == entity]
     assert [f.value for f in found] == [value]
 
 
-def test_a_missing_pipeline_fails_at_build(tmp_path):
-    with pytest.raises(OSError):
+def test_a_missing_admin_pipeline_fails_at_build(tmp_path):
+    with pytest.raises(OSError, match="Can't find model"):
         Detector(DetectorConfig(nlp_model=str(tmp_path / "not-installed")))
+
+
+POLICY = Path(__file__).resolve().parent.parent / "policies" / "default.yaml"
+
+
+@pytest.mark.parametrize(("line", "ner"), [("", True), ("  ner: false\n", False),
+                                           ("  ner: true\n", True)])
+def test_policy_key_turns_ner_off(tmp_path, line, ner):
+    from policies.load import load_policy
+
+    path = tmp_path / "p.yaml"
+    path.write_text(POLICY.read_text().replace("detection:\n", "detection:\n" + line, 1))
+    assert load_policy(path).detection.ner is ner
+
+
+def test_policy_key_ner_is_strict(tmp_path):
+    from policies.load import load_policy
+    from proxy.errors import PolicyError
+
+    path = tmp_path / "p.yaml"
+    path.write_text(POLICY.read_text().replace("detection:\n", "detection:\n  ner: maybe\n", 1))
+    with pytest.raises(PolicyError, match="ner"):
+        load_policy(path)
