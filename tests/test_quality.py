@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from detection_support import shared_detector
 
 from bench.quality.generate import Label, Sample, corpus
+from bench.quality.payloadreaders import read_har
 from bench.quality.real import DATA, ENTITIES, Payload, Text, load_payloads, load_texts, wrap_text
 from bench.quality.realscore import (
     CleanGroup,
@@ -40,6 +41,7 @@ from bench.quality.score import (
     score,
     segments_of,
 )
+from bench.quality.textreaders import read_address, read_gum, spans_of
 from bench.quality.values import (
     luhn_ok,
     non_luhn_16,
@@ -48,7 +50,7 @@ from bench.quality.values import (
     resident_id_valid,
     unionpay_card,
 )
-from bench.quality.vendor import SOURCES, read_address, read_gum, read_har, spans_of
+from bench.quality.vendor import SOURCES
 from detectors.model import Segment
 from proxy.extraction.extract import RawRequest
 
@@ -437,3 +439,12 @@ def test_generated_report_scores_addresses_with_exact_boundaries_apart(predicted
         t = report.entities[row]
         assert (t.tp, t.fp, t.found, t.gold) == (*want, 1)
     assert (report.overall.tp, report.overall.fp) == (1, 0)  # exact rows stay out of overall
+
+
+@pytest.mark.parametrize("module", ["textreaders", "payloadreaders", "realscore"])
+def test_bench_docstring_examples_hold(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"bench.quality.{module}"))
+    assert result.attempted > 0 and result.failed == 0

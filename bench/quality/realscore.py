@@ -37,7 +37,7 @@ from proxy.extraction.extract import Limits, extract
 
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "default.yaml"
 CUSTOMER_DATA = load_policy(DEFAULT_POLICY).entity_groups["customer-data"]
-# The address sources label addresses only: their sentences are ours (vendor's frames), so a
+# The address sources label addresses only: their sentences are ours (textreaders' frames), so a
 # name found in them is counted as "other", not against PERSON precision.
 LABELLED = {"address": ("ADDRESS",), "address_dev": ("ADDRESS",)}  # others: PERSON only
 HEADLINE = {"PERSON": "overlap", "ADDRESS": "exact"}
