@@ -169,6 +169,13 @@ def binary_10mb() -> RawRequest:
                       (("content-type", "application/octet-stream"),), os.urandom(10 << 20))
 
 
+def many_items() -> RawRequest:
+    body = b"[" + b",".join([b"1"] * 5000) + b"]"  # 10 KB: small, but 5,000 JSON elements
+    assert len(body) < INLINE_BODY_BYTES
+    return RawRequest("POST", "https://api.example.com/up", (("content-type", "application/json"),),
+                      body)
+
+
 def zip_file() -> RawRequest:
     return RawRequest("POST", "https://api.example.com/up", (("content-type", "application/zip"),),
                       b"PK\x03\x04" + b"\x00" * 200)
@@ -179,7 +186,7 @@ def triage():
     return Triage(SegmentSelector.for_config(DetectorConfig()))
 
 
-@pytest.mark.parametrize("make", [gzip_bomb, deep_json, binary_10mb, zip_file])
+@pytest.mark.parametrize("make", [gzip_bomb, deep_json, binary_10mb, zip_file, many_items])
 def test_pathological_bodies_go_to_a_worker_raw(triage, make):
     raw = make()
     assert triage.local(raw, LIMITS) is None  # a worker extracts it, with the policy's limits

@@ -9,11 +9,16 @@
 Most traffic is clean, and a trip to a worker (pickle, pipe, wake-up, reply) costs more than
 extracting and pre-filtering a small request here. Extraction runs on the event loop, so it
 is bounded: only bodies of at most ``INLINE_BODY_BYTES`` that are not a binary document or
-archive by their magic number, with a decoded-bytes budget of ``INLINE_DECODED_BYTES``
+archive by their magic number and hold at most ``INLINE_ITEMS`` separators (JSON elements,
+form fields, lines: extraction costs a few microseconds per item, and a 16 KB JSON array of
+``1,1,1...`` is 8,000 of them), with a decoded-bytes budget of ``INLINE_DECODED_BYTES``
 (compressed bodies, base64 layers, nested archives: a bomb stops at the budget). Anything
 over those bounds, and any error while extracting here, goes to a worker as it did before
 this module existed, which extracts again with the policy's own limits: its errors (oversize,
-undecodable, timeout) are the ones the policy acts on, exactly as before.
+undecodable, timeout) are the ones the policy acts on, exactly as before. Measured on the
+2-core test box under load, the worst bodies within the bounds held the loop for ~17 ms
+(2,000 tiny JSON items) and ~25 ms (16 KB of five nested base64 layers); a 4 KB JSON API
+call takes ~1 ms.
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from proxy.workers.inspection import Inspection, inspection_of, masked
 
 log = logging.getLogger("baomi.triage")
 
-INLINE_BODY_BYTES = 64 << 10  # a typical API call; larger bodies are extracted by a worker
-INLINE_DECODED_BYTES = 256 << 10  # decompressed and decoded layers, all together
+INLINE_BODY_BYTES = 16 << 10  # a typical API call; larger bodies are extracted by a worker
+INLINE_ITEMS = 2048  # separators: "," "&" newline "[" "{"
+INLINE_DECODED_BYTES = 64 << 10  # decompressed and decoded layers, all together
+_NOT_SEPARATORS = bytes(b for b in range(256) if b not in b",&\n[{")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +66,8 @@ class Triage:
         """Extract and select here, or None: a worker must extract ``raw`` itself."""
         if self.selector.everything or not self.selector.available:
             return None  # every segment goes to a worker anyway: let it extract too
-        if raw.body and (len(raw.body) > INLINE_BODY_BYTES or sniff(raw.body) is not None):
+        if raw.body and (len(raw.body) > INLINE_BODY_BYTES or sniff(raw.body) is not None
+                         or _items(raw.body) > INLINE_ITEMS):
             return None
         bounded = replace(limits, max_decoded_bytes=min(limits.max_decoded_bytes,
                                                         INLINE_DECODED_BYTES))
@@ -69,3 +77,8 @@ class Triage:
             log.debug("extracting in a worker instead (%s)", type(e).__name__)
             return None
         return Local(extraction, self.selector.select(extraction.segments), self.edm)
+
+
+def _items(body: bytes) -> int:
+    """How many separators ``body`` holds, counted at C speed (the rest deleted)."""
+    return len(body.translate(None, _NOT_SEPARATORS))
