@@ -57,6 +57,7 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     (r"[A-Z]{2}[0-9]{2}[ -]?[A-Z0-9]{4}", ("IBAN_CODE",), False),
     (r"[0-9A-Za-z] ?(号|弄|栋|幢|座|单元|层|楼|室|户)", ("ADDRESS",), False),
     (r"[一-鿿][1-9][0-9]{0,3}-[0-9]{1,4}", ("ADDRESS",), False),  # 新村123-10-446
+    (r"(市|区|县|镇)[^\n]{0,24}(路|街|大道)[东西南北]?[0-9]", ("ADDRESS",), False),  # …城隍中路1168
     # An admin level and a village or estate, no number (…永阳镇北义安村三组).
     (
         r"(省|市|区|县|旗|镇|乡|街道)[^\n]{0,24}(村|组|社区|居委会|小区|花园|公寓|大厦)",

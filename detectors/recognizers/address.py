@@ -40,7 +40,11 @@ ADMIN = re.compile(
     f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|市|区|县|旗|镇|乡(?![村下亲])|街道)"
 )
 ROAD_NUMBER = re.compile(
-    f"(?<=[{CJK}0-9])(?:大街|大道|路|街|道|巷|胡同|里)(?:[东西南北中]段)? ?\\d+(?:-\\d+)? ?(?:号|弄)"
+    f"(?<=[{CJK}0-9])(?:大街|大道|路|街|道|巷|胡同|里)(?:[东西南北中]?段|[东西南北])? ?\\d+(?:-\\d+)? ?(?:号|弄)"
+)
+# 城隍中路1168, 明日路80: a road and a number without 号, counted after an admin level.
+ROAD_BARE_NUMBER = re.compile(
+    f"(?<=[{CJK}])(?:大街|大道|路|街|巷)[东西南北]?\\d{{1,5}}(?![0-9-]|[年月日时点分秒元个人次万千百%.])"
 )
 DETAIL = re.compile(
     r"(?:\d+|[A-Za-z]\d*)(?:-\d+)?(?:号楼|号院|号|弄|栋|幢|座|单元|层|楼|室|户)"
@@ -279,6 +283,8 @@ class AddressRecognizer(ScoredPatternRecognizer):
         text, lo, hi = match.string, match.start(), match.end()
         admins = list(ADMIN.finditer(text, lo, hi))
         roads = list(ROAD_NUMBER.finditer(text, lo, hi))
+        if admins and not roads:
+            roads = [r for r in ROAD_BARE_NUMBER.finditer(text, lo, hi) if r.start() > admins[0].start()]
         details = list(DETAIL.finditer(text, lo, hi))
         if roads:
             score = 0.85 if admins else 0.7
