@@ -392,6 +392,10 @@ def main() -> None:
     )  # fmt: skip
     args = parser.parse_args()
     if args.real:
+        if args.errors:
+            parser.error(
+                "--errors lists the generated corpus's misses; --real prints near misses itself"
+            )
         main_real(args)
         return
     reports, spans = evaluate(args.seed, args.payloads, args.engines.split(","), args.threshold)
