@@ -47,15 +47,19 @@ def write_incidents(data_dir: str, count: int, acks: Connection, start) -> None:
 class Writer:
     """A spawned writer and the ids it acknowledged."""
 
-    def __init__(self, data_dir: Path, count: int, start):
+    def __init__(self, data_dir: Path, count: int, start, ready: bool = True):
         self.acks, child_end = SPAWN.Pipe(duplex=False)
         self.proc = SPAWN.Process(target=write_incidents,
                                   args=(str(data_dir), count, child_end, start))
         self.proc.start()
         child_end.close()
-        assert self.acks.poll(60) and self.acks.recv_bytes() == b"ready"
         self.acknowledged: list[str] = []
         self.pid = self.proc.pid
+        if ready:
+            self.ready()
+
+    def ready(self) -> None:
+        assert self.acks.poll(120) and self.acks.recv_bytes() == b"ready"
 
     def drain(self) -> bool:
         """Take what the writer acknowledged so far; False once its end of the pipe closed."""
@@ -141,6 +145,7 @@ def test_kill_9_of_one_writer_under_load_loses_nothing_and_the_others_go_on(tmp_
     wait_for_acks([*others, restarted], 10)
     for w in [*others, restarted]:
         w.kill()
+    IncidentStore(data_dir).close()  # what a later start does: removes their shared state
     assert all(len(w.acknowledged) > before.get(w, 0) for w in [*others, restarted])
 
     verified(data_dir, key)
@@ -171,10 +176,11 @@ def test_a_writer_killed_mid_frame_holding_the_lock_blocks_no_one(tmp_path):
     victim.start()
     assert locked.wait(60)
     start = SPAWN.Barrier(1)
-    other = Writer(data_dir, 3, start)  # blocks on the lock until the kernel frees it
+    other = Writer(data_dir, 3, start, ready=False)  # waits for the lock: the kernel frees it
     os.kill(victim.pid, signal.SIGKILL)
     victim.join(60)
     victim.close()
+    other.ready()
     other.finish()
     assert len(other.acknowledged) == 3
     out = verified(data_dir, key)
@@ -201,4 +207,5 @@ def test_verify_while_writers_checkpoint_sees_no_false_problem(tmp_path):
     finally:
         for w in writers:
             w.kill()
+        IncidentStore(data_dir).close()
     verified(data_dir, key)

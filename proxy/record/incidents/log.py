@@ -4,9 +4,16 @@
     log.append("access", {"incident": "...", "who": "alice", "why": "ticket 42"})  # durable
     log.close()                                                    # signs a final checkpoint
 
-Files under ``DIR/incidents/``: ``log-00000001.bin`` ... (one *segment* per writer run, frames
-as in ``framing``), ``checkpoint.json`` (the newest signed checkpoint), ``torn-<time>.bin``
-(torn tails set aside), ``.lock`` (writers hold it exclusively for each append).
+Files under ``DIR/incidents/``: ``log-00000001.bin`` ... (*segments*, frames as in
+``framing``), ``checkpoint.json`` (the newest signed checkpoint), ``torn-<time>.bin`` (torn
+tails set aside), ``.lock`` (writers hold it exclusively for each append).
+
+Several writers (threads, processes: ``baomi run --processes N``, the CLI) append to one
+chain. Each writer's first append starts a segment (naming its pid and host); after that
+every writer extends the newest segment, whoever started it, through the segment state they
+share in memory (``head``). A writer starts another segment only when that state is missing
+or does not match the files (after a crash), or when ``/dev/shm`` cannot be used; then, as
+before, it starts one whenever another writer appended since its own last frame.
 
 What each mechanism does and does not protect against:
 
@@ -56,6 +63,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from proxy.errors import IncidentLogError
 from proxy.record.incidents import envelope, framing
 from proxy.record.incidents.files import fsync_dir, write_all, write_atomic
+from proxy.record.incidents.head import HeadState, SharedHead
 from proxy.record.incidents.keys import Keyring, fingerprint
 
 GENESIS = bytes(32)
@@ -232,7 +240,10 @@ class _Segment:
 class IncidentLog:
     """Appends frames durably; safe from several threads and several processes at once."""
 
-    def __init__(self, data_dir: Path, keyring: Keyring, checkpoint_every: int = CHECKPOINT_EVERY):
+    def __init__(self, data_dir: Path, keyring: Keyring, checkpoint_every: int = CHECKPOINT_EVERY,
+                 share_head: bool = True):
+        """``share_head``: extend the newest segment whoever started it (``head``); False:
+        start a new segment whenever another writer appended since this one did."""
         if keyring.signer is None:
             raise IncidentLogError("the incident log needs the checkpoint signing key")
         self.dir = incidents_dir(data_dir)
@@ -249,6 +260,10 @@ class IncidentLog:
             self._lock_fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
             raise IncidentLogError(f"cannot open incident log in {self.dir}: {e.strerror}") from e
+        self._head: SharedHead | None = None
+        if share_head:
+            with _flock(self._lock_fd, fcntl.LOCK_EX):
+                self._head = SharedHead.join(self.dir)
 
     def append(self, kind: str, data: dict) -> Appended:
         """Write one frame and fsync it; raise IncidentLogError if it is not durable."""
@@ -259,12 +274,13 @@ class IncidentLog:
                 )
             try:
                 with _flock(self._lock_fd, fcntl.LOCK_EX):
-                    if not self._is_head():
+                    if not self._continue_head():
                         self._start_segment()
                     appended = self._append(kind, data)
                     self._since_checkpoint += 1
                     if self._since_checkpoint >= self.checkpoint_every:
                         self._checkpoint()
+                    self._publish()
                     return appended
             except OSError as e:
                 raise IncidentLogError(
@@ -304,10 +320,16 @@ class IncidentLog:
             if self._lock_fd < 0:
                 return
             try:
-                if self._segment is not None:
-                    with _flock(self._lock_fd, fcntl.LOCK_EX):
-                        if self._since_checkpoint and not self._broken and self._is_head():
+                with _flock(self._lock_fd, fcntl.LOCK_EX):
+                    try:
+                        if self._segment is not None and not self._broken \
+                                and self._continue_head() and self._since_checkpoint:
                             self._checkpoint()
+                            self._publish()
+                    finally:
+                        if self._head is not None:
+                            self._head.leave()
+                            self._head = None
             except OSError as e:
                 raise IncidentLogError(f"cannot write final checkpoint: {e.strerror}") from e
             finally:
@@ -316,6 +338,45 @@ class IncidentLog:
                 self._lock_fd = -1
 
     # -- internals (called with both locks held) --
+
+    def _continue_head(self) -> bool:
+        """Can this writer append to the newest segment now? Its first append never does:
+        each writer start begins a segment (it names the writer's pid and host)."""
+        if self._segment is None:
+            return False
+        if self._head is None:
+            return self._is_head()
+        state = self._head.read()
+        return state is not None and self._adopt(state)
+
+    def _adopt(self, state: HeadState) -> bool:
+        """Take the shared state as ours if the files agree with it (newest, same size)."""
+        seg = self._segment
+        assert seg is not None
+        path = _log_path(self.dir, state.number)
+        if _log_path(self.dir, state.number + 1).exists():
+            return False
+        if seg.number != state.number:
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            except FileNotFoundError:
+                return False
+            self._drop_segment()
+            seg = self._segment = _Segment(state.number, path, fd, -1, 0, b"", 0, b"")
+        st = os.fstat(seg.fd)
+        if st.st_nlink == 0 or st.st_size != state.size:
+            return False
+        seg.size, seg.seq, seg.hash = state.size, state.seq, state.hash
+        seg.start_seq, seg.mac_key = state.start_seq, state.mac_key
+        self._since_checkpoint = state.since_checkpoint
+        self._newest_seen = max(self._newest_seen, state.number)
+        return True
+
+    def _publish(self) -> None:
+        seg = self._segment
+        if self._head is not None and seg is not None:
+            self._head.write(HeadState(seg.number, seg.size, seg.seq, seg.start_seq,
+                                       self._since_checkpoint, seg.hash, seg.mac_key))
 
     def _is_head(self) -> bool:
         seg = self._segment
