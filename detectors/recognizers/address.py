@@ -52,7 +52,7 @@ DETAIL = re.compile(
     f"|(?<=[{CJK}])(?:社区|居委会|小区|花园|公寓|大厦)"
 )
 # One component of an address, read left to right from its start (see ``address_end``).
-UNIT = "号楼|号院|号|弄|栋|幢|座|单元|层|楼|室|户|区|组|队|排|巷|栋楼"
+UNIT = "号楼|号院|号|弄|栋|幢|座|单元|层|楼|室|房|户|区|组|队|排|巷|栋楼"
 PLACE_SUFFIX = (
     "特别行政区|自治区|自治州|自治县|街道|省|市(?!场)|区(?!域)|县|旗|镇|乡|"
     "大街|大道|路|街|巷|胡同|弄|里|段|"
@@ -60,7 +60,7 @@ PLACE_SUFFIX = (
     "工业区|园区|开发区|市场|商城|公司|厂|医院|学校|大学|学院|宾馆|酒店|店|部|"
     "号楼|号院|栋|幢|座|单元|层|楼|室"
 )
-NUMBER = rf"(?:[A-Za-z]?[-－]?\d+[A-Za-z]?(?:[-－_/]\d+[A-Za-z]?)*(?: ?(?:{UNIT}))?|[一二三四五六七八九十]+(?:{UNIT}))"
+NUMBER = rf"(?:[A-Za-z]?[-－]?\d+[A-Za-z]?(?:[-－_/]{1,2}\d+[A-Za-z]?)*(?: ?(?:{UNIT}))?|[一二三四五六七八九十]+(?:{UNIT}))"
 COMPONENT = re.compile(
     rf"(?:[{CJK}A-Za-z]{{1,10}}?(?:{PLACE_SUFFIX})|居委会|村委会|社区|小区|工业区|开发区|园区"
     rf"|[{CJK}]{{1,10}}(?=[A-Za-z]?\d)|{NUMBER}|之\d+|[-－]\d+|[A-Za-z] ?(?:{UNIT}))"
@@ -70,7 +70,7 @@ COMPONENT = re.compile(
 TRAILING_NAME = re.compile(f"[{CJK}]{{2,10}}(?=[，。；,;！!？?（( \\n]|$)")
 # Hyphens and underscores join an address's parts (浙江-宁波-江东区, 166号_金虹大厦_一楼).
 JOINER = re.compile(r"[-_－](?=[^-_－\s])")
-NOUN_TAGS = ("n", "nr", "ns", "nt", "nz", "j", "l")
+NOUN_TAGS = ("n", "nr", "ns", "nt", "nz", "nrt", "ng", "vn", "j", "l", "eng")
 GAP_TAGS = ("nr", "ns", "nt", "nz", "nrt", "nrfg", "j", "x", "m", "eng")  # names, no nouns
 ESTATE = re.compile(
     f"(?<=[{CJK}])(?:家园|小区|花园|新村|公寓|大厦|山庄|华庭|公馆|广场|苑)"
