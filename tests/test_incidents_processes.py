@@ -21,6 +21,7 @@ from incidents_cli import keyed_dir, record, run
 
 from proxy.record.incidents import IncidentStore
 from proxy.record.incidents.framing import scan
+from proxy.record.incidents.head import SHM
 from proxy.record.incidents.keys import Keyring, load_private_keys
 from proxy.record.incidents.log import IncidentLog, _flock, incidents_dir, log_files
 from proxy.record.incidents.verify import verify
@@ -125,8 +126,9 @@ def test_processes_appending_at_once_make_one_log_that_verifies(tmp_path):
     out = verified(data_dir, key)
     assert "MACs checked" in out
     assert listed(data_dir) == {i for w in writers for i in w.acknowledged}
-    # Every writer started its own segments, and each writer's checkpoints are in the chain.
-    assert {pid for _, pid in segments(data_dir)} == {w.pid for w in writers}
+    # Each writer started one segment (its first append); then all extended the newest one,
+    # instead of a new segment at every turn.
+    assert sorted(pid for _, pid in segments(data_dir)) == sorted(w.pid for w in writers)
     report = verify(data_dir, load_private_keys([key]))
     assert report.checkpoint_seq is not None
     assert report.checkpoint_seq >= report.last_seq - 1  # the last writer's close() signed it
@@ -208,4 +210,39 @@ def test_verify_while_writers_checkpoint_sees_no_false_problem(tmp_path):
         for w in writers:
             w.kill()
         IncidentStore(data_dir).close()
+    verified(data_dir, key)
+
+
+def test_a_damaged_shared_state_starts_a_new_segment_and_loses_nothing(tmp_path):
+    data_dir, key = keyed_dir(tmp_path)
+    first, second = IncidentStore(data_dir), IncidentStore(data_dir)
+    try:
+        first.write(record())
+        second.write(record())
+        (shared,) = [p for p in SHM.glob("baomi-incidents-*")
+                     if p.samefile(first._log._head.path)]
+        for damage in (b"\xff" * 116, bytes(40)):  # a flipped state, then a half-written one
+            with open(shared, "r+b") as fh:
+                fh.write(damage)
+            first.write(record())
+        second.write(record())
+    finally:
+        first.close()
+        second.close()
+    assert not shared.exists()  # the last writer out removed it
+    assert len(segments(data_dir)) == 4  # two first appends, two damaged states
+    verified(data_dir, key)
+    assert len(listed(data_dir)) == 5
+
+
+def test_without_shared_state_writers_still_make_one_log(tmp_path):
+    data_dir, key = keyed_dir(tmp_path)
+    logs = [IncidentLog(data_dir, Keyring.load(data_dir), share_head=False) for _ in range(2)]
+    try:
+        for n in range(6):
+            logs[n % 2].append("incident", {"meta": {"incident": f"turn-{n}"}})
+    finally:
+        for log in logs:
+            log.close()
+    assert len(segments(data_dir)) == 6  # a new segment at every turn, as before
     verified(data_dir, key)
