@@ -93,6 +93,7 @@ class _Client:
     client: connection.Client
     busy: set[str] = field(default_factory=set)  # ids of flows in flight
     timer: asyncio.TimerHandle | None = None
+    deadline: str | None = None  # which one the timer is: HEAD or IDLE
 
 
 class ClientConnections:
@@ -185,12 +186,13 @@ class ClientConnections:
     def _arm(self, state: _Client, timeout: float, which: str) -> None:
         self._disarm(state)
         state.timer = asyncio.get_running_loop().call_later(timeout, self._expire, state, which)
+        state.deadline = which
 
     @staticmethod
     def _disarm(state: _Client) -> None:
         if state.timer is not None:
             state.timer.cancel()
-            state.timer = None
+            state.timer = state.deadline = None
 
     def _expire(self, state: _Client, which: str) -> None:
         state.timer = None
