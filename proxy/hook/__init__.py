@@ -4,4 +4,5 @@
     httplayer.py        request bodies limited, responses never; chunked trailers
     websocket_close.py  close a WebSocket with 1008 and the incident id
     respond.py          answer a flow: refusal, 407 challenge, masked rewrite
+    connections.py      client connections bounded: head and idle deadlines, a cap
 """
