@@ -67,10 +67,10 @@ COMPONENT = re.compile(
 )
 # A building or organisation named after the number, up to the end of the clause:
 # ...路166号党校门卫室。 / ...1257号温州奥洋科技有限公司， (nouns only: not 拜访客户, 明天发货).
-TRAILING_NAME = re.compile(f"[{CJK}]{{2,10}}(?=[，。；,;！!？?（( \\n]|$)")
+TRAILING_NAME = re.compile(f"[{CJK}][{CJK}A-Za-z0-9]{{1,11}}(?=[，。；,;！!？?（( \\n]|$)")
 # Hyphens and underscores join an address's parts (浙江-宁波-江东区, 166号_金虹大厦_一楼).
 JOINER = re.compile(r"[-_－](?=[^-_－\s])")
-NOUN_TAGS = ("n", "nr", "ns", "nt", "nz", "nrt", "ng", "vn", "j", "l", "eng")
+NOUN_TAGS = ("n", "nr", "ns", "nt", "nz", "nrt", "ng", "vn", "j", "l", "eng", "m")
 GAP_TAGS = ("nr", "ns", "nt", "nz", "nrt", "nrfg", "j", "x", "m", "eng")  # names, no nouns
 ESTATE = re.compile(
     f"(?<=[{CJK}])(?:家园|小区|花园|新村|公寓|大厦|山庄|华庭|公馆|广场|苑)"
@@ -85,6 +85,7 @@ NAMED_PLACE = re.compile(
 )
 BUILDING = re.compile(r"\d+(?:号楼|栋|幢|单元)")
 LOCAL_ADMINS = frozenset(["区", "县", "镇", "乡", "街道"])  # not 市: 超市, 城市
+SUFFIX_AFTER = re.compile(f"(?:园|部|店|苑|院|厂|馆|场)(?![{CJK}])|(?:园|部|店|院|馆)(?=[{CJK}])")
 NUMBERED = re.compile(r"\d+(?:-\d+)*(?:号楼|号院|号|栋|幢|单元|室)")
 SEPARATOR = re.compile(r"[ \u3000]{1,2}|[、，,/][ ]?")
 # Words before a place name that end the reading back: 寄到|上海市, 地址：|北京市.
@@ -151,12 +152,15 @@ def address_end(text: str, start: int, limit: int) -> int:
             at = separator.end()
             continue
         at = end = component.end()
+        while (tail := SUFFIX_AFTER.match(text, at, limit)) is not None:
+            at = end = tail.end()  # 沃华庄|园, 紫金名苑售楼|部: the lazy name stopped early
     return trailing_name_end(text, end, limit)
 
 
 def trailing_name_end(text: str, end: int, limit: int) -> int:
-    """``end`` moved past a trailing building or organisation name after a number."""
-    if end == 0 or not (text[end - 1].isdigit() or text[end - 1] in "号室栋幢座层楼"):
+    """``end`` moved past a trailing building or organisation name after a number, a
+    village or an estate (吕岙村安河电器, 高湾小区极易武道馆)."""
+    if end == 0 or not (text[end - 1].isdigit() or text[end - 1] in "号室栋幢座层楼村组苑园乡镇"):
         return end
     name = TRAILING_NAME.match(text, end, limit)
     if name is None:
@@ -199,6 +203,9 @@ def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
         if a >= start:
             continue
         if name_words > 0 and re.fullmatch(f"[{CJK}]+", word) and word[-1] not in STOP:
+            if word[0] in STOP:
+                start = a + 1  # 地址为|南大路: jieba joined the particle to the name
+                break
             start, name_words = a, name_words - 1  # 振兴|西路: a road's name is any word
         elif is_place_word(word):
             start = a
@@ -251,7 +258,12 @@ def is_place_word(word: str) -> bool:
         or bool(re.fullmatch(f"(?:{PROVINCES})", word))
         or (len(word) >= 2 and bool(ADMIN.search(word[-3:])) and word[0] not in STOP)
         or bool(re.fullmatch(r"[A-Za-z0-9]+", word))
+        or word in GENERIC_PLACE_WORDS
     )
+
+
+# Words inside place names that jieba tags as common words (温州经济技术开发区).
+GENERIC_PLACE_WORDS = frozenset(["经济", "技术", "高新", "工业", "商务", "科技"])
 
 
 class AddressRecognizer(ScoredPatternRecognizer):
