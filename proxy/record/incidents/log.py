@@ -278,9 +278,10 @@ class IncidentLog:
                         self._start_segment()
                     appended = self._append(kind, data)
                     self._since_checkpoint += 1
+                    self._publish()  # before the checkpoint: its failure leaves this frame shared
                     if self._since_checkpoint >= self.checkpoint_every:
                         self._checkpoint()
-                    self._publish()
+                        self._publish()
                     return appended
             except OSError as e:
                 raise IncidentLogError(
