@@ -40,7 +40,8 @@ ADMIN = re.compile(
     f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|市|区|县|旗|镇|乡(?![村下亲])|街道)"
 )
 ROAD_NUMBER = re.compile(
-    f"(?<=[{CJK}0-9])(?:大街|大道|路|街|道|巷|胡同|里)(?:[东西南北中]?段|[东西南北])? ?\\d+(?:-\\d+)? ?(?:号|弄)"
+    f"(?<=[{CJK}0-9])(?:大街|大道|路|街|道|巷|胡同|里)(?:[东西南北中]?段|[东西南北])?"
+    f" ?(?:\\d+(?:-\\d+)?|[一二三四五六七八九十百零]{{1,4}}) ?(?:号|弄)"
 )
 # 城隍中路1168, 明日路80: a road and a number without 号, counted after an admin level.
 ROAD_BARE_NUMBER = re.compile(
@@ -81,7 +82,8 @@ UNIT_CHAIN = re.compile(
 )
 NAMED_PLACE = re.compile(
     f"[{CJK}A-Za-z0-9]{{1,12}}?(?:村|组|社区|居委会|小区|花园|公寓|大厦|广场|中心|家园|新村|苑|"
-    "工业区|工业园|园区|开发区|市场|商城|公司|厂|医院|学校|中学|小学|大学|学院|宾馆|酒店|派出所)"
+    "工业区|工业园|园区|开发区|市场|商城|公司|厂|医院|学校|中学|小学|大学|学院|宾馆|酒店|派出所|"
+    "政府|机场|大楼)"
 )
 BUILDING = re.compile(r"\d+(?:号楼|栋|幢|单元)")
 LOCAL_ADMINS = frozenset(["区", "县", "镇", "乡", "街道"])  # not 市: 超市, 城市
@@ -228,8 +230,12 @@ def named_place_after_admins(text: str, admins: list[re.Match[str]], hi: int) ->
     towns = [a for a in admins if a.group(0) in ("镇", "乡", "街道")]
     if len(admins) < 3 and not (len(admins) == 2 and towns):
         return False
-    place = NAMED_PLACE.match(text, admins[-1].end(), hi)
-    return place is not None and not any(ch in STOP for ch in place.group(0))
+    # After any level but the first: 柳市镇|柳黄路曹田工业区 (whose 区 is an admin match too).
+    for admin in admins[1:]:
+        place = NAMED_PLACE.match(text, admin.end(), hi)
+        if place is not None and not any(ch in STOP for ch in place.group(0)):
+            return True
+    return False
 
 
 def names_the_place(gap: str) -> bool:
