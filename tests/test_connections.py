@@ -13,7 +13,10 @@ import functools
 from collections import Counter
 
 import pytest
+from mitmproxy.tcp import TCPMessage
 from mitmproxy.test import taddons, tflow
+from mitmproxy.websocket import WebSocketMessage
+from wsproto.frame_protocol import Opcode
 
 from proxy.hook.connections import HEAD, IDLE, ClientConnections, affordable
 
@@ -149,3 +152,15 @@ def test_the_cap_fits_the_open_files_limit():
     assert affordable(10_000, 1 << 20) == 10_000
     assert affordable(10_000, 1024) == (1024 - 256) // 2
     assert affordable(10_000, 100) == 1  # never zero: the proxy still serves someone
+
+
+def test_long_lived_connections_keep_only_their_newest_message(conns):
+    """mitmproxy appends every message to the flow; the hooks after ours read only the last."""
+    ws, raw = tflow.twebsocketflow(), tflow.ttcpflow()
+    for n in range(50):
+        ws.websocket.messages.append(WebSocketMessage(Opcode.TEXT, n % 2 == 0, b"m%d" % n))
+        conns.websocket_message(ws)
+        raw.messages.append(TCPMessage(True, b"t%d" % n))
+        conns.tcp_message(raw)
+    assert [m.content for m in ws.websocket.messages] == [b"m49"]
+    assert [m.content for m in raw.messages] == [b"t49"]

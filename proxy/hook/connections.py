@@ -23,6 +23,11 @@ Each TCP client connection is in one of three states (hooks in brackets):
                          error, websocket_end, tcp_end]: closed after ``idle_timeout``
                          unless the next whole request head arrives
 
+Long-lived connections: mitmproxy appends every WebSocket and TCP message to its flow for the
+connection's life (``flow.websocket.messages``, ``flow.messages``), so a chat socket open for
+a day held every message of the day. Only the newest is kept (the one the hooks after this
+one inspect; mitmproxy forwards the message object it holds, not the list).
+
 Over ``max_open`` open connections a new one is refused at once (closed, counted). The
 process's open-files soft limit is raised to its hard limit at start-up, and ``max_open``
 lowered (with a warning) if even that could not hold two descriptors per connection (client
@@ -160,6 +165,15 @@ class ClientConnections:
 
     def websocket_end(self, flow: http.HTTPFlow) -> None:
         self._done(flow, self.idle_timeout, IDLE)
+
+    # -- long-lived connections keep only their newest message --
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        if flow.websocket is not None:
+            del flow.websocket.messages[:-1]
+
+    def tcp_message(self, flow: tcp.TCPFlow) -> None:
+        del flow.messages[:-1]
 
     def tcp_end(self, flow: tcp.TCPFlow) -> None:
         self._done(flow, self.idle_timeout, IDLE)
