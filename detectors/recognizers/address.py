@@ -35,7 +35,7 @@ from detectors.recognizers.base import ScoredPatternRecognizer
 
 CJK = "\u4e00-\u9fff"
 # A run of characters an address is written with (no spaces or punctuation).
-RUN = f"[{CJK}0-9A-Za-z#＃\\-－()（）·](?:[{CJK}0-9A-Za-z#＃\\-－()（）·]|(?<=[0-9{CJK}]) (?=[0-9])|(?<=[0-9]) (?=[{CJK}])){{3,120}}"
+RUN = f"[{CJK}0-9A-Za-z#＃\\-－()（）·](?:[{CJK}0-9A-Za-z#＃\\-－()（）·_]|(?<=[0-9{CJK}]) (?=[0-9])|(?<=[0-9]) (?=[{CJK}])){{3,120}}"
 ADMIN = re.compile(
     f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|市|区|县|旗|镇|乡(?![村下亲])|街道)"
 )
