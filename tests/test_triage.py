@@ -206,6 +206,13 @@ def test_a_worker_gets_the_bomb_and_its_failure_is_todays(loop_runner, pool, cal
                                                                local_error.value.kind)
 
 
+def test_with_no_inline_bodies_only_bodiless_requests_are_extracted_here():
+    triage = Triage(SegmentSelector.for_config(DetectorConfig()), body_bytes=0)
+    assert triage.local(clean_4k(), LIMITS) is None
+    local = triage.local(GET, LIMITS)
+    assert local is not None and local.selected == []
+
+
 def test_an_admin_recognizer_sees_every_segment_so_the_worker_extracts():
     triage = Triage(SegmentSelector.for_config(
         DetectorConfig(extra_recognizers=("baomi_test_plugins:HangOnMarker",))))

@@ -46,7 +46,7 @@ from proxy.errors import BaomiError, DetectionFailed, DetectionTimeout, StartupE
 from proxy.extraction.extract import Limits, RawRequest
 from proxy.workers.channel import Channel
 from proxy.workers.inspection import Inspection, detect_segments, inspect_request, mask_request
-from proxy.workers.triage import Triage
+from proxy.workers.triage import INLINE_BODY_BYTES, Triage
 
 log = logging.getLogger("baomi.pool")
 
@@ -191,8 +191,10 @@ class _Worker:
 
 
 class InspectionPool:
-    def __init__(self, config: DetectorConfig, size: int | None = None, start_timeout: float = 120):
+    def __init__(self, config: DetectorConfig, size: int | None = None, start_timeout: float = 120,
+                 inline_body_bytes: int = INLINE_BODY_BYTES):
         self.config = config
+        self.inline_body_bytes = inline_body_bytes  # bodies extracted here at most (Triage)
         self.size = size or max(1, os.cpu_count() or 1)
         self.start_timeout = start_timeout
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
@@ -236,7 +238,8 @@ class InspectionPool:
 
     def _triage(self) -> Triage:
         """The detector's segment selector, built here too (hyperscan compiles in ms)."""
-        return Triage(SegmentSelector.for_config(self.config), edm=self.config.edm_index is not None)
+        return Triage(SegmentSelector.for_config(self.config), edm=self.config.edm_index is not None,
+                      body_bytes=self.inline_body_bytes)
 
     async def inspect(self, raw: RawRequest, limits: Limits, timeout: float,
                       maskable: Iterable[frozenset[str]] = ()) -> Inspection:
