@@ -264,3 +264,29 @@ def test_policy_key_ner_is_strict(tmp_path):
     path.write_text(POLICY.read_text().replace("detection:\n", "detection:\n  ner: maybe\n", 1))
     with pytest.raises(PolicyError, match="ner"):
         load_policy(path)
+
+
+def json_leaves(value, path=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from json_leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for item in value:
+            yield from json_leaves(item, path)
+    else:
+        yield Segment(str(value), "json", path)
+
+
+@pytest.mark.parametrize(("with_phone", "selected"), [(False, []), (True, ["13800138000"])])
+def test_proxy_benchmark_bodies_select_the_same_with_the_model(with_phone, selected):
+    """The clean-traffic figures of bench/proxy_throughput.py cannot drop: its bodies hold no
+    prose, so the selector (also the proxy's clean-request path) picks the same segments."""
+    import json
+
+    from bench.proxy_throughput import body_4k
+    from detectors.batch import SegmentSelector
+
+    segments = list(json_leaves(json.loads(body_4k(with_phone))))
+    for config in (DetectorConfig(), DetectorConfig(ner=False)):
+        chosen = SegmentSelector.for_config(config).select(segments)
+        assert [segments[i].text for i in chosen] == selected
