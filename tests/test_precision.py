@@ -175,6 +175,7 @@ NOT_ADDRESSES = [
     "上海市2024-05-20发布",  # a date after a city is no building-unit-room
     "杭州市电话0571-8888-8888",
     "上海市南京路2024年的客流量",  # a year after a road is no house number
+    "特殊的地理位置，使本区成为南投市区与中兴新村来往通道",  # 本区, 市区: areas, no districts
     "人们戏称这里是“都市里的乡村”。",  # 乡村 is the countryside, not a township
     "河北省和张家口市建设部门已在地震灾区组织了抗震技术培训",  # 组织, not a village group
     "走进陕西岐山县麦禾营镇的王发林的公司的大门",  # a place and a company, no address

@@ -36,8 +36,12 @@ from detectors.recognizers.base import ScoredPatternRecognizer
 CJK = "\u4e00-\u9fff"
 # A run of characters an address is written with (no spaces or punctuation).
 RUN = f"[{CJK}0-9A-Za-z#＃\\-－()（）·](?:[{CJK}0-9A-Za-z#＃\\-－()（）·_]|(?<=[0-9{CJK}]) (?=[0-9])|(?<=[0-9]) (?=[{CJK}])){{3,120}}"
+# 本区, 市区, 社区, 灾区, 景区: words for an area, not a district's name (山区 and 城区 are
+# both: 南山区, 上城区).
+DISTRICT = "(?<![本该此全市小社园景校灾郊分片])区"
 ADMIN = re.compile(
-    f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|市|区|县|旗|镇|乡(?![村下亲])|街道)"
+    f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|(?<![城超股门])市|{DISTRICT}|县|旗|镇"
+    f"|乡(?![村下亲])|街道)"
 )
 ROAD_NUMBER = re.compile(
     f"(?<=[{CJK}0-9])(?:大街|大道|路|街|道|巷|胡同|里)(?:[东西南北中]?段|[东西南北])?"
@@ -61,9 +65,11 @@ PLACE_SUFFIX = (
     "工业区|园区|开发区|市场|商城|公司|厂|医院|学校|大学|学院|宾馆|酒店|店|部|"
     "号楼|号院|栋|幢|座|单元|层|楼|室"
 )
+# A character of a place's name: no particle or verb of the sentence around it (…成为|南投市).
+NAME_CHAR = f"(?:(?![的了与及或是为])[{CJK}A-Za-z])"
 NUMBER = rf"(?:[A-Za-z]?[-－]?\d+[A-Za-z]?(?:[-－_/]{{1,2}}\d+[A-Za-z]?)*(?: ?(?:{UNIT}))?|[一二三四五六七八九十]+(?:{UNIT}))"
 COMPONENT = re.compile(
-    rf"(?:[{CJK}A-Za-z]{{1,10}}?(?:{PLACE_SUFFIX})|居委会|村委会|社区|小区|工业区|开发区|园区"
+    rf"(?:{NAME_CHAR}{{1,10}}?(?:{PLACE_SUFFIX})|居委会|村委会|社区|小区|工业区|开发区|园区"
     rf"|[{CJK}]{{1,10}}(?=[A-Za-z]?\d)|{NUMBER}|之\d+|[-－]\d+|[A-Za-z] ?(?:{UNIT}))"
 )
 # A building or organisation named after the number, up to the end of the clause:
