@@ -336,8 +336,10 @@ class AddressRecognizer(ScoredPatternRecognizer):
             start = name_start(text, first, lo, longest)
         # Parse on from the start and from each part found; the furthest chain ends it
         # (浙江-宁波- is no component, 江东区江南路1226号… is).
-        parts = sorted(roads + details + admins, key=lambda m: m.end())
-        end = max(address_end(text, at, len(text)) for at in [start] + [m.end() for m in parts])
+        end = address_end(text, start, len(text))
+        for part in sorted(roads + details + admins, key=lambda m: m.end()):
+            if part.end() > end:  # a part past the chain so far: parse on from it
+                end = max(end, address_end(text, part.end(), len(text)))
         return start, end, score
 
     @staticmethod
