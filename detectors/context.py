@@ -8,6 +8,9 @@ the lemmas of the 5 preceding tokens and in the field names); it just skips
 ``copy.deepcopy`` of every result (a third of a short segment's cost) and
 tokenises only when some result can be enhanced.
 
+A name from the NER model that structure rules out (an identifier, a log line's label,
+a user agent's product token: ``person.plausible_name``) scores 0.
+
 A value in a table pasted as text ("姓名,手机号\n张三,13800138000") has its
 column's header as a field name (``detectors.tables``).
 """
@@ -21,6 +24,7 @@ from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from detectors.nlp import STOPWORDS, TOKEN
+from detectors.recognizers.person import PersonRecognizer, plausible_name
 from detectors.tables import header_words
 
 
@@ -71,6 +75,13 @@ class FieldContextEnhancer(LemmaContextAwareEnhancer):
         for result in raw_results:
             metadata = result.recognition_metadata or {}
             recognizer = by_id.get(metadata.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
+            if (
+                result.entity_type == "PERSON"
+                and not isinstance(recognizer, PersonRecognizer)
+                and not plausible_name(text, result.start, result.end)
+            ):
+                result.score = 0.0  # a model's name that structure rules out (person.py)
+                continue
             if recognizer is None or not recognizer.context:
                 continue
             if metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):

@@ -103,6 +103,11 @@ PERSON_NEGATIVES = [
     ("管理员", ("客户",)),
     ("司机", ("联系人",)),
     ("美国哥伦比亚大学的皮肤学教授安吉拉", ()),  # 皮肤学 is a field of study
+    # a model's names that structure rules out: identifiers, log labels, user-agent tokens
+    ("FileName: a.txt Speed: 1 KB/s Progress: 100% StatusDesc: dest agent success download "
+     "file Detail: success", ("log", "content")),
+    ("SlackWeb Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_2) AppleWebKit/600.3.18",
+     ("user", "agent")),
 ]
 PERSON_POSITIVES = [
     ("请王先生到前台", (), "王"),

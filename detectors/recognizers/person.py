@@ -652,6 +652,35 @@ class PersonRecognizer(ScoredPatternRecognizer):
         return header is not None and is_name_field([header])
 
 
+# Labels of log and form lines ("Detail: success", "StatusDesc: ok"), not names.
+_FIELD_LABELS = (
+    "Detail Details Status Desc Description Progress Speed Result Results Message Error "
+    "Warning Info Debug Log Time Date Size Type Total Count Source Target Dest Host Path "
+    "Output Input Reason Code State Mode Level Summary Note Notes"
+)
+FIELD_LABELS = frozenset(_FIELD_LABELS.split())
+CAMEL_IDENTIFIER = re.compile(r"[A-Z][a-z]{3,}[A-Z][A-Za-z]*")  # StatusDesc; not McDonald
+
+
+def plausible_name(text: str, start: int, end: int) -> bool:
+    """A model's PERSON span that structure says is no name: an identifier (StatusDesc),
+    a line's label (Detail: ...), a product token of a user agent ((Macintosh; Intel ...)),
+    role, organisation and technical words (en_words_ok).
+
+    >>> plausible_name("StatusDesc: ok", 0, 10), plausible_name("Hi Jane Doe, ok", 3, 11)
+    (False, True)
+    """
+    value = text[start:end]
+    if not value.isascii():
+        return True  # Chinese names: the model's call
+    if CAMEL_IDENTIFIER.fullmatch(value) or not en_words_ok(value):
+        return False
+    if value in FIELD_LABELS or any(word in FIELD_LABELS for word in value.split()):
+        return False
+    before, after = text[:start].rstrip()[-1:], text[end:].lstrip()[:1]
+    return not (before in ("(", ";") and after in (";", ")"))
+
+
 def single_word(context: list[str] | None) -> float:
     """One English word is a name under first/last-name fields (0.6), not under a
     generic ``name`` ({"name": "Default"}, {"name": "Content-Type"}): 0.45."""
