@@ -63,6 +63,25 @@ def test_processes_writing_while_it_rotates_lose_split_and_double_nothing(tmp_pa
     assert len(logs(tmp_path)) == -(-total // LINES_PER_FILE)
 
 
+def test_a_writer_follows_a_rotation_forced_by_a_bigger_line(tmp_path):
+    """Another's big line rotated a file that still had room for small lines: the writer
+    notices by the path's inode (checked at most every FOLLOW_SECONDS; every line here)."""
+    small = DecisionLog(tmp_path, max_bytes=40 * SIZE, keep=5)
+    big = DecisionLog(tmp_path, max_bytes=40 * SIZE, keep=5)
+    small.FOLLOW_SECONDS = 0.0
+    try:
+        small.write(record(0))
+        for n in range(1, 30):
+            big.write(record(n))
+        big.write(record(30, locations=["json:$.x"] * 600))  # > the room left: rotates
+        small.write(record(99))
+    finally:
+        small.close()
+        big.close()
+    assert ids_in(tmp_path / "decisions.jsonl") == ["BM-000030", "BM-000099"]
+    assert ids_in(tmp_path / "decisions.jsonl.1") == [f"BM-{n:06d}" for n in range(30)]
+
+
 def test_processes_with_few_copies_keep_the_newest_lines_whole(tmp_path):
     processes, per_process, keep = 3, 60, 2
     run_writers(tmp_path, processes, per_process, keep=keep)

@@ -13,8 +13,9 @@ import fcntl
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -58,10 +59,15 @@ class DecisionRecord:
     identity: str = "none"
 
     def public(self) -> dict:
-        """The record without evidence: safe for logs and metrics."""
-        d = asdict(self)
-        d.pop("evidence")
-        return d
+        """The record without evidence: safe for logs and metrics.
+
+        A shallow dict (its lists and dicts are the record's own: read, never change them);
+        ``asdict`` deep-copied every field, a quarter of a decision-log line's cost.
+        """
+        return {name: getattr(self, name) for name in _PUBLIC_FIELDS}
+
+
+_PUBLIC_FIELDS = tuple(f.name for f in fields(DecisionRecord) if f.name != "evidence")
 
 
 class Recorder(Protocol):
@@ -97,17 +103,25 @@ class DecisionLog:
     single line longer than ``max_bytes`` gets a file to itself.
 
     Several processes may write one log (``baomi run --processes N``): each line is one
-    ``write()`` to an ``O_APPEND`` descriptor, and every write, rotation and ``reopen`` holds an
-    exclusive ``flock`` on the data directory (plus a thread lock: flock does not exclude
-    threads sharing a descriptor). Under that lock a writer first checks that its file is still
-    ``decisions.jsonl``: if another writer rotated it (to ``.1``, or unlinked it with
-    ``keep=0``) it opens the new file, so a full file is rotated once, not once per process,
-    and no line lands in a file about to be unlinked. A rename by someone else (logrotate) is
-    left alone until ``reopen`` (SIGUSR1), as logrotate expects. Every file holds whole lines.
+    ``write()`` to an ``O_APPEND`` descriptor under an exclusive ``flock`` on the data directory
+    (plus a thread lock: flock does not exclude threads sharing a descriptor), and so are
+    rotation and ``reopen``. The lock stays on every line because only it makes the check for a
+    crash's half line exact: without it, a line another writer is copying in looks just like
+    one (measured: a stray empty line within 600 lock-free lines from 4 processes); it costs
+    0.5 us uncontended, held for one line. A writer notices another's rotation cheaply: its
+    file unlinked (``keep=0``: ``st_nlink`` 0 from the ``fstat`` it makes anyway), its file too
+    full for the line (someone rotated it, or it is about to), or, at most once per
+    ``FOLLOW_SECONDS``, the path's inode no longer its file's (a rotation forced by another's
+    bigger line; until then its smaller lines go, whole, to the copy). So a full file is
+    rotated once, not once per process, and no line lands in an unlinked file. A rename by
+    someone else (logrotate) is left alone until ``reopen`` (SIGUSR1), as logrotate expects.
+    Every file holds whole lines.
 
     ``policy`` (a callable returning the policy in force, read per record so reloads apply)
     decides which clean allows are written (``logging.allowed``); without it, all are.
     """
+
+    FOLLOW_SECONDS = 1.0  # how often a writer checks the path is still its file
 
     def __init__(self, data_dir: Path, sync: bool = True, max_bytes: int = DEFAULT_MAX_BYTES,
                  keep: int = DEFAULT_KEEP, policy: Callable[[], Policy] | None = None):
@@ -127,6 +141,7 @@ class DecisionLog:
         self._real_dir = Path(os.path.realpath(self.path.parent))  # as /proc names it
         self._fd = self._open()
         self._our_end = -1  # where our last line ended: anything else there is checked
+        self._next_follow = 0.0  # monotonic time of the next check of the path's inode
 
     def write(self, record: DecisionRecord) -> None:
         from proxy.errors import IncidentLogError
@@ -139,7 +154,6 @@ class DecisionLog:
                 if clean and not self._keeps_clean_allow():
                     return
                 with self._exclusive():
-                    self._follow_rotation()
                     self._append(line, durable)
         except OSError as e:
             raise IncidentLogError(f"cannot write decision log {self.path}: {e.strerror}") from e
@@ -164,21 +178,30 @@ class DecisionLog:
         finally:
             fcntl.flock(self._dir_fd, fcntl.LOCK_UN)
 
-    def _follow_rotation(self) -> None:
-        """Open the live file if another writer rotated ours away (to ``.1``, or unlinked it).
+    def _follow_rotation(self, line: bytes) -> os.stat_result:
+        """Open the live file if another writer rotated ours away (to ``.1``, or unlinked it);
+        returns the stat of the file the line goes to.
 
-        The common case costs one ``fstat`` and one ``stat``: our file is still the live one.
+        The common case costs the one ``fstat`` that ``_append`` needs anyway: the file is
+        linked, has room for the line, and the path's inode was checked less than
+        ``FOLLOW_SECONDS`` ago.
         """
         mine = os.fstat(self._fd)
+        now = time.monotonic()
+        if (mine.st_nlink and mine.st_size + len(line) <= self.max_bytes
+                and now < self._next_follow):
+            return mine
+        self._next_follow = now + self.FOLLOW_SECONDS
         try:
             live = os.stat(self.path)
         except FileNotFoundError:
             live = None
         if live is not None and (live.st_dev, live.st_ino) == (mine.st_dev, mine.st_ino):
-            return
+            return mine
         if mine.st_nlink == 0 or self._is_copy():
             self._swap(self._open())
-        # else renamed by someone else (logrotate): keep writing there until reopen()
+            return os.fstat(self._fd)
+        return mine  # renamed by someone else (logrotate): keep writing there until reopen()
 
     def _is_copy(self) -> bool:
         """Is our file now one of the numbered copies (``decisions.jsonl.3``)? Linux names an
@@ -199,7 +222,7 @@ class DecisionLog:
     def _append(self, line: bytes, durable: bool) -> None:
         """All of ``line`` or none of it: a short write (disk full) is cut back, never left as
         half a line for the next record to be glued to."""
-        end = os.fstat(self._fd).st_size
+        end = self._follow_rotation(line).st_size
         if end and end + len(line) > self.max_bytes:
             self._rotate()
             end = 0
