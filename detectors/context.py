@@ -72,15 +72,21 @@ class FieldContextEnhancer(LemmaContextAwareEnhancer):
     ) -> list[RecognizerResult]:
         by_id = {recognizer.id: recognizer for recognizer in recognizers}
         field_words = [word.lower() for word in context or []]
+        addresses = [(r.start, r.end) for r in raw_results if r.entity_type == "ADDRESS" and r.score >= 0.4]
         for result in raw_results:
             metadata = result.recognition_metadata or {}
             recognizer = by_id.get(metadata.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
             if (
                 result.entity_type == "PERSON"
                 and not isinstance(recognizer, PersonRecognizer)
-                and not plausible_name(text, result.start, result.end)
+                and (
+                    not plausible_name(text, result.start, result.end)
+                    or any(a <= result.start and result.end <= b for a, b in addresses)
+                )
             ):
-                result.score = 0.0  # a model's name that structure rules out (person.py)
+                # A model's name that structure rules out (person.py), or a street or town
+                # inside an address ("57562 Vicki Hills, Johnmouth, AZ").
+                result.score = 0.0
                 continue
             if recognizer is None or not recognizer.context:
                 continue

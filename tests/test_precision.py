@@ -108,6 +108,7 @@ PERSON_NEGATIVES = [
      "file Detail: success", ("log", "content")),
     ("SlackWeb Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_2) AppleWebKit/600.3.18",
      ("user", "agent")),
+    ("Your order has shipped to 45801 Peter Lodge, North Johnborough, NM 33159.", ()),  # streets
 ]
 PERSON_POSITIVES = [
     ("请王先生到前台", (), "王"),
