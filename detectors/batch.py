@@ -27,13 +27,13 @@ from functools import lru_cache
 
 from detectors.config import DetectorConfig
 from detectors.dictionary import MARKER, Dictionary
+from detectors.fieldnames import CONTEXT, is_name_field
 from detectors.model import Segment
 from detectors.normalize import normalize
 from detectors.prefilter import Prefilter
-from detectors.recognizers.person import PersonRecognizer, is_name_field
 
 SEPARATOR = "\n"
-PERSON_CONTEXT = tuple(w.lower() for w in PersonRecognizer.CONTEXT)
+PERSON_CONTEXT = tuple(w.lower() for w in CONTEXT)
 
 
 class SegmentSelector:
