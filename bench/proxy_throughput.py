@@ -3,6 +3,10 @@
     .venv/bin/python bench/proxy_throughput.py                 # 10 s per case, 10 and 64 connections
     .venv/bin/python bench/proxy_throughput.py --quick         # 3 s per case, 10 connections
     .venv/bin/python bench/proxy_throughput.py --seconds 20 --connections 64 --json
+    .venv/bin/python bench/proxy_throughput.py --quick --processes 1 --baseline /tmp/base --rounds 3
+
+``--baseline DIR`` also runs baomi from another checkout (``git archive HEAD~1 | tar -x -C DIR``)
+next to this one, and ``--rounds K`` alternates all proxies K times: an A/B on a noisy box.
 
 Every proxy runs in reverse mode in front of the same nginx (TLS upstream, so the default
 policy's plain-HTTP rule does not apply), loaded by wrk with: (a) GETs without a body,
@@ -116,8 +120,10 @@ def has_processes_flag() -> bool:
     return "--processes" in out
 
 
-def run_proxy(cmd: list[str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def run_proxy(cmd: list[str], port: int, checkout: Path = REPO) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(checkout))  # `-m proxy` from that checkout
+    proc = subprocess.Popen(cmd, cwd=checkout, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     wait_port(port)
     return proc
 
@@ -130,24 +136,29 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-def proxies(upstream: str, ca: UpstreamCA, tmp: Path) -> dict:
-    """name -> command line for a listening port; notes what was skipped."""
-    def baomi(processes: int | None):
+def proxies(upstream: str, ca: UpstreamCA, tmp: Path, processes: list[int] | None = None,
+            baseline: Path | None = None) -> dict:
+    """name -> (command line for a listening port, checkout it runs from); notes what was
+    skipped. ``processes``: the baomi --processes values (default 1 and the CPU count)."""
+    def baomi(processes: int | None, checkout: Path = REPO):
         def command(port: int) -> list[str]:
-            cmd = [str(BIN / "baomi"), "run", "--mode", upstream, "--listen-port", str(port),
-                   "--data-dir", str(tmp / f"var{processes}"), "--metrics-port", "0",
+            data = tmp / f"var{processes}-{'base' if checkout != REPO else 'this'}"
+            cmd = [sys.executable, "-m", "proxy", "run", "--mode", upstream,
+                   "--listen-port", str(port), "--data-dir", str(data), "--metrics-port", "0",
                    "--set", f"ssl_verify_upstream_trusted_ca={ca.pem}"]
             return cmd + (["--processes", str(processes)] if processes else [])
-        return command
+        return command, checkout
 
-    setups = {"bare mitmdump": lambda p: [str(BIN / "mitmdump"), "-q", "--mode", upstream,
-                                          "--listen-host", "127.0.0.1", "-p", str(p),
-                                          "--set", f"ssl_verify_upstream_trusted_ca={ca.pem}"]}
+    setups = {"bare mitmdump": (lambda p: [str(BIN / "mitmdump"), "-q", "--mode", upstream,
+                                           "--listen-host", "127.0.0.1", "-p", str(p),
+                                           "--set", f"ssl_verify_upstream_trusted_ca={ca.pem}"],
+                                REPO)}
     cores = os.cpu_count() or 1
     if has_processes_flag():
-        setups["baomi -p 1"] = baomi(1)
-        if cores > 1:
-            setups[f"baomi -p {cores}"] = baomi(cores)
+        for n in processes or sorted({1, cores}):
+            setups[f"baomi -p {n}"] = baomi(n)
+            if baseline:
+                setups[f"base -p {n}"] = baomi(n, baseline)
     else:
         print(f"note: this baomi has no --processes; measuring its single process only "
               f"(the {cores}-process column is skipped)", file=sys.stderr)
@@ -162,32 +173,44 @@ def measure(args, connections: list[int]) -> dict:
         ca = UpstreamCA(tmp / "ca")
         nginx, up = start_nginx(tmp, ca)
         try:
-            for name, cmd in proxies(f"reverse:https://127.0.0.1:{up}", ca, tmp).items():
-                port = free_port()
-                proc = run_proxy(cmd(port), port)
-                try:
-                    wrk(port, body_4k(False), 2, max(connections), tmp)  # warm-up
-                    for n in connections:
-                        for case, phone in CASES.items():
-                            body = None if phone is None else body_4k(phone)
-                            results[(name, case, n)] = wrk(port, body, args.seconds, n, tmp)
-                            print(f"  {name} / {case} / {n} conns: "
-                                  f"{results[(name, case, n)]['rps']:.0f} req/s", file=sys.stderr)
-                finally:
-                    stop(proc)
+            setups = proxies(f"reverse:https://127.0.0.1:{up}", ca, tmp, args.processes,
+                             args.baseline)
+            for round_ in range(args.rounds):
+                for name, (cmd, checkout) in setups.items():
+                    key = name if args.rounds == 1 else f"{name} #{round_ + 1}"
+                    measure_one(key, cmd, checkout, args, connections, tmp, results)
         finally:
             stop(nginx)
     return results
 
 
+def measure_one(name: str, cmd, checkout: Path, args, connections: list[int], tmp: Path,
+                results: dict) -> None:
+    port = free_port()
+    proc = run_proxy(cmd(port), port, checkout)
+    try:
+        wrk(port, body_4k(False), 2, max(connections), tmp)  # warm-up
+        for n in connections:
+            for case, phone in CASES.items():
+                if args.case and not any(c in case for c in args.case):
+                    continue
+                body = None if phone is None else body_4k(phone)
+                results[(name, case, n)] = wrk(port, body, args.seconds, n, tmp)
+                print(f"  {name} / {case} / {n} conns: "
+                      f"{results[(name, case, n)]['rps']:.0f} req/s", file=sys.stderr)
+    finally:
+        stop(proc)
+
+
 def print_table(results: dict) -> None:
-    print(f"{'proxy':<15} {'case':<22} {'conns':>5} {'req/s':>8} {'p50':>9} {'p99':>9} "
+    print(f"{'proxy':<18} {'case':<22} {'conns':>5} {'req/s':>8} {'p50':>9} {'p99':>9} "
           f"{'non-2xx':>8} {'x bare':>7} {'p99 x':>6}")
     for (name, case, n), r in results.items():
-        bare = results[("bare mitmdump", case, n)]
+        round_ = name.partition(" #")[2]  # with --rounds: against that round's bare run
+        bare = results[("bare mitmdump" + (f" #{round_}" if round_ else ""), case, n)]
         ratio = r["rps"] / bare["rps"] if bare["rps"] else 0.0
         p99 = r["p99_ms"] / bare["p99_ms"] if bare["p99_ms"] else 0.0
-        print(f"{name:<15} {case:<22} {n:>5} {r['rps']:>8.0f} {r['p50']:>9} {r['p99']:>9} "
+        print(f"{name:<18} {case:<22} {n:>5} {r['rps']:>8.0f} {r['p50']:>9} {r['p99']:>9} "
               f"{r['non2xx']:>8} {ratio:>6.2f}x {p99:>5.2f}x")
 
 
@@ -198,6 +221,12 @@ def main() -> int:
                     help="concurrent connections; repeat for several (default 10 and 64)")
     ap.add_argument("--quick", action="store_true", help="3 s per case, 10 connections only")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    ap.add_argument("--processes", type=int, action="append",
+                    help="baomi --processes to measure; repeat (default 1 and the CPU count)")
+    ap.add_argument("--baseline", type=Path, help="also run baomi from this other checkout")
+    ap.add_argument("--rounds", type=int, default=1, help="alternate all proxies this often")
+    ap.add_argument("--case", action="append",
+                    help="only cases whose name contains this (GET, clean, mobile); repeat")
     args = ap.parse_args()
     args.seconds = args.seconds or (3 if args.quick else 10)
     connections = args.connections or ([10] if args.quick else [10, 64])
