@@ -72,8 +72,9 @@ class BaomiAddon:
     async def request(self, flow: http.HTTPFlow) -> None:
         started = time.monotonic()
         policy = self.runtime.policy
-        if (facts := facts_or_kill(flow)) is None:
+        if (found := facts_and_names_or_kill(flow)) is None:
             return
+        facts, parts, names = found
         try:
             identified = await self._identify(flow, facts, started)
             if identified is None:
@@ -84,8 +85,8 @@ class BaomiAddon:
                 decision = failure_decision(policy, "oversize", facts, "body over max_body_bytes")
                 await self._finish(flow, facts, decision, None, started, uninspected="oversize")
                 return
-            raw = raw_request(flow)
-            outcome = await process(policy, facts, destination_names(flow), raw,
+            raw = raw_request(flow, parts)
+            outcome = await process(policy, facts, names, raw,
                                     partial(self.pool.inspect, maskable=mask_sets(policy)))
             decision, inspection = outcome.decision, outcome.inspection
             if inspection is not None:
@@ -583,7 +584,7 @@ def close_connection(flow) -> None:
             io.writer.close()
 
 
-def destination_names(flow: http.HTTPFlow) -> list[str]:
+def destination_names(flow: http.HTTPFlow, parts: NameParts | None = None) -> list[str]:
     """Every name the destination goes by: the SNI, the Host header, and the host mitmproxy
     connects to. All are decided on and the strictest decision wins, so a client cannot
     borrow a friendlier name (domain fronting, a CONNECT to one host with another's Host).
@@ -591,31 +592,50 @@ def destination_names(flow: http.HTTPFlow) -> list[str]:
     In transparent mode ``request.host`` is the redirected IP: it is matched as an address
     (``RequestFacts.destination_ip``), not as a name, unless there is no name at all.
     """
+    sni, header, host = parts or name_parts(flow)
     transparent = flow.client_conn.proxy_mode.type_name == "transparent"
-    candidates = [flow.client_conn.sni, flow.request.host_header and flow.request.pretty_host]
-    if not transparent:
-        candidates.append(flow.request.host)
+    candidates = (sni, header) if transparent else (sni, header, host)
     names: list[str] = []
     for name in candidates:
         if name and name.lower().rstrip(".") not in names:
             names.append(name.lower().rstrip("."))
-    return names or [flow.request.host.lower()]
+    return names or [host.lower()]
+
+
+NameParts = tuple[str | None, str | None, str]
+
+
+def name_parts(flow: http.HTTPFlow) -> NameParts:
+    """The SNI, the Host header's host (or None) and the host mitmproxy connects to: what
+    ``destination_names`` and ``host_names`` are made of, read once per request (``pretty_host``
+    parses the header each time it is read)."""
+    req = flow.request
+    return flow.client_conn.sni, (req.pretty_host if req.host_header else None), req.host
 
 
 def facts_or_kill(flow: http.HTTPFlow) -> RequestFacts | None:
     """The request's facts, or None after killing the flow: without even the facts nothing is
     safe to forward."""
+    found = facts_and_names_or_kill(flow)
+    return found[0] if found else None
+
+
+def facts_and_names_or_kill(flow: http.HTTPFlow
+                            ) -> tuple[RequestFacts, NameParts, list[str]] | None:
+    """``facts_or_kill``, with the destination's names (and their parts) it was built from."""
     try:
-        return facts_from_flow(flow)
+        parts = name_parts(flow)
+        names = destination_names(flow, parts)
+        return facts_from_flow(flow, names), parts, names
     except Exception:
         log.exception("cannot read the request's facts; the flow is killed")
         flow.kill()
         return None
 
 
-def facts_from_flow(flow: http.HTTPFlow) -> RequestFacts:
+def facts_from_flow(flow: http.HTTPFlow, names: list[str] | None = None) -> RequestFacts:
     req = flow.request
-    names = destination_names(flow)
+    names = names or destination_names(flow)
     dest_ip = flow.server_conn.address[0] if flow.server_conn.address else None
     return RequestFacts(
         source_ip=flow.client_conn.peername[0] if flow.client_conn.peername else "",
@@ -629,24 +649,22 @@ def facts_from_flow(flow: http.HTTPFlow) -> RequestFacts:
     )
 
 
-def raw_request(flow: http.HTTPFlow) -> RawRequest:
+def raw_request(flow: http.HTTPFlow, parts: NameParts | None = None) -> RawRequest:
     req = flow.request
     return RawRequest(
         method=req.method,
         url=req.pretty_url,
         headers=tuple((k.lower(), v) for k, v in req.headers.items(multi=True)),
         body=req.raw_content or b"",
-        hosts=host_names(flow),
+        hosts=host_names(flow, parts),
     )
 
 
-def host_names(flow: http.HTTPFlow) -> tuple[str, ...]:
+def host_names(flow: http.HTTPFlow, parts: NameParts | None = None) -> tuple[str, ...]:
     """Every name the request names its destination by, inspected as text: the SNI, the
     Host header, the CONNECT target or absolute-URL host (also in transparent mode, where
     the connection goes to an IP and the names travel only inside the request)."""
-    names = (flow.client_conn.sni, flow.request.host_header and flow.request.pretty_host,
-             flow.request.host)
-    return tuple(dict.fromkeys(n.lower() for n in names if n))
+    return tuple(dict.fromkeys(n.lower() for n in parts or name_parts(flow) if n))
 
 
 
