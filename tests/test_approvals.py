@@ -34,10 +34,10 @@ RESIDENT_ID = "11010519491231002X"  # a synthetic, valid-format test ID
 
 
 def incident(data_dir: Path, *, user: str | None = None, source: str = "10.0.0.5",
-             counts: dict[str, int] | None = None, records: int = 3) -> str:
+             counts: dict[str, int] | None = None, records: int = 3, host: str = HOST) -> str:
     record = DecisionRecord(
         time=NOW.isoformat().replace("+00:00", "Z"), incident_id=f"BM-test-{source}-{user}",
-        source=source, user=user, scheme="https", host=HOST, port=443, method="POST",
+        source=source, user=user, scheme="https", host=host, port=443, method="POST",
         path="/upload", mode="regular", action="block", rule="block-ids-and-cards",
         enforced=True, would_be=None, reason="ids", entity_counts=counts or {"CN_RESIDENT_ID": 3},
         masked=[], locations=["json:$.id"], policy_hash="sha256:x", records=records,
@@ -239,6 +239,33 @@ def test_revoked_and_expired_approvals_do_not_apply(data_dir, policy):
     live = merged(policy, read_state(data_dir).approvals.values())
     assert live is policy  # nothing left to merge
     assert decide(live, facts(), ids(1)).action == "block"
+
+
+@pytest.mark.parametrize("host", ["*", "*.example.org", ".example.org", "bank?.example.org",
+                                  "[a-z]*", "a b.example", ""])
+def test_filing_refuses_a_host_that_is_no_exact_name(data_dir, host):
+    with pytest.raises(ApplicationError, match="no exact destination host"):
+        file_one(ApprovalStore(data_dir), incident(data_dir, host=host))
+    assert read_state(data_dir).applications == {}
+
+
+@pytest.mark.parametrize("host", ["*", "*.org", ".example.org", "bank?.example.org"])
+def test_a_stored_wildcard_host_never_becomes_a_glob_or_a_domain(data_dir, policy, host):
+    """state.json written before filing checked hosts: such an approval is not merged."""
+    _, approval = approved(data_dir)
+    live = merged(policy, [replace(approval, host=host)])
+    assert live is policy
+    assert decide(live, facts(host="bank.example.org"), ids(1)).action == "block"
+
+
+def test_an_ip_literal_host_is_covered_exactly(data_dir, policy):
+    store = ApprovalStore(data_dir)
+    app = file_one(store, incident(data_dir, host="[2001:DB8::7]"))
+    assert app.host == "2001:db8::7"
+    store.approve(app.id, "carol")
+    live = merged(policy, read_state(data_dir).approvals.values())
+    assert decide(live, facts(host="2001:db8::7"), ids(1)).action == "allow"
+    assert decide(live, facts(host="2001:db8::8"), ids(1)).action == "block"
 
 
 def test_policy_approval_ids_win_collisions(data_dir, policy):

@@ -20,14 +20,15 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from policies.model import AddressSet, Approval, Destination, Policy, Source, parse_ip
-from proxy.record.approvals.model import StoredApproval, parse_time
+from proxy.record.approvals.model import StoredApproval, exact_host, parse_time
 
 GROUP_PREFIX = "approval:"
 
 
 def merged(policy: Policy, stored: Iterable[StoredApproval]) -> Policy:
     taken = {a.id for a in policy.approvals}
-    usable = [a for a in stored if a.revoked_at is None and a.id not in taken]
+    usable = [a for a in stored
+              if a.revoked_at is None and a.id not in taken and exact_host(a.host) is not None]
     if not usable:
         return policy
     sources = dict(policy.sources)
@@ -57,7 +58,14 @@ def _source(group: str, a: StoredApproval) -> Source:
 
 
 def _destination(group: str, a: StoredApproval) -> Destination:
-    return Destination(group, AddressSet.compile([a.host], []), (a.host,), (), a.agreement,
+    """The incident's host and nothing else: AddressSet.compile would read '*?[' as a glob
+    and a leading '.' as a domain suffix, so the set is built exactly."""
+    host = exact_host(a.host)
+    assert host is not None  # merged() leaves the others out
+    address = parse_ip(host)
+    networks = () if address is None else (ipaddress.ip_network(address),)
+    addresses = AddressSet(exact=frozenset({host}), networks=networks)
+    return Destination(group, addresses, (host,), (), a.agreement,
                        f"recipient of {a.id}: {a.recipient}")
 
 

@@ -13,11 +13,40 @@ Its id is its application's id, ``app-YYYYMMDD-<8 hex>``.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 
 APPLICATION_STATUSES = ("pending", "approved", "rejected")
 APPROVAL_STATUSES = ("active", "expired", "revoked")
+
+
+# A DNS name as hosts are written (letters, digits, '-', '_' in labels of 1-63, at most 253 in
+# all): a regex because no installed library checks exactly this; what matters is that no glob
+# character (*?[) and no leading dot (a domain suffix in a policy) gets through.
+_LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
+_DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+
+
+def exact_host(host: str | None) -> str | None:
+    """The host an approval may cover, normalised; None when it is no DNS name or IP literal.
+
+    >>> exact_host("API.Partner.Example."), exact_host("[::1]"), exact_host("10.0.0.7")
+    ('api.partner.example', '::1', '10.0.0.7')
+    >>> exact_host("*"), exact_host(".example.org"), exact_host("a b"), exact_host("")
+    (None, None, None, None)
+    """
+    name = (host or "").strip().lower().rstrip(".")
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    if len(name) > 253 or not _DNS_NAME.fullmatch(name):
+        return None
+    return name
 
 
 def parse_time(text: str) -> datetime:

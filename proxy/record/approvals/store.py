@@ -37,7 +37,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from proxy.errors import ApplicationError
-from proxy.record.approvals.model import Application, StoredApproval, format_time, parse_time
+from proxy.record.approvals.model import (
+    Application,
+    StoredApproval,
+    exact_host,
+    format_time,
+    parse_time,
+)
 from proxy.record.incidents.files import write_atomic
 from proxy.record.incidents.index import ReviewIndex
 from proxy.record.incidents.log import Entry, entries, incidents_dir, log_files
@@ -136,11 +142,15 @@ class ApprovalStore:
         client = meta.get("source") or ""
         if not meta.get("user") and not client:
             raise ApplicationError(f"incident {incident_id} names neither a user nor a client")
+        host = exact_host(meta.get("host"))
+        if host is None:  # '*' or '.bank.example' would become a glob or a whole domain
+            raise ApplicationError(f"incident {incident_id} has no exact destination host "
+                                   "(a DNS name or an IP address) an approval could name")
         _check_until(wanted_until, now, "wanted validity")
         application_id = new_application_id(now)
         data = {
             "id": application_id, "incident": incident_id,
-            "requester": meta.get("user") or None, "client": client, "host": meta.get("host"),
+            "requester": meta.get("user") or None, "client": client, "host": host,
             "entities": entities, "records": int(meta.get("record_count") or 0),
             "purpose": _text(purpose, "purpose"), "recipient": _text(recipient, "recipient"),
             "method": _text(method, "method"), "agreement": _text(agreement, "agreement"),
