@@ -73,6 +73,21 @@ def test_a_damaged_state_file_drops_the_approvals(data_dir, runtime):
     assert action(runtime) == ("block", None)
 
 
+def test_an_approval_that_cannot_be_merged_fails_closed_and_is_retried(data_dir, runtime):
+    watcher = ApprovalWatcher(data_dir, runtime)
+    store, approval = approved(data_dir)
+    watcher.refresh()
+    assert action(runtime) == ("allow", approval.id)
+    good = state_path(data_dir).read_text()
+    state_path(data_dir).write_text(good.replace(approval.expires, "not a time"))
+    assert watcher.refresh() is True  # the merge raised: the file's policy alone
+    assert action(runtime) == ("block", None)
+    assert watcher.refresh() is True  # not stuck: tried again
+    store.rebuild()  # state.json good again (same size: the stamp must not hide it)
+    assert watcher.refresh() is True
+    assert action(runtime) == ("allow", approval.id)
+
+
 def test_watch_polls_until_cancelled(data_dir, runtime):
     async def scenario() -> tuple[tuple[str, str | None], str]:
         watcher = ApprovalWatcher(data_dir, runtime)

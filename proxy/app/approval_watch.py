@@ -10,7 +10,8 @@ Every process of the proxy runs its own watcher over the same ``DIR/approvals/st
 watcher polls the file's (mtime, size, inode); a change builds a complete merged Policy and
 swaps it in with one assignment, like a policy reload. A damaged state file fails closed:
 the data-dir approvals are dropped (more is blocked, nothing more is allowed) until it is
-readable again.
+readable again, and so does one that cannot be merged (the file is read again at the next
+poll: a revocation is never stuck behind a failed merge).
 """
 
 from __future__ import annotations
@@ -57,7 +58,12 @@ class ApprovalWatcher:
         if stamp != self._stamp:
             self._approvals = self._load()
             self._stamp = stamp
-        self.runtime.policy = self.merge(self._base)
+        try:
+            self.runtime.policy = self.merge(self._base)
+        except Exception:  # an approval that cannot be merged: fail closed, retry next poll
+            log.exception("cannot merge the data-dir approvals: dropped until they merge")
+            self.runtime.policy = self._base
+            self._approvals, self._stamp, self._merged = (), None, None
         return True
 
     async def watch(self, interval: float = 1.0) -> None:
