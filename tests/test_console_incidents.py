@@ -55,6 +55,9 @@ def frames(data_dir, kind: str) -> list[dict]:
     ("?severity=medium&sort=oldest", [3, 4]),
     ("?severity=low", [5]),
     ("?entity=x%27)%20OR%201=1--&sort=oldest", [0, 1, 2, 3, 4, 5]),  # malformed: dropped
+    ("?until=2026-02-30T25:99&sort=oldest", [0, 1, 2, 3, 4, 5]),  # no such time: dropped
+    ("?since=2026-13-45&sort=oldest", [0, 1, 2, 3, 4, 5]),
+    ("?since=2026-12-02T24:00&until=2026-12-03&sort=oldest", [0, 1, 2]),  # only the bad one
 ])
 def test_filters_and_sort(data, query, expected):
     app, _ = console_app(data[0])  # a fresh, untriaged view: other tests triage

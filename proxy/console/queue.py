@@ -60,7 +60,7 @@ class Query:
 
         def when(name: str) -> str | None:
             value = text(name, 19)
-            return value if value and _TIME.fullmatch(value) else None
+            return value if value and _TIME.fullmatch(value) and _real_time(value) else None
 
         page = text("page", 6)
         return cls(
@@ -119,6 +119,15 @@ def _where(q: Query, skip: str | None = None) -> tuple[str, list[object]]:
         sql += " AND json_extract(meta, '$.entity_counts.' || ?) IS NOT NULL"
         args.append(f'"{q.entity}"')
     return sql, args
+
+
+def _real_time(value: str) -> bool:
+    """'2026-02-30T25:99' has the shape but is no time: dropped like any malformed filter."""
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _entity(value: str | None) -> str | None:
