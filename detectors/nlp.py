@@ -173,6 +173,9 @@ class TokenNlpEngine(NlpEngine):
     def __init__(self, ner: Any = None) -> None:  # a spacy Language; spaCy imported lazily
         self.ner = ner
         self.primed: dict[str, list[NerSpan]] = {}
+        # After a prime, the model reads nothing else (the request's NER budget was spent on
+        # what was primed); before any, ``people`` runs it on whatever it is given.
+        self.primed_only = False
 
     def load(self) -> None:
         return None
@@ -185,10 +188,15 @@ class TokenNlpEngine(NlpEngine):
         Replaces what an earlier call primed (one request at a time)."""
         unique = list(dict.fromkeys(texts))
         self.primed = {}
+        self.primed_only = True
         if self.ner is None or not unique:
             return
         for text, doc in zip(unique, self.ner.pipe(unique), strict=True):
             self.primed[text] = people(doc)
+
+    def has_read(self, text: str) -> bool:
+        """Will ``people(text)`` use the model (primed, or not in primed-only mode)?"""
+        return self.ner is not None and (text in self.primed or not self.primed_only)
 
     def process_text(self, text: str, language: str) -> NlpArtifacts:
         tokens, starts = [], []
@@ -212,6 +220,8 @@ class TokenNlpEngine(NlpEngine):
             return []
         found = self.primed.get(text)
         if found is None:
+            if self.primed_only:
+                return []  # not read by the model: rules only (over the request's budget)
             found = people(self.ner(text))
         scored = [(span, ner_score(text[span.start_char : span.end_char])) for span in found]
         return [(span, score) for span, score in scored if score is not None]

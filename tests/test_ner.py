@@ -290,3 +290,34 @@ def test_proxy_benchmark_bodies_select_the_same_with_the_model(with_phone, selec
     for config in (DetectorConfig(), DetectorConfig(ner=False)):
         chosen = SegmentSelector.for_config(config).select(segments)
         assert [segments[i].text for i in chosen] == selected
+
+
+def test_a_long_prose_body_is_read_by_the_model_up_to_the_budget_only(monkeypatch):
+    """A 400 KB document pasted into a prompt: the model reads the first ner_max_bytes of its
+    prose (it read all of it before: ~3x the time, past the 5 s timeout); the rules still read
+    everything (the ID near the end), and what the model skipped is counted."""
+    from detectors.engine import NER_MAX_BYTES
+
+    detector = shared_detector()
+    engine = detector.analyzer.nlp_engine
+    real_pipe, read = engine.ner.pipe, []
+
+    class Spying:
+        def __call__(self, text):
+            raise AssertionError("every text the model reads goes through one batch")
+
+        def pipe(self, texts):
+            texts = list(texts)
+            read.extend(texts)
+            return real_pipe(texts)
+
+    monkeypatch.setattr(engine, "ner", Spying())
+    sentence = "昨天下午王小明和同事一起去上海参加了项目评审会，大家讨论了下个季度的计划。 "
+    body = sentence * (400_000 // len(sentence.encode()))
+    body += "报销单上的证件号是11010519491231002X，请核对。"
+    skipped_before = detector.ner_skipped_bytes
+    findings = detector.analyze([Segment(body, "json:$.messages[0].content", ("content",))])
+    assert sum(len(t.encode()) for t in read) <= NER_MAX_BYTES
+    assert "王小明" in [f.value for f in findings if f.entity == "PERSON"]
+    assert [f.value for f in findings if f.entity == "CN_RESIDENT_ID"] == ["11010519491231002X"]
+    assert detector.ner_skipped_bytes - skipped_before > 300_000
