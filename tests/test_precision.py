@@ -59,6 +59,9 @@ EMAIL_NEGATIVES = [
     '{"author": {"email": "583231+octocat@users.noreply.github.com"}}',
     "From: no-reply@accounts.example.com",
     "MAILER-DAEMON@mail.example.org",
+    "deploy@build.example.com:srv/app",  # scp-like path, not git's user
+    "git remote add backup deploy@build.example.com:repo.git",
+    "clone https://ci-bot:tok%2Fen@git.example.com:8443/team/app",
 ]
 EMAIL_POSITIVES = [
     ("mailto:zhang.san@example.com", "zhang.san@example.com"),
@@ -67,6 +70,18 @@ EMAIL_POSITIVES = [
     ("zhang@example.com:13800138000", "zhang@example.com"),  # a colon, then no path
     ('{"author": {"email": "wang.wu@example.org"}}', "wang.wu@example.org"),
     ("email: support@customer-co.example.com", "support@customer-co.example.com"),
+    # a mailbox after a bare URL in prose: ',', ';', CJK or a path end the URL
+    ("官网http://www.example.cn，客户邮箱zhang.san@gmail.com，电话请另询", "zhang.san@gmail.com"),
+    ("详见https://example.com,contact:li.na@qq.com", "li.na@qq.com"),
+    ("Docs at https://example.com;owner=alice.wong@gmail.com", "alice.wong@gmail.com"),
+    ("see http://shop.example.cn/help 或发邮件到chen.jie@163.com", "chen.jie@163.com"),
+    ("链接https://a.example.cn/x?id=3后面写着wang.fang@126.com吧", "wang.fang@126.com"),
+    # people whose local part merely starts like a machine's
+    ("git.zhang@gmail.com", "git.zhang@gmail.com"),
+    ("bounce-alice@qq.com", "bounce-alice@qq.com"),
+    ("noreply.liu@gmail.com", "noreply.liu@gmail.com"),
+    ("客户邮箱 zhang.san@gmail.com:VIP/续费", "zhang.san@gmail.com"),  # prose after ':'
+    ("zhao.lei@example.com:客户", "zhao.lei@example.com"),
 ]
 
 

@@ -36,14 +36,21 @@ LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 ADDRESS = (
     rf"(?<![A-Za-z0-9_%+.\-]){LOCAL}@(?:{LABEL}\.)+[A-Za-z][A-Za-z0-9-]{{1,62}}(?![A-Za-z0-9-])"
 )
-# "scheme://user@" (nothing between :// and the match but the authority's user part).
-URL_USERINFO = re.compile(r"(?i:[a-z][a-z0-9+.-]*)://[^\s/?#@\"'<>]*$")
-# "git@host:org/repo(.git)": a colon and a path right after the host, as scp and git write
-# remotes; "a@b.com:13800138000" (a colon, then a phone) is no path.
-SCP_PATH = re.compile(r":(?:[~/]|[\w.~-]+/|[\w.-]+\.git\b)")
-MACHINE_SENDERS = re.compile(
-    r"(?i)(?:no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounces?|git)(?:[+.\-].*)?"
+# "scheme://user@": nothing between :// and the match but RFC 3986 userinfo characters
+# (unreserved, %XX, sub-delims but ',' and ';', and ':'); ',', ';', CJK or a space end a
+# URL in prose, so "官网http://a.cn，邮箱x@y.com" is a URL, then a mailbox.
+URL_USERINFO = re.compile(r"(?i:[a-z][a-z0-9+.-]*)://[A-Za-z0-9\-._~%!$&'()*+=:]*$")
+# The address in an authority ends where the URL's host ends: at a path, port, query,
+# fragment, the end, a space, a quote or bracket, or sentence punctuation.
+HOST_END = re.compile(r"(?:$|[/:?#\s\"'<>()\[\]{},.;!，。；）])")
+# "git@host:org/repo(.git)": a colon and an ASCII path right after the host, as scp and git
+# write remotes; "a@b.com:13800138000" (a phone) and "a@b.com:VIP/续费" (prose) are no path.
+SCP_PATH = re.compile(
+    r":(?:[~/]?[\w.~-]+(?:/[\w.~-]+)+/?|[~/][\w.~-]*|[\w.-]+\.git)(?=$|[\s\"'<>),;])",
+    re.ASCII,
 )
+# Only these exact local parts are machines; "git.zhang@", "bounce-alice@" are people.
+MACHINE_SENDERS = re.compile(r"(?i)no-?reply|do-?not-?reply|mailer-daemon|postmaster|git")
 MACHINE_DOMAIN = re.compile(r"(?i)(?:^|\.)no-?reply\.")
 LOOK_BACK = 200  # an authority is shorter than this
 
@@ -55,12 +62,16 @@ def is_service_address(text: str, start: int, end: int) -> bool:
     True
     >>> is_service_address("mail a.b@example.com: hi", 5, 20)
     False
+    >>> is_service_address("详见https://a.cn,contact:li.na@qq.com", 23, 35)
+    False
     """
     local, _, domain = text[start:end].rpartition("@")
     if MACHINE_SENDERS.fullmatch(local) or MACHINE_DOMAIN.search(domain):
         return True
     if SCP_PATH.match(text, end):
         return True
+    if not HOST_END.match(text, end):
+        return False
     return URL_USERINFO.search(text, max(0, start - LOOK_BACK), start) is not None
 
 
