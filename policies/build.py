@@ -177,6 +177,7 @@ def _rule(rule: RuleFile, groups: dict[str, frozenset[str]]) -> Rule:
             selector.min_records,
         ),
         approvable=rule.approvable,
+        severity=rule.severity,
     )
 
 

@@ -218,7 +218,8 @@ def _rule_decision(rule: Rule, triggered: dict[str, int], request: _Request) -> 
         found = ", ".join(f"{entity} x{n}" for entity, n in triggered.items())
         reason = f"{rule.description} ({found})" if found else rule.description
     return Decision(
-        rule.action, rule.name, reason, mask_entities=masked, records=len(request.records)
+        rule.action, rule.name, reason, mask_entities=masked, records=len(request.records),
+        severity=rule.severity,
     )
 
 

@@ -43,3 +43,4 @@ class Decision:
     records: int = 0  # customer records (people) in the request, see detectors.records
     # The policy that decided: a reload between deciding and recording must not name another.
     policy_hash: str | None = None
+    severity: str | None = None  # the deciding rule's ``severity``, when it has one

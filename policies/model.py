@@ -151,6 +151,7 @@ class Rule:
     schemes: frozenset[str] | None  # None: any scheme
     data: DataSelector | None
     approvable: bool
+    severity: str | None = None  # low | medium | high | critical: its incidents' default
 
 
 @dataclass(frozen=True, slots=True)

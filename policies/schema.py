@@ -33,6 +33,7 @@ MAX_CACHE_SECONDS = 600.0  # identity caches: revoked access must end within min
 Action = Literal["block", "mask", "allow", "monitor"]
 DefaultAction = Literal["block", "allow", "monitor"]  # no entities to mask without a rule
 FailureAction = Literal["block", "allow", "monitor"]
+Severity = Literal["low", "medium", "high", "critical"]  # an incident's, as reviewers triage it
 
 _NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _GROUP = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -258,6 +259,7 @@ class RuleFile(_Strict):
     scheme: Annotated[list[Literal["http", "https"]], Field(min_length=1)] | None = None
     data: DataFile | None = None
     approvable: bool = True
+    severity: Severity | None = None  # its incidents' default severity (none: by the action)
 
 
 class ApprovalFile(_Strict):

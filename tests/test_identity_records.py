@@ -36,7 +36,8 @@ def test_old_decision_lines_still_parse():
         line.pop(name)
     old = DecisionRecord(**line)
     assert (old.user_groups, old.identity) == ([], "none")
-    assert [f.name for f in fields(DecisionRecord)][-2:] == ["user_groups", "identity"]
+    assert [f.name for f in fields(DecisionRecord)][-3:] == ["user_groups", "identity",
+                                                            "rule_severity"]
 
 
 def test_decision_record_takes_the_sender_from_the_facts():

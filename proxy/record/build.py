@@ -65,4 +65,5 @@ def decision_record(facts: RequestFacts, decision: Decision, inspection, *, poli
         evidence=evidence,
         user_groups=sorted(facts.groups),
         identity=facts.identity_method,
+        rule_severity=decision.severity,
     ))

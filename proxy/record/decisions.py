@@ -57,6 +57,7 @@ class DecisionRecord:
     # Appended with defaults so that lines written before they existed still parse.
     user_groups: list[str] = field(default_factory=list)  # directory groups, sorted
     identity: str = "none"
+    rule_severity: str | None = None  # the deciding rule's ``severity`` (incidents' default)
 
     def public(self) -> dict:
         """The record without evidence: safe for logs and metrics.

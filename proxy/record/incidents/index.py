@@ -29,11 +29,12 @@ SEVERITIES = ("low", "medium", "high", "critical")
 
 
 def default_severity(meta: dict) -> str:
-    """Before anyone triages it: block -> high, mask or uninspected -> medium, else low.
-
-    Derived from the record (not a policy field): the console and CLI read only the log, and a
-    rule's action is what an admin already said about how serious its matches are.
+    """Before anyone triages it: the deciding rule's ``severity`` (carried in the record, as
+    the console and CLI read only the log); a rule without one: block -> high, mask or
+    uninspected -> medium, else low.
     """
+    if meta.get("rule_severity") in SEVERITIES:
+        return meta["rule_severity"]
     if meta.get("action") == "block" and not meta.get("uninspected"):
         return "high"
     if meta.get("action") == "mask" or meta.get("uninspected"):

@@ -53,6 +53,7 @@ _META_FIELDS = (
     "bytes_inspected",
     "user_groups",
     "identity",
+    "rule_severity",
 )
 
 
