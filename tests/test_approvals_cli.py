@@ -60,6 +60,17 @@ def test_list_table_and_json(data_dir, two, capsys):
         "id": active.id, "status": "active", "requester": "alice", "host": HOST,
         "entities": ["CN_RESIDENT_ID"], "max_records": 4, "approver": "carol",
         "agreement": "NDA-2026-7"}
+    # the policy file's approval fields too (issue 15 §5), plus who requested and approved
+    assert {k: lines[0][k] for k in ("source", "destination", "data", "purpose", "starts",
+                                      "expires", "requested_by", "approved_by")} == {
+        "source": "alice", "destination": HOST, "data": ["CN_RESIDENT_ID"],
+        "purpose": "quarterly payroll", "starts": active.starts, "expires": active.expires,
+        "requested_by": "alice", "approved_by": "carol"}
+    code, out, _ = run(capsys, "approvals", "show", gone.id, "--data-dir", str(data_dir),
+                       "--json")
+    shown = json.loads(out)
+    assert (shown["source"], shown["destination"], shown["requested_by"]) == (
+        "10.0.0.7", HOST, "client 10.0.0.7")
 
 
 def test_list_of_an_empty_data_dir_is_a_header(data_dir, capsys):

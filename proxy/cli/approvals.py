@@ -61,8 +61,9 @@ def _add(sub: argparse._SubParsersAction, name: str, help_: str, example: str,
 
 
 def public(approval: StoredApproval, now: datetime) -> dict:
-    """An approval as --json prints it: every field plus its status now."""
-    return {**approval.as_dict(), "status": approval.status(now)}
+    """An approval as --json prints it: every stored field, the same under the policy file's
+    names (source, destination, data, ...) with requested_by / approved_by, and its status."""
+    return {**approval.policy_fields(), **approval.as_dict(), "status": approval.status(now)}
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -137,6 +137,25 @@ class StoredApproval:
         d["entities"] = list(self.entities)
         return d
 
+    def policy_fields(self) -> dict:
+        """The approval under the policy file's names (``approvals:`` entries), plus who
+        requested and who approved it. ``source`` and ``destination`` are what the merged
+        policy's groups ``approval:<id>`` hold: the requester's user name (else the client's
+        address) and the host exactly.
+
+        >>> a = StoredApproval("app-1", "app-1", "BM-1", "alice", "10.0.0.5", "api.example",
+        ...     ("CN_RESIDENT_ID",), "payroll", "ACME", "upload", "NDA-7", "carol",
+        ...     "2026-12-06T01:00:00Z", "2026-12-31T00:00:00Z", 10)
+        >>> a.policy_fields()["source"], a.policy_fields()["data"], a.policy_fields()["approved_by"]
+        ('alice', ['CN_RESIDENT_ID'], 'carol')
+        """
+        return {
+            "id": self.id, "source": self.requester or self.client, "destination": self.host,
+            "data": list(self.entities), "purpose": self.purpose, "approver": self.approver,
+            "agreement": self.agreement, "starts": self.starts, "expires": self.expires,
+            "requested_by": self.requester_label, "approved_by": self.approver,
+        }
+
     @classmethod
     def from_dict(cls, d: dict) -> StoredApproval:
         known = {f.name for f in fields(cls)}
