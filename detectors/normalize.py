@@ -5,6 +5,8 @@
     '手机:1380013 8000'
     >>> n.span(3, 15)          # normalised span -> span in the original text
     (3, 16)
+    >>> normalize("a\\ud800b").text == "a\\ufffdb"  # a lone surrogate (JSON's "\\ud800")
+    True
 
 Why: full-width digits (``１３８``), other scripts' digits (``١٣٨``), invisible characters
 (zero-width space, soft hyphen, bidi marks, tag characters, NUL and other control
@@ -53,10 +55,20 @@ def _digit_ranges(low: int, high: int) -> str:
     return "".join(f"{chr(a)}-{chr(b)}" for a, b in zip(starts, ends, strict=True))
 
 
+# A lone surrogate (JSON's "\ud800" decodes to one) is no character: UTF-8 cannot encode it,
+# so hyperscan, spaCy and the proxy's body writer would fail on it. It becomes U+FFFD, one
+# character for one, so offsets into the original stay exact.
+_SURROGATES = "\ud800-\udfff"
+REPLACEMENT = "\ufffd"
 # Anything the per-character pass changes beyond NFKC. One BMP class compiles to a bitmap
 # (fast); astral ranges are slow for re, so they are searched only in astral texts.
 _SPECIAL_BMP = re.compile(
-    "[" + _INVISIBLE_BMP.pattern[1:-1] + _MARKS + _digit_ranges(0x80, 0x10000) + "]"
+    "["
+    + _INVISIBLE_BMP.pattern[1:-1]
+    + _MARKS
+    + _SURROGATES
+    + _digit_ranges(0x80, 0x10000)
+    + "]"
 )
 _SPECIAL_ASTRAL = re.compile(
     "[\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef"
@@ -140,6 +152,8 @@ def _fold(char: str) -> str:
     Per character, so every output char maps to exactly one input char."""
     if char.isascii():
         return "" if INVISIBLE.match(char) else char
+    if "\ud800" <= char <= "\udfff":
+        return REPLACEMENT
     digit = unicodedata.decimal(char, None)
     if digit is not None:  # ٣ -> 3
         return str(digit)

@@ -321,3 +321,47 @@ def test_a_long_prose_body_is_read_by_the_model_up_to_the_budget_only(monkeypatc
     assert "王小明" in [f.value for f in findings if f.entity == "PERSON"]
     assert [f.value for f in findings if f.entity == "CN_RESIDENT_ID"] == ["11010519491231002X"]
     assert detector.ner_skipped_bytes - skipped_before > 300_000
+
+
+# A lone surrogate (JSON's "\ud800" escape decodes to one) cannot be encoded as UTF-8.
+SURROGATE_NOTE = "I met Alice Walker yesterday \ud800 to go over the numbers, ID 11010519491231002X"
+
+
+def test_a_lone_surrogate_is_detected_around_not_a_crash():
+    text = SURROGATE_NOTE
+    findings = shared_detector().analyze([Segment(text, "json:$.note", ("note",))])
+    spans = {f.entity: text[f.start : f.end] for f in findings}
+    assert spans["PERSON"] == "Alice Walker"
+    assert spans["CN_RESIDENT_ID"] == "11010519491231002X"
+
+
+def test_a_failing_model_is_a_detection_failure_without_the_text(monkeypatch):
+    from detectors.errors import DetectionFailed
+
+    class Broken:
+        def pipe(self, texts):
+            raise UnicodeEncodeError("utf-8", "Alice", 0, 1, "surrogates not allowed")
+
+    detector = shared_detector()
+    monkeypatch.setattr(detector.analyzer.nlp_engine, "ner", Broken())
+    with pytest.raises(DetectionFailed, match="NER model failed: UnicodeEncodeError") as raised:
+        detector.analyze([Segment("I met Alice Walker yesterday.", "chat", ())])
+    assert "Alice" not in str(raised.value)
+
+
+def test_scan_cli_reads_a_body_with_a_lone_surrogate(tmp_path, capsys):
+    import json
+
+    from proxy.cli import main
+
+    body = tmp_path / "s.json"
+    body.write_text('{"note": "I met Alice Walker yesterday \\ud800 to go over the numbers, '
+                    'ID 11010519491231002X"}')
+    policy = str(POLICY)
+    assert main(["scan", "--policy", policy, "--json", "--content-type", "application/json",
+                 str(body)]) == 0
+    out, err = capsys.readouterr()
+    [result] = [json.loads(line) for line in out.splitlines()]
+    assert "Traceback" not in err
+    assert {f["entity"] for f in result["findings"]} == {"PERSON", "CN_RESIDENT_ID"}
+    assert result["decision"]["action"] == "block"
