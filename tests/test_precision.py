@@ -114,6 +114,9 @@ PERSON_NEGATIVES = [
     ("Team Admins", ("usergroups", "name")),
     ("Umbrella Corporation", ("team", "enterprise", "name")),
     ("Rocket Rides", ("merchant", "data", "name")),
+    ("Marketing Team", ("name",)),  # an organisation's head word, even under a name field
+    ("Acme Holdings", ("customer", "name")),
+    ("Thanks Jane, call 555-123-4567", ()),  # 'Thanks' starts a sentence, no name does
     ("招商银行", ("name",)),
     ("管理员", ("客户",)),
     ("司机", ("联系人",)),
@@ -141,6 +144,18 @@ PERSON_POSITIVES = [
     ("Egon Spengler", ("user", "profile", "real", "name"), "Egon Spengler"),
     ("Please call John Miller at 555-123-4567", (), "John Miller"),
     ("如有问题请致电。\n\n此致\n黄海燕\n", (), "黄海燕"),  # 黄海 is a sea, 黄海燕 a name
+    # surnames that are words: under a name field or label only an organisation is refused
+    ("George Best", ("customer", "name"), "George Best"),
+    ("Edward Head", ("customer", "name"), "Edward Head"),
+    ("Picabo Street", ("customer", "name"), "Picabo Street"),
+    ("Megan Good", ("customer", "name"), "Megan Good"),
+    ("Francis Key", ("customer", "name"), "Francis Key"),
+    ("Sarah Partner", ("customer", "name"), "Sarah Partner"),
+    ("Best", ("lastName",), "Best"),
+    ("Name: Sarah Partner", (), "Sarah Partner"),
+    ("name,phone\nGeorge Best,13800138000", (), "George Best"),  # a name column
+    # in prose too, when not every word is a role or label word
+    ("Edward Head called from 555-123-4567 yesterday", (), "Edward Head"),
 ]
 
 

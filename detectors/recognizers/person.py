@@ -185,17 +185,34 @@ def cn_name_ending(text: str, end: int) -> tuple[int, int] | None:
     return None
 
 
-def en_words_ok(value: str) -> bool:
-    """No word (hyphen parts too) is a role, organisation or technical word, and no
-    acronym stands among capitalised words ("Custom IP Blocklist"; "JOHN SMITH" is fine).
+def en_words_ok(value: str, field: bool = False) -> bool:
+    """Not an organisation ("Umbrella Corporation": its head word), no acronym among
+    capitalised words ("Custom IP Blocklist"; "JOHN SMITH" is fine), and, in prose
+    (``field`` False), not made only of role, label and technical words ("Project
+    Manager"), no header name ("Idempotency-Key"), no street ("Kayla Ports") and no
+    sentence word first ("Thanks Jane").
+
+    Under a name field or after a name label the value is a name unless it is an
+    organisation: surnames are words too (George Best, Edward Head, Sarah Partner).
 
     >>> en_words_ok("Jane Doe"), en_words_ok("Project Manager"), en_words_ok("Idempotency-Key")
     (True, False, False)
+    >>> en_words_ok("Sarah Partner"), en_words_ok("Best", field=True)
+    (True, True)
+    >>> en_words_ok("Marketing Team", field=True)
+    False
     """
-    words = [word.rstrip(".,") for word in re.split(r"[\s-]+", value)]
-    if any(word in EN_NOT_NAMES for word in words):
+    words = [word.rstrip(".,") for word in value.split()]
+    parts = [part for word in words for part in word.split("-")]
+    if not parts or parts[-1] in ORG_HEADS or (ACRONYM.search(value) and not value.isupper()):
         return False
-    return not (ACRONYM.search(value) and not value.isupper())
+    if field:
+        return True
+    if all(part in EN_NOT_NAMES for part in parts) or words[0] in SENTENCE_WORDS:
+        return False
+    if parts[-1] in STREET_HEADS:
+        return False
+    return not any("-" in word and word.split("-")[-1] in EN_NOT_NAMES for word in words)
 
 
 # Capitalised words that start sentences and labels, not names.
@@ -223,6 +240,19 @@ _EN_NOT_NAMES = (
     "Allowlist List Server Client Cloud Platform App Apps Web Mobile Studio Pro Plus Premium"
 )
 EN_NOT_NAMES = frozenset(_EN_NOT_NAMES.split())
+# The head word of an organisation's name: "Umbrella Corporation", "Marketing Team".
+_ORG_HEADS = (
+    "Team Teams Group Groups Corporation Corp Inc Ltd LLC Company Co Bank University College "
+    "Institute Department Foundation Association Agency Ministry Bureau Office Hospital Store "
+    "Industries Technologies Solutions Systems Services Labs Holdings Ventures Enterprises "
+    "Networks Consulting Logistics"
+)
+ORG_HEADS = frozenset(_ORG_HEADS.split())
+_STREET_HEADS = "Street Avenue Road Suite Apt Unit"
+STREET_HEADS = frozenset(_STREET_HEADS.split())
+# Words no one is named that start sentences, greetings and thanks ("Thanks Jane").
+_SENTENCE_WORDS = "The This That These Your Our My Please Dear Hi Hello Hey Thanks Thank"
+SENTENCE_WORDS = frozenset(_SENTENCE_WORDS.split())
 ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
 # Digits (a phone, an ID, a card), an e-mail, a house number: where other personal data may sit.
 ANCHOR = re.compile(
@@ -331,7 +361,8 @@ class PersonRecognizer(ScoredPatternRecognizer):
             return cn_name_ending(match.string, match.end("v"))
         if pattern.name == "cn sign-off":
             return match.span("v") if is_cn_name(match.group("v")) else None
-        if pattern.name.startswith("en") and not en_words_ok(match.group("v")):
+        labelled = pattern.name in ("en label", "en holder", "en title")
+        if pattern.name.startswith("en") and not en_words_ok(match.group("v"), labelled):
             return None
         return match.span("v")
 
@@ -346,7 +377,9 @@ class PersonRecognizer(ScoredPatternRecognizer):
         value = text.strip()
         if not value or len(value) > 40:
             return []
-        if not (is_cn_name(value, field=True) or (is_en_name(value) and en_words_ok(value))):
+        if not (
+            is_cn_name(value, field=True) or (is_en_name(value) and en_words_ok(value, field=True))
+        ):
             return []
         start = text.index(value)
         return [self.tagged(start, start + len(value), "whole value", self.WHOLE_VALUE)]
@@ -361,7 +394,7 @@ class PersonRecognizer(ScoredPatternRecognizer):
                 value = line[start:end].strip().strip('"')
                 if value and (
                     is_cn_name(value, field=True)
-                    or (" " in value and is_en_name(value) and en_words_ok(value))
+                    or (" " in value and is_en_name(value) and en_words_ok(value, field=True))
                 ):
                     at = offset + line.index(value, start)
                     results.append(self.tagged(at, at + len(value), "table cell", self.CELL))
