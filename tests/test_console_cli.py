@@ -6,6 +6,7 @@ import io
 import json
 import ssl
 import stat
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +15,8 @@ from harness import UpstreamCA
 
 from proxy.cli import main
 from proxy.console.users import DEFAULT_HASHER, Users
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def baomi(capsys, monkeypatch, *argv: str, stdin: str = "") -> tuple[int, str, str]:
@@ -94,6 +97,23 @@ def test_tls_cert_needs_its_key(tmp_path, capsys, monkeypatch):
     code, _, err = baomi(capsys, monkeypatch, "console", "--data-dir", str(tmp_path),
                          "--tls-cert", str(tmp_path / "c.pem"))
     assert (code, err) == (2, "Error: --tls-cert and --tls-key go together\n")
+
+
+def test_policy_alone_is_given_to_the_app(tmp_path, capsys, monkeypatch):
+    """--policy without --ldap-role: the console shows the policy file's approvals too."""
+    served = []
+    monkeypatch.setattr("proxy.console.serve.serve", lambda app, *rest: served.append(app) or 0)
+    policy = REPO / "policies" / "default.yaml"
+    code, _, err = baomi(capsys, monkeypatch, "console", "--data-dir", str(tmp_path),
+                         "--policy", str(policy))
+    assert (code, err) == (0, "")
+    assert served[0].config["BAOMI_POLICY"] == str(policy)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nnope: 2\n")
+    code, _, err = baomi(capsys, monkeypatch, "console", "--data-dir", str(tmp_path),
+                         "--policy", str(bad))
+    assert (code, err.startswith(f"Error: {bad}:")) == (2, True)
+    assert len(served) == 1
 
 
 def test_real_console_under_tls(tmp_path):

@@ -53,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     c.add_argument("--idle-minutes", type=float, default=20.0,
                    help="log a session out after this long without a request (default 20)")
-    c.add_argument("--policy", type=Path, help="policy whose identity.proxyauth.ldap "
-                   "authenticates directory users (with --ldap-role)")
+    c.add_argument("--policy", type=Path, help="the proxy's policy file: its approvals are "
+                   "shown beside the data dir's; with --ldap-role, its identity.proxyauth.ldap "
+                   "authenticates directory users")
     c.add_argument("--ldap-role", action="append", default=[], metavar="GROUP=ROLE",
                    help="members of LDAP group GROUP get ROLE (repeatable); needs --policy")
     c.set_defaults(handler=cmd_console)
@@ -92,17 +93,21 @@ def cmd_console(args: argparse.Namespace) -> int:
     check_listen(args.listen_host, tls)  # before anything else: refuse early and clearly
     if not 1 <= args.idle_minutes <= 24 * 60:
         raise UsageError("--idle-minutes must be between 1 and 1440")
+    extra = {}
+    if args.policy is not None:
+        from policies.load import load_policy
+
+        load_policy(args.policy)  # a bad file stops start-up here, not on a page later
+        extra["BAOMI_POLICY"] = str(args.policy)
     app = create_app(ConsoleSettings(data_dir=args.data_dir, tls=tls is not None,
                                      idle_minutes=args.idle_minutes,
-                                     accounts=_ldap_accounts(args)))
+                                     accounts=_ldap_accounts(args), extra=extra))
     return serve(app, args.listen_host, args.listen_port, tls)
 
 
 def _ldap_accounts(args: argparse.Namespace):
     """LdapAccounts when --ldap-role is given (with --policy), else None (the users file)."""
     if not args.ldap_role:
-        if args.policy is not None:
-            raise UsageError("--policy is only used with --ldap-role GROUP=ROLE")
         return None
     if args.policy is None:
         raise UsageError("--ldap-role needs --policy (its identity.proxyauth.ldap)")
