@@ -130,6 +130,19 @@ def test_policy_check_shows_data_dir_approvals_by_status(data_dir, two, capsys):
     assert code == 0 and "approvals in" not in out
 
 
+def test_policy_check_reads_the_data_dir_from_the_environment(data_dir, two, capsys,
+                                                             monkeypatch):
+    active, _ = two
+    policy = str(REPO / "policies" / "default.yaml")
+    monkeypatch.setenv("BAOMI_DATA_DIR", str(data_dir))
+    code, out, _ = run(capsys, "policy", "check", policy)
+    assert code == 0 and f"approvals in {data_dir}: 1 active, 0 expired, 1 revoked" in out
+    assert any(line.startswith(f"  {active.id}  active  alice -> ") for line in out.splitlines())
+    monkeypatch.delenv("BAOMI_DATA_DIR")
+    code, out, _ = run(capsys, "policy", "check", policy)
+    assert code == 0 and "approvals in" not in out
+
+
 def test_policy_check_lists_the_policy_approvals_with_status(tmp_path, capsys):
     now = datetime.now(UTC)
     text = (REPO / "policies" / "default.yaml").read_text().replace("approvals: []", f"""\

@@ -95,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "  baomi policy check policies/default.yaml --data-dir var",
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("file")
-    check.add_argument("--data-dir", type=Path, default=None,
-                       help="also show the approvals kept in this data dir (baomi approvals)")
+    check.add_argument("--data-dir", type=Path, default=_env("DATA_DIR", None),
+                       help="also show the approvals kept in this data dir (baomi approvals; "
+                       "default $BAOMI_DATA_DIR when set)")
     check.set_defaults(handler=cmd_policy_check)
 
     ca = sub.add_parser("ca", help="the interception CA")
