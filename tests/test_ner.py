@@ -41,6 +41,11 @@ def people(detector, text, context=()):
         ("Please ask John Peterson to review the pull request before Friday.", ["John Peterson"]),
         ("The refund was approved after Maria Gonzalez called the support line twice.",
          ["Maria Gonzalez"]),
+        # The prose gate lets these through too (one capitalised word, CJK across separators).
+        ("Alice called me yesterday about the invoice.", ["Alice"]),
+        ("Jennifer called about her refund.", ["Jennifer"]),
+        ("王小明,李娜,张伟:明天开会", ["王小明", "李娜", "张伟"]),
+        ("王小明，李娜，张伟：明天开会", ["王小明", "李娜", "张伟"]),
     ],
 )
 def test_default_model_finds_names_in_prose(text, names):
@@ -186,10 +191,20 @@ def test_prose_segments_of_a_request_go_to_the_model_in_one_batch(monkeypatch):
         ("会议纪要由赵志刚整理", True),
         ("please forward it to Alice", True),
         ("Alice Walker", True),
+        ("Alice called me yesterday about the invoice.", True),  # a sentence's capitalised start
+        ("Sent. Jennifer called about her refund.", True),
+        ("Invalid request", False),  # a short message, not a sentence
+        ("王小明,李娜,张伟:明天开会", True),  # six CJK characters across separators
+        ("王小明、李娜", False),
     ],
 )
 def test_worth_ner(text, worth):
+    from detectors.batch import SegmentSelector
+
     assert worth_ner(text) is worth
+    # The segment selector (segments joined by newlines, hyperscan) agrees.
+    segments = [Segment("SKU-00001", "json:$.sku", ("sku",)), Segment(text, "json:$.note", ("x",))]
+    assert SegmentSelector.for_config(DetectorConfig()).select(segments) == ([1] if worth else [])
 
 
 # An admin's own pipeline replaces the shipped model.
