@@ -157,13 +157,22 @@ def _why(error: BaseException) -> str:
 
 
 def _verify(path: Path) -> None:
-    """Every file of the model matches the recipe's SHA256SUMS (a truncated or altered file
-    would otherwise load and guess silently worse)."""
-    manifest = (path / MANIFEST).read_text(encoding="utf-8")
-    for line in manifest.splitlines():
+    """The recipe's SHA256SUMS lists exactly the model's files, and each matches (a
+    truncated, altered or added file would otherwise load and guess silently worse; an
+    emptied manifest would check nothing)."""
+    listed: dict[str, str] = {}
+    for line in (path / MANIFEST).read_text(encoding="utf-8").splitlines():
         digest, _, name = line.partition("  ")
-        actual = hashlib.sha256((path / name).read_bytes()).hexdigest()
-        if actual != digest:
+        listed[name] = digest
+    present = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()} - {MANIFEST}
+    if not listed or set(listed) != present:
+        unlisted, missing = sorted(present - set(listed)), sorted(set(listed) - present)
+        raise ValueError(
+            f"{MANIFEST} does not list the model's files (unlisted: {unlisted[:3]}, "
+            f"missing: {missing[:3]})"
+        )
+    for name, digest in listed.items():
+        if hashlib.sha256((path / name).read_bytes()).hexdigest() != digest:
             raise ValueError(f"{name} does not match {MANIFEST}")
 
 

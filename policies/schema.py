@@ -205,6 +205,15 @@ class DetectionFile(_Strict):
     nlp_model: Text | None = None
     ner: bool = True
 
+    @model_validator(mode="after")
+    def _model_with_ner(self) -> DetectionFile:
+        if self.nlp_model is not None and not self.ner:
+            raise ValueError(
+                "nlp_model is set but ner is false, so the model would never be loaded; "
+                "expected ner: true with nlp_model, or no nlp_model"
+            )
+        return self
+
 
 class LoggingFile(_Strict):
     # Clean allows only (allow, nothing found, nothing uninspected); the rest is always written.

@@ -104,8 +104,17 @@ def test_a_missing_model_fails_with_a_clear_message(shipped_copy):
     ("damage", "reason"),
     [
         (lambda m: (m / "tok2vec" / "model").write_bytes(b"\0" * 64), "tok2vec/model does not match"),
-        (lambda m: (m / "ner" / "moves").unlink(), "FileNotFoundError"),
+        (lambda m: (m / "ner" / "moves").unlink(), "missing: ['ner/moves']"),
         (lambda m: (m / nlp.MANIFEST).unlink(), "FileNotFoundError"),
+        # An emptied manifest checks nothing: the altered weights must not load.
+        (lambda m: ((m / nlp.MANIFEST).write_text(""),
+                    (m / "tok2vec" / "model").write_bytes(b"\0" * 64)),
+         "SHA256SUMS does not list the model's files"),
+        (lambda m: (m / "ner" / "extra").write_bytes(b"x"), "unlisted: ['ner/extra']"),
+        (lambda m: ((m / nlp.MANIFEST).write_text(
+            "\n".join(line for line in (m / nlp.MANIFEST).read_text().splitlines()
+                      if not line.endswith("  ner/moves"))),
+            (m / "ner" / "moves").write_bytes(b"x")), "unlisted: ['ner/moves']"),
     ],
 )
 def test_a_damaged_model_fails_with_a_clear_message(shipped_copy, damage, reason):
@@ -380,3 +389,25 @@ def test_scan_cli_reads_a_body_with_a_lone_surrogate(tmp_path, capsys):
     assert "Traceback" not in err
     assert {f["entity"] for f in result["findings"]} == {"PERSON", "CN_RESIDENT_ID"}
     assert result["decision"]["action"] == "block"
+
+
+def test_policy_rejects_a_model_with_ner_off(tmp_path):
+    from policies.load import load_policy
+    from proxy.errors import PolicyError
+
+    path = tmp_path / "p.yaml"
+    path.write_text(POLICY.read_text().replace(
+        "detection:\n", "detection:\n  nlp_model: /opt/models/x\n  ner: false\n", 1))
+    with pytest.raises(PolicyError, match="nlp_model is set but ner is false"):
+        load_policy(path)
+
+
+def test_shipped_model_states_its_licence_and_attribution():
+    import json
+
+    meta = json.loads((SHIPPED / "meta.json").read_text())
+    assert meta["license"] == "CC BY-SA 4.0"
+    assert (SHIPPED / "LICENSE").read_text().startswith("Attribution-ShareAlike 4.0 International")
+    notice = (SHIPPED / "NOTICE").read_text()
+    for source in meta["sources"]:  # every corpus trained on, at its commit
+        assert source["repo"] in notice and source["commit"] in notice

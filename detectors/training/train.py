@@ -30,6 +30,11 @@ from detectors.training.corpora import DEFAULT_ROOT, GUM, SOURCES, gum_sentences
 
 HERE = Path(__file__).parent
 HOLD_OUT = 20  # every 20th training sentence selects the checkpoint
+# The shipped model's licence and attribution (NOTICE): a retrain keeps them, and meta.json
+# says the same. CC BY-SA 4.0 because some sources are CC BY-SA (SOURCES.md).
+LEGAL_FROM = HERE.parent / "models" / "ner"
+LEGAL = ("LICENSE", "NOTICE")
+LICENCE = "CC BY-SA 4.0"
 # Chinese corpora are smaller than the English ones: seen twice per epoch.
 REPEAT = {"": 2, " ": 1}
 
@@ -89,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="baomi-ner-"))
     work.mkdir(parents=True, exist_ok=True)
+    legal = {name: (LEGAL_FROM / name).read_bytes() for name in LEGAL}  # before hours of work
     train, held, counts = doc_bins(args.corpora)
     train.to_disk(work / "train.spacy")
     held.to_disk(work / "held.spacy")
@@ -99,20 +105,28 @@ def main(argv: list[str] | None = None) -> int:
     from spacy.cli.train import train as spacy_train
 
     spacy_train(HERE / "config.cfg", work / "output", overrides=overrides)
-    _ship(work / "output" / "model-best", args.out, counts)
+    _ship(work / "output" / "model-best", args.out, counts, legal)
     return 0
 
 
-def _ship(best: Path, out: Path, counts: dict[str, dict[str, int]]) -> None:
-    """The best checkpoint -> ``out``, with its sources in meta.json."""
+def _ship(
+    best: Path, out: Path, counts: dict[str, dict[str, int]], legal: dict[str, bytes]
+) -> None:
+    """The best checkpoint -> ``out``, with its sources in meta.json and the shipped
+    model's LICENSE and NOTICE (the licence and attribution do not change with a retrain)."""
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(best, out)
+    for name, content in legal.items():
+        (out / name).write_bytes(content)
     meta = json.loads((out / "meta.json").read_text())
     meta.update(
         name="baomi_ner",
         version="0.1.0",
         description="baomi's PERSON/LOC/ORG tagger (detectors/training)",
+        author="baomi",
+        license=LICENCE,
+        attribution="see NOTICE: corpora, authors, commits and licences",
         sources=[
             {"repo": s.repo, "commit": s.commit, "path": s.path, "licence": s.licence}
             | counts[s.repo]
