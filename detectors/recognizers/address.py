@@ -96,6 +96,19 @@ LOCAL_ADMINS = frozenset(["区", "县", "镇", "乡", "街道"])  # not 市: 超
 SUFFIX_AFTER = re.compile(f"(?:园|部|店|苑|院|厂|馆|场)(?![{CJK}])|(?:园|部|店|院|馆)(?=[{CJK}])")
 NUMBERED = re.compile(r"\d+(?:-\d+)*(?:号楼|号院|号|栋|幢|单元|室)")
 SEPARATOR = re.compile(r"[ \u3000]{1,2}|[、，,/][ ]?")
+# An admin level written before the address's run, apart from it: 浙江省/杭州市/…, 浙江省 杭州市 ….
+ADMIN_APART = re.compile(
+    "(?:特别行政区|自治区|自治州|自治县|街道|省|市|区|县|旗|镇|乡)(?:[ \u3000]{1,2}|[/／、][ ]?)$"
+)
+# jieba tags no name after a house number holds: verbs, pronouns, particles, adverbs,
+# prepositions, conjunctions, time and direction words (…201室|然后每天去公司, …90号|旁边有个超市,
+# …15号|这家公司, …三组|的老乡). 'vn' (服务中心) and 'm' (第一人民医院) are names' words.
+_CLAUSE_TAGS = "v r rr rz u uj ul uz ud ug uv d p c t f y e o z zg tg dg"
+CLAUSE_TAGS = frozenset(_CLAUSE_TAGS.split())
+# Words that start the next field of a record (at a run's start), not a place: …1201室|收件人张伟.
+FIELD_CUES = re.compile(
+    "收件人|收货人|联系人|寄件人|姓名|电话|手机|座机|邮箱|邮编|微信|备注|身份证|联系方式|号码"
+)
 # Words before a place name that end the reading back: 寄到|上海市, 地址：|北京市.
 CUES = re.compile(r"(?:是|在|于|到|往|至|址|寄|送|住|的|和|与|及|或|为|去|来|从|反馈|搬到了|发往|寄往)$")
 PROVINCES = (
@@ -159,6 +172,8 @@ def address_end(text: str, start: int, limit: int) -> int:
                 break
             at = separator.end()
             continue
+        if after_number(text, at) and not is_name_run(component.group(0)):
+            break  # 201室|然后每天去公司: a clause, not a building
         at = end = component.end()
         while (tail := SUFFIX_AFTER.match(text, at, limit)) is not None:
             at = end = tail.end()  # 沃华庄|园, 紫金名苑售楼|部: the lazy name stopped early
@@ -174,7 +189,47 @@ def trailing_name_end(text: str, end: int, limit: int) -> int:
     if name is None:
         return end
     words = jieba.posseg.lcut(name.group(0), HMM=True)
-    return name.end() if all(w.flag in NOUN_TAGS for w in words) else end
+    nouns = all(w.flag in NOUN_TAGS for w in words)
+    return name.end() if nouns and not FIELD_CUES.match(name.group(0)) else end
+
+
+def after_number(text: str, at: int) -> bool:
+    """The address so far ends in a number or a numbered unit (90号, 201室, 三组)."""
+    return at > 0 and (text[at - 1].isdigit() or text[at - 1] in "号室栋幢座层楼组队")
+
+
+def is_name_run(component: str) -> bool:
+    """A component after a number is a building's or organisation's name: no field cue and
+    no word of a clause in its leading CJK (华星时代广场A座 yes; 旁边有个超市, 电话138… no).
+
+    >>> is_name_run("华星时代广场A座"), is_name_run("我们明天上午去医院"), is_name_run("5幢")
+    (True, False, True)
+    """
+    lead = re.match(f"[{CJK}]+", component)
+    if lead is None:
+        return True
+    if FIELD_CUES.match(lead.group(0)):
+        return False  # …1201室|电话138…; 阿旺手机专卖店 is a shop
+    return not any(w.flag in CLAUSE_TAGS for w in jieba.posseg.lcut(lead.group(0), HMM=True))
+
+
+def admins_apart(text: str, start: int) -> int:
+    """``start`` moved back over admin levels written apart, with '/', '、' or spaces between
+    (浙江省/杭州市/西湖区/文三路90号 starts at 浙江省, not 文三路).
+
+    >>> text = "浙江省 杭州市 西湖区 文三路90号"
+    >>> text[admins_apart(text, 12) :]
+    '浙江省 杭州市 西湖区 文三路90号'
+    """
+    while (apart := ADMIN_APART.search(text, max(0, start - 8), start)) is not None:
+        suffix = apart.start()
+        if not ADMIN.match(text, suffix):
+            break  # 超市, 本区: no admin level
+        name = name_start(text, suffix, max(0, suffix - 8), 5)
+        if name == suffix:
+            break
+        start = name
+    return start
 
 
 def is_detail(component: str, separator: str) -> bool:
@@ -338,9 +393,14 @@ class AddressRecognizer(ScoredPatternRecognizer):
         # (浙江-宁波- is no component, 江东区江南路1226号… is).
         end = address_end(text, start, len(text))
         for part in sorted(roads + details + admins, key=lambda m: m.end()):
-            if part.end() > end:  # a part past the chain so far: parse on from it
+            if part.end() > end and is_name_run(text[end : part.start()] or "-"):
+                # a part past the chain so far, no clause between: parse on from it
+                # (三组|的老|乡 is a clause: 老乡 is a fellow villager, no township)
                 end = max(end, address_end(text, part.end(), len(text)))
-        return start, end, score
+        apart = admins_apart(text, start)
+        if apart < start and roads:
+            score = 0.85
+        return apart, end, score
 
     @staticmethod
     def us_address(match: re.Match[str]) -> tuple[int, int, float]:
