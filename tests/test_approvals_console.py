@@ -101,6 +101,27 @@ def test_filing_needs_csrf_and_works_once(world):
     assert "already filed" in again.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(("field", "typed"), [
+    ("recipient", "ACME HR, 11010519491231002X"),
+    ("purpose", "call 13800138000 about payroll"),
+    ("agreement", "NDA for customer 11010519491231002X"),
+    ("method", "courier to 浙江省杭州市西湖区文三路100号"),
+])
+def test_personal_data_typed_into_an_application_is_refused(world, field, typed):
+    data_dir, key, ids, app = world
+    client = requester(app)
+    page = link(key, ids[0])
+    response = client.post("/applications/new", data={
+        **FORM, field: typed, "incident": ids[0], "token": page.rsplit("=", 1)[1],
+        "csrf_token": csrf(client, page)})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f"{field} looks like it holds personal data" in text
+    assert "11010519491231002X" not in text and "13800138000" not in text
+    assert ApprovalStore(data_dir).state().applications == {}
+    assert file_application(app, key, ids[0])  # the same link, without the value: filed
+
+
 def test_only_an_approver_decides_and_never_their_own(world):
     data_dir, key, ids, app = world
     app_id = file_application(app, key, ids[0])

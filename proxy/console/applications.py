@@ -31,6 +31,7 @@ from flask import Blueprint, current_app, redirect, request, url_for
 from policies.load import load_policy
 from policies.model import Approval
 from proxy.act.refusal_text import entity_words
+from proxy.console.screen import CannotScreen, personal_data_in
 from proxy.console.text import add_words
 from proxy.console.web import current_user, error_page, flash, g, render, require_role, t
 from proxy.errors import ApplicationError, BaomiError, KeyStoreError
@@ -156,6 +157,9 @@ def file():
     days, records = _whole(form.get("days")), _whole(form.get("max_records"))
     if days is None or records is None:
         return error_page("bad_request", 400)
+    refused = _personal_data({name: form.get(name, "") for name in TYPED})
+    if refused is not None:
+        return error_page_with("apps.refused", refused, 422)
     try:
         app = _store().file(incident_id, purpose=form.get("purpose", ""),
                             recipient=form.get("recipient", ""), method=form.get("method", ""),
@@ -165,6 +169,22 @@ def file():
     except ApplicationError as e:
         return error_page_with("apps.refused", str(e), 409)
     return render("applications/filed.html", app=app, requester=_requester(app), words=_words)
+
+
+TYPED = ("purpose", "recipient", "method", "agreement")  # kept in clear: screened first
+EXPECTED = {"recipient": frozenset({"PERSON"})}  # "organisation, person": a name belongs there
+
+
+def _personal_data(fields: dict[str, str]) -> str | None:
+    """Why the typed text cannot be kept (naming the field, never the value), else None."""
+    try:
+        field = personal_data_in(fields, EXPECTED)
+    except CannotScreen:
+        return "the text could not be checked for personal data; try again later"
+    if field is None:
+        return None
+    return (f"{field} looks like it holds personal data (an ID, phone, name, address...): "
+            "describe the transfer without the values themselves")
 
 
 def _linked_incident(incident_id: str, token: str) -> tuple[dict | None, str]:
