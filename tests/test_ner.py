@@ -411,3 +411,33 @@ def test_shipped_model_states_its_licence_and_attribution():
     notice = (SHIPPED / "NOTICE").read_text()
     for source in meta["sources"]:  # every corpus trained on, at its commit
         assert source["repo"] in notice and source["commit"] in notice
+
+
+def test_training_reads_the_recorded_commit_not_the_checked_out_file(tmp_path):
+    """`make model` trains on what SOURCES.md records: a clone checked out at another commit
+    (or with an edited file) still yields the recorded commit's text."""
+    import subprocess
+
+    from detectors.training.corpora import WNUT17, read_lines
+
+    clone = tmp_path / WNUT17.repo.replace("/", "+")
+    clone.mkdir()
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(clone), "-c", "user.name=t", "-c",
+                               "user.email=t@example.invalid", *args], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    (clone / WNUT17.path).write_text("Ann\tB-person\n")
+    git("add", WNUT17.path)
+    git("commit", "-q", "-m", "recorded")
+    recorded = git("rev-parse", "HEAD")
+    (clone / WNUT17.path).write_text("Bob\tB-person\n")
+    git("commit", "-q", "-am", "later")
+    (clone / WNUT17.path).write_text("edited\tO\n")
+    from dataclasses import replace
+
+    assert read_lines(replace(WNUT17, commit=recorded), tmp_path) == ["Ann\tB-person"]
+    with pytest.raises(FileNotFoundError, match=r"no wnut17train\.conll at 0{40}"):
+        read_lines(replace(WNUT17, commit="0" * 40), tmp_path)

@@ -102,19 +102,10 @@ ENGLISH_DOCUMENTS = (GUM,)
 
 
 def read_lines(source: Source, root: Path) -> list[str]:
-    """The file's lines from a work tree or a bare mirror under ``root``."""
-    base = root / source.repo.replace("/", "+")
-    if (base / source.path).is_file():
-        return (base / source.path).read_text(encoding="utf-8").splitlines()
-    for git_dir in (base / "repo", base / "repo" / ".git", base / ".git"):
-        if (git_dir / "HEAD").is_file():
-            shown = subprocess.run(
-                ["git", "--git-dir", str(git_dir), "show", f"{source.commit}:{source.path}"],
-                capture_output=True,
-                check=True,
-            )
-            return shown.stdout.decode("utf-8").splitlines()
-    raise FileNotFoundError(f"{source.repo}: no copy under {base} (see SOURCES.md)")
+    """The file's lines at the recorded commit (``git show <commit>:<path>``) from a clone
+    or a bare mirror under ``root``; never a work tree's checked-out file, which may be
+    at another commit."""
+    return _show(_git_dir(root / source.repo.replace("/", "+")), source.commit, source.path).splitlines()
 
 
 def sentences(source: Source, root: Path = DEFAULT_ROOT) -> Iterator[tuple[str, list[Span]]]:
@@ -238,6 +229,10 @@ def _git_dir(base: Path) -> Path:
 
 def _show(git_dir: Path, commit: str, path: str) -> str:
     shown = subprocess.run(
-        ["git", "--git-dir", str(git_dir), "show", f"{commit}:{path}"], capture_output=True, check=True
+        ["git", "--git-dir", str(git_dir), "show", f"{commit}:{path}"], capture_output=True
     )
+    if shown.returncode != 0:  # e.g. a shallow clone without the recorded commit
+        raise FileNotFoundError(
+            f"{git_dir}: no {path} at {commit}: {shown.stderr.decode(errors='replace').strip()}"
+        )
     return shown.stdout.decode("utf-8")
