@@ -65,7 +65,7 @@ PLACE_SUFFIX = (
     "工业区|园区|开发区|市场|商城|公司|厂|医院|学校|大学|学院|宾馆|酒店|店|部|"
     "号楼|号院|栋|幢|座|单元|层|楼|室"
 )
-# A character of a place's name: no particle or verb of the sentence around it (…成为|南投市).
+# A character of a place's name: no particle or verb of the sentence around it (…成为|台中市).
 NAME_CHAR = f"(?:(?![的了与及或是为])[{CJK}A-Za-z])"
 NUMBER = rf"(?:[A-Za-z]?[-－]?\d+[A-Za-z]?(?:[-－_/]{{1,2}}\d+[A-Za-z]?)*(?: ?(?:{UNIT}))?|[一二三四五六七八九十]+(?:{UNIT}))"
 COMPONENT = re.compile(
@@ -380,7 +380,7 @@ class AddressRecognizer(ScoredPatternRecognizer):
         ):
             score, admins = 0.6, [estate]  # 湖景家园6栋4单元2057
         elif named_place_after_admins(text, admins, hi):
-            score = 0.6  # 浙江省温岭市太平街道第一人民医院: a town level and a named place
+            score = 0.6  # 江苏省宜兴市丁蜀镇第二人民医院: a town level and a named place
         else:
             return None
         first = min([m.start() for m in admins[:1] + roads[:1]])
