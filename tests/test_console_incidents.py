@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 from console_support import RAW_VALUES, console_app, csrf, login, seeded_dir
 from incidents_cli import RAW_ID, RAW_PHONE, run
 
 from proxy.console import queue
-from proxy.record.incidents import envelope
+from proxy.record.incidents import envelope, review
 from proxy.record.incidents.keys import load_private_keys
 from proxy.record.incidents.log import entries, incidents_dir
 
@@ -32,8 +33,6 @@ def client(data):
 
 def listed(client, query: str = "") -> list[str]:
     page = client.get(f"/incidents{query}").get_data(as_text=True)
-    import re
-
     return re.findall(r'class="incident-row" data-id="([^"]+)"', page)
 
 
@@ -136,15 +135,43 @@ def test_bulk_confirms_the_count_before_changing_anything(tmp_path):
     assert ask.status_code == 200
     assert 'data-count="3"' in ask.get_data(as_text=True)
     assert frames(data_dir, "triage") == []  # nothing changed yet
-    stale = c.post("/incidents/bulk", data={**form, "confirm": "2"})
-    assert "The filtered set changed (now 3)" in stale.get_data(as_text=True)
+    selection = confirmation(ask)
+    assert selection.startswith("3:")
+    for wrong in ("3", "2:" + selection[2:], "3:" + "0" * 32):  # count alone, or another set
+        stale = c.post("/incidents/bulk", data={**form, "confirm": wrong})
+        assert "The filtered set changed (now 3)" in stale.get_data(as_text=True)
     assert frames(data_dir, "triage") == []
-    done = c.post("/incidents/bulk", data={**form, "confirm": "3"})
+    done = c.post("/incidents/bulk", data={**form, "confirm": selection})
     assert done.status_code == 302
     assert [(f["incident"], f["status"], f["who"]) for f in frames(data_dir, "triage")] == [
         (i, "triaged", "console:rita") for i in ids[:3]]
     assert listed(c, "?status=triaged&sort=oldest") == ids[:3]
     assert run("incidents", "verify", "--data-dir", str(data_dir), "--key", str(key)).code == 0
+
+
+def confirmation(page) -> str:
+    return re.search(r'name="confirm" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+
+def test_bulk_confirmation_is_bound_to_the_incidents_not_only_their_count(tmp_path):
+    data_dir, _, ids = seeded_dir(tmp_path)
+    for i in (0, 3):
+        review.triage(data_dir, ids[i], "triaged", actor="sam")
+    app, _ = console_app(data_dir)
+    c = app.test_client()
+    login(c, "rita")
+    form = {"status": "triaged", "new_status": "resolved", "csrf_token": csrf(c, "/incidents")}
+    ask = c.post("/incidents/bulk", data=form)
+    assert 'data-count="2"' in ask.get_data(as_text=True)
+    review.triage(data_dir, ids[0], "escalated", actor="sam")  # meanwhile: one leaves the set,
+    review.triage(data_dir, ids[4], "triaged", actor="sam")    # another comes in: still two
+    stale = c.post("/incidents/bulk", data={**form, "confirm": confirmation(ask)})
+    assert "The filtered set changed (now 2)" in stale.get_data(as_text=True)
+    assert [f["status"] for f in frames(data_dir, "triage")] == [
+        "triaged", "triaged", "escalated", "triaged"]  # nothing resolved
+    done = c.post("/incidents/bulk", data={**form, "confirm": confirmation(stale)})
+    assert done.status_code == 302
+    assert listed(c, "?status=resolved&sort=oldest") == [ids[3], ids[4]]
 
 
 def test_reveal_writes_the_access_first_and_returns_only_sealed_bytes(tmp_path):

@@ -27,6 +27,8 @@ verify`` checks it like any other. Pages show metadata and masked snippets only.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,11 +135,11 @@ def bulk():
         return error_page("bad_request", 400)
     with _index() as index:
         ids = queue.matching_ids(index, q)
-    confirmed = request.form.get("confirm")
-    if confirmed is None or confirmed != str(len(ids)):
+    confirmed, selection = request.form.get("confirm"), _selection(ids)
+    if confirmed is None or not hmac.compare_digest(confirmed, selection):
         message = None if confirmed is None else t("bulk_changed", n=len(ids))
         return render("incidents/bulk.html", q=q, count=len(ids), change=change,
-                      message=message)
+                      message=message, selection=selection)
     if ids:
         review.triage_many(_data_dir(), ids, actor=actor(), **change)
     flash("bulk_done", n=len(ids))
@@ -161,6 +163,14 @@ def reveal(incident_id: str):
     b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731 - five fields, one encoding
     return jsonify(key_id=sealed.key_id, sealed_key=b64(sealed.sealed_key),
                    info=b64(sealed.info), evidence=b64(sealed.evidence), aad=b64(sealed.aad))
+
+
+def _selection(ids: list[str]) -> str:
+    """'3:9f3a...': the count and a hash of exactly these incidents. The confirmation carries
+    it, so a set that changed since the page was shown (even to as many others) is not
+    changed blindly: the reviewer confirms again."""
+    digest = hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:32]
+    return f"{len(ids)}:{digest}"
 
 
 def _changes(form) -> dict | None:
