@@ -187,6 +187,46 @@ def test_throttle_is_per_client_address_too(console):
     assert login(client, "abe", PASSWORD).status_code == 429
 
 
+def from_address(app, address: str):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_throttle_counts_an_account_however_its_name_is_typed(console):
+    app, _ = console
+    for i, name in enumerate(("rita", "RITA", "Rita")):  # three addresses: only the name counts
+        assert login(from_address(app, f"10.2.0.{i}"), name, "guess guess guess").status_code \
+            == 401
+    assert login(from_address(app, "10.2.0.9"), "rItA", PASSWORD).status_code == 429
+
+
+def test_parallel_attempts_cannot_all_pass_the_throttle(console):
+    """The check and the count are one step: of 8 simultaneous guesses only FREE (3) are
+    checked, the others wait; checked one by one and counted after, all 8 were."""
+    import threading
+
+    app, _ = console
+    clients = [from_address(app, f"10.3.0.{i}") for i in range(8)]
+    tokens = [csrf(c) for c in clients]
+    start = threading.Barrier(len(clients))
+    codes: list[int] = []
+
+    def guess(client, token) -> None:
+        start.wait()
+        response = client.post("/login", data={"name": "rita", "password": "guess guess guess",
+                                               "next": "/", "csrf_token": token})
+        codes.append(response.status_code)
+
+    threads = [threading.Thread(target=guess, args=pair) for pair in zip(clients, tokens,
+                                                                          strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes) == [401] * 3 + [429] * 5
+
+
 def test_disabled_account_loses_its_session(tmp_path):
     data_dir, _, _ = seeded_dir(tmp_path)
     app, _ = console_app(data_dir)

@@ -47,14 +47,13 @@ def login_post():
     target = local_path(request.form.get("next"))
     client = request.remote_addr or "-"
     throttle = current_app.extensions["baomi_throttle"]
-    wait = throttle.wait(name, client)
+    wait = throttle.attempt(name, client)  # checked and counted at once
     if wait > 0:  # refused without checking the password: guessing gains nothing here
         page, _ = render("login.html", next=target,
                          message=t("login_slowed", seconds=math.ceil(wait)))
         return page, 429, {"Retry-After": str(math.ceil(wait))}
     account = current_app.extensions["baomi_accounts"](name, password)
-    if account is None:
-        throttle.failed(name, client)
+    if account is None:  # already counted by attempt()
         return render("login.html", status=401, next=target, message=t("login_failed"))
     throttle.succeeded(name, client)
     set_session(store().login(g.session.id, account))

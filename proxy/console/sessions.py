@@ -118,11 +118,24 @@ class LoginThrottle:
         self._by_key: dict[str, _Failures] = {}
         self._lock = threading.Lock()
 
+    def attempt(self, name: str, client: str) -> float:
+        """Check and count one login attempt at once: 0.0 -> check the password (the attempt
+        counts as a failure until ``succeeded``); else the seconds to wait, nothing counted.
+
+        One lock around both: parallel attempts cannot all see "no wait" before any counts.
+        """
+        now = self.clock()
+        with self._lock:
+            wait = max(self._wait(_user(name), now), self._wait(f"addr:{client}", now))
+            if wait == 0.0:
+                self._count(name, client, now)
+            return wait
+
     def wait(self, name: str, client: str) -> float:
         """Seconds before ``name`` from ``client`` may try again (0.0: now)."""
         now = self.clock()
         with self._lock:
-            return max(self._wait(f"user:{name}", now), self._wait(f"addr:{client}", now))
+            return max(self._wait(_user(name), now), self._wait(f"addr:{client}", now))
 
     def _wait(self, key: str, now: float) -> float:
         f = self._by_key.get(key)
@@ -135,18 +148,33 @@ class LoginThrottle:
         return max(0.0, f.last + delay - now)
 
     def failed(self, name: str, client: str) -> None:
-        now = self.clock()
         with self._lock:
-            if len(self._by_key) >= MAX_SESSIONS:  # a spray of names cannot grow us: forget
-                quiet = [k for k, f in self._by_key.items() if now - f.last > LOCKOUT]
-                fewest = sorted(self._by_key, key=lambda k: self._by_key[k].count)
-                for key in quiet or fewest[: MAX_SESSIONS // 10]:  # a locked-out key stays
-                    del self._by_key[key]
-            for key in (f"user:{name}", f"addr:{client}"):
-                f = self._by_key.setdefault(key, _Failures())
-                f.count += 1
-                f.last = now
+            self._count(name, client, self.clock())
+
+    def _count(self, name: str, client: str, now: float) -> None:
+        """One more failure for the account and the address (the caller holds the lock)."""
+        if len(self._by_key) >= MAX_SESSIONS:  # a spray of names cannot grow us: forget
+            quiet = [k for k, f in self._by_key.items() if now - f.last > LOCKOUT]
+            fewest = sorted(self._by_key, key=lambda k: self._by_key[k].count)
+            for key in quiet or fewest[: MAX_SESSIONS // 10]:  # a locked-out key stays
+                del self._by_key[key]
+        for key in (_user(name), f"addr:{client}"):
+            f = self._by_key.setdefault(key, _Failures())
+            f.count += 1
+            f.last = now
 
     def succeeded(self, name: str, client: str) -> None:
+        """The attempt ``attempt`` counted was good: the account's failures are forgotten and
+        the address's count takes that attempt back."""
         with self._lock:
-            self._by_key.pop(f"user:{name}", None)
+            self._by_key.pop(_user(name), None)
+            f = self._by_key.get(f"addr:{client}")
+            if f is not None:
+                f.count -= 1
+                if f.count <= 0:
+                    del self._by_key[f"addr:{client}"]
+
+
+def _user(name: str) -> str:
+    """One key per account however it is typed: 'Rita' and 'rita' share their failures."""
+    return f"user:{name.casefold()}"
