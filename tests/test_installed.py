@@ -317,3 +317,50 @@ def test_doctor_passes_on_the_running_setup(installed, proxy, default_policy):
             "metrics-port", "detector"} <= set(checks)
     assert set(checks.values()) == {"OK"}, done.stdout
     assert done.returncode == 0
+
+
+# -- what the wheel ships besides code ----------------------------------------------------------
+
+def test_scan_finds_a_name_in_prose_with_the_packaged_ner_model(installed):
+    """The NER model is package data: from the wheel, a name in running text is found."""
+    where = installed.python_json(
+        "import importlib.resources, json; "
+        "print(json.dumps(str(importlib.resources.files('detectors') / 'models' / 'ner')))")
+    assert where.startswith(str(installed.venv))
+    body = installed.work / "prose.json"
+    body.write_text(json.dumps(
+        {"message": "I met Alice Walker yesterday to go over the quarterly numbers."}))
+    done = installed.run("scan", "--json", "--content-type", "application/json", str(body))
+    [result] = [json.loads(line) for line in done.stdout.splitlines()]
+    people = [f["location"] for f in result["findings"] if f["entity"] == "PERSON"]
+    assert people == ["json:$.message"]
+    assert "Alice Walker" not in done.stdout
+
+
+def test_console_serves_its_packaged_pages_and_script(installed):
+    """`baomi console` from the wheel: templates, the reveal script and the CSS are package data."""
+    data_dir = installed.root / "console-data"
+    add = subprocess.run([str(installed.baomi), "console", "users", "add", "rita", "--role",
+                          "reviewer", "--password-stdin", "--data-dir", str(data_dir)],
+                         input="a long enough password\n", cwd=installed.work, env=installed.env,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert add.returncode == 0, add.stderr
+    port = free_port()
+    console = subprocess.Popen([str(installed.baomi), "console", "--data-dir", str(data_dir),
+                                "--listen-port", str(port)], cwd=installed.work, env=installed.env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert console.stderr is not None
+        line = console.stderr.readline()  # the listening line, once the socket is bound
+        assert f":{port}/" in line, line
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as web:
+            login = web.get("/login")
+            script = web.get("/static/reveal.js")
+        assert login.status_code == 200 and "<form" in login.text
+        assert "script-src 'self'" in login.headers["content-security-policy"]
+        assert script.status_code == 200 and "crypto.subtle" in script.text
+    finally:
+        console.terminate()
+        console.wait(timeout=30)
+        if console.stderr is not None:
+            console.stderr.close()
