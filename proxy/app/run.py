@@ -36,6 +36,7 @@ from proxy.errors import BaomiError, UsageError
 from proxy.hook import httplayer
 from proxy.hook.addon import BaomiAddon
 from proxy.hook.connections import ClientConnections
+from proxy.hook.ignored import IgnoredHosts
 from proxy.hook.state import Runtime
 from proxy.observe.health import serve as serve_health
 from proxy.observe.metrics import Metrics
@@ -107,7 +108,7 @@ async def serve(settings: RunSettings, link=None) -> int:
     drain = Drain()
     connections = ClientConnections(metrics, settings.head_timeout, settings.idle_timeout,
                                     settings.max_connections)  # before addon: refusals are cheap
-    master.addons.add(connections, addon, drain,
+    master.addons.add(connections, addon, IgnoredHosts(addon), drain,  # after NextLayer
                       link.announcer() if link else _Banner(settings, policy, confdir, health))
     if link:
         reuseport.install()  # the other proxy processes listen on the same port
