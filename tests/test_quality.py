@@ -1,6 +1,7 @@
 """Detection quality goals on a small seeded corpus (bench/quality), baomi only.
 
-Behaviour, not timing: precision, recall, F2 and PII-free payloads flagged.
+Behaviour, not timing: issue 13's goals (overall F2 >= 0.97, PERSON P/R >= 0.95, ADDRESS
+exact P/R >= 0.90, PII-free payloads flagged <= 1%, IDs, cards, mobiles recall >= 0.99).
 The recognizers were tuned on seed 1; this runs the held-out seed 2 (and a
 third seed, so a lucky draw cannot carry the goals).
 """
@@ -35,6 +36,7 @@ from bench.quality.realscore import (
 from bench.quality.score import (
     Run,
     Span,
+    Tally,
     goal_failures,
     gold_spans,
     run,
@@ -207,7 +209,8 @@ def test_real_scores_per_source_language_and_all():
     assert report.groups["zh"].tally("ADDRESS", "overlap").found == 1
     assert report.groups["all"].tally("PERSON", "overlap").gold == 2
     assert report.groups["all"].sentences == 3
-    assert report.groups["zh-unseen"].sentences == 1  # the address; weibo trains the model
+    # weibo trains the model; the address rules were tuned on the address corpus's dev split
+    assert "zh-unseen" not in report.groups
     assert "en-unseen" not in report.groups  # wnut17 trains it too
     # headline: PERSON by overlap (1 of 2 found, 1 tp) + ADDRESS exact (0 found, 1 fp)
     head = report.groups["all"].headline()
@@ -342,8 +345,7 @@ def test_dev_sentences_are_scored_in_their_own_groups():
         "zh",
         "all",
         "carrier:form",
-        "zh-unseen",
-    }
+    }  # no zh-unseen: the rules were tuned on the address corpus's dev split
     assert report.groups["all"].sentences == 1 == report.groups["zh-dev"].sentences
     assert report.groups["zh-dev"].boundaries == {("ADDRESS", "runs on"): 1}
     assert report.groups["all"].tally("ADDRESS", "exact").found == 0
@@ -448,3 +450,54 @@ def test_bench_docstring_examples_hold(module):
 
     result = doctest.testmod(importlib.import_module(f"bench.quality.{module}"))
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize(
+    ("source", "unseen"),
+    [("resume", True), ("msra", False), ("address", False), ("gsd", False), ("weibo", False)],
+)
+def test_unseen_means_neither_trained_nor_tuned_on(source, unseen):
+    """People's Daily (msra) and the address corpus: their dev splits were looked at while
+    tuning the rules (bench/quality/SOURCES.md), so they are not unseen."""
+    sample = wrap_text(_text("见了张三。", [("PERSON", 2, 4)], source, "zh"), 0)
+    report = score_texts("x", lambda segments: ([], 0), [sample])
+    assert ("zh-unseen" in report.groups) is unseen
+
+
+def test_address_not_measured_is_said_per_language(capsys):
+    from bench.quality.realtable import print_texts
+
+    samples = [wrap_text(_text("见了张三。", [("PERSON", 2, 4)], "weibo", "zh"), 0),
+               wrap_text(_text("I met Ann Lee.", [("PERSON", 6, 13)], "wnut17", "en"), 1)]
+    print_texts([score_texts("x", lambda segments: ([], 0), samples)])
+    out = capsys.readouterr().out
+    assert "zh: ADDRESS: not measured (no local copy)" in out
+    assert "en: ADDRESS: not measured (no English address corpus)" in out
+
+
+def _report_with(**tallies):
+    report = score([], [], Run("x", [], [], 1.0, 1))
+    for name, (tp, fp, gold, found) in tallies.items():
+        report.entities[name.replace("_exact", "/exact")] = Tally(tp, fp, gold, found)
+    return report
+
+
+def test_generated_goals_are_issue_13s():
+    good = dict(PERSON=(95, 5, 100, 95), ADDRESS_exact=(90, 10, 100, 90), CN_RESIDENT_ID=(99, 0, 100, 99),
+                CREDIT_CARD=(99, 0, 100, 99), PHONE_NUMBER_mobile=(99, 0, 100, 99))  # fmt: skip
+    good = {k.replace("_mobile", "/mobile"): v for k, v in good.items()}
+    report = _report_with(**good)
+    report.overall = Tally(1000, 0, 1000, 970)  # F2 0.976
+    assert goal_failures(report) == []
+    report.entities["PERSON"] = Tally(94, 6, 100, 94)
+    report.entities["ADDRESS/exact"] = Tally(89, 11, 100, 89)
+    report.overall = Tally(1000, 0, 1000, 960)  # F2 0.968
+    report.pii_free, report.flagged = 1000, 16
+    assert goal_failures(report) == [
+        "PERSON precision 0.940 < 0.95",
+        "PERSON recall 0.940 < 0.95",
+        "ADDRESS/exact precision 0.890 < 0.9",
+        "ADDRESS/exact recall 0.890 < 0.9",
+        "overall F2 0.968 < 0.97",
+        "PII-free flagged 0.016 > 0.01",
+    ]

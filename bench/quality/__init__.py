@@ -8,6 +8,7 @@ Generated values come from Faker and from this folder's own code (``values.py``)
 never from baomi's recognizers or word lists, so the benchmark does not grade our
 code against itself. Tune on seed 1, report on seed 2. Real data (``data/``,
 ``real.py``, ``realscore.py``, ``vendor.py``, sources in ``SOURCES.md``): labelled
-text from test splits only; clean payloads in a ``dev`` collection (tune on it) and a
-``test`` collection from other sources (report it, never tune on it).
+text from dev and test splits (never tuned on: train splits only are for training or
+tuning, see SOURCES.md); clean payloads in a ``dev`` collection and a ``test``
+collection from other sources (report it).
 """

@@ -39,14 +39,14 @@ class Text:
     lang: str
     text: str
     spans: tuple[tuple[str, int, int], ...]
-    split: str = "test"  # "dev": tune on it (scored in its own groups); "test": report it
+    split: str = "test"  # "dev": scored in its own groups (never tuned on); "test": report it
 
 
 @dataclass(frozen=True)
 class Payload:
     id: str
     source: str
-    collection: str  # "dev" (tune on it) or "test" (report it)
+    collection: str  # "dev" or "test" (report it)
     request: RawRequest
     expected: tuple[str, ...] = ()  # entities a kept example value should raise
 

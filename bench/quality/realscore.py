@@ -9,8 +9,9 @@ e.g. GUM's ``the astronaut Charles Bolden``) counts neither way. PERSON is
 headlined with overlap, ADDRESS with exact boundaries; both rules are reported.
 A source scores only the entities it labels (``LABELLED``); other personal-data
 findings in its sentences are counted as "other". Groups: each source, each
-language (its sources summed), each language over the sources the NER model never
-trained on (``zh-unseen``, ``en-unseen``), all, and (``--json`` only) each carrier
+language (its sources summed), each language over the sources neither trained on (by
+the NER model) nor tuned on (by the rules) (``zh-unseen``, ``en-unseen``), all, and
+(``--json`` only) each carrier
 (chat, form, mail, llm) over all test sentences.
 
 Clean payloads: a payload is *flagged* when any customer-data finding (an entity of
@@ -44,6 +45,11 @@ HEADLINE = {"PERSON": "overlap", "ADDRESS": "exact"}
 # Corpora whose TRAIN split the shipped NER model learns from (detectors/training/SOURCES.md):
 # their test splits are in-domain for it. "<lang>-unseen" groups sum the other sources.
 MODEL_CORPORA = frozenset({"weibo", "wnut17", "gsd", "gum"})
+# Corpora whose DEV split the rules were tuned looking at, against the rule that dev and test
+# splits are never for tuning (PERSON: People's Daily dev sentences, a08fdb6; ADDRESS: the
+# address-parsing dev split, 99f8bec ba3a58a 6ad65e1 46b716a): their test splits are not
+# unseen either. "<lang>-unseen" groups sum the sources in neither set.
+TUNED_CORPORA = frozenset({"msra", "address"})
 
 
 def labelled(source: str) -> tuple[str, ...]:
@@ -195,7 +201,7 @@ def score_texts(engine: str, analyze: Analyze, samples: Sequence[RealSample]) ->
         one.failed = int(failed)
         test = sample.text.split == "test"
         names = (sample.text.source, sample.text.lang, "all", f"carrier:{sample.carrier}") if test else (sample.text.source, f"{sample.text.lang}-dev")  # fmt: skip
-        if test and sample.text.source not in MODEL_CORPORA:
+        if test and sample.text.source not in MODEL_CORPORA | TUNED_CORPORA:
             names += (f"{sample.text.lang}-unseen",)
         for name in names:
             report.group(name).add(one)

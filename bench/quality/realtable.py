@@ -78,6 +78,11 @@ def print_texts(reports: Sequence[TextReport]) -> None:
                 notes.append(f"findings of entities it does not label: {other}")
             if notes:
                 print(f"{r.engine} {name}: " + "; ".join(notes))
+    for lang in ("zh", "en"):  # say so, rather than print no ADDRESS row at all
+        address = reports[0].groups[lang].tallies.get(("ADDRESS", "exact")) if lang in names else None
+        if lang in names and (address is None or not address.gold):
+            why = "no local copy" if lang == "zh" else "no English address corpus"
+            print(f"{lang}: ADDRESS: not measured ({why})")
     for r in reports:
         a = r.groups.get("all")
         if a is None:  # dev sentences only

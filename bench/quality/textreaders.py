@@ -227,8 +227,8 @@ def read_address_dev(text: str) -> Iterator[tuple[str, list]]:
 
 # Carrier sentences for the bare addresses (written here, not from a corpus): what comes
 # after the address is a clause or a separator that must not be swallowed. The dev split
-# (tune on it) and the test split (report it) get different sentences, so tuning on the
-# dev sentences does not fit the test ones.
+# and the test split (report it) get different sentences, so rules fitted to the dev
+# sentences (which happened: SOURCES.md) do not fit the test ones.
 DEV_FRAMES = (
     ("请把合同寄到", "，收到后回个电话。"),
     ("新地址是", "，以后的发票都寄这里"),
