@@ -185,3 +185,20 @@ def test_console_url_flag_environment_and_default(monkeypatch):
     assert build_parser().parse_args(["run"]).console_url == "https://console.corp.example"
     flag = build_parser().parse_args(["run", "--console-url", "https://c.example:8443"])
     assert flag.console_url == "https://c.example:8443"  # flags beat the environment
+
+
+@pytest.mark.parametrize(("argv", "warned"), [
+    (["--listen-host", "0.0.0.0"], True),
+    (["--listen-host", "10.1.2.3"], True),
+    (["--listen-host", "127.0.0.1"], False),
+    (["--listen-host", "0.0.0.0", "--console-url", "https://console.corp.example"], False),
+])
+def test_run_warns_when_links_would_point_at_the_users_own_machine(tmp_path, capsys,
+                                                                   monkeypatch, argv, warned):
+    monkeypatch.delenv("BAOMI_CONSOLE_URL", raising=False)
+    started = []
+    monkeypatch.setattr("proxy.app.run.run", lambda settings: started.append(settings) or 0)
+    code, _, err = run(capsys, "run", "--data-dir", str(tmp_path), *argv)
+    assert (code, len(started)) == (0, 1)
+    assert ("warning: --console-url is the default http://127.0.0.1:9465 but the proxy "
+            "listens on" in err) is warned

@@ -14,11 +14,12 @@ and the rule that refused it is an approvable block or mask rule of the policy i
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from policies.model import Policy
-from proxy.record.approvals.links import application_link
+from proxy.record.approvals.links import DEFAULT_CONSOLE_URL, application_link
 from proxy.record.decisions import DecisionRecord
 
 
@@ -52,3 +53,31 @@ def approvable(policy: Policy, rule_name: str) -> bool:
     """Could an approval lift this rule? Only an approvable block or mask rule of the policy."""
     rule = next((r for r in policy.rules if r.name == rule_name), None)
     return rule is not None and rule.approvable and rule.action in ("block", "mask")
+
+
+def console_url_warning(console_url: str, listen_host: str) -> str | None:
+    """What ``baomi run`` says at start when the links would point at the user's own machine:
+    the default console URL (loopback) while the proxy serves other machines.
+
+    >>> console_url_warning("http://127.0.0.1:9465", "0.0.0.0")[:40]
+    'warning: --console-url is the default ht'
+    >>> console_url_warning("http://127.0.0.1:9465", "127.0.0.1") is None
+    True
+    >>> console_url_warning("https://console.corp.example", "0.0.0.0") is None
+    True
+    """
+    if console_url.rstrip("/") != DEFAULT_CONSOLE_URL or _loopback(listen_host):
+        return None
+    return (f"warning: --console-url is the default {DEFAULT_CONSOLE_URL} but the proxy "
+            f"listens on {listen_host or 'all addresses'}: block pages would link each user "
+            "to their own machine; set --console-url (BAOMI_CONSOLE_URL) to the console's "
+            "address as users reach it")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

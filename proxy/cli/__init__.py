@@ -142,10 +142,13 @@ def refuse_mitmproxy_proxyauth(sets: list[str]) -> None:
 
 
 def cmd_run(args) -> int:
+    from proxy.act.application_link import console_url_warning
     from proxy.app.run import run
     from proxy.app.settings import RunSettings
 
     refuse_mitmproxy_proxyauth(args.sets)
+    if warning := console_url_warning(args.console_url, args.listen_host):
+        print(warning, file=sys.stderr)
     settings = RunSettings(
         policy=Path(args.policy or default_policy()), mode=args.mode,
         listen_host=args.listen_host, listen_port=args.listen_port, data_dir=args.data_dir,
