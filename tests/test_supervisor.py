@@ -279,3 +279,32 @@ def test_a_proxy_process_whose_supervisor_is_already_gone_does_not_start():
                           check=True, cwd=Path(__file__).resolve().parents[1]).stdout
            for pid in (os.getpid(), os.getpid() + 1_000_000)]
     assert out == ["True\n", "False\n"]
+
+
+def _ignored_signals(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return int(line.split()[1], 16)
+    return 0
+
+
+def test_sigusr1_and_sighup_do_not_kill_a_proxy_process_still_starting():
+    """The supervisor forwards SIGUSR1 to every process, including one not yet serving."""
+    import signal
+
+    parent_end, child_end = socket.socketpair()
+    with parent_end:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "proxy.app.child", str(child_end.fileno()), str(os.getpid())],
+            pass_fds=(child_end.fileno(),), cwd=Path(__file__).resolve().parents[1])
+        child_end.close()
+        wanted = (1 << (signal.SIGUSR1 - 1)) | (1 << (signal.SIGHUP - 1))
+        deadline = time.monotonic() + 60
+        while _ignored_signals(child.pid) & wanted != wanted:  # set before it imports much
+            assert child.poll() is None and time.monotonic() < deadline, "never ignored them"
+            time.sleep(0.01)
+        child.send_signal(signal.SIGUSR1)
+        child.send_signal(signal.SIGHUP)
+    # the supervisor's end closed with no "start": the process gives up as it should, alive
+    # until then (the signals' default action would have ended it with -10 / -1)
+    assert child.wait(60) == 1

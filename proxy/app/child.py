@@ -108,6 +108,11 @@ async def _main(sock: socket.socket) -> int:
 def main(argv: list[str]) -> int:
     from proxy.app.run import setup_logging
 
+    # The supervisor passes SIGUSR1 (reopen the log) and may send SIGHUP to every process at
+    # any time; their default action kills a process still starting. run.serve installs the
+    # real handlers once its event loop runs.
+    for sig in (signal.SIGUSR1, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     fd, parent = int(argv[0]), int(argv[1])
     if not die_with_parent(parent):
         return 1

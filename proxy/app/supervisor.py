@@ -255,7 +255,8 @@ class Supervisor:
             try:
                 await self.start(index)
             except StartupFailed as e:
-                log.error("proxy process %d failed to start (exit %d)", index, e.code)
+                log.error("proxy process #%d of %d failed to start (exit %d)", index + 1,
+                          self.processes, e.code)
 
     def _reap(self, index: int, child: Child) -> None:
         mark_process_dead(child.proc.pid, str(self.multiproc))  # its live gauges go
