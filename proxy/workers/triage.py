@@ -59,8 +59,8 @@ class Local:
 
 class Triage:
     """``body_bytes``: the largest body extracted here; 0 sends every body to a worker
-    (measured better for clean 4 KB JSON when one proxy process leaves a core to the
-    workers; see the pool's ``inline_body_bytes``)."""
+    (measured worse on the 2-core box in every shape: see proxy/app/run.py where the pool
+    is built)."""
 
     def __init__(self, selector: SegmentSelector, edm: bool = False,
                  body_bytes: int = INLINE_BODY_BYTES):
