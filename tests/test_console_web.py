@@ -296,3 +296,20 @@ def test_a_flood_of_visitors_does_not_log_a_reviewer_out(console, monkeypatch):
         clock.advance(1)
         app.test_client().get("/login")
     assert reviewer.get("/incidents").status_code == 200
+
+
+def test_a_crash_is_logged_by_route_and_type_without_what_was_sent(data, caplog):
+    raw = "11010519491231002X"
+    bp = Blueprint("crash", __name__)
+
+    @bp.get("/crash/<value>")
+    def crash(value: str):
+        raise ValueError(f"Invalid isoformat string: {value!r}")
+
+    app, _ = console_app(data[0])
+    app.register_blueprint(bp)
+    with caplog.at_level("ERROR"):
+        assert app.test_client().get(f"/crash/{raw}?q={raw}").status_code == 500
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "console error in GET /crash/<value>: ValueError" in logged
+    assert raw not in logged

@@ -68,4 +68,17 @@ def create_app(settings: ConsoleSettings) -> Flask:
                 raise
             continue
         app.register_blueprint(module.bp)
+    app.log_exception = _log_exception.__get__(app)  # type: ignore[method-assign]
     return app
+
+
+def _log_exception(app: Flask, exc_info) -> None:
+    """Flask logs "Exception on <path>" and the traceback, whose message may quote what was
+    sent (``Invalid isoformat string: '...'``): ours names the route and the type only.
+
+    ``console error in GET /incidents: ValueError``
+    """
+    from flask import request
+
+    rule = request.url_rule.rule if request.url_rule is not None else "(no route)"
+    app.logger.error("console error in %s %s: %s", request.method, rule, exc_info[0].__name__)

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from flask import Flask
 from tornado.httpserver import HTTPServer
+from tornado.httputil import HTTPServerRequest
+from tornado.log import access_log
 from tornado.netutil import bind_sockets
 from tornado.wsgi import WSGIContainer
 
@@ -58,6 +60,20 @@ def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
     return ctx
 
 
+class _Container(WSGIContainer):
+    """Tornado logs a 4xx/5xx with the request's URI, which may hold a value someone typed
+    or pasted (a resident ID in a query or a path): ours logs status, method and time only.
+
+    ``404 GET (127.0.0.1) 11.87ms`` instead of ``404 GET /incidents/11010519... (...)``
+    """
+
+    def _log(self, status_code: int, request: HTTPServerRequest) -> None:
+        log = access_log.info if status_code < 400 else (
+            access_log.warning if status_code < 500 else access_log.error)
+        log("%d %s (%s) %.2fms", status_code, request.method, request.remote_ip,
+            1000.0 * request.request_time())
+
+
 def serve(app: Flask, host: str, port: int, tls: tuple[Path, Path] | None = None) -> int:
     check_listen(host, tls)
     ctx = tls_context(*tls) if tls else None
@@ -66,7 +82,7 @@ def serve(app: Flask, host: str, port: int, tls: tuple[Path, Path] | None = None
 
 async def _serve(app: Flask, host: str, port: int, ctx: ssl.SSLContext | None) -> int:
     executor = ThreadPoolExecutor(THREADS, thread_name_prefix="console")
-    server = HTTPServer(WSGIContainer(app, executor=executor), ssl_options=ctx,
+    server = HTTPServer(_Container(app, executor=executor), ssl_options=ctx,
                         max_body_size=2 * 1024 * 1024, idle_connection_timeout=60)
     try:
         sockets = bind_sockets(port, host)
