@@ -135,8 +135,11 @@ class Child:
 
     async def ask(self, message: dict, answer: str, timeout: float) -> dict:
         """Send and wait for the reply ``answer``; {"ok": False, ...} if none comes."""
-        while not self.replies.empty():
-            self.replies.get_nowait()  # a late reply to an earlier, timed-out question
+        exited = False
+        while not self.replies.empty():  # late replies to earlier, timed-out questions go,
+            exited = self.replies.get_nowait() is None or exited  # the end of the line stays
+        if exited:
+            self.replies.put_nowait(None)
         try:
             await self.line.send(message)
             while True:
@@ -319,6 +322,9 @@ class Supervisor:
                 policy = parse_policy(raw, str(self.path))
             except PolicyError as e:
                 return self._reject(why, e.errors)
+            except Exception as e:  # a validator bug must not take the watcher down
+                log.exception("policy validation crashed")
+                return self._reject(why, [f"{self.path}: validation failed ({type(e).__name__})"])
             if policy.hash == self.policy.hash:
                 accepted(self.metrics, why, policy, "unchanged")
                 return True
@@ -340,8 +346,15 @@ class Supervisor:
                 with contextlib.suppress(ConnectionError):
                     await child.line.send({"op": "abort"})
             return errors
-        # Every process holds the new policy ready: the swap itself cannot fail.
-        await asyncio.gather(*(c.ask({"op": "commit"}, "committed", 30) for c in children))
+        # Every process holds the new policy ready: the swap itself cannot fail. A process
+        # that does not confirm it (gone, hung) is restarted, with the policy in force.
+        replies = await asyncio.gather(*(c.ask({"op": "commit"}, "committed", 30)
+                                         for c in children))
+        for child, reply in zip(children, replies, strict=True):
+            if reply.get("op") != "committed" and child.proc.returncode is None:
+                log.error("proxy process %d did not commit the policy (%s); restarting it",
+                          child.proc.pid, reply.get("error", "no reply"))
+                child.proc.terminate()
         return []
 
     async def _align(self, child: Child) -> None:
