@@ -308,3 +308,16 @@ def test_sigusr1_and_sighup_do_not_kill_a_proxy_process_still_starting():
     # the supervisor's end closed with no "start": the process gives up as it should, alive
     # until then (the signals' default action would have ended it with -10 / -1)
     assert child.wait(60) == 1
+
+
+def test_a_port_in_mode_is_checked_like_listen_port(monkeypatch, tmp_path):
+    from proxy.app import supervisor
+
+    monkeypatch.setattr(supervisor.asyncio, "run", lambda main: main.close() or 99)  # no start
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(UsageError, match=f"cannot listen on 127.0.0.1:{port}"):
+            supervisor.supervise(settings(mode=f"regular@{port}", listen_port=free_port(),
+                                          processes=2, data_dir=tmp_path / "data"))
+    with pytest.raises(UsageError, match="--processes 2: --mode regular@0 would give each"):
+        check_processes(settings(mode="regular@0", listen_port=8080), 2)

@@ -106,9 +106,23 @@ def check_processes(settings: RunSettings, processes: int) -> None:
                          f"{':' + scheme if scheme else ''} cannot share its listener between "
                          f"processes; use --processes 1 (shared: {', '.join(SHARED_PORT_MODES)}"
                          " over TCP)")
-    if settings.listen_port == 0:
-        raise UsageError(f"--processes {processes}: --listen-port 0 would give each process "
+    if mode.listen_port(settings.listen_port) == 0:
+        where = f"--mode {settings.mode}" if mode.custom_listen_port is not None \
+            else "--listen-port 0"
+        raise UsageError(f"--processes {processes}: {where} would give each process "
                          "its own port; name one")
+
+
+def listen_address(settings: RunSettings) -> tuple[str, int]:
+    """Where the processes listen: a ``@[host:]port`` in ``--mode`` wins, as in mitmproxy.
+
+    >>> listen_address(RunSettings(policy=Path("p"), mode="regular@9001", listen_port=8080))
+    ('127.0.0.1', 9001)
+    """
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    mode = ProxyMode.parse(settings.mode)
+    return mode.listen_host(settings.listen_host), mode.listen_port(settings.listen_port) or 0
 
 
 def refuse_port_in_use(host: str, port: int) -> None:
@@ -441,7 +455,7 @@ def supervise(settings: RunSettings) -> int:
     refuse_exposed_keys(settings.data_dir)  # before anything reads a key
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
-    refuse_port_in_use(settings.listen_host, settings.listen_port)
+    refuse_port_in_use(*listen_address(settings))
 
     async def main() -> int:
         return await Supervisor(settings, processes).run()
