@@ -154,6 +154,8 @@ def test_probes_use_the_metrics_port_and_args_follow_the_cli():
     assert container["args"][0] == "run"
     assert args["metrics-port"] == "9464" and args["listen-port"] == "8080"
     assert args["policy"] == "/etc/baomi/policy.yaml" and args["data-dir"] == "/var/lib/baomi"
+    cpu_limit = container["resources"]["limits"]["cpu"]  # processes and workers fit the limit
+    assert args["processes"] == args["workers"] == cpu_limit == "2"
 
 
 def test_volumes_policy_from_configmap_secrets_and_emptydir():

@@ -27,6 +27,7 @@ from proxy.act.application_link import use_application_links
 from proxy.app import reuseport
 from proxy.app.approval_watch import ApprovalWatcher
 from proxy.app.ca import ca_paths, secure_ca_dir
+from proxy.app.cpus import cores
 from proxy.app.drain import Drain
 from proxy.app.keys_at_rest import refuse_exposed_keys
 from proxy.app.master import lean_master
@@ -100,7 +101,7 @@ async def serve(settings: RunSettings, link=None) -> int:
     # 0.2 ms but costs the worker 1.0 ms (pickling, a second process's wake-up) and the round
     # trip (410-420 req/s). With one mobile masked the two tie (250/260, 166/170 req/s). With
     # --processes = cores no core is spare, so the least total CPU wins: here too.
-    pool = InspectionPool(policy.detection, size=settings.workers)
+    pool = InspectionPool(policy.detection, size=settings.workers or cores())
     await pool.start()
     metrics.set_ready("detector", True)
     private_key = ensure_keys(data_dir)
@@ -121,7 +122,7 @@ async def serve(settings: RunSettings, link=None) -> int:
         reuseport.install()  # the other proxy processes listen on the same port
 
     async def new_pool(config: DetectorConfig) -> InspectionPool:
-        fresh = InspectionPool(config, size=settings.workers)
+        fresh = InspectionPool(config, size=settings.workers or cores())
         await fresh.start()
         return fresh
 

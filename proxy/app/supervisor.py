@@ -42,6 +42,7 @@ from prometheus_client.multiprocess import mark_process_dead
 
 from policies.load import parse_policy
 from proxy.app.control import Line, encode, settings_to_json
+from proxy.app.cpus import cores
 from proxy.app.keys_at_rest import refuse_exposed_keys
 from proxy.app.reload import accepted, fingerprint, rejected
 from proxy.app.settings import RunSettings
@@ -59,10 +60,6 @@ UDP_SCHEMES = ("http3", "dtls", "udp", "quic", "dns")  # reverse modes with no T
 BACKOFF_FIRST, BACKOFF_MAX, STABLE_AFTER = 0.5, 30.0, 60.0
 PREPARE_TIMEOUT = 300.0  # a new detector (spaCy model) may take minutes on a busy box
 STOP_TIMEOUT = 30.0  # after SIGTERM: the drain's grace (10 s) and the shutdown
-
-
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) or os.cpu_count() or 1
 
 
 def processes_wanted(settings: RunSettings) -> int:
