@@ -115,6 +115,8 @@ def _rule(rule: Rule) -> str:
             f"count>={rule.data.min_count} score>={rule.data.min_score:g}"
         )
     text = f"{rule.name}  {rule.action}  {'; '.join(conditions) or 'always'}"
+    if rule.severity is not None:
+        text += f"  [severity {rule.severity}]"
     return text if rule.approvable else text + "  [not approvable]"
 
 

@@ -60,6 +60,15 @@ def test_a_rule_severity_is_the_incident_default_and_stays_editable(tmp_path):
         "severity"] == "low"
 
 
+def test_policy_check_shows_a_rule_severity():
+    from policies.load import summarize
+
+    lines = summarize(policy_with("    severity: critical\n")).splitlines()
+    assert next(line for line in lines if "block-ids-and-cards" in line).endswith(
+        "[severity critical]")
+    assert "[severity" not in summarize(policy_with(""))
+
+
 def test_a_rule_without_severity_derives_it_from_the_action(tmp_path):
     policy = policy_with("")
     assert recorded(tmp_path, policy)[1] == "high"
