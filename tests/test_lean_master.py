@@ -5,9 +5,13 @@ out is refused by name instead of being ignored."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import ssl
 
+import httpx
 import pytest
-from harness import REPO, BaomiProcess
+from harness import REPO, BaomiProcess, Upstream
 
 
 def addon_names() -> set[str]:
@@ -40,13 +44,43 @@ def test_an_option_of_an_addon_left_out_is_refused_by_name(tmp_path):
     assert "Error: --set:" in str(e.value) and "save_stream_file" in str(e.value)
 
 
+CLEAN = json.dumps({"note": "quarterly numbers attached"}).encode()
+RESIDENT_ID = "11010519491231002X"
+
+
 @pytest.mark.e2e
-def test_the_options_the_docs_name_are_accepted(tmp_path, upstream_ca):
-    extra = ("--set", "connection_strategy=lazy", "--set", "upstream_auth=user:secret",
-             "--set", "ignore_hosts=^pinned\\.example\\.com:443$", "--set", "block_global=false")
-    with BaomiProcess(REPO / "policies" / "default.yaml", tmp_path / "var",
-                      upstream_ca=upstream_ca.pem, extra_args=extra) as px:
-        assert px.proc.poll() is None
+def test_connection_strategy_lazy_serves_and_still_blocks(tmp_path, upstream_ca):
+    extra = ("--set", "connection_strategy=lazy", "--set", "block_global=false",
+             "--set", "ignore_hosts=^pinned\\.example\\.com:443$")
+    with Upstream(tls=upstream_ca) as up, BaomiProcess(
+            REPO / "policies" / "default.yaml", tmp_path / "var", upstream_ca=upstream_ca.pem,
+            extra_args=extra) as px, httpx.Client(
+            proxy=px.url, verify=ssl.create_default_context(cafile=px.ca_pem),
+            timeout=30) as client:
+        clean = client.post(up.url("/lazy"), content=CLEAN,
+                            headers={"content-type": "application/json"})
+        leak = client.post(up.url("/lazy"), content=json.dumps({"id_no": RESIDENT_ID}).encode(),
+                           headers={"content-type": "application/json"})
+    assert (clean.status_code, leak.status_code) == (200, 403)
+    assert [(r.path, r.body) for r in up.received] == [("/lazy", CLEAN)]
+
+
+@pytest.mark.e2e
+def test_upstream_mode_sends_upstream_auth_to_the_upstream_proxy(tmp_path):
+    # The recording server plays the upstream proxy: a plain-HTTP request reaches it in
+    # absolute form, with the Proxy-Authorization mitmproxy's upstream_auth adds.
+    with Upstream() as proxy_up:
+        extra = ("--mode", f"upstream:http://127.0.0.1:{proxy_up.port}",
+                 "--set", "upstream_auth=user:s3cret")
+        with BaomiProcess(REPO / "policies" / "default.yaml", tmp_path / "var",
+                          extra_args=extra) as px, httpx.Client(proxy=px.url, timeout=30) as c:
+            r = c.post("http://api.example.test/upstream", content=CLEAN,
+                       headers={"content-type": "application/json"})
+    assert r.status_code == 200
+    [got] = proxy_up.received
+    assert (got.path, got.body) == ("http://api.example.test/upstream", CLEAN)
+    assert got.headers["proxy-authorization"] == (
+        "Basic " + base64.b64encode(b"user:s3cret").decode())
 
 
 # -- HookIndex: each hook goes only to the addons that implement it -----------------------------
