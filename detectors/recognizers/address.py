@@ -210,7 +210,15 @@ def is_name_run(component: str) -> bool:
         return True
     if FIELD_CUES.match(lead.group(0)):
         return False  # …1201室|电话138…; 阿旺手机专卖店 is a shop
-    return not any(w.flag in CLAUSE_TAGS for w in jieba.posseg.lcut(lead.group(0), HMM=True))
+    words = jieba.posseg.lcut(lead.group(0), HMM=True)
+    return not any(is_clause_word(w.word, w.flag) for w in words)
+
+
+def is_clause_word(word: str, tag: str) -> bool:
+    """A word of a clause: a one-character word only as a particle, pronoun, preposition
+    or conjunction (的, 他, 在, 和); jieba tags a surname alone as anything (刘|小区: zg,
+    涂|小区: v)."""
+    return tag in CLAUSE_TAGS and (len(word) >= 2 or tag[0] in "urpc")
 
 
 def admins_apart(text: str, start: int) -> int:
