@@ -263,9 +263,25 @@ def people(doc: Any) -> list[NerSpan]:
         if entity.label_ not in NER_LABELS:
             continue
         start, end = _without_titles(text, entity.start_char, entity.end_char)
-        if start < end and (not CJK.match(text[start]) or _on_word_bounds(text, start, end)):
+        if start < end and (not CJK.match(text[start]) or _chinese_name_shaped(text, start, end)):
             found.append(NerSpan("PERSON", start, end))
     return found
+
+
+def _chinese_name_shaped(text: str, start: int, end: int) -> bool:
+    """A Chinese guess stands as a word of its own: on jieba's word boundaries (so not inside
+    a longer dictionary word: 北京 in 北京大学, 曹家 in 曹家渡) and not the head of a shop or
+    brand name (江小白专卖店)."""
+    return _on_word_bounds(text, start, end) and SHOP_AFTER.match(text, end) is None
+
+
+# A shop's or brand's name is followed by what it is: 江小白专卖店, 汤臣倍健官网 (the model
+# saw 江小白, 汤臣倍; up to two characters of the brand may remain). A person's name is
+# not, but may own one through a particle: 张伟的公司 keeps 张伟.
+SHOP_AFTER = re.compile(
+    "((?![的之和与及在是])[\u4e00-\u9fff]){0,2}"
+    "(专卖店|旗舰店|专营店|门店|分店|官网|官方|集团|公司|品牌|连锁)"
+)
 
 
 def _without_titles(text: str, start: int, end: int) -> tuple[int, int]:

@@ -441,3 +441,26 @@ def test_training_reads_the_recorded_commit_not_the_checked_out_file(tmp_path):
     assert read_lines(replace(WNUT17, commit=recorded), tmp_path) == ["Ann\tB-person"]
     with pytest.raises(FileNotFoundError, match=r"no wnut17train\.conll at 0{40}"):
         read_lines(replace(WNUT17, commit="0" * 40), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "shaped"),
+    [
+        ("我去了北京大学开会", (3, 5), False),  # 北京 inside 北京大学: not on jieba's bounds
+        ("我们在江小白专卖店买的", (3, 6), False),  # a shop's name: what follows says so
+        ("汤臣倍健官网上有活动", (0, 3), False),  # 汤臣倍 of 汤臣倍健, then 官网
+        ("昨天王小明和李娜去了上海", (2, 5), True),
+        ("昨天王小明和李娜去了上海", (6, 8), True),
+        ("会议纪要由赵志刚整理，周一发给全组。", (5, 8), True),
+        ("张伟的公司在上海", (0, 2), True),  # owns one through a particle: still a person
+    ],
+)
+def test_a_chinese_guess_must_stand_as_a_name(text, span, shaped):
+    """Structure, not a list: a model PERSON guess inside a longer dictionary word, or at the
+    head of a shop or brand name, is dropped (generated clean payloads: 江小白专卖店)."""
+    assert nlp._chinese_name_shaped(text, *span) is shaped
+
+
+def test_brand_shops_are_no_people_but_names_still_are():
+    assert people(shared_detector(), "我们在江小白专卖店买的，汤臣倍健官网上也有。") == []
+    assert people(shared_detector(), "江小白专卖店的店长王小明明天到岗。") == ["王小明"]
