@@ -207,13 +207,18 @@ def test_prose_segments_of_a_request_go_to_the_model_in_one_batch(monkeypatch):
         ("王小明、李娜", False),
     ],
 )
-def test_worth_ner(text, worth):
-    from detectors.batch import SegmentSelector
-
+def test_worth_ner(text, worth, selector):
     assert worth_ner(text) is worth
     # The segment selector (segments joined by newlines, hyperscan) agrees.
     segments = [Segment("SKU-00001", "json:$.sku", ("sku",)), Segment(text, "json:$.note", ("x",))]
-    assert SegmentSelector.for_config(DetectorConfig()).select(segments) == ([1] if worth else [])
+    assert selector.select(segments) == ([1] if worth else [])
+
+
+@pytest.fixture(scope="module")
+def selector():
+    from detectors.batch import SegmentSelector
+
+    return SegmentSelector.for_config(DetectorConfig())
 
 
 # An admin's own pipeline replaces the shipped model.
