@@ -56,7 +56,7 @@ def _digit_ranges(low: int, high: int) -> str:
 
 
 # A lone surrogate (JSON's "\ud800" decodes to one) is no character: UTF-8 cannot encode it,
-# so hyperscan, spaCy and the proxy's body writer would fail on it. It becomes U+FFFD, one
+# so hyperscan, the segment selector and spaCy would fail on it. It becomes U+FFFD, one
 # character for one, so offsets into the original stay exact.
 _SURROGATES = "\ud800-\udfff"
 REPLACEMENT = "\ufffd"
