@@ -41,7 +41,29 @@ def test_an_option_of_an_addon_left_out_is_refused_by_name(tmp_path):
     with pytest.raises(RuntimeError) as e:
         px.start(timeout=120)
     assert px.proc.returncode == 2
-    assert "Error: --set:" in str(e.value) and "save_stream_file" in str(e.value)
+    assert ("Error: --set save_stream_file: no such option in baomi: mitmproxy has none by that "
+            "name, or it belongs to a mitmproxy addon baomi does not load") in str(e.value)
+
+
+@pytest.mark.parametrize("name", ["showhost", "content_view_lines_cutoff",
+                                  "protobuf_definitions"])
+def test_a_base_option_only_a_left_out_addon_reads_is_refused(name):
+    from mitmproxy import options
+
+    from proxy.app.master import lean_master
+    from proxy.app.run import check_set_names
+    from proxy.errors import UsageError
+
+    async def check() -> None:
+        opts = options.Options()
+        lean_master(opts)
+        assert name in opts  # mitmproxy accepts it ...
+        check_set_names(opts, ("connection_strategy=lazy", "ignore_hosts=x"))  # real ones pass
+        with pytest.raises(UsageError, match=f"--set {name}: baomi does not load the "
+                                             "mitmproxy addon that reads this option"):
+            check_set_names(opts, (f"{name}=1",))  # ... baomi refuses it
+
+    asyncio.run(check())
 
 
 CLEAN = json.dumps({"note": "quarterly numbers attached"}).encode()

@@ -16,7 +16,10 @@ flow (FIELD-NOTES). baomi keeps what serves, secures or routes traffic:
 Left out on purpose: flow saving (``save``, ``savehar``: they would write raw personal data
 to disk), scripts, map/modify/replay addons, mitmproxy's own ``proxyauth`` (it keeps the
 password in ``flow.metadata``; baomi's identity replaces it), the console and web helpers.
-An option of an addon left out does not exist here: ``--set`` refuses it by name.
+An option of an addon left out does not exist here: ``--set`` refuses it by name, and so
+does one mitmproxy's base Options define but only a left-out addon reads (``UNREAD_OPTIONS``).
+mitmproxy's ``keepserving`` is left out too: it only stops a replay or file read (addons not
+loaded) and its ``running`` hook reads their options, which this master does not define.
 
 Each hook goes only to the addons that implement it (``HookIndex``): mitmproxy walks the
 whole chain for every hook of every flow (~130 addon calls per request, half the proxy
@@ -110,6 +113,11 @@ class LeanMaster(master.Master):
         self.addons = HookIndex(self)
         self._termlog_addon = termlog.TermLog()  # Master.shutdown uninstalls it
         self.addons.add(self._termlog_addon)
+
+
+# Defined on mitmproxy's base Options, read only by the console, the flow dumper and the
+# content views, none of them loaded: a --set of these would be silently ignored.
+UNREAD_OPTIONS = ("showhost", "content_view_lines_cutoff", "protobuf_definitions")
 
 
 def lean_master(opts: options.Options) -> master.Master:

@@ -30,7 +30,7 @@ from proxy.app.ca import ca_paths, secure_ca_dir
 from proxy.app.cpus import cores
 from proxy.app.drain import Drain
 from proxy.app.keys_at_rest import refuse_exposed_keys
-from proxy.app.master import lean_master
+from proxy.app.master import UNREAD_OPTIONS, lean_master
 from proxy.app.reload import PolicyReloader
 from proxy.app.settings import RunSettings
 from proxy.errors import BaomiError, UsageError
@@ -77,6 +77,7 @@ async def serve(settings: RunSettings, link=None) -> int:
     httplayer.install()  # request bodies limited, responses never (before any stream exists)
     master = lean_master(opts)
     opts.update(termlog_verbosity="warn")
+    check_set_names(opts, settings.sets)
     try:
         if settings.sets:
             opts.set(*settings.sets)
@@ -176,6 +177,21 @@ OWNED_OPTIONS = {
     "stream_large_bodies": "it would stream request bodies upstream uninspected; the policy's "
                            "failure.on_oversize decides what happens to large requests",
 }
+
+
+def check_set_names(opts, sets: tuple[str, ...]) -> None:
+    """Refuse a ``--set`` that this master would not act on, naming why (run before
+    mitmproxy's own checks of the values)."""
+    for item in sets:
+        name = item.partition("=")[0].strip()
+        if name in UNREAD_OPTIONS:
+            raise UsageError(f"--set {name}: baomi does not load the mitmproxy addon that reads "
+                             "this option (the console, flow dumper and content views); it "
+                             "would be ignored")
+        if name not in opts:
+            raise UsageError(f"--set {name}: no such option in baomi: mitmproxy has none by "
+                             "that name, or it belongs to a mitmproxy addon baomi does not load "
+                             "(flow saving, scripts, replay, map/modify, the console and web UI)")
 
 
 def check_body_options(sets: tuple[str, ...], max_body_bytes: int) -> None:
