@@ -28,13 +28,13 @@ def upstream(upstream_ca):
         yield up
 
 
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory, upstream, upstream_ca):
+@pytest.fixture(scope="module", params=[1, 2], ids=["processes1", "processes2"])
+def proxy(request, tmp_path_factory, upstream, upstream_ca):
     tmp = tmp_path_factory.mktemp("baomi-ignore-hosts")
     ignore = rf"ignore_hosts=^127\.0\.0\.1:{upstream.port}$"
     with BaomiProcess(REPO / "policies" / "default.yaml", tmp / "data",
                       upstream_ca=upstream_ca.pem, metrics_port=free_port(),
-                      extra_args=("--set", ignore)) as px:
+                      processes=request.param, extra_args=("--set", ignore)) as px:
         yield px
 
 
