@@ -60,16 +60,7 @@ def reveal(
 ) -> Revealed:
     if not why.strip():
         raise UsageError("--reason must say why the evidence is needed")
-    index = ReviewIndex.open(data_dir)
-    try:
-        incident = find_incident(index, incident_id)
-        period = index.period(incident["period"])
-    finally:
-        index.close()
-    if period is None:
-        raise UsageError(f"incident {incident_id}: its period is not in the log")
-    if period["purged_seq"] is not None:
-        raise KeyStoreError(f"incident {incident_id}: evidence purged (period {period['id']})")
+    incident, period = _revealable(data_dir, incident_id)
     if period["key_id"] not in private_keys:
         raise KeyStoreError(
             f"incident {incident_id} is sealed to reviewer key {period['key_id']}; pass that key"
