@@ -14,15 +14,14 @@ the console reads those from the incident.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import ipaddress
-import os
 from pathlib import Path
 from urllib.parse import urlencode
 
-from proxy.errors import ApplicationError, KeyStoreError
+from proxy.errors import ApplicationError
+from proxy.record.incidents.keys import load_hex_key, make_hex_key
 
 LINK_KEY = "link.key"
 DEFAULT_CONSOLE_URL = "http://127.0.0.1:9465"
@@ -37,28 +36,13 @@ def ensure_link_key(data_dir: Path) -> bytes:
     path = link_key_path(data_dir)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with contextlib.suppress(FileExistsError):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, os.urandom(32).hex().encode() + b"\n")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        make_hex_key(path)
     return load_link_key(data_dir)
 
 
 def load_link_key(data_dir: Path) -> bytes:
-    path = link_key_path(data_dir)
-    try:
-        key = bytes.fromhex(path.read_text().strip())
-    except OSError as e:
-        raise KeyStoreError(f"{path}: cannot read the application link key: {e.strerror}") from None
-    except ValueError:
-        raise KeyStoreError(f"{path}: not a hex key (delete it to make a new one: "
-                            "links already handed out then stop working)") from None
-    if len(key) < 16:
-        raise KeyStoreError(f"{path}: key too short ({len(key)} bytes, need 16 or more)")
-    return key
+    return load_hex_key(link_key_path(data_dir), "application link key",
+                        "delete it to make a new one: links already handed out then stop working")
 
 
 def same_address(a: str | None, b: str | None) -> bool:

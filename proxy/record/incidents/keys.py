@@ -185,24 +185,34 @@ def ensure_mask_key(data_dir: Path) -> bytes:
     path = kdir / MASK_KEY
     if not path.exists():
         _make_keys_dir(kdir)
-        with contextlib.suppress(KeyStoreError):  # another process made it first: use theirs
-            _write_new(path, os.urandom(32).hex().encode() + b"\n")
+        make_hex_key(path)
     return load_mask_key(data_dir)
+
+
+def make_hex_key(path: Path) -> None:
+    """A new random 32-byte key, hex, 0600; if another process made it first, theirs stays."""
+    with contextlib.suppress(KeyStoreError):
+        _write_new(path, os.urandom(32).hex().encode() + b"\n")
+
+
+def load_hex_key(path: Path, what: str, when_damaged: str) -> bytes:
+    """A key made by ``make_hex_key``; KeyStoreError naming ``what`` if missing or damaged."""
+    try:
+        key = bytes.fromhex(path.read_text().strip())
+    except OSError as e:
+        raise KeyStoreError(f"{path}: cannot read the {what}: {e.strerror}") from None
+    except ValueError:
+        raise KeyStoreError(f"{path}: not a hex key ({when_damaged})") from None
+    if len(key) < 16:
+        raise KeyStoreError(f"{path}: key too short ({len(key)} bytes, need 16 or more)")
+    return key
 
 
 def load_mask_key(data_dir: Path) -> bytes:
     """The mask fingerprint key made by ensure_mask_key (KeyStoreError if missing or damaged)."""
-    path = keys_dir(data_dir) / MASK_KEY
-    try:
-        key = bytes.fromhex(path.read_text().strip())
-    except OSError as e:
-        raise KeyStoreError(f"{path}: cannot read the mask fingerprint key: {e.strerror}") from None
-    except ValueError:
-        raise KeyStoreError(f"{path}: not a hex key (restore it, or delete it to make a new one: "
-                         "fingerprints in old records will then no longer match)") from None
-    if len(key) < 16:
-        raise KeyStoreError(f"{path}: key too short ({len(key)} bytes, need 16 or more)")
-    return key
+    return load_hex_key(keys_dir(data_dir) / MASK_KEY, "mask fingerprint key",
+                        "restore it, or delete it to make a new one: fingerprints in old "
+                        "records will then no longer match")
 
 
 def _make_keys_dir(kdir: Path) -> None:
