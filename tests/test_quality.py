@@ -501,3 +501,100 @@ def test_generated_goals_are_issue_13s():
         "overall F2 0.968 < 0.97",
         "PII-free flagged 0.016 > 0.01",
     ]
+
+
+# --- the tuning set (score.py --real --split tune): held-out slices of TRAIN splits only
+
+
+def test_tune_slice_is_the_one_the_training_recipe_keeps_out():
+    """Same sentences as train._add's held-out DocBin (the recipe's own code decides)."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    from bench.quality.tune import held_out
+    from detectors import ner_tokens
+    from detectors.training import train
+
+    found = [(f"句子{i}号", []) for i in range(3 * train.HOLD_OUT + 5)]
+    trained, held = DocBin(), DocBin()
+    tokenizer = ner_tokens.NerTokenizer(spacy.blank("xx").vocab)
+    train._add(found, "", tokenizer, trained, held)
+    kept_out = [doc.text for doc in held.get_docs(tokenizer.vocab)]
+    assert [text for text, _ in held_out(found)] == kept_out
+    assert len(kept_out) == 3
+    assert set(kept_out).isdisjoint(doc.text for doc in trained.get_docs(tokenizer.vocab))
+
+
+def test_tune_texts_keep_persons_of_the_held_out_sentences_only(monkeypatch):
+    from bench.quality import tune
+    from detectors.training import corpora, train
+
+    rows = [(f"张三{i}说", [(0, 2, "PERSON"), (2, 3, "LOC")]) for i in range(2 * train.HOLD_OUT)]
+    monkeypatch.setattr(corpora, "sentences", lambda source, root: iter(rows))
+    texts = tune.tune_texts(Path("/nowhere"), sources=("weibo_tune", "btc_tune"))
+    assert [(t.id, t.source, t.lang, t.split) for t in texts] == [
+        ("weibo_tune-0000", "weibo_tune", "zh", "tune"),
+        ("weibo_tune-0001", "weibo_tune", "zh", "tune"),
+        ("btc_tune-0000", "btc_tune", "en", "tune"),
+        ("btc_tune-0001", "btc_tune", "en", "tune"),
+    ]
+    assert texts[0].text == rows[train.HOLD_OUT - 1][0] and texts[1].text == rows[-1][0]
+    assert {t.spans for t in texts} == {(("PERSON", 0, 2),)}  # LOC is not scored
+
+
+def test_tune_gum_mentions_with_common_nouns_are_neutral(monkeypatch):
+    """GUM's train documents are labelled as its test split is: ``the astronaut Charles
+    Bolden`` is NEUTRAL there, not an unlabelled sentence where a found name is a false hit."""
+    from bench.quality import tune
+    from detectors.training import corpora, train
+
+    text = "the astronaut Charles Bolden spoke"
+    found = [("x", [])] * (train.HOLD_OUT - 1) + [(text, [])]
+    monkeypatch.setattr(corpora, "gum_sentences", lambda source, root: iter(found))
+    monkeypatch.setattr(tune, "gum_labels", lambda root: {text: [["NEUTRAL", 0, 28]]})
+    [only] = tune.tune_texts(Path("/nowhere"), sources=("gum_tune",))
+    assert (only.text, only.spans, only.lang) == (text, (("NEUTRAL", 0, 28),), "en")
+
+
+def test_tune_addresses_come_from_the_train_file_in_dev_frames(monkeypatch):
+    from bench.quality import tune
+    from bench.quality.textreaders import DEV_FRAMES, TEST_FRAMES
+
+    query = "浙 B-prov\n江 I-prov\n省 I-prov\n文 B-road\n三 I-road\n路 I-road\n9 B-roadno\n0 I-roadno\n号 I-roadno\n"  # fmt: skip
+    read: list[str] = []
+
+    class Mirror:
+        def __init__(self, root, source):
+            assert source.path == "data/train.txt" and not source.vendor
+
+        def paths(self, patterns):
+            return [patterns]
+
+        def read(self, path):
+            read.append(path)
+            return query
+
+    monkeypatch.setattr(tune.vendor, "Mirror", Mirror)
+    [text] = tune.tune_texts(Path("/nowhere"), sources=("addr_tune",))
+    assert read == ["data/train.txt"] and (text.source, text.split) == ("addr_tune", "tune")
+    start, end = text.spans[0][1:]
+    assert text.text[start:end] == "浙江省文三路90号"
+    assert (text.text[:start], text.text[end:]) in DEV_FRAMES
+    assert (text.text[:start], text.text[end:]) not in TEST_FRAMES
+
+
+def test_tune_sentences_are_scored_in_their_own_groups(monkeypatch):
+    from bench.quality import tune
+
+    tuned = Text("a-1", "addr_tune", "zh", "寄到文三路90号，谢谢", (("ADDRESS", 2, 8),), "tune")
+    monkeypatch.setattr(tune, "tune_texts", lambda sources=(): [tuned])
+
+    def analyze(segments):
+        return [Span("ADDRESS", i, s.text.find("文三路"), s.text.find("，"))
+                for i, s in enumerate(segments) if "文三路" in s.text], 0  # fmt: skip
+
+    texts, clean = evaluate_real(["x"], {"x": analyze}, [DATA], [], "tune")
+    assert clean == []  # no clean payloads to tune on
+    assert set(texts[0].groups) == {"addr_tune", "zh-tune"}
+    assert texts[0].groups["zh-tune"].tally("ADDRESS", "exact").found == 1
+    assert goal_misses(texts[0], None) is None  # a tuning figure is never a goal figure

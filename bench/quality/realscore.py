@@ -40,7 +40,7 @@ DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "default.yam
 CUSTOMER_DATA = load_policy(DEFAULT_POLICY).entity_groups["customer-data"]
 # The address sources label addresses only: their sentences are ours (textreaders' frames), so a
 # name found in them is counted as "other", not against PERSON precision.
-LABELLED = {"address": ("ADDRESS",), "address_dev": ("ADDRESS",)}  # others: PERSON only
+LABELLED = {"address": ("ADDRESS",), "address_dev": ("ADDRESS",), "addr_tune": ("ADDRESS",)}  # others: PERSON only
 HEADLINE = {"PERSON": "overlap", "ADDRESS": "exact"}
 # Corpora whose TRAIN split the shipped NER model learns from (detectors/training/SOURCES.md):
 # their test splits are in-domain for it. "<lang>-unseen" groups sum the other sources.
@@ -200,7 +200,7 @@ def score_texts(engine: str, analyze: Analyze, samples: Sequence[RealSample]) ->
         one = score_sentence(sample, in_sentence(sample, spans))
         one.failed = int(failed)
         test = sample.text.split == "test"
-        names = (sample.text.source, sample.text.lang, "all", f"carrier:{sample.carrier}") if test else (sample.text.source, f"{sample.text.lang}-dev")  # fmt: skip
+        names = (sample.text.source, sample.text.lang, "all", f"carrier:{sample.carrier}") if test else (sample.text.source, f"{sample.text.lang}-{sample.text.split}")  # fmt: skip
         if test and sample.text.source not in MODEL_CORPORA | TUNED_CORPORA:
             names += (f"{sample.text.lang}-unseen",)
         for name in names:
@@ -307,10 +307,17 @@ def evaluate_real(
     sources: Sequence[str],
     split: str,
 ) -> tuple[list[TextReport], list[CleanReport]]:
-    """Both halves for each engine; ``split`` picks the clean collection ("dev", "test", "" both)."""
+    """Both halves for each engine; ``split`` picks the clean collection ("dev", "test", "" both);
+    "tune" is text only: the held-out slices of TRAIN splits (``tune.py``), read from the mirrors."""
     from bench.quality.real import load_payloads, load_texts, wrap_text
 
-    samples = [wrap_text(t, i) for i, t in enumerate(load_texts(folders, sources, split))]
+    if split == "tune":
+        from bench.quality.tune import tune_texts
+
+        texts = tune_texts(sources=sources)
+    else:
+        texts = load_texts(folders, sources, split)
+    samples = [wrap_text(t, i) for i, t in enumerate(texts)]
     payloads = load_payloads(folders, sources, split)
     texts = [score_texts(e, analyzers[e], samples) for e in engines] if samples else []
     clean = [score_payloads(e, analyzers[e], payloads) for e in engines] if payloads else []

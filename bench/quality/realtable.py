@@ -53,7 +53,7 @@ def print_texts(reports: Sequence[TextReport]) -> None:
         f"{'group':12}{'entity':9}{'gold':>6}"
         + "".join(f"  {r.engine[:8]:>8} P     R    F2   [R ovl]" for r in reports)
     )
-    tail = ("zh-dev", "en-dev", "zh-unseen", "en-unseen", "zh", "en", "all")
+    tail = ("zh-tune", "en-tune", "zh-dev", "en-dev", "zh-unseen", "en-unseen", "zh", "en", "all")
     names = order([n for n in reports[0].groups if not n.startswith("carrier:")], tail)
     for name in names:
         entities = sorted({e for r in reports for (e, _) in r.group(name).tallies})

@@ -4,6 +4,7 @@
     .venv/bin/python bench/quality/score.py --seed 1 --engines baomi --json
     .venv/bin/python bench/quality/score.py --real                     # real text + payloads
     .venv/bin/python bench/quality/score.py --real --split test --data /tmp/real-local
+    .venv/bin/python bench/quality/score.py --real --split tune --engines baomi   # tune here only
 
 ``--real`` is described in ``realscore.py`` (matching rules), ``real.py`` (data) and
 ``realtable.py`` (output).
@@ -391,9 +392,10 @@ def main() -> None:
     parser.add_argument("--sources", default="", help="with --real: comma-separated source names")
     parser.add_argument(
         "--split",
-        choices=("dev", "test", "all"),
+        choices=("dev", "test", "all", "tune"),
         default="all",
-        help="with --real: dev or test split (neither is tuned on), or all (each in its own groups)",
+        help="with --real: dev or test split (neither is tuned on), or all (each in its own groups);"
+        " tune: the held-out slices of TRAIN splits, the only text to tune on (tune.py)",
     )
     parser.add_argument(
         "--data", type=Path, action="append", default=[],

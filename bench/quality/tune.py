@@ -1,0 +1,109 @@
+"""The tuning set (``score.py --real --split tune``): the only text the rules may be tuned on.
+
+    texts = tune_texts()                       # [Text(id="weibo_tune-0000", split="tune"), ...]
+    texts = tune_texts(Path("/work/.mirror"), sources=("addr_tune",))
+
+Dev and test splits are never for tuning (SOURCES.md). What is left is the part of the NER
+model's TRAIN splits that ``detectors/training/train.py`` keeps out of training (every
+``HOLD_OUT``-th sentence of each corpus, its checkpoint-selection set: the model has not
+learnt from it), read by the training recipe's own readers, plus a seeded sample of the
+address corpus's TRAIN split placed in the dev carrier sentences (``textreaders.DEV_FRAMES``).
+Nothing is written anywhere: the sentences are read from the local mirrors on every run
+(the address corpus states no licence, so it is never vendored).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from bench.quality import vendor
+from bench.quality.real import Text
+from bench.quality.textreaders import read_gum
+from detectors.training import corpora, train
+
+ADDRESS = vendor.Source(
+    "addr_tune", "leodotnet/neural-chinese-address-parsing",
+    "54cf6bde941a152cc096f54294254fc4ee288fa7", "data/train.txt", "none stated", "tune",
+    "zh", False, 1000, "address_dev",
+)  # fmt: skip
+# source name -> (the recipe's corpus, language); GUM is read document by document.
+CORPORA: dict[str, tuple[corpora.Source | corpora.Gum, str]] = {
+    "weibo_tune": (corpora.WEIBO, "zh"),
+    "gsd_tune": (corpora.UNER_ZH, "zh"),
+    "wnut17_tune": (corpora.WNUT17, "en"),
+    "btc_tune": (corpora.BTC, "en"),
+    "gum_tune": (corpora.GUM, "en"),
+}
+NAMES = (*CORPORA, ADDRESS.name)
+
+
+def default_root() -> Path:
+    """Where the mirrors are: the training recipe's ``BAOMI_NER_CORPORA`` (``/work/.mirror``)."""
+    return Path(os.environ.get("BAOMI_NER_CORPORA", corpora.DEFAULT_ROOT))
+
+
+def held_out(found: Iterable[tuple[str, list]]) -> Iterator[tuple[str, list]]:
+    """The sentences ``train._add`` puts into its held-out DocBin instead of training.
+
+    >>> [t for t, _ in held_out((str(i), []) for i in range(45))]
+    ['19', '39']
+    """
+    for index, item in enumerate(found):
+        if index % train.HOLD_OUT == train.HOLD_OUT - 1:
+            yield item
+
+
+def persons(spans: Sequence[tuple[int, int, str]]) -> list[list]:
+    """The recipe's ``(start, end, label)`` -> scored ``[PERSON, start, end]`` (LOC/ORG dropped).
+
+    >>> persons([(0, 2, "PERSON"), (3, 5, "LOC")])
+    [['PERSON', 0, 2]]
+    """
+    return [["PERSON", start, end] for start, end, label in spans if label == "PERSON"]
+
+
+def gum_labels(root: Path) -> dict[str, list]:
+    """GUM's train documents read as the test split is (``read_gum``: mentions with some
+    common nouns, ``the astronaut Charles Bolden``, are NEUTRAL, not unlabelled), by text."""
+    git_dir = corpora._git_dir(root / corpora.GUM.repo.replace("/", "+"))
+    show = corpora._show
+    labels: dict[str, list] = {}
+    for name in corpora._gum_train(show(git_dir, corpora.GUM.commit, "splits.md")):
+        if name.split("_")[1] in corpora.GUM.genres:
+            document = show(git_dir, corpora.GUM.commit, f"dep/{name}.conllu")
+            labels.update(read_gum(document))
+    return labels
+
+
+def corpus_texts(name: str, root: Path) -> list[Text]:
+    source, lang = CORPORA[name]
+    if isinstance(source, corpora.Gum):
+        found: Iterable = corpora.gum_sentences(source, root)
+        gum = gum_labels(root)
+    else:
+        found, gum = corpora.sentences(source, root), {}
+    texts = []
+    for n, (text, spans) in enumerate(held_out(found)):
+        labelled = gum.get(text, persons(spans))
+        texts.append(Text(f"{name}-{n:04d}", name, lang, text, tuple(map(tuple, labelled)), "tune"))
+    return texts
+
+
+def address_texts(root: Path) -> list[Text]:
+    """A seeded sample of the address corpus's TRAIN split, each query in a dev frame."""
+    rows = vendor.records(ADDRESS, vendor.Mirror(root, ADDRESS), ADDRESS.limit)
+    return [
+        Text(r["id"], r["source"], r["lang"], r["text"], tuple(map(tuple, r["spans"])), "tune")
+        for r in rows
+    ]
+
+
+def tune_texts(root: Path | None = None, sources: Sequence[str] = ()) -> list[Text]:
+    """Every tuning sentence of ``sources`` (default: all of ``NAMES``)."""
+    root = root or default_root()
+    texts = []
+    for name in [n for n in NAMES if not sources or n in sources]:
+        texts += address_texts(root) if name == ADDRESS.name else corpus_texts(name, root)
+    return texts
