@@ -14,6 +14,12 @@ policy's plain-HTTP rule does not apply), loaded by wrk with: (a) GETs without a
 Proxies: bare single-process mitmdump; baomi at ``--processes 1``; baomi at ``--processes``
 = CPU cores (skipped, with a note, when this baomi has no ``--processes``). Prints req/s,
 p50/p99 latency and each baomi's ratio to bare (req/s, and p99). Needs nginx and wrk (Debian).
+
+CPU per request (on a shared box the steadier figure): the CPU time (user + system, from
+``/proc/PID/stat``) each role of the proxy's process tree spent during a case, divided by the
+requests wrk completed: ``proxy`` (mitmdump, or baomi's proxy processes), ``worker`` (baomi's
+detector workers), ``supervisor`` (``--processes`` > 1). Printed as milliseconds per request
+(``cpu ms: proxy 1.80 worker 0.21``) and kept under ``cpu_ms`` in the JSON.
 """
 
 from __future__ import annotations
@@ -80,8 +86,10 @@ http {{
     return proc, port
 
 
-def wrk(port: int, body: str | None, seconds: int, connections: int, tmp: Path) -> dict:
-    """One wrk run; ``body`` None: GETs without a body."""
+def wrk(port: int, body: str | None, seconds: int, connections: int, tmp: Path,
+        proxy_pid: int | None = None) -> dict:
+    """One wrk run; ``body`` None: GETs without a body; ``proxy_pid``: also measure the CPU
+    that proxy's process tree spent per request."""
     script = tmp / "load.lua"
     if body is None:
         script.write_text('wrk.method = "GET"\n')
@@ -92,6 +100,7 @@ def wrk(port: int, body: str | None, seconds: int, connections: int, tmp: Path) 
             'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
             f"wrk.body = [==[{body}]==]\n", encoding="utf-8",
         )
+    before = cpu_by_role(proxy_pid) if proxy_pid else {}
     proc = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
          f"http://127.0.0.1:{port}/api/orders"],
@@ -99,13 +108,104 @@ def wrk(port: int, body: str | None, seconds: int, connections: int, tmp: Path) 
     )
     if proc.stderr.strip():  # a script error makes wrk send bare GETs: never report those
         raise RuntimeError(f"wrk: {proc.stderr.strip()}")
+    after = cpu_by_role(proxy_pid) if proxy_pid else {}
     out = proc.stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"),
             "p99_ms": milliseconds(lat.get("99", "0ms")),
-            "non2xx": int(non2xx.group(1)) if non2xx else 0}
+            "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "cpu_ms": cpu_ms_per_request(before, after, requests_done(out)),
+            "load": round(os.getloadavg()[0], 2)}
+
+
+def requests_done(out: str) -> int:
+    """wrk's "  12345 requests in 10.00s, ..." line."""
+    return int(re.search(r"(\d+) requests in", out).group(1))
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and its descendants (Linux ``/proc/PID/task/TID/children``)."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                todo.extend(int(child) for child in task.read_text().split())
+            except OSError:  # exited meanwhile
+                continue
+    return found
+
+
+def role(pid: int, root: int) -> str:
+    """Which part of a proxy ``pid`` is, by its command line: ``worker``, ``supervisor``
+    (the root of ``--processes`` > 1), ``proxy``; ``other`` (multiprocessing's resource
+    tracker) and ``gone`` are not counted."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return "gone"
+    if b"multiprocessing.resource_tracker" in cmdline:
+        return "other"
+    if b"multiprocessing" in cmdline:  # spawned pool workers: spawn_main(...)
+        return "worker"
+    if pid == root and any(b"proxy.app.child" in _cmdline(p) for p in process_tree(root)[1:]):
+        return "supervisor"
+    return "proxy"
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def cpu_by_role(root: int) -> dict[int, tuple[str, float]]:
+    """pid -> (role, CPU seconds so far: utime + stime) for ``root``'s process tree."""
+    seen = {}
+    for pid in process_tree(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        # fields[0] is the state (field 3); utime and stime are fields 14 and 15
+        seen[pid] = (role(pid, root), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return seen
+
+
+def wait_idle(root: int, timeout: float = 300) -> None:
+    """Until ``root``'s process tree spends under 2% of a core for 1 s (started up)."""
+    deadline = time.monotonic() + timeout
+    last = sum(seconds for _, seconds in cpu_by_role(root).values())
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = sum(seconds for _, seconds in cpu_by_role(root).values())
+        if now - last < 0.02:
+            return
+        last = now
+    raise RuntimeError(f"proxy {root} still busy after {timeout:.0f}s")
+
+
+def cpu_ms_per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
+    """Per role: CPU ms spent between two ``cpu_by_role`` readings, per request. A process
+    started meanwhile (a restarted worker) counts from zero.
+
+    >>> cpu_ms_per_request({7: ("proxy", 1.0)}, {7: ("proxy", 3.0), 9: ("worker", 0.5)}, 1000)
+    {'proxy': 2.0, 'worker': 0.5}
+    """
+    spent: dict[str, float] = {}
+    for pid, (name, seconds) in after.items():
+        if name in ("gone", "other"):
+            continue
+        spent[name] = spent.get(name, 0.0) + seconds - before.get(pid, (name, 0.0))[1]
+    return {name: round(seconds * 1000 / max(requests, 1), 3)
+            for name, seconds in sorted(spent.items())}
 
 
 def milliseconds(text: str) -> float:
@@ -189,29 +289,40 @@ def measure_one(name: str, cmd, checkout: Path, args, connections: list[int], tm
     port = free_port()
     proc = run_proxy(cmd(port), port, checkout)
     try:
+        # The port answers once the first process listens; with --processes > 1 the others
+        # may still be building their detector workers (seconds of CPU each).
+        wait_idle(proc.pid)
         wrk(port, body_4k(False), 2, max(connections), tmp)  # warm-up
         for n in connections:
             for case, phone in CASES.items():
                 if args.case and not any(c in case for c in args.case):
                     continue
                 body = None if phone is None else body_4k(phone)
-                results[(name, case, n)] = wrk(port, body, args.seconds, n, tmp)
-                print(f"  {name} / {case} / {n} conns: "
-                      f"{results[(name, case, n)]['rps']:.0f} req/s", file=sys.stderr)
+                result = results[(name, case, n)] = wrk(port, body, args.seconds, n, tmp,
+                                                        proc.pid)
+                print(f"  {name} / {case} / {n} conns: {result['rps']:.0f} req/s, "
+                      f"cpu ms {cpu_text(result['cpu_ms'])}, load {result['load']}",
+                      file=sys.stderr)
     finally:
         stop(proc)
 
 
+def cpu_text(cpu_ms: dict[str, float]) -> str:
+    """``{"proxy": 1.8, "worker": 0.21}`` -> ``proxy 1.80 worker 0.21``."""
+    return " ".join(f"{name} {ms:.2f}" for name, ms in cpu_ms.items())
+
+
 def print_table(results: dict) -> None:
     print(f"{'proxy':<18} {'case':<22} {'conns':>5} {'req/s':>8} {'p50':>9} {'p99':>9} "
-          f"{'non-2xx':>8} {'x bare':>7} {'p99 x':>6}")
+          f"{'non-2xx':>8} {'x bare':>7} {'p99 x':>6}  cpu ms/request (load)")
     for (name, case, n), r in results.items():
         round_ = name.partition(" #")[2]  # with --rounds: against that round's bare run
         bare = results[("bare mitmdump" + (f" #{round_}" if round_ else ""), case, n)]
         ratio = r["rps"] / bare["rps"] if bare["rps"] else 0.0
         p99 = r["p99_ms"] / bare["p99_ms"] if bare["p99_ms"] else 0.0
         print(f"{name:<18} {case:<22} {n:>5} {r['rps']:>8.0f} {r['p50']:>9} {r['p99']:>9} "
-              f"{r['non2xx']:>8} {ratio:>6.2f}x {p99:>5.2f}x")
+              f"{r['non2xx']:>8} {ratio:>6.2f}x {p99:>5.2f}x  {cpu_text(r['cpu_ms'])} "
+              f"({r['load']})")
 
 
 def main() -> int:
