@@ -75,13 +75,21 @@ COMPONENT = re.compile(
 # A building or organisation named after the number, up to the end of the clause:
 # ...路166号党校门卫室。 / ...1257号温州奥洋科技有限公司， (nouns only: not 拜访客户, 明天发货).
 TRAILING_NAME = re.compile(f"[{CJK}][{CJK}A-Za-z0-9]{{1,11}}(?=[，。；,;！!？?（( \\n]|$)")
+# The same, running on into the clause (…号浙味食品的快递三天没到): cut by ``noun_head``.
+TRAILING_RUN = re.compile(f"[{CJK}][{CJK}A-Za-z0-9]{{1,15}}")
+# What an organisation's or a building's name ends with: a run after the house number that
+# ends the clause with one of these is that name, whatever jieba makes of its words.
+ORGANISATION_END = re.compile(
+    "(?:公司|集团|医院|银行|支行|分行|学校|中学|小学|大学|学院|幼儿园|工厂|厂|商店|店|"
+    "所|局|站|馆|院|中心|大厦|公寓|广场|市场|基地|仓库|门市部|部)$"
+)
+# A numbered unit (A座, 12楼, 6栋, B-1616室) right after a building's name.
+NEXT_UNIT = re.compile(rf"{NUMBER}|[A-Za-z] ?(?:{UNIT})")
 # Hyphens and underscores join an address's parts (浙江-宁波-江东区, 166号_金虹大厦_一楼).
 JOINER = re.compile(r"[-_－](?=[^-_－\s])")
 NOUN_TAGS = ("n", "nr", "ns", "nt", "nz", "nrt", "ng", "vn", "j", "l", "eng", "m")
 GAP_TAGS = ("nr", "ns", "nt", "nz", "nrt", "nrfg", "j", "x", "m", "eng")  # names, no nouns
-ESTATE = re.compile(
-    f"(?<=[{CJK}])(?:家园|小区|花园|新村|公寓|大厦|山庄|华庭|公馆|广场|苑)"
-)
+ESTATE = re.compile(f"(?<=[{CJK}])(?:家园|小区|花园|新村|公寓|大厦|山庄|华庭|公馆|广场|苑)")
 # 123-10-446, 15-12-842: building, unit, room. Not a date (2024-05-20), not a phone (0571-...).
 UNIT_CHAIN = re.compile(
     f"(?<=[{CJK}A-Za-z])(?!0)(?!(?:19|20)\\d\\d-)\\d{{1,4}}-\\d{{1,4}}(?:-\\d{{1,5}})?(?![0-9-])"
@@ -110,7 +118,9 @@ FIELD_CUES = re.compile(
     "收件人|收货人|联系人|寄件人|姓名|电话|手机|座机|邮箱|邮编|微信|备注|身份证|联系方式|号码"
 )
 # Words before a place name that end the reading back: 寄到|上海市, 地址：|北京市.
-CUES = re.compile(r"(?:是|在|于|到|往|至|址|寄|送|住|的|和|与|及|或|为|去|来|从|反馈|搬到了|发往|寄往)$")
+CUES = re.compile(
+    r"(?:是|在|于|到|往|至|址|寄|送|住|的|和|与|及|或|为|去|来|从|反馈|搬到了|发往|寄往)$"
+)
 PROVINCES = (
     "北京|天津|上海|重庆|河北|山西|内蒙古|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|"
     "湖北|湖南|广东|广西|海南|四川|贵州|云南|西藏|陕西|甘肃|青海|宁夏|新疆|香港|澳门|台湾"
@@ -172,7 +182,9 @@ def address_end(text: str, start: int, limit: int) -> int:
                 break
             at = separator.end()
             continue
-        if after_number(text, at) and not is_name_run(component.group(0)):
+        if after_number(text, at) and not (
+            is_name_run(component.group(0)) or names_a_building(text, component)
+        ):
             break  # 201室|然后每天去公司: a clause, not a building
         at = end = component.end()
         while (tail := SUFFIX_AFTER.match(text, at, limit)) is not None:
@@ -182,15 +194,71 @@ def address_end(text: str, start: int, limit: int) -> int:
 
 def trailing_name_end(text: str, end: int, limit: int) -> int:
     """``end`` moved past a trailing building or organisation name after a number, a
-    village or an estate (吕岙村安河电器, 高湾小区极易武道馆)."""
+    village or an estate (吕岙村安河电器, 高湾小区极易武道馆): its nouns, up to the end of
+    the clause or up to the clause's next word (…762号浙味食品|的快递, …904号沪升电器|拜访).
+
+    >>> text = "寄到温岭市滨海镇新农村762号浙味食品的快递没到"
+    >>> text[2 : trailing_name_end(text, text.index("号") + 1, len(text))]
+    '温岭市滨海镇新农村762号浙味食品'
+    """
     if end == 0 or not (text[end - 1].isdigit() or text[end - 1] in "号室栋幢座层楼村组苑园乡镇"):
         return end
     name = TRAILING_NAME.match(text, end, limit)
-    if name is None:
+    if name is not None and not FIELD_CUES.match(name.group(0)):
+        words = jieba.posseg.lcut(name.group(0), HMM=True)
+        if all(w.flag in NOUN_TAGS for w in words):
+            return name.end()
+    run = TRAILING_RUN.match(text, end, limit)
+    if run is None or FIELD_CUES.match(run.group(0)):
         return end
-    words = jieba.posseg.lcut(name.group(0), HMM=True)
-    nouns = all(w.flag in NOUN_TAGS for w in words)
-    return name.end() if nouns and not FIELD_CUES.match(name.group(0)) else end
+    if (
+        ORGANISATION_END.search(run.group(0))
+        and run.end() < limit
+        and not TRAILING_RUN.match(text, run.end(), limit)
+        and no_clause_in(run.group(0))
+    ):
+        return run.end()  # …957号宁波远成设备制造有限公司， (远成 reads as a verb)
+    return end + len(noun_head(run.group(0)))
+
+
+def no_clause_in(run: str) -> bool:
+    """No pronoun, particle or preposition among jieba's words (…号我们公司, …号旁边的医院)."""
+    words = jieba.posseg.lcut(run, HMM=True)
+    return not any(w.flag.startswith(("r", "u", "p")) or w.flag in ("f", "t", "d") for w in words)
+
+
+def noun_head(run: str) -> str:
+    """The nouns a run starts with when a word of a clause follows them (沪升电器|拜访客户),
+    with a common noun among them: a person's name alone is no organisation (张伟|收)."""
+    words = jieba.posseg.lcut(run, HMM=True)
+    head = 0
+    while head < len(words) and words[head].flag in NOUN_TAGS:
+        head += 1
+    if head == 0 or head == len(words) or not is_clause_word(words[head].word, words[head].flag):
+        return ""
+    if all(w.flag.startswith("nr") for w in words[:head]):
+        return ""
+    return "".join(w.word for w in words[:head])
+
+
+def names_a_building(text: str, component: re.Match[str]) -> bool:
+    """A component after a number with a numbered unit right after it names a building,
+    whatever jieba makes of its words (雍和|大厦 A座: 和 is a conjunction, 九天|国际 12楼: 九天
+    a time word), unless a verb, pronoun, particle or preposition is in it (…去公司3楼).
+
+    >>> text = "东大街101号雍和大厦A座926室"
+    >>> names_a_building(text, COMPONENT.match(text, 9))
+    True
+    """
+    if NEXT_UNIT.match(text, component.end()) is None:
+        return False
+    lead = re.match(f"[{CJK}]+", component.group(0))
+    if lead is None:
+        return True
+    if FIELD_CUES.match(lead.group(0)):
+        return False
+    words = jieba.posseg.lcut(lead.group(0), HMM=True)
+    return not any(w.flag.startswith(("v", "r", "u", "p")) and w.flag != "vn" for w in words)
 
 
 def after_number(text: str, at: int) -> bool:
@@ -245,7 +313,9 @@ def is_detail(component: str, separator: str) -> bool:
     bare number after a space (A座 1203), or an admin level. Not a road ("，离地铁站走路"
     is a clause) and not a bare number after a comma (",610430196409299716" is the next
     CSV cell)."""
-    if ADMIN.search(component[-3:]) or re.fullmatch(r"[一二三四五六七八九十]+(?:" + UNIT + ")", component):
+    if ADMIN.search(component[-3:]) or re.fullmatch(
+        r"[一二三四五六七八九十]+(?:" + UNIT + ")", component
+    ):
         return True
     if re.fullmatch(f"[A-Za-z] ?(?:{UNIT})", component):
         return True  # A 座
@@ -263,8 +333,16 @@ def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
     (地址：, 寄到, 客户反馈) or any other word ends it.
     """
     low = max(floor, first - 16)
-    words = [(low + a, low + b) for _, a, b in jieba.tokenize(text[low : first + 1], HMM=True)]
+    # Read a few characters past ``first`` too: cut at the suffix's first character, jieba
+    # reads 仁和街 for 仁和|街道 and 为长|水街 for 为|长水|街道.
+    words = [
+        (low + a, low + b)
+        for _, a, b in jieba.tokenize(text[low : first + 4], HMM=True)
+        if low + a <= first
+    ]
     holder = next((a for a, b in words if a <= first < b), first)
+    if holder < first and glued_cue(text[holder : first + 1]):
+        holder += 1  # 为宗汉街|道: jieba's guess glued the cue 为 to the place name
     # 振兴|西路, 凤鸣|街道: a road's name, or a suffix that is a word of its own, takes the
     # word before whatever it is; an admin word such as 温州市 needs nothing more.
     start, name_words = holder, 1 if road or holder == first else 0
@@ -278,18 +356,43 @@ def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
                 start = a + 1  # 地址为|南大路: jieba joined the particle to the name
                 break
             start, name_words = a, name_words - 1  # 振兴|西路: a road's name is any word
+            if word in ROAD_SUFFIXES:
+                name_words = 1  # 化工|路|32巷9号: the lane's road has a name too
         elif is_place_word(word):
             start = a
         elif weak > 0 and is_name_like(word):
             start, weak = a, weak - 1  # 温州|乐清|柳市镇: jieba tags some towns as names
         elif len(word) == 1 and word not in STOP and a == start - 1 and not CUES.search(word):
             start = a  # 安徽阜阳|颖|东区: jieba split a place name's first character off
+            name_words = 1 if word in ROAD_SUFFIXES else 0  # 化工|路|321巷: the road's name
+        elif glued_cue(word):
+            start = a + 1  # 地址是靖城|街道, 去皋|埠镇: a cue and a name's first character
+            break
         else:
             break
     if names_the_place(text[floor:start]):
         start = floor  # 地址：|北下|朱振兴西路: the run up to the cue is the place
     province = PROVINCE_BEFORE.search(text, floor, start)
     return province.start() if province else start
+
+
+ROAD_SUFFIXES = frozenset("路街道巷弄里")
+
+
+def glued_cue(word: str) -> bool:
+    """A word jieba made up (no dictionary word) of a cue and a place name's first
+    characters: 是靖城, 为园, 去皋 (cut from 是|靖城街道, 为|园岭街道, 去|皋埠镇).
+
+    >>> glued_cue("是靖城"), glued_cue("去皋"), glued_cue("和平"), glued_cue("和平路")
+    (True, True, False, False)
+    """
+    jieba.dt.check_initialized()  # FREQ is empty until jieba has loaded its dictionary
+    return (
+        len(word) >= 2
+        and word[0] in STOP
+        and bool(re.fullmatch(f"[{CJK}]+", word[1:]))
+        and not jieba.dt.FREQ.get(word)
+    )
 
 
 def named_place_after_admins(text: str, admins: list[re.Match[str]], hi: int) -> bool:
@@ -371,7 +474,9 @@ class AddressRecognizer(ScoredPatternRecognizer):
         admins = list(ADMIN.finditer(text, lo, hi))
         roads = list(ROAD_NUMBER.finditer(text, lo, hi))
         if admins and not roads:
-            roads = [r for r in ROAD_BARE_NUMBER.finditer(text, lo, hi) if r.start() > admins[0].start()]
+            roads = [
+                r for r in ROAD_BARE_NUMBER.finditer(text, lo, hi) if r.start() > admins[0].start()
+            ]
         details = list(DETAIL.finditer(text, lo, hi))
         if roads:
             score = 0.85 if admins else 0.7
@@ -408,6 +513,8 @@ class AddressRecognizer(ScoredPatternRecognizer):
         apart = admins_apart(text, start)
         if apart < start and roads:
             score = 0.85
+        if end <= apart:
+            return None  # nothing address-like after the start: never an empty span
         return apart, end, score
 
     @staticmethod
