@@ -548,10 +548,9 @@ def test_rewrite_json_keeps_keys_order_and_validity() -> None:
     ex = extract(post(body, "application/json; charset=utf-8"), SMALL)
     assert [s.location for s in ex.segments] == ["json:$.customer.phone", "json:$.customer.name"]
     new = ex.rewrite({0: [(3, 7, "****")], 1: [(1, 2, "*")]})
-    assert (
-        new.body
-        == '{"z":1,"customer":{"phone":"138****8000","name":"张*"},"n":1.50,"a":[null,true]}'.encode()
-    )
+    assert new.body == (  # only the masked values change; a masked number becomes a string
+        '{"z": 1, "customer": {"phone": "138****8000", "name": "张*"}, "n": 1.50, "a": [null, true]}'
+    ).encode()
     assert list(json.loads(new.body)) == ["z", "customer", "n", "a"]
     assert dict(new.headers)["content-length"] == str(len(new.body))
 
@@ -575,9 +574,7 @@ def test_rewrite_form_keeps_fields_in_order() -> None:
 def test_rewrite_multipart_leaves_other_parts_byte_identical() -> None:
     ex = extract(post(MULTIPART, "multipart/form-data; boundary=XyZ"), SMALL)
     new = ex.rewrite({3: [(6, 14, "********")]})
-    assert new.body == MULTIPART.replace(b"11010519491231002X", b"110105********002X").replace(
-        b'{"buyer": {"idCard": "110105********002X"}}', b'{"buyer":{"idCard":"110105********002X"}}'
-    )
+    assert new.body == MULTIPART.replace(b"11010519491231002X", b"110105********002X")
     # The mobile field, the CSV file and the empty file part are untouched.
     before, after = MULTIPART.split(b"--XyZ"), new.body.split(b"--XyZ")
     assert [before[i] == after[i] for i in range(len(before))] == [

@@ -214,13 +214,13 @@ def _openers(limits: Limits) -> Openers:
 def _edits_per_segment(
     replacements: Mapping[int, Sequence[Edit]], segments: tuple[Segment, ...]
 ) -> tuple[tuple[Edit, ...], ...]:
-    for index in replacements:
+    edits: list[tuple[Edit, ...]] = [()] * len(segments)  # most segments have none
+    for index, wanted in replacements.items():
         if not 0 <= index < len(segments):
             raise CannotMask(f"no segment {index} (request has {len(segments)})")
-    return tuple(
-        _merged(replacements.get(i, ()), len(seg.text), seg.location)
-        for i, seg in enumerate(segments)
-    )
+        segment = segments[index]
+        edits[index] = _merged(wanted, len(segment.text), segment.location)
+    return tuple(edits)
 
 
 def _with_length(headers: tuple[tuple[str, str], ...], length: int) -> tuple[tuple[str, str], ...]:
@@ -510,12 +510,14 @@ class _Object(tuple):
 
 @dataclass(frozen=True, slots=True, repr=False)  # holds raw text
 class _Json:
-    """A parsed JSON document. Segments are its leaves in document order; rendering
-    walks the same order, so leaf ``i`` is ``segments[i]``."""
+    """A parsed JSON document. Segments are its leaves in document order, so leaf ``i``
+    is ``segments[i]``. Rendering writes each edited leaf over its own token in ``text``
+    and keeps every other character (``_spliced``)."""
 
     root: object
     segments: tuple[Segment, ...]
     codec: TextCodec
+    text: str  # the document as parsed
 
     @staticmethod
     def parse(text: str, codec: TextCodec, prefix: str) -> _Json:
@@ -532,7 +534,7 @@ class _Json:
             raise ValueError("JSON nested too deeply") from exc
         segments: list[Segment] = []
         _walk(root, prefix + "$", (), segments, 0)
-        return _Json(root, tuple(segments), codec)
+        return _Json(root, tuple(segments), codec, text)
 
     def render(self, edits: tuple[tuple[Edit, ...], ...]) -> bytes:
         new = {
@@ -540,9 +542,123 @@ class _Json:
             for i, (segment, e) in enumerate(zip(self.segments, edits, strict=True))
             if e
         }
-        writer = _JsonWriter(new)
+        spliced = _spliced(self.text, self.segments, new)
+        if spliced is not None:
+            return self.codec.encode(spliced)
+        writer = _JsonWriter(new)  # the tokens did not line up with the walk: re-encode
         writer.write(self.root)
         return self.codec.encode("".join(writer.out))
+
+
+def _spliced(text: str, segments: tuple[Segment, ...], new: Mapping[int, str]) -> str | None:
+    """``text`` with each edited leaf's token replaced by a JSON string of its new value,
+    every other character kept; None when the tokens cannot be shown to line up with the
+    parsed walk: then the caller re-encodes the whole document, as before splicing existed.
+
+    Byte-identical output for unedited parts (whitespace, key order, duplicate keys, escapes,
+    number spelling); an edited leaf's token is rewritten whole (its escapes normalised), and
+    a masked number becomes a string, as the re-encoding did.
+    """
+    spans = _quick_spans(text, segments, new) if "\\" not in text else None
+    if spans is None:
+        spans = _scanned_spans(text, segments, new)
+    if spans is None:
+        return None
+    out, at = [], 0
+    for i in sorted(new):
+        start, end = spans[i]
+        out += [text[at:start], _string(new[i])]
+        at = end
+    out.append(text[at:])
+    return "".join(out)
+
+
+def _quick_spans(
+    text: str, segments: tuple[Segment, ...], new: Mapping[int, str]
+) -> dict[int, tuple[int, int]] | None:
+    """Each edited leaf's token, found by its value; for a text with no backslash.
+
+    Without a backslash no quote is escaped, so every ``"`` delimits a string and an
+    occurrence of ``"value"`` whose first quote has an even number of quotes before it is a
+    string token holding exactly ``value``. Leaves keep document order, so the r-th segment
+    with a given text is the r-th leaf token with that text, provided both counts agree (a
+    number leaf with the same digits makes them differ: None, and ``_scanned_spans`` decides).
+    """
+    texts = [segment.text for segment in segments]
+    spans = {}
+    for i in new:
+        same = [j for j, t in enumerate(texts) if t == texts[i]]
+        tokens = _string_leaves(text, texts[i])
+        if len(tokens) != len(same):
+            return None
+        spans[i] = tokens[same.index(i)]
+    return spans
+
+
+_COLON = re.compile(r"[ \t\n\r]*:")
+
+
+def _string_leaves(text: str, value: str) -> list[tuple[int, int]]:
+    """Spans of the string tokens holding ``value`` that ``_walk`` makes segments of (values;
+    keys only when they are data), in a ``text`` without backslashes.
+
+    >>> _string_leaves('{"a": "a", "x": ["a"], "y": "ba"}', "a")
+    [(6, 9), (17, 20)]
+    """
+    token = '"' + value + '"'
+    spans = []
+    at = text.find(token)
+    while at >= 0:
+        end = at + len(token)
+        if text.count('"', 0, at) % 2 == 0:  # an opening quote: this is a whole token
+            key = _COLON.match(text, end) is not None
+            if _DATA_KEY.search(value) if key else value:
+                spans.append((at, end))
+        at = text.find(token, at + 1)
+    return spans
+
+
+# A JSON string or number token (as Python's json module reads them); a string followed by
+# ":" is a key. Outside strings JSON has no '"' and no digit but in numbers, so scanning
+# left to right meets exactly the document's string and number tokens, in document order.
+_JSON_TOKEN = re.compile(
+    r'("[^"\\]*(?:\\.[^"\\]*)*")([ \t\n\r]*:)?'
+    r"|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|NaN|-?Infinity)",
+    re.DOTALL,
+)
+
+
+def _scanned_spans(
+    text: str, segments: tuple[Segment, ...], new: Mapping[int, str]
+) -> dict[int, tuple[int, int]] | None:
+    """Each edited leaf's token from a scan of every token, or None unless the scan's leaves
+    match the walk's one for one (count and every value)."""
+    leaves = _leaf_tokens(text)
+    if len(leaves) != len(segments) or any(
+        value != segment.text for (_, _, value), segment in zip(leaves, segments, strict=True)
+    ):
+        return None
+    return {i: leaves[i][:2] for i in new}
+
+
+def _leaf_tokens(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, value) of each token ``_walk`` makes a segment of, in document order:
+    non-empty string values, keys that are data, numbers of 6+ digits.
+
+    >>> _leaf_tokens('{"tel": "138", "n": 1234567, "": ""}')
+    [(8, 13, '138'), (20, 27, '1234567')]
+    """
+    leaves = []
+    for match in _JSON_TOKEN.finditer(text):
+        string, colon, number = match.groups()
+        if string is None:
+            if _ID_NUMBER.match(number):
+                leaves.append((match.start(), match.end(), number))
+            continue
+        value = string[1:-1] if "\\" not in string else json.loads(string)
+        if _DATA_KEY.search(value) if colon is not None else value:
+            leaves.append((match.start(), match.start() + len(string), value))
+    return leaves
 
 
 def _is_leaf_string(node: object) -> bool:
