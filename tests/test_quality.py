@@ -548,10 +548,11 @@ def test_tune_gum_mentions_with_common_nouns_are_neutral(monkeypatch):
     from bench.quality import tune
     from detectors.training import corpora, train
 
-    text = "the astronaut Charles Bolden spoke"
-    found = [("x", [])] * (train.HOLD_OUT - 1) + [(text, [])]
+    text = "the astronaut Charles Bolden’s talk"
+    found = [("x", [])] * (train.HOLD_OUT - 1) + [("the astronaut Charles Bolden ’s talk", [])]
     monkeypatch.setattr(corpora, "gum_sentences", lambda source, root: iter(found))
-    monkeypatch.setattr(tune, "gum_labels", lambda root: {text: [["NEUTRAL", 0, 28]]})
+    labels = {tune.unspaced(text): (text, [["NEUTRAL", 0, 28]])}
+    monkeypatch.setattr(tune, "gum_labels", lambda root: labels)
     [only] = tune.tune_texts(Path("/nowhere"), sources=("gum_tune",))
     assert (only.text, only.spans, only.lang) == (text, (("NEUTRAL", 0, 28),), "en")
 

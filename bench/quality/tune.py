@@ -64,17 +64,24 @@ def persons(spans: Sequence[tuple[int, int, str]]) -> list[list]:
     return [["PERSON", start, end] for start, end, label in spans if label == "PERSON"]
 
 
-def gum_labels(root: Path) -> dict[str, list]:
+def gum_labels(root: Path) -> dict[str, tuple[str, list]]:
     """GUM's train documents read as the test split is (``read_gum``: mentions with some
-    common nouns, ``the astronaut Charles Bolden``, are NEUTRAL, not unlabelled), by text."""
+    common nouns, ``the astronaut Charles Bolden``, are NEUTRAL, not unlabelled; the
+    sentence's own ``# text =`` spacing), by the sentence's text without spaces."""
     git_dir = corpora._git_dir(root / corpora.GUM.repo.replace("/", "+"))
     show = corpora._show
-    labels: dict[str, list] = {}
+    labels: dict[str, tuple[str, list]] = {}
     for name in corpora._gum_train(show(git_dir, corpora.GUM.commit, "splits.md")):
         if name.split("_")[1] in corpora.GUM.genres:
             document = show(git_dir, corpora.GUM.commit, f"dep/{name}.conllu")
-            labels.update(read_gum(document))
+            labels.update((unspaced(text), (text, spans)) for text, spans in read_gum(document))
     return labels
+
+
+def unspaced(text: str) -> str:
+    """The recipe joins GUM's words by its own rule (``Argentina ’s``), the ``# text =`` line
+    keeps the original (``Argentina’s``): the same sentence either way without spaces."""
+    return "".join(text.split())
 
 
 def corpus_texts(name: str, root: Path) -> list[Text]:
@@ -86,7 +93,7 @@ def corpus_texts(name: str, root: Path) -> list[Text]:
         found, gum = corpora.sentences(source, root), {}
     texts = []
     for n, (text, spans) in enumerate(held_out(found)):
-        labelled = gum.get(text, persons(spans))
+        text, labelled = gum.get(unspaced(text), (text, persons(spans)))
         texts.append(Text(f"{name}-{n:04d}", name, lang, text, tuple(map(tuple, labelled)), "tune"))
     return texts
 
