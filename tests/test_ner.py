@@ -469,3 +469,28 @@ def test_a_chinese_guess_must_stand_as_a_name(text, span, shaped):
 def test_brand_shops_are_no_people_but_names_still_are():
     assert people(shared_detector(), "我们在江小白专卖店买的，汤臣倍健官网上也有。") == []
     assert people(shared_detector(), "江小白专卖店的店长王小明明天到岗。") == ["王小明"]
+
+
+def test_training_swaps_in_names_of_the_train_part_only():
+    """The second copy of a Chinese sentence carries names of other train sentences, never a
+    name of the held-out 1/20 (which selects the checkpoint and is bench/quality's tune set)."""
+    import spacy
+    from spacy.tokens import DocBin
+
+    from detectors import ner_tokens
+    from detectors.training import train
+
+    found = [(f"{chr(0x4E00 + i)}{chr(0x4E00 + i)}说了", [(0, 2, "PERSON")])
+             for i in range(2 * train.HOLD_OUT)]
+    held_names = {found[i][0][:2] for i in range(len(found)) if train._held(i)}
+    pool = train.name_pool(found)
+    assert len(pool) == len(found) - 2 and held_names.isdisjoint(pool)
+    trained, held = DocBin(), DocBin()
+    tokenizer = ner_tokens.NerTokenizer(spacy.blank("xx").vocab)
+    count = train._add(found, "", tokenizer, trained, held, pool)
+    assert (count["sentences"], count["swapped"]) == (len(found), len(found) - 2)
+    docs = list(trained.get_docs(tokenizer.vocab))
+    assert len(docs) == 2 * (len(found) - 2)
+    names = {ent.text for doc in docs for ent in doc.ents}
+    assert names <= set(pool) and held_names.isdisjoint(names)
+    assert all(doc.text.endswith("说了") for doc in docs)

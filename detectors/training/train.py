@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
+import random
 import shutil
 import sys
 import tempfile
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 
 import spacy
@@ -27,6 +30,7 @@ from spacy.tokens import DocBin, Span
 from detectors import ner_tokens
 from detectors.nlp import MANIFEST
 from detectors.training.corpora import DEFAULT_ROOT, GUM, SOURCES, gum_sentences, sentences
+from detectors.training.corpora import Span as CharSpan
 
 HERE = Path(__file__).parent
 HOLD_OUT = 20  # every 20th training sentence selects the checkpoint
@@ -35,8 +39,11 @@ HOLD_OUT = 20  # every 20th training sentence selects the checkpoint
 LEGAL_FROM = HERE.parent / "models" / "ner"
 LEGAL = ("LICENSE", "NOTICE")
 LICENCE = "CC BY-SA 4.0"
-# Chinese corpora are smaller than the English ones: seen twice per epoch.
+# Chinese sentences are seen twice per epoch (Chinese names are the harder half); the second
+# copy of a sentence with names carries other names of the train part (``swap_names``).
 REPEAT = {"": 2, " ": 1}
+SEED = 13
+Sentence = tuple[str, list[CharSpan]]
 
 
 def doc_bins(root: Path) -> tuple[DocBin, DocBin, dict[str, dict[str, int]]]:
@@ -44,33 +51,93 @@ def doc_bins(root: Path) -> tuple[DocBin, DocBin, dict[str, dict[str, int]]]:
     tokenizer = ner_tokens.NerTokenizer(nlp.vocab)
     train, held = DocBin(), DocBin()
     counts: dict[str, dict[str, int]] = {}
-    for source in SOURCES:
-        counts[source.repo] = _add(sentences(source, root), source.joiner, tokenizer, train, held)
-    counts[GUM.repo] = _add(gum_sentences(GUM, root), GUM.joiner, tokenizer, train, held)
+    read = [(source_key(s), s.joiner, list(sentences(s, root))) for s in SOURCES]
+    read.append((source_key(GUM), GUM.joiner, list(gum_sentences(GUM, root))))
+    names: dict[str, list[str]] = {joiner: [] for joiner in REPEAT}
+    for _, joiner, found in read:
+        names[joiner] += name_pool(found)
+    rng = random.Random(SEED)  # noqa: S311 -- reproducible augmentation, not a secret
+    for key, joiner, found in read:
+        counts[key] = _add(found, joiner, tokenizer, train, held, names[joiner], rng)
     return train, held, counts
 
 
-def _add(found, joiner: str, tokenizer, train: DocBin, held: DocBin) -> dict[str, int]:
-    count = {"sentences": 0, "entities": 0, "dropped": 0}
+def source_key(source) -> str:
+    """``repo:path``: one repository may carry several sources (MultiCoNER)."""
+    return f"{source.repo}:{source.path}"
+
+
+def name_pool(found: list[Sentence]) -> list[str]:
+    """Every PERSON mention of a source's train part (never of its held-out 1/20)."""
+    return [text[a:b] for index, (text, spans) in enumerate(found) if not _held(index)
+            for a, b, label in spans if label == "PERSON"]
+
+
+def swap_names(
+    text: str, spans: list[CharSpan], pool: Sequence[str], rng: random.Random
+) -> Sentence:
+    """The sentence with each PERSON mention replaced by one drawn from ``pool``, the other
+    spans moved along: the model learns names from their context, not by heart.
+
+    >>> swap_names("张三和李四去了北京", [(0, 2, "PERSON"), (3, 5, "PERSON"), (7, 9, "LOC")],
+    ...            ["欧阳娜娜"], random.Random(1))
+    ('欧阳娜娜和欧阳娜娜去了北京', [(0, 4, 'PERSON'), (5, 9, 'PERSON'), (11, 13, 'LOC')])
+    """
+    ordered = sorted(spans)
+    if any(a[1] > b[0] for a, b in itertools.pairwise(ordered)):
+        return text, spans  # nested spans (GUM): left as they are
+    out, moved, shift, last = [], [], 0, 0
+    for start, end, label in ordered:
+        out.append(text[last:start])
+        name = rng.choice(pool) if label == "PERSON" and pool else text[start:end]
+        out.append(name)
+        moved.append((start + shift, start + shift + len(name), label))
+        shift += len(name) - (end - start)
+        last = end
+    out.append(text[last:])
+    return "".join(out), moved
+
+
+def _held(index: int) -> bool:
+    return index % HOLD_OUT == HOLD_OUT - 1
+
+
+def _add(found: list[Sentence], joiner: str, tokenizer, train: DocBin, held: DocBin,
+         names: Sequence[str] = (), rng: random.Random | None = None) -> dict[str, int]:
+    """Every HOLD_OUT-th sentence into ``held`` (bench/quality/tune.py reads the same ones),
+    the others into ``train``, Chinese ones twice (the copy with ``names`` swapped in)."""
+    rng = rng or random.Random(SEED)  # noqa: S311 -- reproducible augmentation, not a secret
+    count = {"sentences": 0, "entities": 0, "dropped": 0, "swapped": 0}
     for index, (text, spans) in enumerate(found):
-        doc = tokenizer(nfkc_chars(text))
-        entities: list[Span] = []
-        # Nested entities (GUM: "Pittsburgh" in "Pittsburgh Pirates"): the outer one.
-        for start, end, label in sorted(spans, key=lambda s: (s[0] - s[1], s[0])):
-            span = doc.char_span(start, end, label=label, alignment_mode="expand")
-            if span is None or any(span.start < e.end and e.start < span.end for e in entities):
+        if _held(index):
+            held.add(_doc(text, spans, tokenizer, count))
+            continue
+        train.add(_doc(text, spans, tokenizer, count))
+        for _ in range(REPEAT[joiner] - 1):
+            if any(label == "PERSON" for *_, label in spans):
+                count["swapped"] += 1
+                train.add(_doc(*swap_names(text, spans, names, rng), tokenizer, None))
+            else:
+                train.add(_doc(text, spans, tokenizer, None))
+    return count
+
+
+def _doc(text: str, spans: list[CharSpan], tokenizer, count: dict[str, int] | None):
+    doc = tokenizer(nfkc_chars(text))
+    entities: list[Span] = []
+    # Nested entities (GUM: "Pittsburgh" in "Pittsburgh Pirates"): the outer one.
+    for start, end, label in sorted(spans, key=lambda s: (s[0] - s[1], s[0])):
+        span = doc.char_span(start, end, label=label, alignment_mode="expand")
+        if span is None or any(span.start < e.end and e.start < span.end for e in entities):
+            if count is not None:
                 count["dropped"] += 1
-                continue
-            entities.append(span)
-        doc.ents = sorted(entities)
+            continue
+        entities.append(span)
+    doc.ents = sorted(entities)
+    if count is not None:
         count["sentences"] += 1
         count["entities"] += len(entities)
-        if index % HOLD_OUT == HOLD_OUT - 1:
-            held.add(doc)
-        else:
-            for _ in range(REPEAT[joiner]):
-                train.add(doc)
-    return count
+    return doc
 
 
 def nfkc_chars(text: str) -> str:
@@ -91,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE.parent / "models" / "ner")
     parser.add_argument("--work", type=Path, default=None, help="keep DocBins and checkpoints here")
     parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="a config.cfg override for an experiment, e.g. components.tok2vec.model.width=80",
+    )
     args = parser.parse_args(argv)
     work = args.work or Path(tempfile.mkdtemp(prefix="baomi-ner-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -99,9 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     train.to_disk(work / "train.spacy")
     held.to_disk(work / "held.spacy")
     print(json.dumps(counts, indent=1), flush=True)
-    overrides = {"paths.train": str(work / "train.spacy"), "paths.dev": str(work / "held.spacy")}
+    overrides: dict[str, object] = {
+        "paths.train": str(work / "train.spacy"), "paths.dev": str(work / "held.spacy")
+    }
     if args.max_steps is not None:
         overrides["training.max_steps"] = args.max_steps
+    for setting in args.set:
+        key, _, value = setting.partition("=")
+        overrides[key] = int(value) if value.isdigit() else value
     from spacy.cli.train import train as spacy_train
 
     spacy_train(HERE / "config.cfg", work / "output", overrides=overrides)
@@ -129,7 +205,7 @@ def _ship(
         attribution="see NOTICE: corpora, authors, commits and licences",
         sources=[
             {"repo": s.repo, "commit": s.commit, "path": s.path, "licence": s.licence}
-            | counts[s.repo]
+            | counts[source_key(s)]
             for s in (*SOURCES, GUM)
         ],
     )
