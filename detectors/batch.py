@@ -22,7 +22,7 @@ does not select can hold no finding, so a request with none selected is clean.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from detectors.config import DetectorConfig
@@ -82,6 +82,22 @@ class SegmentSelector:
         busy = self.busy(texts)
         busy.update(i for i, s in enumerate(segments) if s.context and person_context(tuple(s.context)))
         return sorted(busy)
+
+    def quiet(self, texts: Sequence[str], contexts: Iterable[Sequence[str]]) -> bool:
+        """Would ``select`` of segments with these texts (as sent) select none of them?
+        ``contexts``: their field-name contexts, or any superset of their name-ish words.
+
+        >>> SegmentSelector.for_config(DetectorConfig()).quiet(["SO-1", "2 pcs"], [("order",)])
+        True
+        """
+        if self.everything or not self.available:
+            return not texts
+        if any(c and person_context(tuple(c)) for c in contexts):
+            return False
+        joined = SEPARATOR.join(_normalized(list(texts)))
+        hits: list[int] = []
+        self.database.scan(joined.encode("utf-8"), match_event_handler=lambda i, *_: hits.append(i))
+        return not hits and not self.dictionary.scan(joined)
 
     def busy(self, texts: Sequence[str]) -> set[int]:
         """Indices of ``texts`` (normalised) with at least one signal or dictionary hit."""

@@ -282,6 +282,60 @@ def layered(view: View, depth: int, scope: Scope) -> View:
 _MAYBE_LAYER = re.compile(r"[A-Za-z0-9+/_-]{16}|%[0-9A-Fa-f]{2}|&|\\|^\s*[\[{]")
 
 
+def may_open(text: str) -> bool:
+    """Could any decoder open a layer in ``text``? False: ``layered`` leaves it alone.
+
+    >>> may_open("SKU-00001 standard part"), may_open("Kzg2MTM4MDAxMzgwMDA="), may_open("a%20b")
+    (False, True, True)
+    """
+    return _MAYBE_LAYER.search(text) is not None or has_invisible(text)
+
+
+# _MAYBE_LAYER per line: "^" at each line's start, and no "\s" that runs into the next line.
+_MAYBE_LINE = re.compile("(?m)" + _MAYBE_LAYER.pattern.replace(r"^\s*", r"^[^\S\n]*"))
+assert _MAYBE_LINE.pattern != "(?m)" + _MAYBE_LAYER.pattern  # the start-of-text part moved
+
+
+def openable_lines(text: str) -> list[str]:
+    r"""The lines of ``text`` that ``may_open``, found in one pass (many lines, few hits).
+
+    >>> openable_lines("SKU-1\nKzg2MTM4MDAxMzgwMDA=\n  [1]\nok")
+    ['Kzg2MTM4MDAxMzgwMDA=', '  [1]']
+    """
+    if has_invisible(text):
+        return [line for line in text.split("\n") if may_open(line)]
+    data = text.encode("utf-8", "surrogatepass")
+    if b"%" in data or b"&" in data or b"\\" in data or b"[" in data or b"{" in data:
+        return _openable_lines(text)
+    # Only a base64 run is left to look for: memchr speed on the bytes mapped to "a" (run
+    # characters: ASCII, as in _MAYBE_LAYER) or " ", newlines kept; re tries every position.
+    runs = data.translate(_RUN_BYTES)
+    lines, pos = [], 0
+    while (at := runs.find(_RUN, pos)) >= 0:
+        start = runs.rfind(b"\n", 0, at) + 1
+        end = runs.find(b"\n", at)
+        end = len(runs) if end < 0 else end
+        lines.append(data[start:end].decode("utf-8", "surrogatepass"))
+        pos = end + 1
+    return lines
+
+
+_RUN_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"  # _MAYBE_LAYER's
+_RUN_BYTES = bytes(0x61 if b in _RUN_CHARS else 0x0A if b == 0x0A else 0x20 for b in range(256))
+_RUN = b"a" * 16
+
+
+def _openable_lines(text: str) -> list[str]:
+    lines, pos = [], 0
+    while (match := _MAYBE_LINE.search(text, pos)) is not None:
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.start())
+        end = len(text) if end < 0 else end
+        lines.append(text[start:end])
+        pos = end + 1
+    return lines
+
+
 def _node(segment: Segment, depth: int, scope: Scope) -> _Node:
     layers = _layers(segment, depth, scope)
     visible = _visible(segment.text)

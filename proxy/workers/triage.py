@@ -4,6 +4,7 @@
     local = triage.local(raw_request, limits)
     local is None          -> too big or too complex to extract here: send it raw to a worker
     local.selected == []   -> clean: no segment can hold a finding (detectors/batch.py), no IPC
+                              (a JSON body may be proved clean unextracted: rawscan, Clean)
     local.to_detect()      -> the (index, segment) pairs a worker must run the detector on
 
 Most traffic is clean, and a trip to a worker (pickle, pipe, wake-up, reply) costs more than
@@ -31,6 +32,7 @@ from detectors.batch import SegmentSelector
 from detectors.model import Finding, Segment
 from proxy.extraction.extract import Extraction, Limits, RawRequest, extract, sniff
 from proxy.workers.inspection import Inspection, inspection_of, masked
+from proxy.workers.rawscan import prove_clean
 
 log = logging.getLogger("baomi.triage")
 
@@ -57,18 +59,34 @@ class Local:
         return inspection_of(extraction, findings, rewriter=lambda f: masked(extraction, f))
 
 
+@dataclass(frozen=True, slots=True)
+class Clean:
+    """A request proved clean from its raw body (``proxy.workers.rawscan``): no extraction."""
+
+    prepared: Inspection
+    selected: Sequence[int] = ()
+
+    def to_detect(self) -> tuple[tuple[int, Segment], ...]:
+        return ()
+
+    def inspection(self, findings: tuple[Finding, ...] = ()) -> Inspection:
+        assert not findings  # nothing was selected, so nothing was detected
+        return self.prepared
+
+
 class Triage:
     """``body_bytes``: the largest body extracted here; 0 sends every body to a worker
     (measured worse on the 2-core box in every shape: see proxy/app/run.py where the pool
     is built)."""
 
     def __init__(self, selector: SegmentSelector, edm: bool = False,
-                 body_bytes: int = INLINE_BODY_BYTES):
+                 body_bytes: int = INLINE_BODY_BYTES, raw_scan: bool = True):
         self.selector = selector
         self.edm = edm
         self.body_bytes = body_bytes
+        self.raw_scan = raw_scan  # try proxy.workers.rawscan before extracting
 
-    def local(self, raw: RawRequest, limits: Limits) -> Local | None:
+    def local(self, raw: RawRequest, limits: Limits) -> Local | Clean | None:
         """Extract and select here, or None: a worker must extract ``raw`` itself."""
         if self.selector.everything or not self.selector.available:
             return None  # every segment goes to a worker anyway: let it extract too
@@ -77,6 +95,13 @@ class Triage:
             return None
         bounded = replace(limits, max_decoded_bytes=min(limits.max_decoded_bytes,
                                                         INLINE_DECODED_BYTES))
+        if raw.body and self.raw_scan:
+            try:
+                proof = prove_clean(raw, bounded, self.selector)
+            except Exception:  # noqa: BLE001 - the full path below meets it again
+                proof = None
+            if proof is not None and proof.inspection is not None:
+                return Clean(proof.inspection)
         try:
             extraction = extract(raw, bounded)
         except Exception as e:  # noqa: BLE001 - a worker extracts again and its error counts
