@@ -21,6 +21,9 @@ What each mechanism does and does not protect against:
   whole frame of the newest file is copied to ``torn-<time>.bin`` and cut off; the chain
   continues from the last whole frame. ``append`` returns only after write + fsync, so a
   crash can tear only a record that was never acknowledged. CRCs stop no attacker.
+  Appends from several threads share fsyncs (*group commit*): frames that arrive while one
+  thread's write + fsync is under way queue up and the next thread writes them all with one
+  write and one fsync; each append still returns only once its own frame is durable.
 * **Hash chain**: every body names the previous frame's hash and a sequence number, and
   ``hash = SHA-256(prev hash + body + mac)``. A flipped byte, a deleted, inserted or
   reordered frame breaks the chain where it happened. Anyone can recompute SHA-256, so an
@@ -237,6 +240,26 @@ class _Segment:
         self.seq, self.hash, self.start_seq, self.mac_key = seq, hash_, start_seq, mac_key
 
 
+class _Pending:
+    """One append waiting for its group's fsync (``IncidentLog.append``)."""
+
+    __slots__ = ("data", "done", "error", "failure", "kind", "result")
+
+    def __init__(self, kind: str, data: dict):
+        self.kind, self.data = kind, data
+        self.done = False
+        self.result: Appended | None = None
+        self.failure: str | None = None  # the group's write failed: IncidentLogError(failure)
+        self.error: BaseException | None = None  # this frame alone could not be built
+
+    def outcome(self) -> Appended:
+        if self.error is not None:
+            raise self.error
+        if self.failure is not None or self.result is None:
+            raise IncidentLogError(self.failure or "incident not written")
+        return self.result
+
+
 class IncidentLog:
     """Appends frames durably; safe from several threads and several processes at once."""
 
@@ -251,6 +274,9 @@ class IncidentLog:
         self._signer: ed25519.Ed25519PrivateKey = keyring.signer
         self.checkpoint_every = checkpoint_every
         self._lock = threading.Lock()
+        self._turn = threading.Condition(threading.Lock())  # guards _queue and _leading
+        self._queue: list[_Pending] = []  # appends waiting for the next group commit
+        self._leading = False  # a thread is writing a group now
         self._segment: _Segment | None = None
         self._newest_seen = 0  # the newest file number this writer knows of: where to look
         self._since_checkpoint = 0
@@ -266,27 +292,61 @@ class IncidentLog:
                 self._head = SharedHead.join(self.dir)
 
     def append(self, kind: str, data: dict) -> Appended:
-        """Write one frame and fsync it; raise IncidentLogError if it is not durable."""
-        with self._lock:
-            if self._broken:
-                raise IncidentLogError(
-                    f"incident log unusable after an earlier failure ({self._broken})"
-                )
-            try:
-                with _flock(self._lock_fd, fcntl.LOCK_EX):
-                    if not self._continue_head():
-                        self._start_segment()
-                    appended = self._append(kind, data)
-                    self._since_checkpoint += 1
-                    self._publish()  # before the checkpoint: its failure leaves this frame shared
-                    if self._since_checkpoint >= self.checkpoint_every:
-                        self._checkpoint()
-                        self._publish()
-                    return appended
-            except OSError as e:
-                raise IncidentLogError(
-                    f"cannot write incident log in {self.dir}: {e.strerror}"
-                ) from e
+        """Write one frame and fsync it; raise IncidentLogError if it is not durable.
+
+        Group commit: while one thread writes and fsyncs, others queue; the first of them to
+        get its turn writes the whole queue with one write and one fsync (at 3 ms a fsync on
+        a busy disk, one frame per fsync capped a box at ~300 incidents/s).
+        """
+        mine = _Pending(kind, data)
+        with self._turn:
+            self._queue.append(mine)
+            while self._leading and not mine.done:
+                self._turn.wait()
+            if mine.done:  # another thread wrote it with its group
+                return mine.outcome()
+            self._leading = True
+            group, self._queue = self._queue, []
+        try:
+            self._commit(group)
+        finally:
+            with self._turn:
+                self._leading = False
+                self._turn.notify_all()
+        return mine.outcome()
+
+    def _commit(self, group: list[_Pending]) -> None:
+        """Append ``group`` durably (one write, one fsync); every member ends done."""
+        try:
+            with self._lock:
+                if self._broken:
+                    raise IncidentLogError(
+                        f"incident log unusable after an earlier failure ({self._broken})"
+                    )
+                try:
+                    with _flock(self._lock_fd, fcntl.LOCK_EX):
+                        if not self._continue_head():
+                            self._start_segment()
+                        written = self._append_group(group)
+                        self._since_checkpoint += written
+                        self._publish()  # before the checkpoint: its failure leaves these shared
+                        if self._since_checkpoint >= self.checkpoint_every:
+                            self._checkpoint()
+                            self._publish()
+                except OSError as e:
+                    raise IncidentLogError(
+                        f"cannot write incident log in {self.dir}: {e.strerror}"
+                    ) from e
+        except IncidentLogError as e:
+            for pending in group:
+                pending.failure = str(e)  # each waiter raises its own copy
+        except BaseException as e:  # re-raised; the waiters must not wait forever
+            for pending in group:
+                pending.failure = f"incident not written ({type(e).__name__})"
+            raise
+        finally:
+            for pending in group:
+                pending.done = True
 
     def probe(self) -> bool:
         """Could an append succeed now? For readiness after a failure, without adding a frame.
@@ -424,22 +484,40 @@ class IncidentLog:
         self._newest_seen = number
 
     def _append(self, kind: str, data: dict) -> Appended:
+        pending = _Pending(kind, data)
+        self._append_group([pending])
+        return pending.outcome()
+
+    def _append_group(self, group: list[_Pending]) -> int:
+        """Chain, write and fsync the group's frames at once; how many were written.
+
+        A frame that cannot be built (its data is not JSON) fails alone; the chain skips it.
+        """
         seg = self._segment
         assert seg is not None
-        body, mac, hash_ = _build(seg.seq + 1, seg.hash, kind, data, seg.mac_key)
-        raw = framing.encode(body, mac, hash_)
+        seq, prev, key, size = seg.seq, seg.hash, seg.mac_key, seg.size
+        raws = []
+        for pending in group:
+            try:
+                body, mac, hash_ = _build(seq + 1, prev, pending.kind, pending.data, key)
+            except Exception as e:  # noqa: BLE001 - this frame's own error, raised by its caller
+                pending.error = e
+                continue
+            raws.append(framing.encode(body, mac, hash_))
+            seq, prev, key = seq + 1, hash_, next_mac_key(key)
+            pending.result = Appended(seq, hash_.hex(), seg.number, size)
+            size += len(raws[-1])
+        if not raws:
+            return 0
         try:
-            write_all(seg.fd, raw)
+            write_all(seg.fd, b"".join(raws))
             os.fsync(seg.fd)
         except OSError:
             self._undo_partial(seg)
             raise
-        offset = seg.size
-        seg.size += len(raw)
-        seg.seq += 1
-        seg.hash = hash_
-        seg.mac_key = next_mac_key(seg.mac_key)  # the old key is no longer referenced
-        return Appended(seg.seq, hash_.hex(), seg.number, offset)
+        # the old key is no longer referenced
+        seg.seq, seg.hash, seg.mac_key, seg.size = seq, prev, key, size
+        return len(raws)
 
     def _undo_partial(self, seg: _Segment) -> None:
         """Cut a failed append back so the file ends on a whole frame; else stop writing."""
