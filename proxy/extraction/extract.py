@@ -32,13 +32,12 @@ from __future__ import annotations
 import email.message
 import email.parser
 import email.utils
-import functools
 import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 from urllib.parse import quote, quote_plus, unquote_to_bytes
 
 from detectors.model import Segment
@@ -670,30 +669,69 @@ def _is_id_number(node: object) -> bool:
     return type(node) is _Number and _ID_NUMBER.match(node) is not None
 
 
-def _walk(
-    node: object, path: str, context: tuple[str, ...], out: list[Segment], depth: int
+def _walk(  # node: Any, as json.loads returns it (checked with ``type(...) is``)
+    node: Any, path: str, context: tuple[str, ...], out: list[Segment], depth: int
 ) -> None:
-    if _is_leaf_string(node) or _is_id_number(node):
-        out.append(Segment(str(node), path, context))
-    elif type(node) is _Object:
+    """Append the leaves of ``node`` (``_is_leaf_string``, ``_is_id_number``) as segments.
+
+    Scalars inside containers are handled in the loops, without a call each: most nodes
+    of an API document are scalars, and the walk runs on every extracted JSON body.
+    """
+    kind = type(node)
+    if kind is str:
+        if node:
+            out.append(Segment(node, path, context))
+    elif kind is _Number:
+        if _ID_NUMBER.match(node):
+            out.append(Segment(str(node), path, context))
+    elif kind is _Object:
         if depth >= _JSON_NESTING:
             raise ValueError("JSON nested too deeply")
         for i, (key, value) in enumerate(node):
-            if _DATA_KEY.search(key):
+            step = _STEPS.get(key) or _step(key)
+            if step is None:
                 # The key is data: never put it in a location (records log locations).
-                out.append(Segment(key, f"{path}{{{i}}}", context))
-                _walk(value, f"{path}{{{i}}}", context, out, depth + 1)
-            else:
-                step, key_words = _key_step(key)
-                _walk(value, path + step, context + key_words, out, depth + 1)
-    elif type(node) is list:
+                here = f"{path}{{{i}}}"
+                out.append(Segment(key, here, context))
+                _walk(value, here, context, out, depth + 1)
+                continue
+            inner = type(value)
+            if inner is str:
+                if value:
+                    out.append(Segment(value, path + step[0], context + step[1]))
+            elif inner is _Number:
+                if _ID_NUMBER.match(value):
+                    out.append(Segment(str(value), path + step[0], context + step[1]))
+            elif inner is _Object or inner is list:
+                _walk(value, path + step[0], context + step[1], out, depth + 1)
+    elif kind is list:
         if depth >= _JSON_NESTING:
             raise ValueError("JSON nested too deeply")
         for i, value in enumerate(node):
-            _walk(value, f"{path}[{i}]", context, out, depth + 1)
+            if type(value) is str:
+                if value:
+                    out.append(Segment(value, f"{path}[{i}]", context))
+            else:
+                _walk(value, f"{path}[{i}]", context, out, depth + 1)
 
 
-@functools.lru_cache(maxsize=4096)  # the same keys repeat in every record of a list
+# key -> (path step, key words), for keys that are not data only: a key that is a phone
+# number or an email is never kept. Cleared when full (the same keys repeat in every
+# record of a list, and across requests to one API).
+_STEPS: dict[str, tuple[str, tuple[str, ...]]] = {}
+_STEPS_MAX = 4096
+
+
+def _step(key: str) -> tuple[str, tuple[str, ...]] | None:
+    """``_key_step(key)``, kept in ``_STEPS``; None when the key is itself data."""
+    if _DATA_KEY.search(key):
+        return None
+    if len(_STEPS) >= _STEPS_MAX:
+        _STEPS.clear()
+    step = _STEPS[key] = _key_step(key)
+    return step
+
+
 def _key_step(key: str) -> tuple[str, tuple[str, ...]]:
     """``.key`` or ``['odd key']``, and the key's words."""
     if _PLAIN_KEY.match(key):
