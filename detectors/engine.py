@@ -8,7 +8,8 @@ Per segment: normalise (NFKC, invisible characters out) -> prefilter (which
 entities are possible at all; none -> skip) -> Presidio ``AnalyzerEngine``
 restricted to those entities, over <= 8 KB windows, with the segment's field
 names as context -> offsets mapped back to the original text -> allow-listed
-values dropped. Every segment is also scanned for dictionary terms and
+values dropped. The NER model reads a request's prose windows in one batch, each
+window at most once lately (``detectors.ner_cache``). Every segment is also scanned for dictionary terms and
 deny-listed values (``detectors.dictionary``, score 1.0). With an Exact Data
 Match index, strong fields of a known customer seen with a second field of the
 same customer add a CUSTOMER_RECORD finding (``detectors.edm``). Any error
@@ -30,6 +31,7 @@ from detectors.context import FieldContextEnhancer, LazyArtifacts
 from detectors.dictionary import MARKER, value_form
 from detectors.errors import DetectionFailed
 from detectors.model import Finding, Segment
+from detectors.ner_cache import NerCache
 from detectors.nlp import TokenNlpEngine, load_ner
 from detectors.normalize import Normalized, normalize
 from detectors.prefilter import worth_ner
@@ -51,6 +53,22 @@ PRIORITY = ("CN_RESIDENT_ID", "CN_USCC", "IBAN_CODE", "CREDIT_CARD", "CN_PASSPOR
 # the 5 s detection timeout (a 470 KB prose body took 14.6 s with the whole body read).
 NER_MAX_BYTES = 32 * 1024
 LOG = logging.getLogger(__name__)
+# One value of every kind, for ``Detector.warm_up``: the first time a recognizer meets its
+# kind of value, a library sets itself up (phonenumbers compiles its metadata's regexes,
+# ~0.2 s; jieba loads its tagger; the model allocates), and that should not be a request's.
+WARM_UP = (
+    Segment("手机 13800138000，座机 010-62345678，+1 415-555-0132，+44 20 7946 0958", "warm-up",
+            ("phone",)),
+    Segment("身份证 11010519491231002X 护照 E12345678 卡号 6222021234567890128 "
+            "信用代码 91350100M000100Y43", "warm-up", ("id",)),
+    Segment("jane.doe@example.com 192.168.1.20 fe80::1 DE89 3704 0044 0532 0130 00", "warm-up",
+            ()),
+    Segment("收件人：王小明 上海市浦东新区张江路88号3栋1203室", "warm-up", ("address",)),
+    Segment("Ship to Mr. John Smith, 1600 Amphitheatre Parkway, Mountain View, CA 94043",
+            "warm-up", ("name",)),
+    Segment("会议纪要由赵志刚整理，周一发给全组。I met Alice Walker yesterday to go over the "
+            "numbers. 机密", "warm-up", ()),
+)
 
 
 def load_recognizer(spec: str) -> EntityRecognizer:
@@ -98,6 +116,7 @@ class Detector:
         self.edm = self._load_edm()
         self.ner_max_bytes = NER_MAX_BYTES
         self.ner_skipped_bytes = 0  # prose bytes the model did not read (over budget), ever
+        self.ner_cache = NerCache()  # windows read lately: not read again (detectors.ner_cache)
 
     def _load_edm(self):
         config = self.config
@@ -138,6 +157,12 @@ class Detector:
                 context_suffix_count=0,
             ),
         )
+
+    def warm_up(self) -> None:
+        """Analyse one value of every kind (``WARM_UP``) and forget the findings: what the
+        libraries set up on first use is then done before the first request (a detector
+        worker calls this before it says it is ready)."""
+        self.analyze(list(WARM_UP))
 
     def analyze(self, segments: Sequence[Segment]) -> list[Finding]:
         """Findings of all segments, sorted by (segment, start)."""
@@ -233,7 +258,10 @@ class Detector:
         nlp_engine = self.analyzer.nlp_engine
         if not isinstance(nlp_engine, TokenNlpEngine):
             return True
-        return "PERSON" in entities and nlp_engine.has_read(text) and worth_ner(text)
+        if "PERSON" not in entities or not nlp_engine.has_read(text):
+            return False
+        # After a prime the model answers only for the windows primed, all of them prose.
+        return nlp_engine.primed_only or worth_ner(text)
 
     def _no_name_in_prose(self, text: str, context: Sequence[str]) -> bool:
         """PERSON is possible only because ``text`` is prose, and the model found no name in
@@ -247,7 +275,9 @@ class Detector:
 
     def _prime_ner(self, texts: list[str]) -> None:
         """One batch through the NER model for the request's prose windows, in order, up to
-        ``ner_max_bytes``; the windows after that are read by the rules only."""
+        ``ner_max_bytes``; the windows after that are read by the rules only. A window the
+        model read lately is answered from ``ner_cache`` (it still counts against the
+        budget, so what is read never depends on what came before)."""
         nlp_engine = self.analyzer.nlp_engine
         if not isinstance(nlp_engine, TokenNlpEngine) or nlp_engine.ner is None:
             return
@@ -268,7 +298,11 @@ class Detector:
         if skipped:
             self.ner_skipped_bytes += skipped
             LOG.info("NER budget spent: %d bytes of prose read by the rules only", skipped)
-        nlp_engine.prime(read)
+        model = nlp_engine.ner
+        unread, known = self.ner_cache.split(model, read)
+        nlp_engine.prime(unread)
+        self.ner_cache.keep(model, {text: nlp_engine.primed[text] for text in unread})
+        nlp_engine.primed.update(known)
 
     def _findings(
         self, index: int, segment: Segment, normalized: Normalized, results: list[RecognizerResult]

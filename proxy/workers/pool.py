@@ -67,6 +67,7 @@ def _worker_main(conn: Connection, config: DetectorConfig) -> None:
         signal.signal(sig, signal.SIG_IGN)
     try:
         detector = Detector(config)
+        detector.warm_up()  # libraries' first-use set-up now, not in the first requests
     except BaseException as e:  # noqa: BLE001 - report why we could not start, then exit
         conn.send(("err", _why_not_started(e, config)))
         return
