@@ -199,3 +199,14 @@ def test_openable_lines_are_the_lines_that_may_open(lines):
     from proxy.extraction.layers import may_open, openable_lines
 
     assert openable_lines("\n".join(lines)) == [line for line in lines if may_open(line)]
+
+
+@pytest.mark.parametrize("body", [
+    '{"a": "x",}', '{"a": "x\ty"}', '{"a": "x}', '{"a" "b"}', '{"a": nope}', '["a"] ["b"]',
+    '{"a": "\x01"}', '   ', '{"a": "x"} "',
+], ids=["trailing-comma", "raw-tab", "odd-quotes", "no-colon", "bare-word", "two-documents",
+        "control", "blank", "stray-quote"])
+def test_what_extraction_refuses_as_json_is_never_proved(body):
+    with pytest.raises(Exception, match="not valid JSON"):
+        extract(request(body), LIMITS)
+    assert prove_clean(request(body), LIMITS, SELECTOR).reason == "invalid-json"

@@ -325,6 +325,12 @@ _RUN_BYTES = bytes(0x61 if b in _RUN_CHARS else 0x0A if b == 0x0A else 0x20 for 
 _RUN = b"a" * 16
 
 
+def opens(text: str, openers: Openers, max_depth: int, budget: Budget) -> bool:
+    """Does ``layered`` decode anything from a segment holding ``text`` at the top depth?
+    Raises what decoding it raises (Uninspectable, Oversize)."""
+    return bool(_node(Segment(text, "probe"), 0, Scope(openers, max_depth, budget)).layers)
+
+
 def _openable_lines(text: str) -> list[str]:
     lines, pos = [], 0
     while (match := _MAYBE_LINE.search(text, pos)) is not None:

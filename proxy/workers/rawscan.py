@@ -32,10 +32,11 @@ from functools import lru_cache
 from itertools import compress
 
 from detectors.batch import SegmentSelector, person_context
-from proxy.extraction.decode import decode_text, parse_content_encoding
-from proxy.extraction.extract import Limits, RawRequest, extract
+from proxy.extraction.archives import GZIP
+from proxy.extraction.decode import Budget, decode_text, parse_content_encoding
+from proxy.extraction.extract import Limits, RawRequest, extract, sniff
 from proxy.extraction.fieldwords import words
-from proxy.extraction.layers import openable_lines
+from proxy.extraction.layers import Openers, openable_lines, opens
 from proxy.workers.inspection import Inspection
 
 # Content-Type values whose parse is known: media application/json, charset none or utf-8.
@@ -56,6 +57,9 @@ _DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))  # digi
 _DATA_KEY_SUPERSET = re.compile(r"[0-9@]")  # extract._DATA_KEY is \d{6}|@
 
 
+_LIMITS = Limits()
+
+
 @dataclass(frozen=True, slots=True)
 class Proof:
     """``reason`` None: clean, and ``inspection`` is the full path's Inspection of it."""
@@ -67,7 +71,7 @@ class Proof:
 def prove_clean(raw: RawRequest, limits: Limits, selector: SegmentSelector) -> Proof:
     """Clean without extracting the body, or why not (see module doc). Raises nothing the
     full path would not: extracting the URL and headers may raise as ``extract`` does."""
-    texts = body_texts(raw)
+    texts = body_texts(raw, limits)
     if isinstance(texts, str):
         return Proof(texts)
     if len(raw.body) > limits.max_body_bytes:
@@ -85,7 +89,7 @@ def prove_clean(raw: RawRequest, limits: Limits, selector: SegmentSelector) -> P
     return Proof(None, Inspection((), len(every), len(raw.body), (), rest.images))
 
 
-def body_texts(raw: RawRequest) -> list[str] | str:
+def body_texts(raw: RawRequest, limits: Limits = _LIMITS) -> list[str] | str:
     """The texts of the body's segments as ``extract`` makes them, or a reason (REASONS).
 
     >>> body_texts(RawRequest("POST", "https://x", (("content-type", "application/json"),),
@@ -107,44 +111,73 @@ def body_texts(raw: RawRequest) -> list[str] | str:
         return "backslash"
     if text.count("[") + text.count("{") >= MAX_BRACKETS:
         return "too-deep"
-    try:
-        json.loads(text)  # what extract would refuse, refused here too (C speed)
-    except (ValueError, RecursionError):
-        return "invalid-json"
-    keys, texts = _leaves(text)
+    parts = text.split('"')  # no backslash: every quote opens or closes a string
+    glue = parts[0::2]
+    if not _valid_json(text, glue, parts[1::2]):
+        return "invalid-json"  # extract refuses it too
+    keys, texts = _leaves(text, parts, glue)
     for key in keys:
         if (why := _key_reason(key)) is not None:
             return why
     suspects = openable_lines("\n".join(texts))  # a value holds no newline: a line each
-    if suspects and _opens(suspects):
+    if suspects and _opens(suspects, limits):
         return "layer"
     return texts
 
 
-def _opens(texts: list[str]) -> bool:
-    """Does a decoder open a layer in any of ``texts``? Asked of extraction itself: the
-    values alone as a JSON array (the same text: they hold no quote or backslash), at the
-    body's depth; a layer adds segments. An order number such as SO-2026-11-27-000123 looks
-    like base64 to the first glance and decodes to nothing readable."""
-    # No Content-Type: a body that starts with "[" is read as JSON (parsing the header's
-    # parameters would cost more than the rest).
-    probe = RawRequest("POST", "/", (), json.dumps(texts, ensure_ascii=False).encode())
+def _opens(texts: list[str], limits: Limits) -> bool:
+    """Does a decoder open a layer in any of ``texts`` (``layers.opens``)? Whatever the
+    decoded bytes open (a document, JSON) counts as opened: only "nothing" proves clean. An
+    order number such as SO-2026-11-27-000123 looks like base64 at a first glance and
+    decodes to nothing readable."""
+    budget = Budget(limits.max_decoded_bytes)
     try:
-        return len(extract(probe, Limits()).segments) != len(texts)
-    except Exception:  # noqa: BLE001 - refused as a layer: the full path decides
+        return any(opens(text, _PROBE, limits.max_depth, budget) for text in texts)
+    except Exception:  # noqa: BLE001 - Uninspectable, Oversize: the full path decides
         return True
 
 
-def _leaves(text: str) -> tuple[set[str], list[str]]:
-    """The keys, and the leaf texts in document order, of valid JSON with no backslash.
+class _Opened:
+    """What the probe's openers return: a view of nothing (the layer is what counts)."""
 
-    Split at the quotes (C speed): odd pieces are the strings, a string followed by a colon
-    is a key. Numbers of 6+ digits are leaves too; only when the text between the strings
-    has such a run does one regex pass keep their order among the strings."""
-    parts = text.split('"')
+    segments: tuple = ()
+
+    def render(self, edits) -> bytes:
+        raise AssertionError("a probe is never rendered")
+
+
+_OPENED = _Opened()
+_PROBE = Openers(
+    document=lambda data, label, depth: _OPENED if sniff(data) not in (None, GZIP) else None,
+    json=lambda text, codec, prefix: _OPENED,
+)
+
+
+def _valid_json(text: str, glue: list[str], strings: list[str]) -> bool:
+    """Is ``text`` (no backslash, split at its quotes) JSON? It is when the text with every
+    string emptied is, and no string holds a control character (JSON's only other rule for
+    a string without escapes): a smaller parse, dicts of empty keys (C speed)."""
+    if len(glue) != len(strings) + 1:
+        return False  # an odd number of quotes
+    try:
+        json.loads('""'.join(glue))
+        if not "".join(strings).isprintable():  # a control character, or only a rare space
+            json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _leaves(text: str, parts: list[str], glue: list[str]) -> tuple[set[str], list[str]]:
+    """The keys, and the leaf texts in document order, of valid JSON with no backslash
+    (``parts``: split at its quotes, ``glue``: the even ones, between the strings).
+
+    Odd pieces are the strings, a string followed by a colon is a key. Numbers of 6+ digits
+    are leaves too; only when the glue has such a run does one regex pass keep their order
+    among the strings."""
     strings, after = parts[1::2], parts[2::2]
-    # Between the strings is ASCII (valid JSON): digits found by bytes.translate, not re.
-    if b"000000" in "".join(parts[0::2]).encode().translate(_DIGITS):
+    # The glue is ASCII (valid JSON): digits found by bytes.translate, not re.
+    if b"000000" in "".join(glue).encode().translate(_DIGITS):
         tokens = _TOKENS.findall(text)
         return ({s for s, colon, _ in tokens if colon},
                 [s or n for s, colon, n in tokens if not colon and (s or n)])
