@@ -35,6 +35,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 from detectors import ner_tokens  # noqa: F401 - registers the shipped model's tokenizer
 from detectors.lexicon import not_names, surnames
 from detectors.recognizers.base import LANGUAGE
+from detectors.recognizers.person import name_on_words
 
 TOKEN = re.compile(r"[A-Za-z]+|[0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 STOPWORDS = frozenset(
@@ -85,6 +86,7 @@ CN_TITLE = re.compile(
 )
 # Place and building words end a place's name, not a person's: 杨浦区, 周庄, 黄鹤楼, 陈家祠.
 CN_PLACE_END = "省市区县镇乡村街路道州山河湖岛城庄楼祠角界寺庙桥园宫殿门湾港堂院塔关坊汇渡井岭"
+FOREIGN_DOT = re.compile("[·•]")  # between the parts of a transliterated name: 约翰·史密斯
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +265,13 @@ def people(doc: Any) -> list[NerSpan]:
         if entity.label_ not in NER_LABELS:
             continue
         start, end = _without_titles(text, entity.start_char, entity.end_char)
-        if start < end and (not CJK.match(text[start]) or _chinese_name_shaped(text, start, end)):
+        # A transliterated name (马克斯·沃夫) is marked by its dot, not by jieba's words.
+        foreign = FOREIGN_DOT.search(text, start, end) is not None
+        if start < end and CJK.match(text[start]) and not foreign:
+            start, end = name_on_words(text, start, end)  # 周恩|来 -> 周恩来 (N2's rule)
+        if start < end and (
+            not CJK.match(text[start]) or foreign or _chinese_name_shaped(text, start, end)
+        ):
             found.append(NerSpan("PERSON", start, end))
     return found
 

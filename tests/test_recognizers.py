@@ -377,3 +377,54 @@ def test_other_numbers_in_sentences_are_not_phones(text):
 def test_bare_mobile_without_a_cue_stays_low():
     finding = best("用户15867203941反馈无法登录", "PHONE_NUMBER")
     assert finding is not None and finding.score < 0.5
+
+
+# --- names from the NER model in prose (tuned on bench/quality --split tune only)
+# The model's Chinese guess re-cut on jieba's words: (text, guess start, guess end, name)
+MODEL_CUTS = [
+    ("罢免曹爽兄弟", 2, 5, "曹爽"),  # ran on into 兄弟
+    ("杜宇代表中国出战", 0, 3, "杜宇"),  # ran on into 代表
+    ("主人翁高松翔在一次爆炸中", 2, 6, "高松翔"),  # started inside 主人翁
+    ("诗人但丁，也象征", 3, 4, "但丁"),  # one character of the name
+    ("他和王小明说", 2, 5, "王小明"),  # on word bounds: unchanged
+    ("公司副总经理负责此事", 1, 4, ""),  # 司副总: a job title, no name
+    ("我们公司总经理明天到", 3, 5, ""),
+]
+
+
+@pytest.mark.parametrize(("text", "start", "end", "name"), MODEL_CUTS)
+def test_model_guess_is_recut_on_words(text, start, end, name):
+    from detectors.recognizers.person import name_on_words
+
+    a, b = name_on_words(text, start, end)
+    assert text[a:b] == name
+
+
+# Names beside the model's: (text, the model's guesses, names the rule adds)
+BESIDE_MODEL = [
+    ("梦鸽、韩红、谭晶、许飞被誉为四大弟子", ["谭晶"], ["韩红", "许飞"]),  # the list's items
+    ("李密战败，王世充俘获程知节，任命他为将军", ["王世充"], ["程知节"]),  # 3 characters
+    ("王小明说张治中还和周恩来通过电话", ["王小明"], ["张治中"]),
+    ("李密战败，王世充俘获程知节", [], []),  # no guess: no prose rule either
+    ("北京、上海、王小明都到了", ["王小明"], []),  # places in the list
+    ("招商银行、王小明、公司副总经理", ["王小明"], []),  # a bank and a job title
+    # what the model's own guesses are refused for: a shop's head, a place's ending
+    ("江小白专卖店的店长王小明明天到岗", ["王小明"], []),
+    ("张家界和王小明的联名款下周上线", ["王小明"], []),
+    ("我们在徐家汇的门店见了王小明", ["王小明"], []),
+    # two characters only as an item of the guess's list (李娜 is beside 母亲, not 王小明)
+    ("王小明的母亲和李娜都在客户经理那里", ["王小明"], []),
+    ("王小明和李娜都在客户经理那里", ["王小明"], ["李娜"]),
+]
+
+
+@pytest.mark.parametrize(("text", "guesses", "names"), BESIDE_MODEL)
+def test_names_beside_the_models_guesses(text, guesses, names):
+    from types import SimpleNamespace
+
+    from detectors.recognizers.person import PersonRecognizer
+
+    spans = [SimpleNamespace(start_char=text.index(g), end_char=text.index(g) + len(g)) for g in guesses]  # fmt: skip
+    found = PersonRecognizer().beside_model_names(text, SimpleNamespace(entities=spans))
+    assert [text[r.start : r.end] for r in found] == names
+    assert all(r.score == 0.5 for r in found)

@@ -346,7 +346,29 @@ class PersonRecognizer(ScoredPatternRecognizer):
         results.extend(self.whole_value(text))
         results.extend(self.cells(text))
         results.extend(self.near_other_data(text))
+        results.extend(self.beside_model_names(text, nlp_artifacts))
         return self.remove_duplicates(results)
+
+    def beside_model_names(
+        self, text: str, nlp_artifacts: NlpArtifacts | None
+    ) -> list[RecognizerResult]:
+        """Chinese names in prose where the model found a person (its spans are in the
+        artifacts): jieba's three-character names with a common surname (张治中, 程知节),
+        and the other items of a list holding a model name (梦鸽、韩红、许飞: 韩红, 许飞)."""
+        guesses = [(e.start_char, e.end_char) for e in getattr(nlp_artifacts, "entities", None) or ()]
+        if not guesses:
+            return []
+        results = []
+        for run in CJK_RUN.finditer(text):
+            for offset, word in cn_names_in(run.group(0)):
+                start = run.start() + offset
+                end = start + len(word)
+                if any(a < end and start < b for a, b in guesses):
+                    continue  # the model's own guess: scored there
+                beside = prose_name(word) or listed_with(text, start, end, guesses)
+                if beside and kept_as_model_name(text, start, end):
+                    results.append(self.result(start, end, PROSE_SCORE, "beside model names"))
+        return results
 
     def name_span(self, match: re.Match[str], pattern: Pattern) -> tuple[int, int] | None:
         start = match.start("v")
@@ -453,6 +475,87 @@ class PersonRecognizer(ScoredPatternRecognizer):
     def in_name_column(text: str, result: RecognizerResult) -> bool:
         header = column_header(text, result.start) if "\n" in text else None
         return header is not None and is_name_field([header])
+
+
+PROSE_SCORE = 0.5  # as the model's own guess without a name's marks
+# Between the items of a list of names: 韩红、许飞, 阿宁、阿尧和金宝, 秦艳凤，韦玮.
+LIST_SEPARATOR = re.compile("[、，,]|和|与|及")
+
+
+def prose_name(word: str) -> bool:
+    """Three characters, one of the common surnames first (jieba tagged it a name)."""
+    return len(word) == 3 and word[0] in surnames().common
+
+
+def kept_as_model_name(text: str, start: int, end: int) -> bool:
+    """Nothing the model's own guesses are refused for: a place's ending (杨浦区, 张家界),
+    a brand, the head of a shop's name (江小白|专卖店)."""
+    from detectors import nlp  # nlp imports this module (name_on_words)
+
+    return nlp.ner_score(text[start:end]) is not None and nlp._chinese_name_shaped(text, start, end)
+
+
+def listed_with(text: str, start: int, end: int, guesses: list[tuple[int, int]]) -> bool:
+    """Is ``text[start:end]`` an item of a list whose next or previous item is a guess?
+
+    >>> listed_with("梦鸽、韩红、谭晶", 3, 5, [(6, 8)]), listed_with("梦鸽说韩红", 3, 5, [(0, 2)])
+    (True, False)
+    """
+    for a, b in guesses:
+        between = text[end:a] if a >= end else text[b:start] if start >= b else None
+        if between is not None and LIST_SEPARATOR.fullmatch(between.strip()):
+            return True
+    return False
+
+
+def name_on_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """A Chinese name the model cut apart or ran on, re-cut on jieba's words: an edge inside
+    a word moves to that word's start or end, whichever leaves a name (周恩|来 -> 周恩来,
+    曹爽兄|弟 -> 曹爽, 主人翁|高松翔 -> 高松翔); ``(start, start)`` when none does
+    (公司|副总: no name). Edges already on word bounds are kept; a place that reads like a
+    name (曹家|渡 -> 曹家渡) is ``nlp.ner_score``'s to refuse.
+
+    >>> text = "罢免曹爽兄弟，杜宇代表中国出战"
+    >>> text[slice(*name_on_words(text, 2, 5))], text[slice(*name_on_words(text, 7, 10))]
+    ('曹爽', '杜宇')
+    >>> name_on_words("公司副总经理", 1, 4)
+    (1, 1)
+    """
+    low, high = max(0, start - 6), min(len(text), end + 6)
+    words = [(low + a, low + b) for _, a, b in jieba.tokenize(text[low:high], HMM=True)]
+    bounds = {a for a, _ in words} | {b for _, b in words}
+    if start in bounds and end in bounds:
+        return start, end
+
+    def edges(at: int, end_edge: bool) -> list[int]:
+        """Where an edge inside a word may go: out to the word's far side, or back to its
+        near side only when the word is a dictionary word (曹爽|兄弟, 主人翁|高松翔), not a
+        guess of jieba's (孔府|家酒: the brand 孔府家酒 is one thing)."""
+        if at in bounds:
+            return [at]
+        found = []
+        for a, b in words:
+            if a < at < b:
+                found.append(b if end_edge else a)
+                if jieba.dt.FREQ.get(text[a:b]):
+                    found.append(a if end_edge else b)
+        return found
+
+    best: tuple[int, int, int] | None = None  # (overlap with the guess, length, start)
+    for s in edges(start, False):
+        for e in edges(end, True):
+            overlap = min(e, end) - max(s, start)
+            if e - s < 2 or 2 * overlap < end - start or not model_name(text[s:e]):
+                continue
+            if best is None or (overlap, e - s) > best[:2]:
+                best = (overlap, e - s, s)
+    return (best[2], best[2] + best[1]) if best else (start, start)
+
+
+def model_name(word: str) -> bool:
+    """A name by its surname (is_cn_name), or a word jieba knows as a name (但丁, nr)."""
+    tag = jieba.posseg.dt.word_tag_tab.get(word, "")
+    return is_cn_name(word) or tag.startswith("nr")
 
 
 # Labels of log and form lines ("Detail: success", "StatusDesc: ok"), not names.
