@@ -4,6 +4,7 @@
     .venv/bin/python bench/proxy_throughput.py --quick         # 3 s per case, 10 connections
     .venv/bin/python bench/proxy_throughput.py --seconds 20 --connections 64 --json
     .venv/bin/python bench/proxy_throughput.py --quick --processes 1 --baseline /tmp/base --rounds 3
+    .venv/bin/python bench/proxy_throughput.py --processes 2 --workers 2 --workers 4 --case mobile
 
 ``--baseline DIR`` also runs baomi from another checkout (``git archive HEAD~1 | tar -x -C DIR``)
 next to this one, and ``--rounds K`` alternates all proxies K times: an A/B on a noisy box.
@@ -237,15 +238,17 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def proxies(upstream: str, ca: UpstreamCA, tmp: Path, processes: list[int] | None = None,
-            baseline: Path | None = None) -> dict:
+            baseline: Path | None = None, workers: list[int] | None = None) -> dict:
     """name -> (command line for a listening port, checkout it runs from); notes what was
-    skipped. ``processes``: the baomi --processes values (default 1 and the CPU count)."""
-    def baomi(processes: int | None, checkout: Path = REPO):
+    skipped. ``processes``: the baomi --processes values (default 1 and the CPU count);
+    ``workers``: --workers values to compare (default: baomi's own)."""
+    def baomi(processes: int | None, checkout: Path = REPO, workers: int | None = None):
         def command(port: int) -> list[str]:
-            data = tmp / f"var{processes}-{'base' if checkout != REPO else 'this'}"
+            data = tmp / f"var{processes}-{workers}-{'base' if checkout != REPO else 'this'}"
             cmd = [sys.executable, "-m", "proxy", "run", "--mode", upstream,
                    "--listen-port", str(port), "--data-dir", str(data), "--metrics-port", "0",
                    "--set", f"ssl_verify_upstream_trusted_ca={ca.pem}"]
+            cmd += ["--workers", str(workers)] if workers else []
             return cmd + (["--processes", str(processes)] if processes else [])
         return command, checkout
 
@@ -256,9 +259,11 @@ def proxies(upstream: str, ca: UpstreamCA, tmp: Path, processes: list[int] | Non
     cores = os.cpu_count() or 1
     if has_processes_flag():
         for n in processes or sorted({1, cores}):
-            setups[f"baomi -p {n}"] = baomi(n)
-            if baseline:
-                setups[f"base -p {n}"] = baomi(n, baseline)
+            for w in workers or [None]:
+                label = f"-p {n}" + (f" -w {w}" if w else "")
+                setups[f"baomi {label}"] = baomi(n, workers=w)
+                if baseline:
+                    setups[f"base {label}"] = baomi(n, baseline, w)
     else:
         print(f"note: this baomi has no --processes; measuring its single process only "
               f"(the {cores}-process column is skipped)", file=sys.stderr)
@@ -274,7 +279,7 @@ def measure(args, connections: list[int]) -> dict:
         nginx, up = start_nginx(tmp, ca)
         try:
             setups = proxies(f"reverse:https://127.0.0.1:{up}", ca, tmp, args.processes,
-                             args.baseline)
+                             args.baseline, args.workers)
             for round_ in range(args.rounds):
                 for name, (cmd, checkout) in setups.items():
                     key = name if args.rounds == 1 else f"{name} #{round_ + 1}"
@@ -313,14 +318,14 @@ def cpu_text(cpu_ms: dict[str, float]) -> str:
 
 
 def print_table(results: dict) -> None:
-    print(f"{'proxy':<18} {'case':<22} {'conns':>5} {'req/s':>8} {'p50':>9} {'p99':>9} "
+    print(f"{'proxy':<20} {'case':<22} {'conns':>5} {'req/s':>8} {'p50':>9} {'p99':>9} "
           f"{'non-2xx':>8} {'x bare':>7} {'p99 x':>6}  cpu ms/request (load)")
     for (name, case, n), r in results.items():
         round_ = name.partition(" #")[2]  # with --rounds: against that round's bare run
         bare = results[("bare mitmdump" + (f" #{round_}" if round_ else ""), case, n)]
         ratio = r["rps"] / bare["rps"] if bare["rps"] else 0.0
         p99 = r["p99_ms"] / bare["p99_ms"] if bare["p99_ms"] else 0.0
-        print(f"{name:<18} {case:<22} {n:>5} {r['rps']:>8.0f} {r['p50']:>9} {r['p99']:>9} "
+        print(f"{name:<20} {case:<22} {n:>5} {r['rps']:>8.0f} {r['p50']:>9} {r['p99']:>9} "
               f"{r['non2xx']:>8} {ratio:>6.2f}x {p99:>5.2f}x  {cpu_text(r['cpu_ms'])} "
               f"({r['load']})")
 
@@ -334,6 +339,8 @@ def main() -> int:
     ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
     ap.add_argument("--processes", type=int, action="append",
                     help="baomi --processes to measure; repeat (default 1 and the CPU count)")
+    ap.add_argument("--workers", type=int, action="append",
+                    help="baomi --workers (the box's detector workers) to compare; repeat")
     ap.add_argument("--baseline", type=Path, help="also run baomi from this other checkout")
     ap.add_argument("--rounds", type=int, default=1, help="alternate all proxies this often")
     ap.add_argument("--case", action="append",

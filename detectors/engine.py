@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
 
@@ -281,14 +281,8 @@ class Detector:
         nlp_engine = self.analyzer.nlp_engine
         if not isinstance(nlp_engine, TokenNlpEngine) or nlp_engine.ner is None:
             return
-        prose = [
-            text[window.start : window.end]
-            for text in texts
-            if worth_ner(text)
-            for window in windows(text)
-        ]
         read, budget, skipped = [], self.ner_max_bytes, 0
-        for window_text in filter(worth_ner, prose):
+        for window_text in _prose_windows(texts):
             size = len(window_text.encode("utf-8"))
             if skipped or size > budget:
                 skipped += size
@@ -318,6 +312,19 @@ class Detector:
                 Finding(result.entity_type, score, start, end, segment.location, index, value)
             )
         return findings
+
+
+def _prose_windows(texts: list[str]) -> Iterator[str]:
+    """The windows of ``texts`` that are prose (``worth_ner``), in order. A text of one
+    window (most are) is its own window: it is not checked twice."""
+    for text in texts:
+        if not worth_ner(text):
+            continue
+        spans = list(windows(text))
+        if len(spans) == 1:
+            yield text
+            continue
+        yield from filter(worth_ner, (text[w.start : w.end] for w in spans))
 
 
 def _without_covered(
