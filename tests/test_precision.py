@@ -250,6 +250,10 @@ ADDRESSES = [
     ("客户反馈温岭市滨海镇新农村76号浙味食品的快递没到", "温岭市滨海镇新农村76号浙味食品"),
     ("新地址是川浦路95号宁波远成设备制造有限公司，以后寄这里", "川浦路95号宁波远成设备制造有限公司"),
     ("寄到温岭市万昌中路14号中国银行温岭支行，谢谢", "温岭市万昌中路14号中国银行温岭支行"),
+    # an estate or building with a numbered building or room after it, no road needed
+    ("寄到义乌福田大厦A座3775，谢谢", "义乌福田大厦A座3775"),
+    ("新家在上城区望江家园14幢1910，周末搬", "上城区望江家园14幢1910"),
+    ("请送到近江时代大厦b座33楼，前台签收", "近江时代大厦b座33楼"),
     # ... but not a person, a pronoun, a particle or a time word after it
     ("寄到上海市徐汇区漕溪北路88号1201室张伟收", "上海市徐汇区漕溪北路88号1201室"),
     ("店在杭州市西湖区文三路90号我们公司楼下", "杭州市西湖区文三路90号"),
@@ -267,6 +271,8 @@ NOT_ADDRESSES = [
     "游客们把这里叫作“闹市里的乡村”。",  # 乡村 is the countryside, not a township
     "湖南省和岳阳市水利部门已在洪水灾区组织了防汛技术培训",  # 组织, not a village group
     "走进湖北枣阳县吴店镇的陈国强的公司的大门",  # a place and a company, no address
+    "会议在市民中心召开，请准时参加",  # an estate word without a number
+    "公司在国际金融中心工作，离家很近",
 ]
 
 

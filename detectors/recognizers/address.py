@@ -89,7 +89,9 @@ NEXT_UNIT = re.compile(rf"{NUMBER}|[A-Za-z] ?(?:{UNIT})")
 JOINER = re.compile(r"[-_－](?=[^-_－\s])")
 NOUN_TAGS = ("n", "nr", "ns", "nt", "nz", "nrt", "ng", "vn", "j", "l", "eng", "m")
 GAP_TAGS = ("nr", "ns", "nt", "nz", "nrt", "nrfg", "j", "x", "m", "eng")  # names, no nouns
-ESTATE = re.compile(f"(?<=[{CJK}])(?:家园|小区|花园|新村|公寓|大厦|山庄|华庭|公馆|广场|苑)")
+ESTATE = re.compile(
+    f"(?<=[{CJK}])(?:家园|小区|花园|新村|公寓|大厦|山庄|华庭|公馆|广场|苑|大楼|中心|市场|商城)"
+)
 # 123-10-446, 15-12-842: building, unit, room. Not a date (2024-05-20), not a phone (0571-...).
 UNIT_CHAIN = re.compile(
     f"(?<=[{CJK}A-Za-z])(?!0)(?!(?:19|20)\\d\\d-)\\d{{1,4}}-\\d{{1,4}}(?:-\\d{{1,5}})?(?![0-9-])"
@@ -99,7 +101,10 @@ NAMED_PLACE = re.compile(
     "工业区|工业园|园区|开发区|市场|商城|公司|厂|医院|学校|中学|小学|大学|学院|宾馆|酒店|派出所|"
     "政府|机场|大楼)"
 )
-BUILDING = re.compile(r"\d+(?:号楼|栋|幢|单元)")
+# A building or room right after an estate's name: 6栋, A座, 十四幢, 1788号, 33楼.
+BUILDING = re.compile(
+    r"(?:[A-Za-z]?\d+|[A-Za-z]|[一二三四五六七八九十]+)(?:号楼|栋|幢|座|单元)|\d+(?:号|室|楼|层)"
+)
 LOCAL_ADMINS = frozenset(["区", "县", "镇", "乡", "街道"])  # not 市: 超市, 城市
 SUFFIX_AFTER = re.compile(f"(?:园|部|店|苑|院|厂|馆|场)(?![{CJK}])|(?:园|部|店|院|馆)(?=[{CJK}])")
 NUMBERED = re.compile(r"\d+(?:-\d+)*(?:号楼|号院|号|栋|幢|单元|室)")
@@ -491,7 +496,7 @@ class AddressRecognizer(ScoredPatternRecognizer):
         elif (estate := ESTATE.search(text, lo, hi)) and (
             UNIT_CHAIN.search(text, estate.end(), hi) or BUILDING.search(text, estate.end(), hi)
         ):
-            score, admins = 0.6, [estate]  # 湖景家园6栋4单元2057
+            score, admins = 0.6, [estate]  # 湖景家园6栋4单元2057, 福田大厦A座3775
         elif named_place_after_admins(text, admins, hi):
             score = 0.6  # 江苏省宜兴市丁蜀镇第二人民医院: a town level and a named place
         else:
