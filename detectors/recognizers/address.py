@@ -101,6 +101,7 @@ NAMED_PLACE = re.compile(
     "工业区|工业园|园区|开发区|市场|商城|公司|厂|医院|学校|中学|小学|大学|学院|宾馆|酒店|派出所|"
     "政府|机场|大楼)"
 )
+ZONE_MARKS = "东西南北中一二三四五六七八九十ABCDEFGHabcdefgh"  # a zone's name: 西区, 二区, C区
 # A building or room right after an estate's name: 6栋, A座, 十四幢, 1788号, 33楼.
 BUILDING = re.compile(
     r"(?:[A-Za-z]?\d+|[A-Za-z]|[一二三四五六七八九十]+)(?:号楼|栋|幢|座|单元)|\d+(?:号|室|楼|层)"
@@ -195,6 +196,18 @@ def address_end(text: str, start: int, limit: int) -> int:
         while (tail := SUFFIX_AFTER.match(text, at, limit)) is not None:
             at = end = tail.end()  # 沃华庄|园, 紫金名苑售楼|部: the lazy name stopped early
     return trailing_name_end(text, end, limit)
+
+
+def estate_zone(text: str, admin: re.Match[str], lo: int) -> bool:
+    """A 区 that is a zone of the estate or market named before it (碧水苑小区|西区,
+    运新花苑|二区), not a district: the address starts at the estate, not at the zone.
+
+    >>> text = "绍兴柯桥碧水苑小区西区142-7-631"
+    >>> estate_zone(text, ADMIN.search(text, 9), 0), estate_zone("河西区", ADMIN.search("河西区"), 0)
+    (True, False)
+    """
+    zone = admin.group(0) == "区" and admin.start() > lo and text[admin.start() - 1] in ZONE_MARKS
+    return zone and ESTATE.search(text, lo, admin.start() - 1) is not None
 
 
 def trailing_name_end(text: str, end: int, limit: int) -> int:
@@ -476,7 +489,7 @@ class AddressRecognizer(ScoredPatternRecognizer):
     @staticmethod
     def cn_address(match: re.Match[str]) -> tuple[int, int, float] | None:
         text, lo, hi = match.string, match.start(), match.end()
-        admins = list(ADMIN.finditer(text, lo, hi))
+        admins = [a for a in ADMIN.finditer(text, lo, hi) if not estate_zone(text, a, lo)]
         roads = list(ROAD_NUMBER.finditer(text, lo, hi))
         if admins and not roads:
             roads = [
