@@ -254,6 +254,8 @@ ADDRESSES = [
     ("寄到义乌福田大厦A座3775，谢谢", "义乌福田大厦A座3775"),
     ("新家在上城区望江家园14幢1910，周末搬", "上城区望江家园14幢1910"),
     ("请送到近江时代大厦b座33楼，前台签收", "近江时代大厦b座33楼"),
+    # an admin level, a road and a named building on it, no number
+    ("快递送到潮鸣街道建国北路华源发展大厦，谢谢", "潮鸣街道建国北路华源发展大厦"),
     # a zone of the estate (西区, 二区) is no district: the address starts at the estate
     ("寄到碧水苑小区西区14幢301室，谢谢", "碧水苑小区西区14幢301室"),
     ("寄到天津市河西区友谊路35号，谢谢", "天津市河西区友谊路35号"),  # 河西区 is one
@@ -275,6 +277,8 @@ NOT_ADDRESSES = [
     "湖南省和岳阳市水利部门已在洪水灾区组织了防汛技术培训",  # 组织, not a village group
     "走进湖北枣阳县吴店镇的陈国强的公司的大门",  # a place and a company, no address
     "会议在市民中心召开，请准时参加",  # an estate word without a number
+    "上海市南京路步行街人很多",  # a road and no building on it
+    "他在杭州市西湖区文三路上班",
     "公司在国际金融中心工作，离家很近",
 ]
 

@@ -428,6 +428,27 @@ def named_place_after_admins(text: str, admins: list[re.Match[str]], hi: int) ->
     return False
 
 
+# A road's name ending in its suffix (建国北路, 环城大道), then what stands on it.
+ROAD_NAME = re.compile(f"{NAME_CHAR}{{1,8}}?(?:大街|大道|路|街|巷)(?:[东西南北中]?段)?")
+
+
+def named_place_on_road(text: str, at: int, hi: int) -> re.Match[str] | None:
+    """A road right after an admin level with a named building, estate or institution right
+    after the road (…街道|建国北路|华源发展大厦): the road's match, or None.
+
+    >>> text = "潮鸣街道建国北路华源发展大厦"
+    >>> named_place_on_road(text, 4, len(text)).group(0)
+    '建国北路'
+    """
+    road = ROAD_NAME.match(text, at, hi)
+    if road is None:
+        return None
+    place = NAMED_PLACE.match(text, road.end(), hi)
+    if place is None or any(ch in STOP for ch in place.group(0)):
+        return None
+    return road
+
+
 def names_the_place(gap: str) -> bool:
     """The characters between a run's start and the place words found: part of the place
     when short, or made only of names (jieba), with no cue or particle in them."""
@@ -512,6 +533,8 @@ class AddressRecognizer(ScoredPatternRecognizer):
             score, admins = 0.6, [estate]  # 湖景家园6栋4单元2057, 福田大厦A座3775
         elif named_place_after_admins(text, admins, hi):
             score = 0.6  # 江苏省宜兴市丁蜀镇第二人民医院: a town level and a named place
+        elif admins and (road := named_place_on_road(text, admins[0].end(), hi)) is not None:
+            score, roads = 0.6, [road]  # 潮鸣街道建国北路华源发展大厦: admin, road, building
         else:
             return None
         first = min([m.start() for m in admins[:1] + roads[:1]])
