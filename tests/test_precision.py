@@ -256,6 +256,11 @@ ADDRESSES = [
     ("请送到近江时代大厦b座33楼，前台签收", "近江时代大厦b座33楼"),
     # an admin level, a road and a named building on it, no number
     ("快递送到潮鸣街道建国北路华源发展大厦，谢谢", "潮鸣街道建国北路华源发展大厦"),
+    # an estate's name of common nouns runs back to the cue (花样|年美年广场), but nothing
+    # before an admin level is the address's (订单|温州市, 公司宿舍|杭州市)
+    ("新地址是花样年美年广场7栋708，以后寄这里", "花样年美年广场7栋708"),
+    ("客户反馈订单温州市瓯海区郭溪镇富达路93号的快递没到", "温州市瓯海区郭溪镇富达路93号"),
+    ("寄到公司宿舍杭州市西湖区文三路90号", "杭州市西湖区文三路90号"),
     # a zone of the estate (西区, 二区) is no district: the address starts at the estate
     ("寄到碧水苑小区西区14幢301室，谢谢", "碧水苑小区西区14幢301室"),
     ("寄到天津市河西区友谊路35号，谢谢", "天津市河西区友谊路35号"),  # 河西区 is one

@@ -388,8 +388,10 @@ def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
             break
         else:
             break
-    if names_the_place(text[floor:start]):
-        start = floor  # 地址：|北下|朱振兴西路: the run up to the cue is the place
+    # 地址：|北下|朱振兴西路: the run up to the cue is the place (names only), or the nouns after
+    # the cue are (地址是|花样|年美年广场)
+    gap = text[floor:start]
+    start = floor if names_the_place(gap) else nouns_after_cue(text, floor, start)
     province = PROVINCE_BEFORE.search(text, floor, start)
     return province.start() if province else start
 
@@ -447,6 +449,28 @@ def named_place_on_road(text: str, at: int, hi: int) -> re.Match[str] | None:
     if place is None or any(ch in STOP for ch in place.group(0)):
         return None
     return road
+
+
+# The end of a cue before an address: 地址, 地址为, 是, 到, 反馈 (CUES), or a STOP character.
+CUE_END = re.compile(r"(?:地址|住址|反馈|[是在于到往至址寄送住为去])(?=[^是在于到往至址寄送住为去]*$)")
+PLACE_NOUN_TAGS = frozenset(("n", "ns", "nt", "nz", "nr", "nrt", "j", "vn", "l"))
+
+
+def nouns_after_cue(text: str, floor: int, start: int) -> int:
+    """``start`` moved back to a cue when only place nouns stand between (地址|桃花工业园管委会|
+    经济开发区…, 地址是|花样|年美年广场): jieba's place words stopped at a common noun.
+
+    >>> text = "新地址是花样年美年广场7栋708"
+    >>> nouns_after_cue(text, 0, 6)
+    4
+    """
+    if ADMIN.search(text, start, start + 7):
+        return start  # 订单|温州市…, 公司宿舍|杭州市…: nothing bigger comes before an admin level
+    cue = CUE_END.search(text, max(floor, start - 12), start)
+    if cue is None or not 0 < start - cue.end() <= 8:
+        return start
+    words = jieba.posseg.lcut(text[cue.end() : start], HMM=True)
+    return cue.end() if all(w.flag in PLACE_NOUN_TAGS for w in words) else start
 
 
 def names_the_place(gap: str) -> bool:
