@@ -557,8 +557,8 @@ class AddressRecognizer(ScoredPatternRecognizer):
             score, admins = 0.6, [estate]  # 湖景家园6栋4单元2057, 福田大厦A座3775
         elif named_place_after_admins(text, admins, hi):
             score = 0.6  # 江苏省宜兴市丁蜀镇第二人民医院: a town level and a named place
-        elif admins and (road := named_place_on_road(text, admins[0].end(), hi)) is not None:
-            score, roads = 0.6, [road]  # 潮鸣街道建国北路华源发展大厦: admin, road, building
+        elif admins and (on_road := named_place_on_road(text, admins[0].end(), hi)) is not None:
+            score, roads = 0.6, [on_road]  # 潮鸣街道建国北路华源发展大厦: admin, road, building
         else:
             return None
         first = min([m.start() for m in admins[:1] + roads[:1]])
