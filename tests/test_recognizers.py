@@ -428,3 +428,22 @@ def test_names_beside_the_models_guesses(text, guesses, names):
     found = PersonRecognizer().beside_model_names(text, SimpleNamespace(entities=spans))
     assert [text[r.start : r.end] for r in found] == names
     assert all(r.score == 0.5 for r in found)
+
+
+# A place's head word says what it is (in prose); surnames that are place words stay names.
+@pytest.mark.parametrize(
+    ("value", "field", "ok"),
+    [
+        ("Wembley Stadium", False, False),
+        ("Sand Springs", False, False),
+        ("Grand Central Station", False, False),
+        ("Jane Park", False, True),  # Park, Hall, Church, Lake: surnames too
+        ("Arsenio Hall", False, True),
+        ("Ricki Lake", False, True),
+        ("Sarah Station", True, True),  # under a name field only organisations are refused
+    ],
+)
+def test_place_heads_are_not_names_in_prose(value, field, ok):
+    from detectors.recognizers.person import en_words_ok
+
+    assert en_words_ok(value, field) is ok

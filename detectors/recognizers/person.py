@@ -248,7 +248,14 @@ _ORG_HEADS = (
     "Networks Consulting Logistics"
 )
 ORG_HEADS = frozenset(_ORG_HEADS.split())
-_STREET_HEADS = "Street Avenue Road Suite Apt Unit"
+# The head word of a street's or a place's name ("Kayla Ports" is caught by the address
+# recognizer; "Wembley Stadium", "Sand Springs"): what it is, not who. Not the place words
+# that are common surnames too (Park, Hall, Church, Lake, Bay, Rivers, Castle, Bridges).
+_STREET_HEADS = (
+    "Street Avenue Road Suite Apt Unit Stadium Springs Museum Square Station Airport Centre "
+    "Center Cathedral Palace Hotel Theatre Theater Arena Island Mountain Beach County Valley "
+    "Heights Gardens Falls Harbour Harbor Boulevard"
+)
 STREET_HEADS = frozenset(_STREET_HEADS.split())
 # Words no one is named that start sentences, greetings and thanks ("Thanks Jane").
 _SENTENCE_WORDS = "The This That These Your Our My Please Dear Hi Hello Hey Thanks Thank"
