@@ -57,7 +57,7 @@ DETAIL = re.compile(
     f"|(?<=[{CJK}])(?:社区|居委会|小区|花园|公寓|大厦)"
 )
 # One component of an address, read left to right from its start (see ``address_end``).
-UNIT = "号楼|号院|号|弄|栋|幢|座|单元|层|楼|室|房|户|区|组|队|排|巷|栋楼"
+UNIT = "号楼|号院|号门|号|弄|栋|幢|座|单元|层|楼|室|房|户|区|组|社|队|排|巷|栋楼|铺"
 PLACE_SUFFIX = (
     "特别行政区|自治区|自治州|自治县|街道|省|市(?!场)|区(?!域)|县|旗|镇|乡|"
     "大街|大道|路|街|巷|胡同|弄|里|段|"
