@@ -91,6 +91,7 @@ class BaomiAddon:
             decision, inspection = outcome.decision, outcome.inspection
             if inspection is not None:
                 self.metrics.images(inspection.images, decision)
+                self.metrics.ner_skipped(inspection.ner_skipped_bytes)
                 if decision.action == "mask":
                     decision = await self._mask(flow, raw, limits_of(policy), inspection, decision)
             await self._finish(flow, facts, decision, inspection, started,
@@ -176,6 +177,7 @@ class BaomiAddon:
             decision, inspection = outcome.decision, outcome.inspection
             if inspection is not None:
                 self.metrics.images(inspection.images, decision)
+                self.metrics.ner_skipped(inspection.ner_skipped_bytes)
                 if decision.action == "mask":
                     decision = await self._mask_message(message, raw, limits_of(policy),
                                                         inspection, decision)

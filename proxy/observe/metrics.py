@@ -160,6 +160,11 @@ class Metrics:
             "Uploaded images whose pixels could not be inspected, by the action on their request.",
             ["action"], registry=r,
         )  # fmt: skip
+        self.ner_skipped_bytes = Counter(
+            "baomi_ner_skipped_bytes",
+            "Bytes of prose the NER model did not read (over its per-request budget); the "
+            "rules still read them.", registry=r,
+        )  # fmt: skip
         self.protocol_refusals = Counter(
             "baomi_protocol_refusals",
             "Malformed requests refused before inspection (smuggling, bad framing), by reason.",
@@ -303,6 +308,11 @@ class Metrics:
         """Count images whose pixels went uninspected (policy ``content.images``)."""
         if count > 0:
             self.uninspected_images.labels(bounded(decision.action, ACTIONS)).inc(count)
+
+    def ner_skipped(self, size: int) -> None:
+        """Count prose the NER model left to the rules (``Inspection.ner_skipped_bytes``)."""
+        if size > 0:
+            self.ner_skipped_bytes.inc(size)
 
     def protocol_refused(self, reason: str) -> None:
         self.protocol_refusals.labels(bounded(reason, PROTOCOL_REFUSALS)).inc()

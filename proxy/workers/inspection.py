@@ -2,7 +2,7 @@
 
     inspection = inspect_request(detector, raw_request, limits, maskable)
     inspection.rewrite(findings_to_mask)      -> the masked RawRequest (prepared), or None
-    findings = detect_segments(detector, ((4, segment), (9, segment)))   # selected segments only
+    findings, ner_skipped = detect_segments(detector, ((4, segment), (9, segment)))  # selected
     rewritten = mask_request(raw_request, limits, findings_to_mask)
 
 ``maskable``: the entity sets the policy's mask rules mask. The worker that detects also
@@ -29,6 +29,7 @@ class Inspection:
     bytes_inspected: int
     contexts: tuple[str, ...]  # per finding: a little text around the value (evidence only)
     images: int = 0  # images whose pixels went uninspected (policy: content.images)
+    ner_skipped_bytes: int = 0  # prose the NER model left to the rules (over its budget)
     # Rewrites prepared by the worker: (indices of the findings masked, result or why not).
     prepared: tuple[tuple[tuple[int, ...], RawRequest | CannotMask], ...] = ()
     # The proxy's own extraction when it extracted in-process (never crosses a pipe).
@@ -53,9 +54,11 @@ def inspect_request(detector, raw: RawRequest, limits: Limits,
                     maskable: Iterable[frozenset[str]] = ()) -> Inspection:
     """Extract and detect in the current process (used by workers and by `baomi scan`)."""
     extraction = extract(raw, limits)
+    skipped = _ner_skipped(detector)
     findings = tuple(detector.analyze(list(extraction.segments)))
     return replace(inspection_of(extraction, findings),
-                   prepared=_prepare(extraction, findings, maskable))
+                   prepared=_prepare(extraction, findings, maskable),
+                   ner_skipped_bytes=_ner_skipped(detector) - skipped)
 
 
 def inspection_of(extraction: Extraction, findings: tuple[Finding, ...],
@@ -65,11 +68,21 @@ def inspection_of(extraction: Extraction, findings: tuple[Finding, ...],
                       extraction.images, rewriter=rewriter)
 
 
-def detect_segments(detector, selected: Sequence[tuple[int, Segment]]) -> tuple[Finding, ...]:
-    """Findings of some segments of a request, each pointing at its index in the request."""
+def detect_segments(detector, selected: Sequence[tuple[int, Segment]]
+                    ) -> tuple[tuple[Finding, ...], int]:
+    """Findings of some segments of a request, each pointing at its index in the request,
+    and the bytes of prose the NER model left to the rules (``Inspection.ner_skipped_bytes``)."""
     indices = [index for index, _ in selected]
+    skipped = _ner_skipped(detector)
     findings = detector.analyze([segment for _, segment in selected])
-    return tuple(replace(f, segment=indices[f.segment]) for f in findings)
+    return (tuple(replace(f, segment=indices[f.segment]) for f in findings),
+            _ner_skipped(detector) - skipped)
+
+
+def _ner_skipped(detector) -> int:
+    """The detector's running count of prose bytes its NER budget skipped (0 for a detector
+    without one, such as the tests' fakes)."""
+    return getattr(detector, "ner_skipped_bytes", 0)
 
 
 def mask_request(raw: RawRequest, limits: Limits, findings: tuple[Finding, ...]) -> RawRequest:

@@ -36,6 +36,7 @@ import signal
 import time
 from collections.abc import Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -251,7 +252,8 @@ class InspectionPool:
             return await self._call("inspect", (raw, limits, tuple(maskable)), timeout)
         if not local.selected:
             return local.inspection()  # clean: decided here, no IPC
-        return local.inspection(await self._call("detect", (local.to_detect(),), timeout))
+        findings, ner_skipped = await self._call("detect", (local.to_detect(),), timeout)
+        return replace(local.inspection(findings), ner_skipped_bytes=ner_skipped)
 
     async def mask(self, raw: RawRequest, limits: Limits, findings: tuple[Finding, ...], timeout: float):
         return await self._call("mask", (raw, limits, findings), timeout)
