@@ -29,13 +29,17 @@ def decision_record(facts: RequestFacts, decision: Decision, inspection, *, poli
                     mode: str, seconds: float, uninspected: str | None = None,
                     error_stage: str | None = None) -> DecisionRecord:
     findings = inspection.findings if inspection else ()
-    counts = Counter(f.entity for f in findings)
-    evidence = tuple(
-        {"entity": f.entity, "location": f.location, "score": round(f.score, 2), "value": f.value,
-         "context": ctx_text}
-        for f, ctx_text in zip(findings, inspection.contexts if inspection else (), strict=False)
-    )
-    masked = sorted({f.masked() for f in findings})
+    if findings:
+        counts = dict(sorted(Counter(f.entity for f in findings).items()))
+        evidence = tuple(
+            {"entity": f.entity, "location": f.location, "score": round(f.score, 2),
+             "value": f.value, "context": ctx_text}
+            for f, ctx_text in zip(findings, inspection.contexts, strict=False)
+        )
+        masked = sorted({f.masked() for f in findings})[:50]
+        locations = sorted({f.location for f in findings})[:50]
+    else:  # most requests: nothing to count, keep or redact
+        counts, evidence, masked, locations = {}, (), [], []
     return redact_record(DecisionRecord(  # clear fields: no raw value even from a URL path
         time=facts.time.isoformat().replace("+00:00", "Z"),
         incident_id=new_incident_id(facts.time),
@@ -52,9 +56,9 @@ def decision_record(facts: RequestFacts, decision: Decision, inspection, *, poli
         enforced=decision.would_be is None,
         would_be=decision.would_be,
         reason=decision.reason,
-        entity_counts=dict(sorted(counts.items())),
-        masked=masked[:50],
-        locations=sorted({f.location for f in findings})[:50],
+        entity_counts=counts,
+        masked=masked,
+        locations=locations,
         policy_hash=policy_hash,
         approval=decision.approval,
         uninspected=uninspected,

@@ -69,6 +69,8 @@ class DecisionRecord:
 
 
 _PUBLIC_FIELDS = tuple(f.name for f in fields(DecisionRecord) if f.name != "evidence")
+# json.dumps(..., ensure_ascii=False, sort_keys=True), without building an encoder per line.
+_encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
 class Recorder(Protocol):
@@ -147,7 +149,7 @@ class DecisionLog:
     def write(self, record: DecisionRecord) -> None:
         from proxy.errors import IncidentLogError
 
-        line = (json.dumps(record.public(), ensure_ascii=False, sort_keys=True) + "\n").encode()
+        line = (_encode(record.public()) + "\n").encode()
         durable = self.sync and (record.action != "allow" or record.uninspected is not None)
         clean = is_clean_allow(record)
         try:
