@@ -78,7 +78,7 @@ DANGEROUS_VALUES = [
 ]
 KEYS = ["sku", "qty", "note", "id", "items", "data", "name", "customerName", "productName",
         "收件人", "receiver", "holder", "contact", "13800138000", "a@b.cn", "k1", "desc", "tel",
-        "payload", "merchant_data", ""]
+        "payload", "merchant_data", "", "١٣٨٠٠١٣٨٠٠٠", "１３８００１３８０００", "x١٢٣٤٥٦"]
 values = st.one_of(
     st.sampled_from(DANGEROUS_VALUES),
     st.text(st.sampled_from(list("0123456789 abcXYZ-_+/=%&@.:,[]{}\\\"张三市区号\u200b１")),

@@ -54,7 +54,8 @@ REASONS = ("media-type", "content-encoding", "backslash", "undecodable", "invali
 # 1e1234567 or the digits of 1234567.5 never match.
 _TOKENS = re.compile(r'"([^"]*)"(\s*:)?|(?<![^\s,:\[])(-?\d{6,})(?![^\s,\]}])')
 _DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))  # digit -> "0"
-_DATA_KEY_SUPERSET = re.compile(r"[0-9@]")  # extract._DATA_KEY is \d{6}|@
+# extract._DATA_KEY is \d{6}|@; \d is any script's digit (١٢٣, １２３), not just 0-9.
+_DATA_KEY_SUPERSET = re.compile(r"\d|@")
 
 
 _LIMITS = Limits()
