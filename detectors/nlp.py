@@ -82,11 +82,12 @@ CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 EN_TITLE_START = re.compile(r"(Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam)\.?\s+")
 CN_TITLE = re.compile(
     "先生|女士|小姐|太太|老师|经理|总监|总裁|总|董事|主任|书记|局长|处长|科长|部长|院长|校长|"
-    "医生|大夫|律师|教授|同学|师傅|阿姨|叔叔"
+    "医生|大夫|律师|教授|博士|同学|师傅|阿姨|叔叔"
 )
 # Place and building words end a place's name, not a person's: 杨浦区, 周庄, 黄鹤楼, 陈家祠.
 CN_PLACE_END = "省市区县镇乡村街路道州山河湖岛城庄楼祠角界寺庙桥园宫殿门湾港堂院塔关坊汇渡井岭"
-FOREIGN_DOT = re.compile("[·•]")  # between the parts of a transliterated name: 约翰·史密斯
+# Between the parts of a transliterated name (约翰·史密斯), CJK on both sides: not "幸福···".
+FOREIGN_NAME = re.compile("[\u4e00-\u9fff]+(?:[·•][\u4e00-\u9fff]+)+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +267,7 @@ def people(doc: Any) -> list[NerSpan]:
             continue
         start, end = _without_titles(text, entity.start_char, entity.end_char)
         # A transliterated name (马克斯·沃夫) is marked by its dot, not by jieba's words.
-        foreign = FOREIGN_DOT.search(text, start, end) is not None
+        foreign = FOREIGN_NAME.fullmatch(text, start, end) is not None
         if start < end and CJK.match(text[start]) and not foreign:
             start, end = name_on_words(text, start, end)  # 周恩|来 -> 周恩来 (N2's rule)
         if start < end and (

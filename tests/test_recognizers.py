@@ -447,3 +447,26 @@ def test_place_heads_are_not_names_in_prose(value, field, ok):
     from detectors.recognizers.person import en_words_ok
 
     assert en_words_ok(value, field) is ok
+
+
+# The model's Chinese guesses: a transliterated name keeps its dot (CJK on both sides, not
+# an ellipsis), a title after the name is not part of it.
+@pytest.mark.parametrize(
+    ("guess", "foreign"),
+    [("马克斯·沃夫", True), ("列夫·达维多维奇·布隆施泰因", True), ("福···", False), ("·沃夫", False)],
+)
+def test_transliterated_names_are_marked_by_their_dot(guess, foreign):
+    from detectors.nlp import FOREIGN_NAME
+
+    assert (FOREIGN_NAME.fullmatch(guess) is not None) is foreign
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "name"),
+    [("韦契特博士短暂地任法医师", (0, 5), "韦契特"), ("李明教授说", (0, 4), "李明")],
+)
+def test_a_title_after_a_chinese_name_is_cut(text, span, name):
+    from detectors.nlp import _without_titles
+
+    start, end = _without_titles(text, *span)
+    assert text[start:end] == name
