@@ -114,12 +114,16 @@ def body_texts(raw: RawRequest, limits: Limits = _LIMITS) -> list[str] | str:
         return "too-deep"
     parts = text.split('"')  # no backslash: every quote opens or closes a string
     glue = parts[0::2]
-    if not _valid_json(text, glue, parts[1::2]):
-        return "invalid-json"  # extract refuses it too
+    if len(glue) != len(parts[1::2]) + 1:
+        return "invalid-json"  # an odd number of quotes
+    # Keys first (a name-ish key is the commonest way out), validity last: until then the
+    # pieces may be wrong, but only a proof that passes every check is used.
     keys, texts = _leaves(text, parts, glue)
     for key in keys:
         if (why := _key_reason(key)) is not None:
             return why
+    if not _valid_json(text, glue, parts[1::2]):
+        return "invalid-json"  # extract refuses it too
     suspects = openable_lines("\n".join(texts))  # a value holds no newline: a line each
     if suspects and _opens(suspects, limits):
         return "layer"
@@ -158,8 +162,6 @@ def _valid_json(text: str, glue: list[str], strings: list[str]) -> bool:
     """Is ``text`` (no backslash, split at its quotes) JSON? It is when the text with every
     string emptied is, and no string holds a control character (JSON's only other rule for
     a string without escapes): a smaller parse, dicts of empty keys (C speed)."""
-    if len(glue) != len(strings) + 1:
-        return False  # an odd number of quotes
     try:
         json.loads('""'.join(glue))
         if not "".join(strings).isprintable():  # a control character, or only a rare space
