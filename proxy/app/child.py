@@ -22,6 +22,7 @@ import sys
 
 from policies.load import parse_policy
 from proxy.app.control import Line, decode, settings_from_json
+from proxy.app.eventloop import loop_factory
 from proxy.errors import BaomiError, PolicyError
 
 log = logging.getLogger("baomi.child")
@@ -118,7 +119,7 @@ def main(argv: list[str]) -> int:
         return 1
     setup_logging()
     try:
-        return asyncio.run(_main(socket.socket(fileno=fd)))
+        return asyncio.run(_main(socket.socket(fileno=fd)), loop_factory=loop_factory())
     except PolicyError as e:
         for line in e.errors:
             print(f"Error: {line}", file=sys.stderr)

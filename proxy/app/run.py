@@ -29,6 +29,7 @@ from proxy.app.approval_watch import ApprovalWatcher
 from proxy.app.ca import ca_paths, secure_ca_dir
 from proxy.app.cpus import cores
 from proxy.app.drain import Drain
+from proxy.app.eventloop import loop_factory
 from proxy.app.keys_at_rest import refuse_exposed_keys
 from proxy.app.master import UNREAD_OPTIONS, lean_master
 from proxy.app.reload import PolicyReloader
@@ -256,7 +257,7 @@ def run(settings: RunSettings) -> int:
     if processes_wanted(settings) > 1:
         return supervise(settings)
     try:
-        return asyncio.run(serve(settings))
+        return asyncio.run(serve(settings), loop_factory=loop_factory())
     except BaomiError:
         raise
     except KeyboardInterrupt:
