@@ -1,0 +1,214 @@
+"""Reviewer R1 (session 18): inputs where a fast path of issue 12 might answer differently
+from the full path it skips, in the direction that leaks.
+
+1. rawscan's clean proof (proxy/workers/rawscan.py) against ``extract`` +
+   ``SegmentSelector.select``: a proof of "clean" must mean the full path selects nothing,
+   raises nothing and counts the same images.
+2. Masking by splicing (proxy/extraction/extract.py ``_spliced``): the output is the input
+   with each masked value replaced at its own token, and the masked value is gone.
+
+Tests marked ``xfail(strict=True)`` are findings: they fail today and must pass once fixed
+(strict: a fix makes them XPASS, which fails the suite until the marker is removed). The
+others pin shapes that agree today.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+import struct
+import zipfile
+import zlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from detectors.batch import SegmentSelector
+from detectors.config import DetectorConfig
+from proxy.errors import Uninspectable
+from proxy.extraction.extract import Limits, RawRequest, extract
+from proxy.workers.rawscan import prove_clean
+from proxy.workers.triage import Clean, Triage
+
+LIMITS = Limits()
+SELECTOR = SegmentSelector.for_config(DetectorConfig())
+JSON = (("content-type", "application/json"),)
+MOBILE = "13800138000"
+ID = "11010519491231002X"
+
+
+def request(body: bytes | str, headers=JSON, url="https://api.example.com/v1/orders"):
+    data = body.encode() if isinstance(body, str) else body
+    return RawRequest("POST", url, headers, data, hosts=("api.example.com",))
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def zip_of(name: str, text: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(name, text)
+    return out.getvalue()
+
+
+def png() -> bytes:
+    """A valid 1x1 grey PNG (its pixels are what baomi cannot inspect)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b""))
+
+
+OLE = bytes.fromhex("d0cf11e0a1b11ae1") + bytes(64)  # legacy / encrypted Office file
+
+
+def fast_and_full(raw: RawRequest):
+    """(rawscan's reason, the full path's selected locations or the error it raises)."""
+    reason = prove_clean(raw, LIMITS, SELECTOR).reason
+    try:
+        extraction = extract(raw, LIMITS)
+    except Uninspectable as exc:
+        return reason, exc
+    return reason, [extraction.segments[i].location for i in SELECTOR.select(extraction.segments)]
+
+
+# -- finding 1: a decoded layer that opens a JSON document or a binary document --------------
+#
+# rawscan's probe (rawscan.py _Opened/_PROBE) answers "opened" with a view of no segments;
+# layers._Node.of keeps only layers that have segments (layers.py `found = ...`), so every
+# layer whose child is the probe's JSON or document view is dropped and ``opens`` says False.
+# Base64 of JSON, of gzip(JSON), of a ZIP/PDF/DOCX/OLE/7z/RAR/image, and the leaves of a JSON
+# document written inside a string are never looked at by the proof.
+
+HIDDEN_IN_A_LAYER = {
+    "base64-json": b64(json.dumps({"tel": MOBILE}).encode()),
+    "base64-json-id": b64(json.dumps({"id": ID}).encode()),
+    "base64url-unpadded-json": base64.urlsafe_b64encode(
+        json.dumps({"tel": MOBILE}).encode()).decode().rstrip("="),
+    "data-url-json": "data:application/json;base64," + b64(f"[{MOBILE}]".encode()),
+    "base64-gzip-json": b64(gzip.compress(json.dumps({"tel": MOBILE}).encode())),
+    "base64-zip": b64(zip_of("a.txt", f"tel {MOBILE}")),
+}
+
+
+@pytest.mark.xfail(strict=True, reason="R1 finding 1: rawscan proves clean a base64 layer "
+                   "that decodes to JSON/a document (probe view has no segments; "
+                   "layers._Node.of drops it)")
+@pytest.mark.parametrize("value", HIDDEN_IN_A_LAYER.values(), ids=HIDDEN_IN_A_LAYER.keys())
+def test_data_under_a_base64_layer_is_never_proved_clean(value):
+    raw = request(json.dumps({"payload": value}))
+    reason, full = fast_and_full(raw)
+    assert full != []  # the full path finds the phone/ID under the layer and selects it
+    assert reason is not None
+    assert not isinstance(Triage(SELECTOR).local(raw, LIMITS), Clean)
+
+
+@pytest.mark.xfail(strict=True, reason="R1 finding 1b: rawscan proves clean base64 of a file "
+                   "the full path refuses (OLE, 7z, RAR): the policy's failure action is skipped")
+@pytest.mark.parametrize("data", [OLE, b"7z\xbc\xaf\x27\x1c" + bytes(64),
+                                  b"Rar!\x1a\x07\x00" + bytes(64), gzip.compress(OLE)],
+                         ids=["ole", "7z", "rar", "gzip-ole"])
+def test_a_refused_file_under_base64_is_never_proved_clean(data):
+    raw = request(json.dumps({"file": b64(data)}))
+    reason, full = fast_and_full(raw)
+    assert isinstance(full, Uninspectable)
+    assert reason is not None
+
+
+@pytest.mark.xfail(strict=True, reason="R1 finding 1c: rawscan proves clean a base64 PNG; its "
+                   "Inspection counts 0 images where the full path counts 1 "
+                   "(content.images: block is bypassed)")
+def test_an_image_under_base64_is_counted_or_not_proved():
+    raw = request(json.dumps({"avatar": b64(png())}))
+    assert extract(raw, LIMITS).images == 1
+    proof = prove_clean(raw, LIMITS, SELECTOR)
+    assert proof.reason is not None or proof.inspection.images == 1
+
+
+@pytest.mark.xfail(strict=True, reason="R1 finding 1d: the leaves of a JSON document written "
+                   "inside a string are not probed (same cause): a negative 19-digit number's "
+                   "base64url layer is selected by the full path only")
+def test_the_leaves_of_json_inside_a_string_are_probed():
+    # The number -1922470981961689464 is base64url of GB18030 text the selector flags.
+    raw = request('{"a": "[-1922470981961689464]"}')
+    reason, full = fast_and_full(raw)
+    assert full == ["json:$.a|json:$[0]|base64"]
+    assert reason is not None
+
+
+@pytest.mark.xfail(strict=True, reason="R1 side finding (both paths, not the fast path): "
+                   "base64 of an 11-digit mobile is a 15-character run (+ '='), under the "
+                   "16-character minimum of layers._MAYBE_LAYER/_B64_RUN: never decoded")
+def test_base64_of_a_bare_mobile_is_decoded():
+    value = b64(MOBILE.encode())
+    assert value == "MTM4MDAxMzgwMDA="
+    _, full = fast_and_full(request(json.dumps({"p": value})))
+    assert full == ["json:$.p|base64"]
+
+
+# -- shapes that agree today (pins) --------------------------------------------------------------
+
+AGREEING = {
+    "bare-negative-number-layer": ('{"a": -1922470981961689464}', JSON, "layer"),
+    "base64-text": (json.dumps({"p": b64(ID.encode())}), JSON, "layer"),
+    "percent-json": (json.dumps({"p": "%7B%22t%22%3A%2213800138000%22%7D"}), JSON, "layer"),
+    "json-in-string-number": ('{"a": "[13800138000]"}', JSON, "candidate"),
+    "nan-beside-an-id-number": ('{"a": NaN, "b": 13800138000}', JSON, "candidate"),
+    "raw-nul": (b'{"a": "1\x003800138000"}', JSON, "invalid-json"),
+    "line-separator-inside-digits": ('{"a": "1\u20283800138000"}', JSON, "candidate"),
+    "nbsp-inside-digits": ('{"a": "138\u00a00013\u00a08000"}', JSON, "candidate"),
+    "gb18030-name": ('{"a": "张三 先生"}'.encode("gb18030"), JSON, "candidate"),
+    "vnd-api-json": ('{"a": "x"}', (("content-type", "application/vnd.api+json"),), "media-type"),
+    "text-json": ('{"a": "x"}', (("content-type", "text/json"),), "media-type"),
+    "utf16-label": ('{"a": "x"}', (("content-type", "application/json; charset=utf-16"),),
+                    "media-type"),
+    "two-content-types": ('{"a": "x"}', JSON + (("Content-Type", "application/JSON"),),
+                          "media-type"),
+    "gzip-odd-case": ('{"a": "x"}', JSON + (("Content-Encoding", "GZip"),), "content-encoding"),
+    "fullwidth-digit-key": ('{"１２３４５６": "x"}', JSON, "data-key"),
+    "cjk-name-key": ('{"订单": {"收件人": "x"}}', JSON, "name-field"),
+}
+
+
+@pytest.mark.parametrize("body,headers,reason", AGREEING.values(), ids=AGREEING.keys())
+def test_shapes_that_agree(body, headers, reason):
+    assert fast_and_full(request(body, headers))[0] == reason
+
+
+@pytest.mark.parametrize("url,headers", [
+    ("https://api.example.com/x?q=" + b64(json.dumps({"t": MOBILE}).encode()), JSON),
+    ("https://api.example.com/x", JSON + (("x-data", b64(json.dumps({"t": MOBILE}).encode())),)),
+])
+def test_layers_in_the_url_and_headers_are_the_full_paths(url, headers):
+    assert prove_clean(request('{"a": "SO-1"}', headers, url), LIMITS, SELECTOR).reason == \
+        "candidate"
+
+
+VALUES = [ID, MOBILE, "张三", "１３８００１３８０００", "138 0013 8000", "١٣٨٠٠١٣٨٠٠٠", "a＠b.cn",
+          "\ufeff13800138000", "1\u200d3800138000", "北京市朝阳区建国路88号", "Zhang San", "先生",
+          "SO-1", "[1,2]", "MTM4MDAxMzgwMDA", "=31=33=38", "3133383030313338303030"]
+KEYS = ["a", "note", "手机号", "身份证号", "ｎａｍｅ", "名", "userName", "first", "ｔｅｌ", "addr"]
+leaves = st.one_of(st.sampled_from(VALUES), st.integers(-10**19, 10**19),
+                   st.sampled_from([1.1e5, -0.0, 1.38001380000e10, 110105194912310020]))
+documents = st.recursive(leaves, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(KEYS), inner, max_size=4)),
+    max_leaves=8)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=documents, compact=st.booleans())
+def test_proved_clean_means_the_full_path_selects_nothing_without_layers(document, compact):
+    """Full-width, Arabic-Indic and separated digits, invisible characters, keys in other
+    scripts and widths, floats/huge ints: no disagreement found in 1,500 runs."""
+    body = json.dumps(document, ensure_ascii=False,
+                      separators=(",", ":") if compact else None)
+    reason, full = fast_and_full(request(body))
+    if reason is None:
+        assert full == []
