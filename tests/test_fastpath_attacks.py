@@ -22,7 +22,9 @@ import struct
 import zipfile
 import zlib
 
+import httpx
 import pytest
+from harness import REPO, BaomiProcess
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -269,3 +271,41 @@ def test_every_masked_phone_is_gone_and_nothing_else_moves(pairs, ws, charset):
     for (k0, v0), (k1, v1) in zip(before, after, strict=True):
         assert k1 == k0.replace(MOBILE, "138****8000", 1)
         assert v1 == v0.replace(MOBILE, "138****8000", 1)
+
+
+# -- finding 1 through the real proxy (`baomi run`, default policy, plain HTTP upstream) ------
+
+E2E_BODIES = {
+    "base64-text-id": json.dumps({"payload": b64(f"id {ID}".encode())}),
+    "base64-json-id": json.dumps({"payload": b64(json.dumps({"id": ID}).encode())}),
+    "base64-ole": json.dumps({"file": b64(OLE)}),
+}
+
+
+@pytest.fixture(scope="module")
+def baomi(tmp_path_factory):
+    with BaomiProcess(REPO / "policies" / "default.yaml", tmp_path_factory.mktemp("r1")) as proc:
+        yield proc
+
+
+def post_through(baomi, upstream, body: str) -> int:
+    with httpx.Client(proxy=baomi.url, timeout=60) as client:
+        return client.post(upstream.url("/v1/orders"), content=body,
+                           headers={"content-type": "application/json"}).status_code
+
+
+@pytest.mark.e2e
+def test_e2e_an_id_under_base64_text_is_blocked(baomi, http_up):
+    """The pin: the default policy blocks an ID sent over plain HTTP, also under base64."""
+    assert post_through(baomi, http_up, E2E_BODIES["base64-text-id"]) == 403
+
+
+@pytest.mark.e2e
+@pytest.mark.xfail(strict=True, reason="R1 finding 1 end to end: rawscan proves the request "
+                   "clean, baomi forwards the resident ID (base64 of JSON) / an OLE file "
+                   "(on_uninspectable: block) to the upstream unchanged")
+@pytest.mark.parametrize("case", ["base64-json-id", "base64-ole"])
+def test_e2e_what_hides_under_base64_json_or_a_document_is_blocked(baomi, http_up, case):
+    before = len(http_up.received)
+    assert post_through(baomi, http_up, E2E_BODIES[case]) == 403
+    assert len(http_up.received) == before
