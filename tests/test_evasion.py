@@ -8,6 +8,7 @@ import gzip
 import html
 import json
 import os
+import random
 import re
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -229,7 +230,9 @@ def test_a_document_under_base64_cannot_be_masked() -> None:
         "customer_phone_number_field",
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",  # sha256 hex
         "6222021234567890123",  # digits are a number, not base64
-        b64(os.urandom(48)),  # encrypted or random bytes
+        # encrypted or random bytes; fixed, not os.urandom: about 1 draw in 80 happens to
+        # decode into a layer (37 of 3,000 measured), which made the test fail at random
+        b64(random.Random(48).randbytes(48)),
         b64("short"),  # under 16 characters
         "100% sure, 50%off",
         "AT&T and R&D &amp; friends",  # markup entities alone are ordinary text
