@@ -100,9 +100,6 @@ HIDDEN_IN_A_LAYER = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="R1 finding 1: rawscan proves clean a base64 layer "
-                   "that decodes to JSON/a document (probe view has no segments; "
-                   "layers._Node.of drops it)")
 @pytest.mark.parametrize("value", HIDDEN_IN_A_LAYER.values(), ids=HIDDEN_IN_A_LAYER.keys())
 def test_data_under_a_base64_layer_is_never_proved_clean(value):
     raw = request(json.dumps({"payload": value}))
@@ -112,8 +109,6 @@ def test_data_under_a_base64_layer_is_never_proved_clean(value):
     assert not isinstance(Triage(SELECTOR).local(raw, LIMITS), Clean)
 
 
-@pytest.mark.xfail(strict=True, reason="R1 finding 1b: rawscan proves clean base64 of a file "
-                   "the full path refuses (OLE, 7z, RAR): the policy's failure action is skipped")
 @pytest.mark.parametrize("data", [OLE, b"7z\xbc\xaf\x27\x1c" + bytes(64),
                                   b"Rar!\x1a\x07\x00" + bytes(64), gzip.compress(OLE)],
                          ids=["ole", "7z", "rar", "gzip-ole"])
@@ -124,9 +119,6 @@ def test_a_refused_file_under_base64_is_never_proved_clean(data):
     assert reason is not None
 
 
-@pytest.mark.xfail(strict=True, reason="R1 finding 1c: rawscan proves clean a base64 PNG; its "
-                   "Inspection counts 0 images where the full path counts 1 "
-                   "(content.images: block is bypassed)")
 def test_an_image_under_base64_is_counted_or_not_proved():
     raw = request(json.dumps({"avatar": b64(png())}))
     assert extract(raw, LIMITS).images == 1
@@ -135,9 +127,6 @@ def test_an_image_under_base64_is_counted_or_not_proved():
         assert proof.inspection is not None and proof.inspection.images == 1
 
 
-@pytest.mark.xfail(strict=True, reason="R1 finding 1d: the leaves of a JSON document written "
-                   "inside a string are not probed (same cause): a negative 19-digit number's "
-                   "base64url layer is selected by the full path only")
 def test_the_leaves_of_json_inside_a_string_are_probed():
     # The number -1922470981961689464 is base64url of GB18030 text the selector flags.
     raw = request('{"a": "[-1922470981961689464]"}')
@@ -301,9 +290,6 @@ def test_e2e_an_id_under_base64_text_is_blocked(baomi, http_up):
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason="R1 finding 1 end to end: rawscan proves the request "
-                   "clean, baomi forwards the resident ID (base64 of JSON) / an OLE file "
-                   "(on_uninspectable: block) to the upstream unchanged")
 @pytest.mark.parametrize("case", ["base64-json-id", "base64-ole"])
 def test_e2e_what_hides_under_base64_json_or_a_document_is_blocked(baomi, http_up, case):
     before = len(http_up.received)

@@ -32,6 +32,7 @@ from functools import lru_cache
 from itertools import compress
 
 from detectors.batch import SegmentSelector, person_context
+from detectors.model import Segment
 from proxy.extraction.archives import GZIP
 from proxy.extraction.decode import Budget, decode_text, parse_content_encoding
 from proxy.extraction.extract import Limits, RawRequest, extract, sniff
@@ -143,9 +144,12 @@ def _opens(texts: list[str], limits: Limits) -> bool:
 
 
 class _Opened:
-    """What the probe's openers return: a view of nothing (the layer is what counts)."""
+    """What the probe's openers return: a view with one empty segment. Not none:
+    ``layers`` keeps only layers whose view has segments, so an empty view made base64 of a
+    JSON document, of a file or of an image look like "nothing opened" (review finding,
+    tests/test_fastpath_attacks.py)."""
 
-    segments: tuple = ()
+    segments: tuple[Segment, ...] = (Segment("", "probe"),)
 
     def render(self, edits) -> bytes:
         raise AssertionError("a probe is never rendered")
