@@ -75,6 +75,10 @@ DANGEROUS_VALUES = [
     "Project Falcon", "4001234567", "SO-2026-11-27-000123", "3f2a9c1e-7b4d-4e8a-9c1f-2b3d4e5f6a7b",
     "deliver to dock 3", "标准件 standard part", "北京市朝阳区建国路88号", "", " ", "SKU-00001",
     "2026-11-27T10:00:00Z", "aGVsbG8gd29ybGQgaGVsbG8=", "AAAAAAAAAAAAAAAAAAAA",
+    base64.b64encode(json.dumps({"tel": MOBILE}).encode()).decode(),  # a layer that opens JSON
+    "data:application/json;base64," + base64.b64encode(f"[{MOBILE}]".encode()).decode(),
+    base64.b64encode(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(64)).decode(),  # OLE: refused
+    "[-1922470981961689464]",  # JSON in a string whose leaf is a base64url layer
 ]
 KEYS = ["sku", "qty", "note", "id", "items", "data", "name", "customerName", "productName",
         "收件人", "receiver", "holder", "contact", "13800138000", "a@b.cn", "k1", "desc", "tel",
@@ -113,6 +117,12 @@ def test_proved_clean_means_the_full_path_selects_nothing(document, url, headers
     body = json.dumps(document, ensure_ascii=ascii_only,
                       separators=(",", ":") if compact else None)
     assert_exact(request(body, headers, url), TERMS if terms else SELECTOR)
+
+
+@pytest.mark.parametrize("value", DANGEROUS_VALUES)
+def test_each_dangerous_value_alone_agrees(value):
+    for document in ({"note": value}, [value], {"items": [{"sku": "A-1", "desc": value}]}):
+        assert_exact(request(json.dumps(document, ensure_ascii=False)))
 
 
 @settings(max_examples=100, deadline=None)
