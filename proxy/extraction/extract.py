@@ -35,7 +35,7 @@ import email.utils
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import quote, quote_plus, unquote_to_bytes
@@ -577,43 +577,50 @@ def _quick_spans(
 ) -> dict[int, tuple[int, int]] | None:
     """Each edited leaf's token, found by its value; for a text with no backslash.
 
-    Without a backslash no quote is escaped, so every ``"`` delimits a string and an
-    occurrence of ``"value"`` whose first quote has an even number of quotes before it is a
-    string token holding exactly ``value``. Leaves keep document order, so the r-th segment
+    Without a backslash no quote is escaped, so every ``"`` delimits a string: one split at
+    the quotes gives every string token. Leaves keep document order, so the r-th segment
     with a given text is the r-th leaf token with that text, provided both counts agree (a
     number leaf with the same digits makes them differ: None, and ``_scanned_spans`` decides).
+    One pass over the text and one over the segments, however many leaves are edited or
+    share a value (a list of 1,000 equal masked phones is common).
     """
-    texts = [segment.text for segment in segments]
-    spans = {}
-    for i in new:
-        same = [j for j, t in enumerate(texts) if t == texts[i]]
-        tokens = _string_leaves(text, texts[i])
-        if len(tokens) != len(same):
+    wanted = {segments[i].text for i in new}
+    tokens = _string_leaves(text, wanted)
+    same: dict[str, list[int]] = {}
+    for j, segment in enumerate(segments):
+        if segment.text in wanted:
+            same.setdefault(segment.text, []).append(j)
+    spans: dict[int, tuple[int, int]] = {}
+    for value, indices in same.items():
+        found = tokens.get(value, [])
+        if len(found) != len(indices):
             return None
-        spans[i] = tokens[same.index(i)]
+        spans.update((j, span) for j, span in zip(indices, found, strict=True) if j in new)
     return spans
 
 
 _COLON = re.compile(r"[ \t\n\r]*:")
 
 
-def _string_leaves(text: str, value: str) -> list[tuple[int, int]]:
-    """Spans of the string tokens holding ``value`` that ``_walk`` makes segments of (values;
-    keys only when they are data), in a ``text`` without backslashes.
+def _string_leaves(text: str, values: Set[str]) -> dict[str, list[tuple[int, int]]]:
+    """Spans, by value, of the string tokens holding one of ``values`` that ``_walk`` makes
+    segments of (values; keys only when they are data), in a ``text`` without backslashes.
 
-    >>> _string_leaves('{"a": "a", "x": ["a"], "y": "ba"}', "a")
-    [(6, 9), (17, 20)]
+    >>> _string_leaves('{"a": "a", "x": ["a"], "y": "ba", "13800138000": 1}', {"a", "13800138000"})
+    {'a': [(6, 9), (17, 20)], '13800138000': [(34, 47)]}
     """
-    token = '"' + value + '"'
-    spans = []
-    at = text.find(token)
-    while at >= 0:
-        end = at + len(token)
-        if text.count('"', 0, at) % 2 == 0:  # an opening quote: this is a whole token
+    spans: dict[str, list[tuple[int, int]]] = {}
+    parts = text.split('"')
+    at = 0  # where parts[k] starts in text
+    for k, part in enumerate(parts):
+        # odd parts lie between an opening and a closing quote; a last odd part has no
+        # closing quote (not JSON: the walk would not have parsed it)
+        if k % 2 and k < len(parts) - 1 and part in values:
+            end = at + len(part) + 1
             key = _COLON.match(text, end) is not None
-            if _DATA_KEY.search(value) if key else value:
-                spans.append((at, end))
-        at = text.find(token, at + 1)
+            if _DATA_KEY.search(part) if key else part:
+                spans.setdefault(part, []).append((at - 1, end))
+        at += len(part) + 1
     return spans
 
 
