@@ -16,7 +16,7 @@ import pytest
 import spacy
 from detection_support import shared_detector
 
-from detectors import nlp
+from detectors import model_names, nlp
 from detectors.engine import Detector, DetectorConfig
 from detectors.model import Segment
 from detectors.nlp import NER_SCORE, SHIPPED, load_ner
@@ -463,7 +463,7 @@ def test_training_reads_the_recorded_commit_not_the_checked_out_file(tmp_path):
 def test_a_chinese_guess_must_stand_as_a_name(text, span, shaped):
     """Structure, not a list: a model PERSON guess inside a longer dictionary word, or at the
     head of a shop or brand name, is dropped (generated clean payloads: 江小白专卖店)."""
-    assert nlp._chinese_name_shaped(text, *span) is shaped
+    assert model_names.chinese_name_shaped(text, *span) is shaped
 
 
 def test_brand_shops_are_no_people_but_names_still_are():

@@ -43,6 +43,7 @@ from detectors.fieldnames import (  # noqa: F401 - re-exported: the recognizer's
     names_a_thing,
 )
 from detectors.lexicon import not_names, surnames
+from detectors.model_names import chinese_name_shaped, ner_score
 from detectors.recognizers.base import ScoredPatternRecognizer
 from detectors.tables import DELIMITERS, cells, column_header
 
@@ -497,9 +498,7 @@ def prose_name(word: str) -> bool:
 def kept_as_model_name(text: str, start: int, end: int) -> bool:
     """Nothing the model's own guesses are refused for: a place's ending (杨浦区, 张家界),
     a brand, the head of a shop's name (江小白|专卖店)."""
-    from detectors import nlp  # nlp imports this module (name_on_words)
-
-    return nlp.ner_score(text[start:end]) is not None and nlp._chinese_name_shaped(text, start, end)
+    return ner_score(text[start:end]) is not None and chinese_name_shaped(text, start, end)
 
 
 def listed_with(text: str, start: int, end: int, guesses: list[tuple[int, int]]) -> bool:
@@ -520,7 +519,7 @@ def name_on_words(text: str, start: int, end: int) -> tuple[int, int]:
     a word moves to that word's start or end, whichever leaves a name (周恩|来 -> 周恩来,
     曹爽兄|弟 -> 曹爽, 主人翁|高松翔 -> 高松翔); ``(start, start)`` when none does
     (公司|副总: no name). Edges already on word bounds are kept; a place that reads like a
-    name (曹家|渡 -> 曹家渡) is ``nlp.ner_score``'s to refuse.
+    name (曹家|渡 -> 曹家渡) is ``model_names.ner_score``'s to refuse.
 
     >>> text = "罢免曹爽兄弟，杜宇代表中国出战"
     >>> text[slice(*name_on_words(text, 2, 5))], text[slice(*name_on_words(text, 7, 10))]

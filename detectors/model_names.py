@@ -1,0 +1,77 @@
+"""What a NER model's PERSON guess must look like to be reported as a name.
+
+Shared by the NLP engine (detectors/nlp.py, which reads the model's guesses) and the person
+recognizer (detectors/recognizers/person.py, which adds names beside them), so neither
+imports the other's module both ways.
+"""
+
+from __future__ import annotations
+
+import re
+
+import jieba
+import jieba.posseg
+
+from detectors.lexicon import not_names, surnames
+
+NER_SCORE = 0.7  # a model's guess: above the threshold, below checksummed identifiers
+WEAK_NER_SCORE = 0.5  # a guess without the marks of a name (see ner_score)
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Place and building words end a place's name, not a person's: 杨浦区, 周庄, 黄鹤楼, 陈家祠.
+CN_PLACE_END = "省市区县镇乡村街路道州山河湖岛城庄楼祠角界寺庙桥园宫殿门湾港堂院塔关坊汇渡井岭"
+
+
+def ner_score(name: str) -> float | None:
+    """How much a PERSON guess looks like a name; None: not one.
+
+    >>> ner_score("王小明"), ner_score("小明"), ner_score("Alice Walker"), ner_score("Alice")
+    (0.7, 0.5, 0.7, 0.5)
+    >>> ner_score("王"), ner_score("alice"), ner_score("2024"), ner_score("李宁"), ner_score("杨浦区")
+    (None, None, None, None, None)
+    >>> ner_score("欧阳娜娜"), ner_score("张江高科")
+    (0.7, None)
+    """
+    if CJK.search(name):
+        if "·" in name or "•" in name:  # a transliterated foreign name: 约翰·史密斯
+            return NER_SCORE
+        if not 2 <= len(name) <= 4 or not all(CJK.match(c) for c in name):
+            return None
+        if len(name) == 4 and surnames().surname_length(name) != 2:
+            return None  # four characters are a name with a compound surname (欧阳娜娜) only
+        if name in not_names() or name[-1] in CN_PLACE_END:
+            return None  # brands, shops and places that read like names (李宁, 周大福)
+        tag = jieba.posseg.dt.word_tag_tab.get(name)
+        if tag is not None and not tag.startswith("nr"):
+            return None  # a dictionary word that is not a name: 龙井 (ns), 方圆 (n)
+        return NER_SCORE if surnames().starts_name(name) else WEAK_NER_SCORE
+    parts = name.replace("-", " ").split()
+    if not parts or not all(p[:1].isupper() and p.isalpha() for p in parts if p.isalpha()):
+        return None  # "ray rice", "2024": a name in our traffic is capitalised
+    if not any(p.isalpha() and len(p) > 1 for p in parts):
+        return None
+    return NER_SCORE if len(parts) >= 2 else WEAK_NER_SCORE
+
+
+def chinese_name_shaped(text: str, start: int, end: int) -> bool:
+    """A Chinese guess stands as a word of its own: on jieba's word boundaries (so not inside
+    a longer dictionary word: 北京 in 北京大学, 曹家 in 曹家渡) and not the head of a shop or
+    brand name (江小白专卖店)."""
+    return on_word_bounds(text, start, end) and SHOP_AFTER.match(text, end) is None
+
+
+# A shop's or brand's name is followed by what it is: 江小白专卖店, 汤臣倍健官网 (the model
+# saw 江小白, 汤臣倍; up to two characters of the brand may remain). A person's name is
+# not, but may own one through a particle: 张伟的公司 keeps 张伟.
+SHOP_AFTER = re.compile(
+    "((?![的之和与及在是])[\u4e00-\u9fff]){0,2}"
+    "(专卖店|旗舰店|专营店|门店|分店|官网|官方|集团|公司|品牌|连锁)"
+)
+
+
+def on_word_bounds(text: str, start: int, end: int) -> bool:
+    """Do jieba's words (read around the span) start at ``start`` and end at ``end``?"""
+    low, high = max(0, start - 6), min(len(text), end + 6)
+    bounds: set[int] = set()
+    for _, a, b in jieba.tokenize(text[low:high], HMM=True):
+        bounds.update((low + a, low + b))
+    return start in bounds and end in bounds
