@@ -237,10 +237,46 @@ def test_a_document_under_base64_cannot_be_masked() -> None:
         "100% sure, 50%off",
         "AT&T and R&D &amp; friends",  # markup entities alone are ordinary text
         "/usr/local/share/applications/org.example",
+        # 12-15 characters: decoded only when clearly base64 (padding, or mixed case and
+        # digits) and the bytes are printable UTF-8
+        "getCustomerName",
+        "isPhoneVerified",
+        "orderStatusCode",
+        "customerAddress",
+        "3f2a9b7c1d4e",  # short hex id
+        "a1b2c3d4e5f6a7",
+        "ORD20261206001",
+        "user_12345678",
+        "SKU-2026-00001",
+        "sortByCreatedAt=desc",  # key=value, not padding
+        "QOBdVti9n4dte2",  # a random id whose bytes GB18030 would read as text
+        "ktPVT0JrwNVo",
     ],
 )
 def test_ordinary_values_are_not_decoded(value: str) -> None:
     assert list(located(as_json(v=value))) == ["json:$.v"]
+
+
+@pytest.mark.parametrize(
+    ("request_", "location"),
+    [
+        pytest.param(as_json(p=b64(PHONE)), "json:$.p|base64", id="padded"),
+        pytest.param(as_json(p=b64(PHONE).rstrip("=")), "json:$.p|base64", id="unpadded"),
+        pytest.param(as_json(p=b64url(PHONE)), "json:$.p|base64", id="base64url"),
+        pytest.param(as_json(p="tel=" + b64(PHONE) + "&x=1"), "json:$.p|base64", id="in-text"),
+        pytest.param(as_form("tel=" + quote(b64(PHONE))), "form:tel|base64", id="form"),
+    ],
+)
+def test_base64_of_a_bare_mobile_is_decoded(request_: RawRequest, location: str) -> None:
+    """base64 of 11 digits is 15 characters and '=' ("MTM4MDAxMzgwMDA="), under the
+    16-character bar that keeps words and identifiers out."""
+    assert located(request_)[location] == PHONE
+
+
+def test_a_masked_short_base64_run_keeps_its_padding() -> None:
+    ex = extract(as_json(p=b64(PHONE)), SMALL)
+    new = json.loads(ex.rewrite({1: [(3, 7, "****")]}).body)["p"]
+    assert new == b64("138****8000") and new.endswith("=")
 
 
 @pytest.mark.parametrize(

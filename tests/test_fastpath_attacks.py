@@ -135,14 +135,28 @@ def test_the_leaves_of_json_inside_a_string_are_probed():
     assert reason is not None
 
 
-@pytest.mark.xfail(strict=True, reason="R1 side finding (both paths, not the fast path): "
-                   "base64 of an 11-digit mobile is a 15-character run (+ '='), under the "
-                   "16-character minimum of layers._MAYBE_LAYER/_B64_RUN: never decoded")
 def test_base64_of_a_bare_mobile_is_decoded():
+    # R1 side finding (both paths, not the fast path): base64 of an 11-digit mobile is a
+    # 15-character run (+ '='), under the 16-character minimum: it was never decoded.
     value = b64(MOBILE.encode())
     assert value == "MTM4MDAxMzgwMDA="
     _, full = fast_and_full(request(json.dumps({"p": value})))
     assert full == ["json:$.p|base64"]
+
+
+@pytest.mark.parametrize("value", [
+    b64(MOBILE.encode()), b64(MOBILE.encode()).rstrip("="), f"tel={b64(MOBILE.encode())}&x=1",
+    base64.urlsafe_b64encode(f"{MOBILE}?".encode()).decode(),
+])
+def test_a_short_base64_run_is_never_proved_clean(value):
+    """rawscan's line finder looks for runs of 12+ and keeps those ``may_open`` keeps."""
+    assert fast_and_full(request(json.dumps({"p": value}))) == ("layer", ["json:$.p|base64"])
+
+
+@pytest.mark.parametrize("value", ["getCustomerName", "3f2a9b7c1d4e", "ORD-A1B2C3D4",
+                                   "sortByCreatedAt=desc", "QOBdVti9n4dte2"])
+def test_a_short_run_that_is_not_base64_is_still_proved_clean(value):
+    assert fast_and_full(request(json.dumps({"p": value}))) == (None, [])
 
 
 # -- shapes that agree today (pins) --------------------------------------------------------------

@@ -7,8 +7,10 @@
 segments decoded from it, recursively; the original segment stays. Locations say how
 each one was reached:
 
-    json:$.payload|base64            base64 / base64url runs of 16+ characters (also
-                                     MIME line-wrapped blocks and data: URLs)
+    json:$.payload|base64            base64 / base64url runs of 16+ characters, of 12-15
+                                     when clearly base64 (padded, or mixed case and
+                                     digits) and printable UTF-8 (also MIME line-wrapped
+                                     blocks and data: URLs)
     form:data|base64|json:$.phone    ... whose text was a JSON document
     json:$.file|base64:pdf:page1     ... whose bytes were a document (PDF, DOCX, XLSX, ZIP)
     json:$.blob|base64|gzip          ... whose bytes were gzip
@@ -277,9 +279,22 @@ def layered(view: View, depth: int, scope: Scope) -> View:
     return _Layered(view, nodes, tuple(s for node in nodes for s in node.segments))
 
 
+# A base64 run of 12-15 characters is tried only when it is clearly base64: '=' padding
+# that makes it a multiple of 4 (base64 of an 11-digit mobile is "MTM4MDAxMzgwMDA="), or
+# digits, upper and lower case mixed ("MTM4MDAxMzgwMDA"). Words, camelCase names and
+# lower-case hex or ids of that length are not: most of them would be wasted decodes.
+_SHORT_B64 = (
+    r"(?<![A-Za-z0-9+/_-])"
+    r"(?:[A-Za-z0-9+/_-]{14}==|[A-Za-z0-9+/_-]{15}="
+    r"|(?=[A-Za-z0-9+/_-]{0,14}[0-9])(?=[A-Za-z0-9+/_-]{0,14}[a-z])"
+    r"(?=[A-Za-z0-9+/_-]{0,14}[A-Z])[A-Za-z0-9+/_-]{12,15})"
+    r"(?![A-Za-z0-9+/_=-])"
+)
 # A superset of what any decoder below starts from: a base64 run, a percent escape, an
 # entity, a backslash escape, or JSON text. Most values have none and skip every decoder.
-_MAYBE_LAYER = re.compile(r"[A-Za-z0-9+/_-]{16}|%[0-9A-Fa-f]{2}|&|\\|^\s*[\[{]")
+_MAYBE_LAYER = re.compile(
+    r"[A-Za-z0-9+/_-]{16}|" + _SHORT_B64 + r"|%[0-9A-Fa-f]{2}|&|\\|^\s*[\[{]"
+)
 
 
 def may_open(text: str) -> bool:
@@ -287,6 +302,8 @@ def may_open(text: str) -> bool:
 
     >>> may_open("SKU-00001 standard part"), may_open("Kzg2MTM4MDAxMzgwMDA="), may_open("a%20b")
     (False, True, True)
+    >>> may_open("MTM4MDAxMzgwMDA="), may_open("getCustomerName"), may_open("3f2a9b7c1d4e")
+    (True, False, False)
     """
     return _MAYBE_LAYER.search(text) is not None or has_invisible(text)
 
@@ -311,10 +328,16 @@ def openable_lines(text: str) -> list[str]:
     # characters: ASCII, as in _MAYBE_LAYER) or " ", newlines kept; re tries every position.
     runs = data.translate(_RUN_BYTES)
     lines, pos = [], 0
-    while (at := runs.find(_RUN, pos)) >= 0:
-        start = runs.rfind(b"\n", 0, at) + 1
+    while (at := runs.find(_SHORT_RUN, pos)) >= 0:  # the start of a run: pos is not in one
         end = runs.find(b"\n", at)
         end = len(runs) if end < 0 else end
+        run_end = runs.find(b" ", at, end)
+        run_end = end if run_end < 0 else run_end
+        # 16 run characters may open; 12-15 only when clearly base64 (what follows matters)
+        if run_end - at < 16 and not _SHORT_B64_AT.match(data[at : run_end + 3].decode("latin-1")):
+            pos = run_end  # the rest of the line may hold another run
+            continue
+        start = runs.rfind(b"\n", 0, at) + 1
         lines.append(data[start:end].decode("utf-8", "surrogatepass"))
         pos = end + 1
     return lines
@@ -323,6 +346,8 @@ def openable_lines(text: str) -> list[str]:
 _RUN_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-"  # _MAYBE_LAYER's
 _RUN_BYTES = bytes(0x61 if b in _RUN_CHARS else 0x0A if b == 0x0A else 0x20 for b in range(256))
 _RUN = b"a" * 16
+_SHORT_RUN = b"a" * 12  # the shortest base64 run tried (_SHORT_B64)
+_SHORT_B64_AT = re.compile(_SHORT_B64)  # matched where a run starts
 
 
 def opens(text: str, openers: Openers, max_depth: int, budget: Budget) -> bool:
@@ -436,7 +461,7 @@ def _embedded_json(segment: Segment, depth: int, scope: Scope) -> _Whole | None:
 
 # ---------------------------------------------------------------- base64
 
-_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}|" + _SHORT_B64)
 _B64_PIECE = re.compile(r"[^/]{16,}")  # a run that is a path: try each step
 # MIME style: lines of base64 only, the first one 16+ characters long
 _B64_BLOCK = re.compile(r"(?m)^[A-Za-z0-9+/]{16,}(?:\r?\n[A-Za-z0-9+/]+={0,2})+(?=\r?$)")
@@ -494,8 +519,30 @@ def _base64_layer(
     if decoded is None:
         return None
     data, style = decoded
+    if len(data) < _SHORT_BYTES and not _printable_utf8(data):
+        return None
     child = _bytes_view(data, segment.location + "|base64", segment.context, depth, scope)
     return _Whole(start, end, child, style.encode) if child else None
+
+
+# Runs under 16 characters (_SHORT_B64) decode to at most 11 bytes; GB18030 reads about
+# 1 in 16 random ones as text (identifiers, nonces), UTF-8 almost none. What is that short
+# and worth finding (a mobile, an email, a name) is printable UTF-8.
+_SHORT_BYTES = 12
+
+
+def _printable_utf8(data: bytes) -> bool:
+    r"""Are the bytes of a short run text worth reading?
+
+    >>> _printable_utf8(b"13800138000"), _printable_utf8("张三丰".encode())
+    (True, True)
+    >>> _printable_utf8(b"\x81\x30"), _printable_utf8(b"1\x003")
+    (False, False)
+    """
+    try:
+        return data.decode("utf-8").isprintable()
+    except UnicodeDecodeError:
+        return False
 
 
 def _b64decode(run: str) -> tuple[bytes, _Base64Style] | None:
