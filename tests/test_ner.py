@@ -494,3 +494,8 @@ def test_training_swaps_in_names_of_the_train_part_only():
     names = {ent.text for doc in docs for ent in doc.ents}
     assert names <= set(pool) and held_names.isdisjoint(names)
     assert all(doc.text.endswith("说了") for doc in docs)
+    # Without names (the shipped recipe, no --swap-names) the second copy is the same sentence.
+    plain = DocBin()
+    assert train._add(found, "", tokenizer, plain, DocBin())["swapped"] == 0
+    texts = [doc.text for doc in plain.get_docs(tokenizer.vocab)]
+    assert texts[0::2] == texts[1::2] == [text for i, (text, _) in enumerate(found) if not train._held(i)]

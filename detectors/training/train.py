@@ -29,7 +29,7 @@ from spacy.tokens import DocBin, Span
 
 from detectors import ner_tokens
 from detectors.nlp import MANIFEST
-from detectors.training.corpora import DEFAULT_ROOT, GUM, SOURCES, gum_sentences, sentences
+from detectors.training.corpora import DEFAULT_ROOT, GUM, MORE, SOURCES, gum_sentences, sentences
 from detectors.training.corpora import Span as CharSpan
 
 HERE = Path(__file__).parent
@@ -39,26 +39,29 @@ HOLD_OUT = 20  # every 20th training sentence selects the checkpoint
 LEGAL_FROM = HERE.parent / "models" / "ner"
 LEGAL = ("LICENSE", "NOTICE")
 LICENCE = "CC BY-SA 4.0"
-# Chinese sentences are seen twice per epoch (Chinese names are the harder half); the second
-# copy of a sentence with names carries other names of the train part (``swap_names``).
+# Chinese sentences are seen twice per epoch (Chinese names are the harder half); with
+# ``--swap-names`` the second copy of a sentence with names carries other names of the train
+# part (``swap_names``) instead of the same ones.
 REPEAT = {"": 2, " ": 1}
 SEED = 13
 Sentence = tuple[str, list[CharSpan]]
 
 
-def doc_bins(root: Path) -> tuple[DocBin, DocBin, dict[str, dict[str, int]]]:
+def doc_bins(
+    root: Path, sources: Sequence = SOURCES, swap: bool = False
+) -> tuple[DocBin, DocBin, dict[str, dict[str, int]]]:
     nlp = spacy.blank("xx")
     tokenizer = ner_tokens.NerTokenizer(nlp.vocab)
     train, held = DocBin(), DocBin()
     counts: dict[str, dict[str, int]] = {}
-    read = [(source_key(s), s.joiner, list(sentences(s, root))) for s in SOURCES]
+    read = [(source_key(s), s.joiner, list(sentences(s, root))) for s in sources]
     read.append((source_key(GUM), GUM.joiner, list(gum_sentences(GUM, root))))
     names: dict[str, list[str]] = {joiner: [] for joiner in REPEAT}
     for _, joiner, found in read:
         names[joiner] += name_pool(found)
     rng = random.Random(SEED)  # noqa: S311 -- reproducible augmentation, not a secret
     for key, joiner, found in read:
-        counts[key] = _add(found, joiner, tokenizer, train, held, names[joiner], rng)
+        counts[key] = _add(found, joiner, tokenizer, train, held, names[joiner] if swap else (), rng)
     return train, held, counts
 
 
@@ -105,7 +108,8 @@ def _held(index: int) -> bool:
 def _add(found: list[Sentence], joiner: str, tokenizer, train: DocBin, held: DocBin,
          names: Sequence[str] = (), rng: random.Random | None = None) -> dict[str, int]:
     """Every HOLD_OUT-th sentence into ``held`` (bench/quality/tune.py reads the same ones),
-    the others into ``train``, Chinese ones twice (the copy with ``names`` swapped in)."""
+    the others into ``train``, Chinese ones twice (the copy with ``names`` swapped in, if
+    any are given)."""
     rng = rng or random.Random(SEED)  # noqa: S311 -- reproducible augmentation, not a secret
     count = {"sentences": 0, "entities": 0, "dropped": 0, "swapped": 0}
     for index, (text, spans) in enumerate(found):
@@ -114,7 +118,7 @@ def _add(found: list[Sentence], joiner: str, tokenizer, train: DocBin, held: Doc
             continue
         train.add(_doc(text, spans, tokenizer, count))
         for _ in range(REPEAT[joiner] - 1):
-            if any(label == "PERSON" for *_, label in spans):
+            if names and any(label == "PERSON" for *_, label in spans):
                 count["swapped"] += 1
                 train.add(_doc(*swap_names(text, spans, names, rng), tokenizer, None))
             else:
@@ -158,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE.parent / "models" / "ner")
     parser.add_argument("--work", type=Path, default=None, help="keep DocBins and checkpoints here")
     parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--more-data", action="store_true",
+                        help="also corpora.MORE (tried, not shipped yet: SOURCES.md)")
+    parser.add_argument("--swap-names", action="store_true",
+                        help="the second copy of a Chinese sentence carries other names")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="a config.cfg override for an experiment, e.g. components.tok2vec.model.width=80",
@@ -166,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="baomi-ner-"))
     work.mkdir(parents=True, exist_ok=True)
     legal = {name: (LEGAL_FROM / name).read_bytes() for name in LEGAL}  # before hours of work
-    train, held, counts = doc_bins(args.corpora)
+    sources = (*SOURCES, *MORE) if args.more_data else SOURCES
+    train, held, counts = doc_bins(args.corpora, sources, args.swap_names)
     train.to_disk(work / "train.spacy")
     held.to_disk(work / "held.spacy")
     print(json.dumps(counts, indent=1), flush=True)
@@ -181,12 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     from spacy.cli.train import train as spacy_train
 
     spacy_train(HERE / "config.cfg", work / "output", overrides=overrides)
-    _ship(work / "output" / "model-best", args.out, counts, legal)
+    _ship(work / "output" / "model-best", args.out, counts, legal, sources)
     return 0
 
 
 def _ship(
-    best: Path, out: Path, counts: dict[str, dict[str, int]], legal: dict[str, bytes]
+    best: Path, out: Path, counts: dict[str, dict[str, int]], legal: dict[str, bytes],
+    sources: Sequence = SOURCES,
 ) -> None:
     """The best checkpoint -> ``out``, with its sources in meta.json and the shipped
     model's LICENSE and NOTICE (the licence and attribution do not change with a retrain)."""
@@ -206,7 +216,7 @@ def _ship(
         sources=[
             {"repo": s.repo, "commit": s.commit, "path": s.path, "licence": s.licence}
             | counts[source_key(s)]
-            for s in (*SOURCES, GUM)
+            for s in (*sources, GUM)
         ],
     )
     (out / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
