@@ -283,17 +283,22 @@ def layered(view: View, depth: int, scope: Scope) -> View:
 # that makes it a multiple of 4 (base64 of an 11-digit mobile is "MTM4MDAxMzgwMDA="), or
 # digits, upper and lower case mixed ("MTM4MDAxMzgwMDA"). Words, camelCase names and
 # lower-case hex or ids of that length are not: most of them would be wasted decodes.
-_SHORT_B64 = (
-    r"(?<![A-Za-z0-9+/_-])"
+_SHORT_RUN_AT_START = (  # where a run starts
     r"(?:[A-Za-z0-9+/_-]{14}==|[A-Za-z0-9+/_-]{15}="
     r"|(?=[A-Za-z0-9+/_-]{0,14}[0-9])(?=[A-Za-z0-9+/_-]{0,14}[a-z])"
     r"(?=[A-Za-z0-9+/_-]{0,14}[A-Z])[A-Za-z0-9+/_-]{12,15})"
     r"(?![A-Za-z0-9+/_=-])"
 )
+_SHORT_B64 = r"(?<![A-Za-z0-9+/_-])" + _SHORT_RUN_AT_START
 # A superset of what any decoder below starts from: a base64 run, a percent escape, an
 # entity, a backslash escape, or JSON text. Most values have none and skip every decoder.
+# Runs are tried only where one of 12+ characters starts (the cheap test first: re tries
+# every position): ~0.76 us a typical value, against ~1.26 trying both run patterns at
+# every position and ~0.55 with 16+ runs only (measured, one core).
 _MAYBE_LAYER = re.compile(
-    r"[A-Za-z0-9+/_-]{16}|" + _SHORT_B64 + r"|%[0-9A-Fa-f]{2}|&|\\|^\s*[\[{]"
+    r"(?=[A-Za-z0-9+/_-]{12})(?<![A-Za-z0-9+/_-])(?:[A-Za-z0-9+/_-]{16}|"
+    + _SHORT_RUN_AT_START
+    + r")|%[0-9A-Fa-f]{2}|&|\\|^\s*[\[{]"
 )
 
 
