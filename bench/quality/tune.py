@@ -10,6 +10,11 @@ learnt from it), read by the training recipe's own readers, plus a seeded sample
 address corpus's TRAIN split placed in the dev carrier sentences (``textreaders.DEV_FRAMES``).
 Nothing is written anywhere: the sentences are read from the local mirrors on every run
 (the address corpus states no licence, so it is never vendored).
+
+A held-out sentence that is also in the part the model trains on (a repost, a stock line
+such as ``Figure 1.``), or in any dev or test split scored by ``score.py --real``, is
+dropped (``seen_keys``; compared by ``seen.key``): the model learnt the one, and tuning on
+the other would tune on evaluation text. Dropped sentences leave gaps in the ids.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from bench.quality import vendor
+from bench.quality import seen, vendor
 from bench.quality.real import Text
 from bench.quality.textreaders import read_gum
 from detectors.training import corpora, train
@@ -97,7 +102,21 @@ def unspaced(text: str) -> str:
     return "".join(text.split())
 
 
-def corpus_texts(name: str, root: Path) -> list[Text]:
+def evaluation_keys(root: Path) -> frozenset[str]:
+    """Keys of every sentence of the labelled dev and test splits ``vendor`` samples from
+    (the whole split, not only the sample: stricter, and the same whatever the limits)."""
+    labelled = [s for s in vendor.SOURCES if s.name not in vendor.CLEAN]
+    return seen.keys(
+        row["text"] for s in labelled for row in vendor.records(s, vendor.Mirror(root, s), 0)
+    )
+
+
+def seen_keys(root: Path) -> frozenset[str]:
+    """What a tuning sentence must not be: trained on, or dev/test evaluation text."""
+    return seen.training_keys(root, held_out_too=False) | evaluation_keys(root)
+
+
+def corpus_texts(name: str, root: Path, excluded: frozenset[str] = frozenset()) -> list[Text]:
     source, lang = CORPORA[name]
     if isinstance(source, corpora.Gum):
         found: Iterable = corpora.gum_sentences(source, root)
@@ -106,14 +125,16 @@ def corpus_texts(name: str, root: Path) -> list[Text]:
         found, gum = corpora.sentences(source, root), {}
     texts = []
     for n, (text, spans) in enumerate(held_out(found)):
+        if seen.key(text) in excluded:
+            continue
         text, labelled = gum.get(unspaced(text), (text, persons(text, spans, lang)))
         texts.append(Text(f"{name}-{n:04d}", name, lang, text, tuple(map(tuple, labelled)), "tune"))
     return texts
 
 
-def address_texts(root: Path) -> list[Text]:
+def address_texts(root: Path, excluded: frozenset[str] = frozenset()) -> list[Text]:
     """A seeded sample of the address corpus's TRAIN split, each query in a dev frame."""
-    rows = vendor.records(ADDRESS, vendor.Mirror(root, ADDRESS), ADDRESS.limit)
+    rows = vendor.records(ADDRESS, vendor.Mirror(root, ADDRESS), ADDRESS.limit, excluded)
     return [
         Text(r["id"], r["source"], r["lang"], r["text"], tuple(map(tuple, r["spans"])), "tune")
         for r in rows
@@ -123,7 +144,11 @@ def address_texts(root: Path) -> list[Text]:
 def tune_texts(root: Path | None = None, sources: Sequence[str] = ()) -> list[Text]:
     """Every tuning sentence of ``sources`` (default: all of ``NAMES``)."""
     root = root or default_root()
+    excluded = seen_keys(root)
     texts = []
     for name in [n for n in NAMES if not sources or n in sources]:
-        texts += address_texts(root) if name == ADDRESS.name else corpus_texts(name, root)
+        if name == ADDRESS.name:
+            texts += address_texts(root, excluded)
+        else:
+            texts += corpus_texts(name, root, excluded)
     return texts

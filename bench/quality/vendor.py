@@ -11,6 +11,9 @@ into the repository's data folder, only into ``--out`` elsewhere. Labelled text 
 [[entity, start, end], ...]}``; clean payloads become ``clean/<source>.jsonl`` lines
 ``{"id", "source", "collection", "method", "url", "content_type", "body"}``.
 Sampling is seeded (``random.Random(source name)``) so a rebuild gives the same files.
+A sampled sentence that is also in a TRAIN split the shipped NER model reads
+(``seen.training_keys``: NFKC, lower-case, letters and digits compared) is dropped, its id
+left as a gap: the model saw it, so it is not held out. Each source's count is printed.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from bench.quality import seen
 from bench.quality.payloadreaders import (
     expected_entities,
     read_bkcmdb,
@@ -165,7 +169,16 @@ READERS: dict[str, Callable[[str], Iterator]] = {
 }  # fmt: skip
 
 
-def records(source: Source, mirror: Mirror, limit: int) -> list[dict]:
+def records(source: Source, mirror: Mirror, limit: int, trained: frozenset[str] = frozenset()) -> list[dict]:  # fmt: skip
+    """The source's rows, less the labelled sentences whose ``seen.key`` is in ``trained``."""
+    return unseen_records(source, mirror, limit, trained)[0]
+
+
+def unseen_records(
+    source: Source, mirror: Mirror, limit: int, trained: frozenset[str]
+) -> tuple[list[dict], int]:
+    """(rows, how many sampled sentences were dropped as seen in training). A dropped
+    sentence leaves a gap in the ids: the sample and the other rows stay as they were."""
     reader = READERS[source.read]
     items = [item for path in mirror.paths(source.path) for item in reader(mirror.read(path))]
     if source.name in CLEAN:
@@ -173,7 +186,7 @@ def records(source: Source, mirror: Mirror, limit: int) -> list[dict]:
     else:
         items = [item for item in items if item[0].strip()]
     keep = sorted(random.Random(source.name).sample(range(len(items)), limit)) if 0 < limit < len(items) else range(len(items))  # fmt: skip
-    out = []
+    out, dropped = [], 0
     for n, i in enumerate(keep):
         base = {"id": f"{source.name}-{n:04d}", "source": source.name}
         if source.name in CLEAN:
@@ -181,10 +194,12 @@ def records(source: Source, mirror: Mirror, limit: int) -> list[dict]:
             out.append(base | {"collection": source.split, "method": method, "url": url,
                                "content_type": content_type, "body": body,
                                "headers": [list(h) for h in headers]})  # fmt: skip
+        elif seen.key(items[i][0]) in trained:
+            dropped += 1
         else:
             text, spans = items[i]
             out.append(base | {"lang": source.lang, "split": source.split, "text": text, "spans": spans})  # fmt: skip
-    return out
+    return out, dropped
 
 
 def write(source: Source, rows: list[dict], out: Path) -> Path:
@@ -207,6 +222,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="items per source (0: all)")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n] or [s.name for s in SOURCES]
+    trained = seen.training_keys(args.mirrors) if set(names) - CLEAN else frozenset()
     for name in names:
         source = BY_NAME[name]
         if args.out.resolve() == DATA and not source.vendor:
@@ -216,8 +232,11 @@ def main() -> None:
             )
             continue
         limit = source.limit if args.limit is None else args.limit
-        rows = records(source, Mirror(args.mirrors, source), limit)
-        print(f"{name}: {len(rows)} items -> {write(source, rows, args.out)}", file=sys.stderr)
+        rows, dropped = unseen_records(source, Mirror(args.mirrors, source), limit, trained)
+        seen_note = (
+            "" if name in CLEAN else f" ({dropped} dropped: in the NER model's TRAIN splits)"
+        )
+        print(f"{name}: {len(rows)} items{seen_note} -> {write(source, rows, args.out)}", file=sys.stderr)  # fmt: skip
     if (args.out / "clean").is_dir():
         print(f"labels -> {write_expected(args.out)}", file=sys.stderr)
 
