@@ -4,7 +4,8 @@
 
 uvloop (libuv) runs mitmproxy's sockets, TLS and timers in C instead of asyncio's Python
 selector loop. It is optional and fails safe: not installed, ``BAOMI_EVENT_LOOP=asyncio``
-(an operator's way out should a mode misbehave under it), or a uvloop that cannot run
+(an operator's way out should a mode misbehave under it; any other value than ``uvloop``
+runs asyncio's loop too, with a warning), or a uvloop that cannot run
 mitmproxy's eager tasks (uvloop 0.23 passes Python 3.13.0's ``eager_task_factory`` an
 argument it does not take, and the master would die at start) all run the standard loop,
 and the log says which and why, once.
@@ -22,8 +23,13 @@ log = logging.getLogger("baomi.loop")
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's ``new_event_loop``, or None (asyncio's own loop)."""
-    if os.environ.get("BAOMI_EVENT_LOOP", "uvloop") == "asyncio":
+    asked = os.environ.get("BAOMI_EVENT_LOOP", "uvloop").strip().lower()
+    if asked == "asyncio":
         log.info("event loop: asyncio (BAOMI_EVENT_LOOP=asyncio)")
+        return None
+    if asked != "uvloop":  # a typo in the operator's way out must not run uvloop
+        log.warning("event loop: asyncio (BAOMI_EVENT_LOOP=%r is neither asyncio nor uvloop)",
+                    asked[:40])
         return None
     try:
         import uvloop  # type: ignore[import-not-found,unused-ignore]  # optional

@@ -491,7 +491,8 @@ class IncidentLog:
     def _append_group(self, group: list[_Pending]) -> int:
         """Chain, write and fsync the group's frames at once; how many were written.
 
-        A frame that cannot be built (its data is not JSON) fails alone; the chain skips it.
+        A frame that cannot be built (its data is not JSON, or its body is over what the
+        reader accepts, ``framing.MAX_BODY``) fails alone; the chain skips it.
         """
         seg = self._segment
         assert seg is not None
@@ -502,6 +503,12 @@ class IncidentLog:
                 body, mac, hash_ = _build(seq + 1, prev, pending.kind, pending.data, key)
             except Exception as e:  # noqa: BLE001 - this frame's own error, raised by its caller
                 pending.error = e
+                continue
+            if len(body) > framing.MAX_BODY:  # written, it would read back as damage
+                pending.error = IncidentLogError(
+                    f"incident record too large to store ({len(body)} bytes, the log's frames "
+                    f"hold at most {framing.MAX_BODY})"
+                )
                 continue
             raws.append(framing.encode(body, mac, hash_))
             seq, prev, key = seq + 1, hash_, next_mac_key(key)
