@@ -205,6 +205,19 @@ class BaomiProcess:
     def ca_pem(self) -> str:
         return str(self.data_dir / "ca" / "mitmproxy-ca-cert.pem")
 
+    def metric(self, name: str, **labels: str) -> float:
+        """``name``'s value on this proxy's /metrics, summed over the samples with ``labels``."""
+        import httpx
+        from prometheus_client.parser import text_string_to_metric_families
+
+        text = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).text
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name and labels.items() <= sample.labels.items()
+        )
+
     def start(self, timeout: float = 180) -> BaomiProcess:
         self._close_output()  # of a previous run a test ended itself (kill -9, say)
         self.proc = subprocess.Popen(self.args, cwd=REPO, env=self.env, stdout=subprocess.PIPE,

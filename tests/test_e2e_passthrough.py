@@ -19,7 +19,6 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from harness import REPO, BaomiProcess, Upstream, free_port
-from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.e2e
 
@@ -62,13 +61,7 @@ def issuer_through(proxy: BaomiProcess, host: str, port: int) -> str:
 
 
 def passthrough_count(proxy: BaomiProcess) -> float:
-    text = httpx.get(f"http://127.0.0.1:{proxy.metrics_port}/metrics", timeout=10).text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "baomi_uninspected_total" and sample.labels.get("reason") == "passthrough"
-    )
+    return proxy.metric("baomi_uninspected_total", reason="passthrough")
 
 
 def decisions(proxy: BaomiProcess) -> list[dict]:
