@@ -655,3 +655,83 @@ def test_tune_sentences_are_scored_in_their_own_groups(monkeypatch):
     assert set(texts[0].groups) == {"addr_tune", "zh-tune"}
     assert texts[0].groups["zh-tune"].tally("ADDRESS", "exact").found == 1
     assert goal_misses(texts[0], None) is None  # a tuning figure is never a goal figure
+
+
+# --- the Chinese tuning sources: seeded samples of TRAIN splits the model never reads
+
+
+def _tune_sample(read):
+    from bench.quality.tune import Sample
+
+    return Sample("cluener_tune", "o/r", "0" * 40, "train.json", "none stated", 3, read)
+
+
+def test_tune_samples_are_seeded_deduplicated_and_drop_evaluation_sentences():
+    import random
+
+    from bench.quality import seen, tune
+
+    rows = [(f"张{i}说话", [["PERSON", 0, 2]]) for i in range(8)]
+    rows.insert(4, ("张1说话！", [["PERSON", 0, 2]]))  # the same sentence again: drawn once
+    sample = _tune_sample(lambda root: rows)
+    drawn = sorted(random.Random("cluener_tune").sample(range(8), 3))
+    assert [t.text for t in tune.sample_texts(sample, Path("/nowhere"))] == [
+        f"张{i}说话" for i in drawn
+    ]
+    excluded = seen.keys([f"张{drawn[1]}说话"])
+    texts = tune.sample_texts(sample, Path("/nowhere"), excluded)
+    assert [t.id for t in texts] == ["cluener_tune-0000", "cluener_tune-0002"]  # a gap
+    assert {(t.source, t.lang, t.split, t.spans) for t in texts} == {
+        ("cluener_tune", "zh", "tune", (("PERSON", 0, 2),))
+    }
+
+
+def test_tune_chinese_sources_are_train_splits_never_evaluated_and_not_resume():
+    from bench.quality import tune, vendor
+    from detectors.training import corpora
+
+    assert set(tune.SAMPLES) == {"msra_tune", "cluener_tune", "multiconer_tune"}
+    assert set(tune.SAMPLES) <= set(tune.NAMES)
+    assert not set(tune.SAMPLES) & set(vendor.BY_NAME)  # never in zh / en / all
+    # MSRA's "val" is a seeded slice of its train file (NER-BERT-pytorch's split script)
+    assert {s.path.rpartition("/")[2] for s in tune.SAMPLES.values()} == {
+        "{sentences,tags}.txt", "train.json", "zh-train.conll"
+    }
+    assert corpora.MULTICONER_ZH not in corpora.SOURCES  # the shipped model never read it
+
+
+def test_tune_multiconer_keeps_persons_only(monkeypatch):
+    from bench.quality import tune
+    from detectors.training import corpora
+
+    rows = [("朴槿惠领导新国家党.", [(0, 3, "PERSON"), (5, 9, "ORG")])]
+    monkeypatch.setattr(corpora, "sentences", lambda source, root: iter(rows))
+    [text] = tune.sample_texts(tune.SAMPLES["multiconer_tune"], Path("/nowhere"))
+    assert (text.text, text.spans) == (rows[0][0], (("PERSON", 0, 3),))
+
+
+def test_tune_cluener_reads_pretty_printed_objects_and_only_names():
+    from bench.quality.tune import read_cluener
+
+    pretty = json.dumps({"text": "浙商银行叶老桂说", "label": {"company": {"浙商银行": [[0, 3]]},
+                         "name": {"叶老桂": [[4, 6]]}}}, ensure_ascii=False, indent=2)  # fmt: skip
+    line = json.dumps({"text": "游戏", "label": {"game": {"游戏": [[0, 1]]}}}, ensure_ascii=False)
+    assert list(read_cluener(pretty + "\n" + line + "\n")) == [
+        ("浙商银行叶老桂说", [["PERSON", 4, 7]]),
+        ("游戏", []),
+    ]
+
+
+def test_tune_chinese_samples_are_scored_in_zh_tune_only(monkeypatch):
+    from bench.quality import tune
+
+    tuned = Text("msra_tune-0000", "msra_tune", "zh", "王小明说", (("PERSON", 0, 3),), "tune")
+    monkeypatch.setattr(tune, "tune_texts", lambda sources=(): [tuned])
+
+    def analyze(segments):
+        return [Span("PERSON", i, s.text.find("王小明"), s.text.find("王小明") + 3)
+                for i, s in enumerate(segments) if "王小明" in s.text], 0  # fmt: skip
+
+    texts, _ = evaluate_real(["x"], {"x": analyze}, [DATA], [], "tune")
+    assert set(texts[0].groups) == {"msra_tune", "zh-tune"}
+    assert texts[0].groups["zh-tune"].tally("PERSON", "overlap").found == 1

@@ -15,17 +15,24 @@ A held-out sentence that is also in the part the model trains on (a repost, a st
 such as ``Figure 1.``), or in any dev or test split scored by ``score.py --real``, is
 dropped (``seen_keys``; compared by ``seen.key``): the model learnt the one, and tuning on
 the other would tune on evaluation text. Dropped sentences leave gaps in the ids.
+
+Chinese has more (``SAMPLES``: the held-out slices hold only 127 Chinese names): seeded
+samples of TRAIN splits of corpora the model never reads (MSRA, CLUENER2020, MultiCoNER II),
+about 1,000 names each, in their own ``*_tune`` groups (SOURCES.md says what counts as PERSON).
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import random
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.quality import seen, vendor
 from bench.quality.real import Text
-from bench.quality.textreaders import read_gum
+from bench.quality.textreaders import read_gum, spans_of
 from detectors.training import corpora, train
 
 ADDRESS = vendor.Source(
@@ -41,7 +48,76 @@ CORPORA: dict[str, tuple[corpora.Source | corpora.Gum, str]] = {
     "btc_tune": (corpora.BTC, "en"),
     "gum_tune": (corpora.GUM, "en"),
 }
-NAMES = (*CORPORA, ADDRESS.name)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A Chinese corpus the shipped model never reads: a seeded sample of its TRAIN split.
+    ``read(root)`` gives ``(text, [[PERSON, start, end], ...])`` at the recorded commit."""
+
+    name: str
+    repo: str
+    commit: str
+    path: str
+    licence: str
+    limit: int  # sentences drawn (0: all), about 1,000 names each
+    read: Callable[[Path], list[tuple[str, list]]]
+
+
+def _show(root: Path, repo: str, commit: str, path: str) -> str:
+    return corpora._show(corpora._git_dir(root / repo.replace("/", "+")), commit, path)
+
+
+def read_msra(sentences: str, tags: str) -> Iterator[tuple[str, list]]:
+    r"""MSRA as NER-BERT-pytorch splits it: one sentence a line, characters and their BIO
+    tags space-separated in two files; ``PER`` is a person.
+
+    >>> list(read_msra("记 者 王 小 明 报 道\n", "O O B-PER I-PER I-PER O O\n"))
+    [('记者王小明报道', [['PERSON', 2, 5]])]
+    """
+    for chars, labels in zip(sentences.splitlines(), tags.splitlines(), strict=True):
+        pairs = list(zip(chars.split(), labels.split(), strict=True))
+        yield spans_of(pairs, "", lambda label: "PERSON" if label == "PER" else None)
+
+
+def read_cluener(text: str) -> Iterator[tuple[str, list]]:
+    """CLUENER2020: JSON objects one after another (one a line, or pretty-printed), spans
+    ``[first, last]`` inclusive by entity and value; ``name`` is a person.
+
+    >>> list(read_cluener('{"text": "叶老桂博士说", "label": {"name": {"叶老桂": [[0, 2]]},'
+    ...                   ' "position": {"博士": [[3, 4]]}}}'))
+    [('叶老桂博士说', [['PERSON', 0, 3]])]
+    """
+    decoder, at = json.JSONDecoder(), 0
+    while (at := _skip_space(text, at)) < len(text):
+        row, at = decoder.raw_decode(text, at)
+        names = row.get("label", {}).get("name", {})
+        spans = sorted(["PERSON", a, b + 1] for where in names.values() for a, b in where)
+        yield row["text"], spans
+
+
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at].isspace():
+        at += 1
+    return at
+
+
+MSRA_REPO = ("lemonhu/NER-BERT-pytorch", "5f7577b78020dc5867cc3a4dbb7a2db44bae1fc8")
+CLUENER_REPO = ("StanleySun233/ChineseNER", "dc3c5cd2479fc3ef63ceb1c93db9b351508e974f")
+SAMPLES = {
+    s.name: s
+    for s in (
+        Sample("msra_tune", *MSRA_REPO, "data/msra/val/{sentences,tags}.txt", "none stated", 0,
+               lambda root: list(read_msra(*(_show(root, *MSRA_REPO, f"data/msra/val/{f}.txt")
+                                             for f in ("sentences", "tags"))))),
+        Sample("cluener_tune", *CLUENER_REPO, "data/cluener/train.json", "none stated", 3000,
+               lambda root: list(read_cluener(_show(root, *CLUENER_REPO, "data/cluener/train.json")))),
+        Sample("multiconer_tune", corpora.MULTICONER_ZH.repo, corpora.MULTICONER_ZH.commit,
+               corpora.MULTICONER_ZH.path, corpora.MULTICONER_ZH.licence, 2200,
+               lambda root: [(t, persons(t, s, "zh")) for t, s in corpora.sentences(corpora.MULTICONER_ZH, root)]),
+    )
+}  # fmt: skip
+NAMES = (*CORPORA, *SAMPLES, ADDRESS.name)
 
 
 def default_root() -> Path:
@@ -141,6 +217,25 @@ def address_texts(root: Path, excluded: frozenset[str] = frozenset()) -> list[Te
     ]
 
 
+def sample_texts(sample: Sample, root: Path, excluded: frozenset[str] = frozenset()) -> list[Text]:
+    """A seeded sample (``random.Random(name)``) of the corpus, less sentences in ``excluded``
+    (a gap in the ids: the sample and the other ids stay as they were). A sentence the
+    corpus repeats is drawn once (MultiCoNER repeats 567 of its 9,759)."""
+    items, drawn = [], set()
+    for text, spans in sample.read(root):
+        if (key := seen.key(text)) and key not in drawn:
+            drawn.add(key)
+            items.append((text, spans))
+    limit = sample.limit
+    keep = sorted(random.Random(sample.name).sample(range(len(items)), limit)) if 0 < limit < len(items) else range(len(items))  # fmt: skip
+    texts = []
+    for n, i in enumerate(keep):
+        text, spans = items[i]
+        if seen.key(text) not in excluded:
+            texts.append(Text(f"{sample.name}-{n:04d}", sample.name, "zh", text, tuple(map(tuple, spans)), "tune"))  # fmt: skip
+    return texts
+
+
 def tune_texts(root: Path | None = None, sources: Sequence[str] = ()) -> list[Text]:
     """Every tuning sentence of ``sources`` (default: all of ``NAMES``)."""
     root = root or default_root()
@@ -149,6 +244,8 @@ def tune_texts(root: Path | None = None, sources: Sequence[str] = ()) -> list[Te
     for name in [n for n in NAMES if not sources or n in sources]:
         if name == ADDRESS.name:
             texts += address_texts(root, excluded)
+        elif name in SAMPLES:
+            texts += sample_texts(SAMPLES[name], root, excluded)
         else:
             texts += corpus_texts(name, root, excluded)
     return texts
