@@ -9,7 +9,9 @@ the lemmas of the 5 preceding tokens and in the field names); it just skips
 tokenises only when some result can be enhanced.
 
 A name from the NER model that structure rules out (an identifier, a log line's label,
-a user agent's product token: ``person.plausible_name``) scores 0.
+a user agent's product token: ``person.plausible_name``) scores 0, and so does a Chinese
+one (or an item of its list) that what follows calls a shop, brand, product or place:
+高德|地图的库存, 我们在江小白的门店, 吴江和蒙牛的联名款 (``names_a_thing``).
 
 A value in a table pasted as text ("姓名,手机号\n张三,13800138000") has its
 column's header as a field name (``detectors.tables``).
@@ -17,8 +19,10 @@ column's header as a field name (``detectors.tables``).
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 
+import jieba.posseg
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -26,6 +30,59 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from detectors.nlp import STOPWORDS, TOKEN
 from detectors.recognizers.person import PersonRecognizer, plausible_name
 from detectors.tables import header_words
+
+BESIDE_MODEL_NAMES = "beside model names"  # person.beside_model_names's ``why``
+CJK = "\u3400-\u4dbf\u4e00-\u9fff"
+CJK_CHAR = re.compile(f"[{CJK}]")
+# What a shop, brand, product, place or project has and a person does not, said right after
+# its name or through 的: 汤臣倍健的门店, 高德地图, 康师傅项目, X和Y的联名款. Not what people
+# have in business text too (张伟的手机, 张伟的项目, 李娜的销售额).
+THING_NOUNS = "库存|门店|专卖店|旗舰店|专营店|分店|店铺|专柜|联名款|包装|官网|总部|股价|市值|新品"
+ATTACHED_NOUNS = f"{THING_NOUNS}|项目|地图|品牌|集团|公司|系列|连锁"
+# After the name: a noun attached to it, or (past the other items of a list: X和Y的联名款)
+# 的 + a thing's noun.
+THING_AFTER = re.compile(
+    f"(?:{ATTACHED_NOUNS})|(?:(?:和|与|及|、)[{CJK}]{{1,6}}?)?的(?:{THING_NOUNS})"
+)
+# The model may leave up to two characters of a brand out (汤臣|倍健的总部); a verb,
+# preposition, particle or adverb there starts the sentence's next word instead (李娜在门店).
+NOT_LEFTOVER = ("v", "p", "u", "c", "d", "r", "y", "e", "f")
+
+
+def names_a_thing(text: str, start: int, end: int) -> bool:
+    """Does what follows a Chinese name say it names a shop, brand, product, place or project?
+
+    >>> names_a_thing("高德地图的库存还剩53台", 0, 2), names_a_thing("吴江和蒙牛的联名款下周上线", 0, 2)
+    (True, True)
+    >>> names_a_thing("汤臣倍健的总部在珠海", 0, 2), names_a_thing("李娜在门店等你", 0, 2)
+    (True, False)
+    >>> names_a_thing("张伟的手机坏了", 0, 2), names_a_thing("张伟和李娜的项目下周验收", 3, 5)
+    (False, False)
+    """
+    if text[start:end].isascii():
+        return False
+    for leftover in range(3):
+        rest = text[end : end + leftover]
+        if leftover and not leftover_of_brand(rest):
+            return False
+        if THING_AFTER.match(text, end + leftover) is not None:
+            return True
+    return False
+
+
+def leftover_of_brand(rest: str) -> bool:
+    """CJK characters none of which jieba tags as a function word or verb (倍健, 黑鸭)."""
+    tags = jieba.posseg.dt.word_tag_tab
+    return all(CJK_CHAR.match(ch) and not tags.get(ch, "x").startswith(NOT_LEFTOVER) for ch in rest)
+
+
+def from_model(result: RecognizerResult, recognizer: EntityRecognizer | None) -> bool:
+    """A PERSON guess of the NER model, or one the person recognizer added beside its guesses
+    (the other items of their list, person.beside_model_names)."""
+    if not isinstance(recognizer, PersonRecognizer):
+        return True
+    explanation = result.analysis_explanation
+    return explanation is not None and explanation.pattern_name == BESIDE_MODEL_NAMES
 
 
 class LazyArtifacts(NlpArtifacts):
@@ -72,7 +129,9 @@ class FieldContextEnhancer(LemmaContextAwareEnhancer):
     ) -> list[RecognizerResult]:
         by_id = {recognizer.id: recognizer for recognizer in recognizers}
         field_words = [word.lower() for word in context or []]
-        addresses = [(r.start, r.end) for r in raw_results if r.entity_type == "ADDRESS" and r.score >= 0.4]
+        addresses = [
+            (r.start, r.end) for r in raw_results if r.entity_type == "ADDRESS" and r.score >= 0.4
+        ]
         for result in raw_results:
             metadata = result.recognition_metadata or {}
             recognizer = by_id.get(metadata.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
@@ -87,6 +146,13 @@ class FieldContextEnhancer(LemmaContextAwareEnhancer):
                 # A model's name that structure rules out (person.py), or a street or town
                 # inside an address ("57562 Vicki Hills, Johnmouth, AZ").
                 result.score = 0.0
+                continue
+            if (
+                result.entity_type == "PERSON"
+                and from_model(result, recognizer)
+                and names_a_thing(text, result.start, result.end)
+            ):
+                result.score = 0.0  # 高德|地图的库存, 我们在江小白的门店: a brand or a place
                 continue
             if recognizer is None or not recognizer.context:
                 continue

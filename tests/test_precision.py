@@ -181,6 +181,42 @@ def test_names_are_still_found(text, context, value):
     assert values(text, "PERSON", context) == [value]
 
 
+# A shop, brand, product or place the NER model reads as a person: what follows it says it is
+# a thing (its shop, stock, co-branded item, headquarters, project), also when the model left
+# part of the brand out (汤臣|倍健, 徐福|记) or it is one item of a list (X和Y的联名款).
+# Brands named after their founders included: in these sentences they are the brand.
+BRAND_NEGATIVES = [
+    "林清轩的门店下个月装修",
+    "王守义的库存只够三天",
+    "陈克明和海天的联名款卖完了",
+    "高德地图的新品发布会在下午",
+    "汤臣倍健的总部在珠海",
+    "上周去了吴江的专卖店，人很多",
+    "张一元项目的预算批了",
+    "徐福记的新品下周发布",
+    "杨铭宇和黄天鹅的联名款下周上线",
+]
+# People in the same sentences: a verb or particle after the name starts the next word (李娜|在
+# 门店), what people have (的公司, 的项目, 的手机) is no thing's noun.
+BRAND_SHAPED_NAMES = [
+    ("李娜在门店等你", ("李娜",)),
+    ("王建国的公司今年上市了", ("王建国",)),
+    ("张伟和李娜的项目下周验收", ("张伟", "李娜")),
+    ("王小明的手机坏了", ("王小明",)),
+    ("张伟和李娜明天下午来开会", ("张伟", "李娜")),
+]
+
+
+@pytest.mark.parametrize("text", BRAND_NEGATIVES)
+def test_brands_and_places_in_business_text_are_not_names(text):
+    assert values(text, "PERSON") == []
+
+
+@pytest.mark.parametrize(("text", "names"), BRAND_SHAPED_NAMES)
+def test_names_before_shop_words_are_still_found(text, names):
+    assert tuple(values(text, "PERSON")) == names
+
+
 # --- Chinese postal addresses: exact boundaries, in sentences, across separators
 ADDRESSES = [
     ("住在北京市朝阳区建国路88号，明天发货", "北京市朝阳区建国路88号"),
