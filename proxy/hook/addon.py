@@ -38,6 +38,7 @@ from proxy.pipeline import limits_of, mask_sets, process
 from proxy.record.build import decision_record
 from proxy.record.decisions import DecisionRecord, Recorder
 from proxy.record.incidents.store import should_record
+from proxy.record.writer import RecordWriter
 from proxy.workers.inspection import Inspection
 from proxy.workers.pool import InspectionPool
 
@@ -52,6 +53,7 @@ class BaomiAddon:
         self.runtime = runtime  # holds the current policy; swapped atomically on reload
         self.pool = pool
         self.recorder = recorder
+        self.writer = RecordWriter(recorder)  # durable records, in groups, off the loop
         self.metrics = metrics or Metrics(mode=runtime.mode_kind)
         self.identification = Identification()  # who sent it; tunnel identities per connection
 
@@ -409,10 +411,10 @@ class BaomiAddon:
         return probe is not None and await asyncio.get_running_loop().run_in_executor(None, probe)
 
     async def _write(self, record: DecisionRecord) -> None:
-        """Durable records (incidents, fsync) are written off the loop; a clean allow is one
-        short append to the decision log, cheaper inline than a thread hop."""
+        """Durable records (incidents, fsync) are written off the loop by the record writer,
+        in groups; a clean allow is one short append to the decision log, cheaper inline."""
         if should_record(record) or record.action != "allow":
-            await asyncio.get_running_loop().run_in_executor(None, self.recorder.write, record)
+            await self.writer.write(record)
         else:
             self.recorder.write(record)
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from policies.facts import Decision, RequestFacts
 from proxy.record.decisions import DecisionRecord
-from proxy.record.incidents.redact import redact_record
+from proxy.record.incidents.redact import longest_first, redact_record
 
 
 def new_incident_id(now: datetime | None = None) -> str:
@@ -36,10 +36,12 @@ def decision_record(facts: RequestFacts, decision: Decision, inspection, *, poli
              "value": f.value, "context": ctx_text}
             for f, ctx_text in zip(findings, inspection.contexts, strict=False)
         )
-        masked = sorted({f.masked() for f in findings})[:50]
+        by_entity = _masked_once(findings)
+        masked = sorted(set(by_entity.values()))[:50]
+        snippets = {value: m for (_, value), m in by_entity.items()}  # for redaction
         locations = sorted({f.location for f in findings})[:50]
     else:  # most requests: nothing to count, keep or redact
-        counts, evidence, masked, locations = {}, (), [], []
+        counts, evidence, masked, locations, snippets = {}, (), [], [], {}
     return redact_record(DecisionRecord(  # clear fields: no raw value even from a URL path
         time=facts.time.isoformat().replace("+00:00", "Z"),
         incident_id=new_incident_id(facts.time),
@@ -70,4 +72,14 @@ def decision_record(facts: RequestFacts, decision: Decision, inspection, *, poli
         user_groups=sorted(facts.groups),
         identity=facts.identity_method,
         rule_severity=decision.severity,
-    ))
+    ), masks=longest_first(snippets))
+
+
+def _masked_once(findings) -> dict[tuple[str, str], str]:
+    """(entity, value) -> ``Finding.masked()``, each computed once (a keyed HMAC each): the
+    record's ``masked`` snippets and its redaction both come from here."""
+    masked: dict[tuple[str, str], str] = {}
+    for f in findings:
+        if (f.entity, f.value) not in masked:
+            masked[f.entity, f.value] = f.masked()
+    return masked

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:  # annotations only: recording needs no policy code at import
     from policies.model import Policy
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)  # weak: redact.is_redacted
 class DecisionRecord:
     time: str  # RFC 3339 UTC
     incident_id: str
@@ -161,6 +161,29 @@ class DecisionLog:
         except OSError as e:
             raise IncidentLogError(f"cannot write decision log {self.path}: {e.strerror}") from e
 
+    def write_many(self, records: list[DecisionRecord]) -> list[Exception | None]:
+        """``write`` for several records, taking the locks once: for each record None once
+        its line is written (and fsynced where ``write`` would), else its IncidentLogError."""
+        from proxy.errors import IncidentLogError
+
+        results: list[Exception | None] = [None] * len(records)
+        with self._lock:
+            kept = [(i, r) for i, r in enumerate(records)
+                    if not is_clean_allow(r) or self._keeps_clean_allow()]
+            if not kept:
+                return results
+            with self._exclusive():
+                for i, record in kept:
+                    line = (_encode(record.public()) + "\n").encode()
+                    durable = self.sync and (record.action != "allow"
+                                             or record.uninspected is not None)
+                    try:
+                        self._append(line, durable)
+                    except OSError as e:  # this line alone; _append cut it back
+                        results[i] = IncidentLogError(
+                            f"cannot write decision log {self.path}: {e.strerror}")
+        return results
+
     def reopen(self) -> None:
         """Start writing to ``decisions.jsonl`` again after someone renamed it (logrotate, then
         SIGUSR1). Between writes; on failure the old file stays in use and the error is raised."""
@@ -277,6 +300,28 @@ class DecisionLog:
         os.close(self._dir_fd)
 
 
+def write_many(recorder: Recorder, records: list[DecisionRecord]) -> list[Exception | None]:
+    """``recorder.write_many(records)`` when it has one, else ``write`` record by record;
+    for each record None or its error (any exception a ``write`` raised)."""
+    group = getattr(recorder, "write_many", None)
+    if group is not None:
+        try:
+            return group(records)
+        except Exception as e:  # noqa: BLE001 - the whole group failed: each record fails
+            from proxy.errors import IncidentLogError
+
+            why = str(e) if isinstance(e, IncidentLogError) else f"cannot record ({type(e).__name__})"
+            return [IncidentLogError(why) for _ in records]
+    results: list[Exception | None] = []
+    for record in records:
+        try:
+            recorder.write(record)
+            results.append(None)
+        except Exception as e:  # noqa: BLE001 - handed to this record's own caller
+            results.append(e)
+    return results
+
+
 class Recorders:
     """Writes one record to several recorders in order (decision log, incident store).
 
@@ -289,6 +334,20 @@ class Recorders:
     def write(self, record: DecisionRecord) -> None:
         for recorder in self.recorders:
             recorder.write(record)
+
+    def write_many(self, records: list[DecisionRecord]) -> list[Exception | None]:
+        """``write`` for several records, each recorder taking them as one group: for each
+        record None once every recorder has it, else the first error (a record one recorder
+        failed is not handed to the next, as ``write`` would not)."""
+        results: list[Exception | None] = [None] * len(records)
+        for recorder in self.recorders:
+            pending = [i for i, error in enumerate(results) if error is None]
+            if not pending:
+                break
+            for i, error in zip(pending, write_many(recorder, [records[i] for i in pending]),
+                                strict=True):
+                results[i] = error
+        return results
 
     def probe(self) -> bool:
         """Could every recorder that can tell take a record now? (readiness after a failure)"""

@@ -299,12 +299,36 @@ class IncidentLog:
         a busy disk, one frame per fsync capped a box at ~300 incidents/s).
         """
         mine = _Pending(kind, data)
+        self._enqueue([mine])
+        return mine.outcome()
+
+    def append_many(self, items: list[tuple[str, dict]]) -> list[Appended | Exception]:
+        """``append`` for several frames at once, in one group (one write, one fsync when no
+        other thread is mid-commit): each item's Appended, or the error that kept it out.
+
+            log.append_many([("incident", a), ("incident", b)])  # -> [Appended(...), ...]
+        """
+        mine = [_Pending(kind, data) for kind, data in items]
+        if mine:
+            self._enqueue(mine)
+        results: list[Appended | Exception] = []
+        for pending in mine:
+            try:
+                results.append(pending.outcome())
+            except Exception as e:  # noqa: BLE001 - handed to the item's own caller
+                results.append(e)
+        return results
+
+    def _enqueue(self, mine: list[_Pending]) -> None:
+        """Queue ``mine`` (one group: a leader takes the whole queue) and return once it is
+        done, leading the commit when no other thread is."""
+        last = mine[-1]
         with self._turn:
-            self._queue.append(mine)
-            while self._leading and not mine.done:
+            self._queue.extend(mine)
+            while self._leading and not last.done:
                 self._turn.wait()
-            if mine.done:  # another thread wrote it with its group
-                return mine.outcome()
+            if last.done:  # another thread wrote them with its group
+                return
             self._leading = True
             group, self._queue = self._queue, []
         try:
@@ -313,7 +337,6 @@ class IncidentLog:
             with self._turn:
                 self._leading = False
                 self._turn.notify_all()
-        return mine.outcome()
 
     def _commit(self, group: list[_Pending]) -> None:
         """Append ``group`` durably (one write, one fsync); every member ends done."""

@@ -14,6 +14,7 @@ path: failing closed costs a reviewer a URL, not a customer their ID.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import fields, replace
 from urllib.parse import unquote
 
@@ -35,11 +36,17 @@ _OWN_FIELDS = frozenset({
 })
 
 
-def redact_record(record: DecisionRecord) -> DecisionRecord:
-    """The record with every evidence value in its clear fields replaced by its masked form."""
-    masks = _masks(record.evidence)
+def redact_record(record: DecisionRecord, masks: dict[str, str] | None = None) -> DecisionRecord:
+    """The record with every evidence value in its clear fields replaced by its masked form.
+
+    ``masks``: raw value -> masked form (``longest_first``) for every evidence value, when
+    the caller has them already (``decision_record`` masks each finding once for ``masked``).
+    A record this returns is known redacted (``is_redacted``) until it is replaced.
+    """
+    if masks is None:
+        masks = _masks(record.evidence)
     if not masks:
-        return record
+        return _redacted(record)
     changes: dict[str, object] = {"path": _path(record, masks)}
     host_masks = _masks(tuple(e for e in record.evidence
                               if isinstance(e, dict) and e.get("location") == "host"))
@@ -52,19 +59,41 @@ def redact_record(record: DecisionRecord) -> DecisionRecord:
         clean = _scrub_value(value, masks)
         if clean != value:
             changes[f.name] = clean
-    return replace(record, **changes)  # type: ignore[arg-type]
+    return _redacted(replace(record, **changes))  # type: ignore[arg-type]
+
+
+# Records redact_record returned, by identity (a weak reference each: nothing is kept alive).
+# Identity, not a flag on the record: ``replace`` makes a new record, and a field changed
+# after redaction could hold a value again, so a replaced record is redacted anew.
+_REDACTED: weakref.WeakValueDictionary[int, DecisionRecord] = weakref.WeakValueDictionary()
+
+
+def is_redacted(record: DecisionRecord) -> bool:
+    """Did ``redact_record`` return this very object? Then its clear fields need no second pass
+    (the incident store's metadata is taken from the record the decision log wrote)."""
+    return _REDACTED.get(id(record)) is record
+
+
+def _redacted(record: DecisionRecord) -> DecisionRecord:
+    _REDACTED[id(record)] = record
+    return record
 
 
 def _masks(evidence: tuple[dict, ...]) -> dict[str, str]:
-    """raw value -> masked form, longest first so a value inside another is not half-masked."""
     pairs = {}
     for item in evidence:
         if not isinstance(item, dict):
             continue
         value, entity = str(item.get("value") or ""), str(item.get("entity") or "")
-        if len(value) >= _MIN_VALUE:
-            pairs[value] = mask_value(entity, value)
-    return dict(sorted(pairs.items(), key=lambda kv: -len(kv[0])))
+        pairs[value] = mask_value(entity, value)
+    return longest_first(pairs)
+
+
+def longest_first(pairs: dict[str, str]) -> dict[str, str]:
+    """raw value -> masked form, longest first so a value inside another is not half-masked;
+    values too short to be data (one character) are left out."""
+    return dict(sorted(((v, m) for v, m in pairs.items() if len(v) >= _MIN_VALUE),
+                       key=lambda kv: -len(kv[0])))
 
 
 def scrub(text: str, masks: dict[str, str]) -> str:

@@ -26,7 +26,7 @@ from proxy.record.incidents import envelope, framing
 from proxy.record.incidents.keys import Keyring
 from proxy.record.incidents.log import CHECKPOINT_EVERY, IncidentLog
 from proxy.record.incidents.periods import Period
-from proxy.record.incidents.redact import redact_record
+from proxy.record.incidents.redact import is_redacted, redact_record
 
 _META_FIELDS = (
     "time",
@@ -75,7 +75,9 @@ def should_record(record: DecisionRecord) -> bool:
 
 
 def incident_metadata(record: DecisionRecord, period_id: str) -> dict:
-    clear = redact_record(record)  # metadata is stored in clear: no evidence value in it
+    # metadata is stored in clear: no evidence value in it (the decision log's record is
+    # redacted already: decision_record)
+    clear = record if is_redacted(record) else redact_record(record)
     meta = {name: getattr(clear, name) for name in _META_FIELDS}
     meta["incident"] = record.incident_id
     meta["period"] = period_id
@@ -128,13 +130,35 @@ class IncidentStore:
             # ``from None``: the original message might quote a value from the record
             raise IncidentLogError(f"cannot record incident ({type(e).__name__})") from None
 
+    def write_many(self, records: list[DecisionRecord]) -> list[IncidentLogError | None]:
+        """``write`` for several records in one group commit (one write, one fsync): for
+        each record None once it is durable (or needs no incident), else its error."""
+        results: list[IncidentLogError | None] = [None] * len(records)
+        frames, owners = [], []
+        for i, record in enumerate(records):
+            if not should_record(record):
+                continue
+            try:
+                frames.append(("incident", self._frame(record)))
+                owners.append(i)
+            except Exception as e:  # noqa: BLE001 - this record alone is unrecorded
+                results[i] = _recording_error(e)
+        for i, outcome in zip(owners, self._log.append_many(frames), strict=True):
+            if isinstance(outcome, Exception):
+                results[i] = _recording_error(outcome)
+        return results
+
     def _write(self, record: DecisionRecord) -> None:
+        self._log.append("incident", self._frame(record))
+
+    def _frame(self, record: DecisionRecord) -> dict:
+        """The incident frame's data: clear metadata, evidence sealed under the period key."""
         period = self._current_period()
         meta = incident_metadata(record, period.id)
         blob = envelope.encrypt_evidence(
             period.key, evidence_plaintext(record), framing.canonical(meta)
         )
-        self._log.append("incident", {"meta": meta, "evidence": base64.b64encode(blob).decode()})
+        return {"meta": meta, "evidence": base64.b64encode(blob).decode()}
 
     def probe(self) -> bool:
         """True when the log could take a record now (see ``IncidentLog.probe``); never raises."""
@@ -165,6 +189,14 @@ class IncidentStore:
             return current.read_text().strip() != self._keyring.current_id
         except OSError as e:
             raise IncidentLogError(f"cannot read reviewer key list: {e.strerror}") from e
+
+
+def _recording_error(e: Exception) -> IncidentLogError:
+    """As ``write`` raises it: an IncidentLogError; another error by its type only (its
+    message might quote a value from the record)."""
+    if isinstance(e, IncidentLogError):
+        return e
+    return IncidentLogError(f"cannot record incident ({type(e).__name__})")
 
 
 def _load_keyring(data_dir: Path) -> Keyring:

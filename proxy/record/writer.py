@@ -1,0 +1,94 @@
+"""One thread that makes records durable for the event loop, in groups.
+
+    writer = RecordWriter(recorder)
+    await writer.write(record)      # returns once the record is durable; else IncidentLogError
+
+The event loop hands a record over and awaits a future; the writer thread takes every record
+queued since its last round and writes them as one group (``decisions.write_many``: the
+incident store commits them with one write and one fsync), then settles their futures with
+one ``call_soon_threadsafe`` per loop. Per record, an executor task cost a thread hop, a
+wake-up of the loop and GIL hand-offs each; under masked load the group holds several.
+
+The thread starts with the first record and ends after ``IDLE_SECONDS`` without one (a
+later record starts it again), so an idle proxy or a test's addon keeps no thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import defaultdict
+from contextlib import suppress
+
+from proxy.record.decisions import DecisionRecord, Recorder, write_many
+
+IDLE_SECONDS = 5.0
+
+_Item = tuple[DecisionRecord, asyncio.Future, asyncio.AbstractEventLoop]
+
+
+class RecordWriter:
+    def __init__(self, recorder: Recorder):
+        self.recorder = recorder
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._queue: list[_Item] = []
+        self._running = False  # a writer thread is alive and will see the queue
+
+    async def write(self, record: DecisionRecord) -> None:
+        """Durable on return; the recorder's error (IncidentLogError) is raised here."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        with self._lock:
+            self._queue.append((record, done, loop))
+            if self._running:
+                self._wake.notify()
+            else:
+                self._running = True
+                threading.Thread(target=self._run, name="baomi-records", daemon=True).start()
+        await done
+
+    def _run(self) -> None:
+        try:
+            while group := self._next_group():
+                try:
+                    errors = write_many(self.recorder, [record for record, _, _ in group])
+                except Exception as e:  # noqa: BLE001 - no waiter may wait forever
+                    errors = [e] * len(group)
+                _settle(group, errors)
+        except BaseException:  # not reached in practice; records queued meanwhile need a thread
+            with self._lock:
+                self._running = bool(self._queue)
+                if self._running:
+                    threading.Thread(target=self._run, name="baomi-records", daemon=True).start()
+            raise
+
+    def _next_group(self) -> list[_Item]:
+        """Everything queued, after waiting up to IDLE_SECONDS; [] ends the thread."""
+        with self._lock:
+            if not self._queue:
+                self._wake.wait(IDLE_SECONDS)
+            group, self._queue = self._queue, []
+            if not group:
+                self._running = False
+            return group
+
+
+def _settle(group: list[_Item], errors: list) -> None:
+    """One wake-up per event loop for the whole group (a test may run several loops)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list] = defaultdict(list)
+    for (_, done, loop), error in zip(group, errors, strict=True):
+        by_loop[loop].append((done, error))
+    for loop, settled in by_loop.items():
+        with suppress(RuntimeError):  # that loop is closed: nobody awaits its records any more
+            loop.call_soon_threadsafe(_resolve, settled)
+
+
+def _resolve(settled: list) -> None:
+    for done, error in settled:
+        if done.cancelled():
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
