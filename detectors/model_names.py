@@ -8,6 +8,8 @@ imports the other's module both ways.
 from __future__ import annotations
 
 import re
+from functools import cache
+from importlib import resources
 
 import jieba
 import jieba.posseg
@@ -75,3 +77,42 @@ def on_word_bounds(text: str, start: int, end: int) -> bool:
     for _, a, b in jieba.tokenize(text[low:high], HMM=True):
         bounds.update((low + a, low + b))
     return start in bounds and end in bounds
+
+
+# First names that are also common words, months, places or brands: a name only with a
+# title or a label (person.py), never by this rule.
+_COMMON_FIRST = (
+    "May Will Bill Mark Grant Rose June April August Joy Hope Faith Art Dawn Sandy Summer "
+    "Autumn Winter Spring Sunny Star Golden Glory Honey Lady Queen King Prince Royal Major "
+    "Young Long Rich Miles Page Lane Love Chance Destiny Patience Charity Liberty Trinity "
+    "Christian Marine Temple Ward Ray Buddy Kitty Sunshine Season Son Guy Man Van Von Del "
+    "Don See Many Soon Else Ok Moon Eve Justice Angel Baby Crystal Diamond Ruby Pearl Amber "
+    "Ivory Jade Jewel Ebony Cherry Olive Ginger Violet Iris Lily Daisy Holly Heather Hazel "
+    "Georgia Virginia Carolina Florida Dakota Nevada Lincoln Austin Dallas Houston Chelsea "
+    "Orlando Santa China India Asia America Paris Sydney Cleveland Denver Aurora Madison "
+    "Sierra Mercedes Porsche Kent Devon Jersey Victoria Florence Berlin Dublin Vienna "
+    "Canada Israel Jordan Sharon Carmel Eden Troy Salem Phoenix Brooklyn Cairo Delta Alpha "
+    "Apple Cash Price Story Early Best General Royal Dollar Penny Billie Merry Noble Sterling "
+    # nationalities, articles and other words the census lists hold as first names
+    "German Irish Roman Nova Forest Laurel Sun January Miss Les Odessa Ivy Mission"
+)
+COMMON_FIRST = frozenset(_COMMON_FIRST.split())
+# Head words of places and organisations beyond person.py's (which keeps surnames out):
+# after a name they make it a place's ("Cal Anderson Park", "Lincoln Reservoir").
+_PLACE_HEADS = (
+    "Park Lake River Creek Brook Pond Reservoir Railroad Railway Bridge Tower Hall Church "
+    "Chapel School Academy Library Field Fields Stadium Province State County City Town "
+    "Village Bay Hill Hills Road Way Lane Drive Trail Forest Memorial Award Awards Prize "
+    "Foundation Festival Cup Trophy Show Band Orchestra Records Airlines Airways Motors "
+    "Brothers Bros Inc Ltd Federation Council Committee Party Junction Siding Playfield "
+    "House Dock Gym Casino Estate Times News Story Mills Hollow Complex Cup Cups Grounds"
+)
+PLACE_HEADS = frozenset(_PLACE_HEADS.split())
+
+
+@cache
+def first_names() -> frozenset[str]:
+    """The census first names that may open a name here (3+ letters, not common words)."""
+    text = resources.files("detectors").joinpath("data", "en_first_names.txt").read_text("utf-8")
+    names = (line.strip() for line in text.splitlines() if not line.startswith("#"))
+    return frozenset(n for n in names if len(n) >= 3) - COMMON_FIRST

@@ -31,6 +31,7 @@ from typing import Any
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 
 from detectors import ner_tokens  # noqa: F401 - registers the shipped model's tokenizer
+from detectors.en_names import en_names
 from detectors.model_names import (  # noqa: F401 - NER_SCORE, ner_score: the engine's names
     CJK,
     NER_SCORE,
@@ -241,6 +242,9 @@ def people(doc: Any) -> list[NerSpan]:
         if start < end and (
             not CJK.match(text[start]) or foreign or chinese_name_shaped(text, start, end)
         ):
+            found.append(NerSpan("PERSON", start, end))
+    for start, end in en_names(text):  # names by their shape the model missed (en_names.py)
+        if not any(s.start_char < end and start < s.end_char for s in found):
             found.append(NerSpan("PERSON", start, end))
     return found
 

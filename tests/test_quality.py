@@ -735,3 +735,22 @@ def test_tune_chinese_samples_are_scored_in_zh_tune_only(monkeypatch):
     texts, _ = evaluate_real(["x"], {"x": analyze}, [DATA], [], "tune")
     assert set(texts[0].groups) == {"msra_tune", "zh-tune"}
     assert texts[0].groups["zh-tune"].tally("PERSON", "overlap").found == 1
+
+
+def test_tune_wikigold_is_read_whole_by_the_recipe_reader_and_never_trained_on(monkeypatch):
+    """WikiGold (the shipped model never reads it) is a tuning source in full, not a
+    held-out slice; its persons come through the recipe's own CoNLL reader."""
+    from bench.quality import tune, vendor
+    from detectors.training import corpora
+
+    lines = ["-DOCSTART- O", "", "Founding O", "member O", "Kojima I-PER", "Minoru I-PER",
+             "played O", "in O", "Osaka I-LOC", ". O", "", "It O", "sold O", ". O"]  # fmt: skip
+    monkeypatch.setattr(corpora, "read_lines", lambda source, root: lines)
+    monkeypatch.setattr(tune, "seen_keys", lambda root: frozenset({"itsold"}))
+    texts = tune.tune_texts(Path("/nowhere"), sources=("wikigold_tune",))
+    assert [(t.id, t.text, t.spans, t.lang, t.split) for t in texts] == [
+        ("wikigold_tune-0000", "Founding member Kojima Minoru played in Osaka.",
+         (("PERSON", 16, 29),), "en", "tune"),
+    ]  # fmt: skip
+    assert corpora.WIKIGOLD not in corpora.SOURCES  # the model's TRAIN sources
+    assert not any(s.name.startswith("wikigold") for s in vendor.SOURCES)  # no dev/test group

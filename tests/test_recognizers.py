@@ -470,3 +470,75 @@ def test_a_title_after_a_chinese_name_is_cut(text, span, name):
 
     start, end = _without_titles(text, *span)
     assert text[start:end] == name
+
+
+# English names in prose by their shape (detectors/en_names.py): a census first name and a
+# capitalised word, with a middle initial or not; through the whole detector, so the rule's
+# place in the model's pass (nlp.people) is part of what is tested.
+EN_PROSE_NAMES = [
+    ("Beauford played with Victor Wooten on side projects.", "Victor Wooten"),
+    ("Toastmasters have included Raymond E. Feist this year.", "Raymond E. Feist"),
+    ("Three players, among them Senior Kory Lichtensteiger, were named.", "Kory Lichtensteiger"),
+    ("He married Elizabeth Cronmiller in 1851.", "Elizabeth Cronmiller"),
+    ("Mr Grant called about the refund.", "Grant"),  # a common-word name: only with a title
+]
+
+
+@pytest.mark.parametrize(("text", "value"), EN_PROSE_NAMES)
+def test_english_names_in_prose(text, value):
+    finding = best(text, "PERSON")
+    assert finding is not None and finding.value == value and finding.score >= 0.5
+
+
+EN_PROSE_NOT_NAMES = [
+    "Send the Idempotency-Key and Content-Type headers with every call.",
+    "Our office moved to New York and then to Santa Clara last spring.",
+    "The event was held at George Washington University in the autumn.",
+    "They walked along the Jordan River towards Victoria Station.",
+    "In May Sandy Hook flooded again after the storm.",  # May, Sandy: common words too
+    "Grant money arrived after the Rose Parade ended downtown.",
+    "The Project Manager and the Sales Director signed off the release.",
+    "The track crossed Sandy River Railroad near Lincoln Reservoir.",
+    "Tickets for the St. Louis Cardinals went on sale at the Stanley Casino.",
+    "Read The Alfred Phillips House guide before you visit.",
+]
+
+
+@pytest.mark.parametrize("text", EN_PROSE_NOT_NAMES)
+def test_english_capitalised_terms_in_prose_are_not_names(text):
+    assert best(text, "PERSON") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("later Victor Wooten and George Melvin joined", ["Victor Wooten", "George Melvin"]),
+        ("as Raymond E. Feist said", ["Raymond E. Feist"]),
+        ("X-Victor-Wooten and victor@Wooten.example", []),  # a header name, an address
+        ("Senior Kory Lichtensteiger", ["Kory Lichtensteiger"]),  # the word before is no name
+        ("the German Senator; Irish News; San Jose Mercury", []),  # census names, not here
+        ("Victor WOOTEN and Victor Street", []),  # an acronym, a street
+    ],
+)
+def test_en_names_rule(text, names):
+    from detectors.en_names import en_names
+
+    assert [text[a:b] for a, b in en_names(text)] == names
+
+
+@pytest.mark.parametrize(
+    ("text", "end", "ok"),
+    [
+        ("Cal Anderson Park is a park", 17, False),  # three words and a place's head
+        ("Linkin Park played", 11, False),  # Linkin is no first name
+        ("Grace Park called", 10, True),  # a surname that is a place word
+        ("George Washington University", 17, False),  # the head follows the guess
+        ("Ann Lee called", 7, True),
+        ("Lincoln Reservoir", 17, False),
+    ],
+)
+def test_model_guesses_before_or_ending_in_a_place_head(text, end, ok):
+    from detectors.recognizers.person import en_head_ok, plausible_name
+
+    assert en_head_ok(text, 0, end) is ok
+    assert plausible_name(text, 0, end) is ok

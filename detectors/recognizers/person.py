@@ -43,7 +43,7 @@ from detectors.fieldnames import (  # noqa: F401 - re-exported: the recognizer's
     names_a_thing,
 )
 from detectors.lexicon import not_names, surnames
-from detectors.model_names import chinese_name_shaped, ner_score
+from detectors.model_names import PLACE_HEADS, chinese_name_shaped, first_names, ner_score
 from detectors.recognizers.base import ScoredPatternRecognizer
 from detectors.tables import DELIMITERS, cells, column_header
 
@@ -258,6 +258,12 @@ _STREET_HEADS = (
     "Heights Gardens Falls Harbour Harbor Boulevard"
 )
 STREET_HEADS = frozenset(_STREET_HEADS.split())
+# Every head word of a place's or an organisation's name, and the surnames among them: a
+# model's "Grace Park" stays a name, "Cal Anderson Park" and "Linkin Park" do not.
+HEADS = ORG_HEADS | STREET_HEADS | PLACE_HEADS
+_SURNAME_HEADS = "Park Hall Church Lake Bay Hill Hills Lane Field Fields Bridge Brook"
+SURNAME_HEADS = frozenset(_SURNAME_HEADS.split())
+NEXT_WORD = re.compile(r" ([A-Z][^\W\d_]+)")
 # Words no one is named that start sentences, greetings and thanks ("Thanks Jane").
 _SENTENCE_WORDS = "The This That These Your Our My Please Dear Hi Hello Hey Thanks Thank"
 SENTENCE_WORDS = frozenset(_SENTENCE_WORDS.split())
@@ -587,10 +593,31 @@ def plausible_name(text: str, start: int, end: int) -> bool:
         return True  # Chinese names: the model's call
     if CAMEL_IDENTIFIER.fullmatch(value) or not en_words_ok(value):
         return False
+    if not en_head_ok(text, start, end):
+        return False  # a place's or an organisation's name
     if value in FIELD_LABELS or any(word in FIELD_LABELS for word in value.split()):
         return False
     before, after = text[:start].rstrip()[-1:], text[end:].lstrip()[:1]
     return not (before in ("(", ";") and after in (";", ")"))
+
+
+def en_head_ok(text: str, start: int, end: int) -> bool:
+    """No place's or organisation's head word ends ``text[start:end]`` or follows it
+    ("Lincoln Reservoir", "George Washington| University"); a head that is also a common
+    surname ends a two-word name that opens with a known first name ("Grace Park").
+
+    >>> en_head_ok("Cal Anderson Park", 0, 17), en_head_ok("Grace Park", 0, 10)
+    (False, True)
+    >>> en_head_ok("Linkin Park", 0, 11), en_head_ok("Ann Lee Hall", 0, 7)
+    (False, False)
+    """
+    after = NEXT_WORD.match(text, end)
+    if after is not None and after.group(1) in HEADS:
+        return False
+    words = text[start:end].split()
+    if len(words) < 2 or words[-1] not in HEADS:
+        return True
+    return len(words) == 2 and words[-1] in SURNAME_HEADS and words[0] in first_names()
 
 
 def single_word(context: list[str] | None) -> float:

@@ -1,0 +1,66 @@
+"""English names in prose found by their shape, where the NER model saw none.
+
+    >>> [text[a:b] for text in ["Later Victor Wooten joined the band."] for a, b in en_names(text)]
+    ['Victor Wooten']
+
+A known first name (``data/en_first_names.txt``, the 1990 US Census lists) followed by a
+capitalised word, optionally with a middle initial (``Raymond E. Feist``), is a name,
+unless structure says otherwise:
+
+- the first name is also a common word or a place (``May``, ``Will``, ``Grant``, ``Rose``,
+  ``Georgia``, ``Santa``): such names are found only with a title or a label
+  (``recognizers/person.py``);
+- the second word is a role, organisation, street or technical word
+  (``person.en_words_ok``: ``Jordan River``, ``Victoria Station``, ``Content-Type``);
+- a place's or organisation's head word follows (``George Washington University``,
+  ``Sandy River Railroad``);
+- the words are part of a header name or an identifier (``X-Ray-Id``, ``Grace_Hopper``).
+
+Read by ``nlp.people`` on the windows the model reads (prose only), so a request without
+prose pays nothing; the spans join the model's guesses and are filtered as they are.
+"""
+
+from __future__ import annotations
+
+import re
+
+from detectors.model_names import first_names
+from detectors.recognizers.person import EN_NOT_NAMES, HEADS, NEXT_WORD, en_words_ok
+
+# Capitalised words: letters of any script after a capital (Miličević, Díaz), inner
+# apostrophes and hyphens (O'Neil, Mary-Jane); not after a character that glues it to a
+# token (an e-mail, a path, a header name, a hashtag).
+WORD = r"[A-Z][^\W\d_]+(?:['’-][A-Z]?[^\W\d_]+)*"
+START = re.compile(rf"(?<![\w@#/.'’-]){WORD}")
+PAIR = re.compile(rf"(?P<first>{WORD}) (?:[A-Z]\. )?(?P<last>{WORD})(?![\w@/-])")
+# Before a first name, what makes it a place's or a thing's name: San Jose, St. Louis,
+# Mount Vernon, the Alfred Phillips House.
+PLACE_BEFORE = re.compile(r"(?:\b(?:San|Santa|Sta|St|Saint|Mount|Mt|Fort|Port|New|the|The)\.?) $")
+
+
+def en_names(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each name by the rule above.
+
+    >>> en_names("Jordan River and George Washington University, as Raymond E. Feist said")
+    [(50, 66)]
+    >>> en_names("May Lee met Will Smith in Georgia Tech"), en_names("the Grace-Hopper-Key")
+    ([], [])
+    """
+    known = first_names()
+    found: list[tuple[int, int]] = []
+    for word in START.finditer(text):
+        if word.group(0) not in known or (found and word.start() < found[-1][1]):
+            continue
+        match = PAIR.match(text, word.start())
+        last = match.group("last") if match else ""
+        if match is None or last in EN_NOT_NAMES or last.isupper():
+            continue
+        if not en_words_ok(match.group(0)) or last in HEADS:
+            continue
+        if PLACE_BEFORE.search(text, max(0, word.start() - 7), word.start()):
+            continue
+        after = NEXT_WORD.match(text, match.end())
+        if after is not None and after.group(1) in HEADS:
+            continue  # George Washington University
+        found.append(match.span())
+    return found
