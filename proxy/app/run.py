@@ -75,7 +75,8 @@ async def serve(settings: RunSettings, link=None) -> int:
         mode=[settings.mode],
         confdir=str(confdir),
     )
-    httplayer.install()  # request bodies limited, responses never (before any stream exists)
+    # request bodies limited and timed, responses never (before any stream exists)
+    httplayer.install(httplayer.BodyDeadline(settings.body_timeout, settings.body_min_rate))
     master = lean_master(opts)
     opts.update(termlog_verbosity="warn")
     check_set_names(opts, settings.sets)

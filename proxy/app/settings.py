@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from proxy.hook.connections import HEAD_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS
+from proxy.hook.connections import (
+    BODY_MIN_RATE,
+    BODY_TIMEOUT,
+    HEAD_TIMEOUT,
+    IDLE_TIMEOUT,
+    MAX_CONNECTIONS,
+)
 from proxy.record.approvals.links import DEFAULT_CONSOLE_URL
 from proxy.record.decisions import DEFAULT_KEEP, DEFAULT_MAX_BYTES
 
@@ -34,6 +40,8 @@ class RunSettings:
     head_timeout: int = HEAD_TIMEOUT  # seconds for a whole request head (proxy/hook/connections)
     idle_timeout: int = IDLE_TIMEOUT  # seconds a keep-alive connection may wait idle
     max_connections: int = MAX_CONNECTIONS  # open client connections per proxy process
+    body_timeout: int = BODY_TIMEOUT  # seconds for a request body after its head ...
+    body_min_rate: int = BODY_MIN_RATE  # ... plus 1 s per this many bytes received
     extra: dict = field(default_factory=dict)
 
     @property

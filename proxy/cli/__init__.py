@@ -22,7 +22,13 @@ from pathlib import Path
 
 from proxy.cli.defaults import _env, default_policy, env_int
 from proxy.errors import BaomiError, PolicyError, UsageError
-from proxy.hook.connections import HEAD_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS
+from proxy.hook.connections import (
+    BODY_MIN_RATE,
+    BODY_TIMEOUT,
+    HEAD_TIMEOUT,
+    IDLE_TIMEOUT,
+    MAX_CONNECTIONS,
+)
 from proxy.record.approvals.links import DEFAULT_CONSOLE_URL
 from proxy.record.decisions import DEFAULT_KEEP, DEFAULT_MAX_BYTES
 
@@ -66,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--head-timeout", default=_env("HEAD_TIMEOUT", None), metavar="SECONDS",
                      help="close a client connection that has not sent a whole request head "
                      f"this long after connecting or opening a tunnel (default {HEAD_TIMEOUT})")
+    run.add_argument("--body-timeout", default=_env("BODY_TIMEOUT", None), metavar="SECONDS",
+                     help="answer 408 and close when a request body has not arrived this long "
+                     f"after its head, plus 1 s per --body-min-rate bytes received (default "
+                     f"{BODY_TIMEOUT})")
+    run.add_argument("--body-min-rate", default=_env("BODY_MIN_RATE", None), metavar="BYTES",
+                     help="bytes of request body that earn it 1 s more; 0: --body-timeout is "
+                     f"the whole body's time (default {BODY_MIN_RATE}, as Apache's MinRate)")
     run.add_argument("--idle-timeout", default=_env("IDLE_TIMEOUT", None), metavar="SECONDS",
                      help="close a keep-alive client connection idle this long after its last "
                      f"response (default {IDLE_TIMEOUT})")
@@ -162,6 +175,8 @@ def cmd_run(args) -> int:
         console_url=args.console_url,
         head_timeout=_whole_number("--head-timeout", args.head_timeout, HEAD_TIMEOUT, 1),
         idle_timeout=_whole_number("--idle-timeout", args.idle_timeout, IDLE_TIMEOUT, 1),
+        body_timeout=_whole_number("--body-timeout", args.body_timeout, BODY_TIMEOUT, 1),
+        body_min_rate=_whole_number("--body-min-rate", args.body_min_rate, BODY_MIN_RATE, 0),
         max_connections=_whole_number("--max-connections", args.max_connections,
                                       MAX_CONNECTIONS, 1),
     )

@@ -458,6 +458,7 @@ class BaomiAddon:
 # mitmproxy's refusal messages can quote the offending header: only these fixed words
 # (proxy.observe.metrics.PROTOCOL_REFUSALS) reach records and metrics.
 _REFUSALS = (
+    ("body timeout", "request body timeout"),  # proxy.hook.httplayer's body deadline
     ("trailer", "chunked trailers"),
     ("both transfer-encoding and content-length", "both Content-Length and Transfer-Encoding"),
     ("transfer-encoding", "bad Transfer-Encoding"),

@@ -17,8 +17,11 @@ Each TCP client connection is in one of three states (hooks in brackets):
                          (TLS handshake and first request inside it): closed after
                          ``head_timeout`` unless a whole request head arrives
                          [requestheaders, http_connect]
-    busy                 a request, WebSocket or TCP stream in flight (its body may trickle:
-                         the policy's body limit bounds its size, tcp_timeout its silences)
+    busy                 a request, WebSocket or TCP stream in flight; a request body that
+                         has not arrived ``body_timeout`` s after its head (plus 1 s per
+                         ``body_min_rate`` bytes received) is cut with a 408 by
+                         proxy/hook/httplayer.py, counted here (``BODY``); the policy's body
+                         limit bounds its size
     idle                 keep-alive, nothing in flight since a response ended [response,
                          error, websocket_end, tcp_end]: closed after ``idle_timeout``
                          unless the next whole request head arrives
@@ -60,8 +63,19 @@ MAX_CONNECTIONS = 10_000
 FDS_PER_CONNECTION = 2
 FDS_RESERVED = 256  # listeners, logs, worker pipes, the metrics server, the CA files
 
+# Defaults of `baomi run --body-timeout/--body-min-rate` (BAOMI_* too): the request body's
+# deadline, enforced by proxy/hook/httplayer.py (``BodyDeadline``, where the choice is argued):
+# 60 s after the head, extended by 1 s for every 500 bytes received (Apache mod_reqtimeout's
+# rule, ``body=20,MinRate=500``; nginx's client_body_timeout, also 60 s, times only the gap
+# between two reads, which one byte a second never exceeds).
+BODY_TIMEOUT = 60
+BODY_MIN_RATE = 500  # bytes per second; 0: a fixed total of BODY_TIMEOUT
+
 REFUSED_LIMIT = "limit"
-HEAD, IDLE = "head", "idle"  # which deadline closed a connection
+HEAD, IDLE, BODY = "head", "idle", "body"  # which deadline closed a connection
+# flow.error of a request whose body missed its deadline (set by proxy/hook/httplayer.py);
+# proxy/hook/addon.py's protocol_refusal reads "body timeout" from it.
+BODY_TIMED_OUT = "request body timeout: the body did not arrive in time"
 
 
 class ConnectionMetrics(Protocol):
@@ -161,6 +175,8 @@ class ClientConnections:
             self._done(flow, self.idle_timeout, IDLE)
 
     def error(self, flow: http.HTTPFlow) -> None:
+        if flow.error is not None and flow.error.msg == BODY_TIMED_OUT:
+            self.metrics.connection_timed_out(BODY)  # cut by proxy/hook/httplayer.py
         self._done(flow, self.idle_timeout, IDLE)
 
     def websocket_end(self, flow: http.HTTPFlow) -> None:

@@ -19,6 +19,17 @@ What changes (nothing else does):
   dropped (HTTP/2: the stream is reset; HTTP/1: ``Connection: close`` once the client is
   done sending), and nothing is sent upstream. If no addon answers, mitmproxy's own 413 is sent as before.
 
+A request body has a deadline (``BodyDeadline``; ``baomi run --body-timeout/--body-min-rate``).
+A body that has not arrived in time is cut: the client gets 408 (HTTP/1: then the
+connection is closed; HTTP/2: that stream is reset, the connection's other streams go on),
+nothing of it is forwarded (the body is buffered until it is whole, so the upstream was
+never even contacted), and the ``error`` hook sees ``flow.error`` = ``BODY_TIMED_OUT``: the
+addon records the refusal, ``ClientConnections`` counts it. A body mitmproxy streams
+upstream as it arrives (``stream_large_bodies``: over ``max_body_bytes`` with ``on_oversize``
+allow/monitor) has the same deadline; there the upstream request is aborted mid-body (its
+connection closed, or its HTTP/2 stream reset), so the upstream never reads it as complete,
+and the client gets the 408 if no response has started.
+
 Trailers: mitmproxy's HTTP/1 reader raises NotImplementedError when a chunked body ends
 with trailer fields ("mitmproxy has crashed", ~11 KB of log, the client left hanging and
 two descriptors held). A *request* with trailers is answered 400 and refused (its trailers
@@ -32,22 +43,78 @@ checks the names and signatures it relies on, so an upgrade that moves them fail
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 from mitmproxy import flow as mflow
 from mitmproxy import http
 from mitmproxy.net.http.http1 import expected_http_body_size
 from mitmproxy.proxy import commands, events, layer
 from mitmproxy.proxy.layers import http as http_layers
-from mitmproxy.proxy.layers.http import ErrorCode, HttpStream, ReceiveHttp, SendHttp
+from mitmproxy.proxy.layers.http import (
+    DropStream,
+    ErrorCode,
+    HttpStream,
+    ReceiveHttp,
+    SendHttp,
+)
 from mitmproxy.proxy.layers.http._events import (
+    RequestData,
+    RequestEndOfMessage,
+    RequestHeaders,
     RequestProtocolError,
+    ResponseData,
     ResponseEndOfMessage,
+    ResponseHeaders,
     ResponseProtocolError,
 )
 from mitmproxy.proxy.layers.http._hooks import HttpErrorHook, HttpRequestHeadersHook
 from mitmproxy.proxy.layers.http._http1 import Http1Client, Http1Server
 from mitmproxy.utils import human
+
+from proxy.hook.connections import BODY_MIN_RATE, BODY_TIMED_OUT, BODY_TIMEOUT
+
+
+@dataclass(frozen=True)
+class BodyDeadline:
+    """When a request body must have arrived: ``timeout`` s after its head, plus 1 s for
+    every ``min_rate`` bytes received so far (Apache mod_reqtimeout's ``body=20,MinRate=500``
+    rule; ``min_rate`` 0: a fixed total).
+
+    >>> BodyDeadline(60, 500).seconds(received=0), BodyDeadline(60, 500).seconds(received=30)
+    (60.0, 60.06)
+    >>> BodyDeadline(60, 500).seconds(received=100_000_000)   # 100 MB: 84 s at 10 Mbit/s
+    200060.0
+
+    Why a rate and not only a total: a trickle of one byte a second is cut after ~60 s, yet
+    an upload of any size passes at any speed over 500 B/s (4 kbit/s). A 100 MB upload needs
+    84 s at 10 Mbit/s and 14 min at 1 Mbit/s; a fixed total of 120 s would cut it below
+    ~7 Mbit/s, and no single total both stops tricklers soon and lets big uploads over slow
+    links through. nginx's ``client_body_timeout`` (60 s between two reads) never cuts one
+    byte a second. The price: a sender keeping just over ``min_rate`` holds its connection
+    for up to ``timeout + max_body_bytes / min_rate`` (10 MiB at 500 B/s: ~5.8 h), as under
+    Apache; ``--max-connections`` still caps how many do.
+    """
+
+    timeout: float = BODY_TIMEOUT
+    min_rate: int = BODY_MIN_RATE
+
+    def seconds(self, received: int) -> float:
+        return self.timeout + (received / self.min_rate if self.min_rate > 0 else 0.0)
+
+
+class _Spent:
+    """Stands in for a stream whose body deadline no longer matters: the wakeup it asked for
+    still arrives (mitmproxy cannot cancel one) and is dropped here, so the finished stream
+    and its flow (body included) are not kept alive until then."""
+
+    @staticmethod
+    def handle_event(event: events.Event) -> layer.CommandGenerator[None]:
+        yield from ()
+
+
+_SPENT = _Spent()
 
 
 @dataclass
@@ -62,7 +129,103 @@ class OversizeHook(commands.StartHook):
 
 
 class LimitedRequestStream(HttpStream):
-    """``HttpStream`` whose size checks apply to request bodies only (see module doc)."""
+    """``HttpStream`` whose size checks apply to request bodies only, and whose request body
+    has a deadline (see module doc)."""
+
+    deadline: ClassVar[BodyDeadline] = BodyDeadline()  # set by install()
+    _wakeup: commands.RequestWakeup | None = None  # the pending one while a body is awaited
+    _body_since = 0.0  # time.monotonic() when the head arrived
+    _received = 0  # body bytes so far (a streamed body is not kept)
+
+    # -- the body deadline --
+
+    def _handle_event(self, event: events.Event) -> layer.CommandGenerator[None]:
+        if isinstance(event, events.Wakeup):
+            yield from self._body_overdue(event)
+            return
+        if self._wakeup is not None:
+            if isinstance(event, RequestData):
+                self._received += len(event.data)
+            elif isinstance(event, (RequestEndOfMessage, RequestProtocolError)):
+                self._release()  # whole, or ended otherwise: the deadline is moot
+        yield from super()._handle_event(event)
+
+    def state_wait_for_request_headers(self, event: RequestHeaders
+                                       ) -> layer.CommandGenerator[None]:
+        since = time.monotonic()
+        yield from super().state_wait_for_request_headers(event)
+        if event.end_stream or self.client_state not in (self.state_consume_request_body,
+                                                          self.state_stream_request_body):
+            return
+        # The body read with the head waits in the queue while the requestheaders hook ran
+        # (mitmproxy's check_killed peeks at it too): a body already whole needs no timer,
+        # which spares the common small POST a task.
+        if any(isinstance(e, RequestEndOfMessage) for e in self._paused_event_queue):
+            return
+        self._body_since = since
+        yield from self._arm(self.deadline.timeout)
+
+    def _arm(self, delay: float) -> layer.CommandGenerator[None]:
+        self._wakeup = commands.RequestWakeup(max(delay, 0.0))
+        yield self._wakeup
+
+    def _release(self) -> None:
+        """Point the pending wakeup at ``_SPENT`` in the HTTP layer that routes it back."""
+        wakeup, self._wakeup = self._wakeup, None
+        layers = self.context.layers
+        parent = layers[layers.index(self) - 1]  # as HttpStream.mode finds its HttpLayer
+        assert isinstance(parent, http_layers.HttpLayer)
+        if wakeup is not None and parent.command_sources.get(wakeup) is self:
+            parent.command_sources[wakeup] = _SPENT  # type: ignore[assignment]
+
+    def _body_overdue(self, event: events.Wakeup) -> layer.CommandGenerator[None]:
+        if event.command is not self._wakeup:
+            return  # one from before a re-arm or a release: nothing to do
+        self._wakeup = None
+        if self.client_state not in (self.state_consume_request_body,
+                                     self.state_stream_request_body):
+            return
+        left = self._body_since + self.deadline.seconds(self._received) - time.monotonic()
+        if left > 0:  # bytes came in meanwhile and moved the deadline
+            yield from self._arm(left)
+            return
+        yield from self._refuse_late_body()
+
+    def _refuse_late_body(self) -> layer.CommandGenerator[None]:
+        """408 and the end of this request: nothing of the body goes (or went whole) upstream."""
+        streamed = self.client_state == self.state_stream_request_body
+        answered = self.server_state != self.state_wait_for_response_headers
+        self.client_state = self.state_errored
+        self.request_body_buf.clear()
+        if streamed:  # the upstream has the head and part of the body: never let it end
+            yield SendHttp(RequestProtocolError(self.stream_id, BODY_TIMED_OUT,
+                                                ErrorCode.GENERIC_CLIENT_ERROR),
+                           self.context.server)
+        self.server_state = self.state_errored
+        self.flow.error = mflow.Error(BODY_TIMED_OUT)
+        yield HttpErrorHook(self.flow)  # recorded by the addon, counted by ClientConnections
+        http2 = self.flow.request.is_http2 or self.flow.request.is_http3
+        if not answered:
+            yield from self._send_408(http2)
+        if http2:  # this stream only: the connection's other streams go on
+            yield SendHttp(ResponseProtocolError(self.stream_id, BODY_TIMED_OUT,
+                                                 ErrorCode.CANCEL), self.context.client)
+        else:  # the rest of the body would arrive as garbage: the connection ends here
+            yield commands.CloseConnection(self.context.client)
+        self.flow.live = False
+        yield DropStream(self.stream_id)
+
+    def _send_408(self, http2: bool) -> layer.CommandGenerator[None]:
+        body = b"baomi: the request body did not arrive in time\n"
+        headers = {"content-type": "text/plain; charset=utf-8"}
+        if not http2:
+            headers["connection"] = "close"
+        response = http.Response.make(408, body, headers)
+        yield SendHttp(ResponseHeaders(self.stream_id, response), self.context.client)
+        yield SendHttp(ResponseData(self.stream_id, body), self.context.client)
+        yield SendHttp(ResponseEndOfMessage(self.stream_id), self.context.client)
+
+    # -- the size limit --
 
     def check_body_size(self, request: bool) -> layer.CommandGenerator[bool]:
         if not request:
@@ -149,8 +312,10 @@ class TrailerDroppingClient(Http1Client):
             yield from self.mark_done(response=True)
 
 
-def install() -> None:
-    """Make mitmproxy's HTTP layer use the classes above (idempotent)."""
+def install(deadline: BodyDeadline | None = None) -> None:
+    """Make mitmproxy's HTTP layer use the classes above (idempotent); ``deadline``: the
+    request bodies' (default ``BodyDeadline()``: 60 s + 1 s per 500 bytes)."""
+    LimitedRequestStream.deadline = deadline or BodyDeadline()
     http_layers.HttpStream = LimitedRequestStream  # type: ignore[misc]
     http_layers.Http1Server = TrailerRefusingServer  # type: ignore[misc]
     http_layers.Http1Client = TrailerDroppingClient  # type: ignore[misc]

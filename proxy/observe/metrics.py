@@ -47,7 +47,7 @@ OUTCOMES = ("upstream_connect", "upstream_tls", "response_cut", "client_aborted"
 # Requests mitmproxy's parser refused (proxy.hook.addon.protocol_refusal)
 PROTOCOL_REFUSALS = (
     "chunked trailers", "both Content-Length and Transfer-Encoding", "bad Transfer-Encoding",
-    "bad Content-Length", "bad chunked framing", "malformed request",
+    "bad Content-Length", "bad chunked framing", "malformed request", "request body timeout",
 )
 RELOAD_RESULTS = ("success", "failure")
 # How the sender was known (proxy.identity.METHODS); never the user or group itself.
@@ -58,7 +58,7 @@ IDENTITY_REJECTIONS = ("missing_credentials", "invalid_credentials", "untrusted_
                        "unavailable")
 COMPONENTS = ("policy", "detector", "incident_log")
 CONNECTION_REFUSALS = ("limit",)  # proxy.hook.connections
-CONNECTION_TIMEOUTS = ("head", "idle")
+CONNECTION_TIMEOUTS = ("head", "idle", "body")
 # The supervisor of `baomi run --processes N` (N > 1) adds: every proxy process is up.
 SUPERVISOR_COMPONENTS = (*COMPONENTS, "processes")
 OTHER = "other"
@@ -182,7 +182,8 @@ class Metrics:
         self.connections_timed_out = Counter(
             "baomi_connections_timed_out",
             "Client connections closed by baomi's deadlines: head (no whole request head in "
-            "time) or idle (keep-alive with nothing in flight).", ["timeout"], registry=r,
+            "time), idle (keep-alive with nothing in flight) or body (a request body not "
+            "arrived in time: 408; on HTTP/2 only its stream is reset).", ["timeout"], registry=r,
         )  # fmt: skip
         self.connections_open_gauge = Gauge(
             "baomi_connections_open", "Client connections open now.", registry=r,

@@ -1,0 +1,216 @@
+"""End to end: the real `baomi run` gives a request body a deadline (proxy/hook/httplayer.py).
+
+One proxy with a short deadline (``--body-timeout 2 --body-min-rate 500``: 2 s after the head,
+plus 1 s per 500 bytes received), raw sockets and a raw HTTP/2 client:
+
+- a body trickled a few bytes a second is cut: 408, the connection closed, the upstream got
+  nothing, counted (``baomi_connections_timed_out_total{timeout="body"}``) and recorded;
+- a steady upload over three times the base deadline (its bytes earn it time) arrives whole;
+- on HTTP/2 only the late stream gets the 408 and a reset; the connection's next stream works.
+
+Every wait is for an event (the proxy's answer or EOF); the deadline itself is the only waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import select
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import h2.config
+import h2.connection
+import h2.events
+import pytest
+from harness import REPO, BaomiProcess, free_port
+
+pytestmark = pytest.mark.e2e
+
+BODY_TIMEOUT, BODY_MIN_RATE = 2, 500
+GIVE_UP = 60  # far beyond the deadline here: only a proxy that never cuts reaches it
+TRICKLE_EVERY = 0.2  # seconds between two bytes of a trickled body (5 B/s, far below 500)
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory, upstream_ca):
+    data = tmp_path_factory.mktemp("body-deadline")
+    with BaomiProcess(REPO / "policies" / "default.yaml", data, metrics_port=free_port(),
+                      upstream_ca=upstream_ca.pem,
+                      # lazy: the client is offered HTTP/2 though the upstream speaks only 1.1
+                      extra_args=("--body-timeout", str(BODY_TIMEOUT),
+                                  "--set", "connection_strategy=lazy"),
+                      env={"BAOMI_BODY_MIN_RATE": str(BODY_MIN_RATE)}) as px:
+        yield px
+
+
+@contextmanager
+def connection(proxy: BaomiProcess) -> Iterator[socket.socket]:
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=GIVE_UP) as s:
+        yield s
+
+
+def trickle_until_closed(s: socket.socket, body: bytes) -> bytes:
+    """Send ``body`` a byte every TRICKLE_EVERY s until the proxy closes the connection;
+    what it sent before its EOF. Fails if the connection is still open after GIVE_UP s."""
+    received, deadline, pending = b"", time.monotonic() + GIVE_UP, memoryview(body)
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select([s], [], [], TRICKLE_EVERY)
+        if readable:
+            try:
+                data = s.recv(65536)
+            except ConnectionResetError:
+                return received
+            if not data:
+                return received
+            received += data
+        elif pending:
+            try:
+                s.sendall(pending[:1])
+            except (BrokenPipeError, ConnectionResetError):
+                continue  # closed: read what it answered first
+            pending = pending[1:]
+    raise AssertionError("the proxy kept the connection open")
+
+
+def read_response(s: socket.socket) -> bytes:
+    """One whole HTTP/1.1 response with Content-Length."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        assert chunk, f"closed before a whole response head: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        chunk = s.recv(65536)
+        assert chunk, "closed inside the response body"
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def post_head(url: str, length: int) -> bytes:
+    return (f"POST {url} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {length}\r\n\r\n").encode()
+
+
+def records(proxy: BaomiProcess, path: str) -> list[dict]:
+    log = proxy.data_dir / "decisions.jsonl"
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [r for r in map(json.loads, lines) if r.get("path") == path]
+
+
+def wait_for_records(proxy: BaomiProcess, path: str) -> list[dict]:
+    deadline = time.monotonic() + GIVE_UP
+    while not (found := records(proxy, path)):
+        assert time.monotonic() < deadline, f"no decision record for {path}"
+        time.sleep(0.05)
+    return found
+
+
+def test_a_trickled_body_is_cut_with_408_and_nothing_reaches_the_upstream(proxy, https_up,
+                                                                             http_up):
+    before = proxy.metric("baomi_connections_timed_out_total", timeout="body")
+    with connection(proxy) as s:
+        s.sendall(post_head(http_up.url("/trickle"), 1000))
+        answer = trickle_until_closed(s, b"x" * 1000)
+    head = answer.partition(b"\r\n\r\n")[0]
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert b"connection: close" in head.lower()
+    assert "/trickle" not in [r.path for r in http_up.received]
+    assert proxy.metric("baomi_connections_timed_out_total", timeout="body") == before + 1
+    (record,) = wait_for_records(proxy, "/trickle")
+    assert (record["action"], record["rule"], record["reason"]) == \
+        ("block", "on_protocol_error", "malformed request refused: request body timeout")
+    assert proxy.metric("baomi_protocol_refusals_total", reason="request body timeout") >= 1
+
+
+def test_a_head_with_no_body_byte_at_all_is_cut_too(proxy, http_up):
+    with connection(proxy) as s:
+        s.sendall(post_head(http_up.url("/silent-body"), 10))
+        answer = trickle_until_closed(s, b"")  # then silence
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert "/silent-body" not in [r.path for r in http_up.received]
+
+
+def test_a_steady_upload_longer_than_the_base_deadline_arrives_whole(proxy, http_up):
+    """64 KiB at ~16 KiB/s: ~4 s, twice the base deadline; each 500 bytes earn 1 s more."""
+    body = random.Random(12).randbytes(64 << 10)
+    with connection(proxy) as s:
+        s.sendall(post_head(http_up.url("/steady"), len(body)))
+        started = time.monotonic()
+        for i in range(0, len(body), 4096):
+            readable, _, _ = select.select([s], [], [], 0.25)
+            assert not readable, "the proxy answered or closed during the upload"
+            s.sendall(body[i:i + 4096])
+        assert time.monotonic() - started > BODY_TIMEOUT  # it really outlasted the base
+        assert read_response(s).startswith(b"HTTP/1.1 200")
+    (got,) = [r for r in http_up.received if r.path == "/steady"]
+    assert got.body == body
+
+
+# -- HTTP/2: the late stream alone -------------------------------------------------------------
+
+@contextmanager
+def h2_through(proxy: BaomiProcess, authority: str) -> Iterator[tuple[ssl.SSLSocket, object]]:
+    """An HTTP/2 connection to ``authority`` through the proxy (CONNECT, then TLS with ALPN h2
+    against baomi's CA)."""
+    with connection(proxy) as raw:
+        raw.sendall(f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = raw.recv(4096)
+            assert chunk, "closed during CONNECT"
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200")
+        context = ssl.create_default_context(cafile=proxy.ca_pem)
+        context.set_alpn_protocols(["h2"])
+        with context.wrap_socket(raw, server_hostname=authority.rsplit(":", 1)[0]) as tls:
+            assert tls.selected_alpn_protocol() == "h2"
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+            conn.initiate_connection()
+            tls.sendall(conn.data_to_send())
+            yield tls, conn
+
+
+def h2_events_until(tls: ssl.SSLSocket, conn, done) -> list:
+    """Read HTTP/2 events until ``done(events)``; fails after GIVE_UP s or on EOF."""
+    seen: list = []
+    tls.settimeout(GIVE_UP)
+    while not done(seen):
+        data = tls.recv(65536)
+        assert data, f"connection closed; events so far: {seen}"
+        seen += conn.receive_data(data)
+        if out := conn.data_to_send():
+            tls.sendall(out)
+    return seen
+
+
+def test_http2_a_late_stream_gets_408_and_a_reset_and_the_connection_goes_on(proxy, https_up):
+    authority = f"localhost:{https_up.port}"
+    head = [(":method", "POST"), (":scheme", "https"), (":authority", authority),
+            (":path", "/h2-trickle"), ("content-type", "application/octet-stream"),
+            ("content-length", "100")]
+    before = proxy.metric("baomi_connections_timed_out_total", timeout="body")
+    with h2_through(proxy, authority) as (tls, conn):
+        conn.send_headers(1, head)
+        conn.send_data(1, b"x")  # then nothing more on this stream
+        tls.sendall(conn.data_to_send())
+        events = h2_events_until(tls, conn, lambda seen: any(
+            isinstance(e, h2.events.StreamReset) and e.stream_id == 1 for e in seen))
+        (response,) = [e for e in events if isinstance(e, h2.events.ResponseReceived)]
+        assert (response.stream_id, dict(response.headers)[b":status"]) == (1, b"408")
+        conn.send_headers(3, [(":method", "GET"), (":scheme", "https"),
+                              (":authority", authority), (":path", "/h2-after")],
+                          end_stream=True)
+        tls.sendall(conn.data_to_send())
+        events = h2_events_until(tls, conn, lambda seen: any(
+            isinstance(e, h2.events.StreamEnded) and e.stream_id == 3 for e in seen))
+        (after,) = [e for e in events if isinstance(e, h2.events.ResponseReceived)]
+        assert (after.stream_id, dict(after.headers)[b":status"]) == (3, b"200")
+    assert [r.path for r in https_up.received if r.path.startswith("/h2-")] == ["/h2-after"]
+    assert proxy.metric("baomi_connections_timed_out_total", timeout="body") == before + 1
