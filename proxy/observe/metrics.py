@@ -114,6 +114,8 @@ class Metrics:
         self._components = tuple(components)
         self._ready = dict.fromkeys(self._components, False)
         self._rules: set[str] = set()
+        self._children: dict[tuple, object] = {}  # (metric, labels) -> child: _child
+        self._modes: dict[str, str] = {}  # record.mode -> its kind
         self._lock = threading.Lock()
         # Human-readable state for /readyz that is not a failure (e.g. a rejected reload).
         self.notes: dict[str, str] = {}
@@ -271,13 +273,14 @@ class Metrics:
     def observe(self, record: DecisionRecord) -> None:
         """Count one request. Errors are counted by ``detection_error``, not from the record."""
         action = bounded(record.action, ACTIONS)
-        self.requests.labels(action, mode_kind(record.mode) if record.mode else self.mode).inc()
+        mode = self._modes.get(record.mode) or self._mode_of(record.mode)
+        self._child(self.requests, action, mode).inc()
         for entity, count in record.entity_counts.items():
             if count > 0:
-                self.detections.labels(bounded(entity, ENTITIES)).inc(count)
+                self._child(self.detections, bounded(entity, ENTITIES)).inc(count)
         rule_action = self._rule_action(record)
         if rule_action:
-            self.rule_actions.labels(self._rule_label(record.rule), rule_action).inc()
+            self._child(self.rule_actions, self._rule_label(record.rule), rule_action).inc()
         if record.uninspected:
             reason = REASON_ALIASES.get(record.uninspected, record.uninspected)
             self.uninspected.labels(bounded(reason, UNINSPECTED_REASONS), action).inc()
@@ -285,6 +288,23 @@ class Metrics:
             self.inspection_duration.observe(max(record.inspect_seconds, 0.0))
         if record.bytes_inspected > 0:
             self.inspected_bytes.inc(record.bytes_inspected)
+
+    def _child(self, metric, *labels: str):
+        """``metric.labels(*labels)``, looked up once per label set: ``labels`` takes a lock
+        and validates its arguments on every call, several times per request. Label values
+        come from the fixed sets above, so this holds a bounded number of children.
+        """
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def _mode_of(self, mode: str) -> str:
+        kind = mode_kind(mode) if mode else self.mode
+        if len(self._modes) < len(MODES) * 4:  # a few spellings per kind at most
+            self._modes[mode] = kind
+        return kind
 
     @staticmethod
     def _rule_action(record: DecisionRecord) -> str | None:
@@ -295,6 +315,8 @@ class Metrics:
         return None
 
     def _rule_label(self, rule: str) -> str:
+        if rule in self._rules:  # known already (a set only grows): no lock, no regex
+            return rule
         if not RULE_NAME.fullmatch(rule or ""):
             return OTHER
         with self._lock:
@@ -320,7 +342,7 @@ class Metrics:
 
     def identity(self, method: str) -> None:
         """One request identified by ``method`` (proxyauth|ldap|header|ipmap|none)."""
-        self.identified.labels(bounded(method, IDENTITY_METHODS)).inc()
+        self._child(self.identified, bounded(method, IDENTITY_METHODS)).inc()
 
     def identity_rejected(self, reason: str) -> None:
         self.identity_rejections.labels(bounded(reason, IDENTITY_REJECTIONS)).inc()
@@ -374,9 +396,11 @@ class Metrics:
     def set_ready(self, component: str, ok: bool) -> None:
         if component not in self._ready:
             raise ValueError(f"unknown component {component!r}; expected one of {self._components}")
-        with self._lock:
+        with self._lock:  # the gauge too: two threads' calls must not leave it unlike _ready
+            if self._ready[component] == ok:
+                return  # unchanged: the gauge says so already (set at 0 up front, _define)
             self._ready[component] = ok
-        self.ready_gauge.labels(component).set(1 if ok else 0)
+            self.ready_gauge.labels(component).set(1 if ok else 0)
 
     def ready(self) -> dict[str, bool]:
         with self._lock:
