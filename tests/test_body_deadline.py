@@ -9,11 +9,12 @@ bytes received move the deadline, and that a body streamed upstream is aborted t
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 
 import pytest
 from mitmproxy.addons import proxyserver
-from mitmproxy.proxy import commands, context, events
+from mitmproxy.proxy import commands, context, events, layer
 from mitmproxy.proxy.layers import http as http_layers
 from mitmproxy.proxy.layers.http._hooks import HttpErrorHook
 from mitmproxy.proxy.mode_specs import ProxyMode
@@ -137,6 +138,28 @@ def test_a_streamed_body_is_aborted_upstream_so_it_never_reads_as_whole(options)
             and c.connection is server], "the upstream request was not aborted"
     assert sent(after, server) == b""  # not a byte more
     assert sent(after, driver.client).startswith(b"HTTP/1.1 408 ")  # no response had begun
+
+
+def test_mitmproxy_internals_the_deadline_relies_on():
+    """An upgrade that moves these fails here, loudly: a wakeup is routed back to the stream
+    that asked (HttpLayer.command_sources), the events read with a head wait in the stream's
+    queue while its hook runs (Layer._paused_event_queue), a stream finds its HttpLayer one
+    place up its context's layers (HttpStream.mode), and a client disconnect cancels the
+    connection's wakeup tasks."""
+    from mitmproxy.proxy import server
+
+    source = inspect.getsource(http_layers.HttpLayer.event_to_child)
+    assert "isinstance(command, commands.RequestWakeup)" in source
+    assert "self.command_sources[command] = child" in source
+    assert "self.command_sources.pop(event.command)" in inspect.getsource(
+        http_layers.HttpLayer._handle_event)
+    assert "self._paused_event_queue" in inspect.getsource(layer.Layer.handle_event)
+    assert "parent = self.context.layers[i - 1]" in inspect.getsource(
+        http_layers.HttpStream.mode.func)
+    assert "self.wakeup_timer.pop()" in inspect.getsource(server.ConnectionHandler.handle_client)
+    for state in ("state_consume_request_body", "state_stream_request_body", "state_errored",
+                  "state_wait_for_response_headers", "state_wait_for_request_headers"):
+        assert hasattr(http_layers.HttpStream, state), state
 
 
 def test_the_deadline_rule():

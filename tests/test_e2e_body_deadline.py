@@ -4,8 +4,9 @@ One proxy with a short deadline (``--body-timeout 2 --body-min-rate 500``: 2 s a
 plus 1 s per 500 bytes received), raw sockets and a raw HTTP/2 client:
 
 - a body trickled a few bytes a second is cut: 408, the connection closed, the upstream got
-  nothing, counted (``baomi_connections_timed_out_total{timeout="body"}``) and recorded;
-- a steady upload over three times the base deadline (its bytes earn it time) arrives whole;
+  nothing, counted (``baomi_connections_timed_out_total{timeout="body"}``) and recorded; so is
+  a head followed by silence;
+- a steady upload twice as long as the base deadline (its bytes earn it time) arrives whole;
 - on HTTP/2 only the late stream gets the 408 and a reset; the connection's next stream works.
 
 Every wait is for an event (the proxy's answer or EOF); the deadline itself is the only waiting.
