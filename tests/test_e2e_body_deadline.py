@@ -7,7 +7,9 @@ plus 1 s per 500 bytes received), raw sockets and a raw HTTP/2 client:
   nothing, counted (``baomi_connections_timed_out_total{timeout="body"}``) and recorded; so is
   a head followed by silence;
 - a steady upload twice as long as the base deadline (its bytes earn it time) arrives whole;
-- on HTTP/2 only the late stream gets the 408 and a reset; the connection's next stream works.
+- on HTTP/2 only the late stream gets the 408 and a reset; the connection's next stream works;
+- a body streamed upstream as it arrives (over ``max_body_bytes`` with ``on_oversize: allow``,
+  a second proxy) is aborted there mid-body: the upstream never gets it whole.
 
 Every wait is for an event (the proxy's answer or EOF); the deadline itself is the only waiting.
 """
@@ -152,6 +154,42 @@ def test_a_steady_upload_longer_than_the_base_deadline_arrives_whole(proxy, http
         assert read_response(s).startswith(b"HTTP/1.1 200")
     (got,) = [r for r in http_up.received if r.path == "/steady"]
     assert got.body == body
+
+
+# -- a body streamed upstream as it arrives ----------------------------------------------------
+
+STREAM_OVER = 1024  # max_body_bytes of the streaming proxy's policy; on_oversize: allow
+
+
+@pytest.fixture(scope="module")
+def streaming_proxy(tmp_path_factory):
+    """Over max_body_bytes with on_oversize allow, mitmproxy streams a body upstream as it
+    arrives (stream_large_bodies); the deadline here is a fixed total (--body-min-rate 0)."""
+    data = tmp_path_factory.mktemp("body-deadline-streaming")
+    text = (REPO / "policies" / "default.yaml").read_text()
+    policy = data / "policy.yaml"
+    policy.write_text(text.replace("max_body_bytes: 10MiB", f"max_body_bytes: {STREAM_OVER}")
+                      .replace("on_oversize: block", "on_oversize: allow"))
+    assert "on_oversize: allow" in policy.read_text()
+    with BaomiProcess(policy, data / "var", extra_args=(
+            "--body-timeout", str(BODY_TIMEOUT), "--body-min-rate", "0")) as px:
+        yield px
+
+
+def test_a_late_streamed_body_is_aborted_upstream_never_complete(streaming_proxy, http_up):
+    declared, sent_at_once = 5000, 1100  # over the limit: streamed from the first byte
+    with connection(streaming_proxy) as s:
+        s.sendall(post_head(http_up.url("/streamed"), declared) + b"y" * sent_at_once)
+        answer = trickle_until_closed(s, b"y" * (declared - sent_at_once))
+    assert answer.startswith(b"HTTP/1.1 408 ")  # the upstream had not answered yet
+    # The upstream saw the head and part of the body, then its connection closed: a request
+    # it can only read as cut short, never as complete.
+    deadline = time.monotonic() + GIVE_UP  # the upstream's handler reads until that close
+    while not (got := [len(r.body) for r in http_up.received if r.path == "/streamed"]):
+        assert time.monotonic() < deadline, "the upstream never saw the streamed request"
+        time.sleep(0.05)
+    (length,) = got
+    assert sent_at_once <= length < declared
 
 
 # -- HTTP/2: the late stream alone -------------------------------------------------------------
