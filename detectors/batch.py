@@ -99,6 +99,15 @@ class SegmentSelector:
         self.database.scan(joined.encode("utf-8"), match_event_handler=lambda i, *_: hits.append(i))
         return not hits and not self.dictionary.scan(joined)
 
+    def busy_as_sent(self, texts: Sequence[str]) -> set[int]:
+        """``busy`` of texts as sent (normalised here): what ``select`` keeps of segments
+        with these texts, but for their field-name contexts.
+
+        >>> SegmentSelector.for_config(DetectorConfig()).busy_as_sent(["SO-1", "13800138000"])
+        {1}
+        """
+        return self.busy(_normalized(list(texts)))
+
     def busy(self, texts: Sequence[str]) -> set[int]:
         """Indices of ``texts`` (normalised) with at least one signal or dictionary hit."""
         joined = SEPARATOR.join(texts)

@@ -26,7 +26,7 @@ from bench.quality.generate import corpus
 from detectors.batch import SegmentSelector
 from detectors.config import DetectorConfig
 from proxy.extraction.extract import Limits, RawRequest, extract
-from proxy.workers.rawscan import REASONS, body_texts, prove_clean
+from proxy.workers.rawscan import REASONS, Scanned, body_texts, prove_clean
 from proxy.workers.triage import Clean, Local, Triage
 
 LIMITS = Limits()
@@ -194,10 +194,13 @@ def test_values_that_make_a_signal_only_together_are_not_proved_clean():
 def test_triage_answers_clean_without_extracting_and_extracts_otherwise():
     triage = Triage(SELECTOR)
     assert isinstance(triage.local(request(CLEAN), LIMITS), Clean)
-    local = triage.local(FALLBACKS["name-field"], LIMITS)
+    scanned = triage.local(FALLBACKS["name-field"], LIMITS)  # candidates found unextracted
+    assert isinstance(scanned, Scanned)
+    assert [s.location for _, s in scanned.to_detect()] == ["json:$.order.receiverName"]
+    local = triage.local(FALLBACKS["layer"], LIMITS)
     assert isinstance(local, Local)
     assert [local.extraction.segments[i].location for i in local.selected] == [
-        "json:$.order.receiverName"]
+        "json:$.payload|base64"]
     off = Triage(SELECTOR, raw_scan=False).local(request(CLEAN), LIMITS)
     assert isinstance(off, Local) and off.selected == []
 

@@ -246,7 +246,7 @@ def test_the_in_process_decision_finds_exactly_what_the_full_detector_finds(conf
             assert SegmentSelector.for_config(config).select(extract(raw, LIMITS).segments) == []
             clean += 1
             continue
-        segments = local.extraction.segments
+        segments = extract(raw, LIMITS).segments  # the full path's (Scanned builds only some)
         full = tuple(detector.analyze(list(segments)))
         assert {f.segment for f in full} <= set(local.selected), raw
         assert detect_segments(detector, local.to_detect()) == (full, 0)

@@ -68,6 +68,9 @@ __all__ = [
     "RawRequest",
     "View",
     "extract",
+    "json_step",
+    "splice",
+    "with_length",
     "words",
 ]
 
@@ -186,7 +189,7 @@ class Extraction:
             return RawRequest(request.method, url, headers, request.body)
         assert self._body is not None  # body edits exist only when the body had segments
         body = encode_content(self._body.render(body_edits), self._chain)
-        return RawRequest(request.method, url, _with_length(headers, len(body)), body)
+        return RawRequest(request.method, url, with_length(headers, len(body)), body)
 
 
 def _openers(limits: Limits) -> Openers:
@@ -222,7 +225,9 @@ def _edits_per_segment(
     return tuple(edits)
 
 
-def _with_length(headers: tuple[tuple[str, str], ...], length: int) -> tuple[tuple[str, str], ...]:
+def with_length(headers: tuple[tuple[str, str], ...], length: int) -> tuple[tuple[str, str], ...]:
+    """``headers`` with Content-Length (when there is one) set to ``length``: a rewritten
+    body's length."""
     return tuple(
         (name, str(length)) if name.lower() == "content-length" else (name, value)
         for name, value in headers
@@ -563,10 +568,19 @@ def _spliced(text: str, segments: tuple[Segment, ...], new: Mapping[int, str]) -
         spans = _scanned_spans(text, segments, new)
     if spans is None:
         return None
+    return splice(text, [(spans[i], new[i]) for i in sorted(new)])
+
+
+def splice(text: str, edits: Sequence[tuple[tuple[int, int], str]]) -> str:
+    """``text`` with each token span, in order and apart, replaced by a JSON string of its
+    new value (the one way a masked JSON leaf is written, here and in proxy.workers.rawjson).
+
+    >>> splice('{"tel": "13800138000", "n": 1}', [((8, 21), "138****8000")])
+    '{"tel": "138****8000", "n": 1}'
+    """
     out, at = [], 0
-    for i in sorted(new):
-        start, end = spans[i]
-        out += [text[at:start], _string(new[i])]
+    for (start, end), value in edits:
+        out += [text[at:start], _string(value)]
         at = end
     out.append(text[at:])
     return "".join(out)
@@ -727,6 +741,16 @@ def _walk(  # node: Any, as json.loads returns it (checked with ``type(...) is``
 # record of a list, and across requests to one API).
 _STEPS: dict[str, tuple[str, tuple[str, ...]]] = {}
 _STEPS_MAX = 4096
+
+
+def json_step(key: str) -> tuple[str, tuple[str, ...]] | None:
+    """The location step and context words of a member under ``key``, as ``extract`` names
+    it; None when the key is itself data (then the walk writes ``{i}``).
+
+    >>> json_step("customerPhone"), json_step("odd key"), json_step("13800138000")
+    (('.customerPhone', ('customer', 'phone')), ("['odd key']", ('odd', 'key')), None)
+    """
+    return _STEPS.get(key) or _step(key)
 
 
 def _step(key: str) -> tuple[str, tuple[str, ...]] | None:

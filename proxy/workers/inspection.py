@@ -91,12 +91,24 @@ def mask_request(raw: RawRequest, limits: Limits, findings: tuple[Finding, ...])
 
 
 def masked(extraction: Extraction, findings: tuple[Finding, ...]) -> RawRequest:
-    """The same safe mask as records, without the fingerprint: sent out, a fingerprint would
-    give the receiver a stable pseudonym of the customer across requests."""
+    """The request with ``findings`` masked (``edits_of``)."""
+    return extraction.rewrite(edits_of(findings))
+
+
+def edits_of(findings: tuple[Finding, ...]) -> dict[int, list[tuple[int, int, str]]]:
+    """Per segment, the edits that mask its findings: the same safe mask as records,
+    without the fingerprint (sent out, a fingerprint would give the receiver a stable
+    pseudonym of the customer across requests)."""
     replacements: dict[int, list[tuple[int, int, str]]] = {}
     for f in findings:
         replacements.setdefault(f.segment, []).append((f.start, f.end, f.masked(fingerprint=False)))
-    return extraction.rewrite(replacements)
+    return replacements
+
+
+def evidence(texts: Sequence[str], findings: tuple[Finding, ...]) -> tuple[str, ...]:
+    """Per finding, a little text around its value in its segment (``texts``: every
+    segment's text)."""
+    return tuple(_around(texts[f.segment], f) for f in findings)
 
 
 def _prepare(extraction: Extraction, findings: tuple[Finding, ...],

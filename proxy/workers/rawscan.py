@@ -20,41 +20,45 @@ JSON, an invisible character), a key that is data (digits, ``@``) or names a per
 selector's field-name rule, checked per key: the nearest key decides, see
 ``detectors.fieldnames.is_name_field``), JSON that is invalid or nested past what
 extraction walks, a decoded size past the budget, or a candidate anywhere.
+
+A body that passes every check but has candidates (or keys that may name a person) is not
+extracted either (``scan`` -> ``Scanned``): the selector's ``busy`` over the same texts
+says which segments can hold a finding, ``proxy.workers.rawjson`` names just those (and
+the leaves under a name-ish key, whose exact context decides whether a name is likely),
+and a mask rewrites their tokens where the text holds them. Its selection, segments and
+rewrites are the full path's (tests/test_rawjson.py).
 """
 
 from __future__ import annotations
 
 import json
-import operator
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from itertools import compress
 
 from detectors.batch import SegmentSelector, person_context
-from detectors.model import Segment
+from detectors.model import Finding, Segment
+from proxy.errors import BaomiError, CannotMask
 from proxy.extraction.archives import GZIP
 from proxy.extraction.decode import Budget, decode_text, parse_content_encoding
-from proxy.extraction.extract import Limits, RawRequest, extract, sniff
+from proxy.extraction.extract import Extraction, Limits, RawRequest, extract, sniff, with_length
 from proxy.extraction.fieldwords import words
-from proxy.extraction.layers import Openers, openable_lines, opens
-from proxy.workers.inspection import Inspection
+from proxy.extraction.layers import Openers, apply_edits, merge_edits, openable_lines, opens
+from proxy.workers.inspection import Inspection, edits_of, evidence, masked
+from proxy.workers.rawjson import RawJson
 
-# Content-Type values whose parse is known: media application/json, charset none or utf-8.
-JSON_TYPES = frozenset({
-    "application/json", "application/json; charset=utf-8", "application/json;charset=utf-8",
-})
+# Content-Type values whose parse is known: media application/json, charset none or utf-8
+# (the charset extract decodes with, by the same rule: utf-8 first either way).
+JSON_TYPES = {
+    "application/json": None, "application/json; charset=utf-8": "utf-8",
+    "application/json;charset=utf-8": "utf-8",
+}
 # extract._JSON_NESTING: deeper documents are refused; a body with fewer brackets in all
 # cannot be that deep.
 MAX_BRACKETS = 512
 REASONS = ("media-type", "content-encoding", "backslash", "undecodable", "invalid-json",
            "too-deep", "data-key", "name-field", "layer", "budget", "candidate")
 
-# A string (and the colon that makes it a key), or a whole JSON number of 6+ digits and
-# nothing else (extract._is_id_number): delimited like a JSON value, so the exponent of
-# 1e1234567 or the digits of 1234567.5 never match.
-_TOKENS = re.compile(r'"([^"]*)"(\s*:)?|(?<![^\s,:\[])(-?\d{6,})(?![^\s,\]}])')
-_DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))  # digit -> "0"
 # extract._DATA_KEY is \d{6}|@; \d is any script's digit (١٢٣, １２３), not just 0-9.
 _DATA_KEY_SUPERSET = re.compile(r"\d|@")
 
@@ -70,12 +74,31 @@ class Proof:
     inspection: Inspection | None = None
 
 
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class JsonBody:
+    """A body every check passed: its leaves, and the keys that may name a person."""
+
+    json: RawJson
+    named: frozenset[str]
+
+
 def prove_clean(raw: RawRequest, limits: Limits, selector: SegmentSelector) -> Proof:
     """Clean without extracting the body, or why not (see module doc). Raises nothing the
     full path would not: extracting the URL and headers may raise as ``extract`` does."""
-    texts = body_texts(raw, limits)
-    if isinstance(texts, str):
-        return Proof(texts)
+    found = scan(raw, limits, selector)
+    if isinstance(found, Proof):
+        return found
+    if not found.selected:
+        return Proof(None, found.inspection())
+    return Proof("name-field" if found.body.named else "candidate")
+
+
+def scan(raw: RawRequest, limits: Limits, selector: SegmentSelector) -> Proof | Scanned:
+    """Clean (``Proof(None, inspection)``), why the text cannot tell (``Proof(reason)``),
+    or the full path's selection made from the text (``Scanned``)."""
+    body = read_body(raw, limits)
+    if isinstance(body, str):
+        return Proof(body)
     if len(raw.body) > limits.max_body_bytes:
         return Proof("budget")  # extract raises Oversize
     room = limits.max_decoded_bytes - len(raw.body)
@@ -85,10 +108,11 @@ def prove_clean(raw: RawRequest, limits: Limits, selector: SegmentSelector) -> P
     rest = extract(replace(raw, body=b""), replace(limits, max_decoded_bytes=room))
     segments = rest.segments
     n_url = sum(1 for s in segments if s.location.startswith(("path", "query:")))
+    texts = body.json.texts
     every = [s.text for s in segments[:n_url]] + texts + [s.text for s in segments[n_url:]]
-    if not selector.quiet(every, (s.context for s in segments)):
-        return Proof("candidate")
-    return Proof(None, Inspection((), len(every), len(raw.body), (), rest.images))
+    if not body.named and selector.quiet(every, (s.context for s in segments)):
+        return Proof(None, Inspection((), len(every), len(raw.body), (), rest.images))
+    return Scanned.select(raw, limits, selector, body, rest, n_url, every)
 
 
 def body_texts(raw: RawRequest, limits: Limits = _LIMITS) -> list[str] | str:
@@ -98,37 +122,121 @@ def body_texts(raw: RawRequest, limits: Limits = _LIMITS) -> list[str] | str:
     ...            b'{"order": "SO-1", "qty": 2, "ref": 12345678, "items": [{"sku": "A 1"}]}'))
     ['SO-1', '12345678', 'A 1']
     """
+    body = read_body(raw, limits)
+    if isinstance(body, str):
+        return body
+    return "name-field" if body.named else body.json.texts
+
+
+def read_body(raw: RawRequest, limits: Limits = _LIMITS) -> JsonBody | str:
+    """The body's leaves as ``extract`` makes them, or why the text cannot tell (REASONS)."""
     types = set(raw.header_values("content-type"))
-    if len(types) != 1 or types.pop().strip().lower() not in JSON_TYPES:
+    if len(types) != 1:
+        return "media-type"
+    media = types.pop().strip().lower()
+    if media not in JSON_TYPES:
         return "media-type"
     if parse_content_encoding(raw.header_values("content-encoding")):
         return "content-encoding"
     if b"\\" in raw.body:
         return "backslash"
     try:
-        text, _ = decode_text(raw.body, None)
+        text, codec = decode_text(raw.body, JSON_TYPES[media])
     except Exception:  # noqa: BLE001 - the full path raises it again and acts on it
         return "undecodable"
     if "\\" in text:  # UTF-16/32 bodies: the bytes held no 0x5C, the text may
         return "backslash"
     if text.count("[") + text.count("{") >= MAX_BRACKETS:
         return "too-deep"
-    parts = text.split('"')  # no backslash: every quote opens or closes a string
-    glue = parts[0::2]
-    if len(glue) != len(parts[1::2]) + 1:
+    body = RawJson.of(text, codec)  # no backslash: every quote opens or closes a string
+    if body is None:
         return "invalid-json"  # an odd number of quotes
-    # Keys first (a name-ish key is the commonest way out), validity last: until then the
-    # pieces may be wrong, but only a proof that passes every check is used.
-    keys, texts = _leaves(text, parts, glue)
-    for key in keys:
-        if (why := _key_reason(key)) is not None:
+    # Keys first (a data key is a way out), validity last: until then the pieces may be
+    # wrong, but only a body that passes every check is used.
+    named = set()
+    for key in body.keys:
+        if (why := _key_reason(key)) == "data-key":
             return why
-    if not _valid_json(text, glue, parts[1::2]):
+        if why is not None:
+            named.add(key)
+    if not _valid_json(text, body):
         return "invalid-json"  # extract refuses it too
-    suspects = openable_lines("\n".join(texts))  # a value holds no newline: a line each
+    suspects = openable_lines("\n".join(body.texts))  # a value holds no newline: a line each
     if suspects and _opens(suspects, limits):
         return "layer"
-    return texts
+    return JsonBody(body, frozenset(named))
+
+
+class Scanned:
+    """A request whose JSON body passed every check but ``quiet``: the full path's selection
+    (``selected``), with only the selected segments built; ``to_detect`` and ``inspection``
+    as ``triage.Local``'s. A mask of body leaves is spliced into the text as sent; any other
+    (a URL or header value) goes through a full extraction, as before."""
+
+    __slots__ = ("body", "built", "images", "limits", "n_url", "raw", "selected", "texts")
+
+    def __init__(self, raw: RawRequest, limits: Limits, body: JsonBody, texts: list[str],
+                 n_url: int, images: int, built: dict[int, Segment]):
+        self.raw, self.limits, self.body, self.texts = raw, limits, body, texts
+        self.n_url, self.images = n_url, images
+        self.built = dict(sorted(built.items()))  # by index: the worker's order
+        self.selected = list(self.built)
+
+    @classmethod
+    def select(cls, raw: RawRequest, limits: Limits, selector: SegmentSelector, body: JsonBody,
+               rest: Extraction, n_url: int, every: list[str]) -> Scanned:
+        """``selector.select`` of the full path's segments, from their texts: busy ones, and
+        those whose field-name context names a person (only leaves after a name-ish key can
+        have such a context: each key was checked alone, a superset)."""
+        busy = selector.busy_as_sent(every)
+        n_body = len(body.json.texts)
+        leaves = {i - n_url for i in busy if n_url <= i < n_url + n_body}
+        if body.named:
+            leaves.update(range(body.json.after(body.named), n_body))
+        built = {}
+        for k, segment in zip(sorted(leaves), body.json.segments(sorted(leaves)), strict=True):
+            if k + n_url in busy or (segment.context and person_context(segment.context)):
+                built[k + n_url] = segment
+        for j, segment in enumerate(rest.segments):
+            i = j if j < n_url else j + n_body
+            if i in busy or (segment.context and person_context(tuple(segment.context))):
+                built[i] = segment
+        return cls(raw, limits, body, every, n_url, rest.images, built)
+
+    def to_detect(self) -> tuple[tuple[int, Segment], ...]:
+        return tuple(self.built.items())
+
+    def inspection(self, findings: tuple[Finding, ...] = ()) -> Inspection:
+        return Inspection(findings, len(self.texts), len(self.raw.body),
+                          evidence(self.texts, findings), self.images, rewriter=self.rewrite)
+
+    def rewrite(self, findings: tuple[Finding, ...]) -> RawRequest:
+        """The request with ``findings`` masked, as ``masked(extract(raw), findings)``.
+        Raises CannotMask as it does."""
+        edits = edits_of(findings)
+        n_url, n_body = self.n_url, len(self.body.json.texts)
+        if any(not n_url <= i < n_url + n_body or i not in self.built for i in edits):
+            return self._extracted(findings)  # a URL or header value: the full path renders
+        raw = self.raw
+        if not edits:
+            return RawRequest(raw.method, raw.url, raw.headers, raw.body)
+        new = {}
+        for i, wanted in edits.items():
+            segment = self.built[i]
+            new[i - n_url] = apply_edits(segment.text, merge_edits(wanted, len(segment.text),
+                                                                   segment.location))
+        try:
+            data = self.body.json.codec.encode(self.body.json.render(new))
+        except UnicodeEncodeError as exc:
+            raise CannotMask(f"masked text cannot be encoded as {exc.encoding}") from exc
+        return RawRequest(raw.method, raw.url, with_length(raw.headers, len(data)), data)
+
+    def _extracted(self, findings: tuple[Finding, ...]) -> RawRequest:
+        try:
+            extraction = extract(self.raw, self.limits)
+        except BaomiError as e:  # the text said it would not: refuse to send it unmasked
+            raise CannotMask(f"extracting again failed ({type(e).__name__})") from e
+        return masked(extraction, findings)
 
 
 def _opens(texts: list[str], limits: Limits) -> bool:
@@ -162,40 +270,17 @@ _PROBE = Openers(
 )
 
 
-def _valid_json(text: str, glue: list[str], strings: list[str]) -> bool:
+def _valid_json(text: str, body: RawJson) -> bool:
     """Is ``text`` (no backslash, split at its quotes) JSON? It is when the text with every
     string emptied is, and no string holds a control character (JSON's only other rule for
     a string without escapes): a smaller parse, dicts of empty keys (C speed)."""
     try:
-        json.loads('""'.join(glue))
-        if not "".join(strings).isprintable():  # a control character, or only a rare space
+        json.loads(body.skeleton)
+        if not "".join(body.strings).isprintable():  # a control character, or only a rare space
             json.loads(text)
     except (ValueError, RecursionError):
         return False
     return True
-
-
-def _leaves(text: str, parts: list[str], glue: list[str]) -> tuple[set[str], list[str]]:
-    """The keys, and the leaf texts in document order, of valid JSON with no backslash
-    (``parts``: split at its quotes, ``glue``: the even ones, between the strings).
-
-    Odd pieces are the strings, a string followed by a colon is a key. Numbers of 6+ digits
-    are leaves too; only when the glue has such a run does one regex pass keep their order
-    among the strings."""
-    strings, after = parts[1::2], parts[2::2]
-    # The glue is ASCII (valid JSON): digits found by bytes.translate, not re.
-    if b"000000" in "".join(glue).encode().translate(_DIGITS):
-        tokens = _TOKENS.findall(text)
-        return ({s for s, colon, _ in tokens if colon},
-                [s or n for s, colon, n in tokens if not colon and (s or n)])
-    kinds = {a: _is_colon(a) for a in set(after)}  # a few distinct pieces: ", " ": " "},{"
-    is_key = list(map(kinds.__getitem__, after))
-    leaves = filter(None, compress(strings, map(operator.not_, is_key)))  # "" is no leaf
-    return set(compress(strings, is_key)), list(leaves)
-
-
-def _is_colon(between: str) -> bool:
-    return between[:1] == ":" or (between[:1].isspace() and between.lstrip()[:1] == ":")
 
 
 @lru_cache(maxsize=4096)  # the same keys in every request

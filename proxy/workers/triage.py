@@ -5,6 +5,7 @@
     local is None          -> too big or too complex to extract here: send it raw to a worker
     local.selected == []   -> clean: no segment can hold a finding (detectors/batch.py), no IPC
                               (a JSON body may be proved clean unextracted: rawscan, Clean)
+                              (or have its candidates found unextracted: rawscan, Scanned)
     local.to_detect()      -> the (index, segment) pairs a worker must run the detector on
 
 Most traffic is clean, and a trip to a worker (pickle, pipe, wake-up, reply) costs more than
@@ -32,7 +33,7 @@ from detectors.batch import SegmentSelector
 from detectors.model import Finding, Segment
 from proxy.extraction.extract import Extraction, Limits, RawRequest, extract, sniff
 from proxy.workers.inspection import Inspection, inspection_of, masked
-from proxy.workers.rawscan import prove_clean
+from proxy.workers.rawscan import Proof, Scanned, scan
 
 log = logging.getLogger("baomi.triage")
 
@@ -86,7 +87,7 @@ class Triage:
         self.body_bytes = body_bytes
         self.raw_scan = raw_scan  # try proxy.workers.rawscan before extracting
 
-    def local(self, raw: RawRequest, limits: Limits) -> Local | Clean | None:
+    def local(self, raw: RawRequest, limits: Limits) -> Local | Clean | Scanned | None:
         """Extract and select here, or None: a worker must extract ``raw`` itself."""
         if self.selector.everything or not self.selector.available:
             return None  # every segment goes to a worker anyway: let it extract too
@@ -97,11 +98,14 @@ class Triage:
                                                         INLINE_DECODED_BYTES))
         if raw.body and self.raw_scan:
             try:
-                proof = prove_clean(raw, bounded, self.selector)
+                found = scan(raw, bounded, self.selector)
             except Exception:  # noqa: BLE001 - the full path below meets it again
-                proof = None
-            if proof is not None and proof.inspection is not None:
-                return Clean(proof.inspection)
+                found = None
+            if isinstance(found, Proof) and found.inspection is not None:
+                return Clean(found.inspection)
+            # With an exact-data index every segment goes to the worker: built in full below.
+            if isinstance(found, Scanned) and not (self.edm and found.selected):
+                return found
         try:
             extraction = extract(raw, bounded)
         except Exception as e:  # noqa: BLE001 - a worker extracts again and its error counts
