@@ -8,16 +8,17 @@ event loop queue the rest, which must then arrive as one group.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from pathlib import Path
 
 import pytest
-from incidents_cli import keyed_dir, record
+from incidents_cli import RAW_ID, RAW_PHONE, keyed_dir, record
 
 from proxy.errors import IncidentLogError
 from proxy.record import writer as writer_module
-from proxy.record.decisions import DecisionLog, Recorders
-from proxy.record.incidents import IncidentStore
+from proxy.record.decisions import NOT_PREPARED, DecisionLog, Recorders
+from proxy.record.incidents import IncidentStore, review
 from proxy.record.incidents import log as log_module
 from proxy.record.incidents.keys import load_private_keys
 from proxy.record.incidents.log import entries
@@ -200,3 +201,63 @@ def test_decision_log_write_many_writes_the_lines_write_would(tmp_path: Path, sy
     written = (many / "decisions.jsonl").read_bytes()
     assert written == (one / "decisions.jsonl").read_bytes()
     assert written.count(b"\n") == 3
+
+
+class Preparing(Plain):
+    """Records what ``write_many`` was handed: each record's ``prepare`` result."""
+
+    def __init__(self):
+        super().__init__()
+        self.handed: list = []
+
+    def prepare(self, record):
+        if record.incident_id == "odd":
+            raise ValueError("cannot prepare")  # redone by write_many
+        return f"line of {record.incident_id}"
+
+    def write_many(self, records, prepared):
+        self.handed.extend(prepared)
+        return [None] * len(records)
+
+
+def test_records_are_prepared_on_the_loop_and_handed_over():
+    recorder = Preparing()
+
+    async def main():
+        writer = RecordWriter(recorder)
+        await asyncio.gather(*(writer.write(record(incident_id=i)) for i in ("a", "odd")))
+
+    asyncio.run(main())
+    assert recorder.handed == ["line of a", NOT_PREPARED]
+
+
+def test_prepared_records_make_the_same_files_as_unprepared_ones(tmp_path: Path):
+    """decision log line and incident frame prepared on the loop, then written by the thread:
+    the same lines, incidents that decrypt and verify; before today's period exists the
+    incident store leaves the work to the thread (it writes the period frame)."""
+    data_dir, key = keyed_dir(tmp_path)
+    recorders = Recorders(DecisionLog(data_dir, sync=False), IncidentStore(data_dir))
+    first, allowed = record(incident_id="first"), record(incident_id="ok", action="allow",
+                                                         entity_counts={})
+    assert recorders.prepare(first)[1] is NOT_PREPARED  # no period yet
+    writer = RecordWriter(recorders)
+
+    async def main():
+        await writer.write(first)
+        prepared = [recorders.prepare(r) for r in (record(incident_id="p1"), allowed)]
+        assert isinstance(prepared[0][1], dict) and prepared[1][1] is None
+        await asyncio.gather(*(writer.write(record(incident_id=i)) for i in ("p1", "p2")))
+        await writer.write(allowed)
+
+    asyncio.run(main())
+    recorders.close()
+    lines = (data_dir / "decisions.jsonl").read_text().splitlines()
+    assert [json.loads(line)["incident_id"] for line in lines] == ["first", "p1", "p2", "ok"]
+    assert json.loads(lines[1]) == json.loads(json.dumps(record(incident_id="p1").public()))
+    ids = [e.data["meta"]["incident"] for e in entries(data_dir / "incidents")
+           if e.kind == "incident"]
+    assert ids == ["first", "p1", "p2"]
+    report = verify(data_dir, load_private_keys([key]))
+    assert report.ok and report.macs_checked, report.problems
+    revealed = review.reveal(data_dir, "p2", load_private_keys([key]), "test")
+    assert [e["value"] for e in revealed.evidence] == [RAW_ID, RAW_PHONE]

@@ -161,12 +161,20 @@ class DecisionLog:
         except OSError as e:
             raise IncidentLogError(f"cannot write decision log {self.path}: {e.strerror}") from e
 
-    def write_many(self, records: list[DecisionRecord]) -> list[Exception | None]:
+    def prepare(self, record: DecisionRecord) -> bytes:
+        """The record's line, for ``write_many``: encoded by the caller (the event loop),
+        so the writing thread only writes."""
+        return (_encode(record.public()) + "\n").encode()
+
+    def write_many(self, records: list[DecisionRecord],
+                   prepared: list | None = None) -> list[Exception | None]:
         """``write`` for several records, taking the locks once: for each record None once
-        its line is written (and fsynced where ``write`` would), else its IncidentLogError."""
+        its line is written (and fsynced where ``write`` would), else its IncidentLogError.
+        ``prepared``: each record's ``prepare`` result, or NOT_PREPARED."""
         from proxy.errors import IncidentLogError
 
         results: list[Exception | None] = [None] * len(records)
+        lines = prepared or [NOT_PREPARED] * len(records)
         with self._lock:
             kept = [(i, r) for i, r in enumerate(records)
                     if not is_clean_allow(r) or self._keeps_clean_allow()]
@@ -174,7 +182,7 @@ class DecisionLog:
                 return results
             with self._exclusive():
                 for i, record in kept:
-                    line = (_encode(record.public()) + "\n").encode()
+                    line = lines[i] if isinstance(lines[i], bytes) else self.prepare(record)
                     durable = self.sync and (record.action != "allow"
                                              or record.uninspected is not None)
                     try:
@@ -300,13 +308,33 @@ class DecisionLog:
         os.close(self._dir_fd)
 
 
-def write_many(recorder: Recorder, records: list[DecisionRecord]) -> list[Exception | None]:
-    """``recorder.write_many(records)`` when it has one, else ``write`` record by record;
-    for each record None or its error (any exception a ``write`` raised)."""
+# A recorder's prepared form of a record that was not prepared: write_many does that work.
+NOT_PREPARED = object()
+
+
+def prepare(recorder: Recorder, record: DecisionRecord) -> object:
+    """``recorder.prepare(record)`` (the CPU part of writing it: encoding, sealing) when it
+    has one and it succeeds, else NOT_PREPARED: ``write_many`` then does it, and reports
+    its error for that record alone."""
+    step = getattr(recorder, "prepare", None)
+    if step is None:
+        return NOT_PREPARED
+    try:
+        return step(record)
+    except Exception:  # noqa: BLE001 - redone in write_many, which fails this record alone
+        return NOT_PREPARED
+
+
+def write_many(recorder: Recorder, records: list[DecisionRecord],
+               prepared: list | None = None) -> list[Exception | None]:
+    """``recorder.write_many(records, prepared)`` when it has one, else ``write`` record by
+    record; for each record None or its error (any exception a ``write`` raised)."""
     group = getattr(recorder, "write_many", None)
     if group is not None:
         try:
-            return group(records)
+            if prepared is None or all(p is NOT_PREPARED for p in prepared):
+                return group(records)  # also for recorders that prepare nothing
+            return group(records, prepared)
         except Exception as e:  # noqa: BLE001 - the whole group failed: each record fails
             from proxy.errors import IncidentLogError
 
@@ -335,16 +363,25 @@ class Recorders:
         for recorder in self.recorders:
             recorder.write(record)
 
-    def write_many(self, records: list[DecisionRecord]) -> list[Exception | None]:
+    def prepare(self, record: DecisionRecord) -> tuple:
+        """Each recorder's ``prepare`` of the record (NOT_PREPARED where it has none)."""
+        return tuple(prepare(recorder, record) for recorder in self.recorders)
+
+    def write_many(self, records: list[DecisionRecord],
+                   prepared: list | None = None) -> list[Exception | None]:
         """``write`` for several records, each recorder taking them as one group: for each
         record None once every recorder has it, else the first error (a record one recorder
         failed is not handed to the next, as ``write`` would not)."""
         results: list[Exception | None] = [None] * len(records)
-        for recorder in self.recorders:
+        for n, recorder in enumerate(self.recorders):
             pending = [i for i, error in enumerate(results) if error is None]
             if not pending:
                 break
-            for i, error in zip(pending, write_many(recorder, [records[i] for i in pending]),
+            mine = None if prepared is None else [
+                prepared[i][n] if isinstance(prepared[i], tuple) else NOT_PREPARED
+                for i in pending]
+            for i, error in zip(pending,
+                                write_many(recorder, [records[i] for i in pending], mine),
                                 strict=True):
                 results[i] = error
         return results

@@ -3,10 +3,13 @@
     writer = RecordWriter(recorder)
     await writer.write(record)      # returns once the record is durable; else IncidentLogError
 
-The event loop hands a record over and awaits a future; the writer thread takes every record
-queued since its last round and writes them as one group (``decisions.write_many``: the
-incident store commits them with one write and one fsync), then settles their futures with
-one ``call_soon_threadsafe`` per loop. Per record, an executor task cost a thread hop, a
+The event loop prepares a record (``decisions.prepare``: the decision log's line encoded, the
+incident frame's metadata built and its evidence sealed), hands it over and awaits a future;
+the writer thread takes every record queued since its last round and writes them as one
+group (``decisions.write_many``: the incident store chains them and commits them with one
+write and one fsync), then settles their futures with one ``call_soon_threadsafe`` per loop.
+The thread's own Python work per record is small, so it seldom holds the GIL the loop needs,
+and it prepares nothing while a group's fsync is under way. Per record, an executor task cost a thread hop, a
 wake-up of the loop and GIL hand-offs each; under masked load the group holds several.
 
 The thread starts with the first record and ends after ``IDLE_SECONDS`` without one (a
@@ -20,11 +23,11 @@ import threading
 from collections import defaultdict
 from contextlib import suppress
 
-from proxy.record.decisions import DecisionRecord, Recorder, write_many
+from proxy.record.decisions import DecisionRecord, Recorder, prepare, write_many
 
 IDLE_SECONDS = 5.0
 
-_Item = tuple[DecisionRecord, asyncio.Future, asyncio.AbstractEventLoop]
+_Item = tuple[DecisionRecord, object, asyncio.Future, asyncio.AbstractEventLoop]
 
 
 class RecordWriter:
@@ -39,8 +42,9 @@ class RecordWriter:
         """Durable on return; the recorder's error (IncidentLogError) is raised here."""
         loop = asyncio.get_running_loop()
         done = loop.create_future()
+        ready = prepare(self.recorder, record)  # encode and seal here: the thread only writes
         with self._lock:
-            self._queue.append((record, done, loop))
+            self._queue.append((record, ready, done, loop))
             if self._running:
                 self._wake.notify()
             else:
@@ -52,7 +56,8 @@ class RecordWriter:
         try:
             while group := self._next_group():
                 try:
-                    errors = write_many(self.recorder, [record for record, _, _ in group])
+                    errors = write_many(self.recorder, [item[0] for item in group],
+                                        [item[1] for item in group])
                 except Exception as e:  # noqa: BLE001 - no waiter may wait forever
                     errors = [e] * len(group)
                 _settle(group, errors)
@@ -77,7 +82,7 @@ class RecordWriter:
 def _settle(group: list[_Item], errors: list) -> None:
     """One wake-up per event loop for the whole group (a test may run several loops)."""
     by_loop: dict[asyncio.AbstractEventLoop, list] = defaultdict(list)
-    for (_, done, loop), error in zip(group, errors, strict=True):
+    for (_, _, done, loop), error in zip(group, errors, strict=True):
         by_loop[loop].append((done, error))
     for loop, settled in by_loop.items():
         with suppress(RuntimeError):  # that loop is closed: nobody awaits its records any more

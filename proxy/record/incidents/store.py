@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from proxy.errors import IncidentLogError, KeyStoreError
-from proxy.record.decisions import DecisionRecord
+from proxy.record.decisions import NOT_PREPARED, DecisionRecord
 from proxy.record.incidents import envelope, framing
 from proxy.record.incidents.keys import Keyring
 from proxy.record.incidents.log import CHECKPOINT_EVERY, IncidentLog
@@ -130,16 +130,33 @@ class IncidentStore:
             # ``from None``: the original message might quote a value from the record
             raise IncidentLogError(f"cannot record incident ({type(e).__name__})") from None
 
-    def write_many(self, records: list[DecisionRecord]) -> list[IncidentLogError | None]:
+    def prepare(self, record: DecisionRecord) -> object:
+        """The record's incident frame data (None: it needs no incident), for ``write_many``:
+        built and sealed by the caller (the event loop), so the writing thread only chains,
+        writes and fsyncs. NOT_PREPARED while today's period is not started yet: that
+        writes a frame, which is the writing thread's business."""
+        if not should_record(record):
+            return None
+        period = self._period
+        if period is None or period.day != self._today().isoformat():
+            return NOT_PREPARED
+        return self._frame(record, period)
+
+    def write_many(self, records: list[DecisionRecord],
+                   prepared: list | None = None) -> list[IncidentLogError | None]:
         """``write`` for several records in one group commit (one write, one fsync): for
-        each record None once it is durable (or needs no incident), else its error."""
+        each record None once it is durable (or needs no incident), else its error.
+        ``prepared``: each record's ``prepare`` result, or NOT_PREPARED."""
         results: list[IncidentLogError | None] = [None] * len(records)
         frames, owners = [], []
         for i, record in enumerate(records):
-            if not should_record(record):
+            ready = NOT_PREPARED if prepared is None else prepared[i]
+            if ready is None or not should_record(record):
                 continue
             try:
-                frames.append(("incident", self._frame(record)))
+                frame = self._frame(record) if ready is NOT_PREPARED else ready
+                assert isinstance(frame, dict)  # prepare's frame data
+                frames.append(("incident", frame))
                 owners.append(i)
             except Exception as e:  # noqa: BLE001 - this record alone is unrecorded
                 results[i] = _recording_error(e)
@@ -151,9 +168,9 @@ class IncidentStore:
     def _write(self, record: DecisionRecord) -> None:
         self._log.append("incident", self._frame(record))
 
-    def _frame(self, record: DecisionRecord) -> dict:
+    def _frame(self, record: DecisionRecord, period: Period | None = None) -> dict:
         """The incident frame's data: clear metadata, evidence sealed under the period key."""
-        period = self._current_period()
+        period = period or self._current_period()
         meta = incident_metadata(record, period.id)
         blob = envelope.encrypt_evidence(
             period.key, evidence_plaintext(record), framing.canonical(meta)
