@@ -79,6 +79,7 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     (r"\b(name|recipient|receiver|consignee|cardholder|account holder)\b", ("PERSON",), True),
     (r"\b(Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam)\.?\s+[A-Z]", ("PERSON",), False),
     (rf"{CN_CUES}", ("PERSON",), False),
+    (r"[一-鿿][·・•‧][一-鿿]", ("PERSON",), False),  # 约翰·史密斯 (detectors/cn_foreign.py)
     (r"\b(dear|hi|hello|hey|this is|my name is|i am|i'm)\s+[a-z]", ("PERSON",), True),
     # A name next to other personal data (see detectors/recognizers/person.py).
     (

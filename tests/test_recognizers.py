@@ -542,3 +542,34 @@ def test_model_guesses_before_or_ending_in_a_place_head(text, end, ok):
 
     assert en_head_ok(text, 0, end) is ok
     assert plausible_name(text, 0, end) is ok
+
+
+# --- Chinese: foreign names in transliteration (detectors/cn_foreign.py), tuned on --split tune
+CN_FOREIGN_NAMES = [
+    ("德国塔宾根大学的乌里奇·韦塞尔等人对此做了研究", "乌里奇·韦塞尔"),  # the model says LOC
+    ("有一条腿的美国人托·怀塔克今天征服了雪山", "托·怀塔克"),
+    ("迭戈·米利托重归之后，球队完成逆转", "迭戈·米利托"),
+    ("由史蒂芬·奎爾执导的电影", "史蒂芬·奎爾"),  # traditional characters
+    ("该画由安托万-让·格罗完成", "安托万-让·格罗"),  # a hyphenated given name
+]
+
+
+@pytest.mark.parametrize(("text", "value"), CN_FOREIGN_NAMES)
+def test_chinese_dotted_foreign_names_in_prose(text, value):
+    assert [f.value for f in detect(text) if f.entity == "PERSON" and f.score >= 0.5] == [value]
+
+
+CN_FOREIGN_NOT_NAMES = [
+    "龙湖·花墅香醍营销中心开放",  # an estate: its parts are ordinary words
+    "我们在读《哈利·波特与魔法石》这本书",  # a title
+    "航班降落在尼古拉·特斯拉国际机场",  # a name naming a place
+    "该活动在安德鲁·梅隆礼堂举行",
+    "“德米特里·东斯科伊”号核潜艇发射了导弹",  # a ship
+    "公司副总经理在会上发言",
+    "本产品·规格说明·售后服务",  # dots between ordinary words
+]
+
+
+@pytest.mark.parametrize("text", CN_FOREIGN_NOT_NAMES)
+def test_chinese_dots_that_are_not_foreign_names(text):
+    assert [f for f in detect(text) if f.entity == "PERSON" and f.score >= 0.5] == []

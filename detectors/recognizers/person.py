@@ -32,6 +32,7 @@ import jieba.posseg
 from presidio_analyzer import Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from detectors.cn_foreign import dotted_names
 from detectors.fieldnames import (  # noqa: F401 - re-exported: the recognizer's field rules
     CN_NAME_FIELDS,
     CONTEXT,
@@ -361,7 +362,14 @@ class PersonRecognizer(ScoredPatternRecognizer):
         results.extend(self.cells(text))
         results.extend(self.near_other_data(text))
         results.extend(self.beside_model_names(text, nlp_artifacts))
+        results.extend(self.foreign_names(text))
         return self.remove_duplicates(results)
+
+    def foreign_names(self, text: str) -> list[RecognizerResult]:
+        """Transliterated names whose parts a middle dot joins (约翰·史密斯, 萊利·克拉克),
+        with or without the model: it often calls them places, and they carry no Chinese
+        surname for the other rules (detectors/cn_foreign.py)."""
+        return [self.result(a, b, FOREIGN_SCORE, "cn foreign name") for a, b in dotted_names(text)]
 
     def beside_model_names(
         self, text: str, nlp_artifacts: NlpArtifacts | None
@@ -492,6 +500,7 @@ class PersonRecognizer(ScoredPatternRecognizer):
 
 
 PROSE_SCORE = 0.5  # as the model's own guess without a name's marks
+FOREIGN_SCORE = 0.6  # a dotted transliteration: the shape of a name, not its context
 # Between the items of a list of names: 韩红、许飞, 阿宁、阿尧和金宝, 秦艳凤，韦玮.
 LIST_SEPARATOR = re.compile("[、，,]|和|与|及")
 
