@@ -9,8 +9,8 @@ the lemmas of the 5 preceding tokens and in the field names); it just skips
 tokenises only when some result can be enhanced.
 
 A name from the NER model that structure rules out (an identifier, a log line's label,
-a user agent's product token: ``person.plausible_name``) scores 0, and so does a Chinese
-one (or an item of its list) that what follows calls a shop, brand, product or place:
+a user agent's product token: ``person.plausible_name``; digits: ``MO 14856``) scores 0,
+and so does a weak Chinese guess that what follows calls a shop, brand, product or place:
 高德|地图的库存, 我们在江小白的门店, 吴江和蒙牛的联名款 (``names_a_thing``).
 
 A value in a table pasted as text ("姓名,手机号\n张三,13800138000") has its
@@ -31,7 +31,10 @@ from detectors.nlp import STOPWORDS, TOKEN
 from detectors.recognizers.person import PersonRecognizer, plausible_name
 from detectors.tables import header_words
 
-BESIDE_MODEL_NAMES = "beside model names"  # person.beside_model_names's ``why``
+# The person recognizer's guesses as weak as the model's (its ``why``): the other items of a
+# model name's list (beside_model_names), jieba's name-like words near other data
+# (near_other_data: 徐家汇|项目的验收，合同编号…).
+WEAK_GUESSES = frozenset(["beside model names", "near data"])
 CJK = "\u3400-\u4dbf\u4e00-\u9fff"
 CJK_CHAR = re.compile(f"[{CJK}]")
 # What a shop, brand, product, place or project has and a person does not, said right after
@@ -76,13 +79,33 @@ def leftover_of_brand(rest: str) -> bool:
     return all(CJK_CHAR.match(ch) and not tags.get(ch, "x").startswith(NOT_LEFTOVER) for ch in rest)
 
 
-def from_model(result: RecognizerResult, recognizer: EntityRecognizer | None) -> bool:
-    """A PERSON guess of the NER model, or one the person recognizer added beside its guesses
-    (the other items of their list, person.beside_model_names)."""
+def weak_guess(result: RecognizerResult, recognizer: EntityRecognizer | None) -> bool:
+    """A PERSON guess of the NER model, or one of the person recognizer's ``WEAK_GUESSES``."""
     if not isinstance(recognizer, PersonRecognizer):
         return True
     explanation = result.analysis_explanation
-    return explanation is not None and explanation.pattern_name == BESIDE_MODEL_NAMES
+    return explanation is not None and explanation.pattern_name in WEAK_GUESSES
+
+
+# Other personal data that makes a thing-shaped name a person's (王芳的门店电话13800138000).
+PERSONAL = frozenset(
+    ["PHONE_NUMBER", "CN_RESIDENT_ID", "EMAIL_ADDRESS", "CREDIT_CARD", "CN_PASSPORT", "IBAN_CODE"]
+)
+
+
+def beside_personal_data(
+    text: str, name: RecognizerResult, results: list[RecognizerResult]
+) -> bool:
+    """Is other personal data (score >= 0.5) on the same line as ``name``? Then 的门店 is a
+    person's shop: next to a customer's phone the name reading wins, and such a request is
+    acted on for the phone anyway, so brand talk pays nothing for it."""
+    line_start = text.rfind("\n", 0, name.start) + 1
+    line_end = text.find("\n", name.end)
+    line_end = len(text) if line_end < 0 else line_end
+    return any(
+        r.entity_type in PERSONAL and r.score >= 0.5 and line_start <= r.start and r.end <= line_end
+        for r in results
+    )
 
 
 class LazyArtifacts(NlpArtifacts):
@@ -141,16 +164,19 @@ class FieldContextEnhancer(LemmaContextAwareEnhancer):
                 and (
                     not plausible_name(text, result.start, result.end)
                     or any(a <= result.start and result.end <= b for a, b in addresses)
+                    or any(ch.isdigit() for ch in text[result.start : result.end])
                 )
             ):
-                # A model's name that structure rules out (person.py), or a street or town
-                # inside an address ("57562 Vicki Hills, Johnmouth, AZ").
+                # A model's name that structure rules out (person.py), a street or town
+                # inside an address ("57562 Vicki Hills, Johnmouth, AZ"), a span with digits
+                # (a state and its ZIP code: "Lake Isabella, MO 14856.").
                 result.score = 0.0
                 continue
             if (
                 result.entity_type == "PERSON"
-                and from_model(result, recognizer)
+                and weak_guess(result, recognizer)
                 and names_a_thing(text, result.start, result.end)
+                and not beside_personal_data(text, result, raw_results)
             ):
                 result.score = 0.0  # 高德|地图的库存, 我们在江小白的门店: a brand or a place
                 continue

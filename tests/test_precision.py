@@ -126,6 +126,9 @@ PERSON_NEGATIVES = [
     ("SlackWeb Mozilla/5.0 (Macintosh; Intel Mac OS X 10_10_2) AppleWebKit/600.3.18",
      ("user", "agent")),
     ("Your order has shipped to 45801 Peter Lodge, North Johnborough, NM 33159.", ()),  # streets
+    # a state and its ZIP code (the model read 'MO 14856.'): a span with digits is no name
+    ("Your order has shipped to 1123 Tran Parkways, Lake Isabella, MO 14856. Questions? "
+     "Call 728.742.8100.", ()),
 ]
 PERSON_POSITIVES = [
     ("请王先生到前台", (), "王"),
@@ -195,6 +198,8 @@ BRAND_NEGATIVES = [
     "张一元项目的预算批了",
     "徐福记的新品下周发布",
     "杨铭宇和黄天鹅的联名款下周上线",
+    # jieba's name-like word near a number (person.near_other_data), not only the model's
+    "请在月底前完成林清轩项目的验收，合同编号369867614070262802。",
 ]
 # People in the same sentences: a verb or particle after the name starts the next word (李娜|在
 # 门店), what people have (的公司, 的项目, 的手机) is no thing's noun.
@@ -204,6 +209,9 @@ BRAND_SHAPED_NAMES = [
     ("张伟和李娜的项目下周验收", ("张伟", "李娜")),
     ("王小明的手机坏了", ("王小明",)),
     ("张伟和李娜明天下午来开会", ("张伟", "李娜")),
+    # next to a customer's phone the name reading wins: a person's shop, a project's manager
+    ("王芳的门店电话是13800138000", ("王芳",)),
+    ("张伟项目经理的电话13800138000", ("张伟",)),
 ]
 
 
