@@ -225,6 +225,33 @@ def test_names_before_shop_words_are_still_found(text, names):
     assert tuple(values(text, "PERSON")) == names
 
 
+# --- organisation codes (USCC): characters 3-8 are a region, so a resident-ID-shaped number
+# whose check character happens to pass GB 32100's (~1 in 31) is no code: its "region" starts
+# with the ID's district digits (010519, 050619), not a province.
+USCC_NEGATIVES = [
+    "批次 11010519491231002B 已入库",
+    "ref 32050619770303456M",
+    "Lot 42010619790707111T shipped",
+    "Batch 15010219740104360X contains 229 units",
+]
+USCC_POSITIVES = [
+    ("91350100M000100Y43", "91350100M000100Y43"),
+    ("供应商 91440300MA5F8GJX23 已审核", "91440300MA5F8GJX23"),
+    ("11100000MB0160266W", "11100000MB0160266W"),  # region 100000: a central government body
+    ("税号 913501001234500041", "913501001234500041"),
+]
+
+
+@pytest.mark.parametrize("text", USCC_NEGATIVES)
+def test_id_shaped_numbers_are_not_organisation_codes(text):
+    assert values(text, "CN_USCC") == []
+
+
+@pytest.mark.parametrize(("text", "value"), USCC_POSITIVES)
+def test_organisation_codes_are_found(text, value):
+    assert values(text, "CN_USCC") == [value]
+
+
 # --- Chinese postal addresses: exact boundaries, in sentences, across separators
 ADDRESSES = [
     ("住在北京市朝阳区建国路88号，明天发货", "北京市朝阳区建国路88号"),
