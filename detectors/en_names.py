@@ -4,7 +4,8 @@
     ['Victor Wooten']
 
 A known first name (``data/en_first_names.txt``, the 1990 US Census lists) followed by a
-capitalised word, optionally with a middle initial (``Raymond E. Feist``), is a name,
+capitalised word, optionally with a middle initial (``Raymond E. Feist``), is a name, and
+so is one alone as the subject or owner of a clause (``Carter began``, ``Ilona's``),
 unless structure says otherwise:
 
 - the first name is also a common word or a place (``May``, ``Will``, ``Grant``, ``Rose``,
@@ -30,7 +31,7 @@ from detectors.recognizers.person import EN_NOT_NAMES, HEADS, NEXT_WORD, en_word
 # Capitalised words: letters of any script after a capital (Miličević, Díaz), inner
 # apostrophes and hyphens (O'Neil, Mary-Jane); not after a character that glues it to a
 # token (an e-mail, a path, a header name, a hashtag).
-WORD = r"[A-Z][^\W\d_]+(?:['’-][A-Z]?[^\W\d_]+)*"
+WORD = r"[A-Z](?:['’](?=[A-Z]))?[^\W\d_]+(?:['’][A-Z][^\W\d_]+|-[A-Z]?[^\W\d_]+)*"
 START = re.compile(rf"(?<![\w@#/.'’-]){WORD}")
 PAIR = re.compile(rf"(?P<first>{WORD}) (?:[A-Z]\. )?(?P<last>{WORD})(?![\w@/-])")
 # Before a first name, what makes it a place's or a thing's name: San Jose, St. Louis,
@@ -38,29 +39,63 @@ PAIR = re.compile(rf"(?P<first>{WORD}) (?:[A-Z]\. )?(?P<last>{WORD})(?![\w@/-])"
 PLACE_BEFORE = re.compile(r"(?:\b(?:San|Santa|Sta|St|Saint|Mount|Mt|Fort|Port|New|the|The)\.?) $")
 
 
+# A first name on its own is a name as the subject or owner of a clause (Carter began,
+# Ilona's lover): a lower-case word or a possessive follows, and no article or place
+# preposition comes before (in Florence, the Harrison extension).
+LONE_AFTER = re.compile(r"(?:['’]s\b| [a-z]{2,})")
+_NOT_BEFORE_LONE = "in at from to of near into on via across the The a an"
+NOT_BEFORE_LONE = frozenset(_NOT_BEFORE_LONE.split())
+PREVIOUS_WORD = re.compile(r"(\S+)\s+$")
+
+
 def en_names(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each name by the rule above.
+    """``(start, end)`` of each name by the rules above.
 
     >>> en_names("Jordan River and George Washington University, as Raymond E. Feist said")
     [(50, 66)]
     >>> en_names("May Lee met Will Smith in Georgia Tech"), en_names("the Grace-Hopper-Key")
     ([], [])
+    >>> en_names("Carter began at nine; in Florence, Ilona's lover"), en_names("to Harrison in June")
+    ([(0, 6), (35, 40)], [])
     """
     known = first_names()
     found: list[tuple[int, int]] = []
     for word in START.finditer(text):
         if word.group(0) not in known or (found and word.start() < found[-1][1]):
             continue
-        match = PAIR.match(text, word.start())
-        last = match.group("last") if match else ""
-        if match is None or last in EN_NOT_NAMES or last.isupper():
-            continue
-        if not en_words_ok(match.group(0)) or last in HEADS:
-            continue
         if PLACE_BEFORE.search(text, max(0, word.start() - 7), word.start()):
             continue
-        after = NEXT_WORD.match(text, match.end())
-        if after is not None and after.group(1) in HEADS:
-            continue  # George Washington University
-        found.append(match.span())
+        span = full_name(text, word.start()) or lone_name(text, word)
+        if span is not None:
+            found.append(span)
     return found
+
+
+def full_name(text: str, start: int) -> tuple[int, int] | None:
+    """A first name, maybe a middle initial, and a capitalised word that is no role,
+    organisation, place or street word and is not followed by a place's head word."""
+    match = PAIR.match(text, start)
+    if match is None:
+        return None
+    last = match.group("last")
+    if last in EN_NOT_NAMES or last.isupper() or last in HEADS or not en_words_ok(match.group(0)):
+        return None
+    after = NEXT_WORD.match(text, match.end())
+    if after is not None and after.group(1) in HEADS:
+        return None  # George Washington University
+    return match.span()
+
+
+def lone_name(text: str, word: re.Match[str]) -> tuple[int, int] | None:
+    """A first name alone, as the subject or owner of a clause (``LONE_AFTER``), not
+    inside a run of capitalised words."""
+    if LONE_AFTER.match(text, word.end()) is None:
+        return None
+    before = PREVIOUS_WORD.search(text, max(0, word.start() - 40), word.start())
+    if before is not None:
+        previous = before.group(1)
+        if previous in NOT_BEFORE_LONE:
+            return None
+        if previous[:1].isupper() and previous[-1:].isalpha():
+            return None  # part of a capitalised run: Hiram Walker's, Louis Vuitton's
+    return word.span()

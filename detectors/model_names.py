@@ -95,7 +95,10 @@ _COMMON_FIRST = (
     "Canada Israel Jordan Sharon Carmel Eden Troy Salem Phoenix Brooklyn Cairo Delta Alpha "
     "Apple Cash Price Story Early Best General Royal Dollar Penny Billie Merry Noble Sterling "
     # nationalities, articles and other words the census lists hold as first names
-    "German Irish Roman Nova Forest Laurel Sun January Miss Les Odessa Ivy Mission"
+    "German Irish Roman Nova Forest Laurel Sun January Miss Les Odessa Ivy Mission "
+    "Sunday Monday Tuesday Wednesday Thursday Friday Saturday September October November "
+    "December France Argentina Kenya Venice Adelaide Alberta Brittany Savannah Columbus "
+    "Genesis Isis Sage Raven Hunter Clay Jan Ima Macy"
 )
 COMMON_FIRST = frozenset(_COMMON_FIRST.split())
 # Head words of places and organisations beyond person.py's (which keeps surnames out):

@@ -480,6 +480,7 @@ EN_PROSE_NAMES = [
     ("Toastmasters have included Raymond E. Feist this year.", "Raymond E. Feist"),
     ("Three players, among them Senior Kory Lichtensteiger, were named.", "Kory Lichtensteiger"),
     ("He married Elizabeth Cronmiller in 1851.", "Elizabeth Cronmiller"),
+    ("Although her acting career took off, Ilona decided to open a shop.", "Ilona"),
     ("Mr Grant called about the refund.", "Grant"),  # a common-word name: only with a title
 ]
 
@@ -501,6 +502,8 @@ EN_PROSE_NOT_NAMES = [
     "The track crossed Sandy River Railroad near Lincoln Reservoir.",
     "Tickets for the St. Louis Cardinals went on sale at the Stanley Casino.",
     "Read The Alfred Phillips House guide before you visit.",
+    "Please restart Visual Studio Code and Microsoft Teams before Monday.",  # products
+    "Our Senior Software Engineer opened the Pull Request.",  # a job title, a term
 ]
 
 
@@ -518,6 +521,10 @@ def test_english_capitalised_terms_in_prose_are_not_names(text):
         ("Senior Kory Lichtensteiger", ["Kory Lichtensteiger"]),  # the word before is no name
         ("the German Senator; Irish News; San Jose Mercury", []),  # census names, not here
         ("Victor WOOTEN and Victor Street", []),  # an acronym, a street
+        ("Carter began at nine; in Florence, Ilona's lover", ["Carter", "Ilona"]),  # alone
+        ("the Harrison extension reached Florence in June", []),  # after an article; a place
+        ("Sunday brought rain and Gloria Estefan sang", ["Gloria Estefan"]),
+        ("Ticket Gloria opened", []),  # inside a capitalised run: a product's name
     ],
 )
 def test_en_names_rule(text, names):
@@ -573,3 +580,31 @@ CN_FOREIGN_NOT_NAMES = [
 @pytest.mark.parametrize("text", CN_FOREIGN_NOT_NAMES)
 def test_chinese_dots_that_are_not_foreign_names(text):
     assert [f for f in detect(text) if f.entity == "PERSON" and f.score >= 0.5] == []
+
+
+# --- Chinese: a name by the role before it or the speech verb after it (person.names_by_role)
+CN_ROLE_NAMES = [
+    ("快报讯记者张帆报道：总投资过亿的项目开工", "张帆"),
+    ("广东省社科院教授黎友焕表示深圳现金投放减少", "黎友焕"),
+    ("国务院发展研究中心副部长林家彬在峰会上发言", "林家彬"),
+    ("谢有福表示：“我们欢迎非洲企业。”", "谢有福"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), CN_ROLE_NAMES)
+def test_chinese_names_by_role_or_speech_verb(text, value):
+    assert value in [f.value for f in detect(text) if f.entity == "PERSON" and f.score >= 0.5]
+
+
+CN_ROLE_NOT_NAMES = [
+    "公司副总经理表示将加快进度",  # a job title, no name
+    "日本科学技术白皮书强调要依靠科技",  # 白皮书 is a document
+    "招商银行表示将下调利率",  # a bank
+    "有关专家认为市场将回暖",
+]
+
+
+@pytest.mark.parametrize("text", CN_ROLE_NOT_NAMES)
+def test_chinese_roles_and_speech_verbs_without_a_name(text):
+    found = [f for f in detect(text) if f.entity == "PERSON" and f.score >= 0.5]
+    assert found == []
