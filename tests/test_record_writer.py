@@ -215,8 +215,8 @@ class Preparing(Plain):
             raise ValueError("cannot prepare")  # redone by write_many
         return f"line of {record.incident_id}"
 
-    def write_many(self, records, prepared):
-        self.handed.extend(prepared)
+    def write_many(self, records, prepared=None):  # no ``prepared`` when none was prepared
+        self.handed.extend(prepared or [NOT_PREPARED] * len(records))
         return [None] * len(records)
 
 

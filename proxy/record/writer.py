@@ -37,6 +37,7 @@ class RecordWriter:
         self._wake = threading.Condition(self._lock)
         self._queue: list[_Item] = []
         self._running = False  # a writer thread is alive and will see the queue
+        self._waiting = False  # ... and is waiting for a record: only then is it woken
 
     async def write(self, record: DecisionRecord) -> None:
         """Durable on return; the recorder's error (IncidentLogError) is raised here."""
@@ -45,9 +46,10 @@ class RecordWriter:
         ready = prepare(self.recorder, record)  # encode and seal here: the thread only writes
         with self._lock:
             self._queue.append((record, ready, done, loop))
-            if self._running:
+            if self._waiting:  # a busy thread takes the queue when its group is durable
+                self._waiting = False  # one wake-up is enough for whatever queues meanwhile
                 self._wake.notify()
-            else:
+            elif not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="baomi-records", daemon=True).start()
         await done
@@ -72,7 +74,9 @@ class RecordWriter:
         """Everything queued, after waiting up to IDLE_SECONDS; [] ends the thread."""
         with self._lock:
             if not self._queue:
+                self._waiting = True
                 self._wake.wait(IDLE_SECONDS)
+                self._waiting = False
             group, self._queue = self._queue, []
             if not group:
                 self._running = False

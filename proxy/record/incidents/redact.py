@@ -36,6 +36,11 @@ _OWN_FIELDS = frozenset({
 })
 
 
+# Clear fields that may hold request text (path and host are handled on their own).
+_SCRUBBED = tuple(f.name for f in fields(DecisionRecord)
+                  if f.name not in ("evidence", "path", "host") and f.name not in _OWN_FIELDS)
+
+
 def redact_record(record: DecisionRecord, masks: dict[str, str] | None = None) -> DecisionRecord:
     """The record with every evidence value in its clear fields replaced by its masked form.
 
@@ -52,13 +57,13 @@ def redact_record(record: DecisionRecord, masks: dict[str, str] | None = None) -
                               if isinstance(e, dict) and e.get("location") == "host"))
     if host_masks:
         changes["host"] = scrub(record.host, host_masks)
-    for f in fields(record):
-        if f.name in ("evidence", "path", "host") or f.name in _OWN_FIELDS:
-            continue
-        value = getattr(record, f.name)
+    for name in _SCRUBBED:
+        value = getattr(record, name)
+        if value is None or isinstance(value, (bool, int, float)):
+            continue  # nothing to scrub in it
         clean = _scrub_value(value, masks)
         if clean != value:
-            changes[f.name] = clean
+            changes[name] = clean
     return _redacted(replace(record, **changes))  # type: ignore[arg-type]
 
 
