@@ -24,6 +24,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import accumulate
 
 from detectors.config import DetectorConfig
 from detectors.dictionary import MARKER, Dictionary
@@ -94,10 +95,7 @@ class SegmentSelector:
             return not texts
         if any(c and person_context(tuple(c)) for c in contexts):
             return False
-        joined = SEPARATOR.join(_normalized(list(texts)))
-        hits: list[int] = []
-        self.database.scan(joined.encode("utf-8"), match_event_handler=lambda i, *_: hits.append(i))
-        return not hits and not self.dictionary.scan(joined)
+        return not self.busy_as_sent(texts)
 
     def busy_as_sent(self, texts: Sequence[str]) -> set[int]:
         """``busy`` of texts as sent (normalised here): what ``select`` keeps of segments
@@ -109,24 +107,28 @@ class SegmentSelector:
         return self.busy(_normalized(list(texts)))
 
     def busy(self, texts: Sequence[str]) -> set[int]:
-        """Indices of ``texts`` (normalised) with at least one signal or dictionary hit."""
+        """Indices of ``texts`` (normalised) with at least one signal or dictionary hit.
+
+        One scan collects where matches end; only when there are some is each traced back to
+        its text (most requests have none, and a masked one a few)."""
         joined = SEPARATOR.join(texts)
-        char_starts, byte_starts = [], []
-        chars = octets = 0
-        for text in texts:
-            char_starts.append(chars)
-            byte_starts.append(octets)
-            chars += len(text) + 1
-            octets += (len(text) if text.isascii() else len(text.encode("utf-8"))) + 1
-        found: set[int] = set()
-
-        def on_match(_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            found.add(bisect_right(byte_starts, end - 1) - 1)
-
-        self.database.scan(joined.encode("utf-8"), match_event_handler=on_match)
-        for hit in self.dictionary.scan(joined):
-            found.add(bisect_right(char_starts, hit.start) - 1)
+        data = joined.encode("utf-8")
+        ends: list[int] = []
+        self.database.scan(data, match_event_handler=lambda _i, _s, end, _f, _c: ends.append(end))
+        terms = self.dictionary.scan(joined)
+        if not ends and not terms:
+            return set()
+        # Where each text starts in the joined text (+1: the separator), in characters and
+        # in UTF-8 bytes (hyperscan's offsets).
+        char_starts = list(accumulate(map(_PLUS_ONE, map(len, texts)), initial=0))
+        byte_starts = char_starts if len(data) == len(joined) else list(
+            accumulate(map(_PLUS_ONE, map(len, map(str.encode, texts))), initial=0))
+        found = {bisect_right(byte_starts, end - 1) - 1 for end in ends}
+        found.update(bisect_right(char_starts, hit.start) - 1 for hit in terms)
         return found
+
+
+_PLUS_ONE = (1).__add__
 
 
 def _normalized(texts: list[str]) -> list[str]:

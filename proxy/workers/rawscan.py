@@ -110,9 +110,17 @@ def scan(raw: RawRequest, limits: Limits, selector: SegmentSelector) -> Proof | 
     n_url = sum(1 for s in segments if s.location.startswith(("path", "query:")))
     texts = body.json.texts
     every = [s.text for s in segments[:n_url]] + texts + [s.text for s in segments[n_url:]]
-    if not body.named and selector.quiet(every, (s.context for s in segments)):
-        return Proof(None, Inspection((), len(every), len(raw.body), (), rest.images))
-    return Scanned.select(raw, limits, selector, body, rest, n_url, every)
+    if selector.everything or not selector.available:  # every segment is selected
+        return Proof("candidate") if every else Proof(None, _clean(raw, every, rest))
+    busy = selector.busy_as_sent(every)  # one scan: clean, or the candidates
+    if not busy and not body.named and not any(
+            s.context and person_context(tuple(s.context)) for s in segments):
+        return Proof(None, _clean(raw, every, rest))
+    return Scanned.select(raw, limits, busy, body, rest, n_url, every)
+
+
+def _clean(raw: RawRequest, every: list[str], rest: Extraction) -> Inspection:
+    return Inspection((), len(every), len(raw.body), (), rest.images)
 
 
 def body_texts(raw: RawRequest, limits: Limits = _LIMITS) -> list[str] | str:
@@ -183,12 +191,11 @@ class Scanned:
         self.selected = list(self.built)
 
     @classmethod
-    def select(cls, raw: RawRequest, limits: Limits, selector: SegmentSelector, body: JsonBody,
+    def select(cls, raw: RawRequest, limits: Limits, busy: set[int], body: JsonBody,
                rest: Extraction, n_url: int, every: list[str]) -> Scanned:
-        """``selector.select`` of the full path's segments, from their texts: busy ones, and
-        those whose field-name context names a person (only leaves after a name-ish key can
-        have such a context: each key was checked alone, a superset)."""
-        busy = selector.busy_as_sent(every)
+        """``SegmentSelector.select`` of the full path's segments, from their texts: the
+        ``busy`` ones, and those whose field-name context names a person (only leaves after
+        a name-ish key can have such a context: each key was checked alone, a superset)."""
         n_body = len(body.json.texts)
         leaves = {i - n_url for i in busy if n_url <= i < n_url + n_body}
         if body.named:
