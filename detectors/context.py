@@ -11,7 +11,8 @@ tokenises only when some result can be enhanced.
 A name from the NER model that structure rules out (an identifier, a log line's label,
 a user agent's product token: ``person.plausible_name``; digits: ``MO 14856``) scores 0,
 and so does a weak Chinese guess that what follows calls a shop, brand, product or place:
-高德|地图的库存, 我们在江小白的门店, 吴江和蒙牛的联名款 (``names_a_thing``).
+高德|地图的库存, 我们在江小白的门店, 吴江和蒙牛的联名款 (``names_a_thing``). Any PERSON
+finding that names a software object ({"name": "Night Shift"}: ``names_an_object``) is 0.
 
 A value in a table pasted as text ("姓名,手机号\n张三,13800138000") has its
 column's header as a field name (``detectors.tables``).
@@ -27,6 +28,7 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from detectors.model_names import first_names
 from detectors.nlp import STOPWORDS, TOKEN
 from detectors.recognizers.person import PersonRecognizer, plausible_name
 from detectors.tables import header_words
@@ -85,6 +87,38 @@ def weak_guess(result: RecognizerResult, recognizer: EntityRecognizer | None) ->
         return True
     explanation = result.analysis_explanation
     return explanation is not None and explanation.pattern_name in WEAK_GUESSES
+
+
+# The head word of a software object's, a setting's or a schedule's name: {"name": "Night
+# Shift"}, "Service Runbook", "Generic Webhook", "Internal Status Page" (a person's record
+# names first_name, full_name, customer.name; an object's name is the common bare ``name``).
+_THING_HEADS = (
+    "Policy Policies Schedule Schedules Rotation Shift Page Pages Plugin Plugins Tool Tools "
+    "Client Clients Integration Integrations Webhook Webhooks App Apps Application Connection "
+    "Connections Cluster Clusters Template Templates Input Output Summary Progress Workflow "
+    "Orchestration Runbook Enrichment Pipeline Job Jobs Task Tasks Rule Rules Report Reports "
+    "Dashboard Project Projects Module Environment Channel Queue Bucket Settings Status Token "
+    "Alert Alerts Incident Monitor Script Demo Sample Payment Payments Plan Plans Campaign"
+)
+THING_HEADS = frozenset(_THING_HEADS.split())
+
+
+def names_an_object(value: str) -> bool:
+    """Two or more English words ending in an object's head word, not opened by a known first
+    name (``model_names.first_names``): surnames that are such words stay names (Larry Page).
+
+    >>> names_an_object("Daily Engineering Rotation"), names_an_object("Larry Page")
+    (True, False)
+    >>> names_an_object("Kyler Kuhn"), names_an_object("Night Shift")
+    (False, True)
+    """
+    words = [word.strip(".,;:!?\"'()") for word in value.split()]
+    return (
+        len(words) >= 2
+        and value.isascii()
+        and words[-1] in THING_HEADS
+        and words[0].split("-")[0] not in first_names()  # Hans-Dieter
+    )
 
 
 # Other personal data that makes a thing-shaped name a person's (王芳的门店电话13800138000).
@@ -171,6 +205,9 @@ class FieldContextEnhancer(LemmaContextAwareEnhancer):
                 # inside an address ("57562 Vicki Hills, Johnmouth, AZ"), a span with digits
                 # (a state and its ZIP code: "Lake Isabella, MO 14856.").
                 result.score = 0.0
+                continue
+            if result.entity_type == "PERSON" and names_an_object(text[result.start : result.end]):
+                result.score = 0.0  # {"name": "Night Shift"}, "Generic Webhook"
                 continue
             if (
                 result.entity_type == "PERSON"

@@ -225,6 +225,39 @@ def test_names_before_shop_words_are_still_found(text, names):
     assert tuple(values(text, "PERSON")) == names
 
 
+# A software object's name under a bare ``name`` field or in a summary (schedules, plugins,
+# webhooks, reports: what OpenAPI examples are full of), by its head word; a known first name
+# first keeps a person whose surname is such a word (Larry Page).
+OBJECT_NAMES = [
+    ("Night Shift", ("schedule_layers", "name")),
+    ("Daily Engineering Rotation", ("name",)),
+    ("Internal Status Page", ("name",)),
+    ("Demo Plugin", ("data", "apis", "name")),
+    ("Service Runbook", ("name",)),
+    ("Weekly Sales Report", ("name",)),
+    ("Quarterly Billing Campaign", ("name",)),
+    ("Generic Webhook", ("summary",)),  # the model's guess
+]
+PEOPLE_WITH_OBJECT_WORDS = [
+    ("Larry Page", ("name",), "Larry Page"),
+    ("Jimmy Page", ("customer", "name"), "Jimmy Page"),
+    ("Hans-Dieter Rule", ("name",), "Hans-Dieter Rule"),
+    ("Mia Schedule", ("name",), "Mia Schedule"),
+    ("Kyler Kuhn", ("name",), "Kyler Kuhn"),  # a first name the census list lacks
+    ("Resolved by Earline Greenholt", ("summary",), "Earline Greenholt"),
+]
+
+
+@pytest.mark.parametrize(("text", "context"), OBJECT_NAMES)
+def test_object_names_are_not_people(text, context):
+    assert values(text, "PERSON", context) == []
+
+
+@pytest.mark.parametrize(("text", "context", "value"), PEOPLE_WITH_OBJECT_WORDS)
+def test_people_named_like_objects_are_found(text, context, value):
+    assert values(text, "PERSON", context) == [value]
+
+
 # --- organisation codes (USCC): characters 3-8 are a region, so a resident-ID-shaped number
 # whose check character happens to pass GB 32100's (~1 in 31) is no code: its "region" starts
 # with the ID's district digits (010519, 050619), not a province.
