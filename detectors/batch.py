@@ -24,7 +24,6 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from itertools import accumulate
 
 from detectors.config import DetectorConfig
 from detectors.dictionary import MARKER, Dictionary
@@ -118,17 +117,16 @@ class SegmentSelector:
         terms = self.dictionary.scan(joined)
         if not ends and not terms:
             return set()
-        # Where each text starts in the joined text (+1: the separator), in characters and
-        # in UTF-8 bytes (hyperscan's offsets).
-        char_starts = list(accumulate(map(_PLUS_ONE, map(len, texts)), initial=0))
-        byte_starts = char_starts if len(data) == len(joined) else list(
-            accumulate(map(_PLUS_ONE, map(len, map(str.encode, texts))), initial=0))
+        char_starts, byte_starts = [], []  # where each text starts (in UTF-8 bytes: hyperscan's)
+        chars = octets = 0
+        for text in texts:
+            char_starts.append(chars)
+            byte_starts.append(octets)
+            chars += len(text) + 1
+            octets += (len(text) if text.isascii() else len(text.encode("utf-8"))) + 1
         found = {bisect_right(byte_starts, end - 1) - 1 for end in ends}
         found.update(bisect_right(char_starts, hit.start) - 1 for hit in terms)
         return found
-
-
-_PLUS_ONE = (1).__add__
 
 
 def _normalized(texts: list[str]) -> list[str]:
