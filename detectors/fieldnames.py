@@ -192,6 +192,17 @@ NOT_PERSON_NAMES = frozenset(
         "status",
         "reason",
         "action",
+        # abbreviations of things in API field names (BlueKing's bk_biz_name, bk_inst_name)
+        "biz",
+        "inst",
+        "cloud",
+        "set",
+        "template",
+        "tpl",
+        "svc",
+        "env",
+        "proj",
+        "dept",
     ]
 )
 # Words between a generic "name" and the thing it names: {"merchant_data": {"name": ...}}.

@@ -237,6 +237,10 @@ OBJECT_NAMES = [
     ("Weekly Sales Report", ("name",)),
     ("Quarterly Billing Campaign", ("name",)),
     ("Generic Webhook", ("summary",)),  # the model's guess
+    # abbreviated things in API field names (BlueKing CMDB/Job/NodeMan): a business, a set
+    ("蓝鲸", ("data", "list", "bk_biz_name")),
+    ("蓝鲸", ("bk_set_name",)),
+    ("Default Template", ("template_name",)),
 ]
 PEOPLE_WITH_OBJECT_WORDS = [
     ("Larry Page", ("name",), "Larry Page"),
@@ -245,6 +249,8 @@ PEOPLE_WITH_OBJECT_WORDS = [
     ("Mia Schedule", ("name",), "Mia Schedule"),
     ("Kyler Kuhn", ("name",), "Kyler Kuhn"),  # a first name the census list lacks
     ("Resolved by Earline Greenholt", ("summary",), "Earline Greenholt"),
+    ("王芳", ("dept", "contact_name"), "王芳"),
+    ("李娜", ("instructor_name",), "李娜"),
 ]
 
 
