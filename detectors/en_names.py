@@ -5,7 +5,8 @@
 
 A known first name (``data/en_first_names.txt``, the 1990 US Census lists) followed by a
 capitalised word, optionally with a middle initial (``Raymond E. Feist``), is a name, and
-so is one alone as the subject or owner of a clause (``Carter began``, ``Ilona's``),
+so is one alone as the subject or owner of a clause (``Carter began``, ``Ilona's``), and
+the words after a title or rank (``Colonel Jesse Auton``, ``Mr. Thomas D. Green``),
 unless structure says otherwise:
 
 - the first name is also a common word or a place (``May``, ``Will``, ``Grant``, ``Rose``,
@@ -48,6 +49,50 @@ NOT_BEFORE_LONE = frozenset(_NOT_BEFORE_LONE.split())
 PREVIOUS_WORD = re.compile(r"(\S+)\s+$")
 
 
+# Titles and ranks before a name (Colonel Jesse Auton, Governor Bob Wise, Mr. Thomas D.
+# Green). A strong one makes the next capitalised word a name; a weak one, which also
+# starts other things' names (General Motors, Director General, Father Christmas), only
+# a known first name and one more word.
+_STRONG_TITLES = (
+    "Mr Mrs Ms Miss Mx Dr Prof Sir Dame Lord Lady Colonel Col Captain Capt Lieutenant Lt "
+    "Sergeant Sgt Governor Gov Senator Sen Coach Judge Bishop Reverend Rev Professor "
+    "Detective Inspector Mayor President Congressman Congresswoman"
+)
+_WEAK_TITLES = "General Major Director Secretary Minister Father Chief Officer Engineer Justice"
+STRONG_TITLES = frozenset(_STRONG_TITLES.split())
+TITLES = STRONG_TITLES | frozenset(_WEAK_TITLES.split())
+TITLED = re.compile(
+    rf"(?P<title>[A-Z][a-z]+)\.? (?P<name>{WORD}(?: (?:[A-Z]\.? )?{WORD}){{0,2}}|{WORD} [A-Z]\.)"
+    rf"(?![\w@/-])"
+)
+
+
+def titled_names(text: str) -> list[tuple[int, int]]:
+    """Names after a title or rank (``TITLES``).
+
+    >>> text = "Colonel Clay Tice Jr., Mr. Thomas D. Green and General Motors"
+    >>> [text[a:b] for a, b in titled_names(text)]
+    ['Clay Tice', 'Thomas D. Green']
+    """
+    found = []
+    for match in TITLED.finditer(text):
+        title, name = match.group("title"), match.group("name").rstrip(".")
+        if title not in TITLES:
+            continue
+        words = name.split()
+        if title not in STRONG_TITLES and (len(words) < 2 or words[0] not in first_names()):
+            continue  # General Motors, Major League Baseball
+        while words and (words[-1].rstrip(".") in ("Jr", "Sr") or words[-1] in HEADS):
+            words.pop()
+        if not words or not en_words_ok(" ".join(words)) or words[0] in TITLES:
+            continue
+        end = match.start("name") + len(" ".join(words))
+        after = NEXT_WORD.match(text, end)
+        if after is None or after.group(1) not in HEADS:
+            found.append((match.start("name"), end))
+    return found
+
+
 def en_names(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of each name by the rules above.
 
@@ -68,7 +113,8 @@ def en_names(text: str) -> list[tuple[int, int]]:
         span = full_name(text, word.start()) or lone_name(text, word)
         if span is not None:
             found.append(span)
-    return found
+    titled = titled_names(text)
+    return sorted(titled + [s for s in found if not any(a < s[1] and s[0] < b for a, b in titled)])
 
 
 def full_name(text: str, start: int) -> tuple[int, int] | None:

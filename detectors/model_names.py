@@ -109,7 +109,8 @@ _PLACE_HEADS = (
     "Village Bay Hill Hills Road Way Lane Drive Trail Forest Memorial Award Awards Prize "
     "Foundation Festival Cup Trophy Show Band Orchestra Records Airlines Airways Motors "
     "Brothers Bros Inc Ltd Federation Council Committee Party Junction Siding Playfield "
-    "House Dock Gym Casino Estate Times News Story Mills Hollow Complex Cup Cups Grounds"
+    "House Dock Gym Casino Estate Times News Story Mills Hollow Complex Cup Cups Grounds "
+    "Design Connector Highway Place Corner Society Media Magazine Journal Review Gazette"
 )
 PLACE_HEADS = frozenset(_PLACE_HEADS.split())
 

@@ -525,6 +525,10 @@ def test_english_capitalised_terms_in_prose_are_not_names(text):
         ("the Harrison extension reached Florence in June", []),  # after an article; a place
         ("Sunday brought rain and Gloria Estefan sang", ["Gloria Estefan"]),
         ("Ticket Gloria opened", []),  # inside a capitalised run: a product's name
+        ("Colonel Clay Tice Jr., Mr. Thomas D. Green", ["Clay Tice", "Thomas D. Green"]),
+        ("Governor Wise signed it", ["Wise"]),  # a strong title: one word is enough
+        ("General Motors and Major League Baseball", []),  # a weak title: a first name too
+        ("Director General Smith and Father Christmas", []),
     ],
 )
 def test_en_names_rule(text, names):
@@ -608,3 +612,16 @@ CN_ROLE_NOT_NAMES = [
 def test_chinese_roles_and_speech_verbs_without_a_name(text):
     found = [f for f in detect(text) if f.entity == "PERSON" and f.score >= 0.5]
     assert found == []
+
+
+CN_FOREIGN_BY_ROLE = [
+    ("今天同来访的阿根廷总统梅内姆举行会谈", "梅内姆"),  # 阿根廷 before 总统 is a country
+    ("德国教练福格茨对老将克林斯曼很满意", "福格茨"),
+    ("由球星巴蒂斯图塔射门成功", "巴蒂斯图塔"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), CN_FOREIGN_BY_ROLE)
+def test_chinese_foreign_names_after_a_role(text, value):
+    found = [f.value for f in detect(text) if f.entity == "PERSON" and f.score >= 0.5]
+    assert found == [value]
