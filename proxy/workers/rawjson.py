@@ -63,10 +63,10 @@ class RawJson:
         self._is_key = is_key  # per string; None until known when numbers are leaves too
         # Per leaf: its string's index, or -1-n for number n of _numbers (start, end, strings
         # before it). Built when a leaf is first located (a clean request never is).
-        self._leaves: list[int] = []
+        self._leaves: list[int] | None = None
         self._numbers: list[tuple[int, int, int]] = []
-        self._glen: list[int] = []  # text before glue piece n: glue and strings, cumulated
-        self._slen: list[int] = []
+        self._glen: list[int] = []  # lengths of glue 0..n-1, and of strings 0..n-1, summed
+        self._slen: list[int] = []  # (only for many leaves)
 
     @classmethod
     def of(cls, text: str, codec: TextCodec) -> RawJson | None:
@@ -100,15 +100,15 @@ class RawJson:
     def after(self, keys: Set[str]) -> int:
         """The first leaf after the first of ``keys`` used as a key (every leaf under such a
         key lies at or after it), or ``len(texts)`` when none is used as a key."""
-        self._locate()
+        order = self._located()
         assert self._is_key is not None
         used = compress(range(len(self.strings)), self._is_key)
         first = next((s for s in used if self.strings[s] in keys), None)
         if first is None:
             return len(self.texts)
         if not self._numbers:
-            return bisect_right(self._leaves, first)
-        before = [x if x >= 0 else self._numbers[-x - 1][2] for x in self._leaves]
+            return bisect_right(order, first)
+        before = [x if x >= 0 else self._numbers[-x - 1][2] for x in order]
         return bisect_right(before, first)
 
     def segments(self, leaves: Sequence[int]) -> list[Segment]:
@@ -119,6 +119,7 @@ class RawJson:
         >>> [(s.text, s.location, s.context) for s in body.segments([0, 1, 2])]
         [('A', 'json:$.items[0].sku', ('items', 'sku')), ('B', 'json:$.items[1]', ('items',)), ('x', 'json:$.note', ('note',))]
         """
+        self._many(len(leaves))
         where = [self._where(k)[:2] for k in leaves]
         names = _names(self.skeleton, self.strings, where)
         return [Segment(self.texts[k], location, context)
@@ -127,54 +128,56 @@ class RawJson:
     def render(self, new: Mapping[int, str]) -> str:
         """The text with the token of each leaf in ``new`` rewritten as a JSON string of its
         new value, every other character kept (as ``extract``'s rendering splices)."""
+        self._many(len(new))
         return splice(self.text, [(self._where(k)[2:], new[k]) for k in sorted(new)])
 
     def _where(self, k: int) -> tuple[int, int, int, int]:
         """Leaf ``k``: (skeleton offset, strings before it, token start, token end in text)."""
-        self._locate()
-        leaf = self._leaves[k]
+        leaf = self._located()[k]
         if leaf >= 0:  # string number ``leaf``: glue 0..leaf and strings 0..leaf-1 before it
-            at = self._glen[leaf + 1] + 2 * leaf
-            start = at + self._slen[leaf]
+            at = self._skeleton_at(leaf)
+            start = at + self._chars_before(leaf)
             return at, leaf, start, start + len(self.strings[leaf]) + 2
         start, end, before = self._numbers[-leaf - 1]
-        return start - self._slen[before], before, start, end
+        return start - self._chars_before(before), before, start, end
 
-    def _locate(self) -> None:
-        if self._glen:
-            return
-        self._glen = list(accumulate(map(len, self.glue), initial=0))
-        self._slen = list(accumulate(map(len, self.strings), initial=0))
+    def _skeleton_at(self, s: int) -> int:
+        """Where string ``s`` starts in the skeleton: glue 0..s and a pair of quotes each."""
+        return self._glen[s + 1] + 2 * s if self._glen else len('""'.join(self.glue[: s + 1]))
+
+    def _chars_before(self, s: int) -> int:
+        """The characters of strings 0..s-1: the skeleton lacks them."""
+        return self._slen[s] if self._slen else len("".join(self.strings[:s]))
+
+    def _many(self, leaves: int) -> None:
+        """Sums kept for many leaves; a few (a masked request's) are a C join each."""
+        if leaves > 8 and not self._glen:
+            self._glen = list(accumulate(map(len, self.glue), initial=0))
+            self._slen = list(accumulate(map(len, self.strings), initial=0))
+
+    def _located(self) -> list[int]:
+        if self._leaves is not None:
+            return self._leaves
         if self._is_key is not None:  # strings only: the non-empty values
             self._leaves = list(compress(range(len(self.strings)),
                                          map(operator.gt, map(bool, self.strings), self._is_key)))
-            return
+            return self._leaves
+        leaves: list[int] = []
         is_key: list[bool] = []
         for m in _TOKENS.finditer(self.text):
             if m.group(3) is not None:
                 self._numbers.append((m.start(3), m.end(3), len(is_key)))
-                self._leaves.append(-len(self._numbers))
+                leaves.append(-len(self._numbers))
                 continue
             if m.group(2) is None and m.group(1):
-                self._leaves.append(len(is_key))
+                leaves.append(len(is_key))
             is_key.append(m.group(2) is not None)
-        self._is_key = is_key
+        self._is_key, self._leaves = is_key, leaves
+        return leaves
 
 
 def _is_colon(between: str) -> bool:
     return between[:1] == ":" or (between[:1].isspace() and between.lstrip()[:1] == ":")
-
-
-class _Open:
-    """A container open at this point of the pass: its name, and its members' count so far
-    (``commas`` top-level commas before ``last``)."""
-
-    __slots__ = ("commas", "context", "last", "location", "object", "start")
-
-    def __init__(self, start: int, is_object: bool, location: str, context: tuple[str, ...]):
-        self.start, self.object = start, is_object
-        self.location, self.context = location, context
-        self.commas, self.last = 0, start
 
 
 def _names(skeleton: str, strings: Sequence[str],
