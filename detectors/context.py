@@ -30,7 +30,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from detectors.model_names import first_names
 from detectors.nlp import STOPWORDS, TOKEN
-from detectors.recognizers.person import PersonRecognizer, plausible_name
+from detectors.recognizers.person import CAMEL_IDENTIFIER, PersonRecognizer, plausible_name
 from detectors.tables import header_words
 
 # The person recognizer's guesses as weak as the model's (its ``why``): the other items of a
@@ -104,21 +104,23 @@ THING_HEADS = frozenset(_THING_HEADS.split())
 
 
 def names_an_object(value: str) -> bool:
-    """Two or more English words ending in an object's head word, not opened by a known first
-    name (``model_names.first_names``): surnames that are such words stay names (Larry Page).
+    """Two or more English words, one of them a product's CamelCase word, or ending in an
+    object's head word and not opened by a known first name (``model_names.first_names``):
+    surnames that are such words stay names (Larry Page).
 
     >>> names_an_object("Daily Engineering Rotation"), names_an_object("Larry Page")
     (True, False)
     >>> names_an_object("Kyler Kuhn"), names_an_object("Night Shift")
     (False, True)
+    >>> names_an_object("Amazon CloudWatch"), names_an_object("LaToya McDonald")
+    (True, False)
     """
     words = [word.strip(".,;:!?\"'()") for word in value.split()]
-    return (
-        len(words) >= 2
-        and value.isascii()
-        and words[-1] in THING_HEADS
-        and words[0].split("-")[0] not in first_names()  # Hans-Dieter
-    )
+    if len(words) < 2 or not value.isascii():
+        return False
+    if any(CAMEL_IDENTIFIER.fullmatch(word) for word in words):
+        return True  # a product's name: PagerDuty Admin, Amazon CloudWatch (not McDonald)
+    return words[-1] in THING_HEADS and words[0].split("-")[0] not in first_names()
 
 
 # Other personal data that makes a thing-shaped name a person's (王芳的门店电话13800138000).

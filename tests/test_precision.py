@@ -241,6 +241,10 @@ OBJECT_NAMES = [
     ("蓝鲸", ("data", "list", "bk_biz_name")),
     ("蓝鲸", ("bk_set_name",)),
     ("Default Template", ("template_name",)),
+    # a product's CamelCase word: no one is named so (McDonald, LaToya are: Mc, La)
+    ("PagerDuty Admin", ("point_of_contact",)),
+    ("Amazon CloudWatch", ("name",)),
+    ("Updated ServiceNow Integration", ("oauth_client", "name")),
 ]
 PEOPLE_WITH_OBJECT_WORDS = [
     ("Larry Page", ("name",), "Larry Page"),
@@ -249,6 +253,9 @@ PEOPLE_WITH_OBJECT_WORDS = [
     ("Mia Schedule", ("name",), "Mia Schedule"),
     ("Kyler Kuhn", ("name",), "Kyler Kuhn"),  # a first name the census list lacks
     ("Resolved by Earline Greenholt", ("summary",), "Earline Greenholt"),
+    ("LaToya McDonald", ("name",), "LaToya McDonald"),
+    ("Douglas MacArthur", ("customer", "name"), "Douglas MacArthur"),
+    ("DeShawn Jackson", ("name",), "DeShawn Jackson"),
     ("王芳", ("dept", "contact_name"), "王芳"),
     ("李娜", ("instructor_name",), "李娜"),
 ]
