@@ -80,6 +80,15 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     (r"\b(Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam)\.?\s+[A-Z]", ("PERSON",), False),
     (rf"{CN_CUES}", ("PERSON",), False),
     (r"[一-鿿][·・•‧][一-鿿]", ("PERSON",), False),  # 约翰·史密斯 (detectors/cn_foreign.py)
+    # A role before a name or a speech verb after one (person.names_by_role).
+    (
+        r"(记者|通讯员|经理|主任|部长|总统|主席|教练|教授|总理|市长|省长|县长|区长|行长|局长|"
+        r"董事长|委员|主管|编辑|主编|顾问|作者|书记|院长|校长|处长|厂长|所长|总裁|总监|律师|医生|"
+        r"法官|队长|会长|社长|导演|演员|歌手|选手|球员|球星|画家|作家|专家|学者|研究员|工程师|负责人)[一-鿿]{2}|"
+        r"[一-鿿]{2}(表示|介绍|告诉|认为|强调|指出|透露|报道|坦言|回忆|说[，,：:]|称[，,：:])",
+        ("PERSON",),
+        False,
+    ),
     (r"\b(dear|hi|hello|hey|this is|my name is|i am|i'm)\s+[a-z]", ("PERSON",), True),
     # A name next to other personal data (see detectors/recognizers/person.py).
     (

@@ -67,7 +67,8 @@ def print_texts(reports: Sequence[TextReport]) -> None:
                     cells += f"  {p:>14} {t.recall:5.3f} {t.f2:5.3f}   [{ovl.recall:5.3f}]"
                 else:  # nothing labelled: only false hits to show
                     cells += f"  {'false hits':>14} {t.fp:<19}"
-            print(f"{name:12}{entity:9}{reports[0].group(name).tally(entity, rule).gold:>6}{cells}")
+            label = f"{name:12}" if len(name) < 12 else f"{name} "  # multiconer_tune: spaced
+            print(f"{label}{entity:9}{reports[0].group(name).tally(entity, rule).gold:>6}{cells}")
     for r in reports:
         for name in (n for n in names if n not in tail):
             group = r.group(name)
