@@ -584,3 +584,44 @@ CN_FOREIGN_NOT_NAMES = [
 @pytest.mark.parametrize("text", CN_FOREIGN_NOT_NAMES)
 def test_chinese_dots_that_are_not_foreign_names(text):
     assert [f for f in detect(text) if f.entity == "PERSON" and f.score >= 0.5] == []
+
+
+# --- Chinese: a name by the role before it or the speech verb after it (person.names_by_role)
+CN_ROLE_NAMES = [
+    ("快报讯记者张帆报道：总投资过亿的项目开工", "张帆"),
+    ("广东省社科院教授黎友焕表示深圳现金投放减少", "黎友焕"),
+    ("国务院发展研究中心副部长林家彬在峰会上发言", "林家彬"),
+    ("谢有福表示：“我们欢迎非洲企业。”", "谢有福"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), CN_ROLE_NAMES)
+def test_chinese_names_by_role_or_speech_verb(text, value):
+    assert value in [f.value for f in detect(text) if f.entity == "PERSON" and f.score >= 0.5]
+
+
+CN_ROLE_NOT_NAMES = [
+    "公司副总经理表示将加快进度",  # a job title, no name
+    "日本科学技术白皮书强调要依靠科技",  # 白皮书 is a document
+    "招商银行表示将下调利率",  # a bank
+    "有关专家认为市场将回暖",
+]
+
+
+@pytest.mark.parametrize("text", CN_ROLE_NOT_NAMES)
+def test_chinese_roles_and_speech_verbs_without_a_name(text):
+    found = [f for f in detect(text) if f.entity == "PERSON" and f.score >= 0.5]
+    assert found == []
+
+
+CN_FOREIGN_BY_ROLE = [
+    ("今天同来访的阿根廷总统梅内姆举行会谈", "梅内姆"),  # 阿根廷 before 总统 is a country
+    ("德国教练福格茨对老将克林斯曼很满意", "福格茨"),
+    ("由球星巴蒂斯图塔射门成功", "巴蒂斯图塔"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), CN_FOREIGN_BY_ROLE)
+def test_chinese_foreign_names_after_a_role(text, value):
+    found = [f.value for f in detect(text) if f.entity == "PERSON" and f.score >= 0.5]
+    assert found == [value]
