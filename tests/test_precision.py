@@ -271,6 +271,61 @@ def test_people_named_like_objects_are_found(text, context, value):
     assert values(text, "PERSON", context) == [value]
 
 
+# --- resident IDs: an 18-digit number labelled as another kind of number (an order's, a
+# contract's, a batch's), or under such a column, is that number even when province, birth
+# date and check pass by chance (these four do)
+ID_NEGATIVES = [
+    "合同编号620102198001015678，请在月底前完成验收",
+    "流水号：464682192707140185 对账不平",
+    "Order No. 350203199107231126 shipped",
+    "日期,商品,单号\n2024-11-03,格力,464682192707140185\n2024-11-04,美的,620102198001015678",
+    "date,sku,ref\n2024-11-03,SKU-4004-313,464682192707140185",
+]
+ID_POSITIVES = [
+    ("订单号 2026103036031，身份证11010519491231002X", "11010519491231002X"),
+    ("身份证编号620102198001015678", "620102198001015678"),
+    ("证件编号：350203199107231126", "350203199107231126"),
+    ("姓名,证件编号\n张三,464682192707140185", "464682192707140185"),
+    ("620102198001015678", "620102198001015678"),
+]
+
+
+# ... by its field name or its CSV column (a CSV row arrives with the header as context)
+ID_FIELD_NEGATIVES = [
+    ("464682192707140185", ("order_no",)),
+    ("620102198001015678", ("shipment", "trackingNumber")),
+    ("2024-11-03,SKU-4004-313,格力,27,7277.95,464682192707140185",
+     ("date", "sku", "store", "qty", "amount", "ref")),
+    ("2024-11-03,格力,464682192707140185", ("日期", "商品", "单号")),
+]
+ID_FIELD_POSITIVES = [
+    ("464682192707140185", ("order", "buyer", "id_card"), "464682192707140185"),
+    ("张三,464682192707140185,13800138000", ("name", "idNo", "phone"), "464682192707140185"),
+    ("2024-11-03,620102198001015678", ("date", "证件号码"), "620102198001015678"),
+    ("客户身份证620102198001015678", ("order", "remark"), "620102198001015678"),
+]
+
+
+@pytest.mark.parametrize("text", ID_NEGATIVES)
+def test_other_numbers_are_not_resident_ids(text):
+    assert values(text, "CN_RESIDENT_ID") == []
+
+
+@pytest.mark.parametrize(("text", "context"), ID_FIELD_NEGATIVES)
+def test_other_number_fields_hold_no_resident_ids(text, context):
+    assert values(text, "CN_RESIDENT_ID", context) == []
+
+
+@pytest.mark.parametrize(("text", "context", "value"), ID_FIELD_POSITIVES)
+def test_resident_ids_in_their_fields_are_found(text, context, value):
+    assert values(text, "CN_RESIDENT_ID", context) == [value]
+
+
+@pytest.mark.parametrize(("text", "value"), ID_POSITIVES)
+def test_resident_ids_are_found(text, value):
+    assert values(text, "CN_RESIDENT_ID") == [value]
+
+
 # --- organisation codes (USCC): characters 3-8 are a region, so a resident-ID-shaped number
 # whose check character happens to pass GB 32100's (~1 in 31) is no code: its "region" starts
 # with the ID's district digits (010519, 050619), not a province.
