@@ -180,9 +180,12 @@ class DecisionLog:
                     if not is_clean_allow(r) or self._keeps_clean_allow()]
             if not kept:
                 return results
+            encoded = [(i, record, lines[i] if isinstance(lines[i], bytes)
+                        else self.prepare(record)) for i, record in kept]
             with self._exclusive():
-                for i, record in kept:
-                    line = lines[i] if isinstance(lines[i], bytes) else self.prepare(record)
+                if not self.sync and self._append_whole(encoded, results):
+                    return results
+                for i, record, line in encoded:
                     durable = self.sync and (record.action != "allow"
                                              or record.uninspected is not None)
                     try:
@@ -191,6 +194,23 @@ class DecisionLog:
                         results[i] = IncidentLogError(
                             f"cannot write decision log {self.path}: {e.strerror}")
         return results
+
+    def _append_whole(self, encoded: list, results: list) -> bool:
+        """The group's lines with one write when they all fit in the current file (the
+        writer thread's syscalls each wait for the GIL); False: the caller goes line by
+        line (rotation between them). A failed write fails every line of the group."""
+        from proxy.errors import IncidentLogError
+
+        chunk = b"".join(line for _, _, line in encoded)
+        try:
+            if self._follow_rotation(chunk).st_size + len(chunk) > self.max_bytes:
+                return False
+            self._append(chunk, False)
+        except OSError as e:  # _append cut the whole chunk back
+            for i, _, _ in encoded:
+                results[i] = IncidentLogError(
+                    f"cannot write decision log {self.path}: {e.strerror}")
+        return True
 
     def reopen(self) -> None:
         """Start writing to ``decisions.jsonl`` again after someone renamed it (logrotate, then
