@@ -8,7 +8,9 @@ event loop queue the rest, which must then arrive as one group.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from incidents_cli import RAW_ID, RAW_PHONE, keyed_dir, record
 
 from proxy.errors import IncidentLogError
+from proxy.record import decisions as decisions_module
 from proxy.record import writer as writer_module
 from proxy.record.decisions import NOT_PREPARED, DecisionLog, Recorders
 from proxy.record.incidents import IncidentStore, review
@@ -261,3 +264,34 @@ def test_prepared_records_make_the_same_files_as_unprepared_ones(tmp_path: Path)
     assert report.ok and report.macs_checked, report.problems
     revealed = review.reveal(data_dir, "p2", load_private_keys([key]), "test")
     assert [e["value"] for e in revealed.evidence] == [RAW_ID, RAW_PHONE]
+
+
+def test_decision_log_group_that_does_not_fit_rotates_between_lines(tmp_path: Path):
+    records = [record(incident_id=f"id{i}") for i in range(3)]
+    size = len(DecisionLog.prepare(None, records[0]))  # type: ignore[arg-type]  # same size each
+    log = DecisionLog(tmp_path, sync=False, max_bytes=2 * size, keep=2)
+    assert log.write_many(records) == [None, None, None]
+    log.close()
+    ids = {name: [json.loads(x)["incident_id"] for x in (tmp_path / name).read_text().splitlines()]
+           for name in ("decisions.jsonl.1", "decisions.jsonl")}
+    assert ids == {"decisions.jsonl.1": ["id0", "id1"], "decisions.jsonl": ["id2"]}
+
+
+def test_decision_log_group_write_that_fails_fails_every_line_and_leaves_none(
+        tmp_path: Path, monkeypatch):
+    log = DecisionLog(tmp_path, sync=False)
+    log.write(record(incident_id="before"))
+    real_write = os.write
+
+    def full(fd, data):
+        real_write(fd, bytes(data)[:10])  # a short write, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(decisions_module.os, "write", full)
+    results = log.write_many([record(incident_id=f"g{i}") for i in range(3)])
+    monkeypatch.undo()
+    log.close()
+    assert [type(r) for r in results] == [IncidentLogError] * 3
+    assert "No space left on device" in str(results[0])
+    lines = (tmp_path / "decisions.jsonl").read_text().splitlines()
+    assert [json.loads(x)["incident_id"] for x in lines] == ["before"]
