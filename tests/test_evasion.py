@@ -45,6 +45,16 @@ def escapes(text: str) -> str:
     return "".join(f"\\u{ord(c):04x}" for c in text)
 
 
+def hexed(text: str, encoding: str = "utf-8", upper: bool = False, prefix: str = "") -> str:
+    """``Buffer.from(text).toString('hex')``, ``text.encode().hex()``; ``prefix="\\x"`` before
+    each byte (``\x31\x31...``), ``"0x"`` before the run."""
+    digits = text.encode(encoding).hex()
+    digits = digits.upper() if upper else digits
+    if prefix == "\\x":
+        return "".join(prefix + digits[i : i + 2] for i in range(0, len(digits), 2))
+    return prefix + digits
+
+
 def as_json(**fields: object) -> RawRequest:
     return RawRequest(
         "POST", URL, (("content-type", "application/json"),), json.dumps(fields).encode()
@@ -119,6 +129,22 @@ TECHNIQUES = [
         as_form("data=" + quote(json.dumps({"id": RID}))),
         "form:data|json:$.id",
     ),
+    ("hex-json-value", as_json(v=hexed(RID)), "json:$.v|hex"),
+    ("hex-upper", as_json(v=hexed(RID, upper=True)), "json:$.v|hex"),
+    ("hex-0x", as_json(v=hexed(RID, upper=True, prefix="0x")), "json:$.v|hex"),
+    ("hex-backslash-x", as_json(v=hexed(RID, prefix="\\x")), "json:$.v|hex"),
+    ("hex-utf16", as_json(v=hexed("id " + RID, "utf-16-le")), "json:$.v|hex"),
+    ("hex-form-field", as_form("idNo=" + hexed(RID) + "&x=1"), "form:idNo|hex"),
+    ("hex-query", RawRequest("GET", URL + "s?q=" + hexed(RID)), "query:q|hex"),
+    ("hex-path-step", RawRequest("GET", URL + "u/" + hexed(RID) + "/x"), "path|hex"),
+    (
+        "hex-header",
+        RawRequest("GET", URL, (("x-customer", hexed("客户 " + RID)),)),
+        "header:x-customer|hex",
+    ),
+    ("hex-json", as_json(d=hexed(json.dumps({"id": RID}))), "json:$.d|hex|json:$.id"),
+    ("hex-in-text", as_text("sig=abc&d=" + hexed(RID) + ";"), "text|hex"),
+    ("base64-of-hex", as_json(v=b64(hexed(RID))), "json:$.v|base64|hex"),
     ("base64-then-percent", as_json(v=b64(pct(RID))), "json:$.v|base64|percent"),
     ("percent-then-base64", as_json(v=pct(b64(RID))), "json:$.v|percent|base64"),
 ]
@@ -154,6 +180,9 @@ def _unwrap(request: RawRequest) -> str:
             if data.startswith(b"\x1f\x8b"):
                 data = gzip.decompress(data)
             pieces.append(data.decode("utf-8", "replace"))
+        for run in re.findall(r"(?:[0-9a-fA-F]{2}){11,}", text.replace("\\x", "")):
+            for encoding in ("utf-8", "utf-16-le"):
+                pieces.append(bytes.fromhex(run).decode(encoding, "replace"))
         text = " ".join(pieces)
     return text
 
@@ -188,6 +217,22 @@ def test_masked_base64_keeps_its_alphabet_padding_and_lines() -> None:
     token = json.loads(ex.rewrite({1: [(2, 20, MASKED_RID)]}).body)["t"]
     assert "=" not in token and "/" not in token and "+" not in token
     assert base64.urlsafe_b64decode(token + "==").decode() == "??" + MASKED_RID + "?"
+
+
+@pytest.mark.parametrize(
+    ("upper", "prefix"), [(False, ""), (True, ""), (True, "0x"), (False, "\\x"), (True, "\\x")]
+)
+def test_masked_hex_keeps_its_case_and_prefix(upper: bool, prefix: str) -> None:
+    # ":" is 3a / 3A: a run of digits alone has no case, and is written back in lower case
+    ex = extract(as_json(v=hexed("id: " + RID, upper=upper, prefix=prefix)), SMALL)
+    assert [s.location for s in ex.segments] == ["json:$.v", "json:$.v|hex"]
+    sent = json.loads(ex.rewrite({1: [(4, 22, MASKED_RID)]}).body)["v"]
+    assert sent == hexed("id: " + MASKED_RID, upper=upper, prefix=prefix)
+
+
+def test_hex_of_a_bare_mobile_is_decoded() -> None:
+    # 22 hex digits, all of them digits: the shortest run decoded (_HEX_RUN)
+    assert located(as_json(p=hexed(PHONE))) == {"json:$.p": hexed(PHONE), "json:$.p|hex": PHONE}
 
 
 def test_masked_embedded_json_is_still_a_json_string() -> None:
@@ -229,6 +274,13 @@ def test_a_document_under_base64_cannot_be_masked() -> None:
         "customer_phone_number_field",
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",  # sha256 hex
         "6222021234567890123",  # digits are a number, not base64
+        "20261206123456789012345678",  # nor hex: 0x20 0x26 0x12 is not text
+        "d41d8cd98f00b204e9800998ecf8427e",  # md5 hex
+        "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709",  # sha1 hex, upper case
+        "sign=3bbb07c5a9e1d24f6b80c7d2e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5f7",
+        "550e8400-e29b-41d4-a716-446655440000",  # uuid: runs of at most 12
+        "0x" + "ab" * 20,  # an address-like 0x run of bytes that are not text
+        "31313031303531393439313233313030325",  # odd length: not hex
         # encrypted or random bytes; fixed, not os.urandom: about 1 draw in 80 happens to
         # decode into a layer (37 of 3,000 measured), which made the test fail at random
         b64(random.Random(48).randbytes(48)),

@@ -401,6 +401,7 @@ def _layers(segment: Segment, depth: int, scope: Scope) -> list[_Mapped | _Whole
     if embedded:  # its leaves get their own layers; decoding the raw JSON text again adds nothing
         return [embedded]
     layers: list[_Mapped | _Whole] = _base64_layers(segment, depth, scope)
+    layers += _hex_layers(segment, layers, depth, scope)
     for find in (_percent_layer, _entity_layer, _escape_layer):
         layer = find(segment, depth, scope)
         if layer:
@@ -556,6 +557,8 @@ def _b64decode(run: str) -> tuple[bytes, _Base64Style] | None:
     body = compact.rstrip("=")
     if body.isdigit() or len(body) % 4 == 1:  # numbers are numbers; 4n+1 is never base64
         return None
+    if _HEX_DIGITS.fullmatch(body):  # hex (_hex_layers), never base64: see _HEX_DIGITS
+        return None
     urlsafe = "-" in body or "_" in body
     if urlsafe and ("+" in body or "/" in body):
         return None
@@ -589,12 +592,19 @@ def _bytes_view(
     if text is None:
         return None
     inner = scope.enter(depth, "a base64 layer", len(data))
+    return _decoded_text_view(text, location, context, inner, scope)
+
+
+def _decoded_text_view(
+    text: tuple[str, TextCodec], location: str, context: tuple[str, ...], depth: int, scope: Scope
+) -> View:
+    """Decoded text as a view: a JSON document's leaves, else the text itself."""
     stripped = text[0].strip()
     is_document = stripped[:1] + stripped[-1:] in ("{}", "[]")  # a bare number stays text
     json_view = scope.openers.json(text[0], text[1], location + "|json:") if is_document else None
     if json_view is not None:
-        return layered(json_view, inner, scope)
-    return _text_view(Segment(text[0], location, context), text[1], inner, scope)
+        return layered(json_view, depth, scope)
+    return _text_view(Segment(text[0], location, context), text[1], depth, scope)
 
 
 _CONTROL_BYTES = bytes(set(range(0x20)) - {0x09, 0x0A, 0x0D}) + b"\x7f"
@@ -627,6 +637,110 @@ def _plausible_text(data: bytes) -> tuple[str, TextCodec] | None:
 
 
 _WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # the UTF-32 ones start with these
+
+
+# ---------------------------------------------------------------- hex
+
+# A run of hex digits only is hex, never base64 (_b64decode skips it), so it cannot hide
+# data there: base64 of a digit byte (0x30-0x39) at a 0-mod-3 offset starts with "M" or "O",
+# and any three digits in a row, in ASCII, GB18030, UTF-16 (a byte every 2) or UTF-32 (every
+# 4), put one at such an offset; full-width digits (EF BC 9x, A3 Bx, 10 FF) give "y", "o",
+# "/"... (tests/test_layers_hex.py checks it over every alignment). Read as base64, hex
+# digests decode to bytes GB18030 sometimes reads as text in which a "name" turns up.
+_HEX_DIGITS = re.compile(r"[0-9a-fA-F]+")
+# 22+ hex digits, an even number: 11 bytes, a mainland mobile, the shortest value the
+# detectors flag on its own; shorter runs are ids, nonces and colours, not worth decoding.
+# One run ("0x" before it allowed), or \xNN escapes. A uuid's dashes split it into runs of
+# at most 12. _MAYBE_LAYER (16+ run characters, or a backslash) is a superset.
+_HEX_RUN = re.compile(
+    r"(?<![A-Za-z0-9_])(0[xX])?((?:[0-9a-fA-F]{2}){11,})(?![A-Za-z0-9_])"
+    r"|((?:\\[xX][0-9a-fA-F]{2}){11,})"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _HexStyle:
+    """How a run was written ("0x", "\\x" before each byte, upper case), to write it back."""
+
+    prefix: str  # before the run ("0x") or before each byte ("\\x")
+    per_byte: bool
+    upper: bool
+
+    def encode(self, data: bytes) -> str:
+        digits = data.hex().upper() if self.upper else data.hex()
+        if not self.per_byte:
+            return self.prefix + digits
+        return "".join(self.prefix + digits[i : i + 2] for i in range(0, len(digits), 2))
+
+
+def _hex_layers(
+    segment: Segment, found: list[_Mapped | _Whole], depth: int, scope: Scope
+) -> list[_Mapped | _Whole]:
+    """Hex runs whose bytes are text, outside runs already opened as base64."""
+    text = segment.text
+    taken = [(layer.start, layer.end) for layer in found if isinstance(layer, _Whole)]
+    layers: list[_Mapped | _Whole] = []
+    for match in _HEX_RUN.finditer(text):
+        if any(start < match.end() and match.start() < end for start, end in taken):
+            continue
+        layer = _hex_layer(segment, match, depth, scope)
+        if layer:
+            layers.append(layer)
+    return layers
+
+
+def _hex_layer(segment: Segment, match: re.Match[str], depth: int, scope: Scope) -> _Whole | None:
+    prefix, run, escaped = match.groups()
+    digits = run if run is not None else _unescaped(escaped)
+    data = bytes.fromhex(digits)
+    text = _hex_text(data, digits.isdigit())
+    if text is None:
+        return None
+    upper = digits != digits.lower() and digits == digits.upper()
+    style = (
+        _HexStyle(prefix or "", False, upper) if run is not None
+        else _HexStyle(escaped[:2], True, upper)
+    )
+    inner = scope.enter(depth, "a hex layer", len(data))
+    child = _decoded_text_view(text, segment.location + "|hex", segment.context, inner, scope)
+    return _Whole(match.start(), match.end(), child, style.encode)
+
+
+def _unescaped(escaped: str) -> str:
+    r"""The hex digits of ``\xNN`` escapes.
+
+    >>> _unescaped(r"\x31\x33\x38")
+    '313338'
+    """
+    return "".join(escaped[i + 2 : i + 4] for i in range(0, len(escaped), 4))
+
+
+def _hex_text(data: bytes, all_digits: bool) -> tuple[str, TextCodec] | None:
+    r"""The text hex bytes carry: printable UTF-8, or UTF-16/32 by its NULs (half of it
+    ASCII, as the NULs say); else None. Not GB18030: it reads ~1 in 30 random 16-byte
+    digests (md5) as text (NULs make UTF-16 of the rest). A run of digits only stays a
+    number unless it is the hex of one (half its characters digits, as ``.hex()`` of an id
+    or mobile is): a random 22-digit number is printable ASCII 1 time in 280.
+
+    >>> _hex_text(b"13800138000", True)[0], _hex_text("张三 1".encode("utf-16-le"), False)[0]
+    ('13800138000', '张三 1')
+    >>> _hex_text(bytes.fromhex("2345672345672345672345"), True)  # '#Eg#Eg...': a number
+    >>> _hex_text(b"\x81\x30", False) is None  # GB18030 "0"; no UTF-8
+    True
+    """
+    wide = decode.sniff_wide(data)
+    try:
+        text = data.decode(wide or "utf-8")
+    except UnicodeDecodeError:
+        return None
+    plain = text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    if not plain.strip() or not plain.isprintable():
+        return None
+    if wide and sum(ch < "\x80" for ch in text) * 2 < len(text):
+        return None
+    if all_digits and sum(ch in "0123456789" for ch in text) * 2 < len(text):
+        return None
+    return text, TextCodec(wide or "utf-8")
 
 
 # ---------------------------------------------------------------- character-mapped layers
