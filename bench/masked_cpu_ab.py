@@ -86,6 +86,8 @@ def main() -> int:
                        "--set", f"ssl_verify_upstream_trusted_ca={ca.pem}",
                        "--processes", str(args.processes)]
                 running.append((checkout.resolve(), port, pt.run_proxy(cmd, port, checkout)))
+            for _, _, proc in running:  # every process and worker built, not only the port
+                pt.wait_idle(proc.pid)
             for _, port, _ in running:
                 run_wrk(port, body, 2, args.connections, tmp)  # warm-up
             results: dict[Path, list[tuple[float, float]]] = {c: [] for c, _, _ in running}
