@@ -109,6 +109,41 @@ def test_data_under_a_base64_layer_is_never_proved_clean(value):
     assert not isinstance(Triage(SELECTOR).local(raw, LIMITS), Clean)
 
 
+HIDDEN_IN_HEX = {
+    "hex-id": ID.encode().hex(),
+    "hex-upper-mobile": MOBILE.encode().hex().upper(),
+    "hex-0x-text": "0x" + f"tel {MOBILE}".encode().hex(),
+    "hex-escapes": "".join(f"\\x{b:02x}" for b in ID.encode()),
+    "hex-utf16": f"id {ID}".encode("utf-16-le").hex(),
+    "hex-json": json.dumps({"id": ID}).encode().hex(),
+    "hex-in-a-path": "/u/" + ID.encode().hex() + "/x",
+}
+
+
+@pytest.mark.parametrize("value", HIDDEN_IN_HEX.values(), ids=HIDDEN_IN_HEX.keys())
+def test_data_under_a_hex_layer_is_never_proved_clean(value):
+    raw = request(json.dumps({"payload": value}))
+    reason, full = fast_and_full(raw)
+    assert full != [] and all("|hex" in location for location in full)
+    assert reason is not None
+    assert not isinstance(Triage(SELECTOR).local(raw, LIMITS), Clean)
+
+
+@pytest.mark.parametrize("value", [
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",  # sha256
+    "3bbb07c5a9e1d24f6b80c7d2e9f1a3b5", "550e8400-e29b-41d4-a716-446655440000",
+    "20261206123456789012345678",
+])
+def test_digests_uuids_and_numbers_are_still_proved_clean(value):
+    assert fast_and_full(request(json.dumps({"sign": value}))) == (None, [])
+
+
+def test_an_upper_case_digest_opens_no_layer_on_either_path():
+    # the selector picks its digit run "95601890" as it did before hex was a layer
+    value = "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709"  # sha1
+    assert fast_and_full(request(json.dumps({"sign": value}))) == ("candidate", ["json:$.sign"])
+
+
 @pytest.mark.parametrize("data", [OLE, b"7z\xbc\xaf\x27\x1c" + bytes(64),
                                   b"Rar!\x1a\x07\x00" + bytes(64), gzip.compress(OLE)],
                          ids=["ole", "7z", "rar", "gzip-ole"])
@@ -198,7 +233,10 @@ def test_layers_in_the_url_and_headers_are_the_full_paths(url, headers):
 
 VALUES = [ID, MOBILE, "张三", "１３８００１３８０００", "138 0013 8000", "١٣٨٠٠١٣٨٠٠٠", "a＠b.cn",
           "\ufeff13800138000", "1\u200d3800138000", "北京市朝阳区建国路88号", "Zhang San", "先生",
-          "SO-1", "[1,2]", "MTM4MDAxMzgwMDA", "=31=33=38", "3133383030313338303030"]
+          "SO-1", "[1,2]", "MTM4MDAxMzgwMDA", "=31=33=38", "3133383030313338303030",
+          ID.encode().hex().upper(), "0x" + json.dumps({"t": MOBILE}).encode().hex(),
+          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+          "550e8400-e29b-41d4-a716-446655440000", "3133383030313338303030a"]
 KEYS = ["a", "note", "手机号", "身份证号", "ｎａｍｅ", "名", "userName", "first", "ｔｅｌ", "addr"]
 leaves = st.one_of(st.sampled_from(VALUES), st.integers(-10**19, 10**19),
                    st.sampled_from([1.1e5, -0.0, 1.38001380000e10, 110105194912310020]))

@@ -54,6 +54,8 @@ VALUES = [
     "a,b]{:}", "Project Falcon", "4001234567", "北京市朝阳区建国路88号", "１３８００１３８０００",
     "tel\\u0031", "quote \\\" inside", base64.b64encode(MOBILE.encode()).decode(),
     base64.b64encode(json.dumps({"tel": MOBILE}).encode()).decode(), '{"tel": "13800138000"}',
+    ID.encode().hex(), f"tel {MOBILE}".encode().hex().upper(), "0x" + MOBILE.encode().hex(),
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 ]
 KEYS = ["sku", "qty", "note", "items", "contact", "mobile", "name", "customerName",
         "productName", "收件人", "receiver", "odd key", "", "13800138000", "a@b.cn", "tel",
