@@ -1,0 +1,386 @@
+"""Reviewer R6 (session 19): issue 13's new name rules read against the issue and its rule.
+
+Hard negatives go through the shared Detector (normalisation, prefilter, model, context) as
+tests/test_precision.py does. A false hit found by this review is a strict xfail
+(``reason="R6: ..."``): it turns red when fixed, so the fix flips it into a pinned case.
+Passing rows pin behaviour the new rules must keep (true names included, so a fix cannot
+just drop every name).
+
+"new" in a reason: the hit is absent at a338ff9~1 (before this session's detection
+commits) and present now; "old": it was there before.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from detection_support import detect
+
+from detectors import prefilter
+from detectors.recognizers import person
+
+ROOT = Path(__file__).resolve().parent.parent
+THRESHOLD = 0.5  # the policies' default min_score
+
+
+def values(text: str, entity: str = "PERSON", context: tuple[str, ...] = ()) -> list[str]:
+    return [
+        text[f.start : f.end]
+        for f in detect(text, context)
+        if f.entity == entity and f.score >= THRESHOLD
+    ]
+
+
+def xfail(*values, reason: str):
+    return pytest.param(*values, marks=pytest.mark.xfail(strict=True, reason=f"R6: {reason}"))
+
+
+# --- the issue's own false-hit classes (§4): pinned through the whole detector
+ISSUE_NEGATIVES = [
+    ("护照号 E00000000", "CN_PASSPORT", ()),
+    ('{"enterprise": {"id": "E00000000"}}', "CN_PASSPORT", ()),
+    ("git clone git@github.com:org/repo.git", "EMAIL_ADDRESS", ()),
+    ("ssh -T git@github.com", "EMAIL_ADDRESS", ()),
+    ("Idempotency-Key: 8f14e45f", "PERSON", ()),
+    ("Content-Type: application/json", "PERSON", ()),
+    ("X-Request-Id: 42", "PERSON", ()),
+    ("公司副总经理表示，本季度营收增长。", "PERSON", ()),
+    ("公司副总经理", "PERSON", ()),
+    ("招商银行表示，利率不变。", "PERSON", ()),
+    ("平安银行行长指出，风险可控。", "PERSON", ()),
+    ("项目经理表示，进度正常。", "PERSON", ()),
+    ("客户经理介绍，理财产品已售罄。", "PERSON", ()),
+    ("Chief Technology Officer role is open.", "PERSON", ()),
+    ("Director General of the agency spoke.", "PERSON", ()),
+    ("General Electric shares rose.", "PERSON", ()),
+]
+
+
+@pytest.mark.parametrize(("text", "entity", "context"), ISSUE_NEGATIVES)
+def test_issue_hard_negatives(text, entity, context):
+    assert values(text, entity, context) == []
+
+
+# --- English first names that are common words, sentence-initial (N5's census-name rules)
+EN_COMMON_WORD_NEGATIVES = [
+    "May I ask when the invoice will be ready?",
+    "Will you send the report by Friday?",
+    "Rose slightly in the second quarter, revenue did.",
+    "Hope this helps with the migration.",
+    "Art direction was handled by the design team.",
+    "Skip this step if the cache is warm.",
+    "Drew a diagram of the pipeline yesterday.",
+    "Norm values are normalised before training.",
+    "Faith in the process matters.",
+    # the census list holds them; model_names.COMMON_FIRST refuses them for en_names, but
+    # the model's lone capitalised guess still stands (old)
+    xfail(
+        "Bill payment failed for account 4021.", reason="old: model's lone 'Bill' (COMMON_FIRST)"
+    ),
+    xfail(
+        "Mark as read once the review is done.", reason="old: model's lone 'Mark' (COMMON_FIRST)"
+    ),
+    xfail(
+        "Grant access to the staging bucket before the deploy.", reason="old: model's lone 'Grant'"
+    ),
+    # en_names.lone_name: a census first name then a lower-case word is 'the subject of a
+    # clause'; at a sentence start that is also every imperative and noun phrase (new)
+    xfail("Gene expression was measured in all samples.", reason="new: lone_name 'Gene'"),
+    xfail("Herb garden needs water every day.", reason="new: lone_name 'Herb'"),
+    xfail("Grace period ends after thirty days.", reason="new: lone_name 'Grace'"),
+    xfail("Chase the failing tests before release.", reason="new: lone_name 'Chase' (imperative)"),
+    xfail("Sue the vendor if the SLA is breached.", reason="new: lone_name 'Sue' (imperative)"),
+    xfail("Pat the dough dry before baking.", reason="new: lone_name 'Pat' (imperative)"),
+    xfail("Jack the car up before changing the tyre.", reason="new: lone_name 'Jack' (imperative)"),
+    xfail("Chuck the old logs into the archive.", reason="new: lone_name 'Chuck' (imperative)"),
+    xfail("Cliff edge detection failed on the image.", reason="new: lone_name 'Cliff'"),
+    xfail("Frank feedback is welcome on this proposal.", reason="new: lone_name 'Frank'"),
+    xfail("Sally forth and conquer the backlog.", reason="new: lone_name 'Sally'"),
+]
+
+
+@pytest.mark.parametrize("text", EN_COMMON_WORD_NEGATIVES)
+def test_en_common_words_that_are_first_names(text):
+    assert values(text) == []
+
+
+# Title-cased headlines and headings: a title/rank word starts them (en_names.titled_names)
+EN_HEADLINE_NEGATIVES = [
+    "Release Notes for Version 2",
+    "Troubleshooting Guide",
+    "Known Issues and Workarounds",
+    "Major Release Notes",
+    "Father Christmas visited the mall.",
+    xfail("Senator Says Budget Will Pass", reason="new: titled_names 'Says Budget Will'"),
+    xfail("Mayor Calls Emergency Meeting", reason="new: titled_names 'Calls Emergency Meeting'"),
+    xfail("President Signs Executive Order", reason="new: titled_names 'Signs Executive Order'"),
+    xfail("Coach Outlet Opens Downtown", reason="new: titled_names 'Outlet Opens Downtown'"),
+    xfail("Lord Of The Rings sold out.", reason="new: titled_names 'Of The Rings'"),
+    xfail("Captain Crunch cereal is sweet.", reason="new: titled_names 'Crunch' (a product)"),
+    xfail("Judge Rejects Appeal In Fraud Case", reason="old: model 'Judge Rejects'"),
+]
+
+
+@pytest.mark.parametrize("text", EN_HEADLINE_NEGATIVES)
+def test_en_title_cased_headlines(text):
+    assert values(text) == []
+
+
+# A census first name + a capitalised word (en_names.full_name) in technical and business text
+EN_PRODUCT_NEGATIVES = [
+    ("Jenkins Pipeline failed on stage build.", ()),
+    ("Kubernetes Dashboard shows errors.", ()),
+    ("Spring Boot starters upgraded.", ()),
+    ("Goldman Sachs led the round.", ()),
+    ("Kelly Services reported earnings.", ()),
+    ("Hudson Bay Company", ()),
+    xfail("Travis Build failed on main.", ("text",), reason="new: full_name 'Travis Build'"),
+    xfail(
+        "Upgrade Jackson Databind to 2.15 to fix the CVE.",
+        ("message",),
+        reason="new: full_name 'Jackson Databind' (a library in a commit message)",
+    ),
+    xfail("Bump Jackson Core from 2.9 to 2.10", ("title",), reason="new: full_name 'Jackson Core'"),
+    xfail("Julia Lang released a new version.", (), reason="new: full_name 'Julia Lang'"),
+    xfail("Marshall Plan documents were archived.", (), reason="new: full_name 'Marshall Plan'"),
+    xfail(
+        "Morgan Stanley cut its forecast.", (), reason="new: a bank read as a person (full_name)"
+    ),
+    xfail(
+        "Wells Fargo froze the account.", ("memo",), reason="old: a bank read as a person (model)"
+    ),
+    xfail("Kafka Streams lag increased on the consumer group.", ("text",), reason="old: model"),
+    xfail(
+        "Jasmine Karma tests pass on the CI runner.", ("body",), reason="old: test tools as a name"
+    ),
+    xfail("Dell Inspiron laptops are on sale.", ("description",), reason="old: a product"),
+]
+
+
+@pytest.mark.parametrize(("text", "context"), EN_PRODUCT_NEGATIVES)
+def test_en_products_banks_and_tools(text, context):
+    assert values(text, "PERSON", context) == []
+
+
+# What the new English rules are for: they must keep finding these (pinned)
+EN_POSITIVES = [
+    ("Carter began the deployment at nine.", ["Carter"]),
+    ("Victor Wooten joined the band.", ["Victor Wooten"]),
+    ("The meeting with Victor Wooten is on Monday.", ["Victor Wooten"]),
+    ("Christopher Columbus sailed in 1492.", ["Christopher Columbus"]),
+    ("Randall Munroe drew a comic.", ["Randall Munroe"]),
+    ("Frank said the build passed.", ["Frank"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EN_POSITIVES)
+def test_en_names_still_found(text, expected):
+    assert values(text) == expected
+
+
+# --- Chinese: titles in roles, places with a surname character, role/speech-verb cues (N6)
+CN_NEGATIVES = [
+    "请王总审批这个工单。",
+    "本项目由李总负责，预算已批。",
+    "张总监指出，接口文档需要更新。",
+    "黄山风景区门票涨价。",
+    "黄石市政府发布通知。",
+    "张家口市今天降雪。",
+    "李家村修了新路。",
+    "王府井大街人很多。",
+    "赵县今年丰收。",
+    "周口店遗址对外开放。",
+    "钱塘江大潮今天出现。",
+    "有关方面表示，将加快建设。",
+    "相关方面指出，风险可控。",
+    "温度表示正常，无需处理。",
+    "程序指出，参数错误。",
+    "方案指出，预算不足。",
+    "公司高层表示，将继续投资。",
+    "经理周末表示，会议改期。",
+    "记者石家庄报道，天气转冷。",
+    "记者于今日表示，地铁将延长运营。",
+    "主任何时回来还不确定。",
+    "院长方才说，会议推迟。",
+    "局长江苏考察。",
+    "市长江大桥通车了。",
+    "白皮书强调，数据安全很重要。",
+    "蓝皮书强调，数据安全很重要。",
+    # 白皮书 was fixed by adding it to data/cn_not_names.txt (a list of the example); its
+    # siblings show the root is not fixed (old)
+    xfail("黄皮书指出，增长放缓。", reason="old: 黄皮书 + speech verb; 白皮书 only listed"),
+    # a surname + 总 + 说 read as a three-character name: names_by_role refuses 总 as a
+    # name's second character (TITLE_CHARS), the model's guess path does not (old)
+    xfail("王总说，下周上线。", reason="old: model guess '王总说'"),
+]
+
+
+@pytest.mark.parametrize("text", CN_NEGATIVES)
+def test_cn_hard_negatives(text):
+    assert values(text) == []
+
+
+# A surname before a title is reported as the surname alone (tests/test_precision.py:
+# 王经理你好 -> 王); the model's guess takes the title with it (old)
+CN_TITLE_SPANS = [
+    ("今天王总经理办公室开会。", ["王"]),
+    xfail("李经理负责的项目延期了。", ["李"], reason="old: model span '李经理' takes the title"),
+    xfail("陈老师布置了作业。", ["陈"], reason="old: model span '陈老师' takes the title"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CN_TITLE_SPANS)
+def test_cn_surname_before_a_title(text, expected):
+    assert values(text) == expected
+
+
+# Dotted transliterations (cn_foreign.dotted_names, ee11e7f) that are places, events,
+# brands and products, not people
+CN_DOTTED_NEGATIVES = [
+    "本次峰会在中国·杭州举办。",
+    "北京·上海·广州三地同步发布。",
+    "春·夏·秋·冬系列新品上市。",
+    "公司总部位于美国·洛杉矶。",
+    "展会在德国·慕尼黑举行。",
+    "这是一款来自法国·波尔多的红酒。",
+    "分店：澳大利亚·悉尼",
+    "我们去了维多利亚·港看夜景。",
+    "欢迎入住香格里拉·大酒店。",
+    "雅诗·兰黛专柜在一楼。",
+    xfail("学校地址：加拿大·多伦多", reason="new: dotted country·city '加拿大·多伦多'"),
+    xfail("巡演路线：巴黎·米兰·纽约", reason="new: dotted list of cities"),
+    xfail("我们从莫斯科·圣彼得堡出发。", reason="new: dotted cities, cut at 堡"),
+    xfail("意大利·罗马旅游团报名中。", reason="new: dotted country·city '大利·罗马'"),
+    xfail("阿根廷·布宜诺斯艾利斯的天气很好。", reason="new: '阿根廷·布'"),
+    xfail("新西兰·奥克兰直飞航线开通。", reason="new: '西兰·奥克兰'"),
+    xfail("丝路·敦煌文化节开幕。", reason="new: an event name cut to '丝路·敦'"),
+    xfail("保时捷·卡宴已售罄。", reason="new: a car model cut to '捷·卡'"),
+    xfail(
+        "乔治·阿玛尼品牌旗舰店开业。",
+        reason="old (model), now dotted_names: the brand rule (品牌旗舰店) does not reach it",
+    ),
+    xfail("比赛在卡塔尔·多哈举行。", reason="old: model's dotted guess, country·city"),
+    xfail("活动地点：三亚·亚龙湾", reason="old: model's dotted guess ends in 湾 (a place)"),
+    xfail("我买了一杯卡布奇诺·拿铁。", reason="old: a coffee"),
+    xfail("兰博基尼·乌拉卡到店了。", reason="old: a car model"),
+]
+
+
+@pytest.mark.parametrize("text", CN_DOTTED_NEGATIVES)
+def test_cn_dotted_places_and_brands(text):
+    assert values(text) == []
+
+
+CN_POSITIVES = [
+    ("这是一部关于约翰·史密斯的电影。", ["约翰·史密斯"]),
+    ("由史蒂芬·奎爾执导。", ["史蒂芬·奎爾"]),
+    ("记者张帆报道，地铁将延长运营。", ["张帆"]),
+    ("阿根廷总统梅内姆举行会谈。", ["梅内姆"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CN_POSITIVES)
+def test_cn_names_still_found(text, expected):
+    assert values(text) == expected
+
+
+# --- 36744bf: names_by_role reads only cued runs; same findings as reading every run
+def _zh_sentences() -> list[str]:
+    rows = (ROOT / "bench" / "quality" / "data" / "text" / "gsd_dev.jsonl").read_text("utf-8")
+    texts = [json.loads(line)["text"] for line in rows.splitlines() if line.strip()]
+    ours = [text for text, _ in CN_POSITIVES] + [t for t in CN_NEGATIVES if isinstance(t, str)]
+    return ours + texts[:200]
+
+
+def test_names_by_role_cued_runs_change_nothing(monkeypatch):
+    recognizer = person.PersonRecognizer()
+    texts = _zh_sentences()
+
+    def spans():
+        return [
+            [(r.start, r.end, r.score) for r in recognizer.names_by_role(t, None)] for t in texts
+        ]
+
+    cued = spans()
+    monkeypatch.setattr(person, "cued_run", lambda text, run: True)
+    assert spans() == cued
+    assert any(cued)  # the sentences hold some cued names, so the comparison says something
+
+
+@functools.cache
+def _prefilter() -> prefilter.Prefilter:
+    return prefilter.Prefilter()
+
+
+def _alternatives(pattern: str) -> list[str]:
+    return pattern.strip("(?:)").split("|")
+
+
+@pytest.mark.parametrize("role", _alternatives(person.ROLES))
+def test_prefilter_admits_every_role_cue(role):
+    """prefilter.py keeps its own copy of person.ROLES: a role missing there skips
+    names_by_role for the text."""
+    assert "PERSON" in _prefilter().entities(f"今天{role}张帆出席")
+
+
+@pytest.mark.parametrize("verb", [v for v in person.SPEECH_AFTER.pattern.split("|")])
+def test_prefilter_admits_every_speech_verb(verb):
+    text = "今天张帆" + verb.replace("[，,：:]", ",")
+    assert "PERSON" in _prefilter().entities(text)
+
+
+# --- the rule: tuning sources and vendored data
+def _tracked() -> list[str]:
+    out = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "bench/quality", "detectors/data"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout.split()
+
+
+LOCAL_ONLY = re.compile(r"(?i)msra|cluener|multiconer|resume|address|wikigold|lattice")
+
+
+def test_local_only_sources_are_not_vendored():
+    data = [p for p in _tracked() if p.startswith("bench/quality/data/")]
+    assert data, "git ls-files found no vendored data at all"
+    assert [p for p in data if LOCAL_ONLY.search(p)] == []
+    for path in (p for p in data if p.endswith(".jsonl")):
+        sources = {
+            json.loads(line)["source"] for line in (ROOT / path).read_text("utf-8").splitlines()
+        }
+        assert not any(LOCAL_ONLY.search(s) for s in sources), path
+
+
+def test_tuning_samples_are_recorded_with_their_licence():
+    from bench.quality import tune
+
+    sources = (ROOT / "bench" / "quality" / "SOURCES.md").read_text("utf-8")
+    for sample in tune.SAMPLES.values():
+        row = next((ln for ln in sources.splitlines() if ln.startswith(f"| {sample.name}")), "")
+        assert sample.repo in row and sample.commit[:8] in row, sample.name
+        assert "licence" in row.lower() or "CC BY" in row or "none stated" in row, sample.name
+        assert not re.search(r"(?i)\b(test|dev)\b", sample.path), sample.path
+    assert "resume" not in " ".join(tune.NAMES)  # Resume stays the zh-unseen corpus
+
+
+def test_resume_stays_unseen():
+    from bench.quality import realscore
+
+    assert "resume" not in realscore.TUNED_CORPORA | realscore.MODEL_CORPORA
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "en_first_names.txt",
+        xfail("cn_transliteration.txt", reason="vendored list, source named, licence not recorded"),
+    ],
+)
+def test_vendored_word_lists_have_source_and_licence(name):
+    assert name in (ROOT / "detectors" / "data" / "SOURCES.md").read_text("utf-8")
