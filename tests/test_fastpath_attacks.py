@@ -163,11 +163,16 @@ def test_an_image_under_base64_is_counted_or_not_proved():
 
 
 def test_the_leaves_of_json_inside_a_string_are_probed():
-    # The number -1922470981961689464 is base64url of GB18030 text the selector flags.
-    raw = request('{"a": "[-1922470981961689464]"}')
+    # The number is hex of an ID (all digits: "X" is 58). It was -1922470981961689464, base64url
+    # of GB18030 text the selector flags; a run of digits and dashes is no longer base64.
+    raw = request('{"a": "[' + ID.encode().hex() + ']"}')
     reason, full = fast_and_full(raw)
-    assert full == ["json:$.a|json:$[0]|base64"]
+    assert full == ["json:$.a|json:$[0]|hex"]
     assert reason is not None
+
+
+def test_a_negative_number_is_not_read_as_base64url():
+    assert fast_and_full(request('{"a": -1922470981961689464}')) == (None, [])
 
 
 def test_base64_of_a_bare_mobile_is_decoded():
@@ -197,7 +202,7 @@ def test_a_short_run_that_is_not_base64_is_still_proved_clean(value):
 # -- shapes that agree today (pins) --------------------------------------------------------------
 
 AGREEING = {
-    "bare-negative-number-layer": ('{"a": -1922470981961689464}', JSON, "layer"),
+    "bare-number-layer": ('{"a": ' + ID.encode().hex() + "}", JSON, "layer"),  # hex of an ID
     "base64-text": (json.dumps({"p": b64(ID.encode())}), JSON, "layer"),
     "percent-json": (json.dumps({"p": "%7B%22t%22%3A%2213800138000%22%7D"}), JSON, "layer"),
     "nan-beside-an-id-number": ('{"a": NaN, "b": 13800138000}', JSON, "candidate"),

@@ -78,7 +78,7 @@ DANGEROUS_VALUES = [
     base64.b64encode(json.dumps({"tel": MOBILE}).encode()).decode(),  # a layer that opens JSON
     "data:application/json;base64," + base64.b64encode(f"[{MOBILE}]".encode()).decode(),
     base64.b64encode(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(64)).decode(),  # OLE: refused
-    "[-1922470981961689464]",  # JSON in a string whose leaf is a base64url layer
+    "[" + ID.encode().hex() + "]",  # JSON in a string whose leaf is a hex layer
 ]
 KEYS = ["sku", "qty", "note", "id", "items", "data", "name", "customerName", "productName",
         "收件人", "receiver", "holder", "contact", "13800138000", "a@b.cn", "k1", "desc", "tel",
