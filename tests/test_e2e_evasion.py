@@ -95,6 +95,13 @@ BLOCKED = [
     ("zip-upload", "/upload", as_upload("export.zip", zip_bytes({"customers.csv": CSV}))),
     ("nested-zip", "/upload", as_upload("e.zip", zip_bytes({"in.zip": zip_bytes({"c.csv": CSV})}))),
     ("pdf-in-base64", "/api", as_json(file=b64(pdf_bytes(["ID " + RESIDENT_ID])))),
+    ("hex-json", "/api", as_json(idNo=RESIDENT_ID.encode().hex())),  # Buffer...toString('hex')
+    ("hex-upper-query", "/s?q=" + ("id " + RESIDENT_ID).encode().hex().upper(), {}),
+    (
+        "hex-form",
+        "/f",
+        as_body(b"card=0x" + CARD.encode().hex().encode(), "application/x-www-form-urlencoded"),
+    ),
     ("zip-renamed-txt", "/upload", as_upload("notes.txt", zip_bytes({"c.csv": CSV}))),
 ]
 
@@ -143,6 +150,9 @@ def test_clean_base64_and_documents_arrive_unchanged(client, upstream):
             "avatar": b64(bytes(range(256)) * 4),
             "note": b64("deliver after 6pm"),
             "sha": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "md5": "d41d8cd98f00b204e9800998ecf8427e",
+            "trace": "550e8400-e29b-41d4-a716-446655440000",
+            "note_hex": b"deliver after 6pm".hex(),
         }
     )
     before = len(upstream.received)
@@ -183,6 +193,13 @@ def test_masked_base64_value_arrives_re_encoded(client, upstream):
     assert r.status_code == 200
     sent = json.loads(upstream.received[-1].body)["contact"]
     assert base64.b64decode(sent).decode() == "call 138******** today"
+
+
+def test_masked_hex_value_arrives_as_hex(client, upstream):
+    r = client.post(upstream.url("/api"), json={"contact": ("call " + MOBILE).encode().hex()})
+    assert r.status_code == 200
+    sent = json.loads(upstream.received[-1].body)["contact"]
+    assert sent == b"call 138********".hex()
 
 
 def test_phone_in_a_pdf_cannot_be_masked_so_it_is_blocked(client, upstream, proxy):
