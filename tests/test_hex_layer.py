@@ -44,12 +44,29 @@ def opened(values: list[str]) -> int:
     return sum(opens(value, NOTHING, 5, Budget(1 << 20)) for value in values)
 
 
+def test_hex_of_chinese_text_opens_in_utf8_only() -> None:
+    # UTF-16/32 must be half ASCII (random digests start with FF FE), and GB18030 is not tried
+    text = "客户张三丰住北京市朝阳区"
+    assert decoded(text.encode().hex())[1:] == [("v|hex", text)]
+    for encoding in ("utf-16", "utf-16-le", "gb18030"):
+        assert decoded(text.encode(encoding).hex())[1:] == []
+
+
 @pytest.mark.parametrize("text", [RID, MOBILE, "客户 " + RID, "tel: +86 " + MOBILE])
 @pytest.mark.parametrize("case", [str.lower, str.upper])
 def test_hex_of_text_opens(text: str, case) -> None:
     run = case(text.encode().hex())
     assert decoded(run) == [("v", run), ("v|hex", text)]
     assert decoded("sig=" + run + "&t=1")[1] == ("v|hex", text)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_hex_of_wide_text_or_text_after_a_bom_opens(encoding: str) -> None:
+    run = ("id " + RID).encode(encoding).hex()
+    assert decoded(run) == [("v", run), ("v|hex", "id " + RID)]
+    view = layered(_One(run), 0, Scope(NOTHING, 5, Budget(1 << 20)))
+    sent = view.render(((), ((3, 21, "*" * 18),))).decode()
+    assert sent == ("id " + "*" * 18).encode(encoding).hex()  # the BOM kept
 
 
 def test_a_mask_is_written_back_as_hex_of_the_masked_text() -> None:

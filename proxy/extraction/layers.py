@@ -717,8 +717,8 @@ def _unescaped(escaped: str) -> str:
 
 
 def _hex_text(data: bytes, all_digits: bool) -> tuple[str, TextCodec] | None:
-    r"""The text hex bytes carry: printable UTF-8, or UTF-16/32 by its NULs (half of it
-    ASCII, as the NULs say); else None. Not GB18030: it reads ~1 in 30 random 16-byte
+    r"""The text hex bytes carry: printable UTF-8, or UTF-16/32 by its BOM or NULs and half
+    of it ASCII (else random digests that start with FF FE read as text); else None. Not GB18030: it reads ~1 in 30 random 16-byte
     digests (md5) as text (NULs make UTF-16 of the rest). A run of digits only stays a
     number unless it is the hex of one (half its characters digits, as ``.hex()`` of an id
     or mobile is): a random 22-digit number is printable ASCII 1 time in 280.
@@ -729,19 +729,20 @@ def _hex_text(data: bytes, all_digits: bool) -> tuple[str, TextCodec] | None:
     >>> _hex_text(b"\x81\x30", False) is None  # GB18030 "0"; no UTF-8
     True
     """
-    wide = decode.sniff_wide(data)
+    bom, name = next(((b, n) for b, n in decode.BOMS if data.startswith(b)), (b"", None))
+    name = name or decode.sniff_wide(data) or "utf-8"  # "x".encode("utf-16").hex(): a BOM
     try:
-        text = data.decode(wide or "utf-8")
+        text = data[len(bom) :].decode(name)
     except UnicodeDecodeError:
         return None
     plain = text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
     if not plain.strip() or not plain.isprintable():
         return None
-    if wide and sum(ch < "\x80" for ch in text) * 2 < len(text):
+    if name != "utf-8" and sum(ch < "\x80" for ch in text) * 2 < len(text):
         return None
     if all_digits and sum(ch in "0123456789" for ch in text) * 2 < len(text):
         return None
-    return text, TextCodec(wide or "utf-8")
+    return text, TextCodec(name, bom)
 
 
 # ---------------------------------------------------------------- character-mapped layers
