@@ -14,6 +14,9 @@ each one was reached:
     form:data|base64|json:$.phone    ... whose text was a JSON document
     json:$.file|base64:pdf:page1     ... whose bytes were a document (PDF, DOCX, XLSX, ZIP)
     json:$.blob|base64|gzip          ... whose bytes were gzip
+    json:$.sign|hex                  22+ hex digits (one run, 0x..., or \\xNN escapes) whose
+                                     bytes are printable UTF-8 or mostly-ASCII UTF-16/32;
+                                     a run of hex digits only is never tried as base64
     query:q|percent                  percent-encoding left after the usual decoding
     text|html-entities               &#49;  &#x31;  &eacute; (needs one beyond &amp; &lt; ...)
     json:$.s|json-escapes            \\u0031 left in a string (escaped twice)
@@ -35,8 +38,8 @@ Uninspectable) and spends its decoded bytes from the request's ``Budget`` (Overs
 
 Masking goes back through every layer. percent, html-entities and json-escapes map each
 decoded character to its place in the encoded text and write the mask encoded the same
-way; base64 (same alphabet, padding, line width), gzip and embedded JSON are re-encoded
-whole. A document reached through a layer cannot be rewritten: its view raises CannotMask.
+way; base64 (same alphabet, padding, line width), hex (same case and form), gzip and
+embedded JSON are re-encoded whole. A document reached through a layer cannot be rewritten: its view raises CannotMask.
 """
 
 from __future__ import annotations
