@@ -55,6 +55,7 @@ VALUES = [
     "tel\\u0031", "quote \\\" inside", base64.b64encode(MOBILE.encode()).decode(),
     base64.b64encode(json.dumps({"tel": MOBILE}).encode()).decode(), '{"tel": "13800138000"}',
     ID.encode().hex(), f"tel {MOBILE}".encode().hex().upper(), "0x" + MOBILE.encode().hex(),
+    "".join(f"\\\\x{b:02x}" for b in MOBILE.encode()),  # \x31\x33...: written escaped
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 ]
 KEYS = ["sku", "qty", "note", "items", "contact", "mobile", "name", "customerName",
