@@ -412,6 +412,7 @@ E2E_BODIES = {
     "names-and-phone": '{"contact": {"name": "张三", "mobile": "<P>"}, "product": {"name": "W"}}',
     "emoji": '{"phone": "😀<P>😀", "e": "𠀀"}',
     "deep": "[" * 400 + '{"mobile": "<P>"}' + "]" * 400,
+    "value-is-a-key": '{"<P>": "<P>", "mobile": "<P>"}',  # a data key: the full path
 }
 
 
@@ -452,7 +453,7 @@ def post(client, upstream, body: bytes, content_type: str = "application/json"):
 def test_e2e_the_upstream_gets_the_masked_body_byte_for_byte(baomi, client, https_up, name):
     template = E2E_BODIES[name]
     body = sent(template)
-    if name != "deep":  # the shape really takes the new path in-process
+    if name not in ("deep", "value-is-a-key"):  # the shape takes the new path in-process
         scanned(request(body))
     status, got = post(client, https_up, body.encode())
     assert status == 200 and len(got) == 1
@@ -475,6 +476,19 @@ def test_e2e_other_encodings_are_masked_in_their_own_encoding(baomi, client, htt
     want = bom + masked_text(template).encode(encoding)
     assert got[0].body == want
     assert int(got[0].headers["content-length"]) == len(want)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("content_type", ["application/json; charset=UTF-8",
+                                          "Application/JSON", "application/json;charset=utf-8"])
+def test_e2e_charset_parameters_take_the_new_path_and_mask(baomi, client, https_up,
+                                                           content_type):
+    template = '{"order": "SO-1", "contact": {"mobile": "<P>"}}'
+    body = sent(template).encode()
+    scanned(request(body, (("content-type", content_type),)))
+    status, got = post(client, https_up, body, content_type)
+    assert status == 200 and len(got) == 1
+    assert got[0].body == masked_text(template).encode()
 
 
 @pytest.mark.e2e
