@@ -205,15 +205,20 @@ def test_names_with_inner_capitals_still_found(text, context, expected):
 
 
 # CN_RESIDENT_ID (1a01a1b): a number labelled as another kind of number is that number. A
-# valid ID under the generic 编号 with a name on the same line, or in a bare `ref` field,
-# is now dropped (new); an ID word keeps it (pinned).
+# bare 编号 or No. names no kind, and a name's label or a phone in the same line or record
+# keeps a valid ID whatever its label (fixed after R6); an ID word keeps it (pinned).
 CN_ID_RECALL = [
     ("证件号 110101199003074258", ()),
     ("110101199003074258", ("customer_id_no",)),
     ("订单号：20240301123456，身份证：110101199003074258", ()),
     ("收件人：王小明，身份证号：110101199003074258，单号：SF1234567890", ()),
     ("姓名,身份证,单号\n王小明,110101199003074258,SF123456", ()),
-    xfail("编号：110101199003074258，姓名：王小明", (), reason="new: a valid ID beside a name"),
+    ("编号：110101199003074258，姓名：王小明", ()),
+    ("No. 110101199003074258, name: Wang Xiaoming", ()),
+    ("合同编号：110101199003074258，联系人：王小明", ()),  # a name's label on the line
+    ("订单号 110101199003074258 手机 13800138000", ()),  # a phone on the line
+    ("姓名,单号\n王小明,110101199003074258", ()),  # a name column in the header
+    ("王小明,110101199003074258", ("name", "order_no")),  # ... or in the row's context
 ]
 
 

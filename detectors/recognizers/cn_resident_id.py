@@ -11,13 +11,14 @@ no check digit and need context (身份证 ...).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 
 from presidio_analyzer import Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from stdnum.iso7064 import mod_11_2
 
-from detectors.fieldnames import field_words
+from detectors.fieldnames import field_words, is_name_field
 from detectors.recognizers.base import NUM_END, NUM_START, ScoredPatternRecognizer
 from detectors.tables import DELIMITERS, cells, column_header
 
@@ -64,11 +65,20 @@ PROVINCES = frozenset(
 EARLIEST_BIRTH = date(1900, 1, 1)
 # The label or column of another kind of number right before it (合同编号653023577759442117,
 # a CSV column 单号): that number, even where an ID's checks pass by chance (about 1 in
-# 40,000 random 18-digit numbers: province, birth date, check).
+# 40,000 random 18-digit numbers: province, birth date, check). The label must name the
+# kind: a bare 编号, No. or number says nothing (编号：110101199003074258，姓名：王小明 is an ID).
+OTHER_KIND = "合同|订单|工单|运单|快递|物流|发票|交易|支付|退款|批次|商品|产品|设备|资产|项目|票据|凭证|单据|账单|保单|采购"
 OTHER_NUMBER = re.compile(
-    r"(?<![A-Za-z])(?i:订单号?|单号|流水号|编号|运单号|工单号?|参考号|交易号|批次号?|合同号|发票号|"
-    r"order(?:[ _-]?(?:no\.?|id|number))?|invoice|tracking|txn|ref|batch|sku|serial)"
-    r"[ \t]*[:：#=]?[ \t]*$"
+    rf"(?<![A-Za-z])(?i:订单号?|单号|流水号|(?:{OTHER_KIND})编号|运单号|工单号?|参考号|交易号|"
+    r"批次号?|合同号|发票号|order(?:[ _-]?(?:no\.?|id|number))?|invoice|tracking|txn|ref|batch|"
+    r"sku|serial)[ \t]*[:：#=]?[ \t]*$"
+)
+# Personal data in the same line or record (a name's label, a mobile number): the number
+# sits in a person's record, where an ID is what a valid one most likely is.
+PERSONAL_NEARBY = re.compile(
+    r"姓名|名字|收件人|收货人|寄件人|联系人|持卡人|户名|申请人|乘客|"
+    r"(?i:\b(?:full[ _]?|first[ _]?|last[ _]?|customer[ _]?|contact[ _]?)?name\b)|"
+    r"(?<!\d)1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)"
 )
 ID_WORDS = re.compile(r"(?i:身份|证件|公民|idcard|id_card|id_no|identity|citizen|resident)")
 # The same for a field or a CSV column's name: its words (order_no, trackingNumber, ref).
@@ -144,7 +154,11 @@ class CnResidentIdRecognizer(ScoredPatternRecognizer):
     def score_match(self, match: re.Match[str], pattern: Pattern, text: str) -> float:
         number = match.group(0).replace(" ", "")
         valid = is_valid_id18(number) if len(number) == 18 else is_plausible_id15(number)
-        if not valid or labelled_as_other_number(text, match.start()):
+        if not valid:
+            return 0.0
+        if labelled_as_other_number(text, match.start()) and not personal_nearby(
+            text, match.start(), match.end()
+        ):
             return 0.0
         return pattern.score
 
@@ -159,8 +173,13 @@ class CnResidentIdRecognizer(ScoredPatternRecognizer):
         """A number in a field or column of another kind of number ({"order_no": ...}, a
         CSV ``ref`` column) is that number (the label rule of ``score_match``, by field)."""
         for result in raw_recognizer_results:
-            field = field_of(text, result.start, result.end, list(context or []))
-            if field is not None and names_other_number(field):
+            fields = list(context or [])
+            field = field_of(text, result.start, result.end, fields)
+            if field is None or not names_other_number(field):
+                continue
+            whole_value = text.strip() == text[result.start : result.end]
+            row_names = [] if whole_value else fields  # a CSV row: its header's names
+            if not personal_nearby(text, result.start, result.end, row_names):
                 result.score = 0.0
         return raw_recognizer_results
 
@@ -190,6 +209,25 @@ def names_other_number(field: str) -> bool:
         return False
     return bool(OTHER_NUMBER.search(field)) or any(
         word in OTHER_FIELD_WORDS for word in field_words(field)
+    )
+
+
+def personal_nearby(text: str, start: int, end: int, columns: Sequence[str] = ()) -> bool:
+    """A name's label or a mobile number elsewhere on the number's line, in its table's
+    header, or a name column among ``columns`` (a CSV row's header as context).
+
+    >>> personal_nearby("编号：110101199003074258，姓名：王小明", 3, 21)
+    True
+    >>> personal_nearby("合同编号653023577759442117，请在月底前完成验收", 4, 22)
+    False
+    """
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line = text[line_start : len(text) if line_end < 0 else line_end]
+    rest = line[: start - line_start] + " " + line[end - line_start :]
+    header = text[: text.find("\n")] if "\n" in text and line_start > 0 else ""
+    return bool(PERSONAL_NEARBY.search(rest) or PERSONAL_NEARBY.search(header)) or any(
+        is_name_field([column]) for column in columns
     )
 
 
