@@ -19,7 +19,7 @@ from proxy.extraction.layers import Openers, Scope, layered, opens
 NOTHING = Openers(document=lambda data, label, depth: None, json=lambda text, codec, prefix: None)
 RID = "11010519491231002X"
 MOBILE = "13800138000"
-HEX_ONLY = re.compile(r"[0-9a-fA-F-]*")  # what _b64decode no longer tries (layers._HEX_DIGITS)
+HEX_ONLY = re.compile(r"[0-9a-fA-FxX-]*")  # what _b64decode no longer tries (layers._HEX_DIGITS)
 
 
 class _One:
