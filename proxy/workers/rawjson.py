@@ -243,7 +243,13 @@ class _Names:
         return f"{location}[{index}]", context
 
     def _container(self, stack: list[int]) -> tuple[str, tuple[str, ...]]:
-        at = stack[-1]
-        before = self.skeleton.count('"', 0, at) // 2
-        name = self.known[at] = self.member(stack[:-1], at, before)
-        return name
+        """The name of the innermost open container, naming its unnamed outer ones first,
+        outermost first (a loop, not recursion: a body may nest 500 deep)."""
+        k = len(stack) - 1
+        while k and stack[k - 1] not in self.known:
+            k -= 1
+        for j in range(k, len(stack)):  # each one's parent is named by now (or is the root)
+            at = stack[j]
+            before = self.skeleton.count('"', 0, at) // 2
+            self.known[at] = self.member(stack[:j], at, before)
+        return self.known[stack[-1]]
