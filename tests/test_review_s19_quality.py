@@ -423,7 +423,7 @@ def test_resume_stays_unseen():
     "name",
     [
         "en_first_names.txt",
-        xfail("cn_transliteration.txt", reason="vendored list, source named, licence not recorded"),
+        "cn_transliteration.txt",
     ],
 )
 def test_vendored_word_lists_have_source_and_licence(name):
