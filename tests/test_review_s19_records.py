@@ -47,6 +47,7 @@ RESIDENT_ID = "11010519491231002X"
 MOBILE = "13800138000"
 URL_MOBILE = "13912345678"  # only in the cut request's URL (a finding writes it raw)
 BODY_TIMEOUT = 2
+HEAD_IDLE = 4  # --head-timeout and --idle-timeout of the deadline proxy
 GIVE_UP = 60
 TRICKLE_EVERY = 0.2
 
@@ -164,6 +165,8 @@ def proxy(tmp_path_factory, upstream_ca):
                       # lazy: the client is offered HTTP/2 though the upstream speaks only 1.1
                       extra_args=("--body-timeout", str(BODY_TIMEOUT),
                                   "--body-min-rate", "500",
+                                  "--head-timeout", str(HEAD_IDLE),
+                                  "--idle-timeout", str(HEAD_IDLE),
                                   "--set", "connection_strategy=lazy")) as px:
         yield px
 
@@ -256,6 +259,27 @@ def test_keep_alive_second_request_gets_its_own_deadline(proxy, http_up):
     assert answer.startswith(b"HTTP/1.1 408 ")
     paths = [r.path for r in http_up.received]
     assert "/r5-ka-1" in paths and "/r5-ka-2" not in paths
+
+
+def test_the_head_and_idle_deadlines_still_cut_and_are_not_counted_as_body(proxy, http_up):
+    """Half a head then silence is cut by the head deadline; a keep-alive connection left
+    idle after a whole exchange by the idle one; neither counts as a body timeout."""
+    body_before = counters(proxy)[0]
+    head_before = proxy.metric("baomi_connections_timed_out_total", timeout="head")
+    idle_before = proxy.metric("baomi_connections_timed_out_total", timeout="idle")
+    with connection(proxy) as s:
+        s.sendall(f"POST {http_up.url('/r5-half-head')} HTTP/1.1\r\nHost: 1".encode())
+        started = time.monotonic()
+        read_until_closed(s)
+        assert time.monotonic() - started >= HEAD_IDLE - 0.5
+    with connection(proxy) as s:
+        s.sendall(f"GET {http_up.url('/r5-idle')} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        assert read_response(s).startswith(b"HTTP/1.1 200")
+        assert read_until_closed(s) == b""
+    assert proxy.metric("baomi_connections_timed_out_total", timeout="head") == head_before + 1
+    assert proxy.metric("baomi_connections_timed_out_total", timeout="idle") == idle_before + 1
+    assert counters(proxy)[0] == body_before
+    assert "/r5-half-head" not in [r.path for r in http_up.received]
 
 
 # -- a WebSocket through the proxy outlives the body deadline ---------------------------------
