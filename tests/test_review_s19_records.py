@@ -658,3 +658,37 @@ def test_kill_9_mid_burst_loses_no_acknowledged_block(tmp_path, upstream_ca, htt
     assert len(ids) == len(set(ids))
     assert blocked <= set(ids)
     verify(px)
+
+
+# -- a record prepared (sealed) before midnight, written after the next period started ---------
+
+def test_a_record_sealed_before_midnight_and_written_after_verifies_and_reveals(tmp_path):
+    """The event loop seals with today's period (prepare); the writer thread may write it
+    after another record of the group started tomorrow's period: both must verify and open."""
+    from datetime import date
+
+    from incidents_cli import RAW_PHONE, keyed_dir, record
+
+    from proxy.record.decisions import NOT_PREPARED
+    from proxy.record.incidents import IncidentStore, review
+    from proxy.record.incidents.keys import load_private_keys
+    from proxy.record.incidents.verify import verify as verify_log
+
+    data_dir, key = keyed_dir(tmp_path)
+    day = [date(2026, 12, 6)]
+    store = IncidentStore(data_dir, today=lambda: day[0])
+    store.write(record(incident_id="warm"))  # today's period exists: prepare seals
+    late = record(incident_id="late")
+    sealed = store.prepare(late)
+    assert isinstance(sealed, dict) and sealed["meta"]["period"].startswith("2026-12-06")
+    day[0] = date(2026, 12, 7)  # midnight passes before the writer thread takes the group
+    early = record(incident_id="early")
+    assert store.write_many([late, early], [sealed, NOT_PREPARED]) == [None, None]
+    store.close()
+    keys = load_private_keys([key])
+    report = verify_log(data_dir, keys)
+    assert report.ok, report.problems
+    for incident, period_day in (("late", "2026-12-06"), ("early", "2026-12-07")):
+        shown = review.reveal(data_dir, incident, keys, why="R5 review")
+        assert shown.meta["period"].startswith(period_day)
+        assert RAW_PHONE in json.dumps(shown.evidence, ensure_ascii=False)
