@@ -385,9 +385,6 @@ class _DyingLog(DecisionLog):
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-@pytest.mark.xfail(strict=True, reason="R5: a BaseException in the writer thread's write_many "
-                   "leaves that group's futures unresolved: the requests wait forever instead "
-                   "of failing (503 on_record_failure)")
 def test_a_dying_writer_thread_fails_its_group_not_hangs(tmp_path):
     from incidents_cli import record
 

@@ -19,13 +19,17 @@ later record starts it again), so an idle proxy or a test's addon keeps no threa
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import defaultdict
 from contextlib import suppress
 
+from proxy.errors import IncidentLogError
 from proxy.record.decisions import DecisionRecord, Recorder, prepare, write_many
 
 IDLE_SECONDS = 5.0
+
+log = logging.getLogger("baomi.records")
 
 _Item = tuple[DecisionRecord, object, asyncio.Future, asyncio.AbstractEventLoop]
 
@@ -55,6 +59,7 @@ class RecordWriter:
         await done
 
     def _run(self) -> None:
+        group: list[_Item] = []
         try:
             while group := self._next_group():
                 try:
@@ -63,12 +68,18 @@ class RecordWriter:
                 except Exception as e:  # noqa: BLE001 - no waiter may wait forever
                     errors = [e] * len(group)
                 _settle(group, errors)
-        except BaseException:  # not reached in practice; records queued meanwhile need a thread
+                group = []
+        except BaseException as e:  # noqa: BLE001 - rare (SystemExit in a library): never hang
+            # the group being written fails (503 on_record_failure) and the thread ends; a
+            # re-raise would only end it too (sys.exit in a thread), so log the kind instead
+            failed = IncidentLogError("record writer thread died; the records were not written")
+            _settle(group, [failed] * len(group))
+            log.error("record writer thread died (%s); %d record(s) failed",
+                      type(e).__name__, len(group))
             with self._lock:
                 self._running = bool(self._queue)
                 if self._running:
                     threading.Thread(target=self._run, name="baomi-records", daemon=True).start()
-            raise
 
     def _next_group(self) -> list[_Item]:
         """Everything queued, after waiting up to IDLE_SECONDS; [] ends the thread."""
@@ -95,7 +106,7 @@ def _settle(group: list[_Item], errors: list) -> None:
 
 def _resolve(settled: list) -> None:
     for done, error in settled:
-        if done.cancelled():
+        if done.done():  # cancelled, or settled already (a dying thread settles its group)
             continue
         if error is None:
             done.set_result(None)
