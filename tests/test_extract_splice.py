@@ -18,9 +18,8 @@ from hypothesis import strategies as st
 
 from proxy.extraction import extract as ex
 from proxy.extraction.decode import TextCodec
-from proxy.extraction.extract import Limits, RawRequest, extract
+from proxy.extraction.extract import Limits, RawRequest, extract, is_data_key
 
-DATA_KEY = re.compile(r"\d{6}|@")  # the documented rule: a key that is a phone, an ID, an email
 ID_NUMBER = re.compile(r"-?\d{6,}")  # integers of 6+ digits are values to inspect
 WHITESPACE = ["", " ", "  ", "\n", "\n  ", "\t", "\r\n"]
 
@@ -74,7 +73,7 @@ class Serializer:
             for i, (key, item) in enumerate(node[1]):
                 self.put("," if i else "")
                 self.space()
-                self.string(key, leaf=DATA_KEY.search(key) is not None)
+                self.string(key, leaf=is_data_key(key))
                 self.space()
                 self.put(":")
                 self.value(item)

@@ -60,7 +60,8 @@ VALUES = [
 ]
 KEYS = ["sku", "qty", "note", "items", "contact", "mobile", "name", "customerName",
         "productName", "收件人", "receiver", "odd key", "", "13800138000", "a@b.cn", "tel",
-        "merchant_data", "x-y", "_", "desc"]
+        "merchant_data", "x-y", "_", "desc", "138-0013-8000", "(138)0013-8000", "王小明",
+        "Alice Walker", "姓名", "tel1"]
 scalars = st.one_of(
     st.sampled_from(VALUES).map(lambda v: ("raw", v)),
     st.text(st.sampled_from(list("0138 abZ-_,:[]{}张三@.")), max_size=16).map(lambda v: ("str", v)),

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.quality.generate import corpus
 from detectors.batch import SegmentSelector
 from detectors.config import DetectorConfig
-from proxy.extraction.extract import Limits, RawRequest, extract
+from proxy.extraction.extract import Limits, RawRequest, extract, is_data_key
 from proxy.workers.rawscan import REASONS, Scanned, body_texts, prove_clean
 from proxy.workers.triage import Clean, Local, Triage
 
@@ -82,7 +82,10 @@ DANGEROUS_VALUES = [
 ]
 KEYS = ["sku", "qty", "note", "id", "items", "data", "name", "customerName", "productName",
         "收件人", "receiver", "holder", "contact", "13800138000", "a@b.cn", "k1", "desc", "tel",
-        "payload", "merchant_data", "", "١٣٨٠٠١٣٨٠٠٠", "１３８００１３８０００", "x١٢٣٤٥٦"]
+        "payload", "merchant_data", "", "١٣٨٠٠١٣٨٠٠٠", "１３８００１３８０００", "x١٢٣٤٥٦",
+        # keys extract inspects (is_data_key) and plain ones around them
+        "138-0013-8000", "+86 138 0013 8000", "(138)0013-8000", "王小明", "Alice Walker",
+        "约翰·史密斯", "姓名", "金额", "user_id", "createdAt"]
 values = st.one_of(
     st.sampled_from(DANGEROUS_VALUES),
     st.text(st.sampled_from(list("0123456789 abcXYZ-_+/=%&@.:,[]{}\\\"张三市区号\u200b１")),
@@ -175,6 +178,19 @@ def test_each_reason_to_fall_back(reason):
     raw = FALLBACKS[reason]
     limits = replace(LIMITS, max_body_bytes=10) if reason == "budget" else LIMITS
     assert prove_clean(raw, limits, SELECTOR).reason == reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.one_of(
+    st.sampled_from(KEYS),
+    st.text(st.sampled_from(list("0138 -+()@aAbZ_王小明欧阳姓名金额·ア한\u00a0")), max_size=16)))
+def test_a_key_the_full_path_inspects_is_never_proved_clean(key):
+    """The very same rule (extract.is_data_key): the key is a segment there, a way out here."""
+    raw = request(json.dumps({"order": {key: ""}}, ensure_ascii=False))  # "": no leaf
+    keys = [s.text for s in extract(raw, LIMITS).segments if s.location.startswith("json:")]
+    assert keys == ([key] if is_data_key(key) else [])
+    if is_data_key(key):
+        assert prove_clean(raw, LIMITS, SELECTOR).reason == "data-key"
 
 
 def test_a_request_clean_only_by_its_body_is_not_clean_by_its_url_or_headers():

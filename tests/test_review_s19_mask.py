@@ -198,7 +198,10 @@ SHAPES: dict[str, tuple[bytes | str, tuple[tuple[str, str], ...], str | None]] =
     "duplicate-keys": ('{"t": "13800138000", "t": "x", "t": {"t": "13800138000"}, "t": 13800138000}',
                        JSON, "scanned"),
     "value-is-a-key": ('{"13800138000": "13800138000"}', JSON, "local"),
-    "key-has-one-digit": ('{"tel1": "13800138000"}', JSON, "local"),
+    "key-has-one-digit": ('{"tel1": "13800138000"}', JSON, "scanned"),  # not data: named
+    "key-is-a-separated-phone": ('{"138-0013-8000": {"v": 3}, "t": "13800138000"}', JSON, "local"),
+    "key-is-a-name": (json.dumps({"王小明": {"v": 3}, "Alice Walker": 1, "t": MOBILE},
+                                 ensure_ascii=False), JSON, "local"),
     "name-keys-nested": (json.dumps({"name": {"": "张三", "_": ["李四"], "$": {"x": "王五"}},
                                      "product": {"name": "Widget"}, "t": MOBILE},
                                     ensure_ascii=False), JSON, "scanned"),
@@ -382,12 +385,11 @@ def test_scan_raises_nothing_extract_does_not_on_deep_nesting(body):
 
 # -- side finding (extract, not this change): data in a key extract does not read ------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "R4 side finding (pre-existing, proxy/extraction/extract.py _DATA_KEY = \\d{6}|@): a JSON "
-    "key is a segment only with 6 digits in a row or '@', so a phone or ID written with "
-    "separators as a key ({'138-0013-8000': ...}, a map keyed by phone) is never inspected "
-    "on either path"))
-@pytest.mark.parametrize("key", ["138-0013-8000", "138 0013 8000", "1101-0519-4912-3100-2X"])
+# R4 side finding, fixed (extract.is_data_key): a key with 6+ digits whatever separates
+# them, or a name's writing, is a segment of its own.
+@pytest.mark.parametrize("key", ["138-0013-8000", "138 0013 8000", "1101-0519-4912-3100-2X",
+                                 "+86 138 0013 8000", "(138)0013-8000", "王小明",
+                                 "Alice Walker"])
 def test_a_phone_or_id_with_separators_as_a_key_is_a_segment(key):
     raw = request(json.dumps({key: {"visits": 3}}), url="https://api.example.com/p")
     assert key in [s.text for s in extract(raw, LIMITS).segments]
@@ -503,9 +505,6 @@ def test_e2e_a_phone_under_base64_beside_a_phone_is_masked_too(baomi, client, ht
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason=(
-    "R4 side finding (pre-existing, extract's _DATA_KEY): a phone with separators as a JSON "
-    "key reaches the upstream in the clear"))
 def test_e2e_a_phone_with_separators_as_a_key_never_arrives_in_the_clear(baomi, client, https_up):
     body = json.dumps({"mobile": MOBILE, "138-0013-8000": {"visits": 3}})
     status, got = post(client, https_up, body.encode())

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import quote, quote_plus, unquote_to_bytes
 
+from detectors.lexicon import surnames
 from detectors.model import Segment
 from proxy.errors import CannotMask, Oversize, Uninspectable
 from proxy.extraction import archives, documents, gitpack, grpcwire, images, strings
@@ -500,7 +501,16 @@ class _Text:
 
 _JSON_NESTING = 512  # deeper documents are refused rather than risk a RecursionError mid-walk
 _PLAIN_KEY = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")
-_DATA_KEY = re.compile(r"\d{6}|@")  # a key that is itself a phone, an ID or an email
+# A key that could itself be personal data: 6+ digits whatever separates them (a phone or
+# an ID: 138-0013-8000, +86 138 0013 8000, (138)0013-8000), an "@" (an email), or a name's
+# writing beyond a plain identifier: capitalised words with spaces between (Alice Walker),
+# kana or hangul, a "·" (约翰·史密斯), or a run of 2-4 ideographs that starts with a
+# surname (王小明, 欧阳娜娜; ``is_data_key``). A map keyed by phone or by name is common;
+# its keys are inspected like values.
+_DATA_KEY = re.compile(
+    r"\d(?:\D*\d){5}|@|[\u3040-\u30ff\uac00-\ud7af·•]|[A-ZÀ-ÖØ-Þ][^\W\d_]*\s+[A-ZÀ-ÖØ-Þ]"
+)
+_IDEOGRAPHS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _ID_NUMBER = re.compile(r"-?\d{6,}\Z")
 
 
@@ -632,7 +642,7 @@ def _string_leaves(text: str, values: Set[str]) -> dict[str, list[tuple[int, int
         if k % 2 and k < len(parts) - 1 and part in values:
             end = at + len(part) + 1
             key = _COLON.match(text, end) is not None
-            if _DATA_KEY.search(part) if key else part:
+            if is_data_key(part) if key else part:
                 spans.setdefault(part, []).append((at - 1, end))
         at += len(part) + 1
     return spans
@@ -676,9 +686,28 @@ def _leaf_tokens(text: str) -> list[tuple[int, int, str]]:
                 leaves.append((match.start(), match.end(), number))
             continue
         value = string[1:-1] if "\\" not in string else json.loads(string)
-        if _DATA_KEY.search(value) if colon is not None else value:
+        if is_data_key(value) if colon is not None else value:
             leaves.append((match.start(), match.start() + len(string), value))
     return leaves
+
+
+def is_data_key(key: str) -> bool:
+    """Is a JSON key inspected as a segment of its own (it could hold personal data)? The
+    one rule of every JSON path (``rawscan`` and ``rawjson`` import it). A Chinese field
+    name (姓名, 收件人姓名, 电话) is not: a name-length run starting with a surname is, so a
+    field name such as 金额 costs a (cheap, finding-free) segment.
+
+    >>> [is_data_key(k) for k in ("138-0013-8000", "(138)0013-8000", "a@b.cn", "王小明",
+    ...                           "VIP_欧阳娜娜", "Alice Walker", "user_id", "createdAt", "tel1",
+    ...                           "odd key", "姓名", "收件人姓名")]
+    [True, True, True, True, True, True, False, False, False, False, False, False]
+    """
+    if _DATA_KEY.search(key) is not None:
+        return True
+    if key.isascii():
+        return False
+    starts_name = surnames().starts_name
+    return any(2 <= len(run) <= 4 and starts_name(run) for run in _IDEOGRAPHS.findall(key))
 
 
 def _is_leaf_string(node: object) -> bool:
@@ -711,10 +740,12 @@ def _walk(  # node: Any, as json.loads returns it (checked with ``type(...) is``
         for i, (key, value) in enumerate(node):
             step = _STEPS.get(key) or _step(key)
             if step is None:
-                # The key is data: never put it in a location (records log locations).
+                # The key is data: never put it in a location (records log locations). Its
+                # words stay in the context (detection only, never recorded): 姓名 still
+                # names what it holds.
                 here = f"{path}{{{i}}}"
                 out.append(Segment(key, here, context))
-                _walk(value, here, context, out, depth + 1)
+                _walk(value, here, context + words(key), out, depth + 1)
                 continue
             inner = type(value)
             if inner is str:
@@ -755,7 +786,7 @@ def json_step(key: str) -> tuple[str, tuple[str, ...]] | None:
 
 def _step(key: str) -> tuple[str, tuple[str, ...]] | None:
     """``_key_step(key)``, kept in ``_STEPS``; None when the key is itself data."""
-    if _DATA_KEY.search(key):
+    if is_data_key(key):
         return None
     if len(_STEPS) >= _STEPS_MAX:
         _STEPS.clear()
@@ -792,7 +823,7 @@ class _JsonWriter:
         elif type(node) is _Object:
             self.out.append("{")
             for i, (key, value) in enumerate(node):
-                masked = self._masked() if _DATA_KEY.search(key) else None
+                masked = self._masked() if is_data_key(key) else None
                 self.out += ["," if i else "", _string(key if masked is None else masked), ":"]
                 self.write(value)
             self.out.append("}")

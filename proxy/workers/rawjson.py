@@ -27,7 +27,7 @@ from itertools import accumulate, compress
 
 from detectors.model import Segment
 from proxy.extraction.decode import TextCodec
-from proxy.extraction.extract import json_step, splice
+from proxy.extraction.extract import is_data_key, json_step, splice
 
 # A string (and the colon that makes it a key), or a whole JSON number of 6+ digits and
 # nothing else (extract._is_id_number): delimited like a JSON value, so the exponent of
@@ -231,7 +231,8 @@ class _Names:
         parent = stack[-1]
         location, context = self.known.get(parent) or self._container(stack)
         if self.skeleton[parent] == "{":
-            step = json_step(self.strings[before - 1])  # the key: the string just before
+            key = self.strings[before - 1]  # the key: the string just before
+            step = None if is_data_key(key) else json_step(key)
             if step is None:
                 raise ValueError("a key that is data")  # rawscan refuses these bodies first
             return location + step[0], context + step[1]

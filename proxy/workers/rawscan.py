@@ -16,7 +16,8 @@ Exact in one direction: clean here => ``extract`` + ``SegmentSelector.select`` s
 nothing. Every shape this cannot prove falls back to the full path (``REASONS``): another
 media type or charset label, a Content-Encoding, a backslash (``\\u`` escapes), anything
 a decoder could open (base64/hex runs of 16, ``%XX``, ``&``, a value that starts like
-JSON, an invisible character), a key that is data (digits, ``@``) or names a person (the
+JSON, an invisible character), a key that is data (``extract.is_data_key``: 6+ digits,
+``@``, CJK, capitalised words) or names a person (the
 selector's field-name rule, checked per key: the nearest key decides, see
 ``detectors.fieldnames.is_name_field``), JSON that is invalid or nested past what
 extraction walks, a decoded size past the budget, or a candidate anywhere.
@@ -32,7 +33,6 @@ rewrites are the full path's (tests/test_rawjson.py).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -41,7 +41,15 @@ from detectors.model import Finding, Segment
 from proxy.errors import BaomiError, CannotMask
 from proxy.extraction.archives import GZIP
 from proxy.extraction.decode import Budget, decode_text, parse_content_encoding
-from proxy.extraction.extract import Extraction, Limits, RawRequest, extract, sniff, with_length
+from proxy.extraction.extract import (
+    Extraction,
+    Limits,
+    RawRequest,
+    extract,
+    is_data_key,
+    sniff,
+    with_length,
+)
 from proxy.extraction.fieldwords import words
 from proxy.extraction.layers import Openers, apply_edits, merge_edits, openable_lines, opens
 from proxy.workers.inspection import Inspection, edits_of, evidence, masked
@@ -59,8 +67,6 @@ MAX_BRACKETS = 512
 REASONS = ("media-type", "content-encoding", "backslash", "undecodable", "invalid-json",
            "too-deep", "data-key", "name-field", "layer", "budget", "candidate")
 
-# extract._DATA_KEY is \d{6}|@; \d is any script's digit (١٢٣, １２３), not just 0-9.
-_DATA_KEY_SUPERSET = re.compile(r"\d|@")
 
 
 _LIMITS = Limits()
@@ -294,7 +300,7 @@ def _valid_json(text: str, body: RawJson) -> bool:
 def _key_reason(key: str) -> str | None:
     """Why a key stops the proof: it is data (a segment itself), or it names a person (the
     values under it are selected, whatever they hold)."""
-    if _DATA_KEY_SUPERSET.search(key):
+    if is_data_key(key):  # extract's own rule: a key it inspects is never proved clean
         return "data-key"
     if person_context(words(key)):
         return "name-field"
