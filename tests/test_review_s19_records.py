@@ -409,9 +409,6 @@ def test_a_dying_writer_thread_fails_its_group_not_hangs(tmp_path):
 
 # -- no raw value of a cut request in the clear records ----------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="R5: a request cut by the body deadline is recorded "
-                   "uninspected with its URL path in clear: a phone in the path is written raw "
-                   "to decisions.jsonl and the incident's clear metadata")
 def test_a_cut_requests_url_with_a_phone_is_not_recorded_raw(proxy, http_up):
     """The body never arrived, so nothing was inspected: the URL still holds a phone the
     record writes in clear (decisions.jsonl, the incident's clear metadata)."""
