@@ -395,6 +395,27 @@ def test_a_phone_or_id_with_separators_as_a_key_is_a_segment(key):
     assert key in [s.text for s in extract(raw, LIMITS).segments]
 
 
+def test_keys_masked_alike_are_sent_as_duplicate_members():
+    """A key is rewritten like a value, in place: two phone keys whose masks are equal become
+    two members with one key (JSON allows it; a receiver's dict keeps the last). Nothing is
+    merged or dropped on the way out."""
+    raw = request(json.dumps({"138-0013-8000": {"v": 1}, "138 0013 8000": {"v": 2},
+                              "王小明": 3}, ensure_ascii=False))
+    todo = tuple(enumerate(extract(raw, LIMITS).segments))
+    keys = tuple(Finding("PHONE_NUMBER", 1.0, 0, len(s.text), s.location, i, s.text)
+                 for i, s in todo if s.text.startswith("138"))
+    name = tuple(Finding("PERSON", 1.0, 0, 3, s.location, i, s.text)
+                 for i, s in todo if s.text == "王小明")
+    found = Triage(SELECTOR, raw_scan=False).local(raw, LIMITS)
+    assert isinstance(found, Local) and len(keys) == 2 and len(name) == 1
+    out = found.inspection(keys + name).rewrite(keys + name).body.decode()
+    mask = keys[0].masked(fingerprint=False)
+    assert mask == keys[1].masked(fingerprint=False)
+    assert out == "{" + f'"{mask}": {{"v": 1}}, "{mask}": {{"v": 2}}, ' + (
+        f'"{name[0].masked(fingerprint=False)}": 3' + "}")
+    assert "138-0013" not in out and "王小明" not in out
+
+
 # -- 3. end to end: the real `baomi run`, default policy --------------------------------------
 
 E2E_BODIES = {
