@@ -16,9 +16,15 @@ import re
 from functools import cache
 from importlib import resources
 
+import jieba
+import jieba.posseg
+from phonenumbers.geodata.locale import LOCALE_DATA
+
 DOTS = "·・•‧"
 JOINERS = DOTS + "-"  # 安托万-让·格罗: a hyphenated given name inside a dotted one
 MAX_PART = 6  # 希策尔斯佩格; longer runs are sentences of transliterated words, not a name
+# A place's last character (model_names.CN_PLACE_END, which imports this module): 亚龙湾.
+PLACE_END = "省市区县镇乡村街路道州山河湖岛城庄楼祠角界寺庙桥园宫殿门湾港堂院塔关坊汇渡井岭"
 
 
 @cache
@@ -65,6 +71,45 @@ def foreign_shaped(name: str) -> bool:
     return 2 * sum(c in chars for c in letters) >= len(letters)
 
 
+@cache
+def countries() -> frozenset[str]:
+    """Country and territory names in Chinese (加拿大, 卡塔尔), from libphonenumber's
+    locale data (phonenumbers, a dependency already): a well-kept list, not ours."""
+    names = (names.get("zh", "").lstrip("*") for names in LOCALE_DATA.values())
+    return frozenset(name for name in names if name)
+
+
+def place_word(word: str) -> bool:
+    """A country's name or a word jieba's dictionary tags as a place (ns: 多伦多 is not,
+    巴黎, 圣彼得堡, 敦煌 are).
+
+    >>> place_word("加拿大"), place_word("巴黎"), place_word("史密斯")
+    (True, True, False)
+    """
+    return word in countries() or jieba.posseg.dt.word_tag_tab.get(word) == "ns"
+
+
+def names_places(name: str) -> bool:
+    """A dotted run of places, not a person: a country among its parts (加拿大·多伦多,
+    卡塔尔·多哈), or three or more parts, every one a place (巴黎·米兰·纽约), or a place's
+    last character (三亚·亚龙湾) that transliteration does not use. A first name that is
+    also a city stays (亚历山大·曼尼科夫, 希斯·莱杰), and so does a pair of places
+    (米兰·昆德拉: jieba tags both ns; chosen on --split tune, where it is a name). A country
+    that is also a first name is lost (萨尔瓦多·达利).
+
+    >>> names_places("加拿大·多伦多"), names_places("巴黎·米兰·纽约"), names_places("三亚·亚龙湾")
+    (True, True, True)
+    >>> names_places("亚历山大·曼尼科夫"), names_places("约翰·史密斯")
+    (False, False)
+    """
+    parts = [part for part in re.split(f"[{JOINERS}]", name) if part]
+    if any(part in countries() for part in parts):
+        return True
+    if name[-1] in PLACE_END and name[-1] not in translit_chars():
+        return True  # 湾 ends a place; 塔, 门 end names too (维克多·佩罗塔, 切斯瓦夫·涅门)
+    return len(parts) >= 3 and all(place_word(part) for part in parts)
+
+
 def dotted_names(text: str) -> list[tuple[int, int]]:
     """Spans of transliterated names whose parts are joined by a middle dot; not inside a
     title (《哈利·波特》), not what names a place or thing.
@@ -79,14 +124,41 @@ def dotted_names(text: str) -> list[tuple[int, int]]:
     ([], [])
     """
     found = []
+    words: list[tuple[str, int, int]] | None = None
     for match in _dotted().finditer(text):
         start, end = match.span()
         if not any(dot in match.group(0) for dot in DOTS):
             continue  # a hyphen alone joins words, not names
-        if _in_title(text, start) or NAMED_AFTER.match(text, end):
+        words = words if words is not None else list(jieba.tokenize(text))
+        start, end = _off_places(text, start, end, words)
+        if not any(dot in text[start:end] for dot in DOTS):
+            continue  # only a place's tail was left of a part (意大利·罗马 -> 大利|·罗马)
+        if _in_title(text, start) or NAMED_AFTER.match(text, end) or names_places(text[start:end]):
             continue
         found.append((start, end))
     return found
+
+
+def _off_places(
+    text: str, start: int, end: int, words: list[tuple[str, int, int]]
+) -> tuple[int, int]:
+    """Cut a place's word the span only partly covers off its edge: the transliteration
+    characters ran into it (吉恩·西斯科尔|芝加哥, 新西|兰·奥克兰, 莫斯科·圣彼得|堡).
+
+    >>> text = "吉恩·西斯科尔芝加哥太陽報"
+    >>> text[slice(*_off_places(text, 0, 9, list(jieba.tokenize(text))))]
+    '吉恩·西斯科尔'
+    """
+    for word, a, b in words:
+        if a < start < b and place_word(word):
+            start = b
+        if a < end < b and place_word(word):
+            end = a
+    while start < end and text[start] in JOINERS:
+        start += 1
+    while end > start and text[end - 1] in JOINERS:
+        end -= 1
+    return start, end
 
 
 def _in_title(text: str, start: int) -> bool:

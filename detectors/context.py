@@ -35,8 +35,9 @@ from detectors.tables import header_words
 
 # The person recognizer's guesses as weak as the model's (its ``why``): the other items of a
 # model name's list (beside_model_names), jieba's name-like words near other data
-# (near_other_data: 徐家汇|项目的验收，合同编号…).
-WEAK_GUESSES = frozenset(["beside model names", "near data"])
+# (near_other_data: 徐家汇|项目的验收，合同编号…), dotted transliterations (cn_foreign:
+# 乔治·阿玛尼|品牌旗舰店).
+WEAK_GUESSES = frozenset(["beside model names", "near data", "cn foreign name"])
 CJK = "\u3400-\u4dbf\u4e00-\u9fff"
 CJK_CHAR = re.compile(f"[{CJK}]")
 # What a shop, brand, product, place or project has and a person does not, said right after

@@ -14,7 +14,7 @@ from importlib import resources
 import jieba
 import jieba.posseg
 
-from detectors.cn_foreign import foreign_shaped
+from detectors.cn_foreign import foreign_shaped, names_places
 from detectors.lexicon import not_names, surnames
 
 NER_SCORE = 0.7  # a model's guess: above the threshold, below checksummed identifiers
@@ -36,7 +36,9 @@ def ner_score(name: str) -> float | None:
     """
     if CJK.search(name):
         if "·" in name or "•" in name:  # a transliterated foreign name: 约翰·史密斯
-            return NER_SCORE if foreign_shaped(name) else None  # not the estate 龙湖·花
+            if not foreign_shaped(name) or names_places(name):
+                return None  # not the estate 龙湖·花, nor the places 卡塔尔·多哈, 三亚·亚龙湾
+            return NER_SCORE
         if not 2 <= len(name) <= 4 or not all(CJK.match(c) for c in name):
             return None
         if len(name) == 4 and surnames().surname_length(name) != 2:

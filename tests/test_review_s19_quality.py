@@ -296,20 +296,17 @@ CN_DOTTED_NEGATIVES = [
     "我们去了维多利亚·港看夜景。",
     "欢迎入住香格里拉·大酒店。",
     "雅诗·兰黛专柜在一楼。",
-    xfail("学校地址：加拿大·多伦多", reason="new: dotted country·city '加拿大·多伦多'"),
-    xfail("巡演路线：巴黎·米兰·纽约", reason="new: dotted list of cities"),
-    xfail("我们从莫斯科·圣彼得堡出发。", reason="new: dotted cities, cut at 堡"),
-    xfail("意大利·罗马旅游团报名中。", reason="new: dotted country·city '大利·罗马'"),
-    xfail("阿根廷·布宜诺斯艾利斯的天气很好。", reason="new: '阿根廷·布'"),
-    xfail("新西兰·奥克兰直飞航线开通。", reason="new: '西兰·奥克兰'"),
-    xfail("丝路·敦煌文化节开幕。", reason="new: an event name cut to '丝路·敦'"),
-    xfail("保时捷·卡宴已售罄。", reason="new: a car model cut to '捷·卡'"),
-    xfail(
-        "乔治·阿玛尼品牌旗舰店开业。",
-        reason="old (model), now dotted_names: the brand rule (品牌旗舰店) does not reach it",
-    ),
-    xfail("比赛在卡塔尔·多哈举行。", reason="old: model's dotted guess, country·city"),
-    xfail("活动地点：三亚·亚龙湾", reason="old: model's dotted guess ends in 湾 (a place)"),
+    "学校地址：加拿大·多伦多",  # fixed after R6: a country among the parts
+    "巡演路线：巴黎·米兰·纽约",  # every part a place (jieba: ns)
+    "我们从莫斯科·圣彼得堡出发。",  # the place 圣彼得堡 cut off the edge: one part left
+    "意大利·罗马旅游团报名中。",
+    "阿根廷·布宜诺斯艾利斯的天气很好。",
+    "新西兰·奥克兰直飞航线开通。",
+    "丝路·敦煌文化节开幕。",
+    xfail("保时捷·卡宴已售罄。", reason="new: a car model cut to '捷·卡' (no place in it)"),
+    "乔治·阿玛尼品牌旗舰店开业。",  # the brand rule reaches dotted names (context.WEAK_GUESSES)
+    "比赛在卡塔尔·多哈举行。",  # the model's dotted guess: the same check (ner_score)
+    "活动地点：三亚·亚龙湾",
     xfail("我买了一杯卡布奇诺·拿铁。", reason="old: a coffee"),
     xfail("兰博基尼·乌拉卡到店了。", reason="old: a car model"),
 ]
@@ -325,6 +322,10 @@ CN_POSITIVES = [
     ("由史蒂芬·奎爾执导。", ["史蒂芬·奎爾"]),
     ("记者张帆报道，地铁将延长运营。", ["张帆"]),
     ("阿根廷总统梅内姆举行会谈。", ["梅内姆"]),
+    # a part that is also a place's name (jieba: ns) keeps a dotted name (cn_foreign.names_places)
+    ("钢琴家亚历山大·波波夫今晚演奏。", ["亚历山大·波波夫"]),
+    ("演员维多利亚·贝克汉姆出席。", ["维多利亚·贝克汉姆"]),
+    ("由乔治·华盛顿签署。", ["乔治·华盛顿"]),
 ]
 
 
