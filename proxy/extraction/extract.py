@@ -699,15 +699,23 @@ def is_data_key(key: str) -> bool:
 
     >>> [is_data_key(k) for k in ("138-0013-8000", "(138)0013-8000", "a@b.cn", "王小明",
     ...                           "VIP_欧阳娜娜", "Alice Walker", "user_id", "createdAt", "tel1",
-    ...                           "odd key", "姓名", "收件人姓名")]
-    [True, True, True, True, True, True, False, False, False, False, False, False]
+    ...                           "odd key", "姓名", "收件人姓名", "金额", "单价", "时间")]
+    [True, True, True, True, True, True, False, False, False, False, False, False, False, False, False]
     """
     if _DATA_KEY.search(key) is not None:
         return True
     if key.isascii():
         return False
     starts_name = surnames().starts_name
-    return any(2 <= len(run) <= 4 and starts_name(run) for run in _IDEOGRAPHS.findall(key))
+    return any(2 <= len(run) <= 4 and starts_name(run) and run[-1] not in _FIELD_ENDINGS
+               for run in _IDEOGRAPHS.findall(key))
+
+
+# Last characters of Chinese field names, hardly ever of a given name: 金额, 单价, 时间,
+# 方式, 任务, 公司, 余额, 程序, 高度, 范围, 明细, 编号... start with a surname character,
+# and keys like these would otherwise send every Chinese API body down the full path.
+_FIELD_ENDINGS = frozenset("额价间式务司序度围细号码期量数型态址率称类别目单表项值级位点段源注述"
+                           "容题签况限积格因户时日月年份态长宽重色图片件据息录版本称型态")
 
 
 def _is_leaf_string(node: object) -> bool:
