@@ -26,8 +26,19 @@ from __future__ import annotations
 
 import re
 
-from detectors.model_names import first_names
-from detectors.recognizers.person import EN_NOT_NAMES, HEADS, NEXT_WORD, en_words_ok
+from detectors.model_names import (
+    NEXT_LOWER,
+    first_names,
+    lower_word_not_subject,
+    sentence_start,
+)
+from detectors.recognizers.person import (
+    EN_NOT_NAMES,
+    HEADS,
+    NEXT_WORD,
+    PRODUCT_HEADS,
+    en_words_ok,
+)
 
 # Capitalised words: letters of any script after a capital (Miličević, Díaz), inner
 # apostrophes and hyphens (O'Neil, Mary-Jane); not after a character that glues it to a
@@ -47,6 +58,15 @@ LONE_AFTER = re.compile(r"(?:['’]s\b| [a-z]{2,})")
 _NOT_BEFORE_LONE = "in at from to of near into on via across the The a an"
 NOT_BEFORE_LONE = frozenset(_NOT_BEFORE_LONE.split())
 PREVIOUS_WORD = re.compile(r"(\S+)\s+$")
+# After a title the person is certain: a preposition may follow the name too (Mr. Rohatgi in).
+_PREPOSITIONS = "in at of on from with for to by as into about after before"
+PREPOSITIONS = frozenset(_PREPOSITIONS.split())
+# Words no name holds, capitalised only in a headline's title case (Lord Of The Rings,
+# Senator Says Budget Will Pass).
+_FUNCTION_WORDS = "Of The A An And Or In On At To For With By From As Is Are Was Were Will Be"
+FUNCTION_WORDS = frozenset(_FUNCTION_WORDS.split())
+LINE_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+CLAUSE_END = re.compile(r"[,;:()!?\n]|\.(?:\s|$)")
 
 
 # Titles and ranks before a name (Colonel Jesse Auton, Governor Bob Wise, Mr. Thomas D.
@@ -82,15 +102,44 @@ def titled_names(text: str) -> list[tuple[int, int]]:
         words = name.split()
         if title not in STRONG_TITLES and (len(words) < 2 or words[0] not in first_names()):
             continue  # General Motors, Major League Baseball
+        if any(word in FUNCTION_WORDS for word in words):
+            continue  # Lord Of The Rings, Senator Says Budget Will Pass: a title's case
+        if title_cased(text, match) and words[0] not in first_names():
+            continue  # Mayor Calls Emergency Meeting, Coach Outlet Opens Downtown
         while words and (words[-1].rstrip(".") in ("Jr", "Sr") or words[-1] in HEADS):
             words.pop()
         if not words or not en_words_ok(" ".join(words)) or words[0] in TITLES:
             continue
         end = match.start("name") + len(" ".join(words))
         after = NEXT_WORD.match(text, end)
-        if after is None or after.group(1) not in HEADS:
-            found.append((match.start("name"), end))
+        if after is not None and after.group(1) in HEADS:
+            continue
+        if len(words) == 1 and not after_one_word_ok(text, end):
+            continue  # Captain Crunch cereal: a product's name
+        found.append((match.start("name"), end))
     return found
+
+
+def title_cased(text: str, match: re.Match[str]) -> bool:
+    """Four or more capitalised words, and no lower-case one, in the title's clause: a
+    headline, where only a known first name opens a name (Mayor Calls Emergency Meeting;
+    not Captain Newell H. Beaty, 8 April 1957, nor named after Bishop Phillip Joseph Garrigan).
+
+    >>> [bool(titled_names(t)) for t in ("Mayor Calls Emergency Meeting", "Mr. Thomas Lee Young")]
+    [False, True]
+    """
+    ends = [m.end() for m in CLAUSE_END.finditer(text, 0, match.start())]
+    before = text[ends[-1] if ends else 0 : match.start("name")]
+    clause = before + CLAUSE_END.split(text[match.start("name") :], maxsplit=1)[0]
+    words = [w for w in LINE_WORD.findall(clause) if len(w) > 1 and w not in ("Jr", "Sr")]
+    return len(words) >= 4 and all(w[0].isupper() for w in words)
+
+
+def after_one_word_ok(text: str, end: int) -> bool:
+    """One word after a title is a name unless a lower-case word that says nothing of a
+    person follows (Captain Crunch cereal; Judge Jones noted, Mr. Kim in, Dr Harthoorn's)."""
+    after = NEXT_LOWER.match(text, end)
+    return after is None or after.group(1) in PREPOSITIONS or not lower_word_not_subject(text, end)
 
 
 def en_names(text: str) -> list[tuple[int, int]]:
@@ -119,23 +168,47 @@ def en_names(text: str) -> list[tuple[int, int]]:
 
 def full_name(text: str, start: int) -> tuple[int, int] | None:
     """A first name, maybe a middle initial, and a capitalised word that is no role,
-    organisation, place or street word and is not followed by a place's head word."""
+    organisation, place, street or product word, not followed by a place's head word, a
+    version (a package: Jackson Databind to 2.15) or a verb and ``its`` (an organisation:
+    Morgan Stanley cut its forecast).
+
+    >>> [full_name(t, 0) for t in ("Travis Build failed", "Jackson Core from 2.9", "Morgan Stanley cut its")]
+    [None, None, None]
+    """
     match = PAIR.match(text, start)
     if match is None:
         return None
     last = match.group("last")
-    if last in EN_NOT_NAMES or last.isupper() or last in HEADS or not en_words_ok(match.group(0)):
+    if last in EN_NOT_NAMES or last.isupper() or last in HEADS or last in PRODUCT_HEADS:
+        return None
+    if not en_words_ok(match.group(0)):
         return None
     after = NEXT_WORD.match(text, match.end())
     if after is not None and after.group(1) in HEADS:
         return None  # George Washington University
+    if VERSION_AFTER.match(text, match.end()) or ORGANISATION_AFTER.match(text, match.end()):
+        return None
     return match.span()
+
+
+# A version after the words: a package or a product (Jackson Databind to 2.15, v3.1).
+VERSION_AFTER = re.compile(r" (?:(?:to|from|at|version|v)\s?)?v?\d+(?:\.\d+)+\b")
+# A verb and "its" after the words: what owns its things is an organisation.
+ORGANISATION_AFTER = re.compile(r" (?:[a-z]+ ){1,2}its\b")
 
 
 def lone_name(text: str, word: re.Match[str]) -> tuple[int, int] | None:
     """A first name alone, as the subject or owner of a clause (``LONE_AFTER``), not
-    inside a run of capitalised words."""
+    inside a run of capitalised words; at a sentence's start only as a subject.
+
+    >>> [lone_name(t, START.match(t)) for t in ("Grace period ends.", "Sue the vendor.")]
+    [None, None]
+    >>> [lone_name(t, START.match(t)) for t in ("Frank said so.", "Carter's set", "Stan believes")]
+    [(0, 5), (0, 6), (0, 4)]
+    """
     if LONE_AFTER.match(text, word.end()) is None:
+        return None
+    if sentence_start(text, word.start()) and lower_word_not_subject(text, word.end()):
         return None
     before = PREVIOUS_WORD.search(text, max(0, word.start() - 40), word.start())
     if before is not None:

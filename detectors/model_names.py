@@ -123,3 +123,68 @@ def first_names() -> frozenset[str]:
     text = resources.files("detectors").joinpath("data", "en_first_names.txt").read_text("utf-8")
     names = (line.strip() for line in text.splitlines() if not line.startswith("#"))
     return frozenset(n for n in names if len(n) >= 3) - COMMON_FIRST
+
+
+NEXT_LOWER = re.compile(r" ([a-z]+)\b")
+# At a sentence's start a capitalised word and a lower-case one are also an imperative
+# (Chase the bug, Sue the vendor) or a noun phrase (Gene expression, Grace period): a lone
+# name there needs a possessive or a word that says it is the subject (Carter began, Stan
+# believes, Angelo now is, Jeff and Hayley), or a particle of a name (Dorothea von Schlegel).
+_SUBJECT_NEXT = (
+    "is was are were has had have does did will would can could should must may might shall "
+    "also now then later never always still soon once often first finally eventually again "
+    "just already and or "
+    "said told began became came went got made took gave left led won lost met ran sent put "
+    "kept held brought thought knew grew wrote spoke stood sat paid built taught fought sold "
+    "bought heard fell found saw felt "
+    # particles of a name
+    "von van de da du der del della di la le bin ibn"
+)
+SUBJECT_NEXT = frozenset(_SUBJECT_NEXT.split())
+
+
+def sentence_start(text: str, at: int) -> bool:
+    """Does a sentence (or a line, or the text) start at ``at``, past quotes and brackets?
+    Not after an initial's or a title's dot (C. H. Douglas, Lt. Gen. Early).
+
+    >>> [sentence_start(t, t.index("X")) for t in ("X", "It ends. X", "a: X", "C. H. X", "Lt. X", "a X")]
+    [True, True, True, False, False, False]
+    """
+    before = text[max(0, at - 80) : at].rstrip(" \t\"“‘'([")
+    if before.endswith("."):
+        word = ABBREVIATION.search(before)
+        return word is None
+    return not before or before[-1] in "!?:;\r\n"
+
+
+# The dot of an initial or a short title (H., Lt., Mrs.), not a sentence's end.
+ABBREVIATION = re.compile(r"(?<![\w.])[A-Z][a-z]{0,2}\.$")
+
+
+def subject_follows(text: str, end: int) -> bool:
+    """A possessive or a word that makes the word ending at ``end`` a clause's subject
+    (``SUBJECT_NEXT``, a verb's -ed or -s form: joined, believes)."""
+    if text.startswith(("'s", "’s"), end):
+        return True
+    after = NEXT_LOWER.match(text, end)
+    return after is not None and (after.group(1) in SUBJECT_NEXT or verb_shaped(after.group(1)))
+
+
+def lower_word_not_subject(text: str, end: int) -> bool:
+    """A lower-case word follows the word ending at ``end`` and does not make it a subject
+    (Grace period, Sue the vendor; not Frank said, Stan's, Carter, or Carter Smith)."""
+    return NEXT_LOWER.match(text, end) is not None and not subject_follows(text, end)
+
+
+def verb_shaped(word: str) -> bool:
+    """A past (-ed) or third-person (-s) form by its ending: not -eed, -ss, -us, -is (need,
+    class, status, analysis).
+
+    >>> [verb_shaped(w) for w in ("joined", "believes", "says", "need", "class", "garden")]
+    [True, True, True, False, False, False]
+    """
+    if len(word) < 4:
+        return False
+    if word.endswith("ed"):
+        return word[-3] != "e"
+    return word.endswith("s") and word[-2] not in "sui"

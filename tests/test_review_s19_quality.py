@@ -79,28 +79,22 @@ EN_COMMON_WORD_NEGATIVES = [
     "Faith in the process matters.",
     # the census list holds them; model_names.COMMON_FIRST refuses them for en_names, but
     # the model's lone capitalised guess still stands (old)
-    xfail(
-        "Bill payment failed for account 4021.", reason="old: model's lone 'Bill' (COMMON_FIRST)"
-    ),
-    xfail(
-        "Mark as read once the review is done.", reason="old: model's lone 'Mark' (COMMON_FIRST)"
-    ),
-    xfail(
-        "Grant access to the staging bucket before the deploy.", reason="old: model's lone 'Grant'"
-    ),
+    "Bill payment failed for account 4021.",
+    "Mark as read once the review is done.",
+    "Grant access to the staging bucket before the deploy.",
     # en_names.lone_name: a census first name then a lower-case word is 'the subject of a
     # clause'; at a sentence start that is also every imperative and noun phrase (new)
-    xfail("Gene expression was measured in all samples.", reason="new: lone_name 'Gene'"),
-    xfail("Herb garden needs water every day.", reason="new: lone_name 'Herb'"),
-    xfail("Grace period ends after thirty days.", reason="new: lone_name 'Grace'"),
-    xfail("Chase the failing tests before release.", reason="new: lone_name 'Chase' (imperative)"),
-    xfail("Sue the vendor if the SLA is breached.", reason="new: lone_name 'Sue' (imperative)"),
-    xfail("Pat the dough dry before baking.", reason="new: lone_name 'Pat' (imperative)"),
-    xfail("Jack the car up before changing the tyre.", reason="new: lone_name 'Jack' (imperative)"),
-    xfail("Chuck the old logs into the archive.", reason="new: lone_name 'Chuck' (imperative)"),
-    xfail("Cliff edge detection failed on the image.", reason="new: lone_name 'Cliff'"),
-    xfail("Frank feedback is welcome on this proposal.", reason="new: lone_name 'Frank'"),
-    xfail("Sally forth and conquer the backlog.", reason="new: lone_name 'Sally'"),
+    "Gene expression was measured in all samples.",
+    "Herb garden needs water every day.",
+    "Grace period ends after thirty days.",
+    "Chase the failing tests before release.",
+    "Sue the vendor if the SLA is breached.",
+    "Pat the dough dry before baking.",
+    "Jack the car up before changing the tyre.",
+    "Chuck the old logs into the archive.",
+    "Cliff edge detection failed on the image.",
+    "Frank feedback is welcome on this proposal.",
+    "Sally forth and conquer the backlog.",
 ]
 
 
@@ -116,12 +110,12 @@ EN_HEADLINE_NEGATIVES = [
     "Known Issues and Workarounds",
     "Major Release Notes",
     "Father Christmas visited the mall.",
-    xfail("Senator Says Budget Will Pass", reason="new: titled_names 'Says Budget Will'"),
-    xfail("Mayor Calls Emergency Meeting", reason="new: titled_names 'Calls Emergency Meeting'"),
-    xfail("President Signs Executive Order", reason="new: titled_names 'Signs Executive Order'"),
-    xfail("Coach Outlet Opens Downtown", reason="new: titled_names 'Outlet Opens Downtown'"),
-    xfail("Lord Of The Rings sold out.", reason="new: titled_names 'Of The Rings'"),
-    xfail("Captain Crunch cereal is sweet.", reason="new: titled_names 'Crunch' (a product)"),
+    "Senator Says Budget Will Pass",
+    "Mayor Calls Emergency Meeting",
+    "President Signs Executive Order",
+    "Coach Outlet Opens Downtown",
+    "Lord Of The Rings sold out.",
+    "Captain Crunch cereal is sweet.",
     xfail("Judge Rejects Appeal In Fraud Case", reason="old: model 'Judge Rejects'"),
 ]
 
@@ -139,22 +133,16 @@ EN_PRODUCT_NEGATIVES = [
     ("Goldman Sachs led the round.", ()),
     ("Kelly Services reported earnings.", ()),
     ("Hudson Bay Company", ()),
-    xfail("Travis Build failed on main.", ("text",), reason="new: full_name 'Travis Build'"),
-    xfail(
-        "Upgrade Jackson Databind to 2.15 to fix the CVE.",
-        ("message",),
-        reason="new: full_name 'Jackson Databind' (a library in a commit message)",
-    ),
-    xfail("Bump Jackson Core from 2.9 to 2.10", ("title",), reason="new: full_name 'Jackson Core'"),
-    xfail("Julia Lang released a new version.", (), reason="new: full_name 'Julia Lang'"),
-    xfail("Marshall Plan documents were archived.", (), reason="new: full_name 'Marshall Plan'"),
-    xfail(
-        "Morgan Stanley cut its forecast.", (), reason="new: a bank read as a person (full_name)"
-    ),
+    ("Travis Build failed on main.", ("text",)),
+    ("Upgrade Jackson Databind to 2.15 to fix the CVE.", ("message",)),
+    ("Bump Jackson Core from 2.9 to 2.10", ("title",)),
+    ("Julia Lang released a new version.", ()),
+    ("Marshall Plan documents were archived.", ()),
+    ("Morgan Stanley cut its forecast.", ()),
     xfail(
         "Wells Fargo froze the account.", ("memo",), reason="old: a bank read as a person (model)"
     ),
-    xfail("Kafka Streams lag increased on the consumer group.", ("text",), reason="old: model"),
+    ("Kafka Streams lag increased on the consumer group.", ("text",)),
     xfail(
         "Jasmine Karma tests pass on the CI runner.", ("body",), reason="old: test tools as a name"
     ),

@@ -44,7 +44,14 @@ from detectors.fieldnames import (  # noqa: F401 - re-exported: the recognizer's
     names_a_thing,
 )
 from detectors.lexicon import not_names, surnames
-from detectors.model_names import PLACE_HEADS, chinese_name_shaped, first_names, ner_score
+from detectors.model_names import (
+    PLACE_HEADS,
+    chinese_name_shaped,
+    first_names,
+    lower_word_not_subject,
+    ner_score,
+    sentence_start,
+)
 from detectors.recognizers.base import ScoredPatternRecognizer
 from detectors.tables import DELIMITERS, cells, column_header
 
@@ -259,6 +266,14 @@ _STREET_HEADS = (
     "Heights Gardens Falls Harbour Harbor Boulevard"
 )
 STREET_HEADS = frozenset(_STREET_HEADS.split())
+# The head word of a product's, a tool's or a plan's name: Travis Build, Jackson Core,
+# Julia Lang, Marshall Plan, Kafka Streams (no surname among them in the tuning set).
+_PRODUCT_HEADS = (
+    "Build Builds Core Plan Lang Language Framework Library Engine Kit Toolkit SDK Plugin "
+    "Plugins Runner Suite Stack Stream Streams Compiler Runtime Driver Bot Hub Edition "
+    "Console Desktop Scheduler Parser Pipeline Dashboard Module Package Script Scripts"
+)
+PRODUCT_HEADS = frozenset(_PRODUCT_HEADS.split())
 # Every head word of a place's or an organisation's name, and the surnames among them: a
 # model's "Grace Park" stays a name, "Cal Anderson Park" and "Linkin Park" do not.
 HEADS = ORG_HEADS | STREET_HEADS | PLACE_HEADS
@@ -675,8 +690,12 @@ def plausible_name(text: str, start: int, end: int) -> bool:
         return True  # Chinese names: the model's call
     if CAMEL_IDENTIFIER.fullmatch(value) or not en_words_ok(value):
         return False
+    if " " not in value and sentence_start(text, start) and lower_word_not_subject(text, end):
+        return False  # Bill payment failed, Grant access, Frank feedback: no subject
     if not en_head_ok(text, start, end):
         return False  # a place's or an organisation's name
+    if " " in value and value.split()[-1] in PRODUCT_HEADS:
+        return False  # Travis Build, Kafka Streams: a product's or a tool's name
     if value in FIELD_LABELS or any(word in FIELD_LABELS for word in value.split()):
         return False
     before, after = text[:start].rstrip()[-1:], text[end:].lstrip()[:1]
