@@ -30,7 +30,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from detectors.model_names import first_names
 from detectors.nlp import STOPWORDS, TOKEN
-from detectors.recognizers.person import CAMEL_IDENTIFIER, PersonRecognizer, plausible_name
+from detectors.recognizers.person import PersonRecognizer, plausible_name, product_word
 from detectors.tables import header_words
 
 # The person recognizer's guesses as weak as the model's (its ``why``): the other items of a
@@ -119,8 +119,8 @@ def names_an_object(value: str) -> bool:
     words = [word.strip(".,;:!?\"'()") for word in value.split()]
     if len(words) < 2 or not value.isascii():
         return False
-    if any(CAMEL_IDENTIFIER.fullmatch(word) for word in words):
-        return True  # a product's name: PagerDuty Admin, Amazon CloudWatch (not McDonald)
+    if any(product_word(word) for word in words):
+        return True  # a product's name: PagerDuty Admin (not McDonald, FitzGerald, MaryAnn)
     return words[-1] in THING_HEADS and words[0].split("-")[0] not in first_names()
 
 

@@ -482,6 +482,9 @@ EN_PROSE_NAMES = [
     ("He married Elizabeth Cronmiller in 1851.", "Elizabeth Cronmiller"),
     ("Although her acting career took off, Ilona decided to open a shop.", "Ilona"),
     ("Mr Grant called about the refund.", "Grant"),  # a common-word name: only with a title
+    # a surname with an inner capital: the whole of it after a label (not "Ellen" alone)
+    ("Cardholder: Ellen FitzGerald", "Ellen FitzGerald"),
+    ("Stan believes the deploy is safe.", "Stan"),  # at a sentence's start: a verb follows
 ]
 
 
@@ -527,6 +530,12 @@ def test_english_capitalised_terms_in_prose_are_not_names(text):
         ("Ticket Gloria opened", []),  # inside a capitalised run: a product's name
         ("Colonel Clay Tice Jr., Mr. Thomas D. Green", ["Clay Tice", "Thomas D. Green"]),
         ("Governor Wise signed it", ["Wise"]),  # a strong title: one word is enough
+        ("Captain Crunch cereal; Captain Beefheart.", ["Beefheart"]),  # a noun after one word
+        ("Mayor Calls Emergency Meeting", []),  # a headline: title case, no first name
+        ("Sir George Alan Thomas, Betty Uber", ["George Alan Thomas", "Betty Uber"]),
+        ("Grace period ends. Chase the bug. Frank said no", ["Frank"]),  # sentence starts
+        ("Upgrade Jackson Databind to 2.15; Morgan Stanley cut its rate", []),  # a package, a bank
+        ("Travis Build and Marshall Plan", []),  # a product's or a plan's head word
         ("General Motors and Major League Baseball", []),  # a weak title: a first name too
         ("Director General Smith and Father Christmas", []),
     ],

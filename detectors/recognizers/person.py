@@ -60,7 +60,9 @@ CN_LABELS = (
     "真实姓名|客户姓名|姓名|名字|收件人|收货人|联系人|持卡人|寄件人|开户名|户名|乘车人|乘机人|"
     "入住人|申请人|经办人|负责人|签收人|客户"
 )
-EN_NAME = r"[A-Z][a-z'’-]+(?:\s[A-Z][a-z'’-]+){0,2}"
+# A capitalised word, maybe with one inner capital (McDonald, FitzGerald, MaryAnn).
+EN_WORD = r"[A-Z][a-z'’-]+(?:[A-Z][a-z'’-]+)?"
+EN_NAME = rf"{EN_WORD}(?:\s{EN_WORD}){{0,2}}"
 EN_TITLES = r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam"
 CN_TITLES = "先生|女士|小姐|太太|老师|经理|医生|律师|教授"
 CN_TITLE_AT = re.compile(CN_TITLES)
@@ -337,13 +339,13 @@ class PersonRecognizer(ScoredPatternRecognizer):
         ),
         Pattern(
             "en greeting",
-            r"\b(?:Dear|Hi|Hello|Hey)\s+(?P<v>[A-Z][a-z'’-]+(?:\s[A-Z][a-z'’-]+){1,2})\s*[,!:]",
+            rf"\b(?:Dear|Hi|Hello|Hey)\s+(?P<v>{EN_WORD}(?:\s{EN_WORD}){{1,2}})\s*[,!:]",
             0.75,
         ),
         Pattern("cn self", f"(?:我是|我叫|本人|我的名字是|我的名字叫)(?P<v>[{CJK}]{{2,6}})", 0.7),
         Pattern(
             "en self",
-            r"\b(?:[Tt]his is|[Mm]y name is|I am|I'm)\s+(?P<v>[A-Z][a-z'’-]+(?:\s[A-Z][a-z'’-]+){1,2})\b",
+            rf"\b(?:[Tt]his is|[Mm]y name is|I am|I'm)\s+(?P<v>{EN_WORD}(?:\s{EN_WORD}){{1,2}})\b",
             0.7,
         ),
         Pattern(
@@ -674,7 +676,27 @@ _FIELD_LABELS = (
     "Output Input Reason Code State Mode Level Summary Note Notes"
 )
 FIELD_LABELS = frozenset(_FIELD_LABELS.split())
-CAMEL_IDENTIFIER = re.compile(r"[A-Z][a-z]{3,}[A-Z][A-Za-z]*")  # StatusDesc; not McDonald
+# A word with an inner capital after a capital and 3+ lower-case letters (Pager|Duty,
+# Status|Desc); McDonald, MacArthur, LaToya, DeShawn are shorter before theirs.
+CAMEL_IDENTIFIER = re.compile(r"[A-Z][a-z]{3,}[A-Z][A-Za-z]*")
+CAMEL_PARTS = re.compile(r"[A-Z][a-z'’-]*")
+# What opens a surname written with an inner capital: FitzGerald, VanderBerg, DellaValle.
+_NAME_PREFIXES = "Fitz Vander Vanden Vande Van Von Della Delle Dela Mac Mc De Di Da Du La Le"
+NAME_PREFIXES = frozenset(_NAME_PREFIXES.split())
+
+
+def product_word(word: str) -> bool:
+    """A product's CamelCase word (PagerDuty, CloudWatch, ServiceNow, StatusDesc), not a
+    name written so: a surname's prefix first (FitzGerald, VanderBerg) or first names only
+    (MaryAnn, KellyAnn).
+
+    >>> [product_word(w) for w in ("PagerDuty", "StatusDesc", "FitzGerald", "KellyAnn", "McDonald")]
+    [True, True, False, False, False]
+    """
+    if CAMEL_IDENTIFIER.fullmatch(word) is None:
+        return False
+    parts = CAMEL_PARTS.findall(word)
+    return parts[0] not in NAME_PREFIXES and not all(part in first_names() for part in parts)
 
 
 def plausible_name(text: str, start: int, end: int) -> bool:
@@ -688,7 +710,7 @@ def plausible_name(text: str, start: int, end: int) -> bool:
     value = text[start:end]
     if not value.isascii():
         return True  # Chinese names: the model's call
-    if CAMEL_IDENTIFIER.fullmatch(value) or not en_words_ok(value):
+    if product_word(value) or not en_words_ok(value):
         return False
     if " " not in value and sentence_start(text, start) and lower_word_not_subject(text, end):
         return False  # Bill payment failed, Grant access, Frank feedback: no subject
