@@ -32,7 +32,8 @@ def test_mitmproxy_internals_httplayer_relies_on() -> None:
 
     stream = http_layers.HttpStream
     assert list(inspect.signature(stream.check_body_size).parameters) == ["self", "request"]
-    for name in ("send_response", "flow_done", "state_errored", "request_body_buf"):
+    for name in ("send_response", "flow_done", "state_errored", "request_body_buf",
+                 "start_request_stream", "check_killed"):
         assert hasattr(stream, name) or name in stream.__init__.__code__.co_names, name
     assert "HttpStream(ctx, stream_id)" in inspect.getsource(http_layers.HttpLayer.make_stream)
     httplayer.install()

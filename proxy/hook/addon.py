@@ -73,6 +73,8 @@ class BaomiAddon:
             ctx.options.update(body_size_limit=None, stream_large_bodies=limit)
 
     async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.request.stream and isinstance(flow.metadata.get("baomi"), DecisionRecord):
+            return  # streamed: decided and recorded before its body went (baomi_stream)
         started = time.monotonic()
         policy = self.runtime.policy
         if (found := facts_and_names_or_kill(flow)) is None:
@@ -242,6 +244,14 @@ class BaomiAddon:
         if flow.metadata.get("baomi_blocked"):
             flow.messages[-1].content = b""
             close_connection(flow)
+
+    async def baomi_stream(self, flow: http.HTTPFlow) -> None:
+        """A body over ``max_body_bytes`` with ``on_oversize`` allow/monitor, before any byte of
+        it goes upstream (see ``proxy.hook.httplayer``): identified and recorded here, awaited,
+        so traffic that needs a record never passes without one; a failed write answers 503
+        on_record_failure (``flow.response``), which refuses the body instead of streaming it.
+        ``request`` at the body's end then leaves it be: one record per request."""
+        await self.request(flow)
 
     async def baomi_oversize(self, flow: http.HTTPFlow) -> None:
         """A request body over ``max_body_bytes``, not (fully) read: answered at once with

@@ -18,6 +18,10 @@ What changes (nothing else does):
   ``flow.response``; that answer goes out at once, the rest of the body is read and
   dropped (HTTP/2: the stream is reset; HTTP/1: ``Connection: close`` once the client is
   done sending), and nothing is sent upstream. If no addon answers, mitmproxy's own 413 is sent as before.
+- a request over ``stream_large_bodies`` (``on_oversize`` allow/monitor) fires the
+  ``baomi_stream`` hook before mitmproxy streams any of its body upstream: the addon writes
+  the record the request needs there; an answer it sets (503: the record failed) goes out
+  like an oversize refusal, and nothing is sent upstream.
 
 A request body has a deadline (``BodyDeadline``; ``baomi run --body-timeout/--body-min-rate``).
 A body that has not arrived in time is cut: the client gets 408 (HTTP/1: then the
@@ -125,6 +129,19 @@ class OversizeHook(commands.StartHook):
     """
 
     name = "baomi_oversize"
+    flow: http.HTTPFlow
+
+
+@dataclass
+class StreamHook(commands.StartHook):
+    """A request body over ``stream_large_bodies`` is about to stream upstream uninspected
+    (``on_oversize`` allow/monitor); nothing of it has gone yet.
+
+    The addon writes the record the request needs here, before any byte goes upstream; an
+    answer it sets (``flow.response``: the record failed, 503) refuses the body instead.
+    """
+
+    name = "baomi_stream"
     flow: http.HTTPFlow
 
 
@@ -255,6 +272,25 @@ class LimitedRequestStream(HttpStream):
         if self.flow.response is None or self.flow.error:
             yield from self._mitmproxy_413()
             return
+        yield from self._answer_refusal()
+
+    def start_request_stream(self) -> layer.CommandGenerator[None]:
+        """mitmproxy streams the body from here (early: after requestheaders, from its
+        Content-Length; late: from ``check_body_size`` once a chunked body outgrew the limit):
+        the ``baomi_stream`` hook runs first, and an answer it sets goes out instead."""
+        yield StreamHook(self.flow)
+        if (yield from self.check_killed(True)):
+            return
+        if self.flow.response is None:
+            yield from super().start_request_stream()
+            return
+        self.request_body_buf.clear()
+        self.client_state = self.state_errored  # read and drop whatever else the client sends
+        yield from self._answer_refusal()
+
+    def _answer_refusal(self) -> layer.CommandGenerator[None]:
+        """Send the addon's ``flow.response`` for a request whose body is not forwarded."""
+        assert self.flow.response is not None
         http2 = self.flow.request.is_http2 or self.flow.request.is_http3
         if not http2:
             # HTTP/1: the connection ends after this exchange; the rest of the body is read
