@@ -18,7 +18,6 @@ from importlib import resources
 
 import jieba
 import jieba.posseg
-from phonenumbers.geodata.locale import LOCALE_DATA
 
 DOTS = "·・•‧"
 JOINERS = DOTS + "-"  # 安托万-让·格罗: a hyphenated given name inside a dotted one
@@ -73,10 +72,13 @@ def foreign_shaped(name: str) -> bool:
 
 @cache
 def countries() -> frozenset[str]:
-    """Country and territory names in Chinese (加拿大, 卡塔尔), from libphonenumber's
-    locale data (phonenumbers, a dependency already): a well-kept list, not ours."""
-    names = (names.get("zh", "").lstrip("*") for names in LOCALE_DATA.values())
-    return frozenset(name for name in names if name)
+    """Country and territory names in Chinese (加拿大, 卡塔尔): libphonenumber's locale
+    data, copied into detectors/data/cn_countries.txt (tests/test_cn_countries.py keeps it
+    equal to the installed phonenumbers'). Not imported from phonenumbers.geodata: importing
+    that package loads all its geocoding tables, ~100 MB in every detector worker."""
+    text = resources.files("detectors").joinpath("data", "cn_countries.txt")
+    lines = text.read_text(encoding="utf-8").splitlines()
+    return frozenset(ln.strip() for ln in lines if ln.strip() and not ln.startswith("#"))
 
 
 def place_word(word: str) -> bool:
