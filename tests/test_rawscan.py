@@ -239,3 +239,15 @@ def test_what_extraction_refuses_as_json_is_never_proved(body):
     with pytest.raises(Exception, match="not valid JSON"):
         extract(request(body), LIMITS)
     assert prove_clean(request(body), LIMITS, SELECTOR).reason == "invalid-json"
+
+
+def test_keys_that_are_data_are_not_kept_in_the_key_cache():
+    """rawscan remembers field names across requests, never a key that is data (a phone, a
+    name): it would stay in the proxy's memory after its request."""
+    from proxy.workers import rawscan
+
+    assert rawscan._key_reason("138-0013-8000") == "data-key"
+    assert rawscan._key_reason("customerName") == "name-field"
+    assert rawscan._key_reason("sku") is None
+    assert "138-0013-8000" not in rawscan._FIELD_REASONS
+    assert {"customerName", "sku"} <= rawscan._FIELD_REASONS.keys()

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 from detectors.batch import SegmentSelector, person_context
 from detectors.model import Finding, Segment
@@ -296,12 +295,20 @@ def _valid_json(text: str, body: RawJson) -> bool:
     return True
 
 
-@lru_cache(maxsize=4096)  # the same keys in every request
 def _key_reason(key: str) -> str | None:
     """Why a key stops the proof: it is data (a segment itself), or it names a person (the
-    values under it are selected, whatever they hold)."""
+    values under it are selected, whatever they hold). Field names are kept in
+    ``_FIELD_REASONS`` (the same keys in every request); a key that is data never is, so no
+    phone or name stays in memory after its request (as extract's ``_STEPS``)."""
+    if key in _FIELD_REASONS:
+        return _FIELD_REASONS[key]
     if is_data_key(key):  # extract's own rule: a key it inspects is never proved clean
         return "data-key"
-    if person_context(words(key)):
-        return "name-field"
-    return None
+    if len(_FIELD_REASONS) >= _FIELD_REASONS_MAX:
+        _FIELD_REASONS.clear()
+    reason = _FIELD_REASONS[key] = "name-field" if person_context(words(key)) else None
+    return reason
+
+
+_FIELD_REASONS: dict[str, str | None] = {}
+_FIELD_REASONS_MAX = 4096
