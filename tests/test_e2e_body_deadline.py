@@ -19,23 +19,19 @@ from __future__ import annotations
 import json
 import random
 import select
-import socket
-import ssl
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import h2.config
 import h2.connection
 import h2.events
 import pytest
 from harness import REPO, BaomiProcess, free_port
+from rawhttp import connection, h2_events_until, h2_through, read_response, trickle_until_closed
 
 pytestmark = pytest.mark.e2e
 
 BODY_TIMEOUT, BODY_MIN_RATE = 2, 500
 GIVE_UP = 60  # far beyond the deadline here: only a proxy that never cuts reaches it
-TRICKLE_EVERY = 0.2  # seconds between two bytes of a trickled body (5 B/s, far below 500)
 
 
 @pytest.fixture(scope="module")
@@ -48,52 +44,6 @@ def proxy(tmp_path_factory, upstream_ca):
                                   "--set", "connection_strategy=lazy"),
                       env={"BAOMI_BODY_MIN_RATE": str(BODY_MIN_RATE)}) as px:
         yield px
-
-
-@contextmanager
-def connection(proxy: BaomiProcess) -> Iterator[socket.socket]:
-    with socket.create_connection(("127.0.0.1", proxy.port), timeout=GIVE_UP) as s:
-        yield s
-
-
-def trickle_until_closed(s: socket.socket, body: bytes) -> bytes:
-    """Send ``body`` a byte every TRICKLE_EVERY s until the proxy closes the connection;
-    what it sent before its EOF. Fails if the connection is still open after GIVE_UP s."""
-    received, deadline, pending = b"", time.monotonic() + GIVE_UP, memoryview(body)
-    while time.monotonic() < deadline:
-        readable, _, _ = select.select([s], [], [], TRICKLE_EVERY)
-        if readable:
-            try:
-                data = s.recv(65536)
-            except ConnectionResetError:
-                return received
-            if not data:
-                return received
-            received += data
-        elif pending:
-            try:
-                s.sendall(pending[:1])
-            except (BrokenPipeError, ConnectionResetError):
-                continue  # closed: read what it answered first
-            pending = pending[1:]
-    raise AssertionError("the proxy kept the connection open")
-
-
-def read_response(s: socket.socket) -> bytes:
-    """One whole HTTP/1.1 response with Content-Length."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(65536)
-        assert chunk, f"closed before a whole response head: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                  if line.lower().startswith(b"content-length:"))
-    while len(body) < length:
-        chunk = s.recv(65536)
-        assert chunk, "closed inside the response body"
-        body += chunk
-    return head + b"\r\n\r\n" + body
 
 
 def post_head(url: str, length: int) -> bytes:
@@ -193,41 +143,6 @@ def test_a_late_streamed_body_is_aborted_upstream_never_complete(streaming_proxy
 
 
 # -- HTTP/2: the late stream alone -------------------------------------------------------------
-
-@contextmanager
-def h2_through(proxy: BaomiProcess, authority: str) -> Iterator[tuple[ssl.SSLSocket, object]]:
-    """An HTTP/2 connection to ``authority`` through the proxy (CONNECT, then TLS with ALPN h2
-    against baomi's CA)."""
-    with connection(proxy) as raw:
-        raw.sendall(f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode())
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = raw.recv(4096)
-            assert chunk, "closed during CONNECT"
-            answer += chunk
-        assert answer.startswith(b"HTTP/1.1 200")
-        context = ssl.create_default_context(cafile=proxy.ca_pem)
-        context.set_alpn_protocols(["h2"])
-        with context.wrap_socket(raw, server_hostname=authority.rsplit(":", 1)[0]) as tls:
-            assert tls.selected_alpn_protocol() == "h2"
-            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-            conn.initiate_connection()
-            tls.sendall(conn.data_to_send())
-            yield tls, conn
-
-
-def h2_events_until(tls: ssl.SSLSocket, conn, done) -> list:
-    """Read HTTP/2 events until ``done(events)``; fails after GIVE_UP s or on EOF."""
-    seen: list = []
-    tls.settimeout(GIVE_UP)
-    while not done(seen):
-        data = tls.recv(65536)
-        assert data, f"connection closed; events so far: {seen}"
-        seen += conn.receive_data(data)
-        if out := conn.data_to_send():
-            tls.sendall(out)
-    return seen
-
 
 def test_http2_a_late_stream_gets_408_and_a_reset_and_the_connection_goes_on(proxy, https_up):
     authority = f"localhost:{https_up.port}"

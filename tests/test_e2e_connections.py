@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import select
-import socket
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
 from harness import REPO, BaomiProcess, free_port
 from prometheus_client.parser import text_string_to_metric_families
+from rawhttp import connection, read_response, trickle_until_closed
 
 pytestmark = pytest.mark.e2e
 
@@ -57,52 +55,6 @@ def wait_for_metric(proxy: BaomiProcess, name: str, value: float, **labels: str)
         time.sleep(0.05)
 
 
-@contextmanager
-def connection(proxy: BaomiProcess) -> Iterator[socket.socket]:
-    with socket.create_connection(("127.0.0.1", proxy.port), timeout=GIVE_UP) as s:
-        yield s
-
-
-def closed_by_proxy(s: socket.socket, trickle: bytes = b"") -> bytes:
-    """Send ``trickle`` a byte at a time (every 0.2 s) until the proxy closes the connection;
-    return whatever it sent before its EOF. Fails if it is still open after GIVE_UP s."""
-    received, deadline, pending = b"", time.monotonic() + GIVE_UP, memoryview(trickle)
-    while time.monotonic() < deadline:
-        readable, _, _ = select.select([s], [], [], 0.2)
-        if readable:
-            try:
-                data = s.recv(65536)
-            except ConnectionResetError:
-                return received
-            if not data:
-                return received
-            received += data
-        elif pending:
-            try:
-                s.sendall(pending[:1])
-            except (BrokenPipeError, ConnectionResetError):
-                return received
-            pending = pending[1:]
-    raise AssertionError("the proxy kept the connection open")
-
-
-def read_response(s: socket.socket) -> bytes:
-    """One whole HTTP/1.1 response with Content-Length (what the upstream and refusals send)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(65536)
-        assert chunk, f"closed before a whole response head: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                  if line.lower().startswith(b"content-length:"))
-    while len(body) < length:
-        chunk = s.recv(65536)
-        assert chunk, "closed inside the response body"
-        body += chunk
-    return head + b"\r\n\r\n" + body
-
-
 def post_head(http_up, path: str, length: int) -> bytes:
     return (f"POST {http_up.url(path)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n").encode()
@@ -112,7 +64,7 @@ def test_a_slowloris_head_is_cut_after_the_head_timeout(proxy, http_up):
     before = metric(proxy, "baomi_connections_timed_out_total", timeout="head")
     head = f"GET {http_up.url('/slowloris')} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode()
     with connection(proxy) as s:
-        assert closed_by_proxy(s, head + b"X-Padding: " + b"a" * 400) == b""  # no answer, cut
+        assert trickle_until_closed(s, head + b"X-Padding: " + b"a" * 400) == b""  # no answer, cut
     assert metric(proxy, "baomi_connections_timed_out_total", timeout="head") == before + 1
     assert "/slowloris" not in [r.path for r in http_up.received]
 
@@ -120,14 +72,14 @@ def test_a_slowloris_head_is_cut_after_the_head_timeout(proxy, http_up):
 def test_a_slowloris_connect_head_is_cut(proxy):
     with connection(proxy) as s:
         connect = b"CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n"
-        assert closed_by_proxy(s, connect + b"X-Padding: " + b"a" * 400) == b""
+        assert trickle_until_closed(s, connect + b"X-Padding: " + b"a" * 400) == b""
 
 
 def test_a_tunnel_that_never_starts_tls_is_cut(proxy, http_up):
     host = http_up.url("/").split("//", 1)[1].rstrip("/")
     with connection(proxy) as s:
         s.sendall(f"CONNECT {host} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-        answer = closed_by_proxy(s)  # then silence: no ClientHello, no request
+        answer = trickle_until_closed(s)  # then silence: no ClientHello, no request
     assert answer.startswith(b"HTTP/1.1 200")
 
 
@@ -138,7 +90,7 @@ def test_an_idle_keep_alive_connection_is_closed(proxy, http_up):
         assert read_response(s).startswith(b"HTTP/1.1 200")
         s.sendall(f"GET {http_up.url('/idle/2')} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         assert read_response(s).startswith(b"HTTP/1.1 200")  # kept alive, reused
-        assert closed_by_proxy(s) == b""
+        assert trickle_until_closed(s) == b""
     assert metric(proxy, "baomi_connections_timed_out_total", timeout="idle") == before + 1
 
 
@@ -165,7 +117,7 @@ def test_over_the_cap_a_connection_is_refused_and_the_open_ones_keep_working(pro
         wait_for_metric(proxy, "baomi_connections_open", MAX_CONNECTIONS)
         with connection(proxy) as extra:
             extra.sendall(f"GET {http_up.url('/extra')} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            assert closed_by_proxy(extra) == b""  # closed at once, nothing read or answered
+            assert trickle_until_closed(extra) == b""  # closed at once, nothing read or answered
         assert metric(proxy, "baomi_connections_refused_total", reason="limit") == before + 1
         for s in uploads:
             s.sendall(CLEAN)

@@ -22,12 +22,10 @@ import json
 import random
 import select
 import signal
-import socket
 import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,6 +35,15 @@ import websockets.exceptions
 import websockets.sync.client
 import websockets.sync.server
 from harness import BAOMI, REPO, BaomiProcess, free_port
+from rawhttp import (
+    chunked,
+    connection,
+    h2_events_until,
+    h2_through,
+    read_head,
+    read_response,
+    trickle_until_closed,
+)
 
 from proxy.errors import IncidentLogError
 from proxy.record.decisions import DecisionLog
@@ -102,60 +109,6 @@ def no_raw_value_anywhere(px: BaomiProcess, *values: str) -> None:
             assert value not in text, f"raw value in {where}"
 
 
-@contextmanager
-def connection(px: BaomiProcess) -> Iterator[socket.socket]:
-    with socket.create_connection(("127.0.0.1", px.port), timeout=GIVE_UP) as s:
-        yield s
-
-
-def read_until_closed(s: socket.socket, pending: bytes = b"", every: float = TRICKLE_EVERY,
-                      chunk: int = 1) -> bytes:
-    """Send ``pending`` ``chunk`` bytes every ``every`` s until the proxy closes; what it sent."""
-    received, deadline, rest = b"", time.monotonic() + GIVE_UP, memoryview(pending)
-    while time.monotonic() < deadline:
-        readable, _, _ = select.select([s], [], [], every)
-        if readable:
-            try:
-                data = s.recv(65536)
-            except ConnectionResetError:
-                return received
-            if not data:
-                return received
-            received += data
-        elif rest:
-            try:
-                s.sendall(rest[:chunk])
-            except (BrokenPipeError, ConnectionResetError):
-                continue
-            rest = rest[chunk:]
-    raise AssertionError("the proxy kept the connection open")
-
-
-def read_head(s: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        got = s.recv(1)
-        assert got, f"closed before a whole head: {data!r}"
-        data += got
-    return data
-
-
-def read_response(s: socket.socket) -> bytes:
-    head = read_head(s)
-    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                  if line.lower().startswith(b"content-length:"))
-    body = b""
-    while len(body) < length:
-        got = s.recv(65536)
-        assert got, "closed inside the response body"
-        body += got
-    return head + body
-
-
-def chunked(data: bytes) -> bytes:
-    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
-
-
 # -- the body-deadline proxy -------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -184,7 +137,7 @@ def test_expect_100_continue_then_a_trickle_is_cut_and_nothing_goes_upstream(pro
                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
                    "Expect: 100-continue\r\n\r\n").encode())
         assert read_head(s).startswith(b"HTTP/1.1 100")
-        answer = read_until_closed(s, body)
+        answer = trickle_until_closed(s, body)
     assert answer.startswith(b"HTTP/1.1 408 ")
     assert "/r5-expect" not in [r.path for r in http_up.received]
     (record,) = wait_for_records(proxy, "/r5-expect")
@@ -215,7 +168,7 @@ def test_a_chunked_trickle_is_cut_once_with_408_and_nothing_goes_upstream(proxy,
                    ).encode())
         # one chunk per few bytes, a chunk every TRICKLE_EVERY s: never the last chunk
         pieces = b"".join(chunked(payload[i:i + 3]) for i in range(0, len(payload), 3))
-        answer = read_until_closed(s, pieces * 5, chunk=4)
+        answer = trickle_until_closed(s, pieces * 5, chunk=4)
     assert answer.startswith(b"HTTP/1.1 408 ")
     assert answer.count(b"HTTP/1.1") == 1
     assert "/r5-chunked" not in [r.path for r in http_up.received]
@@ -255,7 +208,7 @@ def test_keep_alive_second_request_gets_its_own_deadline(proxy, http_up):
         assert read_response(s).startswith(b"HTTP/1.1 200")
         s.sendall((f"POST {http_up.url('/r5-ka-2')} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                    "Content-Type: application/json\r\nContent-Length: 400\r\n\r\n").encode())
-        answer = read_until_closed(s, b"y" * 400)
+        answer = trickle_until_closed(s, b"y" * 400)
     assert answer.startswith(b"HTTP/1.1 408 ")
     paths = [r.path for r in http_up.received]
     assert "/r5-ka-1" in paths and "/r5-ka-2" not in paths
@@ -270,12 +223,12 @@ def test_the_head_and_idle_deadlines_still_cut_and_are_not_counted_as_body(proxy
     with connection(proxy) as s:
         s.sendall(f"POST {http_up.url('/r5-half-head')} HTTP/1.1\r\nHost: 1".encode())
         started = time.monotonic()
-        read_until_closed(s)
+        trickle_until_closed(s)
         assert time.monotonic() - started >= HEAD_IDLE - 0.5
     with connection(proxy) as s:
         s.sendall(f"GET {http_up.url('/r5-idle')} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         assert read_response(s).startswith(b"HTTP/1.1 200")
-        assert read_until_closed(s) == b""
+        assert trickle_until_closed(s) == b""
     assert proxy.metric("baomi_connections_timed_out_total", timeout="head") == head_before + 1
     assert proxy.metric("baomi_connections_timed_out_total", timeout="idle") == idle_before + 1
     assert counters(proxy)[0] == body_before
@@ -416,7 +369,7 @@ def test_a_cut_requests_url_with_a_phone_is_not_recorded_raw(proxy, http_up):
     with connection(proxy) as s:
         s.sendall((f"POST {http_up.url(path)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                    "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n").encode())
-        assert read_until_closed(s, b"{").startswith(b"HTTP/1.1 408 ")
+        assert trickle_until_closed(s, b"{").startswith(b"HTTP/1.1 408 ")
     deadline = time.monotonic() + GIVE_UP
     while not [r for r in decisions(proxy) if r.get("path", "").startswith("/r5-cut")]:
         assert time.monotonic() < deadline, "no record of the cut request"
@@ -426,36 +379,6 @@ def test_a_cut_requests_url_with_a_phone_is_not_recorded_raw(proxy, http_up):
 
 
 # -- HTTP/2: the late stream is recorded and counted once ----------------------------------------
-
-@contextmanager
-def h2_through(px: BaomiProcess, authority: str):
-    import h2.config
-    import h2.connection
-
-    with connection(px) as raw:
-        raw.sendall(f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n".encode())
-        assert read_head(raw).startswith(b"HTTP/1.1 200")
-        context = ssl.create_default_context(cafile=px.ca_pem)
-        context.set_alpn_protocols(["h2"])
-        with context.wrap_socket(raw, server_hostname=authority.rsplit(":", 1)[0]) as tls:
-            assert tls.selected_alpn_protocol() == "h2"
-            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-            conn.initiate_connection()
-            tls.sendall(conn.data_to_send())
-            yield tls, conn
-
-
-def h2_until(tls, conn, done) -> list:
-    seen: list = []
-    tls.settimeout(GIVE_UP)
-    while not done(seen):
-        data = tls.recv(65536)
-        assert data, f"closed; events so far: {seen}"
-        seen += conn.receive_data(data)
-        if out := conn.data_to_send():
-            tls.sendall(out)
-    return seen
-
 
 def test_http2_two_late_streams_are_each_recorded_and_counted_once(proxy, https_up):
     import h2.events
@@ -470,7 +393,7 @@ def test_http2_two_late_streams_are_each_recorded_and_counted_once(proxy, https_
                                     ("content-length", "100")])
             conn.send_data(sid, b'{"phone": "' + MOBILE.encode())
         tls.sendall(conn.data_to_send())
-        events = h2_until(tls, conn, lambda seen: {e.stream_id for e in seen if isinstance(
+        events = h2_events_until(tls, conn, lambda seen: {e.stream_id for e in seen if isinstance(
             e, h2.events.StreamReset)} == {1, 3})
         statuses = {e.stream_id: dict(e.headers)[b":status"] for e in events
                     if isinstance(e, h2.events.ResponseReceived)}
@@ -507,7 +430,7 @@ def test_a_chunked_streamed_body_cut_late_never_reaches_the_upstream_whole(strea
             "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
     with connection(streaming_proxy) as s:
         s.sendall(head.encode() + chunked(b"z" * (STREAM_OVER + 100)))
-        answer = read_until_closed(s, chunked(b"z" * 50) * 40, chunk=8)
+        answer = trickle_until_closed(s, chunked(b"z" * 50) * 40, chunk=8)
     assert answer.startswith(b"HTTP/1.1 408 ")
     assert "/r5-stream-chunked" not in [r.path for r in http_up.received]
     assert len(wait_for_records(streaming_proxy, "/r5-stream-chunked")) >= 1
