@@ -17,13 +17,19 @@ import shutil
 import subprocess
 import threading
 import zlib
+from collections.abc import Iterator
 from concurrent import futures
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import yaml
 from harness import REPO, Received, UpstreamCA
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
 
 # -- baomi's decision log -------------------------------------------------------------------------
 
@@ -200,6 +206,38 @@ def trust_in_nss(home: Path, ca_pem: str) -> None:
                    capture_output=True)
     subprocess.run(["certutil", "-d", f"sql:{db}", "-A", "-n", "baomi test CA", "-t", "C,,",
                     "-i", ca_pem], check=True, capture_output=True)
+
+
+@contextmanager
+def proxied_chromium(home: Path, proxy_url: str, ca_pem: str, wait: float,
+                     window: str = "1200,900") -> Iterator:
+    """Headless Chromium (Debian's, with its chromedriver) that sends everything through the
+    proxy at ``proxy_url`` (loopback too) and trusts ``ca_pem``; nothing is downloaded: the
+    driver path is explicit and Selenium Manager stays offline."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    trust_in_nss(home, ca_pem)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                 "--lang=en-US", f"--window-size={window}", f"--user-data-dir={home / 'profile'}",
+                 f"--proxy-server={proxy_url}", "--proxy-bypass-list=<-loopback>"):
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
+    env = {**os.environ, "HOME": str(home), "SE_OFFLINE": "1"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SE_OFFLINE", "1")
+        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER, env=env),
+                                  options=options)
+    driver.set_page_load_timeout(wait)
+    driver.set_script_timeout(wait)
+    try:
+        yield driver
+    finally:
+        driver.quit()
 
 
 def guarded_policy(out: Path, hosts: list[str]) -> Path:

@@ -13,7 +13,6 @@ so the guard of test_e2e_clients_browser applies: nothing may leave but to 127.0
 
 from __future__ import annotations
 
-import os
 import re
 import ssl
 import time
@@ -21,12 +20,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from apps import PageServer, decisions, guarded_policy, trust_in_nss
+from apps import PageServer, decisions, guarded_policy, proxied_chromium
 from console_support import ConsoleServer, add_users, browser_login
 from harness import REPO, BaomiProcess, UpstreamCA
 from incidents_cli import keyed_dir
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -35,8 +32,6 @@ from proxy.record.approvals import ApprovalStore
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 ARTIFACTS = REPO / "tests" / "artifacts"
 RESIDENT_ID = "11010519491231002X"
 WAIT = 30
@@ -83,27 +78,8 @@ def proxy(data_dir, ca, console):
 def browser(tmp_path_factory, proxy):
     ARTIFACTS.mkdir(exist_ok=True)
     home = tmp_path_factory.mktemp("apps-browser")
-    trust_in_nss(home, proxy.ca_pem)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                 "--lang=en-US", "--window-size=1200,900", f"--user-data-dir={home / 'profile'}",
-                 f"--proxy-server={proxy.url}", "--proxy-bypass-list=<-loopback>"):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
-    env = {**os.environ, "HOME": str(home), "SE_OFFLINE": "1"}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SE_OFFLINE", "1")
-        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER, env=env),
-                                  options=options)
-    driver.set_page_load_timeout(WAIT)
-    driver.set_script_timeout(WAIT)
-    try:
+    with proxied_chromium(home, proxy.url, proxy.ca_pem, WAIT, window="1200,900") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def shot(driver, name: str) -> None:

@@ -12,7 +12,6 @@ baomi let nothing through to any other host.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -25,19 +24,15 @@ from apps import (
     guarded_policy,
     last_block,
     png_bytes,
-    trust_in_nss,
+    proxied_chromium,
 )
 from harness import REPO, BaomiProcess, UpstreamCA
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 ARTIFACTS = REPO / "tests" / "artifacts"
 TEST_HOST = "127.0.0.1"
 RESIDENT_ID = "11010519491231002X"
@@ -105,29 +100,8 @@ def proxy(tmp_path_factory, ca):
 def browser(tmp_path_factory, proxy):
     ARTIFACTS.mkdir(exist_ok=True)
     home = tmp_path_factory.mktemp("browser-home")
-    trust_in_nss(home, proxy.ca_pem)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                 "--lang=en-US", "--window-size=1000,800",
-                 f"--user-data-dir={home / 'profile'}",
-                 f"--proxy-server={proxy.url}", "--proxy-bypass-list=<-loopback>"):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en"})
-    # Nothing may download a browser or driver: explicit driver path, Selenium Manager offline.
-    env = {**os.environ, "HOME": str(home), "SE_OFFLINE": "1"}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SE_OFFLINE", "1")
-        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER, env=env),
-                                  options=options)
-    driver.set_page_load_timeout(WAIT)
-    driver.set_script_timeout(WAIT)
-    try:
+    with proxied_chromium(home, proxy.url, proxy.ca_pem, WAIT, window="1000,800") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def submit(driver) -> None:
