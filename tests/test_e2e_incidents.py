@@ -10,7 +10,6 @@ that needs a record instead of letting it through unrecorded.
 from __future__ import annotations
 
 import base64
-import errno
 import json
 import os
 import random
@@ -22,13 +21,13 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 from urllib.parse import quote, unquote_to_bytes
 
 import httpx
 import pytest
+from fulldisk import fill, tmpfs
 from harness import BAOMI, REPO, BaomiProcess, Upstream, free_port
 
 pytestmark = pytest.mark.e2e
@@ -437,35 +436,6 @@ def test_kill_9_under_load_loses_no_acknowledged_incident(tmp_path, upstream_ca,
 
 # -- 4. disk full ------------------------------------------------------------------------------------
 
-@contextmanager
-def tmpfs(at: Path, size: str):
-    at.mkdir(parents=True, exist_ok=True)
-    out = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(at)],
-                         capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {out.stderr.strip()}")
-    try:
-        yield at
-    finally:
-        unmount(at)
-
-
-def fill(directory: Path) -> Path:
-    """Write a filler file until the file system says ENOSPC, down to the last byte."""
-    filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for chunk in (1 << 16, 1 << 12, 1 << 8, 1):
-            while True:
-                try:
-                    os.write(fd, bytes(chunk))
-                except OSError as e:
-                    assert e.errno == errno.ENOSPC
-                    break
-    finally:
-        os.close(fd)
-    return filler
-
 
 def masked_request(c: httpx.Client, up: Upstream) -> httpx.Response:
     """A request that goes upstream only once its incident is recorded (mask)."""
@@ -506,7 +476,7 @@ def test_disk_full_blocks_then_recovers(full_disk_proxy, https_up):
         assert masked_request(c, https_up).status_code == 200
         assert ready(px).status_code == 200
         before = incident_log_failures(px)
-        filler = fill(mount_at)
+        filler = fill(mount_at / "filler")
 
         r = until_refused(c, https_up)
         assert r.status_code == 503
@@ -542,7 +512,7 @@ def test_readiness_follows_the_incident_log_not_the_traffic_mix(full_disk_proxy,
     px, mount_at = full_disk_proxy
     clean = {"json": {"sku": "AB-1"}}
     with client_for(px) as c:
-        filler = fill(mount_at)
+        filler = fill(mount_at / "filler")
         assert until_refused(c, https_up).status_code == 503
         assert c.post(https_up.url("/clean"), **clean).status_code == 200
         assert ready(px).status_code == 503  # still cannot record: no flapping back to ready
@@ -581,10 +551,3 @@ print(json.dumps(results))
         log.write(json.dumps({"next": "record"}) + "\n")
     lines = (tmp_path / "decisions.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines][-1] == {"next": "record"}
-
-
-def unmount(at) -> None:
-    """Never leave a mount behind; a busy one (an fd still open) is detached, and that fails."""
-    if subprocess.run(["umount", str(at)], capture_output=True, check=False).returncode != 0:
-        subprocess.run(["umount", "-l", str(at)], check=True)
-        raise AssertionError(f"{at} was still busy at teardown (a file left open)")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
-import subprocess
 import threading
 from pathlib import Path
 
 import pytest
+from fulldisk import fill, tmpfs
 from incidents_cli import keyed_dir, record, run
 
 from proxy.errors import IncidentLogError
@@ -244,20 +243,8 @@ def test_threads_and_a_second_writer_interleave_into_one_chain(tmp_path):
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path):
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount tmpfs: {done.stderr.decode().strip()}")
-    yield mnt
-    if subprocess.run(["umount", str(mnt)], check=False).returncode != 0:
-        subprocess.run(["umount", "-l", str(mnt)], check=True)  # still busy: detach lazily
+    with tmpfs(tmp_path / "tiny", "64k") as mnt:
+        yield mnt
 
 
 def test_disk_full_raises_and_leaves_a_readable_log(tiny_disk, tmp_path):
@@ -280,17 +267,6 @@ def test_disk_full_raises_and_leaves_a_readable_log(tiny_disk, tmp_path):
         store.close()
     report = verify(data_dir, load_private_keys([key]))
     assert report.ok, report.problems
-
-
-def fill(path: Path) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while os.write(fd, b"x" * 512):
-            pass
-    except OSError as e:
-        assert e.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
 
 
 def test_unwritable_incident_dir_raises_incident_log_error(tmp_path):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 
 import pytest
+from fulldisk import tmpfs
 from incidents_cli import keyed_dir, record
 
 from proxy.errors import IncidentLogError
@@ -39,14 +39,8 @@ def test_probe_after_an_unrecoverable_failure_is_false(tmp_path):
 
 @pytest.fixture
 def small_tmpfs(tmp_path):
-    at = tmp_path / "var" / "incidents"
-    at.mkdir(parents=True)
-    out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(at)],
-                         capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {out.stderr.strip()}")
-    yield at
-    unmount(at)
+    with tmpfs(tmp_path / "var" / "incidents", "256k") as at:
+        yield at
 
 
 def test_probe_follows_free_space(tmp_path, small_tmpfs):
@@ -74,10 +68,3 @@ def fill_then_free(store: IncidentStore, filler) -> None:
     filler.unlink()
     assert store.probe() is True
     store.write(record())
-
-
-def unmount(at) -> None:
-    """Never leave a mount behind; a busy one (an fd still open) is detached, and that fails."""
-    if subprocess.run(["umount", str(at)], capture_output=True, check=False).returncode != 0:
-        subprocess.run(["umount", "-l", str(at)], check=True)
-        raise AssertionError(f"{at} was still busy at teardown (a file left open)")

@@ -26,7 +26,6 @@ import ssl
 import subprocess
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -34,6 +33,7 @@ import pytest
 import websockets.exceptions
 import websockets.sync.client
 import websockets.sync.server
+from fulldisk import fill, tmpfs
 from harness import BAOMI, REPO, BaomiProcess, free_port
 from rawhttp import (
     chunked,
@@ -475,41 +475,6 @@ def test_a_websocket_message_with_a_phone_is_blocked_and_recorded_once(proxy, ws
 
 # -- full disk: a streamed (oversize-allowed) body needs its record first -----------------------
 
-@contextmanager
-def tmpfs(at: Path, size: str):
-    at.mkdir(parents=True, exist_ok=True)
-    out = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
-                          str(at)], capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {out.stderr.strip()}")
-    try:
-        yield at
-    finally:
-        if subprocess.run(["umount", str(at)], capture_output=True,
-                          check=False).returncode != 0:
-            subprocess.run(["umount", "-l", str(at)], check=True)
-            raise AssertionError(f"{at} was still busy at teardown")
-
-
-def fill(directory: Path) -> Path:
-    """A filler file up to ENOSPC, down to the last byte."""
-    import errno
-    import os
-
-    filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for size in (1 << 16, 1 << 12, 1 << 8, 1):
-            while True:
-                try:
-                    os.write(fd, bytes(size))
-                except OSError as e:
-                    assert e.errno == errno.ENOSPC
-                    break
-    finally:
-        os.close(fd)
-    return filler
-
 
 def test_full_disk_a_streamed_oversize_body_is_refused_not_passed_unrecorded(tmp_path,
                                                                              http_up):
@@ -525,7 +490,7 @@ def test_full_disk_a_streamed_oversize_body_is_refused_not_passed_unrecorded(tmp
         with connection(px) as s:  # a first one is recorded and passes
             s.sendall(head.encode() + body)
             assert read_response(s).startswith(b"HTTP/1.1 200")
-        filler = fill(data)
+        filler = fill(data / "filler")
         try:
             for _ in range(200):
                 n = len([r for r in http_up.received if r.path == "/r5-full"])
