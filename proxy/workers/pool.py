@@ -152,7 +152,7 @@ class _Worker:
         Raises DetectionTimeout (the worker is killed: a thread or a hung recognizer cannot
         be interrupted any other way) or _WorkerLost, or re-raises the worker's error.
         """
-        if not self.alive:
+        if not self.usable:  # _take asked the process a moment ago
             self.kill()
             raise _WorkerLost("detector worker died (not running)")
         if self.channel is None:
@@ -180,7 +180,14 @@ class _Worker:
         # A SIGKILLed process stays "alive" until the kernel has torn it down and it is
         # reaped; ``killed`` makes our own kill final at once (the bug: a killed worker went
         # back into the pool and the next request failed on its closed pipe).
-        return not self.killed and not self.conn.closed and self.process.is_alive()
+        return self.usable and self.process.is_alive()
+
+    @property
+    def usable(self) -> bool:
+        """Not killed by us, its pipe open: enough for ``call`` and ``_release``. Whether the
+        process runs costs two system calls (``is_alive``: getpid, waitpid, which hands the GIL
+        to the record writer); it is asked once per call, when the worker is taken."""
+        return not self.killed and not self.conn.closed
 
     def kill(self) -> None:
         """SIGKILL; the zombie is reaped by multiprocessing later (no blocking join here:
@@ -321,7 +328,7 @@ class InspectionPool:
         self._inflight -= 1
         if not call.cancelled():
             call.exception()  # retrieved: a caller that went away must not leave it unhandled
-        if worker.alive:
+        if worker.usable:  # one that died since its answer is found by the next _take
             self._idle.put_nowait(worker)
         else:  # killed on timeout or died: keep the pool at full size
             self._replace(worker)
