@@ -76,7 +76,7 @@ COMPONENT = re.compile(
 # ...路166号党校门卫室。 / ...1257号温州奥洋科技有限公司， (nouns only: not 拜访客户, 明天发货).
 TRAILING_NAME = re.compile(f"[{CJK}][{CJK}A-Za-z0-9]{{1,11}}(?=[，。；,;！!？?（( \\n]|$)")
 # The same, running on into the clause (…号浙味食品的快递三天没到): cut by ``noun_head``.
-TRAILING_RUN = re.compile(f"[{CJK}][{CJK}A-Za-z0-9]{{1,15}}")
+TRAILING_RUN = re.compile(f"[{CJK}][{CJK}A-Za-z0-9]{{1,19}}")
 # What an organisation's or a building's name ends with: a run after the house number that
 # ends the clause with one of these is that name, whatever jieba makes of its words.
 ORGANISATION_END = re.compile(
@@ -212,8 +212,8 @@ def estate_zone(text: str, admin: re.Match[str], lo: int) -> bool:
 
 def trailing_name_end(text: str, end: int, limit: int) -> int:
     """``end`` moved past a trailing building or organisation name after a number, a
-    village or an estate (吕岙村安河电器, 高湾小区极易武道馆): its nouns, up to the end of
-    the clause or up to the clause's next word (…762号浙味食品|的快递, …904号沪升电器|拜访).
+    village or an estate (吕岙村安河电器, 高湾小区极易武道馆): its words up to the clause's
+    first word (…762号浙味食品|的快递, …904号沪升电器|拜访, …1553和通家纺|（…）).
 
     >>> text = "寄到温岭市滨海镇新农村762号浙味食品的快递没到"
     >>> text[2 : trailing_name_end(text, text.index("号") + 1, len(text))]
@@ -221,42 +221,89 @@ def trailing_name_end(text: str, end: int, limit: int) -> int:
     """
     if end == 0 or not (text[end - 1].isdigit() or text[end - 1] in "号室栋幢座层楼村组苑园乡镇"):
         return end
-    name = TRAILING_NAME.match(text, end, limit)
-    if name is not None and not FIELD_CUES.match(name.group(0)):
-        words = jieba.posseg.lcut(name.group(0), HMM=True)
-        if all(w.flag in NOUN_TAGS for w in words):
-            return name.end()
     run = TRAILING_RUN.match(text, end, limit)
     if run is None or FIELD_CUES.match(run.group(0)):
         return end
-    if (
-        ORGANISATION_END.search(run.group(0))
-        and run.end() < limit
-        and not TRAILING_RUN.match(text, run.end(), limit)
-        and no_clause_in(run.group(0))
-    ):
-        return run.end()  # …957号宁波远成设备制造有限公司， (远成 reads as a verb)
-    return end + len(noun_head(run.group(0)))
+    closes = run.end() >= limit or CLAUSE_END.match(text, run.end()) is not None
+    return end + len(name_before_clause(run.group(0), closes))
 
 
-def no_clause_in(run: str) -> bool:
-    """No pronoun, particle or preposition among jieba's words (…号我们公司, …号旁边的医院)."""
+# What ends a clause right after a name: punctuation, a space, a line's end.
+CLAUSE_END = re.compile(r"[，。；,;！!？?（(）)\s、：:]")
+# Pronouns a shop's name is never cut at (…号我们公司, …号这家店); 偌轩服饰 is a name.
+PRONOUNS = frozenset("我你他她它这那哪")
+
+
+def name_before_clause(run: str, closes: bool) -> str:
+    """The name a run after a house number starts with: its words before the first word
+    of a clause (a particle, a pronoun, a preposition, a time or direction word, a verb of
+    two characters that is not the name's head), and not a person alone (张伟|收).
+
+    >>> name_before_clause("沪升电器拜访客户", False), name_before_clause("安能快递", True)
+    ('沪升电器', '安能快递')
+    >>> name_before_clause("旁边有个超市", True), name_before_clause("张伟收", True)
+    ('', '')
+    """
     words = jieba.posseg.lcut(run, HMM=True)
-    return not any(w.flag.startswith(("r", "u", "p")) or w.flag in ("f", "t", "d") for w in words)
-
-
-def noun_head(run: str) -> str:
-    """The nouns a run starts with when a word of a clause follows them (沪升电器|拜访客户),
-    with a common noun among them: a person's name alone is no organisation (张伟|收)."""
-    words = jieba.posseg.lcut(run, HMM=True)
+    if organisation := organisation_name(words, closes):
+        return organisation
     head = 0
-    while head < len(words) and words[head].flag in NOUN_TAGS:
+    while head < len(words) and not starts_clause(words, head, closes):
         head += 1
-    if head == 0 or head == len(words) or not is_clause_word(words[head].word, words[head].flag):
+    names = words[:head]
+    if head == len(words) and not closes:
+        return ""  # the run was cut off by its length: no end seen
+    if not names or all(
+        w.flag.startswith("nr") or (len(w.word) == 1 and w.flag == "v") for w in names
+    ):
+        return ""  # 张伟|收: a person, not an organisation
+    return "".join(w.word for w in names)
+
+
+def organisation_name(words: list, closes: bool) -> str:
+    """The words before the first particle, pronoun, preposition, time or direction word
+    when they end like an organisation's name, whatever verbs jieba reads in it
+    (宁波远成设备制造有限公司, 杭州联合银行, 中国银行温岭支行|的快递); not after a verb of
+    one character (…号去公司).
+
+    >>> organisation_name(jieba.posseg.lcut("圆通速递中转站"), True)
+    '圆通速递中转站'
+    """
+    head = 0
+    while head < len(words) and not starts_clause(words, head, closes, verbs=False):
+        head += 1
+    if head == 0 or (head == len(words) and not closes):
         return ""
-    if all(w.flag.startswith("nr") for w in words[:head]):
+    if words[0].flag.startswith("v") and len(words[0].word) == 1:
         return ""
-    return "".join(w.word for w in words[:head])
+    name = "".join(w.word for w in words[:head])
+    return name if ORGANISATION_END.search(name) else ""
+
+
+def starts_clause(words: list, at: int, closes: bool, verbs: bool = True) -> bool:
+    """``words[at]`` is a clause's word, not part of a name after a house number."""
+    word, tag = words[at].word, words[at].flag
+    last = at == len(words) - 1
+    if tag in ("uj", "ul", "uz", "ug", "uv") or word in PRONOUNS:
+        return True  # 的, 了, 着, 地; 我, 这
+    if tag.startswith("r") and len(word) >= 2:
+        return True  # 我们, 这家, 有个, 每天
+    if tag in ("p", "t", "tg", "f") and (len(word) >= 2 or at == 0):
+        return True  # 离, 在; 明天, 周六; 旁边, 以后, 附近
+    if tag in ("c", "d") and (len(word) >= 2 or at == 0):
+        return True  # 然后, 但是; 马上; 和|我们
+    if not verbs or not tag.startswith("v") or tag == "vn":
+        return False
+    after = words[at + 1] if not last else None
+    if len(word) >= 2:  # 拜访, 上班; not a shop's head: 安能快递|, 顺达快递|的, 顺达快递|拜访
+        if at == 0:
+            return True
+        if after is None:
+            return not closes
+        return not (starts_clause(words, at + 1, closes, verbs=False) or after.flag.startswith("v"))
+    if at == 0:  # 去|公司, 离|地铁站; jieba reads a shop's first character as a verb: 安|能快递
+        return after is None or not after.flag.startswith("v")
+    return last and closes and words[at - 1].flag.startswith("nr")  # 张伟|收
 
 
 def names_a_building(text: str, component: re.Match[str]) -> bool:
@@ -297,6 +344,13 @@ def is_name_run(component: str) -> bool:
     if FIELD_CUES.match(lead.group(0)):
         return False  # …1201室|电话138…; 阿旺手机专卖店 is a shop
     words = jieba.posseg.lcut(lead.group(0), HMM=True)
+    if (
+        len(words) > 1
+        and words[0].flag == "v"
+        and len(words[0].word) == 1
+        and starts_clause(words, 0, False)
+    ):
+        return False  # …90号|去公司: a verb of one character opens a clause
     return not any(is_clause_word(w.word, w.flag) for w in words)
 
 
@@ -452,7 +506,9 @@ def named_place_on_road(text: str, at: int, hi: int) -> re.Match[str] | None:
 
 
 # The end of a cue before an address: 地址, 地址为, 是, 到, 反馈 (CUES), or a STOP character.
-CUE_END = re.compile(r"(?:地址|住址|反馈|[是在于到往至址寄送住为去])(?=[^是在于到往至址寄送住为去]*$)")
+CUE_END = re.compile(
+    r"(?:地址|住址|反馈|[是在于到往至址寄送住为去])(?=[^是在于到往至址寄送住为去]*$)"
+)
 PLACE_NOUN_TAGS = frozenset(("n", "ns", "nt", "nz", "nr", "nrt", "j", "vn", "l"))
 
 

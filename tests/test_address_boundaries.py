@@ -1,0 +1,71 @@
+"""Chinese postal addresses with exact boundaries (issue 13 §3), one table per class of
+error fixed in detectors/recognizers/address.py, each address alone and inside a sentence
+with a clause after it that must not be swallowed; then hard negatives.
+
+The addresses are written here (made-up places and shops of the shapes the address
+corpus holds), not copied from any corpus. Runs through the shared Detector
+(normalisation, prefilter, context) like tests/test_precision.py.
+"""
+
+import pytest
+from detection_support import detect
+
+THRESHOLD = 0.5  # the policies' default min_score
+
+# (before, after): a cue before the address and the clause after it.
+FRAMES = [
+    ("", ""),
+    ("请寄到", "，谢谢"),
+    ("收货地址：", " 工作日送货"),
+    ("客户反馈", "的快递还没到"),
+    ("明天去", "拜访客户"),
+    ("地址为", "（下午有人）"),
+]
+
+
+def addresses(text: str) -> list[str]:
+    return [
+        text[f.start : f.end]
+        for f in detect(text)
+        if f.entity == "ADDRESS" and f.score >= THRESHOLD
+    ]
+
+
+def framed(table: list[str]) -> list[tuple[str, str]]:
+    return [(before + a + after, a) for a in table for before, after in FRAMES]
+
+
+# A shop's or organisation's name after the house number is the address's, whatever verbs
+# jieba reads in it (印染, 快递, 联合), up to the clause's first word.
+SHOP_AFTER_NUMBER = [
+    "浙江省台州市路桥区银安街88号顺达快递",
+    "温州市龙湾区永中街道永强大道1200号美华家纺",
+    "宁波市北仑区新碶街道明州路57号东升印染有限公司",
+    "湖州市德清县武康镇英溪北路66号德清农商银行",
+    "杭州市拱墅区莫干山路1001号宏远汽车服务有限公司",
+    "金华市婺城区八一北街320号金华邮政中转站",
+    "嘉兴市南湖区中环南路1666号丽景家纺",
+]
+
+
+@pytest.mark.parametrize(("text", "value"), framed(SHOP_AFTER_NUMBER))
+def test_shop_after_the_number(text, value):
+    assert addresses(text) == [value]
+
+
+# After the number: a clause, a person or a field, never the address's.
+CLAUSE_AFTER_NUMBER = [
+    ("寄到杭州市西湖区文三路90号马上发货", "杭州市西湖区文三路90号"),
+    ("寄到杭州市西湖区文三路90号去公司找我", "杭州市西湖区文三路90号"),
+    ("寄到杭州市西湖区文三路90号我们公司", "杭州市西湖区文三路90号"),
+    ("寄到杭州市西湖区文三路90号李明收", "杭州市西湖区文三路90号"),
+    ("寄到杭州市西湖区文三路90号附近的超市", "杭州市西湖区文三路90号"),
+    ("寄到杭州市西湖区文三路90号周六上午有人", "杭州市西湖区文三路90号"),
+    ("寄到杭州市西湖区文三路90号收件人李明", "杭州市西湖区文三路90号"),
+    ("寄到杭州市西湖区文三路90号离地铁站很近", "杭州市西湖区文三路90号"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), CLAUSE_AFTER_NUMBER)
+def test_clause_after_the_number_is_not_swallowed(text, value):
+    assert addresses(text) == [value]
