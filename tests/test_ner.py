@@ -499,3 +499,63 @@ def test_training_swaps_in_names_of_the_train_part_only():
     assert train._add(found, "", tokenizer, plain, DocBin())["swapped"] == 0
     texts = [doc.text for doc in plain.get_docs(tokenizer.vocab)]
     assert texts[0::2] == texts[1::2] == [text for i, (text, _) in enumerate(found) if not train._held(i)]
+
+
+def test_more_data_never_trains_on_a_tuning_sentence(monkeypatch):
+    """`train.py --more-data` reads MultiCoNER II Chinese train, which tune.py samples for
+    `multiconer_tune`: the sample (and a repeat of one of its sentences with other
+    punctuation) is never trained on nor swapped in as a name; WikiGold (`wikigold_tune`,
+    whole) is not read at all; the rest of MultiCoNER is trained on but the held-out 1/20.
+    With MultiCoNER among the shipped sources, the sample stays whole in the tuning set."""
+    import spacy
+
+    from bench.quality import seen, tune
+    from detectors.training import corpora, holdout, train
+
+    limit = holdout.SAMPLE[2]
+    multiconer = [(f"{chr(0x4E00 + i)}{chr(0x5000 + i)}说了第{i}件事", [(0, 2, "PERSON")])
+                  for i in range(limit + 300)]
+    tuned_keys = holdout.excluded(corpora.MULTICONER_ZH, [text for text, _ in multiconer])
+    sampled = next(text for text, _ in multiconer if holdout.key(text) in tuned_keys)
+    other = next(text for text, _ in multiconer if holdout.key(text) not in tuned_keys)
+    multiconer += [(sampled.replace("说了", "，说了！"), [(0, 2, "PERSON")]),
+                   (other.replace("说了", "，说了！"), [(0, 2, "PERSON")])]
+    data = {corpora.MULTICONER_ZH.path: multiconer,
+            corpora.WEIBO.path: [("王小明说", [(0, 3, "PERSON")])] * 3,
+            corpora.WIKIGOLD.path: [(f"Ann Lee{i} met Bob.", [(0, 7, "PERSON")]) for i in range(30)]}
+    monkeypatch.setattr(corpora, "sentences", lambda source, root: iter(data.get(source.path, [])))
+    monkeypatch.setattr(corpora, "gum_sentences", lambda source, root: iter(()))
+    monkeypatch.setattr(tune, "evaluation_keys", lambda root: frozenset())
+    root = Path("/nowhere")
+    tuning = tune.tune_texts(root, sources=("multiconer_tune", "wikigold_tune"))
+    assert [sum(t.source == name for t in tuning) for name in ("multiconer_tune", "wikigold_tune")] == [limit, 30]
+    assert {holdout.key(t.text) for t in tuning if t.source == "multiconer_tune"} == tuned_keys
+
+    trained, _held, counts = train.doc_bins(root, (*corpora.SOURCES, *corpora.MORE), swap=True)
+    docs = list(trained.get_docs(spacy.blank("xx").vocab))
+    trained_keys = {holdout.key(doc.text) for doc in docs}
+    assert trained_keys.isdisjoint(holdout.key(t.text) for t in tuning)
+    assert holdout.key(sampled) not in trained_keys and holdout.key(other) in trained_keys
+    tuning_names = {t.text[a:b] for t in tuning for _, a, b in t.spans}
+    assert tuning_names.isdisjoint(ent.text for doc in docs for ent in doc.ents)
+    expected = {holdout.key(text) for i, (text, _) in enumerate(multiconer)
+                if not train._held(i) and holdout.key(text) not in tuned_keys}
+    assert len(expected) > 250  # the 300 not sampled (and a repeat), less the held-out 1/20
+    assert expected <= trained_keys and "王小明说" in trained_keys
+    assert counts[train.source_key(corpora.MULTICONER_ZH)]["tuning"] > limit * 0.9
+    assert corpora.WIKIGOLD not in corpora.MORE
+
+    monkeypatch.setattr(corpora, "SOURCES", (*corpora.SOURCES, *corpora.MORE))  # if shipped
+    assert seen.training_keys(root, held_out_too=False) == expected | {"王小明说"}
+    again = tune.tune_texts(root, sources=("multiconer_tune",))
+    assert [t.id for t in again] == [t.id for t in tuning if t.source == "multiconer_tune"]
+
+
+def test_tune_draws_the_sample_the_recipe_keeps_out():
+    from bench.quality import tune
+    from detectors.training import holdout
+
+    sample = tune.SAMPLES[holdout.SAMPLE[0]]
+    corpus = holdout.SAMPLE[1]
+    assert (sample.repo, sample.commit, sample.path, sample.limit) == (
+        corpus.repo, corpus.commit, corpus.path, holdout.SAMPLE[2])

@@ -144,10 +144,11 @@ def run(engine: str, analyze: Analyze, segment_lists: Sequence[Sequence[Segment]
     return Run(engine, predictions, unmapped, seconds, size)
 
 
-def baomi_analyzer(threshold: float) -> Analyze:
+def baomi_analyzer(threshold: float, model: str | None = None) -> Analyze:
+    """``model``: a spaCy pipeline directory instead of the shipped NER model (a retrain)."""
     from detectors.engine import Detector, DetectorConfig
 
-    detector = Detector(DetectorConfig())
+    detector = Detector(DetectorConfig(nlp_model=model))
 
     def analyze(segments: Sequence[Segment]) -> tuple[list[Span], int]:
         found = [f for f in detector.analyze(segments) if f.score >= threshold]
@@ -401,6 +402,10 @@ def main() -> None:
         "--data", type=Path, action="append", default=[],
         help="with --real: another data folder (vendor.py --out), e.g. a bigger local copy",
     )  # fmt: skip
+    parser.add_argument(
+        "--model", default=None,
+        help="with --real: baomi with this NER model directory instead of the shipped one",
+    )
     args = parser.parse_args()
     if args.real:
         if args.errors:
@@ -431,7 +436,7 @@ def main_real(args: argparse.Namespace) -> None:
     engines = args.engines.split(",")
     with tempfile.TemporaryDirectory() as model_dir:
         analyzers = {
-            e: baomi_analyzer(args.threshold) if e == "baomi" else presidio_analyzer(args.threshold, model_dir)
+            e: baomi_analyzer(args.threshold, args.model) if e == "baomi" else presidio_analyzer(args.threshold, model_dir)
             for e in engines
         }  # fmt: skip
         sources = [s for s in args.sources.split(",") if s]

@@ -38,19 +38,22 @@ def keys(texts: Iterable[str]) -> frozenset[str]:
     return frozenset(k for k in map(key, texts) if k)
 
 
-def recipe_sentences(root: Path) -> Iterator[list[tuple[str, list[corpora.Span]]]]:
-    """Each TRAIN split the shipped model reads, as the recipe reads it (one list each)."""
-    for source in corpora.SOURCES:
-        yield list(corpora.sentences(source, root))
-    yield list(corpora.gum_sentences(corpora.GUM, root))
+def recipe_sentences(
+    root: Path,
+) -> Iterator[tuple[list[tuple[str, list[corpora.Span]]], frozenset[str]]]:
+    """Each TRAIN split the shipped model reads, as the recipe reads it (one list each),
+    with the keys of its tuning sentences the recipe does not train on (``train.recipe_read``)."""
+    for source in (*corpora.SOURCES, corpora.GUM):
+        yield train.recipe_read(source, root)
 
 
 def training_keys(root: Path, held_out_too: bool = True) -> frozenset[str]:
     """Keys of every sentence of the model's TRAIN splits; ``held_out_too=False``: only of
-    the part it trains on (not the 1/``HOLD_OUT`` that ``train._add`` keeps out)."""
+    the part it trains on (not the 1/``HOLD_OUT`` that ``train._add`` keeps out, nor the
+    tuning sample ``holdout.excluded`` keeps out: ``train.trained``)."""
     return keys(
         text
-        for found in recipe_sentences(root)
+        for found, skip in recipe_sentences(root)
         for index, (text, _) in enumerate(found)
-        if held_out_too or not train._held(index)
+        if held_out_too or train.trained(index, text, skip)
     )

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from pathlib import Path
 from bench.quality import seen, vendor
 from bench.quality.real import Text
 from bench.quality.textreaders import read_gum, spans_of
-from detectors.training import corpora, train
+from detectors.training import corpora, holdout, train
 
 ADDRESS = vendor.Source(
     "addr_tune", "leodotnet/neural-chinese-address-parsing",
@@ -226,14 +225,10 @@ def address_texts(root: Path, excluded: frozenset[str] = frozenset()) -> list[Te
 def sample_texts(sample: Sample, root: Path, excluded: frozenset[str] = frozenset()) -> list[Text]:
     """A seeded sample (``random.Random(name)``) of the corpus, less sentences in ``excluded``
     (a gap in the ids: the sample and the other ids stay as they were). A sentence the
-    corpus repeats is drawn once (MultiCoNER repeats 567 of its 9,759)."""
-    items, drawn = [], set()
-    for text, spans in sample.read(root):
-        if (key := seen.key(text)) and key not in drawn:
-            drawn.add(key)
-            items.append((text, spans))
-    limit = sample.limit
-    keep = sorted(random.Random(sample.name).sample(range(len(items)), limit)) if 0 < limit < len(items) else range(len(items))  # fmt: skip
+    corpus repeats is drawn once (MultiCoNER repeats 567 of its 9,759). The draw is the
+    training recipe's (``holdout.draw``): ``train.py --more-data`` never trains on it."""
+    items = sample.read(root)
+    keep = holdout.draw([text for text, _ in items], sample.name, sample.limit)
     texts = []
     for n, i in enumerate(keep):
         text, spans = items[i]

@@ -29,7 +29,8 @@ from spacy.tokens import DocBin, Span
 
 from detectors import ner_tokens
 from detectors.nlp import MANIFEST
-from detectors.training.corpora import DEFAULT_ROOT, GUM, MORE, SOURCES, gum_sentences, sentences
+from detectors.training import corpora, holdout
+from detectors.training.corpora import DEFAULT_ROOT, GUM, MORE, SOURCES
 from detectors.training.corpora import Span as CharSpan
 
 HERE = Path(__file__).parent
@@ -50,19 +51,29 @@ Sentence = tuple[str, list[CharSpan]]
 def doc_bins(
     root: Path, sources: Sequence = SOURCES, swap: bool = False
 ) -> tuple[DocBin, DocBin, dict[str, dict[str, int]]]:
+    """Train and held-out DocBins of ``sources`` and GUM; bench/quality's tuning sentences
+    (``holdout.excluded``: MultiCoNER's tuning sample) are never trained on, nor are their
+    names swapped into others."""
     nlp = spacy.blank("xx")
     tokenizer = ner_tokens.NerTokenizer(nlp.vocab)
     train, held = DocBin(), DocBin()
     counts: dict[str, dict[str, int]] = {}
-    read = [(source_key(s), s.joiner, list(sentences(s, root))) for s in sources]
-    read.append((source_key(GUM), GUM.joiner, list(gum_sentences(GUM, root))))
+    read = [(source_key(s), s.joiner, *recipe_read(s, root)) for s in (*sources, GUM)]
     names: dict[str, list[str]] = {joiner: [] for joiner in REPEAT}
-    for _, joiner, found in read:
-        names[joiner] += name_pool(found)
+    for _, joiner, found, skip in read:
+        names[joiner] += name_pool(found, skip)
     rng = random.Random(SEED)  # noqa: S311 -- reproducible augmentation, not a secret
-    for key, joiner, found in read:
-        counts[key] = _add(found, joiner, tokenizer, train, held, names[joiner] if swap else (), rng)
+    for key, joiner, found, skip in read:
+        counts[key] = _add(found, joiner, tokenizer, train, held, names[joiner] if swap else (),
+                           rng, skip)
     return train, held, counts
+
+
+def recipe_read(source, root: Path) -> tuple[list[Sentence], frozenset[str]]:
+    """A source's sentences as the recipe reads them, and the keys of those it must not
+    train on (``holdout.excluded``); bench/quality/seen.py reads them the same way."""
+    found = list(corpora.gum_sentences(source, root) if source is GUM else corpora.sentences(source, root))
+    return found, holdout.excluded(source, [text for text, _ in found])
 
 
 def source_key(source) -> str:
@@ -70,10 +81,21 @@ def source_key(source) -> str:
     return f"{source.repo}:{source.path}"
 
 
-def name_pool(found: list[Sentence]) -> list[str]:
-    """Every PERSON mention of a source's train part (never of its held-out 1/20)."""
-    return [text[a:b] for index, (text, spans) in enumerate(found) if not _held(index)
+def name_pool(found: list[Sentence], excluded: frozenset[str] = frozenset()) -> list[str]:
+    """Every PERSON mention of a source's train part (never of its held-out 1/20, nor of a
+    sentence in ``excluded``)."""
+    return [text[a:b] for index, (text, spans) in enumerate(found) if trained(index, text, excluded)
             for a, b, label in spans if label == "PERSON"]
+
+
+def trained(index: int, text: str, excluded: frozenset[str] = frozenset()) -> bool:
+    """Whether the recipe trains on a source's ``index``-th sentence: not in the held-out
+    1/``HOLD_OUT``, and not a tuning sentence (``holdout.key`` in ``excluded``).
+
+    >>> [trained(i, "x") for i in (0, HOLD_OUT - 1)], trained(0, "X!", frozenset({"x"}))
+    ([True, False], False)
+    """
+    return not _held(index) and holdout.key(text) not in excluded
 
 
 def swap_names(
@@ -106,15 +128,19 @@ def _held(index: int) -> bool:
 
 
 def _add(found: list[Sentence], joiner: str, tokenizer, train: DocBin, held: DocBin,
-         names: Sequence[str] = (), rng: random.Random | None = None) -> dict[str, int]:
+         names: Sequence[str] = (), rng: random.Random | None = None,
+         excluded: frozenset[str] = frozenset()) -> dict[str, int]:
     """Every HOLD_OUT-th sentence into ``held`` (bench/quality/tune.py reads the same ones),
-    the others into ``train``, Chinese ones twice (the copy with ``names`` swapped in, if
-    any are given)."""
+    a sentence in ``excluded`` (a tuning one) nowhere, the others into ``train``, Chinese
+    ones twice (the copy with ``names`` swapped in, if any are given)."""
     rng = rng or random.Random(SEED)  # noqa: S311 -- reproducible augmentation, not a secret
-    count = {"sentences": 0, "entities": 0, "dropped": 0, "swapped": 0}
+    count = {"sentences": 0, "entities": 0, "dropped": 0, "swapped": 0, "tuning": 0}
     for index, (text, spans) in enumerate(found):
         if _held(index):
             held.add(_doc(text, spans, tokenizer, count))
+            continue
+        if not trained(index, text, excluded):
+            count["tuning"] += 1
             continue
         train.add(_doc(text, spans, tokenizer, count))
         for _ in range(REPEAT[joiner] - 1):
