@@ -43,7 +43,11 @@ class SegmentSelector:
         self.prefilter = prefilter
         self.dictionary = dictionary
         self.everything = everything
-        self.database = _all_matches_database(prefilter)
+        # The dictionary's marker terms ride in the same hyperscan pass (ids past the
+        # signals'): a text without one skips the Aho-Corasick pass (see ``busy``).
+        self.marker_words = _marker_words(dictionary)
+        self.database = _all_matches_database(prefilter, self.marker_words or ())
+        self.n_signals = len(prefilter.signals)
 
     @classmethod
     def for_config(cls, config: DetectorConfig, entities: frozenset[str] | None = None,
@@ -103,18 +107,29 @@ class SegmentSelector:
         >>> SegmentSelector.for_config(DetectorConfig()).busy_as_sent(["SO-1", "13800138000"])
         {1}
         """
+        joined = SEPARATOR.join(texts)
+        normal = normalize(joined)
+        if normal.origin is None:  # as in _normalized: every text is left as it is
+            return self.busy(texts, normal.text)
         return self.busy(_normalized(list(texts)))
 
-    def busy(self, texts: Sequence[str]) -> set[int]:
-        """Indices of ``texts`` (normalised) with at least one signal or dictionary hit.
+    def busy(self, texts: Sequence[str], joined: str | None = None) -> set[int]:
+        """Indices of ``texts`` (normalised) with at least one signal or dictionary hit;
+        ``joined``: ``SEPARATOR.join(texts)`` when the caller has it.
 
         One scan collects where matches end; only when there are some is each traced back to
-        its text (most requests have none, and a masked one a few)."""
-        joined = SEPARATOR.join(texts)
+        its text (most requests have none, and a masked one a few). The dictionary's
+        markers are in that scan too: only when one is seen (or deny-listed values are set)
+        does the dictionary's own pass decide."""
+        if joined is None:
+            joined = SEPARATOR.join(texts)
         data = joined.encode("utf-8")
         ends: list[int] = []
-        self.database.scan(data, match_event_handler=lambda _i, _s, end, _f, _c: ends.append(end))
-        terms = self.dictionary.scan(joined)
+        marked: list[int] = []
+        n = self.n_signals
+        self.database.scan(data, match_event_handler=lambda i, _s, end, _f, _c: (
+            ends if i < n else marked).append(end))
+        terms = self.dictionary.scan(joined) if self._dictionary_may_hit(joined, marked) else ()
         if not ends and not terms:
             return set()
         char_starts, byte_starts = [], []  # where each text starts (in UTF-8 bytes: hyperscan's)
@@ -127,6 +142,16 @@ class SegmentSelector:
         found = {bisect_right(byte_starts, end - 1) - 1 for end in ends}
         found.update(bisect_right(char_starts, hit.start) - 1 for hit in terms)
         return found
+
+
+    def _dictionary_may_hit(self, joined: str, marked: list[int]) -> bool:
+        """Can ``dictionary.scan(joined)`` find anything? Not when hyperscan saw none of its
+        marker words (case-insensitively: a superset of the automaton's folded matches,
+        ``_marker_words`` says when), no deny-listed value is set and no character that
+        lower-cases into a word's letters hides in the text (U+212A KELVIN SIGN is "k")."""
+        if marked or self.marker_words is None or self.dictionary.denied is not None:
+            return True
+        return any(c in joined for c in self.marker_words.folding_in)
 
 
 def _normalized(texts: list[str]) -> list[str]:
@@ -146,20 +171,67 @@ def person_context(context: tuple[str, ...]) -> bool:
     return is_name_field(context) or any(w in f for w in PERSON_CONTEXT for f in fields)
 
 
-def _all_matches_database(prefilter: Prefilter):
+class MarkerWords(tuple[str, ...]):
+    """The dictionary's marker words (as its automaton holds them: folded), as hyperscan
+    literals; ``folding_in``: the characters outside ASCII whose ``lower()`` is one of the
+    words' letters (hyperscan folds ASCII case only)."""
+
+    folding_in: frozenset[str] = frozenset()
+
+
+def _marker_words(dictionary: Dictionary) -> MarkerWords | None:
+    """The marker words, or None when hyperscan cannot stand in for the automaton: no
+    automaton needs no stand-in (``()``), but a word with a cased letter outside ASCII
+    (hyperscan would not fold it) gets None: the dictionary always scans then.
+
+    >>> sorted(_marker_words(Dictionary.build(markers=False, terms=("项目X",))).folding_in)
+    []
+    >>> [hex(ord(c)) for c in _marker_words(Dictionary.build(markers=False, terms=("Kilo",))).folding_in]
+    ['0x212a']
+    >>> _marker_words(Dictionary.build(markers=False, terms=("Ärger",))) is None
+    True
+    """
+    automaton = dictionary.automaton
+    if automaton is None:
+        return MarkerWords(())
+    words = MarkerWords(automaton.keys())
+    letters = set("".join(words))
+    if any(not c.isascii() and (c.lower() != c or c.upper() != c) for c in letters):
+        return None
+    words.folding_in = frozenset(FOLDING_IN_ASCII[c] for c in letters if c in FOLDING_IN_ASCII)
+    return words
+
+
+# The characters outside ASCII whose lower() is one ASCII character, by that character:
+# Unicode has one (tests/test_batch_markers.py checks the table against every code point).
+FOLDING_IN_ASCII = {"k": "\u212a"}  # KELVIN SIGN
+
+
+def _literal(word: str) -> bytes:
+    r"""``word`` as a hyperscan pattern that matches it literally.
+
+    >>> _literal("do not (x)")
+    b'do\\x20not\\x20\\x28x\\x29'
+    """
+    return "".join(c if not c.isascii() or c.isalnum() else f"\\x{ord(c):02x}"
+                   for c in word).encode()
+
+
+def _all_matches_database(prefilter: Prefilter, words: Sequence[str] = ()):
     try:
         import hyperscan
     except ImportError:
         return None
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     signals = prefilter.signals
+    expressions = [regex.encode() for regex, _, _ in signals] + [_literal(w) for w in words]
     database.compile(
-        expressions=[regex.encode() for regex, _, _ in signals],
-        ids=list(range(len(signals))),
-        elements=len(signals),
+        expressions=expressions,
+        ids=list(range(len(expressions))),
+        elements=len(expressions),
         flags=[
             hyperscan.HS_FLAG_UTF8 | (hyperscan.HS_FLAG_CASELESS if nocase else 0)
             for _, _, nocase in signals
-        ],
+        ] + [hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_CASELESS] * len(words),
     )
     return database
