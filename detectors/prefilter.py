@@ -56,7 +56,19 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     (r"[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:|::[0-9A-Fa-f]", ("IP_ADDRESS",), False),
     (r"[A-Z]{2}[0-9]{2}[ -]?[A-Z0-9]{4}", ("IBAN_CODE",), False),
     (r"[0-9A-Za-z] ?(号|弄|栋|幢|座|单元|层|楼|室|户)", ("ADDRESS",), False),
-    (r"[一-鿿][1-9][0-9]{0,3}-[0-9]{1,4}", ("ADDRESS",), False),  # 新村123-10-446
+    (r"[一-鿿A-Za-z][1-9][0-9]{0,3}-[0-9]{1,4}", ("ADDRESS",), False),  # 新村123-10-446, A11-12
+    # Buildings numbered in words (三幢2151, 七栋六楼), a road or an estate and a bare number
+    # (震元路1194, 置信广场2514), a road then a named place (…文昌路新文化广场; address.py).
+    (r"[一二三四五六七八九十](号楼|栋|幢|座|单元)", ("ADDRESS",), False),
+    (r"(路|街|大道|巷)[东西南北]?[0-9]{2}", ("ADDRESS",), False),
+    (r"(广场|大厦|大楼|中心|花园|公寓|家园|小区|苑|国际|酒店|楼)[0-9]{3}", ("ADDRESS",), False),
+    (
+        r"(市|区|县|镇|乡|街道)[^\n]{0,12}(路|街|大道)[^\n]{0,16}"
+        r"(广场|中心|大厦|大楼|酒店|宾馆|工业园|工业区|开发区|政府|市场|商城|医院|学校|公司|厂)",
+        ("ADDRESS",),
+        False,
+    ),
+    (r"(街道|镇|乡)[^\n]{0,12}(工业园|工业区|开发区)", ("ADDRESS",), False),
     (r"(市|区|县|镇)[^\n]{0,24}(路|街|大道)[东西南北]?[0-9]", ("ADDRESS",), False),  # …城隍中路1168
     (r"(路|街|道|巷)[东西南北]?[一二三四五六七八九十百零]{1,4}号", ("ADDRESS",), False),  # 新安西路七号
     # An admin level and a village or estate, no number (…永阳镇北义安村三组).

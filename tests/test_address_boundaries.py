@@ -69,3 +69,45 @@ CLAUSE_AFTER_NUMBER = [
 @pytest.mark.parametrize(("text", "value"), CLAUSE_AFTER_NUMBER)
 def test_clause_after_the_number_is_not_swallowed(text, value):
     assert addresses(text) == [value]
+
+
+# A numbered building with its room, unit or floor after an estate's name that no estate
+# word ends (…天地二期, …国际, …康庄), numbered in digits or in words; the admin levels and
+# the road before the estate come with it.
+BUILDING_AND_ROOM = [
+    "金沙湾天地二期8幢1502",
+    "富春山居东区12栋2单元1801",
+    "浙江省温州市鹿城区南汇街道锦绣康庄三幢2101",
+    "福田区华融时代C座1906",
+    "东湖路翠微国际7幢1203室",
+    "临江村东头五号楼1108",
+    "丽水市莲都区紫金名门9-2-1601",
+    "城东工贸园区二区六幢1302",
+    "桂花巷七栋三楼",
+]
+
+
+@pytest.mark.parametrize(("text", "value"), framed(BUILDING_AND_ROOM))
+def test_numbered_building_after_an_estate(text, value):
+    assert addresses(text) == [value]
+
+
+NOT_ADDRESSES = [
+    "请于3号楼前集合，离地铁站走路十分钟",
+    "会议在5号楼301室举行",  # a room, no estate's name before it
+    "比分定格在3-2，主队晋级",
+    "北京市朝阳区",  # a place name alone
+    "浙江省杭州市是一座美丽的城市",
+    "杭州市西湖区人民政府发布通知",  # an authority with its city
+    "阿里巴巴（中国）有限公司杭州分公司今天发布财报",  # a company name with a city
+    "中山路上的车流量很大，记者在现场看到",  # a road in a news sentence, no number
+    "上海市南京路步行街人很多",
+    "他在杭州市西湖区文三路上班",
+    "2024-05-20发布的3-7号文件",
+    "本次共有三栋楼",
+]
+
+
+@pytest.mark.parametrize("text", NOT_ADDRESSES)
+def test_not_addresses(text):
+    assert addresses(text) == []

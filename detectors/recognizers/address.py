@@ -106,6 +106,46 @@ ZONE_MARKS = "东西南北中一二三四五六七八九十ABCDEFGHabcdefgh"  # 
 BUILDING = re.compile(
     r"(?:[A-Za-z]?\d+|[A-Za-z]|[一二三四五六七八九十]+)(?:号楼|栋|幢|座|单元)|\d+(?:号|室|楼|层)"
 )
+# A building with a room, floor or unit after it (12幢1053, B座2771, 三幢二单元1271, 65栋四楼,
+# 3-7-2196): what an estate's address ends with, whatever the estate is called.
+CN_DIGITS = "一二三四五六七八九十"
+BUILDING_ROOM = re.compile(
+    f"(?<=[{CJK}])(?:[A-Za-z]?\\d{{1,4}}|[A-Za-z]|[{CN_DIGITS}]{{1,3}})(?:号楼|栋|幢|座)"
+    f"(?:(?:\\d{{1,2}}|[{CN_DIGITS}]{{1,2}})单元)?"
+    f"(?:\\d{{3,5}}(?:室|号)?(?![0-9])|\\d{{1,2}}(?:楼|层)|[{CN_DIGITS}]{{1,3}}(?:楼|层))"
+    f"|(?<=[{CJK}])(?!0)(?!(?:19|20)\\d\\d-)\\d{{1,4}}-\\d{{1,3}}-\\d{{2,5}}(?![0-9-])"
+)
+
+
+def numbered_building(text: str, lo: int, hi: int) -> re.Match[str] | None:
+    """A numbered building with its room or floor (see ``BUILDING_ROOM``) after a name.
+
+    >>> numbered_building("寄到湾天地二期11幢3150", 0, 14).group(0), numbered_building("请于3号楼前集合", 0, 8)
+    ('11幢3150', None)
+    """
+    return BUILDING_ROOM.search(text, lo, hi)
+
+
+# Words that end the reading back to an estate's start: 客户反馈|…, 地址|…, 发往|….
+CUE_WORDS = re.compile("反馈|地址|住址|发往|寄往|搬到|改成|改为|位于|就是")
+
+
+def estate_start(text: str, lo: int, first: int) -> int:
+    """Where an estate's name before its numbered building starts: back over the run to a
+    cue (寄到|, 住在|, 反馈|, 地址：) or 20 characters; its admin levels and roads come with it
+    (福田区东方时代B座2771, 鸿宁路百富联合国际12幢1053).
+
+    >>> text = "请把合同寄到保利湾天地二期11幢3150"
+    >>> text[estate_start(text, 0, text.index("11")) :]
+    '保利湾天地二期11幢3150'
+    """
+    start = first
+    while start > max(lo, first - 20) and text[start - 1] not in STOP:
+        start -= 1
+    cues = list(CUE_WORDS.finditer(text, start, first))
+    return cues[-1].end() if cues else start
+
+
 LOCAL_ADMINS = frozenset(["区", "县", "镇", "乡", "街道"])  # not 市: 超市, 城市
 SUFFIX_AFTER = re.compile(f"(?:园|部|店|苑|院|厂|馆|场)(?![{CJK}])|(?:园|部|店|院|馆)(?=[{CJK}])")
 NUMBERED = re.compile(r"\d+(?:-\d+)*(?:号楼|号院|号|栋|幢|单元|室)")
@@ -323,7 +363,9 @@ def names_a_building(text: str, component: re.Match[str]) -> bool:
     if FIELD_CUES.match(lead.group(0)):
         return False
     words = jieba.posseg.lcut(lead.group(0), HMM=True)
-    return not any(w.flag.startswith(("v", "r", "u", "p")) and w.flag != "vn" for w in words)
+    return not any(
+        w.flag.startswith(("r", "u", "p")) or (w.flag == "v" and len(w.word) == 1) for w in words
+    )  # 创意|产业园 5号楼: a verb of two characters is a name's word
 
 
 def after_number(text: str, at: int) -> bool:
@@ -591,6 +633,7 @@ class AddressRecognizer(ScoredPatternRecognizer):
     def cn_address(match: re.Match[str]) -> tuple[int, int, float] | None:
         text, lo, hi = match.string, match.start(), match.end()
         admins = [a for a in ADMIN.finditer(text, lo, hi) if not estate_zone(text, a, lo)]
+        bare = False  # found by a numbered building alone: an estate's name must come before
         roads = list(ROAD_NUMBER.finditer(text, lo, hi))
         if admins and not roads:
             roads = [
@@ -611,6 +654,8 @@ class AddressRecognizer(ScoredPatternRecognizer):
             UNIT_CHAIN.search(text, estate.end(), hi) or BUILDING.search(text, estate.end(), hi)
         ):
             score, admins = 0.6, [estate]  # 湖景家园6栋4单元2057, 福田大厦A座3775
+        elif (unit := numbered_building(text, lo, hi)) is not None:
+            score, admins, bare = 0.6, [unit], True  # 保利湾天地二期11幢3150, 某某国际B座2771
         elif named_place_after_admins(text, admins, hi):
             score = 0.6  # 江苏省宜兴市丁蜀镇第二人民医院: a town level and a named place
         elif admins and (on_road := named_place_on_road(text, admins[0].end(), hi)) is not None:
@@ -619,7 +664,12 @@ class AddressRecognizer(ScoredPatternRecognizer):
             return None
         first = min([m.start() for m in admins[:1] + roads[:1]])
         road = bool(roads) and (not admins or roads[0].start() < admins[0].start())
-        start = place_start(text, first, lo, road=road)
+        if bare:
+            start = estate_start(text, lo, first)
+            if first - start < 2:
+                return None  # 在|5号楼301室: a room with no estate's name before it
+        else:
+            start = place_start(text, first, lo, road=road)
         if start == first:  # no place word before the suffix: read back over characters
             longest = 8 if text.startswith(("自治", "特别"), first) else 5
             start = name_start(text, first, lo, longest)
