@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/masked_cpu_ab.py --checkout /tmp/base --checkout . --rounds 6
     .venv/bin/python bench/masked_cpu_ab.py --checkout /tmp/base --checkout . --clean --processes 2
+    .venv/bin/python bench/masked_cpu_ab.py --checkout /tmp/base --checkout . --body form --clean
 
 On a shared, busy box req/s swing by 2x between runs of the same build; CPU seconds per
 request of the proxy process move far less. Starting every checkout's ``baomi run`` first
@@ -21,11 +22,41 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import quote_plus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import proxy_throughput as pt
 
 TICK = os.sysconf("SC_CLK_TCK")
+CONTENT_TYPES = {"json": "application/json", "form": "application/x-www-form-urlencoded",
+                 "text": "text/plain"}
+
+
+def form_4k(with_phone: bool) -> str:
+    """``body_4k``'s order as a browser posts a form: ``items[3][desc]=%E6%A0%87...+part``."""
+    fields = [("order_id", "SO-2026-11-27-000123")]
+    for i in range(26):
+        fields += [(f"items[{i}][sku]", f"SKU-{i:05d}"), (f"items[{i}][qty]", str(i % 7 + 1)),
+                   (f"items[{i}][price]", "129.00"), (f"items[{i}][desc]", "标准件 standard part")]
+    fields.append(("note", "deliver to dock 3"))
+    if with_phone:
+        fields.append(("contact[mobile]", "13800138000"))
+    text = "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in fields)
+    return text + "&pad=" + "x" * max(0, 4096 - len(text) - 5)
+
+
+def text_4k(with_phone: bool) -> str:
+    """A 4 KB plain-text note (shipping notes), with a mobile in it or not."""
+    text = "Shipping notes\n" + ("Contact mobile 13800138000.\n" if with_phone else "")
+    lines = [f"Order SO-1127-{i:03d}: {i % 7 + 1} x 标准件 standard part, deliver to dock 3.\n"
+             for i in range(80)]
+    while len(text.encode()) + len(lines[0].encode()) <= 4096:
+        text += lines.pop(0)
+    return text
+
+
+def body_of(kind: str, with_phone: bool) -> str:
+    return {"json": pt.body_4k, "form": form_4k, "text": text_4k}[kind](with_phone)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -47,9 +78,10 @@ def proxy_pids(root: int, processes: int) -> list[int]:
             if b"multiprocessing" not in Path(f"/proc/{p}/cmdline").read_bytes()]
 
 
-def run_wrk(port: int, body: str, seconds: int, connections: int, tmp: Path) -> tuple[int, float]:
+def run_wrk(port: int, body: str, seconds: int, connections: int, tmp: Path,
+            content_type: str = "application/json") -> tuple[int, float]:
     script = tmp / "load.lua"
-    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+    script.write_text(f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "{content_type}"\n'
                       f"wrk.body = [==[{body}]==]\n", encoding="utf-8")
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script),
                           f"http://127.0.0.1:{port}/api/orders"],
@@ -69,9 +101,11 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=6)
     ap.add_argument("--connections", type=int, default=10)
     ap.add_argument("--processes", type=int, default=1)
-    ap.add_argument("--clean", action="store_true", help="clean 4 KB JSON instead of masked")
+    ap.add_argument("--clean", action="store_true", help="clean 4 KB body instead of masked")
+    ap.add_argument("--body", choices=sorted(CONTENT_TYPES), default="json",
+                    help="4 KB JSON (default), urlencoded form or plain text")
     args = ap.parse_args()
-    body = pt.body_4k(not args.clean)
+    body, content_type = body_of(args.body, not args.clean), CONTENT_TYPES[args.body]
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         ca = pt.UpstreamCA(tmp / "ca")
@@ -89,13 +123,14 @@ def main() -> int:
             for _, _, proc in running:  # every process and worker built, not only the port
                 pt.wait_idle(proc.pid)
             for _, port, _ in running:
-                run_wrk(port, body, 2, args.connections, tmp)  # warm-up
+                run_wrk(port, body, 2, args.connections, tmp, content_type)  # warm-up
             results: dict[Path, list[tuple[float, float]]] = {c: [] for c, _, _ in running}
             for r in range(args.rounds):
                 for checkout, port, proc in running if r % 2 == 0 else running[::-1]:
                     pids = proxy_pids(proc.pid, args.processes)
                     before = sum(cpu_seconds(p) for p in pids)
-                    done, rps = run_wrk(port, body, args.seconds, args.connections, tmp)
+                    done, rps = run_wrk(port, body, args.seconds, args.connections, tmp,
+                                        content_type)
                     ms = 1000 * (sum(cpu_seconds(p) for p in pids) - before) / done
                     results[checkout].append((ms, rps))
                     print(f"round {r} {checkout}: {rps:.0f} req/s, proxy {ms:.3f} ms CPU/request, "

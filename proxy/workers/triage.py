@@ -6,6 +6,7 @@
     local.selected == []   -> clean: no segment can hold a finding (detectors/batch.py), no IPC
                               (a JSON body may be proved clean unextracted: rawscan, Clean)
                               (or have its candidates found unextracted: rawscan, Scanned)
+                              (form and text/plain bodies alike: flatscan, FlatScanned)
     local.to_detect()      -> the (index, segment) pairs a worker must run the detector on
 
 Most traffic is clean, and a trip to a worker (pickle, pipe, wake-up, reply) costs more than
@@ -32,6 +33,8 @@ from dataclasses import dataclass, replace
 from detectors.batch import SegmentSelector
 from detectors.model import Finding, Segment
 from proxy.extraction.extract import Extraction, Limits, RawRequest, extract, sniff
+from proxy.workers import flatscan
+from proxy.workers.flatscan import FlatScanned
 from proxy.workers.inspection import Inspection, inspection_of, masked
 from proxy.workers.rawscan import Proof, Scanned, scan
 
@@ -87,7 +90,8 @@ class Triage:
         self.body_bytes = body_bytes
         self.raw_scan = raw_scan  # try proxy.workers.rawscan before extracting
 
-    def local(self, raw: RawRequest, limits: Limits) -> Local | Clean | Scanned | None:
+    def local(self, raw: RawRequest, limits: Limits
+              ) -> Local | Clean | Scanned | FlatScanned | None:
         """Extract and select here, or None: a worker must extract ``raw`` itself."""
         if self.selector.everything or not self.selector.available:
             return None  # every segment goes to a worker anyway: let it extract too
@@ -97,14 +101,17 @@ class Triage:
         bounded = replace(limits, max_decoded_bytes=min(limits.max_decoded_bytes,
                                                         INLINE_DECODED_BYTES))
         if raw.body and self.raw_scan:
+            found: Proof | Scanned | FlatScanned | None
             try:
                 found = scan(raw, bounded, self.selector)
+                if isinstance(found, Proof) and found.reason == "media-type":
+                    found = flatscan.scan(raw, bounded, self.selector)  # a form, plain text
             except Exception:  # noqa: BLE001 - the full path below meets it again
                 found = None
             if isinstance(found, Proof) and found.inspection is not None:
                 return Clean(found.inspection)
             # With an exact-data index every segment goes to the worker: built in full below.
-            if isinstance(found, Scanned) and not (self.edm and found.selected):
+            if isinstance(found, (Scanned, FlatScanned)) and not (self.edm and found.selected):
                 return found
         try:
             extraction = extract(raw, bounded)

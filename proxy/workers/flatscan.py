@@ -1,0 +1,126 @@
+"""A form or plain-text request proved clean, or its candidates found, without extracting its
+body: ``rawscan``'s work for the bodies ``proxy.workers.rawform`` reads.
+
+    found = scan(raw, limits, selector)
+    Proof(None, inspection)  -> clean: the full path (extract + SegmentSelector) selects nothing
+    Proof("layer")           -> not provable from the bytes (REASONS): extract as usual
+    FlatScanned              -> the full path's selection; ``to_detect``/``inspection`` as
+                                ``triage.Local``'s, masks written over each value's bytes
+
+The URL, header and host segments are extracted as usual (small); the body's texts come from
+``rawform``, and the selector's one hyperscan pass over all of them says which segments can
+hold a finding. A segment whose field name makes a name likely is selected too, as
+``SegmentSelector.select`` does. Selection, segments, Inspection facts and masked bytes are the
+full path's (tests/test_rawform.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from detectors.batch import SegmentSelector, person_context
+from detectors.model import Finding, Segment
+from proxy.errors import BaomiError, CannotMask
+from proxy.extraction.extract import Extraction, Limits, RawRequest, extract, with_length
+from proxy.extraction.layers import apply_edits, merge_edits
+from proxy.workers.inspection import Inspection, edits_of, evidence, masked
+from proxy.workers.rawform import REASONS as READ_REASONS
+from proxy.workers.rawform import FlatBody, read_flat
+from proxy.workers.rawscan import Proof
+
+REASONS = (*READ_REASONS, "budget", "candidate")
+
+
+def scan(raw: RawRequest, limits: Limits, selector: SegmentSelector) -> Proof | FlatScanned:
+    """Clean (``Proof(None, inspection)``), why the bytes cannot tell (``Proof(reason)``), or
+    the full path's selection made from the bytes (``FlatScanned``). Raises what extracting
+    the URL and headers raises."""
+    body = read_flat(raw, limits)
+    if isinstance(body, str):
+        return Proof(body)
+    if len(raw.body) > limits.max_body_bytes:
+        return Proof("budget")  # extract raises Oversize
+    room = limits.max_decoded_bytes - len(raw.body)
+    if room < 0:
+        return Proof("budget")
+    # The same budget: the body spends len(body), the URL's and headers' layers the rest.
+    rest = extract(replace(raw, body=b""), replace(limits, max_decoded_bytes=room))
+    n_url = sum(1 for s in rest.segments if s.location.startswith(("path", "query:")))
+    every = ([s.text for s in rest.segments[:n_url]] + body.texts
+             + [s.text for s in rest.segments[n_url:]])
+    if selector.everything or not selector.available:  # every segment is selected
+        return Proof("candidate") if every else Proof(None, _clean(raw, every, rest))
+    busy = selector.busy_as_sent(every)  # one scan: clean, or the candidates
+    named = body.named()
+    if not busy and not named and not any(
+            s.context and person_context(tuple(s.context)) for s in rest.segments):
+        return Proof(None, _clean(raw, every, rest))
+    return FlatScanned.select(raw, limits, body, rest, n_url, every, busy, named)
+
+
+def _clean(raw: RawRequest, every: list[str], rest: Extraction) -> Inspection:
+    return Inspection((), len(every), len(raw.body), (), rest.images)
+
+
+class FlatScanned:
+    """The full path's selection of a request with a form or text body (``selected``), with
+    only the selected segments built; a mask of body values is written over their bytes, any
+    other (a URL or header value) goes through a full extraction, as before."""
+
+    __slots__ = ("body", "built", "images", "limits", "n_url", "raw", "selected", "texts")
+
+    def __init__(self, raw: RawRequest, limits: Limits, body: FlatBody, texts: list[str],
+                 n_url: int, images: int, built: dict[int, Segment]):
+        self.raw, self.limits, self.body, self.texts = raw, limits, body, texts
+        self.n_url, self.images = n_url, images
+        self.built = dict(sorted(built.items()))  # by index: the worker's order
+        self.selected = list(self.built)
+
+    @classmethod
+    def select(cls, raw: RawRequest, limits: Limits, body: FlatBody, rest: Extraction,
+               n_url: int, every: list[str], busy: set[int], named: list[int]) -> FlatScanned:
+        """``SegmentSelector.select`` of the full path's segments: the ``busy`` ones and
+        those whose context names a person (``named``, for the body's)."""
+        n_body = len(body.texts)
+        leaves = {i - n_url for i in busy if n_url <= i < n_url + n_body}.union(named)
+        built = {k + n_url: body.segment(k) for k in leaves}
+        for j, segment in enumerate(rest.segments):
+            i = j if j < n_url else j + n_body
+            if i in busy or (segment.context and person_context(tuple(segment.context))):
+                built[i] = segment
+        return cls(raw, limits, body, every, n_url, rest.images, built)
+
+    def to_detect(self) -> tuple[tuple[int, Segment], ...]:
+        return tuple(self.built.items())
+
+    def inspection(self, findings: tuple[Finding, ...] = ()) -> Inspection:
+        return Inspection(findings, len(self.texts), len(self.raw.body),
+                          evidence(self.texts, findings), self.images, rewriter=self.rewrite)
+
+    def rewrite(self, findings: tuple[Finding, ...]) -> RawRequest:
+        """The request with ``findings`` masked, as ``masked(extract(raw), findings)``.
+        Raises CannotMask as it does."""
+        edits = edits_of(findings)
+        n_url, n_body = self.n_url, len(self.body.texts)
+        if any(not n_url <= i < n_url + n_body or i not in self.built for i in edits):
+            return self._extracted(findings)  # a URL or header value: the full path renders
+        raw = self.raw
+        if not edits:
+            return RawRequest(raw.method, raw.url, raw.headers, raw.body)
+        new = {}
+        for i, wanted in edits.items():
+            segment = self.built[i]
+            new[i - n_url] = apply_edits(segment.text, merge_edits(wanted, len(segment.text),
+                                                                   segment.location))
+        try:
+            data = self.body.render(new)
+        except UnicodeEncodeError as exc:
+            raise CannotMask(f"masked text cannot be encoded as {exc.encoding}") from exc
+        return RawRequest(raw.method, raw.url, with_length(raw.headers, len(data)), data)
+
+    def _extracted(self, findings: tuple[Finding, ...]) -> RawRequest:
+        try:
+            extraction = extract(self.raw, self.limits)
+        except BaomiError as e:  # the bytes said it would not: refuse to send it unmasked
+            raise CannotMask(f"extracting again failed ({type(e).__name__})") from e
+        return masked(extraction, findings)
