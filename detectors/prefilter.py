@@ -69,6 +69,13 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
         False,
     ),
     (r"(街道|镇|乡)[^\n]{0,12}(工业园|工业区|开发区)", ("ADDRESS",), False),
+    # A cue, then two admin levels or one and a road: a named place may follow (寄到…市…局).
+    (
+        r"(地址|住址|寄|送|发往|发到|住在|搬到|位于|收货|配送|上门|去|到)[^\n]{0,8}"
+        r"(省|市|区|县|旗|镇|乡|街道)[^\n]{0,12}(省|市|区|县|旗|镇|乡|街道|路|街|大道)",
+        ("ADDRESS",),
+        False,
+    ),
     (r"(市|区|县|镇)[^\n]{0,24}(路|街|大道)[东西南北]?[0-9]", ("ADDRESS",), False),  # …城隍中路1168
     (r"(路|街|道|巷)[东西南北]?[一二三四五六七八九十百零]{1,4}号", ("ADDRESS",), False),  # 新安西路七号
     # An admin level and a village or estate, no number (…永阳镇北义安村三组).

@@ -111,3 +111,43 @@ NOT_ADDRESSES = [
 @pytest.mark.parametrize("text", NOT_ADDRESSES)
 def test_not_addresses(text):
     assert addresses(text) == []
+
+
+# After a cue, admin levels (two, or one and a road) then a named place with no number:
+# a school, an authority, a shop, up to the clause.
+CUED = [
+    ("请寄到", "，谢谢"),
+    ("收货地址：", " 工作日送货"),
+    ("配送地址为", "；原地址作废"),
+    ("明天去", "拜访客户"),
+]
+NAMED_PLACE_AFTER_ADMINS = [
+    "浙江省丽水市第二中学",
+    "江苏省常州市金坛区水务局",
+    "福建省泉州市晋江市安海镇卫生院",
+    "浙江省台州市黄岩区东城街道青年路华联超市",
+    "广西南宁市青秀区民族大道鑫源五金",
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [(b + a + e, a) for a in NAMED_PLACE_AFTER_ADMINS for b, e in CUED],
+)
+def test_named_place_after_admin_levels(text, value):
+    assert addresses(text) == [value]
+
+
+# Without a cue the same shape is an organisation in the news, not someone's address.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "浙江省丽水市第二中学今年高考成绩优异",
+        "江苏省常州市金坛区水务局发布汛情通报",
+        "深圳市腾讯计算机系统有限公司",
+        "据杭州市西湖区人民法院消息，案件已审结",
+        "批发市场路口的餐厅",
+    ],
+)
+def test_named_place_without_a_cue_is_no_address(text):
+    assert addresses(text) == []

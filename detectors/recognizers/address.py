@@ -40,7 +40,7 @@ RUN = f"[{CJK}0-9A-Za-z#＃\\-－()（）·](?:[{CJK}0-9A-Za-z#＃\\-－()（）
 # both: 南山区, 上城区).
 DISTRICT = "(?<![本该此全市小社园景校灾郊分片])区"
 ADMIN = re.compile(
-    f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|(?<![城超股门])市|{DISTRICT}|县|旗|镇"
+    f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|(?<![城超股门])市(?!场)|{DISTRICT}|县|旗|镇"
     f"|乡(?![村下亲])|街道)"
 )
 ROAD_NUMBER = re.compile(
@@ -144,6 +144,42 @@ def estate_start(text: str, lo: int, first: int) -> int:
         start -= 1
     cues = list(CUE_WORDS.finditer(text, start, first))
     return cues[-1].end() if cues else start
+
+
+# Words before an address that say it is one: 寄到, 地址为, 住在, 配送到, 明天去.
+ADDRESS_CUE = re.compile("地址|住址|寄|送|发往|发到|住在|搬到|位于|收货|配送|上门|去|到")
+PLACE_ENDS = "省市区县旗镇乡道路街"  # an admin level's or a road's last character
+
+
+def cued(text: str, start: int) -> bool:
+    """An address cue in the 8 characters before ``start`` (寄到|, 地址：|, 明天去|)."""
+    return ADDRESS_CUE.search(text, max(0, start - 8), start) is not None
+
+
+def place_name_end(text: str, admins: list[re.Match[str]], end: int = -1) -> int | None:
+    """The end of a named place (a school, a shop, an authority) right after the admin
+    levels, or after a road right after them, up to the clause: two admin levels or one
+    and a road first (浙江省湖州市|妇幼保健院, 鲤城街道鲤西路|三合餐厅), else None. Only after
+    a cue (``cued``): a city's authority in the news is no one's address.
+
+    >>> text = "寄到浙江省湖州市妇幼保健院，谢谢"
+    >>> text[: place_name_end(text, list(ADMIN.finditer(text)))]
+    '寄到浙江省湖州市妇幼保健院'
+    """
+    if not admins:
+        return None
+    last = max(end, admins[-1].end())
+    road = ROAD_NAME.match(text, last)
+    if road is not None:
+        last = road.end()
+    elif len(admins) < 2:
+        return None
+    run = TRAILING_RUN.match(text, last)
+    if run is None or FIELD_CUES.match(run.group(0)):
+        return None
+    closes = run.end() >= len(text) or CLAUSE_END.match(text, run.end()) is not None
+    name = name_before_clause(run.group(0), closes)
+    return last + len(name) if len(name) >= 2 else None
 
 
 LOCAL_ADMINS = frozenset(["区", "县", "镇", "乡", "街道"])  # not 市: 超市, 城市
@@ -312,12 +348,16 @@ def organisation_name(words: list, closes: bool) -> str:
     head = 0
     while head < len(words) and not starts_clause(words, head, closes, verbs=False):
         head += 1
-    if head == 0 or (head == len(words) and not closes):
+    if head == 0 or (words[0].flag.startswith("v") and len(words[0].word) == 1):
         return ""
-    if words[0].flag.startswith("v") and len(words[0].word) == 1:
-        return ""
-    name = "".join(w.word for w in words[:head])
-    return name if ORGANISATION_END.search(name) else ""
+    if head == len(words) and closes:  # the run is the name: ends like one, or not
+        name = "".join(w.word for w in words)
+        return name if ORGANISATION_END.search(name) else ""
+    for last in range(head, 0, -1):  # no end seen: the longest, …包装公司|拜访客户
+        name = "".join(w.word for w in words[:last])
+        if ORGANISATION_END.search(name) and last < len(words):
+            return name
+    return ""
 
 
 def starts_clause(words: list, at: int, closes: bool, verbs: bool = True) -> bool:
@@ -660,6 +700,8 @@ class AddressRecognizer(ScoredPatternRecognizer):
             score = 0.6  # 江苏省宜兴市丁蜀镇第二人民医院: a town level and a named place
         elif admins and (on_road := named_place_on_road(text, admins[0].end(), hi)) is not None:
             score, roads = 0.6, [on_road]  # 潮鸣街道建国北路华源发展大厦: admin, road, building
+        elif admins and cued(text, admins[0].start()) and place_name_end(text, admins):
+            score = 0.6  # 寄到|浙江省湖州市妇幼保健院, 送到|鲤城街道鲤西路三合餐厅
         else:
             return None
         first = min([m.start() for m in admins[:1] + roads[:1]])
@@ -681,6 +723,8 @@ class AddressRecognizer(ScoredPatternRecognizer):
                 # a part past the chain so far, no clause between: parse on from it
                 # (三组|的老|乡 is a clause: 老乡 is a fellow villager, no township)
                 end = max(end, address_end(text, part.end(), len(text)))
+        if text[end - 1] in PLACE_ENDS and cued(text, start):
+            end = max(end, place_name_end(text, admins, end) or end)  # …蕲春县|刘华中学
         apart = admins_apart(text, start)
         if apart < start and roads:
             score = 0.85
