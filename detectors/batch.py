@@ -100,14 +100,16 @@ class SegmentSelector:
             return False
         return not self.busy_as_sent(texts)
 
-    def busy_as_sent(self, texts: Sequence[str]) -> set[int]:
+    def busy_as_sent(self, texts: Sequence[str], joined: str | None = None) -> set[int]:
         """``busy`` of texts as sent (normalised here): what ``select`` keeps of segments
-        with these texts, but for their field-name contexts.
+        with these texts, but for their field-name contexts; ``joined``:
+        ``SEPARATOR.join(texts)`` when the caller has it.
 
         >>> SegmentSelector.for_config(DetectorConfig()).busy_as_sent(["SO-1", "13800138000"])
         {1}
         """
-        joined = SEPARATOR.join(texts)
+        if joined is None:
+            joined = SEPARATOR.join(texts)
         normal = normalize(joined)
         if normal.origin is None:  # as in _normalized: every text is left as it is
             return self.busy(texts, normal.text)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-from detectors.batch import SegmentSelector, person_context
+from detectors.batch import SEPARATOR, SegmentSelector, person_context
 from detectors.model import Finding, Segment
 from proxy.errors import BaomiError, CannotMask
 from proxy.extraction.archives import GZIP
@@ -85,6 +85,7 @@ class JsonBody:
 
     json: RawJson
     named: frozenset[str]
+    joined: str  # the leaf texts joined by newlines (as the selector joins them)
 
 
 def prove_clean(raw: RawRequest, limits: Limits, selector: SegmentSelector) -> Proof:
@@ -114,10 +115,13 @@ def scan(raw: RawRequest, limits: Limits, selector: SegmentSelector) -> Proof | 
     segments = rest.segments
     n_url = sum(1 for s in segments if s.location.startswith(("path", "query:")))
     texts = body.json.texts
-    every = [s.text for s in segments[:n_url]] + texts + [s.text for s in segments[n_url:]]
+    url, headers = [s.text for s in segments[:n_url]], [s.text for s in segments[n_url:]]
+    every = url + texts + headers
     if selector.everything or not selector.available:  # every segment is selected
         return Proof("candidate") if every else Proof(None, _clean(raw, every, rest))
-    busy = selector.busy_as_sent(every)  # one scan: clean, or the candidates
+    # One scan: clean, or the candidates. The body's texts were joined once already.
+    joined = SEPARATOR.join([*url, body.joined, *headers]) if texts else None
+    busy = selector.busy_as_sent(every, joined)
     if not busy and not body.named and not any(
             s.context and person_context(tuple(s.context)) for s in segments):
         return Proof(None, _clean(raw, every, rest))
@@ -174,10 +178,11 @@ def read_body(raw: RawRequest, limits: Limits = _LIMITS) -> JsonBody | str:
             named.add(key)
     if not _valid_json(text, body):
         return "invalid-json"  # extract refuses it too
-    suspects = openable_lines("\n".join(body.texts))  # a value holds no newline: a line each
+    joined = SEPARATOR.join(body.texts)
+    suspects = openable_lines(joined)  # a value holds no newline: a line each
     if suspects and _opens(suspects, limits):
         return "layer"
-    return JsonBody(body, frozenset(named))
+    return JsonBody(body, frozenset(named), joined)
 
 
 class Scanned:
@@ -288,7 +293,9 @@ def _valid_json(text: str, body: RawJson) -> bool:
     a string without escapes): a smaller parse, dicts of empty keys (C speed)."""
     try:
         json.loads(body.skeleton)
-        if not "".join(body.strings).isprintable():  # a control character, or only a rare space
+        # The strings hold a control character (or only a rare space)? Not when the whole
+        # text has none (most bodies: no newline), without joining the strings.
+        if not text.isprintable() and not "".join(body.strings).isprintable():
             json.loads(text)
     except (ValueError, RecursionError):
         return False
