@@ -47,9 +47,14 @@ THING_NOUNS = "库存|门店|专卖店|旗舰店|专营店|分店|店铺|专柜|
 ATTACHED_NOUNS = f"{THING_NOUNS}|项目|地图|品牌|集团|公司|系列|连锁"
 # After the name: a noun attached to it, or (past the other items of a list: X和Y的联名款)
 # 的 + a thing's noun.
+# A sports team's name in a match report is followed by its ground, coach, record or rival
+# (阿森纳主场让一球, 博尔顿主帅, 莱切队, 沙尔克2胜3负, 阿森纳vs韦冈); a player's takes a verb.
+# 队 alone, not a band or an army named after a person (查利·活茨大乐队, 布鲁斯军队).
+TEAM_AFTER = "主场|客场|主帅|(?<![乐军车部梯])队(?![员长友伍])|[vV][sS]|[0-9]+胜|连胜|连败"
 THING_AFTER = re.compile(
-    f"(?:{ATTACHED_NOUNS})|(?:(?:和|与|及|、)[{CJK}]{{1,6}}?)?的(?:{THING_NOUNS})"
+    f"(?:{ATTACHED_NOUNS}|{TEAM_AFTER})|(?:(?:和|与|及|、)[{CJK}]{{1,6}}?)?的(?:{THING_NOUNS})"
 )
+VERSUS_BEFORE = re.compile(r"[vV][sS]\.?\s*$")
 # The model may leave up to two characters of a brand out (汤臣|倍健的总部); a verb,
 # preposition, particle or adverb there starts the sentence's next word instead (李娜在门店).
 NOT_LEFTOVER = ("v", "p", "u", "c", "d", "r", "y", "e", "f")
@@ -64,9 +69,15 @@ def names_a_thing(text: str, start: int, end: int) -> bool:
     (True, False)
     >>> names_a_thing("张伟的手机坏了", 0, 2), names_a_thing("张伟和李娜的项目下周验收", 3, 5)
     (False, False)
+    >>> names_a_thing("阿森纳主场3比0大胜", 0, 3), names_a_thing("阿森纳vs韦冈", 5, 7)
+    (True, True)
+    >>> names_a_thing("姚明队友传球", 0, 2), names_a_thing("查利·活茨大乐队", 0, 5)
+    (False, False)
     """
     if text[start:end].isascii():
         return False
+    if VERSUS_BEFORE.search(text, max(0, start - 4), start) is not None:
+        return True  # the other team of a fixture
     for leftover in range(3):
         rest = text[end : end + leftover]
         if leftover and not leftover_of_brand(rest):

@@ -188,7 +188,42 @@ def full_name(text: str, start: int) -> tuple[int, int] | None:
         return None  # George Washington University
     if VERSION_AFTER.match(text, match.end()) or ORGANISATION_AFTER.match(text, match.end()):
         return None
+    if names_a_kind(text, match.end()):
+        return None  # Jasmine Karma tests are green: test tools
     return match.span()
+
+
+def model_guess(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """A model's English guess read as these rules read names: one that opens with a title
+    or rank is the name ``titled_names`` finds after it, or none (Judge Rejects in a
+    headline); one that names a kind of thing (``names_a_kind``) is none.
+
+    >>> text = "Judge Rejects Appeal In Fraud Case; Colonel Jesse Auton said"
+    >>> model_guess(text, 0, 13), model_guess(text, 36, 49), model_guess(text, 44, 55)
+    (None, (44, 55), (44, 55))
+    """
+    if names_a_kind(text, end):
+        return None
+    first = text[start:end].split(" ", 1)[0].rstrip(".")
+    if first not in TITLES:
+        return start, end
+    low = max(0, text.rfind("\n", 0, start) + 1)
+    after = [(low + a, low + b) for a, b in titled_names(text[low : end + 80])]
+    return next(((a, b) for a, b in after if a < end and start < b), None)
+
+
+# A plural noun and a plural verb after the words: they say what kind of thing the noun is
+# (Dell Inspiron laptops are on sale); a person's name takes a possessive there.
+KIND_AFTER = re.compile(r" [a-z]{3,}s (?:are|were|have|do|can|will|would|should|must|may|might)\b")
+
+
+def names_a_kind(text: str, end: int) -> bool:
+    """Does a plural noun and a plural verb follow the words ending at ``end``?
+
+    >>> names_a_kind("Dell Inspiron laptops are on sale", 13), names_a_kind("Ann Lee says we are", 7)
+    (True, False)
+    """
+    return KIND_AFTER.match(text, end) is not None
 
 
 # A version after the words: a package or a product (Jackson Databind to 2.15, v3.1).

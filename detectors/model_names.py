@@ -14,7 +14,7 @@ from importlib import resources
 import jieba
 import jieba.posseg
 
-from detectors.cn_foreign import foreign_shaped, names_places
+from detectors.cn_foreign import countries, foreign_shaped, names_places
 from detectors.lexicon import not_names, surnames
 
 NER_SCORE = 0.7  # a model's guess: above the threshold, below checksummed identifiers
@@ -24,6 +24,53 @@ CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 CN_PLACE_END = "省市区县镇乡村街路道州山河湖岛城庄楼祠角界寺庙桥园宫殿门湾港堂院塔关坊汇渡井岭"
 
 
+# Titles and honorifics after a Chinese surname or name: not part of the name (张总 -> 张,
+# 李经理 -> 李, 陈大爷 -> 陈). Kinship words are how news and chats address older people.
+CN_TITLE = re.compile(
+    "先生|女士|小姐|太太|老师|经理|总监|总裁|总|董事|主任|书记|局长|处长|科长|部长|院长|校长|"
+    "医生|大夫|律师|教授|博士|同学|师傅|阿姨|叔叔|老板|老总|大爷|大妈|大娘|大婶|奶奶|爷爷|"
+    "婆婆|伯伯|大哥|大姐"
+)
+# One character that addresses (老, 叔, 姨) or stands for the rest of a name (某, 氏): a
+# title only right after a bare surname (林老, 杨叔, 刘某, 杜氏; not 王家卫's 家; not 伯,
+# which ends transliterations: 韦伯).
+CN_HONORIFIC = "老叔姨某氏"
+# The titles that address one person by surname, so the surname before one is a name
+# (李经理, 陈老师, 陈大爷: as person.CN_TITLES). Rank words (王总, 张总监, 李局长) name a post
+# its holder is known by: no name by themselves (tests/test_review_s19_quality.py).
+ADDRESSING = re.compile(
+    "先生|女士|小姐|太太|老师|经理|医生|大夫|律师|教授|师傅|阿姨|叔叔|老板|大爷|大妈|大娘|大婶|"
+    "奶奶|爷爷|婆婆|伯伯|大哥|大姐"
+)
+
+
+def title_after(text: str, start: int, end: int, titles: re.Pattern[str] = CN_TITLE) -> bool:
+    """Is ``text[start:end]`` a bare surname that one of ``titles`` or an honorific follows?
+
+    >>> title_after("李经理负责", 0, 1), title_after("林老百年", 0, 1), title_after("李娜说", 0, 1)
+    (True, True, False)
+    >>> title_after("李", 0, 1), title_after("欧阳先生", 0, 2), title_after("王总说", 0, 1, ADDRESSING)
+    (False, True, False)
+    """
+    if surnames().surname_length(text[start:end]) != end - start or end == start:
+        return False
+    after = text[end : end + 1]
+    return titles.match(text, end) is not None or (after != "" and after in CN_HONORIFIC)
+
+
+def span_score(text: str, start: int, end: int) -> float | None:
+    """``ner_score`` of a guess in its text: a bare surname is a name where a title that
+    addresses a person follows it (李|经理, the model's 李经理 cut by ``nlp._without_titles``).
+
+    >>> span_score("李经理负责", 0, 1), span_score("李说", 0, 1), span_score("王小明来了", 0, 3)
+    (0.7, None, 0.7)
+    >>> span_score("请王总审批", 1, 2)
+    """
+    if title_after(text, start, end, ADDRESSING):
+        return NER_SCORE
+    return ner_score(text[start:end])
+
+
 def ner_score(name: str) -> float | None:
     """How much a PERSON guess looks like a name; None: not one.
 
@@ -31,8 +78,8 @@ def ner_score(name: str) -> float | None:
     (0.7, 0.5, 0.7, 0.5)
     >>> ner_score("王"), ner_score("alice"), ner_score("2024"), ner_score("李宁"), ner_score("杨浦区")
     (None, None, None, None, None)
-    >>> ner_score("欧阳娜娜"), ner_score("张江高科")
-    (0.7, None)
+    >>> ner_score("欧阳娜娜"), ner_score("张江高科"), ner_score("伊拉克")
+    (0.7, None, None)
     """
     if CJK.search(name):
         if "·" in name or "•" in name:  # a transliterated foreign name: 约翰·史密斯
@@ -43,8 +90,8 @@ def ner_score(name: str) -> float | None:
             return None
         if len(name) == 4 and surnames().surname_length(name) != 2:
             return None  # four characters are a name with a compound surname (欧阳娜娜) only
-        if name in not_names() or name[-1] in CN_PLACE_END:
-            return None  # brands, shops and places that read like names (李宁, 周大福)
+        if name in not_names() or name[-1] in CN_PLACE_END or name in countries():
+            return None  # brands, shops and places that read like names (李宁, 周大福, 安哥拉)
         tag = jieba.posseg.dt.word_tag_tab.get(name)
         if tag is not None and not tag.startswith("nr"):
             return None  # a dictionary word that is not a name: 龙井 (ns), 方圆 (n)

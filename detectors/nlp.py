@@ -31,13 +31,16 @@ from typing import Any
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 
 from detectors import ner_tokens  # noqa: F401 - registers the shipped model's tokenizer
-from detectors.en_names import en_names
+from detectors.en_names import en_names, model_guess
 from detectors.model_names import (  # noqa: F401 - NER_SCORE, ner_score: the engine's names
     CJK,
+    CN_TITLE,
     NER_SCORE,
     WEAK_NER_SCORE,
     chinese_name_shaped,
     ner_score,
+    span_score,
+    title_after,
 )
 from detectors.recognizers.base import LANGUAGE
 from detectors.recognizers.person import name_on_words
@@ -80,12 +83,8 @@ NER_LABELS = frozenset({"PERSON", "PER"})
 SHIPPED = Path(__file__).parent / "models" / "ner"
 MANIFEST = "SHA256SUMS"  # written by the training recipe next to the pipeline's files
 # A title before an English name or inside/after a Chinese one is not part of it
-# ("Mr. Smith" -> Smith, 张总 -> 张, 张总经 (the model cut 总经理 apart) -> 张).
+# ("Mr. Smith" -> Smith, 张总 -> 张, 张总经 (the model cut 总经理 apart) -> 张: model_names.CN_TITLE).
 EN_TITLE_START = re.compile(r"(Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam)\.?\s+")
-CN_TITLE = re.compile(
-    "先生|女士|小姐|太太|老师|经理|总监|总裁|总|董事|主任|书记|局长|处长|科长|部长|院长|校长|"
-    "医生|大夫|律师|教授|博士|同学|师傅|阿姨|叔叔"
-)
 # Between the parts of a transliterated name (约翰·史密斯), CJK on both sides: not "幸福···".
 FOREIGN_NAME = re.compile("[\u4e00-\u9fff]+(?:[·•][\u4e00-\u9fff]+)+")
 
@@ -204,7 +203,7 @@ class TokenNlpEngine(NlpEngine):
             if self.primed_only:
                 return []  # not read by the model: rules only (over the request's budget)
             found = people(self.ner(text))
-        scored = [(span, ner_score(text[span.start_char : span.end_char])) for span in found]
+        scored = [(span, span_score(text, span.start_char, span.end_char)) for span in found]
         return [(span, score) for span, score in scored if score is not None]
 
     def process_batch(
@@ -239,9 +238,16 @@ def people(doc: Any) -> list[NerSpan]:
         foreign = FOREIGN_NAME.fullmatch(text, start, end) is not None
         if start < end and CJK.match(text[start]) and not foreign:
             start, end = name_on_words(text, start, end)  # 周恩|来 -> 周恩来 (N2's rule)
-        if start < end and (
-            not CJK.match(text[start]) or foreign or chinese_name_shaped(text, start, end)
-        ):
+            if start == end or not chinese_name_shaped(text, start, end):
+                continue
+            # jieba's word may hold the title again (李经理, 陈老师 are one word): cut it
+            # (the word was checked whole: 邵氏|电影公司 is a company's name).
+            start, end = _without_titles(text, start, end)
+        elif start < end and not foreign and (span := model_guess(text, start, end)) is not None:
+            start, end = span  # Colonel Jesse Auton -> Jesse Auton
+        elif not foreign:
+            continue  # a headline (Judge Rejects Appeal), a kind of thing (Dell Inspiron laptops are)
+        if start < end:
             found.append(NerSpan("PERSON", start, end))
     for start, end in en_names(text):  # names by their shape the model missed (en_names.py)
         if not any(s.start_char < end and start < s.end_char for s in found):
@@ -254,6 +260,8 @@ def _without_titles(text: str, start: int, end: int) -> tuple[int, int]:
 
     >>> _without_titles("ask Mr. Smith", 4, 13), _without_titles("张总经理说", 0, 3)
     ((8, 13), (0, 1))
+    >>> _without_titles("高老板告诉记者", 0, 3), _without_titles("胡老心中", 0, 2), _without_titles("王家卫", 0, 3)
+    ((0, 1), (0, 1), (0, 3))
     """
     span = text[start:end]
     start += len(span) - len(span.lstrip())
@@ -262,4 +270,6 @@ def _without_titles(text: str, start: int, end: int) -> tuple[int, int]:
         start = title.end()
     if (title := CN_TITLE.search(text, start + 1, end + 3)) is not None and title.start() < end:
         end = title.start()
+    elif title_after(text, start, end - 1):
+        end -= 1  # a one-character honorific ends the guess: 林老, 杨叔, 刘某 -> the surname
     return start, end

@@ -116,7 +116,9 @@ EN_HEADLINE_NEGATIVES = [
     "Coach Outlet Opens Downtown",
     "Lord Of The Rings sold out.",
     "Captain Crunch cereal is sweet.",
-    xfail("Judge Rejects Appeal In Fraud Case", reason="old: model 'Judge Rejects'"),
+    # the model's guess opening with a title is read as titled_names reads it (fixed after
+    # R6: en_names.model_guess)
+    "Judge Rejects Appeal In Fraud Case",
 ]
 
 
@@ -146,7 +148,9 @@ EN_PRODUCT_NEGATIVES = [
     xfail(
         "Jasmine Karma tests pass on the CI runner.", ("body",), reason="old: test tools as a name"
     ),
-    xfail("Dell Inspiron laptops are on sale.", ("description",), reason="old: a product"),
+    # a plural noun and a plural verb after the words: a kind of thing (fixed after R6:
+    # en_names.names_a_kind)
+    ("Dell Inspiron laptops are on sale.", ("description",)),
 ]
 
 
@@ -163,6 +167,10 @@ EN_POSITIVES = [
     ("Christopher Columbus sailed in 1492.", ["Christopher Columbus"]),
     ("Randall Munroe drew a comic.", ["Randall Munroe"]),
     ("Frank said the build passed.", ["Frank"]),
+    # a model guess with its title keeps the name after it (en_names.model_guess)
+    ("Judge Jones noted the delay.", ["Jones"]),
+    ("Senator Elizabeth Warren spoke on Tuesday.", ["Elizabeth Warren"]),
+    ("Victor Wooten says the laptops are fine.", ["Victor Wooten"]),
 ]
 
 
@@ -247,8 +255,9 @@ CN_NEGATIVES = [
     # siblings show the root is not fixed (old)
     xfail("黄皮书指出，增长放缓。", reason="old: 黄皮书 + speech verb; 白皮书 only listed"),
     # a surname + 总 + 说 read as a three-character name: names_by_role refuses 总 as a
-    # name's second character (TITLE_CHARS), the model's guess path does not (old)
-    xfail("王总说，下周上线。", reason="old: model guess '王总说'"),
+    # name's second character (TITLE_CHARS); the model's guess is cut at its title and a
+    # rank word leaves no name (fixed after R6: model_names.ADDRESSING)
+    "王总说，下周上线。",
 ]
 
 
@@ -258,11 +267,15 @@ def test_cn_hard_negatives(text):
 
 
 # A surname before a title is reported as the surname alone (tests/test_precision.py:
-# 王经理你好 -> 王); the model's guess takes the title with it (old)
+# 王经理你好 -> 王); the model's guess took the title with it: jieba's word 李经理 undid the
+# cut (fixed after R6: nlp.people cuts titles after name_on_words; honorifics too)
 CN_TITLE_SPANS = [
     ("今天王总经理办公室开会。", ["王"]),
-    xfail("李经理负责的项目延期了。", ["李"], reason="old: model span '李经理' takes the title"),
-    xfail("陈老师布置了作业。", ["陈"], reason="old: model span '陈老师' takes the title"),
+    ("李经理负责的项目延期了。", ["李"]),
+    ("陈老师布置了作业。", ["陈"]),
+    ("家住金陵小区的陈大爷在银行办业务。", ["陈"]),
+    ("药政科科长刘某说，门诊已被查封。", ["刘"]),
+    ("王家卫导演了这部电影。", ["王家卫"]),  # 家 is no title inside a name
 ]
 
 
