@@ -6,6 +6,7 @@ from the full path it skips, in the direction that leaks.
    raises nothing and counts the same images.
 2. Masking by splicing (proxy/extraction/extract.py ``_spliced``): the output is the input
    with each masked value replaced at its own token, and the masked value is gone.
+3. (session 20) flatscan's proof for forms and plain text, against the same full path.
 
 Tests marked ``xfail(strict=True)`` are findings: they fail today and must pass once fixed
 (strict: a fix makes them XPASS, which fails the suite until the marker is removed). The
@@ -21,6 +22,7 @@ import json
 import struct
 import zipfile
 import zlib
+from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
@@ -32,7 +34,8 @@ from detectors.batch import SegmentSelector
 from detectors.config import DetectorConfig
 from proxy.errors import Uninspectable
 from proxy.extraction.extract import Limits, RawRequest, extract
-from proxy.workers.rawscan import prove_clean
+from proxy.workers import flatscan
+from proxy.workers.rawscan import Proof, prove_clean
 from proxy.workers.triage import Clean, Triage
 
 LIMITS = Limits()
@@ -351,4 +354,77 @@ def test_e2e_an_id_under_base64_text_is_blocked(baomi, http_up):
 def test_e2e_what_hides_under_base64_json_or_a_document_is_blocked(baomi, http_up, case):
     before = len(http_up.received)
     assert post_through(baomi, http_up, E2E_BODIES[case]) == 403
+    assert len(http_up.received) == before
+
+
+# -- 3. forms and plain text read from their bytes (proxy/workers/rawform.py, flatscan.py) ----
+#
+# What a form value or a text can hide that only a decoder shows: each shape must reach the full
+# path (a layer, an undecodable field, a NUL), whose answer selects it or refuses the request.
+
+def form_value(value: str, writer=quote_plus) -> bytes:
+    return b"order=SO-1&note=" + writer(value).encode() + b"&qty=2"
+
+
+FORM = (("content-type", "application/x-www-form-urlencoded"),)
+TEXT = (("content-type", "text/plain"),)
+HIDDEN_IN_A_FORM = {
+    "base64-id": form_value(b64(ID.encode())),
+    "base64-padding-escaped": form_value(b64(f"id {ID}".encode())),
+    "base64-json": form_value(b64(json.dumps({"id": ID}).encode())),
+    "base64-gzip": form_value(b64(gzip.compress(f"id {ID}".encode()))),
+    "hex-id": form_value(ID.encode().hex()),
+    "escaped-twice": form_value("".join(f"%{b:02X}" for b in ID.encode())),  # sent as %2531...
+    "entities": form_value("".join(f"&#{ord(c)};" for c in ID)),
+    "json-escapes": form_value("".join(f"\\u{ord(c):04x}" for c in ID)),
+    "gb18030-name": b"name=" + quote("张三", encoding="gb18030").encode() + b"&m=x",
+    "overlong-digits": b"note=" + "".join(f"%C0%{0x80 + ord(c) - 0x20:02X}" for c in ID).encode(),
+    "utf16-with-bom": b"note=%FF%FE" + quote(ID.encode("utf-16-le")).encode(),
+    "nul-between-digits": b"note=" + quote(ID.encode("utf-16-le")).encode(),
+    "mime-base64-textarea": form_value(base64.encodebytes(f"id {ID} {'x' * 60}".encode()).decode()),
+    "json-over-lines": form_value('{\n  "id": "' + b64(ID.encode()) + '"\n}'),
+}
+HIDDEN_IN_A_TEXT = {
+    "mime-base64": b"see below\n" + base64.encodebytes(f"id {ID} {'x' * 60}".encode()),
+    "entities": ("id " + "".join(f"&#{ord(c)};" for c in ID)).encode(),
+    "utf16-no-bom": f"id {ID}".encode("utf-16-le"),
+    "base64-json-whole": b64(json.dumps({"id": ID}).encode()).encode(),
+}
+
+
+def flat_fast_and_full(raw: RawRequest):
+    """(flatscan's answer, the full path's selected locations or the error it raises)."""
+    found = flatscan.scan(raw, LIMITS, SELECTOR)
+    try:
+        extraction = extract(raw, LIMITS)
+    except Uninspectable as exc:
+        return found, exc
+    return found, [extraction.segments[i].location for i in SELECTOR.select(extraction.segments)]
+
+
+@pytest.mark.parametrize("body,headers", [(b, FORM) for b in HIDDEN_IN_A_FORM.values()]
+                         + [(b, TEXT) for b in HIDDEN_IN_A_TEXT.values()],
+                         ids=[f"form-{k}" for k in HIDDEN_IN_A_FORM]
+                         + [f"text-{k}" for k in HIDDEN_IN_A_TEXT])
+def test_what_a_decoder_shows_in_a_form_or_text_is_never_proved_clean(body, headers):
+    raw = request(body, headers)
+    found, full = flat_fast_and_full(raw)
+    assert isinstance(full, Uninspectable) or full != []
+    assert not (isinstance(found, Proof) and found.reason is None)  # never proved clean
+    assert not isinstance(Triage(SELECTOR).local(raw, LIMITS), Clean)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("body,content_type", [
+    (HIDDEN_IN_A_FORM["base64-padding-escaped"], "application/x-www-form-urlencoded"),
+    (HIDDEN_IN_A_FORM["json-over-lines"], "application/x-www-form-urlencoded"),
+    (HIDDEN_IN_A_TEXT["mime-base64"], "text/plain"),
+], ids=["form-base64", "form-json-over-lines", "text-mime-base64"])
+def test_e2e_an_id_under_a_layer_in_a_form_or_text_is_blocked(baomi, http_up, body,
+                                                               content_type):
+    before = len(http_up.received)
+    with httpx.Client(proxy=baomi.url, timeout=60) as client:
+        status = client.post(http_up.url("/v1/orders"), content=body,
+                             headers={"content-type": content_type}).status_code
+    assert status == 403
     assert len(http_up.received) == before

@@ -381,3 +381,68 @@ def test_field_names_that_are_data_are_not_kept_in_the_name_cache():
     assert rawform._named("王小明") is False and rawform._named("Alice Walker") is False
     assert "王小明" not in rawform._NAMED and "Alice Walker" not in rawform._NAMED
     assert {"receiver[name]", "收件人", "items[_][sku]"} <= rawform._NAMED.keys()
+
+
+# -- end to end: `baomi run` (default policy) in front of a recording HTTPS upstream --------
+
+E2E_FORMS = {
+    # a phone under a phone-ish name, or beside "call": masked (default policy: phones masked)
+    "browser-form": (f"order_id=SO-1&items%5B0%5D%5Bdesc%5D={quote_plus('标准件 part')}"
+                     f"&contact%5Bmobile%5D={MOBILE}&note=call+{MOBILE}+now", FORM[0][1]),
+    "charset-label": (f"a=1&mobile={MOBILE}&mobile=&bare&b=x%3Dy",
+                      "application/x-www-form-urlencoded; charset=UTF-8"),
+    "text": (f"Hello,\nplease call the customer at {MOBILE} tomorrow.\n", "text/plain"),
+}
+
+
+@pytest.fixture(scope="module")
+def baomi(tmp_path_factory, upstream_ca):
+    from harness import REPO, BaomiProcess
+
+    with BaomiProcess(REPO / "policies" / "default.yaml", tmp_path_factory.mktemp("p8"),
+                      upstream_ca=upstream_ca.pem) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def client(baomi):
+    import ssl
+
+    import httpx
+
+    with httpx.Client(proxy=baomi.url, verify=ssl.create_default_context(cafile=baomi.ca_pem),
+                      timeout=60) as c:
+        yield c
+
+
+def post(client, upstream, body: bytes, content_type: str):
+    before = len(upstream.received)
+    response = client.post(upstream.url("/v1/orders"), content=body,
+                           headers={"content-type": content_type})
+    return response.status_code, upstream.received[before:]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("name", list(E2E_FORMS))
+def test_e2e_the_upstream_gets_the_masked_body_byte_for_byte(baomi, client, https_up, name):
+    body, content_type = E2E_FORMS[name]
+    raw = request(body, (("content-type", content_type),))
+    assert isinstance(Triage(SELECTOR).local(raw, LIMITS), FlatScanned)  # the new path
+    status, got = post(client, https_up, body.encode(), content_type)
+    assert status == 200 and len(got) == 1
+    mask = Finding("PHONE_NUMBER", 1.0, 0, 11, "x", 0, MOBILE).masked(fingerprint=False)
+    written = mask if content_type == "text/plain" else quote_plus(mask, safe="*")
+    assert mask != MOBILE and got[0].body == body.replace(MOBILE, written).encode()
+    assert int(got[0].headers["content-length"]) == len(got[0].body)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("kind", ["form", "text"])
+def test_e2e_a_clean_body_arrives_untouched(baomi, client, https_up, kind):
+    from bench.masked_cpu_ab import CONTENT_TYPES, body_of
+
+    body = body_of(kind, with_phone=False).encode()
+    assert isinstance(Triage(SELECTOR).local(request(body, (("content-type", CONTENT_TYPES[kind]),)),
+                                             LIMITS), Clean)
+    status, got = post(client, https_up, body, CONTENT_TYPES[kind])
+    assert status == 200 and len(got) == 1 and got[0].body == body
