@@ -151,3 +151,23 @@ def test_named_place_after_admin_levels(text, value):
 )
 def test_named_place_without_a_cue_is_no_address(text):
     assert addresses(text) == []
+
+
+# The address starts at the estate's or zone's whole name, with the admin levels and the
+# road before it, not at its last common noun (…国际|商务中心, 丽水水阁|工业区), and a place
+# name with 和 in it keeps it (仁和街道, 庆和路).
+WHOLE_NAME_BEFORE = [
+    "宁波市江北区东部国际商务中心8栋1203",
+    "衢州东港工业区兴业路18号",
+    "台州临海国家高新区纬三路2188",
+    "塘下镇环城大道嘉禾国际广场C座6层",
+    "瓯海区娄桥水产批发交易中心B区12号",
+    "仁和街道东塘路88号",
+    "太和镇东岳村黄泥塘66号",
+    "庆和路金城国际花园12-1301",
+]
+
+
+@pytest.mark.parametrize(("text", "value"), framed(WHOLE_NAME_BEFORE))
+def test_address_starts_at_the_whole_name(text, value):
+    assert addresses(text) == [value]

@@ -101,6 +101,8 @@ NAMED_PLACE = re.compile(
     "工业区|工业园|园区|开发区|市场|商城|公司|厂|医院|学校|中学|小学|大学|学院|宾馆|酒店|派出所|"
     "政府|机场|大楼)"
 )
+# A 区 that is a zone's, not a district's: its name runs back to the cue like an estate's.
+ZONE = re.compile("(?:工业|开发|高新|园|商务|经济|科技)区")
 ZONE_MARKS = "东西南北中一二三四五六七八九十ABCDEFGHabcdefgh"  # a zone's name: 西区, 二区, C区
 # A building or room right after an estate's name: 6栋, A座, 十四幢, 1788号, 33楼.
 BUILDING = re.compile(
@@ -140,7 +142,7 @@ def estate_start(text: str, lo: int, first: int) -> int:
     '保利湾天地二期11幢3150'
     """
     start = first
-    while start > max(lo, first - 20) and text[start - 1] not in STOP:
+    while start > max(lo, first - 20) and text[start - 1] not in ESTATE_STOP:
         start -= 1
     cues = list(CUE_WORDS.finditer(text, start, first))
     return cues[-1].end() if cues else start
@@ -210,6 +212,7 @@ PROVINCES = (
 PROVINCE_BEFORE = re.compile(f"(?:{PROVINCES})(?:省|市)?$")
 # Characters that end a place name when reading backwards: "我的地址是|北京市".
 STOP = set("是在于到往至址寄送住的和与及或为了去:：")
+ESTATE_STOP = STOP - set("和与及或")  # 庆和路|新城国际花园, 工人路与山阴路交叉口|…公寓
 STREET_TYPES = (
     r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Drive|Dr|Lane|Ln|Way|Court|Ct|Place|Pl|"
     r"Parkway|Pkwy|Highway|Hwy|Terrace|Ter|Circle|Cir|Square|Sq"
@@ -236,8 +239,13 @@ def name_start(text: str, suffix_start: int, floor: int, longest: int) -> int:
     start = suffix_start
     while start > floor and suffix_start - start < longest:
         char = text[start - 1]
+        if char == "和" and start == suffix_start:
+            start -= 1  # 仁和|街道, 太和|镇: no conjunction right before a suffix
+            continue
         if char in STOP or not ("\u4e00" <= char <= "\u9fff" or char.isalnum()):
             break
+        if CUES.search(text, max(floor, start - 4), start):
+            break  # 客户反馈|仁和街道
         start -= 1
     province = PROVINCE_BEFORE.search(text, floor, start)
     return province.start() if province else start
@@ -693,7 +701,7 @@ class AddressRecognizer(ScoredPatternRecognizer):
         elif (estate := ESTATE.search(text, lo, hi)) and (
             UNIT_CHAIN.search(text, estate.end(), hi) or BUILDING.search(text, estate.end(), hi)
         ):
-            score, admins = 0.6, [estate]  # 湖景家园6栋4单元2057, 福田大厦A座3775
+            score, admins, bare = 0.6, [estate], True  # 湖景家园6栋4单元2057, 福田大厦A座3775
         elif (unit := numbered_building(text, lo, hi)) is not None:
             score, admins, bare = 0.6, [unit], True  # 保利湾天地二期11幢3150, 某某国际B座2771
         elif named_place_after_admins(text, admins, hi):
@@ -708,10 +716,12 @@ class AddressRecognizer(ScoredPatternRecognizer):
         road = bool(roads) and (not admins or roads[0].start() < admins[0].start())
         if bare:
             start = estate_start(text, lo, first)
-            if first - start < 2:
+            if first - start < 2 and not ESTATE.match(text, first):
                 return None  # 在|5号楼301室: a room with no estate's name before it
         else:
             start = place_start(text, first, lo, road=road)
+            if ZONE.match(text, max(lo, first - 2)):  # 丽水水阁|工业区: a zone, no district
+                start = min(start, estate_start(text, lo, first))
         if start == first:  # no place word before the suffix: read back over characters
             longest = 8 if text.startswith(("自治", "特别"), first) else 5
             start = name_start(text, first, lo, longest)
