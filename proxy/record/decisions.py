@@ -161,6 +161,18 @@ class DecisionLog:
         except OSError as e:
             raise IncidentLogError(f"cannot write decision log {self.path}: {e.strerror}") from e
 
+    def write_now(self, record: DecisionRecord, prepared: object = None) -> object:
+        """``write`` on the caller's thread when it needs no fsync (``sync=False``, or a line
+        ``write`` would not fsync): None; else NOT_WRITTEN (the writer thread's ``write_many``).
+        Appending a line never waits for the disk; other writers hold the lock for one line."""
+        if self.sync and (record.action != "allow" or record.uninspected is not None):
+            return NOT_WRITTEN
+        error = self.write_many([record], [prepared if isinstance(prepared, bytes)
+                                           else NOT_PREPARED])[0]
+        if error is not None:
+            raise error
+        return None
+
     def prepare(self, record: DecisionRecord) -> bytes:
         """The record's line, for ``write_many``: encoded by the caller (the event loop),
         so the writing thread only writes."""
@@ -330,6 +342,30 @@ class DecisionLog:
 
 # A recorder's prepared form of a record that was not prepared: write_many does that work.
 NOT_PREPARED = object()
+# ``write_now``'s answer when the recorder cannot take the record at once: write_many must.
+NOT_WRITTEN = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """``write_now``'s answer for a record written but not durable yet: each of ``syncs``
+    (equal ones are called once per group) makes it durable, then each ``(recorder,
+    prepared)`` of ``rest`` takes it as ``write_many`` would (a recorder that could not take
+    it at once, and every one after it)."""
+
+    syncs: tuple[Callable[[], None], ...] = ()
+    rest: tuple[tuple[Recorder, object], ...] = ()
+
+
+def write_now(recorder: Recorder, record: DecisionRecord, prepared: object) -> object:
+    """``recorder.write_now(record, prepared)``: the part of writing that does not wait for
+    the disk, done by the caller (the event loop). None: written and as durable as ``write``
+    makes it; a Pending; NOT_WRITTEN (also for recorders without ``write_now``). Raises the
+    record's error."""
+    step = getattr(recorder, "write_now", None)
+    if step is None:
+        return NOT_WRITTEN
+    return step(record, prepared)
 
 
 def prepare(recorder: Recorder, record: DecisionRecord) -> object:
@@ -386,6 +422,26 @@ class Recorders:
     def prepare(self, record: DecisionRecord) -> tuple:
         """Each recorder's ``prepare`` of the record (NOT_PREPARED where it has none)."""
         return tuple(prepare(recorder, record) for recorder in self.recorders)
+
+    def write_now(self, record: DecisionRecord, prepared: object = None) -> object:
+        """Each recorder's ``write_now`` in order, as far as they go: None, a Pending
+        (its syncs, and the recorders left from the first that could not take the record at
+        once), or NOT_WRITTEN when the first could not. Raises the first error (a record
+        one recorder failed is not handed to the next)."""
+        mine = prepared if isinstance(prepared, tuple) else (NOT_PREPARED,) * len(self.recorders)
+        syncs: tuple = ()
+        for n, recorder in enumerate(self.recorders):
+            step = write_now(recorder, record, mine[n])
+            if step is NOT_WRITTEN:
+                if n == 0:
+                    return NOT_WRITTEN
+                return Pending(syncs, tuple(zip(self.recorders[n:], mine[n:], strict=True)))
+            if isinstance(step, Pending):
+                if step.rest:
+                    return Pending(syncs + step.syncs, step.rest + tuple(
+                        zip(self.recorders[n + 1:], mine[n + 1:], strict=True)))
+                syncs += step.syncs
+        return Pending(syncs) if syncs else None
 
     def write_many(self, records: list[DecisionRecord],
                    prepared: list | None = None) -> list[Exception | None]:

@@ -21,9 +21,11 @@ Someone else's file under that name (another owner, wider mode, not a regular fi
 used: the log then works as before, one segment per writer turn.
 
 The state is one fixed-size record with a CRC, written with one ``pwrite`` only after the
-frame it describes is fsynced; every reader also checks it against the file (newest, same
-size). Anything that does not match (a writer killed between its fsync and its ``pwrite``,
-a half-written record, a torn tail) makes the next writer start a new segment the usual way.
+frame it describes is written (and fsynced, unless it came from ``append_unsynced``: the
+frame is then in the page cache, which outlives a killed writer, and a machine crash wipes
+``/dev/shm`` too); every reader also checks it against the file (newest, same size).
+Anything that does not match (a writer killed between its write and its ``pwrite``, a
+half-written record, a torn tail) makes the next writer start a new segment the usual way.
 """
 
 from __future__ import annotations

@@ -24,6 +24,12 @@ What each mechanism does and does not protect against:
   Appends from several threads share fsyncs (*group commit*): frames that arrive while one
   thread's write + fsync is under way queue up and the next thread writes them all with one
   write and one fsync; each append still returns only once its own frame is durable.
+  The proxy splits an append in two (``append_unsynced`` on the event loop: chain and write;
+  ``sync`` on its record thread: one fsync for every frame written since the last): a frame
+  is acknowledged only after an fsync that began after it was written. Written frames are in
+  the page cache, so a killed process leaves them whole for the next writer; a machine crash
+  loses only frames whose fsync had not returned, which nobody acknowledged. A failed fsync
+  stops this writer (later data may be gone from the disk while the file still shows it).
 * **Hash chain**: every body names the previous frame's hash and a sequence number, and
   ``hash = SHA-256(prev hash + body + mac)``. A flipped byte, a deleted, inserted or
   reordered frame breaks the chain where it happened. Anyone can recompute SHA-256, so an
@@ -238,6 +244,7 @@ class _Segment:
     ):
         self.number, self.path, self.fd, self.size = number, path, fd, size
         self.seq, self.hash, self.start_seq, self.mac_key = seq, hash_, start_seq, mac_key
+        self.unsynced = False  # frames written by append_unsynced wait for an fsync
 
 
 class _Pending:
@@ -274,6 +281,7 @@ class IncidentLog:
         self._signer: ed25519.Ed25519PrivateKey = keyring.signer
         self.checkpoint_every = checkpoint_every
         self._lock = threading.Lock()
+        self._fd_lock = threading.Lock()  # held by sync's fsync: the segment is not closed under it
         self._turn = threading.Condition(threading.Lock())  # guards _queue and _leading
         self._queue: list[_Pending] = []  # appends waiting for the next group commit
         self._leading = False  # a thread is writing a group now
@@ -318,6 +326,80 @@ class IncidentLog:
             except Exception as e:  # noqa: BLE001 - handed to the item's own caller
                 results.append(e)
         return results
+
+    def append_unsynced(self, items: list[tuple[str, dict]],
+                        wait: bool = False) -> list[Appended | Exception] | None:
+        """Chain and write ``items`` now, without waiting for the disk: durable once a later
+        ``sync()`` returns. Each item's Appended or its error; None when it cannot be done at
+        once (another thread of this writer or another process holds the log, or this writer
+        must start a segment first, which writes and fsyncs a file): use ``append_many``.
+        ``wait``: wait for the locks (a thread may; the event loop may not).
+
+        The event loop's half of an append: its system calls (lock, read the shared head,
+        write, publish it) are a few microseconds each and never wait for the disk.
+        """
+        if self._broken or not self._lock.acquire(blocking=wait):
+            return None
+        group = [_Pending(kind, data) for kind, data in items]
+        try:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:  # held by another writer (maybe for an fsync): not now
+                return None
+            try:
+                if not self._extends_own_segment():
+                    return None
+                self._since_checkpoint += self._append_group(group, sync=False)
+                self._publish()
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        except OSError as e:
+            return [IncidentLogError(f"cannot write incident log in {self.dir}: {e.strerror}")
+                    for _ in items]
+        finally:
+            self._lock.release()
+        results: list[Appended | Exception] = []
+        for pending in group:  # a frame that could not be built fails alone
+            results.append(pending.error if isinstance(pending.error, Exception)
+                           else pending.outcome())
+        return results
+
+    def sync(self) -> None:
+        """Make every frame ``append_unsynced`` wrote before this call durable (one fsync),
+        then sign the checkpoint that is due, if any. Raises IncidentLogError; a failed fsync
+        stops this writer (``probe`` answers False until restart)."""
+        with self._lock:
+            if self._broken:
+                raise IncidentLogError(
+                    f"incident log unusable after an earlier failure ({self._broken})")
+            seg = self._segment  # a segment dropped since was fsynced by _drop_segment
+            if seg is not None and seg.unsynced:
+                seg.unsynced = False  # frames written from now on wait for the next sync
+                self._fd_lock.acquire()
+            else:
+                seg = None
+        if seg is not None:
+            try:
+                os.fsync(seg.fd)
+            except OSError as e:
+                self._broken = f"fsync failed: {e.strerror}"
+                raise IncidentLogError(
+                    f"cannot write incident log in {self.dir}: {e.strerror}") from e
+            finally:
+                self._fd_lock.release()
+        if self._since_checkpoint >= self.checkpoint_every:
+            self._checkpoint_due()
+
+    def _checkpoint_due(self) -> None:
+        with self._lock:
+            try:
+                with _flock(self._lock_fd, fcntl.LOCK_EX):
+                    if (not self._broken and self._continue_head()
+                            and self._since_checkpoint >= self.checkpoint_every):
+                        self._checkpoint()
+                        self._publish()
+            except OSError as e:
+                raise IncidentLogError(f"cannot write incident log in {self.dir}: {e.strerror}") from e
 
     def _enqueue(self, mine: list[_Pending]) -> None:
         """Queue ``mine`` (one group: a leader takes the whole queue) and return once it is
@@ -417,9 +499,11 @@ class IncidentLog:
             except OSError as e:
                 raise IncidentLogError(f"cannot write final checkpoint: {e.strerror}") from e
             finally:
-                self._drop_segment()
-                os.close(self._lock_fd)
-                self._lock_fd = -1
+                try:
+                    self._drop_segment()
+                finally:
+                    os.close(self._lock_fd)
+                    self._lock_fd = -1
 
     # -- internals (called with both locks held) --
 
@@ -432,6 +516,16 @@ class IncidentLog:
             return self._is_head()
         state = self._head.read()
         return state is not None and self._adopt(state)
+
+    def _extends_own_segment(self) -> bool:
+        """``_continue_head`` without changing segment (closing ours waits for its fsync)."""
+        seg = self._segment
+        if seg is None:
+            return False
+        if self._head is None:
+            return self._is_head()
+        state = self._head.read()
+        return state is not None and state.number == seg.number and self._adopt(state)
 
     def _adopt(self, state: HeadState) -> bool:
         """Take the shared state as ours if the files agree with it (newest, same size)."""
@@ -511,8 +605,9 @@ class IncidentLog:
         self._append_group([pending])
         return pending.outcome()
 
-    def _append_group(self, group: list[_Pending]) -> int:
+    def _append_group(self, group: list[_Pending], sync: bool = True) -> int:
         """Chain, write and fsync the group's frames at once; how many were written.
+        ``sync=False``: written only, for ``sync()`` to make durable.
 
         A frame that cannot be built (its data is not JSON, or its body is over what the
         reader accepts, ``framing.MAX_BODY``) fails alone; the chain skips it.
@@ -541,7 +636,10 @@ class IncidentLog:
             return 0
         try:
             write_all(seg.fd, b"".join(raws))
-            os.fsync(seg.fd)
+            if sync:
+                os.fsync(seg.fd)  # also makes earlier unsynced frames durable; sync() may
+            else:                 # fsync again for them, harmless
+                seg.unsynced = True
         except OSError:
             self._undo_partial(seg)
             raise
@@ -560,6 +658,9 @@ class IncidentLog:
     def _checkpoint(self) -> None:
         seg = self._segment
         assert seg is not None
+        if seg.unsynced:  # the checkpoint names the newest frame: durable first
+            os.fsync(seg.fd)
+            seg.unsynced = False
         statement = self._sign(seg.seq, seg.hash.hex())
         # checkpoint.json first: after a crash between the two it is never behind the log's
         # newest checkpoint frame, so "older than the log" can only mean it was replaced.
@@ -581,9 +682,20 @@ class IncidentLog:
         }
 
     def _drop_segment(self) -> None:
-        if self._segment is not None:
-            os.close(self._segment.fd)
-            self._segment = None
+        """Close the segment; frames written unsynced to it are fsynced first (a failure
+        stops this writer: ``sync`` then fails their records)."""
+        seg, self._segment = self._segment, None
+        if seg is None:
+            return
+        with self._fd_lock:  # a sync under way finishes its fsync on this descriptor first
+            try:
+                if seg.unsynced:
+                    os.fsync(seg.fd)
+            except OSError as e:
+                self._broken = f"fsync failed: {e.strerror}"
+                raise
+            finally:
+                os.close(seg.fd)
 
 
 def recover_head(inc_dir: Path, hint: int = 0) -> tuple[int, int, bytes]:

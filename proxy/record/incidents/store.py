@@ -21,10 +21,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from proxy.errors import IncidentLogError, KeyStoreError
-from proxy.record.decisions import NOT_PREPARED, DecisionRecord
+from proxy.record.decisions import NOT_PREPARED, NOT_WRITTEN, DecisionRecord, Pending
 from proxy.record.incidents import envelope, framing
 from proxy.record.incidents.keys import Keyring
-from proxy.record.incidents.log import CHECKPOINT_EVERY, IncidentLog
+from proxy.record.incidents.log import CHECKPOINT_EVERY, Appended, IncidentLog
 from proxy.record.incidents.periods import Period
 from proxy.record.incidents.redact import is_redacted, redact_record
 
@@ -142,6 +142,22 @@ class IncidentStore:
             return NOT_PREPARED
         return self._frame(record, period)
 
+    def write_now(self, record: DecisionRecord, prepared: object) -> Pending | object | None:
+        """Write the record's prepared frame now, without waiting for the disk (the event
+        loop's part; see ``decisions.write_now``): a Pending whose sync makes it durable,
+        None when it needs no incident, NOT_WRITTEN when ``write_many`` must (not prepared,
+        or the log cannot take it at once). Raises the record's IncidentLogError."""
+        if prepared is None or not should_record(record):
+            return None
+        if not isinstance(prepared, dict):
+            return NOT_WRITTEN
+        outcome = self._log.append_unsynced([("incident", prepared)])
+        if outcome is None:
+            return NOT_WRITTEN
+        if isinstance(outcome[0], Exception):
+            raise _recording_error(outcome[0])
+        return Pending(syncs=(self._log.sync,))
+
     def write_many(self, records: list[DecisionRecord],
                    prepared: list | None = None) -> list[IncidentLogError | None]:
         """``write`` for several records in one group commit (one write, one fsync): for
@@ -160,10 +176,26 @@ class IncidentStore:
                 owners.append(i)
             except Exception as e:  # noqa: BLE001 - this record alone is unrecorded
                 results[i] = _recording_error(e)
-        for i, outcome in zip(owners, self._log.append_many(frames), strict=True):
+        for i, outcome in zip(owners, self._append(frames), strict=True):
             if isinstance(outcome, Exception):
                 results[i] = _recording_error(outcome)
         return results
+
+    def _append(self, frames: list[tuple[str, dict]]) -> list:
+        """``append_many`` as write then sync: the log's lock is never held for an fsync
+        (the event loop's ``write_now`` would find it taken and hand its records over too).
+        A whole group fails when the sync does."""
+        if not frames:
+            return []
+        outcome = self._log.append_unsynced(frames, wait=True)
+        if outcome is None:  # a segment to start (or an earlier failure): the full path
+            return self._log.append_many(frames)
+        if any(isinstance(o, Appended) for o in outcome):
+            try:
+                self._log.sync()
+            except IncidentLogError as e:
+                return [o if isinstance(o, Exception) else e for o in outcome]
+        return outcome
 
     def _write(self, record: DecisionRecord) -> None:
         self._log.append("incident", self._frame(record))
