@@ -69,6 +69,7 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
         False,
     ),
     (r"(街道|镇|乡)[^\n]{0,12}(工业园|工业区|开发区)", ("ADDRESS",), False),
+    (r"(路|街|大道)[与和][^\n]{1,10}(路|街|大道)(交叉口|交汇处|交界处|路口)", ("ADDRESS",), False),
     # A cue, then two admin levels or one and a road: a named place may follow (寄到…市…局).
     (
         r"(地址|住址|寄|送|发往|发到|住在|搬到|位于|收货|配送|上门|去|到)[^\n]{0,8}"

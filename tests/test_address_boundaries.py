@@ -171,3 +171,37 @@ WHOLE_NAME_BEFORE = [
 @pytest.mark.parametrize(("text", "value"), framed(WHOLE_NAME_BEFORE))
 def test_address_starts_at_the_whole_name(text, value):
     assert addresses(text) == [value]
+
+
+# Two roads' crossing (与/和 …交叉口, 交汇处) with what stands there; a bare house number
+# after a road once a cue says it is an address (中兴路1196, 振港路172-53); a name right
+# after a house number even when it starts like a place (…95号西城供电所).
+CROSSINGS_AND_NUMBERS = [
+    ("送到滨江北路与新芜路交汇处世茂滨江中心，谢谢", "滨江北路与新芜路交汇处世茂滨江中心"),
+    ("地址为西湖区转塘街道珊瑚沙路与碧波路交叉口文江九里7-4-1942，与身份证登记地址不一致",
+     "西湖区转塘街道珊瑚沙路与碧波路交叉口文江九里7-4-1942"),
+    ("客户反馈杭州市萧山区工人路与山阴路交叉口新白马公寓的快递没到",
+     "杭州市萧山区工人路与山阴路交叉口新白马公寓"),
+    ("请寄到中兴路1196宁波市公安局，谢谢", "中兴路1196宁波市公安局"),
+    ("新地址是高新南环路116留学生创业大厦2365，以后寄这里", "高新南环路116留学生创业大厦2365"),
+    ("收货地址：龙川西路95号西城供电所 工作日送货", "龙川西路95号西城供电所"),
+    ("收货地址：振港路172-53 工作日送货", "振港路172-53"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "value"), CROSSINGS_AND_NUMBERS)
+def test_crossings_and_bare_house_numbers(text, value):
+    assert addresses(text) == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "中山路与解放路交叉口发生一起交通事故",  # a crossing in the news, no cue
+        "中山路1196年建成的老宅",  # a year, no house number
+        "沿中山路100米右转",
+        "坐公交到中山路12站下车",
+    ],
+)
+def test_crossings_and_road_numbers_that_are_no_address(text):
+    assert addresses(text) == []

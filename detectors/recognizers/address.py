@@ -51,6 +51,11 @@ ROAD_NUMBER = re.compile(
 ROAD_BARE_NUMBER = re.compile(
     f"(?<=[{CJK}])(?:大街|大道|路|街|巷)[东西南北]?\\d{{1,5}}(?![0-9-]|[年月日时点分秒元个人次万千百%.])"
 )
+# The same after a cue, with a house's second number (振港路172-53), no admin level needed.
+CUED_ROAD_NUMBER = re.compile(
+    f"(?<=[{CJK}])(?:大街|大道|路|街|巷)[东西南北]?\\d{{2,5}}(?:-\\d{{1,4}})?"
+    f"(?![0-9-]|[年月日时点分秒元个人次万千百%.米路站趟班])"
+)
 DETAIL = re.compile(
     r"(?:\d+|[A-Za-z]\d*)(?:-\d+)?(?:号楼|号院|号|弄|栋|幢|座|单元|层|楼|室|户)"
     f"|(?<=[{CJK}])(?<![乡农山渔])村|(?<=[0-9一二三四五六七八九十])(?:组|队)"
@@ -68,8 +73,11 @@ PLACE_SUFFIX = (
 # A character of a place's name: no particle or verb of the sentence around it (…成为|台中市).
 NAME_CHAR = f"(?:(?![的了与及或是为])[{CJK}A-Za-z])"
 NUMBER = rf"(?:[A-Za-z]?[-－]?\d+[A-Za-z]?(?:[-－_/]{{1,2}}\d+[A-Za-z]?)*(?: ?(?:{UNIT}))?|[一二三四五六七八九十]+(?:{UNIT}))"
+# A crossing of the road before with another (…珊瑚沙路|与碧波路交叉口), a bearing from it.
+JUNCTION = rf"[与和]{NAME_CHAR}{{1,8}}?(?:大街|大道|路|街)(?:交叉口|交汇处|交界处|路口)"
+BEARING = r"[东西南北]{1,2}(?:侧|\d{1,4}米)"
 COMPONENT = re.compile(
-    rf"(?:{NAME_CHAR}{{1,10}}?(?:{PLACE_SUFFIX})|居委会|村委会|社区|小区|工业区|开发区|园区"
+    rf"(?:{JUNCTION}|{BEARING}|{NAME_CHAR}{{1,10}}?(?:{PLACE_SUFFIX})|居委会|村委会|社区|小区|工业区|开发区|园区"
     rf"|[{CJK}]{{1,10}}(?=[A-Za-z]?\d)|{NUMBER}|之\d+|[-－]\d+|[A-Za-z] ?(?:{UNIT}))"
 )
 # A building or organisation named after the number, up to the end of the clause:
@@ -303,7 +311,8 @@ def trailing_name_end(text: str, end: int, limit: int) -> int:
     >>> text[2 : trailing_name_end(text, text.index("号") + 1, len(text))]
     '温岭市滨海镇新农村762号浙味食品'
     """
-    if end == 0 or not (text[end - 1].isdigit() or text[end - 1] in "号室栋幢座层楼村组苑园乡镇"):
+    numbered = any(ch.isdigit() for ch in text[max(0, end - 6) : end])  # …95号西城|供电所
+    if end == 0 or not (numbered or text[end - 1] in "号室栋幢座层楼村组苑园乡镇"):
         return end
     run = TRAILING_RUN.match(text, end, limit)
     if run is None or FIELD_CUES.match(run.group(0)):
@@ -576,6 +585,8 @@ def named_place_after_admins(text: str, admins: list[re.Match[str]], hi: int) ->
 
 # A road's name ending in its suffix (建国北路, 环城大道), then what stands on it.
 ROAD_NAME = re.compile(f"{NAME_CHAR}{{1,8}}?(?:大街|大道|路|街|巷)(?:[东西南北中]?段)?")
+# Two roads' crossing, the road before it included (滨江北路与新芜路交汇处).
+CROSSING = re.compile(f"(?:大街|大道|路|街){JUNCTION}")
 
 
 def named_place_on_road(text: str, at: int, hi: int) -> re.Match[str] | None:
@@ -687,6 +698,8 @@ class AddressRecognizer(ScoredPatternRecognizer):
             roads = [
                 r for r in ROAD_BARE_NUMBER.finditer(text, lo, hi) if r.start() > admins[0].start()
             ]
+        if not roads:  # 寄到|中兴路1196, 地址为|振港路172-53: a cue says the number is a house's
+            roads = [r for r in CUED_ROAD_NUMBER.finditer(text, lo, hi) if cued(text, r.start())]
         details = list(DETAIL.finditer(text, lo, hi))
         if roads:
             score = 0.85 if admins else 0.7
@@ -710,6 +723,8 @@ class AddressRecognizer(ScoredPatternRecognizer):
             score, roads = 0.6, [on_road]  # 潮鸣街道建国北路华源发展大厦: admin, road, building
         elif admins and cued(text, admins[0].start()) and place_name_end(text, admins):
             score = 0.6  # 寄到|浙江省湖州市妇幼保健院, 送到|鲤城街道鲤西路三合餐厅
+        elif (crossing := CROSSING.search(text, lo, hi)) and cued(text, crossing.start()):
+            score, admins, bare = 0.6, [crossing], True  # 送到|滨江北路与新芜路交汇处…
         else:
             return None
         first = min([m.start() for m in admins[:1] + roads[:1]])
