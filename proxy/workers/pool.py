@@ -196,6 +196,8 @@ class _Worker:
         if self.process.is_alive():
             self.process.kill()
         self.process.join(timeout=0)
+        if self.channel is not None:
+            self.channel.close()  # before the descriptor goes: the loop watches it
         self.conn.close()
 
 
