@@ -36,6 +36,13 @@ def test_mitmproxy_internals_httplayer_relies_on() -> None:
                  "start_request_stream", "check_killed"):
         assert hasattr(stream, name) or name in stream.__init__.__code__.co_names, name
     assert "HttpStream(ctx, stream_id)" in inspect.getsource(http_layers.HttpLayer.make_stream)
+    # response trailers: read_body calls its reader on the buffer (and read_eof), and the
+    # HTTP/1 server writes the last chunk on ResponseEndOfMessage
+    from mitmproxy.proxy.layers.http._http1 import Http1Connection, Http1Server
+
+    source = inspect.getsource(Http1Connection.read_body)
+    assert "self.body_reader(self.buf)" in source and "self.body_reader.read_eof()" in source
+    assert 'b"0\\r\\n\\r\\n"' in inspect.getsource(Http1Server.send)
     httplayer.install()
     assert http_layers.HttpStream is httplayer.LimitedRequestStream
 
@@ -221,6 +228,51 @@ def test_response_with_trailers_is_delivered_whole(proxy) -> None:
             r = httpx.get(f"http://127.0.0.1:{server.server_address[1]}/t", proxy=proxy.url,
                           timeout=10)
             assert (r.status_code, r.content) == (200, b"hello world")
+    finally:
+        server.shutdown()
+        server.server_close()
+    log = proxy.log_text()
+    assert "has crashed" not in log, log[log.find("has crashed"):][:3000]
+
+
+def h11_exchange(sock: socket.socket, client, request) -> list:
+    """Send ``request`` through ``client`` (an h11 client connection) and read the response's
+    events up to its end (EndOfMessage carries the trailer fields)."""
+    import h11
+
+    sock.sendall(client.send(request) + client.send(h11.EndOfMessage()))
+    events = []
+    while not events or not isinstance(events[-1], h11.EndOfMessage):
+        event = client.next_event()
+        if event is h11.NEED_DATA:
+            client.receive_data(sock.recv(65536))
+        else:
+            events.append(event)
+    return events
+
+
+@pytest.mark.e2e
+def test_response_trailers_reach_an_http1_client(proxy) -> None:
+    """The trailer fields of a chunked response arrive after its last chunk, and the kept-alive
+    connection goes on (they were dropped: mitmproxy 12.3's HTTP/1 layer cannot send them)."""
+    import h11
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TrailerOrigin)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    target = f"http://127.0.0.1:{server.server_address[1]}/t"
+    try:
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+            client = h11.Connection(h11.CLIENT)
+            for _ in range(2):
+                request = h11.Request(method="GET", target=target,
+                                      headers=[("host", target.split("/")[2]), ("te", "trailers")])
+                events = h11_exchange(sock, client, request)
+                response, *data, end = events
+                assert response.status_code == 200
+                assert (b"trailer", b"x-checksum") in response.headers
+                assert b"".join(bytes(d.data) for d in data) == b"hello world"
+                assert list(end.headers) == [(b"x-checksum", b"abc")]
+                client.start_next_cycle()
     finally:
         server.shutdown()
         server.server_close()

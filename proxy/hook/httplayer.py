@@ -38,8 +38,12 @@ Trailers: mitmproxy's HTTP/1 reader raises NotImplementedError when a chunked bo
 with trailer fields ("mitmproxy has crashed", ~11 KB of log, the client left hanging and
 two descriptors held). A *request* with trailers is answered 400 and refused (its trailers
 could carry data that HTTP/1 cannot forward inspected); the refusal reaches the addon's
-``error`` hook, which records it. A *response* with trailers is delivered whole, its
-trailer fields dropped (mitmproxy cannot send HTTP/1 trailers; clients rarely read them).
+``error`` hook, which records it. A *response* with trailers is delivered whole with its
+trailer fields: read apart from the body (``_TrailerReader``) and passed on as mitmproxy's
+HTTP/2 layer passes them (``ResponseTrailers`` before the end of the message), they are
+written after the last chunk to an HTTP/1 client (mitmproxy 12.3's HTTP/1 server has no
+branch for them) and as trailers to an HTTP/2 one. A response the client gets unchunked
+(from an HTTP/2 upstream) cannot carry them: there they are dropped, as before.
 
 This reaches into mitmproxy internals (pinned version): ``tests/test_httplayer.py``
 checks the names and signatures it relies on, so an upgrade that moves them fails loudly.
@@ -51,6 +55,7 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar
 
+import h11  # mitmproxy's HTTP/1 parser: its body readers return h11 events
 from mitmproxy import flow as mflow
 from mitmproxy import http
 from mitmproxy.net.http.http1 import expected_http_body_size
@@ -72,6 +77,7 @@ from mitmproxy.proxy.layers.http._events import (
     ResponseEndOfMessage,
     ResponseHeaders,
     ResponseProtocolError,
+    ResponseTrailers,
 )
 from mitmproxy.proxy.layers.http._hooks import HttpErrorHook, HttpRequestHeadersHook
 from mitmproxy.proxy.layers.http._http1 import Http1Client, Http1Server
@@ -320,7 +326,28 @@ TRAILERS_REFUSED = "chunked request trailers are not accepted"
 
 
 class TrailerRefusingServer(Http1Server):
-    """Client side: a request whose chunked body ends with trailers -> 400, then closed."""
+    """Client side: a request whose chunked body ends with trailers -> 400, then closed; a
+    chunked response's trailer fields are written after its last chunk."""
+
+    trailers: http.Headers | None = None  # of the response being sent
+
+    def send(self, event) -> layer.CommandGenerator[None]:
+        if isinstance(event, ResponseTrailers):  # between the last data and the end
+            self.trailers = event.trailers
+            return
+        if isinstance(event, (ResponseHeaders, ResponseEndOfMessage)):
+            trailers, self.trailers = self.trailers, None  # never another response's
+            if trailers and isinstance(event, ResponseEndOfMessage) and self._chunked_reply():
+                yield commands.SendData(self.conn, b"0\r\n" + bytes(trailers) + b"\r\n")
+                yield from self.mark_done(response=True)
+                return
+        yield from super().send(event)
+
+    def _chunked_reply(self) -> bool:
+        """Is the response going out chunked (``Http1Server.send``'s own test)?"""
+        assert self.request is not None and self.response is not None
+        return (self.request.method.upper() != "HEAD"
+                and "chunked" in self.response.headers.get("transfer-encoding", "").lower())
 
     def read_body(self, event: events.Event) -> layer.CommandGenerator[None]:
         try:
@@ -336,16 +363,39 @@ class TrailerRefusingServer(Http1Server):
                                                    code=ErrorCode.GENERIC_CLIENT_ERROR))
 
 
-class TrailerDroppingClient(Http1Client):
-    """Server side: a response whose chunked body ends with trailers ends there."""
+class TrailerForwardingClient(Http1Client):
+    """Server side: a response whose chunked body ends with trailers ends there, and its
+    trailer fields go on (``ResponseTrailers``, just before its end)."""
 
     def read_body(self, event: events.Event) -> layer.CommandGenerator[None]:
-        try:
-            yield from super().read_body(event)
-        except NotImplementedError:  # the body is complete; only the trailer fields are lost
-            assert self.stream_id is not None  # set while a response is being read
-            yield ReceiveHttp(ResponseEndOfMessage(self.stream_id))
-            yield from self.mark_done(response=True)
+        current = self.body_reader  # read_headers sets one per response: wrapped once
+        reader = current if isinstance(current, _TrailerReader) else _TrailerReader(current)
+        self.body_reader = reader  # type: ignore[assignment]
+        # mitmproxy's read_body yields only non-blocking commands: none waits for a reply.
+        for command in super().read_body(event):
+            if (reader.trailers and isinstance(command, ReceiveHttp)
+                    and isinstance(command.event, ResponseEndOfMessage)):
+                yield ReceiveHttp(ResponseTrailers(command.event.stream_id, reader.trailers))
+            yield command
+
+
+class _TrailerReader:
+    """A body reader that keeps the trailer fields of a chunked body apart: mitmproxy's
+    ``read_body`` raises NotImplementedError on an end of message that has some."""
+
+    def __init__(self, reader):
+        self.reader = reader
+        self.trailers: http.Headers | None = None
+
+    def __call__(self, buf):
+        got = self.reader(buf)
+        if isinstance(got, h11.EndOfMessage) and got.headers:
+            self.trailers = http.Headers(list(got.headers.raw_items()))
+            return h11.EndOfMessage()
+        return got
+
+    def read_eof(self):
+        return self.reader.read_eof()
 
 
 def install(deadline: BodyDeadline | None = None) -> None:
@@ -354,4 +404,4 @@ def install(deadline: BodyDeadline | None = None) -> None:
     LimitedRequestStream.deadline = deadline or BodyDeadline()
     http_layers.HttpStream = LimitedRequestStream  # type: ignore[misc]
     http_layers.Http1Server = TrailerRefusingServer  # type: ignore[misc]
-    http_layers.Http1Client = TrailerDroppingClient  # type: ignore[misc]
+    http_layers.Http1Client = TrailerForwardingClient  # type: ignore[misc]
