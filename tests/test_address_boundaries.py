@@ -205,3 +205,18 @@ def test_crossings_and_bare_house_numbers(text, value):
 )
 def test_crossings_and_road_numbers_that_are_no_address(text):
     assert addresses(text) == []
+
+
+# A shop's name whose first word jieba guesses as a verb (an unknown word: 源丰, 悦|府) is a
+# name when the whole run up to the clause's end is one; a verb jieba knows opens a clause.
+GUESSED_VERB_SHOPS = [
+    ("上门地址惠民街道惠通路72号源丰木业（周六有人）", "惠民街道惠通路72号源丰木业"),
+    ("请寄到虞山镇深圳路101号中能石化，谢谢", "虞山镇深圳路101号中能石化"),
+    ("寄到杭州市西湖区文三路90号拜访客户", "杭州市西湖区文三路90号"),
+    ("寄到杭州市西湖区文三路90号取快递，谢谢", "杭州市西湖区文三路90号"),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), GUESSED_VERB_SHOPS)
+def test_shop_names_jieba_reads_as_verbs(text, value):
+    assert addresses(text) == [value]

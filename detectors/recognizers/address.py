@@ -340,6 +340,8 @@ def name_before_clause(run: str, closes: bool) -> str:
     words = jieba.posseg.lcut(run, HMM=True)
     if organisation := organisation_name(words, closes):
         return organisation
+    if closes and shop_name(words):
+        return run
     head = 0
     while head < len(words) and not starts_clause(words, head, closes):
         head += 1
@@ -351,6 +353,28 @@ def name_before_clause(run: str, closes: bool) -> str:
     ):
         return ""  # 张伟|收: a person, not an organisation
     return "".join(w.word for w in names)
+
+
+def shop_name(words: list) -> bool:
+    """A whole run up to the clause's end that ends in a noun with no particle, pronoun,
+    preposition, time word or adverb in it is a shop's name, whatever jieba reads its
+    first word as (源明|木业, 悦|府|江南, 中|能|石化; not 去|公司, 马上|发货, 拜访|客户).
+
+    >>> shop_name(jieba.posseg.lcut("源明木业")), shop_name(jieba.posseg.lcut("去公司"))
+    (True, False)
+    """
+    last = words[-1]
+    if sum(len(w.word) for w in words) < 4 or len(last.word) < 2:
+        return False
+    if not ((last.flag.startswith("n") and last.flag != "nr") or last.flag == "j"):
+        return False
+    jieba.dt.check_initialized()
+    return not any(
+        w.flag.startswith(("u", "r", "p", "t", "c"))
+        or (w.flag in ("f", "d") and len(w.word) >= 2)
+        or (w.flag.startswith("v") and len(w.word) >= 2 and jieba.dt.FREQ.get(w.word))
+        for w in words
+    )  # a verb jieba knows (拜访|客户) is a clause's; one it guessed (源明) a name's
 
 
 def organisation_name(words: list, closes: bool) -> str:
@@ -398,8 +422,8 @@ def starts_clause(words: list, at: int, closes: bool, verbs: bool = True) -> boo
         if after is None:
             return not closes
         return not (starts_clause(words, at + 1, closes, verbs=False) or after.flag.startswith("v"))
-    if at == 0:  # 去|公司, 离|地铁站; jieba reads a shop's first character as a verb: 安|能快递
-        return after is None or not after.flag.startswith("v")
+    if at == 0:  # 去|公司, 取|快递, 离|地铁站; a shop's first characters read as verbs: 安|能|快递
+        return after is None or not (after.flag.startswith("v") and len(after.word) == 1)
     return last and closes and words[at - 1].flag.startswith("nr")  # 张伟|收
 
 
