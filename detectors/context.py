@@ -45,23 +45,34 @@ CJK_CHAR = re.compile(f"[{CJK}]")
 # have in business text too (张伟的手机, 张伟的项目, 李娜的销售额).
 THING_NOUNS = "库存|门店|专卖店|旗舰店|专营店|分店|店铺|专柜|联名款|包装|官网|总部|股价|市值|新品"
 ATTACHED_NOUNS = f"{THING_NOUNS}|项目|地图|品牌|集团|公司|系列|连锁"
-# After the name: a noun attached to it, or (past the other items of a list: X和Y的联名款)
-# 的 + a thing's noun.
 # A sports team's name in a match report is followed by its ground, coach, record or rival
 # (阿森纳主场让一球, 博尔顿主帅, 莱切队, 沙尔克2胜3负, 阿森纳vs韦冈); a player's takes a verb.
 # 队 alone, not a band or an army named after a person (查利·活茨大乐队, 布鲁斯军队).
 TEAM_AFTER = "主场|客场|主帅|(?<![乐军车部梯])队(?![员长友伍])|[vV][sS]|[0-9]+胜|连胜|连败"
-THING_AFTER = re.compile(
-    f"(?:{ATTACHED_NOUNS}|{TEAM_AFTER})|(?:(?:和|与|及|、)[{CJK}]{{1,6}}?)?的(?:{THING_NOUNS})"
-)
 VERSUS_BEFORE = re.compile(r"[vV][sS]\.?\s*$")
+# Counted with a classifier of things (一杯卡布奇诺·拿铁, 这款X, 两辆X: people are counted
+# with 个, 位, 名) or placed by what stands only before places (驻安哥拉, 首都莫斯科,
+# 新华社莫斯科６月２５日电): not a person.
+THING_BEFORE = re.compile(
+    "(?:[一二两三四五六七八九十几每这那哪该此0-9０-９]\\s*(?:杯|瓶|台|辆|款|件|盒|罐|碗|份|支|双|套)"
+    "|驻|首都|新华社)$"
+)
+# Sold like goods: 保时捷·卡宴已售罄.
+GOODS_AFTER = "已?售罄|缺货|现货|有货"
+# After the name: a noun attached to it, or (past the other items of a list: X和Y的联名款)
+# 的 + a thing's noun.
+THING_AFTER = re.compile(
+    f"(?:{ATTACHED_NOUNS}|{TEAM_AFTER}|{GOODS_AFTER})"
+    f"|(?:(?:和|与|及|、)[{CJK}]{{1,6}}?)?的(?:{THING_NOUNS})"
+)
 # The model may leave up to two characters of a brand out (汤臣|倍健的总部); a verb,
 # preposition, particle or adverb there starts the sentence's next word instead (李娜在门店).
 NOT_LEFTOVER = ("v", "p", "u", "c", "d", "r", "y", "e", "f")
 
 
 def names_a_thing(text: str, start: int, end: int) -> bool:
-    """Does what follows a Chinese name say it names a shop, brand, product, place or project?
+    """Does what follows (or stands before) a Chinese name say it names a shop, brand,
+    product, team, place or project?
 
     >>> names_a_thing("高德地图的库存还剩53台", 0, 2), names_a_thing("吴江和蒙牛的联名款下周上线", 0, 2)
     (True, True)
@@ -73,11 +84,19 @@ def names_a_thing(text: str, start: int, end: int) -> bool:
     (True, True)
     >>> names_a_thing("姚明队友传球", 0, 2), names_a_thing("查利·活茨大乐队", 0, 5)
     (False, False)
+    >>> names_a_thing("我买了一杯卡布奇诺·拿铁", 5, 12), names_a_thing("美国驻黎巴嫩大使馆", 3, 6)
+    (True, True)
+    >>> names_a_thing("保时捷·卡宴已售罄", 2, 5), names_a_thing("一位张伟先生", 2, 4)
+    (True, False)
+    >>> names_a_thing("得到了一份胡佛的行程表", 5, 7)
+    False
     """
     if text[start:end].isascii():
         return False
     if VERSUS_BEFORE.search(text, max(0, start - 4), start) is not None:
         return True  # the other team of a fixture
+    if THING_BEFORE.search(text, max(0, start - 4), start) and not text.startswith("的", end):
+        return True  # not 一份胡佛的行程表: there the classifier counts the owned thing
     for leftover in range(3):
         rest = text[end : end + leftover]
         if leftover and not leftover_of_brand(rest):

@@ -71,6 +71,11 @@ def span_score(text: str, start: int, end: int) -> float | None:
     return ner_score(text[start:end])
 
 
+# Lower-case particles inside a surname (Marcus du Sautoy, Joaquin de la Pazuela).
+_NAME_PARTICLES = "von van de du der da di del della la le y"
+NAME_PARTICLES = frozenset(_NAME_PARTICLES.split())
+
+
 def ner_score(name: str) -> float | None:
     """How much a PERSON guess looks like a name; None: not one.
 
@@ -79,6 +84,8 @@ def ner_score(name: str) -> float | None:
     >>> ner_score("王"), ner_score("alice"), ner_score("2024"), ner_score("李宁"), ner_score("杨浦区")
     (None, None, None, None, None)
     >>> ner_score("欧阳娜娜"), ner_score("张江高科"), ner_score("伊拉克")
+    (0.7, None, None)
+    >>> ner_score("Marcus du Sautoy"), ner_score("du Sautoy"), ner_score("Marcus du")
     (0.7, None, None)
     """
     if CJK.search(name):
@@ -97,7 +104,10 @@ def ner_score(name: str) -> float | None:
             return None  # a dictionary word that is not a name: 龙井 (ns), 方圆 (n)
         return NER_SCORE if surnames().starts_name(name) else WEAK_NER_SCORE
     parts = name.replace("-", " ").split()
-    if not parts or not all(p[:1].isupper() and p.isalpha() for p in parts if p.isalpha()):
+    inner = set(parts[1:-1]) & NAME_PARTICLES  # Marcus du Sautoy, Dorothea von Schlegel
+    if not parts or not all(
+        p[:1].isupper() and p.isalpha() for p in parts if p.isalpha() and p not in inner
+    ):
         return None  # "ray rice", "2024": a name in our traffic is capitalised
     if not any(p.isalpha() and len(p) > 1 for p in parts):
         return None

@@ -171,6 +171,10 @@ EN_POSITIVES = [
     ("Judge Jones noted the delay.", ["Jones"]),
     ("Senator Elizabeth Warren spoke on Tuesday.", ["Elizabeth Warren"]),
     ("Victor Wooten says the laptops are fine.", ["Victor Wooten"]),
+    # the model stopped at a middle initial or a surname's particle: the surname went out
+    # in clear (en_names.rest_of_name, model_names.NAME_PARTICLES)
+    ("The report was signed by James W. Hoyt, Secretary.", ["James W. Hoyt"]),
+    ("Guests have included Marcus du Sautoy and others.", ["Marcus du Sautoy"]),
 ]
 
 
@@ -304,11 +308,11 @@ CN_DOTTED_NEGATIVES = [
     "阿根廷·布宜诺斯艾利斯的天气很好。",
     "新西兰·奥克兰直飞航线开通。",
     "丝路·敦煌文化节开幕。",
-    xfail("保时捷·卡宴已售罄。", reason="new: a car model cut to '捷·卡' (no place in it)"),
+    "保时捷·卡宴已售罄。",  # sold like goods (fixed after R6: context.GOODS_AFTER)
     "乔治·阿玛尼品牌旗舰店开业。",  # the brand rule reaches dotted names (context.WEAK_GUESSES)
     "比赛在卡塔尔·多哈举行。",  # the model's dotted guess: the same check (ner_score)
     "活动地点：三亚·亚龙湾",
-    xfail("我买了一杯卡布奇诺·拿铁。", reason="old: a coffee"),
+    "我买了一杯卡布奇诺·拿铁。",  # counted as a thing (fixed after R6: context.THING_BEFORE)
     xfail("兰博基尼·乌拉卡到店了。", reason="old: a car model"),
 ]
 
@@ -327,6 +331,7 @@ CN_POSITIVES = [
     ("钢琴家亚历山大·波波夫今晚演奏。", ["亚历山大·波波夫"]),
     ("演员维多利亚·贝克汉姆出席。", ["维多利亚·贝克汉姆"]),
     ("由乔治·华盛顿签署。", ["乔治·华盛顿"]),
+    ("会上一位约翰·史密斯发言。", ["约翰·史密斯"]),  # 位 counts people
 ]
 
 
