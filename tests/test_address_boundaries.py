@@ -220,3 +220,19 @@ GUESSED_VERB_SHOPS = [
 @pytest.mark.parametrize(("text", "value"), GUESSED_VERB_SHOPS)
 def test_shop_names_jieba_reads_as_verbs(text, value):
     assert addresses(text) == [value]
+
+
+# Separators and the last part: names joined by underscores after the number, a gate or a
+# yard of the estate (南大门, 东院), an industrial park's whole name (…工业园区).
+JOINED_AND_GATES = [
+    "经十路88号_万达广场_华联超市",
+    "浙江省金华市浦江县仙华街道中山北路8号_华丰布艺",
+    "浙江省嘉兴市海盐县城西路海景公寓南大门",
+    "北京市朝阳区朝阳路幸福小区东院",
+    "浙江省嘉兴市平湖市独山港工业园区",
+]
+
+
+@pytest.mark.parametrize(("text", "value"), framed(JOINED_AND_GATES))
+def test_joined_names_and_gates(text, value):
+    assert addresses(text) == [value]

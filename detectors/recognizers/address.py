@@ -64,10 +64,10 @@ DETAIL = re.compile(
 # One component of an address, read left to right from its start (see ``address_end``).
 UNIT = "号楼|号院|号门|号|弄|栋|幢|座|单元|层|楼|室|房|户|区|组|社|队|排|巷|栋楼|铺"
 PLACE_SUFFIX = (
-    "特别行政区|自治区|自治州|自治县|街道|省|市(?!场)|区(?!域)|县|旗|镇|乡|"
+    "特别行政区|自治区|自治州|自治县|街道|省|市(?!场)|园区|区(?!域)|县|旗|镇|乡|"
     "大街|大道|路|街|巷|胡同|弄|里|段|"
     "村|组|队|社区|居委会|小区|花园|公寓|大厦|广场|中心|大楼|家园|新村|新城|苑|园|城|庄|"
-    "工业区|园区|开发区|市场|商城|公司|厂|医院|学校|大学|学院|宾馆|酒店|店|部|"
+    "工业区|开发区|市场|商城|公司|厂|医院|学校|大学|学院|宾馆|酒店|店|部|"
     "号楼|号院|栋|幢|座|单元|层|楼|室"
 )
 # A character of a place's name: no particle or verb of the sentence around it (…成为|台中市).
@@ -75,7 +75,7 @@ NAME_CHAR = f"(?:(?![的了与及或是为])[{CJK}A-Za-z])"
 NUMBER = rf"(?:[A-Za-z]?[-－]?\d+[A-Za-z]?(?:[-－_/]{{1,2}}\d+[A-Za-z]?)*(?: ?(?:{UNIT}))?|[一二三四五六七八九十]+(?:{UNIT}))"
 # A crossing of the road before with another (…珊瑚沙路|与碧波路交叉口), a bearing from it.
 JUNCTION = rf"[与和]{NAME_CHAR}{{1,8}}?(?:大街|大道|路|街)(?:交叉口|交汇处|交界处|路口)"
-BEARING = r"[东西南北]{1,2}(?:侧|\d{1,4}米)"
+BEARING = r"[东西南北]{1,2}(?:侧|大门|门|院|\d{1,4}米)"  # …公寓|南大门, …小区|东院
 COMPONENT = re.compile(
     rf"(?:{JUNCTION}|{BEARING}|{NAME_CHAR}{{1,10}}?(?:{PLACE_SUFFIX})|居委会|村委会|社区|小区|工业区|开发区|园区"
     rf"|[{CJK}]{{1,10}}(?=[A-Za-z]?\d)|{NUMBER}|之\d+|[-－]\d+|[A-Za-z] ?(?:{UNIT}))"
@@ -184,12 +184,12 @@ def place_name_end(text: str, admins: list[re.Match[str]], end: int = -1) -> int
         last = road.end()
     elif len(admins) < 2:
         return None
-    run = TRAILING_RUN.match(text, last)
-    if run is None or FIELD_CUES.match(run.group(0)):
+    end = name_end(text, last, len(text))
+    if end - last < 2:
         return None
-    closes = run.end() >= len(text) or CLAUSE_END.match(text, run.end()) is not None
-    name = name_before_clause(run.group(0), closes)
-    return last + len(name) if len(name) >= 2 else None
+    while text.startswith("_", end) and (after := name_end(text, end + 1, len(text))) > end + 1:
+        end = after  # 清水浦_贝时特公司
+    return end
 
 
 LOCAL_ADMINS = frozenset(["区", "县", "镇", "乡", "街道"])  # not 市: 超市, 城市
@@ -305,24 +305,34 @@ def estate_zone(text: str, admin: re.Match[str], lo: int) -> bool:
 def trailing_name_end(text: str, end: int, limit: int) -> int:
     """``end`` moved past a trailing building or organisation name after a number, a
     village or an estate (吕岙村安河电器, 高湾小区极易武道馆): its words up to the clause's
-    first word (…762号浙味食品|的快递, …904号沪升电器|拜访, …1553和通家纺|（…）).
+    first word (…762号浙味食品|的快递, …904号沪升电器|拜访, …1553和通家纺|（…）), and the
+    names joined to it by underscores (…3号_新天地院内_龙虾第一店).
 
     >>> text = "寄到温岭市滨海镇新农村762号浙味食品的快递没到"
     >>> text[2 : trailing_name_end(text, text.index("号") + 1, len(text))]
     '温岭市滨海镇新农村762号浙味食品'
     """
     numbered = any(ch.isdigit() for ch in text[max(0, end - 6) : end])  # …95号西城|供电所
-    if end == 0 or not (numbered or text[end - 1] in "号室栋幢座层楼村组苑园乡镇"):
+    joined = text.startswith("_", end)  # …88号_万达广场|_星巴克
+    if end == 0 or not (joined or numbered or text[end - 1] in "号室栋幢座层楼村组苑园乡镇"):
         return end
-    run = TRAILING_RUN.match(text, end, limit)
+    end = name_end(text, end, limit)
+    while text.startswith("_", end) and (after := name_end(text, end + 1, limit)) > end + 1:
+        end = after
+    return end
+
+
+def name_end(text: str, at: int, limit: int) -> int:
+    """The end of the name a run at ``at`` starts with (``name_before_clause``), or ``at``."""
+    run = TRAILING_RUN.match(text, at, limit)
     if run is None or FIELD_CUES.match(run.group(0)):
-        return end
+        return at
     closes = run.end() >= limit or CLAUSE_END.match(text, run.end()) is not None
-    return end + len(name_before_clause(run.group(0), closes))
+    return at + len(name_before_clause(run.group(0), closes))
 
 
 # What ends a clause right after a name: punctuation, a space, a line's end.
-CLAUSE_END = re.compile(r"[，。；,;！!？?（(）)\s、：:]")
+CLAUSE_END = re.compile(r"[，。；,;！!？?（(）)\s、：:_]")
 # Pronouns a shop's name is never cut at (…号我们公司, …号这家店); 偌轩服饰 is a name.
 PRONOUNS = frozenset("我你他她它这那哪")
 
