@@ -556,6 +556,8 @@ def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
         word = text[a:b]
         if a >= start:
             continue
+        if CUE_WORDS.fullmatch(word):
+            break  # 客户反馈|紫宇路852号: a cue is no road's name
         if name_words > 0 and re.fullmatch(f"[{CJK}]+", word) and word[-1] not in STOP:
             if word[0] in STOP:
                 start = a + 1  # 地址为|南大路: jieba joined the particle to the name
