@@ -313,9 +313,25 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, TextCodec]:
     (UTF-16 without a BOM or NULs, EBCDIC) is refused: ASCII read as UTF-16 turns
     ``13800138000`` into CJK noise.
     """
-    for bom, name in BOMS:
-        if data.startswith(bom) and (decoded := _decode_as(data[len(bom) :], name, bom)):
-            return decoded
+    decoded = text_of(data, declared)
+    if decoded is None:
+        charsets = ("utf-8", *_fallbacks(_codec_name(declared) if declared else None))
+        raise Uninspectable(f"body is not text in {' / '.join(charsets)}")
+    return decoded
+
+
+def text_of(data: bytes, declared: str | None) -> tuple[str, TextCodec] | None:
+    r"""``decode_text``, but None where it would raise "not text": most bytes decoded from
+    base64-looking junk are neither UTF-8 nor GB18030, and saying so raises no exception.
+    Still raises Uninspectable for a label that is not ASCII-compatible and overlong UTF-8.
+
+    >>> text_of(b"H\xef\xb6\xd3n\xbe", None) is None, text_of(b"id 1", None)[0]
+    (True, 'id 1')
+    """
+    if data.startswith(_BOM_BYTES):
+        for bom, name in BOMS:
+            if data.startswith(bom) and (decoded := _decode_as(data[len(bom) :], name, bom)):
+                return decoded
     if b"\x00" in data and (wide := _decode_wide(data)):
         return wide
     label = _codec_name(declared) if declared else None
@@ -326,11 +342,21 @@ def decode_text(data: bytes, declared: str | None) -> tuple[str, TextCodec]:
     if decoded := _decode_as(data, "utf-8", b""):
         return decoded
     refuse_overlong(data)
-    candidates = tuple(dict.fromkeys(n for n in (label, "gb18030") if n and n != "utf-8"))
-    for name in candidates:
+    for name in _fallbacks(label):
         if decoded := _decode_as(data, name, b""):
             return decoded
-    raise Uninspectable(f"body is not text in {' / '.join(('utf-8',) + candidates)}")
+    return None
+
+
+def _fallbacks(label: str | None) -> tuple[str, ...]:
+    """The charsets tried after UTF-8: the declared one, then GB18030."""
+    if label is None:
+        return _GB18030
+    return tuple(dict.fromkeys(n for n in (label, "gb18030") if n and n != "utf-8"))
+
+
+_BOM_BYTES = tuple(bom for bom, _ in BOMS)
+_GB18030 = ("gb18030",)
 
 
 # ------------------------------------------------ UTF-16/32 without a byte-order mark
@@ -474,14 +500,48 @@ def _codec_name(label: str) -> str | None:
 
 
 def _decode_as(data: bytes, name: str, bom: bytes) -> tuple[str, TextCodec] | None:
-    codec = TextCodec(name, bom)
-    try:
-        text = data.decode(name)
-    except UnicodeDecodeError:
-        return None
+    if name == "utf-8":  # one-to-one: valid UTF-8 encodes back to the same bytes
+        text = _utf8(data)
+        return None if text is None else (text, TextCodec(name, bom))
+    if name == "gb18030":
+        # Decoded junk is mostly not GB18030: most of it is not even shaped like it, and
+        # for the rest decoding skips what is not GB18030 and the comparison below tells
+        # (no text encodes to bytes that are not): no exception either way.
+        if not _GB18030_SHAPE.fullmatch(data):
+            return None
+        text = data.decode(name, "ignore")
+    else:
+        try:
+            text = data.decode(name)
+        except UnicodeDecodeError:
+            return None
     # Stateful codecs (UTF-16 without a BOM, ISO-2022) may not give the same bytes back,
     # and a rewrite must not change what it did not mask.
+    codec = TextCodec(name, bom)
     return (text, codec) if codec.encode(text) == bom + data else None
+
+
+_REPLACEMENT = "\ufffd".encode()
+# Every GB18030 byte string has this shape (a superset: some 4-byte codes are unassigned):
+# one byte 00-80, a lead 81-FE then a trail 40-7E/80-FE, or 81-FE 30-39 81-FE 30-39.
+_GB18030_SHAPE = re.compile(
+    rb"(?:[\x00-\x80]|[\x81-\xfe](?:[\x40-\x7e\x80-\xfe]|[\x30-\x39][\x81-\xfe][\x30-\x39]))*"
+)
+
+
+def _utf8(data: bytes) -> str | None:
+    r"""``data`` as UTF-8, or None when it is not (without raising: junk is common here).
+
+    >>> _utf8("张 \ufffd".encode()), _utf8(b"\xef\xbf\xbd\xe0"), _utf8(b"\xc0\xb3")
+    ('张 \ufffd', None, None)
+
+    Each invalid piece becomes one more U+FFFD than the bytes spell (EF BF BD is never
+    part of an invalid piece: EF is no continuation byte and starts a valid sequence).
+    """
+    text = data.decode("utf-8", "replace")
+    if "\ufffd" in text and text.count("\ufffd") != data.count(_REPLACEMENT):
+        return None
+    return text
 
 
 # ---------------------------------------------------------------- header fields

@@ -58,7 +58,7 @@ from detectors.model import Segment
 from detectors.normalize import INVISIBLE, has_invisible
 from proxy.errors import CannotMask, Uninspectable
 from proxy.extraction import decode
-from proxy.extraction.decode import Budget, TextCodec, decode_content, decode_text, encode_content
+from proxy.extraction.decode import Budget, TextCodec, decode_content, encode_content
 
 Edit = tuple[int, int, str]  # (start, end, replacement) in Segment.text
 
@@ -178,6 +178,8 @@ class _Node:
 
     @staticmethod
     def of(segment: Segment, layers: list[_Mapped | _Whole]) -> _Node:
+        if not layers:  # most segments
+            return _Node(segment, (), (segment,))
         found = tuple(layer for layer in layers if layer.segments)
         return _Node(segment, found, (segment,) + tuple(s for la in found for s in la.segments))
 
@@ -361,7 +363,8 @@ _SHORT_B64_AT = re.compile(_SHORT_B64)  # matched where a run starts
 def opens(text: str, openers: Openers, max_depth: int, budget: Budget) -> bool:
     """Does ``layered`` decode anything from a segment holding ``text`` at the top depth?
     Raises what decoding it raises (Uninspectable, Oversize)."""
-    return bool(_node(Segment(text, "probe"), 0, Scope(openers, max_depth, budget)).layers)
+    found = _all_layers(Segment(text, "probe"), 0, Scope(openers, max_depth, budget))
+    return any(layer.segments for layer in found)  # the layers _Node.of keeps
 
 
 def _openable_lines(text: str) -> list[str]:
@@ -376,6 +379,10 @@ def _openable_lines(text: str) -> list[str]:
 
 
 def _node(segment: Segment, depth: int, scope: Scope) -> _Node:
+    return _Node.of(segment, _all_layers(segment, depth, scope))
+
+
+def _all_layers(segment: Segment, depth: int, scope: Scope) -> list[_Mapped | _Whole]:
     layers = _layers(segment, depth, scope)
     visible = _visible(segment.text)
     if visible is not None:  # encodings only whole without the invisible characters
@@ -383,7 +390,7 @@ def _node(segment: Segment, depth: int, scope: Scope) -> _Node:
         inner = Segment(text, segment.location, segment.context)
         hidden = [_remapped(layer, origin) for layer in _layers(inner, depth, scope)]
         layers += [layer for layer in hidden if _not_found(layer, layers)]
-    return _Node.of(segment, layers)
+    return layers
 
 
 def _not_found(layer: _Mapped | _Whole, found: list[_Mapped | _Whole]) -> bool:
@@ -405,9 +412,10 @@ def _layers(segment: Segment, depth: int, scope: Scope) -> list[_Mapped | _Whole
         return [embedded]
     layers: list[_Mapped | _Whole] = _base64_layers(segment, depth, scope)
     layers += _hex_layers(segment, layers, depth, scope)
-    for find in (_percent_layer, _entity_layer, _escape_layer):
-        layer = find(segment, depth, scope)
-        if layer:
+    text = segment.text
+    # Each of these starts at its character: most texts hold none, and skip the call.
+    for char, find in _MAPPED_LAYERS:
+        if char in text and (layer := find(segment, depth, scope)):
             layers.append(layer)
     return layers
 
@@ -501,7 +509,7 @@ def _base64_layers(segment: Segment, depth: int, scope: Scope) -> list[_Mapped |
     text = segment.text
     layers: list[_Mapped | _Whole] = []
     taken: list[tuple[int, int]] = []
-    for match in _B64_BLOCK.finditer(text):
+    for match in _B64_BLOCK.finditer(text) if "\n" in text else ():  # lines of base64
         layer = _base64_layer(segment, match.start(), match.end(), depth, scope)
         if layer:
             layers.append(layer)
@@ -524,14 +532,14 @@ def _base64_layers(segment: Segment, depth: int, scope: Scope) -> list[_Mapped |
 def _base64_layer(
     segment: Segment, start: int, end: int, depth: int, scope: Scope
 ) -> _Whole | None:
-    decoded = _b64decode(segment.text[start:end])
-    if decoded is None:
+    run = segment.text[start:end]
+    data = _b64decode(run)
+    if data is None:
         return None
-    data, style = decoded
     if len(data) < _SHORT_BYTES and not _printable_utf8(data):
         return None
     child = _bytes_view(data, segment.location + "|base64", segment.context, depth, scope)
-    return _Whole(start, end, child, style.encode) if child else None
+    return _Whole(start, end, child, _b64style(run).encode) if child else None
 
 
 # Runs under 16 characters (_SHORT_B64) decode to at most 11 bytes; GB18030 reads about
@@ -554,9 +562,8 @@ def _printable_utf8(data: bytes) -> bool:
         return False
 
 
-def _b64decode(run: str) -> tuple[bytes, _Base64Style] | None:
-    lines = run.splitlines()
-    compact = "".join(lines)
+def _b64decode(run: str) -> bytes | None:
+    compact = "".join(run.splitlines())
     body = compact.rstrip("=")
     if body.isdigit() or len(body) % 4 == 1:  # numbers are numbers; 4n+1 is never base64
         return None
@@ -565,15 +572,31 @@ def _b64decode(run: str) -> tuple[bytes, _Base64Style] | None:
     urlsafe = "-" in body or "_" in body
     if urlsafe and ("+" in body or "/" in body):
         return None
-    try:
-        data = base64.b64decode(
-            body + "=" * (-len(body) % 4), altchars=b"-_" if urlsafe else None, validate=True
+    padded_body = (body + "=" * (-len(body) % 4)).encode("ascii")  # run characters only
+    try:  # base64.b64decode(..., altchars=b"-_", validate=True) without its Python wrapper
+        return binascii.a2b_base64(
+            padded_body.translate(_URLSAFE) if urlsafe else padded_body, strict_mode=True
         )
     except (binascii.Error, ValueError):
         return None
+
+
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _b64style(run: str) -> _Base64Style:
+    r"""How a run ``_b64decode`` decoded was written (only asked of runs that open).
+
+    >>> _b64style("MTM4MDAx\nMzgwMDA=")
+    _Base64Style(urlsafe=False, padded=True, line=8, newline='\n')
+    """
+    lines = run.splitlines()
+    compact = "".join(lines)
+    body = compact.rstrip("=")
     padded = compact.endswith("=") or len(body) % 4 == 0
     newline = "\r\n" if "\r\n" in run else "\n"
-    return data, _Base64Style(urlsafe, padded, len(lines[0]) if len(lines) > 1 else 0, newline)
+    return _Base64Style("-" in body or "_" in body, padded,
+                        len(lines[0]) if len(lines) > 1 else 0, newline)
 
 
 def _bytes_view(
@@ -629,11 +652,14 @@ def _plausible_text(data: bytes) -> tuple[str, TextCodec] | None:
         if len(controls) - controls.count(0) > len(data) // _CONTROL_SHARE:
             return None
     try:
-        text, codec = decode_text(data, None)
+        decoded = decode.text_of(data, None)  # no exception for junk: most of what gets here
     except Uninspectable:
         if decode.is_overlong_utf8(data):  # text to a lenient receiver: refuse, never skip
             raise
         return None
+    if decoded is None:  # (overlong UTF-8 raised above, in refuse_overlong)
+        return None
+    text, codec = decoded
     if not text.replace("\x00", "").strip():
         return None
     return (text, codec) if decode.is_text_like(text) else None
@@ -896,3 +922,6 @@ def _mapped(
     inner = scope.enter(depth, f"a {kind} layer", len(decoded))
     child = _node(Segment(decoded, f"{segment.location}|{kind}", segment.context), inner, scope)
     return _Mapped((*starts, len(segment.text)), child, encode)
+
+
+_MAPPED_LAYERS = (("%", _percent_layer), ("&", _entity_layer), ("\\", _escape_layer))
