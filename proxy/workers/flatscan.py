@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from detectors.batch import SegmentSelector, person_context
+from detectors.batch import SEPARATOR, SegmentSelector, person_context
 from detectors.model import Finding, Segment
 from proxy.errors import BaomiError, CannotMask
 from proxy.extraction.extract import Extraction, Limits, RawRequest, extract, with_length
@@ -46,11 +46,13 @@ def scan(raw: RawRequest, limits: Limits, selector: SegmentSelector) -> Proof | 
     # The same budget: the body spends len(body), the URL's and headers' layers the rest.
     rest = extract(replace(raw, body=b""), replace(limits, max_decoded_bytes=room))
     n_url = sum(1 for s in rest.segments if s.location.startswith(("path", "query:")))
-    every = ([s.text for s in rest.segments[:n_url]] + body.texts
-             + [s.text for s in rest.segments[n_url:]])
+    url, headers = [s.text for s in rest.segments[:n_url]], [s.text for s in rest.segments[n_url:]]
+    every = url + body.texts + headers
     if selector.everything or not selector.available:  # every segment is selected
         return Proof("candidate") if every else Proof(None, _clean(raw, every, rest))
-    busy = selector.busy_as_sent(every)  # one scan: clean, or the candidates
+    # One scan: clean, or the candidates. The body's texts were joined once already.
+    joined = SEPARATOR.join([*url, body.joined, *headers]) if body.texts else None
+    busy = selector.busy_as_sent(every, joined)
     named = body.named()
     if not busy and not named and not any(
             s.context and person_context(tuple(s.context)) for s in rest.segments):

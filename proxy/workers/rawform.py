@@ -53,7 +53,8 @@ class FlatBody:
     """A body whose segments are a flat list of values, each at a known byte span: the
     fields of a form, or the whole text of a plain-text body (``fields`` None)."""
 
-    __slots__ = ("_spans", "_values", "codec", "data", "fields", "kind", "names", "texts")
+    __slots__ = ("_spans", "_values", "codec", "data", "fields", "joined", "kind", "names",
+                 "texts")
 
     def __init__(self, kind: str, data: bytes, codec: TextCodec, texts: list[str],
                  names: list[str], fields: list[bytes] | None = None,
@@ -63,6 +64,7 @@ class FlatBody:
         self.fields = fields  # a form's raw fields, as split at "&"
         self._values = values  # per field: its decoded value (to map segments to fields)
         self._spans: list[tuple[int, int]] | None = None
+        self.joined = "\n".join(texts)  # as the selector joins them (batch.SEPARATOR)
 
     def __repr__(self) -> str:  # holds raw text
         return f"FlatBody({self.kind}, {len(self.texts)} segments)"
@@ -129,7 +131,7 @@ def read_flat(raw: RawRequest, limits: Limits) -> FlatBody | str:
     body = _read_form(raw.body) if media in FORM_TYPES else _read_text(raw.body, TEXT_TYPES[media])
     if isinstance(body, str):
         return body
-    return "layer" if _layered(body.texts, limits) else body
+    return "layer" if _layered(body.texts, body.joined, limits) else body
 
 
 def _read_text(data: bytes, charset: str | None) -> FlatBody | str:
@@ -189,11 +191,10 @@ def _unquote(data: bytes) -> bytes:
     return unquote_to_bytes(data)
 
 
-def _layered(texts: list[str], limits: Limits) -> bool:
-    """Could ``layered`` open a layer in any of ``texts`` (each a segment)? A value holding
-    a newline is probed whole (a MIME base64 block, embedded JSON), the others as the lines
-    of their join (one pass)."""
-    joined = "\n".join(texts)
+def _layered(texts: list[str], joined: str, limits: Limits) -> bool:
+    """Could ``layered`` open a layer in any of ``texts`` (each a segment; ``joined``: them
+    joined by newlines)? A value holding a newline is probed whole (a MIME base64 block,
+    embedded JSON), the others as the lines of their join (one pass)."""
     suspects = openable_lines(joined)  # a superset of the lines of the values that may open
     if suspects and joined.count("\n") != len(texts) - 1:
         suspects = [t for t in texts if may_open(t)]
