@@ -246,3 +246,25 @@ def test_the_probe_is_the_node_it_stands_for(text):
 ])
 def test_the_probe_on_known_values(text, opens):
     assert _probe(text) is opens
+
+
+def test_every_invisible_character_starts_with_a_listed_byte():
+    from detectors.normalize import INVISIBLE
+
+    invisible = INVISIBLE.findall("".join(chr(c) for c in range(0x110000)))
+    assert {c.encode("utf-8", "surrogatepass")[0] for c in invisible} <= set(
+        layers._INVISIBLE_LEADS)
+
+
+LINES = st.lists(st.one_of(VALUES, st.text(max_size=20), st.sampled_from(
+    ["x\u00ady", "MTM4\u200bMDAxMzgwMDA=", "“引号”，。", "a\x00b", "\ufeffSKU-1"])),
+    max_size=6).map("\n".join)
+
+
+@SETTINGS
+@given(text=LINES)
+def test_openable_lines_are_the_lines_that_may_open(text):
+    # the reference: every line may_open accepts, in order (the slow path of the old code
+    # for texts with an invisible character, and what the fast one stands for)
+    assert layers.openable_lines(text) == [
+        line for line in text.split("\n") if layers.may_open(line)]
