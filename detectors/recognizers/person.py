@@ -113,6 +113,33 @@ def is_cn_name(word: str, field: bool = False) -> bool:
     return tag is None or tag.startswith("nr")
 
 
+# jieba's tags of a one-character word that cannot open a name found in running text:
+# prepositions, conjunctions, particles, adverbs, verbs (向|美方, 和|定位, 都|由, 干|农机).
+FUNCTION_TAGS = ("p", "c", "u", "d", "v")
+
+
+def opens_a_word(text: str, start: int, end: int, cued: bool = False) -> bool:
+    """Does a name found by a cue in running text start where jieba's word starts, and
+    not with a function word or verb standing alone (unless that is the whole name)?
+    ``cued``: a label or a self-introduction ends where the name starts, so the words are
+    read from there (客户|王永胜, where jieba reads 客户王|永胜 from further back).
+
+    >>> text = "对方提供的号码，负责人向美方介绍，我叫于小红"
+    >>> [opens_a_word(text, a, b) for a, b in ((1, 4), (11, 14), (19, 22))]
+    [False, False, True]
+    """
+    low = start if cued else max(0, start - 6)
+    at, first = low, None
+    for pair in jieba.posseg.dt.cut(text[low:end]):
+        if at == start:
+            first = pair
+        at += len(pair.word)
+    if first is None:
+        return False  # the name starts inside a word: 对|方提供, 相|关部门
+    alone = len(first.word) == 1 < end - start
+    return not (alone and first.flag.startswith(FUNCTION_TAGS))
+
+
 def starts_with_a_word(word: str) -> bool:
     """The first two characters are a common jieba word that is not a name (皮肤, 马上)."""
     head = word[:2]
@@ -436,13 +463,21 @@ class PersonRecognizer(ScoredPatternRecognizer):
         start = match.start("v")
         if pattern.name in ("cn label", "cn greeting", "cn self"):
             name = cn_name_at(match.group("v"))
-            return (start, start + len(name)) if name else None
+            if name is None:
+                return None
+            span = (start, start + len(name))
+            # A label word in running text (名字和定位, 我是干农机出身) is no label.
+            colon = any(c in match.group(0) for c in ":：")
+            loose = pattern.name == "cn self" or (pattern.name == "cn label" and not colon)
+            return span if not loose or opens_a_word(match.string, *span, cued=True) else None
         if pattern.name == "cn title":
             title = CN_TITLE_AT.match(match.string, match.end("v"))
             assert title is not None  # the pattern's lookahead matched it
-            return cn_name_before_title(match.string, *title.span())
+            span = cn_name_before_title(match.string, *title.span())
+            return span if span is None or opens_a_word(match.string, *span) else None
         if pattern.name == "cn possessive":
-            return cn_name_ending(match.string, match.end("v"))
+            span = cn_name_ending(match.string, match.end("v"))
+            return span if span is None or opens_a_word(match.string, *span) else None
         if pattern.name == "cn sign-off":
             return match.span("v") if is_cn_name(match.group("v")) else None
         labelled = pattern.name in ("en label", "en holder", "en title")
