@@ -11,8 +11,11 @@
     文三路478号华星时代广场A座 1203室                    a space before a unit, one address
 
 A Chinese address needs a road/street with a number, or two admin levels
-(省/市/区/县/镇...) and a detail (号/栋/单元/室..., a village, an estate):
-"北京" or "北京市朝阳区" alone is not an address.
+(省/市/区/县/镇...) and a detail (号/栋/单元/室..., a village, an estate), or a
+numbered building with its room after an estate's name (保利湾天地二期11幢3150); after
+an address cue (寄到, 地址为, 住在...) also admin levels then a named place (寄到|浙江省
+湖州市妇幼保健院), a road with a bare number (中兴路1196) or two roads' crossing:
+"北京" or "北京市朝阳区" alone is not an address, nor a city's authority in the news.
 
 Boundaries: the address starts where jieba's place words start (客户反馈|温州市,
 not 户反馈温州市) and runs on, component by component (admin level, road and
