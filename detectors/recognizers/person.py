@@ -465,19 +465,20 @@ class PersonRecognizer(ScoredPatternRecognizer):
             name = cn_name_at(match.group("v"))
             if name is None:
                 return None
-            span = (start, start + len(name))
+            end = start + len(name)
             # A label word in running text (名字和定位, 我是干农机出身) is no label.
             colon = any(c in match.group(0) for c in ":：")
             loose = pattern.name == "cn self" or (pattern.name == "cn label" and not colon)
-            return span if not loose or opens_a_word(match.string, *span, cued=True) else None
+            opens = not loose or opens_a_word(match.string, start, end, cued=True)
+            return (start, end) if opens else None
         if pattern.name == "cn title":
             title = CN_TITLE_AT.match(match.string, match.end("v"))
             assert title is not None  # the pattern's lookahead matched it
-            span = cn_name_before_title(match.string, *title.span())
-            return span if span is None or opens_a_word(match.string, *span) else None
+            found = cn_name_before_title(match.string, *title.span())
+            return found if found is None or opens_a_word(match.string, *found) else None
         if pattern.name == "cn possessive":
-            span = cn_name_ending(match.string, match.end("v"))
-            return span if span is None or opens_a_word(match.string, *span) else None
+            found = cn_name_ending(match.string, match.end("v"))
+            return found if found is None or opens_a_word(match.string, *found) else None
         if pattern.name == "cn sign-off":
             return match.span("v") if is_cn_name(match.group("v")) else None
         labelled = pattern.name in ("en label", "en holder", "en title")
