@@ -310,8 +310,11 @@ def _host_segments(request: RawRequest) -> tuple[Segment, ...]:
 
 
 def _is_ip_literal(name: str) -> bool:
+    bare = name.strip("[]")
+    if ":" not in bare and not bare.replace(".", "").isdigit():  # a host name: no exception
+        return False  # (IPv6 needs a colon, IPv4 is four numbers and dots)
     try:
-        ipaddress.ip_address(name.strip("[]"))
+        ipaddress.ip_address(bare)
     except ValueError:
         return False
     return True
@@ -394,6 +397,8 @@ class _PercentText:
     @staticmethod
     def parse(raw_path: str) -> _PercentText:
         raw = _wire(raw_path)
+        if "%" not in raw_path and raw_path.isascii():  # most paths: each byte a character
+            return _PercentText(raw, raw_path, tuple(range(len(raw) + 1)), TextCodec("utf-8"))
         data, origin = bytearray(), []  # decoded bytes, and where each one starts in raw
         i = 0
         while i < len(raw):
