@@ -202,7 +202,7 @@ def model_guess(text: str, start: int, end: int) -> tuple[int, int] | None:
     >>> model_guess(text, 0, 13), model_guess(text, 36, 49), model_guess(text, 44, 55)
     (None, (44, 55), (44, 55))
     """
-    if names_a_kind(text, end):
+    if names_a_kind(text, end) or placed(text, start, end):
         return None
     end = rest_of_name(text, start, end)
     first = text[start:end].split(" ", 1)[0].rstrip(".")
@@ -235,6 +235,26 @@ def rest_of_name(text: str, start: int, end: int) -> int:
     elif (rest := PARTICLE_NAME.match(text, end)) is not None:
         return rest.end()
     return end
+
+
+# Prepositions that place what follows them: one capitalised word after one is a place
+# (Kopinga near Ramla, from Antwerp), as for lone_name's NOT_BEFORE_LONE.
+_PLACE_PREPOSITIONS = "in at from near into via across"
+PLACE_PREPOSITIONS = frozenset(_PLACE_PREPOSITIONS.split())
+
+
+def placed(text: str, start: int, end: int) -> bool:
+    """One word, no known first name, right after a preposition that places it.
+
+    >>> text = "a cave near Ramla; Santorum in Iowa; talks with Santorum"
+    >>> placed(text, 12, 17), placed(text, 31, 35), placed(text, 48, 56)
+    (True, True, False)
+    """
+    word = text[start:end]
+    if " " in word or word in first_names():
+        return False
+    before = PREVIOUS_WORD.search(text, max(0, start - 40), start)
+    return before is not None and before.group(1) in PLACE_PREPOSITIONS
 
 
 # A plural noun and a plural verb after the words: they say what kind of thing the noun is

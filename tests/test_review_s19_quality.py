@@ -154,6 +154,19 @@ EN_PRODUCT_NEGATIVES = [
 ]
 
 
+# One capitalised word right after a preposition that places it (en_names.placed, N9)
+EN_PLACE_NEGATIVES = [
+    "Shipments leave from Rotterdam every week.",
+    "The fossils were found near Haifa last year.",
+    "Our office in Leipzig opens at nine.",
+]
+
+
+@pytest.mark.parametrize("text", EN_PLACE_NEGATIVES)
+def test_en_one_word_after_a_place_preposition(text):
+    assert values(text) == []
+
+
 @pytest.mark.parametrize(("text", "context"), EN_PRODUCT_NEGATIVES)
 def test_en_products_banks_and_tools(text, context):
     assert values(text, "PERSON", context) == []
@@ -175,6 +188,7 @@ EN_POSITIVES = [
     # in clear (en_names.rest_of_name, model_names.NAME_PARTICLES)
     ("The report was signed by James W. Hoyt, Secretary.", ["James W. Hoyt"]),
     ("Guests have included Marcus du Sautoy and others.", ["Marcus du Sautoy"]),
+    ("The contract went to Victor Wooten in March.", ["Victor Wooten"]),  # two words: a name
 ]
 
 
