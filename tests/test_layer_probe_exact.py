@@ -268,3 +268,11 @@ def test_openable_lines_are_the_lines_that_may_open(text):
     # for texts with an invisible character, and what the fast one stands for)
     assert layers.openable_lines(text) == [
         line for line in text.split("\n") if layers.may_open(line)]
+
+
+@SETTINGS
+@given(text=st.one_of(st.text(max_size=30), LINES, st.text(st.characters(max_codepoint=0x7F))))
+def test_has_invisible_is_the_detectors_own(text):
+    from detectors.normalize import has_invisible
+
+    assert layers.has_invisible(text) == has_invisible(text)

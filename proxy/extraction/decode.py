@@ -565,6 +565,8 @@ def header_text(name: str, value: str) -> str:
     every parser (C string handling stops at NUL, some servers drop it), so the request
     cannot be inspected as any one receiver reads it.
     """
+    if value.isascii() and value.isprintable() and name.isascii() and name.isprintable():
+        return value  # most headers: no fold (CR, LF) and no control character to look for
     unfolded = _OBS_FOLD.sub("", value)
     if _HEADER_CONTROLS.search(name) or _HEADER_CONTROLS.search(unfolded):
         raise Uninspectable("control characters in a request header")

@@ -311,13 +311,18 @@ def _host_segments(request: RawRequest) -> tuple[Segment, ...]:
 
 def _is_ip_literal(name: str) -> bool:
     bare = name.strip("[]")
-    if ":" not in bare and not bare.replace(".", "").isdigit():  # a host name: no exception
-        return False  # (IPv6 needs a colon, IPv4 is four numbers and dots)
+    if ":" not in bare:  # IPv6 needs a colon: ipaddress's IPv4 rule, without its ValueError
+        return _IPV4.fullmatch(bare) is not None
     try:
         ipaddress.ip_address(bare)
     except ValueError:
         return False
     return True
+
+
+# ipaddress.IPv4Address's syntax: four decimal octets in ASCII, 0-255, no leading zero.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
 @dataclass(frozen=True, slots=True, repr=False)  # holds raw text

@@ -55,7 +55,8 @@ from typing import Protocol
 from urllib.parse import quote
 
 from detectors.model import Segment
-from detectors.normalize import INVISIBLE, has_invisible
+from detectors.normalize import INVISIBLE
+from detectors.normalize import has_invisible as _any_invisible
 from proxy.errors import CannotMask, Uninspectable
 from proxy.extraction import decode
 from proxy.extraction.decode import Budget, TextCodec, decode_content, encode_content
@@ -307,6 +308,16 @@ _MAYBE_LAYER = re.compile(
 )
 
 
+def has_invisible(text: str) -> bool:
+    r"""``detectors.normalize.has_invisible``; printable ASCII (most URL, header and JSON
+    values) holds none, and is told so without its two regex passes.
+
+    >>> has_invisible("SKU-1 x"), has_invisible("a\u00adb"), has_invisible("1\x003")
+    (False, True, True)
+    """
+    return not (text.isascii() and text.isprintable()) and _any_invisible(text)
+
+
 def may_open(text: str) -> bool:
     """Could any decoder open a layer in ``text``? False: ``layered`` leaves it alone.
 
@@ -332,7 +343,7 @@ def openable_lines(text: str) -> list[str]:
     data = text.encode("utf-8", "surrogatepass")
     # An invisible character starts with one of few bytes: most texts hold none (memchr
     # speed), and skip the wide regex of has_invisible.
-    if data.translate(None, _NOT_INVISIBLE_LEADS) and has_invisible(text):
+    if data.translate(None, _NOT_INVISIBLE_LEADS) and _any_invisible(text):
         return [line for line in text.split("\n") if may_open(line)]
     if b"%" in data or b"&" in data or b"\\" in data or b"[" in data or b"{" in data:
         return _openable_lines(text)
