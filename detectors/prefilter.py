@@ -56,7 +56,8 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     (r"[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:|::[0-9A-Fa-f]", ("IP_ADDRESS",), False),
     (r"[A-Z]{2}[0-9]{2}[ -]?[A-Z0-9]{4}", ("IBAN_CODE",), False),
     (r"[0-9A-Za-z] ?(号|弄|栋|幢|座|单元|层|楼|室|户)", ("ADDRESS",), False),
-    (r"[一-鿿A-Za-z][1-9][0-9]{0,3}-[0-9]{1,4}", ("ADDRESS",), False),  # 新村123-10-446, A11-12
+    (r"[一-鿿][A-Za-z]?[1-9][0-9]{0,3}-[0-9]{1,4}", ("ADDRESS",), False),  # 新村123-10-446, 苑A11-12
+    # (the letter only after a CJK character: a uuid or a digest has letter-digits-digits too)
     # Buildings numbered in words (三幢2151, 七栋六楼), a road or an estate and a bare number
     # (震元路1194, 置信广场2514), a road then a named place (…文昌路新文化广场; address.py).
     (r"[一二三四五六七八九十](号楼|栋|幢|座|单元)", ("ADDRESS",), False),
