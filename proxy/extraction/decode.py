@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import array
 import codecs
-import contextlib
 import functools
 import io
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -107,13 +105,26 @@ class Budget:
 _BUDGET: ContextVar[Budget] = ContextVar("baomi_budget")
 
 
-@contextlib.contextmanager
-def spending(budget: Budget) -> Iterator[Budget]:
-    token = _BUDGET.set(budget)
-    try:
-        yield budget
-    finally:
-        _BUDGET.reset(token)
+def spending(budget: Budget) -> _Spending:
+    """``with spending(budget):`` makes ``budget`` the request's (``current_budget``)."""
+    return _Spending(budget)
+
+
+class _Spending:
+    """The context manager of ``spending``: a class, at a third of a generator's cost (it is
+    entered for every request)."""
+
+    __slots__ = ("budget", "token")
+
+    def __init__(self, budget: Budget):
+        self.budget = budget
+
+    def __enter__(self) -> Budget:
+        self.token = _BUDGET.set(self.budget)
+        return self.budget
+
+    def __exit__(self, *exc: object) -> None:
+        _BUDGET.reset(self.token)
 
 
 def current_budget(limit: int) -> Budget:
