@@ -110,6 +110,9 @@ def assert_same(raw: RawRequest, selector: SegmentSelector = SELECTOR) -> str:
 NAMES = ["sku", "qty", "note", "items[0][sku]", "items[12][desc]", "name", "customerName",
          "receiver", "姓名", "收件人", "contact[mobile]", "tel", "", "a b", "x=y", "a&b",
          MOBILE, "王小明", "Alice Walker", "data", "order_id", "user name", "名"]
+# Names that are data (extract.is_data_name): the full path makes each a segment at form:{i}.
+DATA_NAMES = [MOBILE, ID, f"c[{MOBILE}]", "138-0013-8000", "a@b.cn", "items1[2][3]x4y5z6",
+              "张伟", "Alice Walker"]
 VALUES = [
     MOBILE, ID, "张三", "Mr Smith", "a@b.cn", "138 0013 8000", f"call {MOBILE} now", "", " ",
     "SO-2026-11-27-000123", "标准件 standard part", "deliver to dock 3", "hi", "bob",
@@ -146,6 +149,8 @@ fields = st.one_of(
               st.sampled_from(sorted(WRITERS))),
     st.tuples(st.just(None), st.sampled_from(VALUES), st.sampled_from(COMMON),
               st.sampled_from(COMMON)),  # bare: no "="
+    st.tuples(st.sampled_from(DATA_NAMES), st.sampled_from(VALUES), st.sampled_from(COMMON),
+              st.sampled_from(COMMON)),
     st.tuples(st.text(st.sampled_from(list("ab1_[]=&+%. 名")), max_size=6),
               st.text(st.sampled_from(list("0138 abZ-_+=%&@.张三\n")), max_size=16),
               st.just("raw"), st.just("raw")),
@@ -165,9 +170,11 @@ form_headers = st.sampled_from([
     (("content-type", "application/x-www-form-urlencoded;charset=utf-8"),),
     (("content-type", "application/x-www-form-urlencoded; charset=gbk"),),
     FORM + (("x-note", "bob"),), FORM + (("x-customer", MOBILE),), FORM + (("x-name", "Alice"),),
+    FORM + ((f"x-{MOBILE}", "1"),),
 ])
 urls = st.sampled_from([
     "https://api.example.com/v1/orders", f"https://api.example.com/u?mobile={MOBILE}",
+    f"https://api.example.com/u?{ID}=1&page=2",
     "https://api.example.com/name/bob", "https://api.example.com/v1/there?q=Main%20Street",
 ])
 
@@ -268,6 +275,7 @@ FALLBACKS = {
     "undecodable": request(b"a=%D5%C5%C8%FD"),  # GB18030 张三: decoded field by field
     "bom": request("a=%EF%BB%BF1"),
     "layer": request("a=" + quote_plus(base64.b64encode(ID.encode()).decode())),
+    "data-name": request(f"note=hi&{ID}="),  # extract: the name is a segment at form:{1}
     "budget": request("a=1"),  # with max_body_bytes below its size (below)
     "candidate": request("a=1"),  # with a selector that selects everything (below)
 }

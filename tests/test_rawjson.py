@@ -144,7 +144,7 @@ def assert_same(raw: RawRequest, selector: SegmentSelector = SELECTOR) -> str:
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(node=nodes, style=styles, terms=st.booleans(), url=st.sampled_from([
     "https://api.example.com/v1/orders", f"https://api.example.com/u?mobile={MOBILE}",
-    "https://api.example.com/name/bob"]))
+    "https://api.example.com/name/bob", f"https://api.example.com/u?{MOBILE}=1&page=2"]))
 def test_scanned_requests_are_the_full_paths(node, style, terms, url):
     body = dump(node, *style)
     assert_same(request(body, url=url), TERMS if terms else SELECTOR)

@@ -105,10 +105,12 @@ urls = st.sampled_from([
     "https://api.example.com/v1/orders", "https://api.example.com/v1/orders?page=2",
     f"https://api.example.com/u?mobile={MOBILE}", "https://api.example.com/hi",
     "https://api.example.com/v1/there?q=Main%20Street", "https://api.example.com/name",
+    f"https://api.example.com/u?{ID}=1&page=2", f"https://api.example.com/u?note=hi&{MOBILE}=",
 ])
 headers = st.sampled_from([
     JSON, (("Content-Type", "application/json; charset=utf-8"),),
     JSON + (("x-note", "bob"),), JSON + (("x-customer", MOBILE),), JSON + (("x-name", "Alice"),),
+    JSON + ((f"x-{MOBILE}", "1"),), JSON + ((ID, ""),),  # names that are data: header:{i}
 ])
 
 

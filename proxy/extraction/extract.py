@@ -266,34 +266,64 @@ class _HeaderView:
     inspected: tuple[int, ...]  # indices into headers
     texts: tuple[str, ...]  # their values as a receiver reads them (decode.header_text)
     origins: tuple[str, ...]  # per inspected header, a leading part left out (URL_HEADERS)
+    named: frozenset[int] = frozenset()  # inspected headers whose name is data
 
     @classmethod
     def of(cls, headers: tuple[tuple[str, str], ...]) -> _HeaderView:
-        """Uninspectable when any header holds control characters (NUL ...); folds removed."""
+        """Uninspectable when any header holds control characters (NUL ...); folds removed.
+        A name that is data (``is_data_name``: ``X-13800138000``) is a segment of its own at
+        ``header:{i}`` (its place among the headers), as is its value: never in a location."""
         texts = [header_text(name, value) for name, value in headers]
         origins = [_URL_ORIGIN.match(text) if name.lower() in URL_HEADERS else None
                    for (name, _), text in zip(headers, texts, strict=True)]
         cut = [m.group() if m else "" for m in origins]
         rest = [text[len(c):] for text, c in zip(texts, cut, strict=True)]
+        named = frozenset(i for i, (name, _) in enumerate(headers) if is_data_name(name))
         keep = tuple(i for i, (name, _) in enumerate(headers)
-                     if name.lower() not in PROTOCOL_HEADERS and rest[i].strip())
-        return cls(headers, keep, tuple(rest[i] for i in keep), tuple(cut[i] for i in keep))
+                     if name.lower() not in PROTOCOL_HEADERS and (rest[i].strip() or i in named))
+        return cls(headers, keep, tuple(rest[i] for i in keep), tuple(cut[i] for i in keep),
+                   named)
 
     @property
     def segments(self) -> tuple[Segment, ...]:
-        return tuple(
-            Segment(text, f"header:{self.headers[i][0].lower()}", words(self.headers[i][0]))
-            for i, text in zip(self.inspected, self.texts, strict=True)
-        )
+        if not self.named:
+            return tuple(
+                Segment(text, f"header:{self.headers[i][0].lower()}", words(self.headers[i][0]))
+                for i, text in zip(self.inspected, self.texts, strict=True)
+            )
+        out = []
+        for i, text in zip(self.inspected, self.texts, strict=True):
+            name = self.headers[i][0]
+            if i not in self.named:
+                out.append(Segment(text, f"header:{name.lower()}", words(name)))
+                continue
+            out.append(Segment(name, f"header:{{{i}}}"))
+            if text.strip():
+                out.append(Segment(text, f"header:{{{i}}}", words(name)))
+        return tuple(out)
 
     def render(self, edits: tuple[tuple[Edit, ...], ...]) -> tuple[tuple[str, str], ...]:
-        """An edited value is written unfolded (RFC 9112 5.2 lets a proxy replace obs-fold)."""
+        """An edited value is written unfolded (RFC 9112 5.2 lets a proxy replace obs-fold).
+        A masked name must still be a header name (a token): else CannotMask."""
         out = list(self.headers)
-        for i, origin, text, segment_edits in zip(self.inspected, self.origins, self.texts,
-                                                  edits, strict=True):
+        each = iter(edits)
+        for i, origin, text in zip(self.inspected, self.origins, self.texts, strict=True):
+            name_edits = next(each) if i in self.named else ()
+            segment_edits = next(each) if i not in self.named or text.strip() else ()
+            name = out[i][0]
+            if name_edits:
+                name = _apply(name, name_edits)
+                if not _TOKEN.fullmatch(name):
+                    raise CannotMask("a masked header name would not be a header name")
             if segment_edits:
-                out[i] = (out[i][0], origin + _apply(text, segment_edits))
+                out[i] = (name, origin + _apply(text, segment_edits))
+            elif name_edits:
+                out[i] = (name, out[i][1])
         return tuple(out)
+
+
+# RFC 9110 5.6.2: a header name is a token.
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 # ---------------------------------------------------------------- URL
@@ -440,49 +470,86 @@ class _Field:
     value: str
     codec: TextCodec
     bare: bool  # no "=": the whole field is a value
+    name_codec: TextCodec | None = None  # set when the name is data (``is_data_name``)
 
 
 @dataclass(frozen=True, slots=True, repr=False)  # holds raw text
 class _Fields:
     """``a=1&b=2`` (query strings and urlencoded forms), split before any detection:
-    detecting over the joined string lets the email pattern swallow ``&`` and ``=``."""
+    detecting over the joined string lets the email pattern swallow ``&`` and ``=``.
+
+    A name that may be data itself (``is_data_name``: ``13800138000=1``) is a segment of its
+    own and never part of a location (records log locations): the field is ``form:{i}``
+    (its place in the body), for its name and its value alike, and a masked name is written
+    back percent-encoded like a value. Its words stay the value's context.
+
+    >>> [(s.location, s.text) for s in _Fields.parse(
+    ...     b"13800138000=1&note=hi", "form", _decode_url_bytes).segments]
+    [('form:{0}', '13800138000'), ('form:{0}', '1'), ('form:note', 'hi')]
+    """
 
     fields: tuple[_Field, ...]
     prefix: str  # "query" | "form"
+    named: bool = False  # some field's name is data
 
     @staticmethod
     def parse(
         data: bytes, prefix: str, decode: Callable[[bytes], tuple[str, TextCodec]]
     ) -> _Fields:
         fields = []
+        named = False
         for raw in data.split(b"&"):
             name, eq, value = raw.partition(b"=")
             bare = not eq
-            name_text, _ = decode(_unplus(b"" if bare else name))
+            name_text, name_codec = decode(_unplus(b"" if bare else name))
             value_text, codec = decode(_unplus(name if bare else value))
-            fields.append(_Field(raw, name_text, value_text, codec, bare))
-        return _Fields(tuple(fields), prefix)
-
-    @property
-    def _carrying(self) -> list[_Field]:
-        return [f for f in self.fields if f.value]
+            data_name = is_data_name(name_text)
+            named = named or data_name
+            fields.append(_Field(raw, name_text, value_text, codec, bare,
+                                 name_codec if data_name else None))
+        return _Fields(tuple(fields), prefix, named)
 
     @property
     def segments(self) -> tuple[Segment, ...]:
-        return tuple(
-            Segment(f.value, f"{self.prefix}:{f.name}", words(f.name)) for f in self._carrying
-        )
+        prefix = self.prefix
+        if not self.named:
+            return tuple(Segment(f.value, f"{prefix}:{f.name}", words(f.name))
+                         for f in self.fields if f.value)
+        out = []
+        for i, f in enumerate(self.fields):
+            if f.name_codec is None:
+                if f.value:
+                    out.append(Segment(f.value, f"{prefix}:{f.name}", words(f.name)))
+                continue
+            here = f"{prefix}:{{{i}}}"
+            out.append(Segment(f.name, here))
+            if f.value:
+                out.append(Segment(f.value, here, words(f.name)))
+        return tuple(out)
 
     def render(self, edits: tuple[tuple[Edit, ...], ...]) -> bytes:
-        edited = {id(f): e for f, e in zip(self._carrying, edits, strict=True) if e}
-        return b"&".join(self._render_field(f, edited.get(id(f), ())) for f in self.fields)
+        each = iter(edits)
+        return b"&".join(
+            self._render_field(f, next(each) if f.name_codec else (),
+                               next(each) if f.value else ())
+            for f in self.fields
+        )
 
     @staticmethod
-    def _render_field(field: _Field, edits: tuple[Edit, ...]) -> bytes:
-        if not edits:
+    def _render_field(
+        field: _Field, name_edits: tuple[Edit, ...], edits: tuple[Edit, ...]
+    ) -> bytes:
+        if not edits and not name_edits:
             return field.raw
-        value = quote_plus(field.codec.encode(_apply(field.value, edits)), safe="*").encode()
-        return value if field.bare else field.raw.partition(b"=")[0] + b"=" + value
+        name, _, value = field.raw.partition(b"=")
+        if edits:
+            value = quote_plus(field.codec.encode(_apply(field.value, edits)), safe="*").encode()
+        if field.bare:
+            return value
+        if name_edits and field.name_codec is not None:
+            name = quote_plus(field.name_codec.encode(_apply(field.name, name_edits)),
+                              safe="*").encode()
+        return name + b"=" + value
 
 
 def _unplus(data: bytes) -> bytes:
@@ -719,6 +786,27 @@ def is_data_key(key: str) -> bool:
     starts_name = surnames().starts_name
     return any(2 <= len(run) <= 4 and starts_name(run) and run[-1] not in _FIELD_ENDINGS
                for run in _IDEOGRAPHS.findall(key))
+
+
+def is_data_name(name: str) -> bool:
+    """``is_data_key`` for the names of query and form fields and of headers: such a name
+    is a segment of its own and kept out of locations. Names found plain are remembered
+    (the same few repeat on every request); a name that is data is not kept.
+
+    >>> [is_data_name(n) for n in ("mobile", "11010519491231002X", "x-13800138000", "")]
+    [False, True, True, False]
+    """
+    if name in _PLAIN_NAMES:
+        return False
+    if is_data_key(name):
+        return True
+    if len(_PLAIN_NAMES) >= _STEPS_MAX:
+        _PLAIN_NAMES.clear()
+    _PLAIN_NAMES.add(name)
+    return False
+
+
+_PLAIN_NAMES: set[str] = set()
 
 
 # Last characters of Chinese field names, hardly ever of a given name: 金额, 单价, 时间,
@@ -960,15 +1048,27 @@ def _part_headers(raw: bytes) -> email.message.Message:
 def _part_view(
     headers: email.message.Message, content: bytes, index: int, depth: int, limits: Limits
 ) -> View | None:
-    if not content:
-        return None
     transfer = (headers.get("content-transfer-encoding") or "binary").strip().lower()
-    if transfer not in ("binary", "7bit", "8bit"):
+    if content and transfer not in ("binary", "7bit", "8bit"):
         raise Uninspectable("multipart part with a Content-Transfer-Encoding")
     name = headers.get_param("name", header="content-disposition")
     name = email.utils.collapse_rfc2231_value(name) if name else f"#{index}"
     filename = headers.get_filename()
-    label = f"multipart:{filename if filename is not None else name}"
+    shown = filename if filename is not None else name
+    if not _withheld(shown, filename is not None):
+        return _part_content(headers, content, f"multipart:{shown}", name, filename, depth,
+                             limits)
+    label = f"multipart:{{{index}}}{_extension(shown) if filename is not None else ''}"
+    view = _part_content(headers, content, label, name, filename, depth, limits)
+    return _NamedPart(Segment(shown, label), view)
+
+
+def _part_content(
+    headers: email.message.Message, content: bytes, label: str, name: str,
+    filename: str | None, depth: int, limits: Limits,
+) -> View | None:
+    if not content:
+        return None
     media = headers.get_content_type() if headers.get("content-type") else None
     charset = headers.get_content_charset()
     if filename is None and not _is_json(media) and sniff(content) is None:
@@ -982,6 +1082,62 @@ def _part_view(
     return _payload_view(
         content, media, charset, label + ":", label, words(name), depth + 1, limits, filename
     )
+
+
+def _withheld(shown: str, is_file: bool) -> bool:
+    """Is a part's name or file name kept out of its location? A field name when it is data
+    (``is_data_name``, as for form fields); a file name also when a surname starts anywhere
+    in a run of two or more ideographs: people name files after whom they are about
+    (张伟身份证.pdf, 身份证张伟.jpg), a program names fields. A file name that only looks
+    like one (销售明细.xlsx) loses nothing but its place in the location.
+
+    >>> [_withheld(*a) for a in (("orders.csv", True), ("客户.csv", True), ("张伟身份证.pdf", True),
+    ...     ("身份证张伟.jpg", True), ("11010519491231002X.jpg", True), ("姓名", False),
+    ...     ("13800138000", False))]
+    [False, False, True, True, True, False, True]
+    """
+    if is_data_name(shown):
+        return True
+    if not is_file or shown.isascii():
+        return False
+    starts_name = surnames().starts_name
+    return any(starts_name(run[i:]) for run in _IDEOGRAPHS.findall(shown)
+               for i in range(len(run) - 1))
+
+
+# A file name's extensions (.pdf, .csv.gz): kept in a withheld file name's location, so a
+# reviewer still sees the kind of file and archives still name what they hold (x.csv.gz ->
+# x.csv is read as CSV). Each starts with a letter, so no digits of the name come along.
+_FILE_EXTENSIONS = re.compile(r"(?:\.[A-Za-z][A-Za-z0-9]{0,4}){1,2}\Z")
+
+
+def _extension(filename: str) -> str:
+    """The extensions kept of a withheld file name.
+
+    >>> [_extension(f) for f in ("张伟身份证.pdf", "11010519491231002X.csv.gz", "138.0013.8000")]
+    ['.pdf', '.csv.gz', '']
+    """
+    found = _FILE_EXTENSIONS.search(filename)
+    return found.group() if found else ""
+
+
+@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
+class _NamedPart:
+    """A part whose name or file name is withheld from its location (``_withheld``): the
+    name is inspected as a segment of its own, then the content's segments. The name is in
+    the part's headers, which are sent as they came: masking it raises CannotMask (block)."""
+
+    name: Segment
+    view: View | None  # None for an empty part
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        return (self.name,) + (self.view.segments if self.view else ())
+
+    def render(self, edits: tuple[tuple[Edit, ...], ...]) -> bytes:
+        if edits[0] or self.view is None:
+            raise CannotMask("a multipart part's name cannot be masked, only blocked")
+        return self.view.render(edits[1:])
 
 
 # ---------------------------------------------------------------- body dispatch
