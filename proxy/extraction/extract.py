@@ -297,7 +297,7 @@ class _HeaderView:
             if i not in self.named:
                 out.append(Segment(text, f"header:{name.lower()}", words(name)))
                 continue
-            out.append(Segment(name, f"header:{{{i}}}"))
+            out.append(Segment(name, f"header:{{{i}}}", words(name)))
             if text.strip():
                 out.append(Segment(text, f"header:{{{i}}}", words(name)))
         return tuple(out)
@@ -481,7 +481,7 @@ class _Fields:
     A name that may be data itself (``is_data_name``: ``13800138000=1``) is a segment of its
     own and never part of a location (records log locations): the field is ``form:{i}``
     (its place in the body), for its name and its value alike, and a masked name is written
-    back percent-encoded like a value. Its words stay the value's context.
+    back percent-encoded like a value. Its words are the context of both (``tel_138...``).
 
     >>> [(s.location, s.text) for s in _Fields.parse(
     ...     b"13800138000=1&note=hi", "form", _decode_url_bytes).segments]
@@ -522,7 +522,7 @@ class _Fields:
                     out.append(Segment(f.value, f"{prefix}:{f.name}", words(f.name)))
                 continue
             here = f"{prefix}:{{{i}}}"
-            out.append(Segment(f.name, here))
+            out.append(Segment(f.name, here, words(f.name)))
             if f.value:
                 out.append(Segment(f.value, here, words(f.name)))
         return tuple(out)
@@ -1060,7 +1060,7 @@ def _part_view(
                              limits)
     label = f"multipart:{{{index}}}{_extension(shown) if filename is not None else ''}"
     view = _part_content(headers, content, label, name, filename, depth, limits)
-    return _NamedPart(Segment(shown, label), view)
+    return _NamedPart(Segment(shown, label, words(name)), view)
 
 
 def _part_content(

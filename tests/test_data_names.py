@@ -1,0 +1,200 @@
+"""A name the sender chooses (a query or form field's name, a header's name, a multipart part's
+name or file name) that may be data is inspected as a segment of its own and never written
+into a location: records log locations (decisions.jsonl, incidents), so ``form:13800138000``
+would be the raw value in clear (proxy/extraction/extract.py, ``is_data_name``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+import re
+from urllib.parse import quote, quote_plus
+
+import pytest
+from document_samples import multipart, zip_bytes
+
+from detectors.model import Segment
+from proxy.errors import CannotMask
+from proxy.extraction.extract import Limits, RawRequest, extract, is_data_name
+
+ID = "11010519491231002X"
+MOBILE = "13800138000"
+FORM = (("content-type", "application/x-www-form-urlencoded"),)
+LIMITS = Limits()
+
+
+def segments(raw: RawRequest) -> list[tuple[str, str]]:
+    return [(s.location, s.text) for s in extract(raw, LIMITS).segments]
+
+
+def post(body: bytes | str, headers=FORM, url="https://api.example.com/") -> RawRequest:
+    return RawRequest("POST", url, headers, body.encode() if isinstance(body, str) else body)
+
+
+# -- query and form fields ---------------------------------------------------------------------
+
+def test_the_briefs_request_names_every_data_name_by_its_place():
+    raw = post(f"{MOBILE}=1&note=hi", url=f"https://api.example.com/api?{ID}=1")
+    assert segments(raw) == [
+        ("path", "/api"), ("query:{0}", ID), ("query:{0}", "1"),
+        ("form:{0}", MOBILE), ("form:{0}", "1"), ("form:note", "hi")]
+
+
+def test_a_data_name_with_an_empty_value_is_still_inspected():
+    assert segments(post(f"a=1&{ID}=&b=")) == [("form:a", "1"), ("form:{1}", ID)]
+
+
+def test_the_names_words_are_the_context_of_name_and_value():
+    found = extract(post(f"tel_{MOBILE}=x"), LIMITS).segments
+    assert found == (Segment(f"tel_{MOBILE}", "form:{0}", ("tel",)),
+                     Segment("x", "form:{0}", ("tel",)))
+
+
+def test_plain_names_keep_their_locations():
+    assert segments(post("姓名=张三&items[0][sku]=A1&a b=c")) == [
+        ("form:姓名", "张三"), ("form:items[0][sku]", "A1"), ("form:a b", "c")]
+
+
+def test_a_masked_name_is_written_back_percent_encoded_and_the_rest_kept():
+    raw = post(f"note=hi&{quote('王小明')}=1&{MOBILE}=2")
+    ex = extract(raw, LIMITS)
+    assert [(s.location, s.text) for s in ex.segments] == [
+        ("form:note", "hi"), ("form:{1}", "王小明"), ("form:{1}", "1"), ("form:{2}", MOBILE),
+        ("form:{2}", "2")]
+    out = ex.rewrite({1: [(1, 3, "**")], 3: [(3, 11, "********")], 4: [(0, 1, "*")]})
+    assert out.body == f"note=hi&{quote_plus('王**', safe='*')}=1&138********=*".encode()
+
+
+def test_a_masked_query_name_keeps_the_url_around_it():
+    ex = extract(RawRequest("GET", f"https://x.example/a/b?{ID}=1&p=2#top"), LIMITS)
+    assert ex.segments[1] == Segment(ID, "query:{0}", ("x",))
+    assert ex.rewrite({1: [(2, 17, "*" * 15)]}).url == "https://x.example/a/b?11***************X=1&p=2#top"
+
+
+# -- headers -----------------------------------------------------------------------------------
+
+def test_a_header_named_by_data_is_inspected_at_its_place():
+    raw = RawRequest("GET", "https://x.example/", (("x-a", "b"), (f"X-{MOBILE}", "1"), (ID, "")))
+    assert segments(raw) == [("header:x-a", "b"), ("header:{1}", f"X-{MOBILE}"),
+                             ("header:{1}", "1"), ("header:{2}", ID)]
+
+
+def test_a_masked_header_name_is_rewritten_unless_it_would_not_be_a_token():
+    raw = RawRequest("GET", "https://x.example/", ((f"X-{MOBILE}", "1"), ("x-b", "c")))
+    ex = extract(raw, LIMITS)
+    assert ex.rewrite({0: [(5, 13, "********")]}).headers == (("X-138********", "1"), ("x-b", "c"))
+    with pytest.raises(CannotMask):
+        ex.rewrite({0: [(2, 13, "[PHONE]")]})
+
+
+# -- multipart parts ---------------------------------------------------------------------------
+
+def upload(files: dict[str, tuple[str, bytes]]) -> RawRequest:
+    body, content_type = multipart(files)
+    return post(body, (("content-type", content_type),))
+
+
+@pytest.mark.parametrize(("filename", "location"), [
+    (f"{ID}.jpg", "multipart:{0}.jpg"),
+    ("张伟身份证.pdf", "multipart:{0}.pdf"),
+    ("身份证张伟.txt", "multipart:{0}.txt"),
+    ("Alice Walker.docx", "multipart:{0}.docx"),
+    (f"{MOBILE}", "multipart:{0}"),
+    ("138.0013.8000", "multipart:{0}"),  # no extension: no digit of it comes along
+])
+def test_a_file_name_that_may_name_someone_is_a_segment_and_out_of_the_location(filename,
+                                                                                  location):
+    found = segments(upload({"file": (filename, b"hello")}))
+    assert found[0] == (location, filename)
+    assert all(loc == location or loc.startswith(location + ":") for loc, _ in found)
+
+
+def test_ordinary_file_names_stay_in_the_location():
+    assert segments(upload({"file": ("客户.csv", b"a,b\n1,2\n")})) == [
+        ("multipart:客户.csv:row1", "a,b"), ("multipart:客户.csv:row2", "1,2")]
+
+
+def test_a_withheld_archive_is_still_read_by_its_extension():
+    data = gzip.compress(f"name,phone\n张三,{MOBILE}\n".encode())
+    found = segments(upload({"a": ("x.txt", b"ok"), "f": (f"{ID}.csv.gz", data)}))
+    assert found[1:] == [("multipart:{1}.csv.gz", f"{ID}.csv.gz"),
+                         ("multipart:{1}.csv.gz:csv:row1", "name,phone"),
+                         ("multipart:{1}.csv.gz:csv:row2", f"张三,{MOBILE}")]
+
+
+def test_a_zip_under_a_withheld_name_is_opened():
+    found = segments(upload({"f": ("张伟.zip", zip_bytes({"c.csv": f"t\n{MOBILE}\n".encode()}))}))
+    assert ("multipart:{0}.zip:c.csv:row2", MOBILE) in found
+
+
+def test_a_part_named_by_data_is_inspected_and_its_value_still_masks():
+    body = (f'--b0\r\nContent-Disposition: form-data; name="{MOBILE}"\r\n\r\nhi {MOBILE}\r\n'
+            '--b0\r\nContent-Disposition: form-data; name="note"\r\n\r\nok\r\n--b0--\r\n')
+    ex = extract(post(body, (("content-type", "multipart/form-data; boundary=b0"),)), LIMITS)
+    assert [(s.location, s.text) for s in ex.segments] == [
+        ("multipart:{0}", MOBILE), ("multipart:{0}", f"hi {MOBILE}"),
+        ("multipart:note", "ok")]
+    masked = ex.rewrite({1: [(6, 14, "********")]}).body
+    assert masked == body.replace(f"hi {MOBILE}", "hi 138********").encode()
+    with pytest.raises(CannotMask, match="name cannot be masked"):
+        ex.rewrite({0: [(3, 11, "********")]})
+
+
+def test_an_empty_part_with_a_data_name_is_inspected_and_cannot_be_masked():
+    ex = extract(upload({"f": (f"{ID}.pdf", b"")}), LIMITS)
+    assert [(s.location, s.text) for s in ex.segments] == [("multipart:{0}.pdf", f"{ID}.pdf")]
+    with pytest.raises(CannotMask):
+        ex.rewrite({0: [(0, 18, "*" * 18)]})
+
+
+# -- no location holds what a name carried ----------------------------------------------------
+
+DATA = [ID, MOBILE, "138-0013-8000", "a@b.cn", "王小明", "Alice Walker", "欧阳娜娜"]
+PLAIN = ["sku", "note", "items[0][sku]", "姓名", "tel", "x-trace", "收件人"]
+
+
+def test_generated_requests_never_write_a_data_name_into_a_location():
+    """Requests with data and plain names in the query, the form, the headers and multipart
+    parts (fixed draws): every data name is a segment's text, and no location contains one."""
+    rng = random.Random(7)
+    for _ in range(200):
+        names = [rng.choice(DATA + PLAIN) for _ in range(rng.randrange(1, 5))]
+        where = rng.choice(["query", "form", "header", "part", "file"])
+        raw, names = _request(where, names, rng)
+        found = extract(raw, LIMITS).segments
+        texts = {s.text for s in found}
+        for name in names:
+            if name in DATA:
+                assert any(name in t for t in texts), (where, name)
+            for s in found:
+                assert not (name in DATA and name in s.location), (where, s.location)
+                assert not re.search(r"\d{6}", s.location), s.location
+
+
+def _request(where: str, names: list[str], rng: random.Random
+             ) -> tuple[RawRequest, list[str]]:
+    """A request with ``names`` where it says, and the names it holds."""
+    value = rng.choice(["1", "", "hi", "张三"])
+    if where in ("query", "form"):
+        fields = "&".join(f"{quote_plus(n) if n.isascii() else quote(n)}={quote(value)}"
+                          for n in names)
+        if where == "query":
+            return RawRequest("GET", f"https://x.example/p?{fields}"), names
+        return post(fields), names
+    if where == "header":  # a header name is a token
+        names = [n for n in names if re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", n)]
+        return RawRequest("GET", "https://x.example/", tuple((n, value) for n in names)), names
+    if where == "part":
+        body = "".join(f'--b0\r\nContent-Disposition: form-data; name="{n}"\r\n\r\n{value}\r\n'
+                       for n in names) + "--b0--\r\n"
+        return post(body, (("content-type", "multipart/form-data; boundary=b0"),)), names
+    return upload({f"f{i}": (n + rng.choice(["", ".pdf", ".csv"]), value.encode())
+                   for i, n in enumerate(names)}), names
+
+
+def test_is_data_name_remembers_only_plain_names():
+    from proxy.extraction import extract as module
+
+    assert is_data_name("x-trace-plain") is False and "x-trace-plain" in module._PLAIN_NAMES
+    assert is_data_name(f"x-{MOBILE}") is True and f"x-{MOBILE}" not in module._PLAIN_NAMES
