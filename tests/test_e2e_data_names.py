@@ -1,0 +1,110 @@
+"""End to end: personal data sent as a NAME (a form field's, a query parameter's, a header's,
+an uploaded file's) through the real `baomi run` under the default policy is inspected like
+a value: a resident ID is blocked with nothing reaching the upstream, a phone is masked in
+what the upstream receives, and no record holds the raw value (decisions.jsonl, the incident
+store as the reviewer CLI lists it, any file of the data dir in any encoding).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+from urllib.parse import quote
+
+import httpx
+import pytest
+from document_samples import multipart
+from harness import REPO, BaomiProcess, Upstream
+from test_e2e_incidents import incidents, raw_values_at_rest
+
+pytestmark = pytest.mark.e2e
+
+RESIDENT_ID = "11010519491231002X"  # the values test_e2e_incidents' leak search looks for
+MOBILE = "13800138000"
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture(scope="module")
+def upstream(upstream_ca):
+    with Upstream(tls=upstream_ca) as up:
+        yield up
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory, upstream_ca):
+    data = tmp_path_factory.mktemp("baomi-data-names")
+    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=upstream_ca.pem) as px:
+        yield px
+
+
+@pytest.fixture(scope="module")
+def client(proxy):
+    context = ssl.create_default_context(cafile=proxy.ca_pem)
+    with httpx.Client(proxy=proxy.url, verify=context, timeout=60) as c:
+        yield c
+
+
+def last_decision(proxy: BaomiProcess) -> dict:
+    return json.loads((proxy.data_dir / "decisions.jsonl").read_text().splitlines()[-1])
+
+
+def upload(filename: str) -> dict:
+    body, content_type = multipart({"file": (filename, b"quarterly notes")})
+    return {"content": body, "headers": {"content-type": content_type}}
+
+
+# (id, method, path and query, request kwargs, the finding's location; * any place)
+BLOCKED = [
+    ("form-field-name", "POST", "/api", {"content": f"{RESIDENT_ID}=1&note=hi", "headers": FORM},
+     "form:{0}"),
+    ("query-name", "GET", f"/api?page=2&{RESIDENT_ID}=1", {}, "query:{1}"),
+    ("query-name-no-value", "GET", f"/api?{RESIDENT_ID}=", {}, "query:{0}"),
+    ("form-name-percent-encoded", "POST", "/api",
+     {"content": "note=hi&" + quote(f"id {RESIDENT_ID}") + "=1", "headers": FORM}, "form:{1}"),
+    ("header-name", "GET", "/api", {"headers": {f"x-{RESIDENT_ID}": "1"}}, "header:{*}"),
+    ("file-name", "POST", "/upload", upload(f"{RESIDENT_ID}.txt"), "multipart:{0}.txt"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs", "location"),
+                         [pytest.param(*case[1:], id=case[0]) for case in BLOCKED])
+def test_a_resident_id_as_a_name_is_blocked_and_never_arrives(client, upstream, proxy, method,
+                                                              path, kwargs, location):
+    before = len(upstream.received)
+    r = client.request(method, upstream.url(path), **kwargs)
+    assert r.status_code == 403, r.text
+    assert len(upstream.received) == before
+    record = last_decision(proxy)
+    assert record["action"] == "block" and record["rule"] == "block-ids-and-cards", record
+    assert record["entity_counts"].get("CN_RESIDENT_ID") == 1, record
+    assert RESIDENT_ID not in r.text and RESIDENT_ID not in json.dumps(record)
+    assert re.fullmatch(re.escape(location).replace(r"\*", r"\d+"), *record["locations"]), record
+    row = incidents(proxy.data_dir)[r.headers["x-baomi-incident"]]
+    assert RESIDENT_ID not in json.dumps(row)
+
+
+def test_a_phone_named_field_is_masked_in_what_the_upstream_receives(client, upstream, proxy):
+    before = len(upstream.received)
+    r = client.post(upstream.url("/api"), content=f"tel_{MOBILE}=1&note=hi", headers=FORM)
+    assert r.status_code == 200, r.text
+    assert len(upstream.received) == before + 1
+    assert upstream.received[-1].body == b"tel_138********=1&note=hi"
+    record = last_decision(proxy)
+    assert record["action"] == "mask" and record["entity_counts"] == {"PHONE_NUMBER": 1}
+    assert record["locations"] == ["form:{0}"]
+    assert MOBILE not in json.dumps(record)
+
+
+def test_a_phone_named_query_parameter_is_masked_in_the_url(client, upstream):
+    r = client.get(upstream.url(f"/api?mobile_{MOBILE}=1&page=2"))
+    assert r.status_code == 200, r.text
+    assert upstream.received[-1].path == "/api?mobile_138********=1&page=2"
+
+
+def test_no_record_holds_a_raw_value(client, upstream, proxy):
+    """Last in the module: after every request above, nothing the proxy wrote holds the ID or
+    the phone in any encoding (the incident store's leak search, test_e2e_incidents)."""
+    lines = (proxy.data_dir / "decisions.jsonl").read_text().splitlines()
+    assert len(lines) >= len(BLOCKED) + 2
+    assert raw_values_at_rest(proxy.data_dir) == []
