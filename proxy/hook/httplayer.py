@@ -333,7 +333,7 @@ class TrailerRefusingServer(Http1Server):
 
     def send(self, event) -> layer.CommandGenerator[None]:
         if isinstance(event, ResponseTrailers):  # between the last data and the end
-            self.trailers = event.trailers
+            self.trailers = passable(event.trailers)  # from an HTTP/2 upstream too
             return
         if isinstance(event, (ResponseHeaders, ResponseEndOfMessage)):
             trailers, self.trailers = self.trailers, None  # never another response's
@@ -390,12 +390,35 @@ class _TrailerReader:
     def __call__(self, buf):
         got = self.reader(buf)
         if isinstance(got, h11.EndOfMessage) and got.headers:
-            self.trailers = http.Headers(list(got.headers.raw_items()))
+            self.trailers = passable(http.Headers(list(got.headers.raw_items())))
             return h11.EndOfMessage()
         return got
 
     def read_eof(self):
         return self.reader.read_eof()
+
+
+# Trailer fields no recipient may act on: framing, routing and connection control (RFC 9110
+# 6.5.1; RFC 9113 8.2.2 makes the connection-specific ones malformed in HTTP/2, where h2
+# would refuse to send them). A client that merges trailers into the header section must not
+# be handed a second Content-Length, a Host or a Connection: close by the upstream.
+FORBIDDEN_TRAILERS = frozenset({
+    "content-length", "transfer-encoding", "host", "connection", "keep-alive",
+    "proxy-connection", "te", "trailer", "upgrade",
+})
+
+
+def passable(trailers: http.Headers) -> http.Headers | None:
+    """``trailers`` without the forbidden fields; None when none is left.
+
+    >>> passable(http.Headers([(b"x-sum", b"1"), (b"Content-Length", b"5")])).fields
+    ((b'x-sum', b'1'),)
+    >>> passable(http.Headers([(b"Host", b"evil.example")])) is None
+    True
+    """
+    kept = [(k, v) for k, v in trailers.fields
+            if k.decode("latin-1").lower() not in FORBIDDEN_TRAILERS]
+    return http.Headers(kept) if kept else None
 
 
 def install(deadline: BodyDeadline | None = None) -> None:

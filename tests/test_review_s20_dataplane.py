@@ -1,0 +1,181 @@
+"""Review of session 20's data-plane changes (issue 12), as an attacker would try them.
+
+Forms and plain text decided from their bytes (proxy/workers/rawform.py, flatscan.py) must
+agree with the full path on hostile shapes; HTTP/1 response trailers passed through
+(proxy/hook/httplayer.py) must not carry fields a recipient could take as framing or routing.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from harness import REPO, BaomiProcess
+from test_rawform import TERMS, assert_same, request
+
+MOBILE = "13800138000"
+B64 = base64.b64encode(MOBILE.encode()).decode()
+FORM = (("content-type", "application/x-www-form-urlencoded"),)
+TEXT = (("content-type", "text/plain"),)
+
+# (body, headers, what the full path makes of it): the fast path must give the same answer.
+HOSTILE = {
+    "media type in capitals": (f"a=1&tel={MOBILE}".encode(),
+                               (("Content-Type", "APPLICATION/X-WWW-FORM-URLENCODED"),), "scanned"),
+    "duplicate equal Content-Type": (MOBILE.encode(), TEXT + TEXT, "scanned"),
+    "conflicting Content-Type": (MOBILE.encode(), TEXT + (("content-type", "Text/Plain"),), "worker"),
+    "quoted charset": (MOBILE.encode(), (("content-type", 'text/plain; charset="utf-8"'),), "local"),
+    "charset in capitals": (MOBILE.encode(), (("content-type", "text/plain; charset=UTF-8"),),
+                            "scanned"),
+    "semicolon separators": (f"a=1;tel={MOBILE}".encode(), FORM, "scanned"),
+    "semicolon hides base64": (f"a=1;b={B64}&c=2".encode(), FORM, "local"),
+    "%2B and +": (b"tel=%2B86+138+0013+8000", FORM, "scanned"),
+    "%% before escapes": (b"a=%%31%33%38", FORM, "local"),
+    "twice-escaped digits": (b"a=" + b"".join(b"%25" + f"{ord(c):02X}".encode() for c in MOBILE),
+                             FORM, "local"),
+    "escaped backslash-x digits": (b"a=" + b"".join(b"%5Cx" + f"{ord(c):02x}".encode()
+                                                    for c in MOBILE), FORM, "local"),
+    "raw backslash-x digits": (b"a=" + b"".join(b"\\x" + f"{ord(c):02x}".encode() for c in MOBILE),
+                               FORM, "local"),
+    "base64 behind %0D": (f"a=x%0D{B64}".encode(), FORM, "local"),
+    "base64 behind U+2028": (f"a=x%E2%80%A8{B64}".encode(), FORM, "local"),
+    "base64 behind NEL in text": (f"x\u0085{B64}".encode(), TEXT, "local"),
+    "base64 behind form feed in text": (f"x\x0c{B64}".encode(), TEXT, "local"),
+    "UTF-16 label": ("hi".encode("utf-16-le"), (("content-type", "text/plain; charset=utf-16"),),
+                     "local"),
+    "Latin-1 labelled UTF-8": (f"café {MOBILE}".encode("latin-1"),
+                               (("content-type", "text/plain; charset=utf-8"),), "worker"),
+    "GB18030 labelled UTF-8 form": ("a=张三".encode("gb18030"),
+                                    (("content-type",
+                                      "application/x-www-form-urlencoded; charset=utf-8"),), "local"),
+    "JSON in text/plain": (f'{{"tel": "{MOBILE}"}}'.encode(), TEXT, "local"),
+    "entities in a form": (b"a=%26%2349%3B%26%2351%3B%26%2356%3B00138000", FORM, "local"),
+    "zero-width spaces": ("a=138\u200b0013\u200b8000".encode(), FORM, "scanned"),
+    "fullwidth digits": ("a=１３８００１３８０００".encode(), FORM, "scanned"),
+    "name split from its digits": (b"1380013=8000", FORM, "local"),
+    "data name after a name holding =": (b"a=b=c&" + MOBILE.encode() + b"=x", FORM, "local"),
+    "a data name after a short one": (b"138=1&00138000=2", FORM, "local"),
+    "names whose digits add up to six": (b"138=1&001=2", FORM, "clean"),
+    "a long field": (b"a=" + b"x" * 15000, FORM, "clean"),
+    "BOM then a phone": ("\ufeff".encode() + MOBILE.encode(), TEXT, "scanned"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_form_and_text_bodies_get_the_full_paths_answer(name):
+    body, headers, expected = HOSTILE[name]
+    raw = request(body, headers)
+    assert assert_same(raw) == expected
+    assert assert_same(raw, TERMS) == expected
+
+
+# -- response trailers --------------------------------------------------------------------
+
+# What the origin sends after its last chunk: a checksum a client may read, and fields that
+# must never act as framing, routing or connection control (RFC 9110 6.5.1, RFC 9113 8.2.2).
+FORBIDDEN = [("content-length", "5"), ("transfer-encoding", "chunked"), ("host", "evil.example"),
+             ("connection", "close"), ("trailer", "x-more"), ("te", "trailers"),
+             ("upgrade", "h2c"), ("keep-alive", "timeout=1")]
+
+
+class _ForbiddenTrailers(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        fields = [("x-checksum", "abc")] if self.path == "/mixed" else []
+        fields += FORBIDDEN
+        trailer = "".join(f"{k}: {v}\r\n" for k, v in fields).encode()
+        self.wfile.write(b"5\r\nhello\r\n0\r\n" + trailer + b"\r\n")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory, upstream_ca):
+    data = tmp_path_factory.mktemp("review_s20")
+    with BaomiProcess(REPO / "policies" / "default.yaml", data / "var",
+                      upstream_ca=upstream_ca.pem) as px:
+        yield px
+
+
+def _serve(tls=None):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ForbiddenTrailers)
+    server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.server_context(["127.0.0.1"]).wrap_socket(server.socket,
+                                                                       server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def trailer_origin():
+    server = _serve()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def tls_trailer_origin(upstream_ca):
+    server = _serve(upstream_ca)
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _h11_get(sock, client, host: str, path: str) -> list:
+    import h11
+
+    request = h11.Request(method="GET", target=f"http://{host}{path}",
+                          headers=[("host", host), ("te", "trailers")])
+    sock.sendall(client.send(request) + client.send(h11.EndOfMessage()))
+    events: list = []
+    while not events or not isinstance(events[-1], h11.EndOfMessage):
+        event = client.next_event()
+        if event is h11.NEED_DATA:
+            client.receive_data(sock.recv(65536))
+        else:
+            events.append(event)
+    return events
+
+
+@pytest.mark.e2e
+def test_forbidden_trailer_fields_are_not_passed_on(proxy, trailer_origin):
+    """Only the checksum follows the last chunk; with nothing else left the message ends
+    plain, and the kept-alive connection serves the next request."""
+    import h11
+
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+        client = h11.Connection(h11.CLIENT)
+        got = []
+        for path in ("/mixed", "/only-forbidden", "/mixed"):
+            response, *data, end = _h11_get(sock, client, trailer_origin, path)
+            assert response.status_code == 200
+            assert b"".join(bytes(d.data) for d in data) == b"hello"
+            got.append(list(end.headers))
+            client.start_next_cycle()
+    assert got == [[(b"x-checksum", b"abc")], [], [(b"x-checksum", b"abc")]]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("version", ["--http2", "--http1.1"])
+def test_an_https_client_gets_only_the_passable_trailer_fields(proxy, tls_trailer_origin, version):
+    """Through TLS interception, the checksum only (a client asking for HTTP/2 is offered
+    what the HTTP/1 upstream speaks: mitmproxy mirrors the upstream's ALPN)."""
+    out = subprocess.run(["curl", "-sS", "-x", proxy.url, "--cacert", proxy.ca_pem,
+                          "--max-time", "20", version, "-D", "-", "-o", "/dev/null",
+                          tls_trailer_origin + "/mixed"],
+                         capture_output=True, timeout=50, check=False)
+    assert out.returncode == 0, out.stderr
+    head, trailers = out.stdout.decode().split("\r\n\r\n")[-2:]
+    assert head.startswith("HTTP/1.1 200 ")
+    assert trailers == "x-checksum: abc\r\n"
