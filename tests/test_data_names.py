@@ -7,8 +7,10 @@ would be the raw value in clear (proxy/extraction/extract.py, ``is_data_name``).
 from __future__ import annotations
 
 import gzip
+import io
 import random
 import re
+import tarfile
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -146,6 +148,37 @@ def test_an_empty_part_with_a_data_name_is_inspected_and_cannot_be_masked():
     assert [(s.location, s.text) for s in ex.segments] == [("multipart:{0}.pdf", f"{ID}.pdf")]
     with pytest.raises(CannotMask):
         ex.rewrite({0: [(0, 18, "*" * 18)]})
+
+
+# -- archive entries ---------------------------------------------------------------------------
+
+def test_archive_entries_named_after_someone_are_segments_counted_in_the_request():
+    """Entries withheld in one request are numbered across every archive in it: two CSVs of
+    different people never share a location (their rows would count as one customer)."""
+    first = zip_bytes({"张伟/身份证.csv": b"a\n1\n", "ok.csv": b"x\ny\n"})
+    second = zip_bytes({f"{ID}.txt": b"hello"})
+    found = segments(upload({"a": ("e.zip", first), "b": ("f.zip", second)}))
+    assert found == [
+        ("multipart:e.zip:{0}.csv", "张伟/身份证.csv"), ("multipart:e.zip:{0}.csv:row1", "a"),
+        ("multipart:e.zip:{0}.csv:row2", "1"), ("multipart:e.zip:ok.csv:row1", "x"),
+        ("multipart:e.zip:ok.csv:row2", "y"), ("multipart:f.zip:{1}.txt", f"{ID}.txt"),
+        ("multipart:f.zip:{1}.txt", "hello")]
+
+
+def test_the_entry_count_starts_again_with_each_request():
+    raw = upload({"a": ("e.zip", zip_bytes({f"{MOBILE}.txt": b"hi"}))})
+    assert segments(raw)[0] == segments(raw)[0] == ("multipart:e.zip:{0}.txt", f"{MOBILE}.txt")
+
+
+def test_a_tar_entry_path_is_withheld_too():
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        info = tarfile.TarInfo(f"scans/{ID}.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"hello"))
+    found = segments(upload({"f": ("s.tar", data.getvalue())}))
+    assert found == [("multipart:s.tar:{0}.txt", f"scans/{ID}.txt"),
+                     ("multipart:s.tar:{0}.txt", "hello")]
 
 
 # -- no location holds what a name carried ----------------------------------------------------

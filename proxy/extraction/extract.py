@@ -36,6 +36,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence, Set
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import quote, quote_plus, unquote_to_bytes
@@ -107,8 +108,12 @@ def extract(request: RawRequest, limits: Limits) -> Extraction:
 
     Raises Oversize or Uninspectable when the body cannot be inspected in full.
     """
-    with spending(Budget(limits.max_decoded_bytes)) as budget, images.counting() as seen:
-        return _extract(request, limits, budget, seen)
+    entries = _WITHHELD_ENTRIES.set([0])
+    try:
+        with spending(Budget(limits.max_decoded_bytes)) as budget, images.counting() as seen:
+            return _extract(request, limits, budget, seen)
+    finally:
+        _WITHHELD_ENTRIES.reset(entries)
 
 
 def _extract(
@@ -1267,10 +1272,26 @@ def _looks_binary(text: str) -> bool:
 
 
 def _entry_view(data: bytes, filename: str, label: str, depth: int, limits: Limits) -> View | None:
-    """One file inside an archive or document, opened like an uploaded file."""
+    """One file inside an archive or document, opened like an uploaded file. An entry path
+    withheld like an upload's file name (``_withheld``: ``export.zip:张伟/身份证.jpg``) is a
+    segment and its place is ``{k}`` plus the extensions, ``k`` counting such entries in the
+    request (``export.zip:{0}.jpg``): unique, and derived from neither name nor content."""
     if not data:
         return None
-    return _payload_view(data, None, None, label + ":", label, (), depth, limits, filename)
+    # the entry's path: the file name (zip, tar), or what follows the last ":" (git's blobs
+    # are opened by their base name)
+    path = filename if label.endswith(":" + filename) else label.rpartition(":")[2]
+    if not (filename and path.endswith(filename) and ":" in label and _withheld(path, True)):
+        return _payload_view(data, None, None, label + ":", label, (), depth, limits, filename)
+    count = _WITHHELD_ENTRIES.get()
+    label = f"{label[: -len(path) - 1]}:{{{count[0]}}}{_extension(filename)}"
+    count[0] += 1
+    view = _payload_view(data, None, None, label + ":", label, (), depth, limits, filename)
+    return _NamedPart(Segment(path, label), view)
+
+
+# Entries withheld so far in the request being extracted (``_entry_view``), set by ``extract``.
+_WITHHELD_ENTRIES: ContextVar[list[int]] = ContextVar("baomi_withheld_entries")
 
 
 def sniff(data: bytes) -> str | None:
