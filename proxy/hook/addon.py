@@ -86,6 +86,10 @@ class BaomiAddon:
                 return  # answered: 407, or the identity backend's failure action
             facts = identified
             self.metrics.identity(facts.identity_method)
+            if flow.request.trailers:  # HTTP/2: fields no extraction reads; HTTP/1 gets a 400
+                decision = Decision("block", "on_protocol_error", TRAILERS_REFUSED)
+                await self._finish(flow, facts, decision, None, started, uninspected="undecodable")
+                return
             if flow.request.stream:  # over the limit with on_oversize allow/monitor
                 decision = failure_decision(policy, "oversize", facts, "body over max_body_bytes")
                 await self._finish(flow, facts, decision, None, started, uninspected="oversize")
@@ -468,6 +472,10 @@ class BaomiAddon:
             self.metrics.observe(record)
         except Exception:  # metrics must never turn a decided request into an error
             log.exception("metrics failed")
+
+
+# An HTTP/2 request with trailer fields: they would go upstream uninspected (review R7).
+TRAILERS_REFUSED = "request trailers refused: they would pass uninspected"
 
 
 # mitmproxy's refusal messages can quote the offending header: only these fixed words
