@@ -18,8 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from harness import REPO, BaomiProcess
 from rawhttp import h2_events_until, h2_through
-from test_rawform import TERMS, assert_same, request
+from test_rawform import SELECTOR, TERMS, assert_same, request
 from upstreams import H2TrailerServer, _recv
+
+from proxy.extraction.extract import Limits
+from proxy.workers.triage import Triage
 
 MOBILE = "13800138000"
 B64 = base64.b64encode(MOBILE.encode()).decode()
@@ -252,3 +255,31 @@ def test_http2_request_trailers_never_carry_data_out_uninspected(proxy, upstream
     assert [(r["action"], r["rule"], r["uninspected"]) for r in mine] == \
         [("block", "on_protocol_error", "undecodable")]
     assert ID not in (proxy.data_dir / "decisions.jsonl").read_text()
+
+
+# -- limits: a form or text at and over max_body_bytes / max_decoded_bytes ------------------
+
+def _answer(local) -> str:
+    if local is None:
+        return "worker"
+    return "clean" if not local.selected else f"selected {list(local.selected)}"
+
+
+@pytest.mark.parametrize("kind", ["form", "text"])
+@pytest.mark.parametrize("which", ["max_body_bytes", "max_decoded_bytes"])
+def test_a_body_at_and_over_the_limits_gets_the_full_paths_answer(kind, which):
+    """Over a limit the full path raises (a worker extracts again and the policy's
+    on_oversize acts): the bytes must never prove such a body clean. The URL's escaped
+    query value spends decoded bytes too (``%2541`` opens a percent layer), as in the full
+    path: each limit from just under the body to a little over what everything spends."""
+    body = b"sku=SO-1&qty=2&note=" + b"x" * 80 if kind == "form" else b"plain note " * 8
+    headers = FORM if kind == "form" else TEXT
+    raw = request(body, headers, url="https://api.example.com/v1/orders?q=a%2541b")
+    answers = []
+    for limit in range(len(body) - 2, len(body) + 8):
+        limits = Limits(**{which: limit})
+        fast = Triage(SELECTOR).local(raw, limits)
+        full = Triage(SELECTOR, raw_scan=False).local(raw, limits)
+        assert _answer(fast) == _answer(full), limit
+        answers.append(_answer(fast))
+    assert answers[0] == "worker" and answers[-1] == "clean"  # both sides of the limit
