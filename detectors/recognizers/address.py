@@ -92,7 +92,7 @@ TRAILING_RUN = re.compile(f"[{CJK}][{CJK}A-Za-z0-9]{{1,19}}")
 # ends the clause with one of these is that name, whatever jieba makes of its words.
 ORGANISATION_END = re.compile(
     "(?:公司|集团|医院|银行|支行|分行|学校|中学|小学|大学|学院|幼儿园|工厂|厂|商店|店|"
-    "所|局|站|馆|院|中心|大厦|公寓|广场|市场|基地|仓库|门市部|部)$"
+    "所|局|站|馆|院|中心|大厦|公寓|广场|市场|基地|仓库|门市部|部|政府)$"
 )
 # A numbered unit (A座, 12楼, 6栋, B-1616室) right after a building's name.
 NEXT_UNIT = re.compile(rf"{NUMBER}|[A-Za-z] ?(?:{UNIT})")
@@ -164,9 +164,31 @@ ADDRESS_CUE = re.compile("地址|住址|寄|送|发往|发到|住在|搬到|位�
 PLACE_ENDS = "省市区县旗镇乡道路街"  # an admin level's or a road's last character
 
 
-def cued(text: str, start: int) -> bool:
+# Cues that send or house (寄到, 地址为, 住在), not a visit's (去|, 到|): a visit to a
+# government, a court, a hospital or a landmark with its city is news or an errand
+# (省委书记去|杭州市西湖区人民政府调研, 明天去|…人民医院看病), no one's address. A school or a
+# bureau visited (明天去|…水务局拜访客户) stays one: tests/test_address_boundaries.py.
+DELIVERY_CUE = re.compile("地址|住址|寄|送|发往|发到|住在|搬到|位于|收货|配送|上门")
+PUBLIC_BODY = re.compile(
+    "政府|医院|法院|检察院|博物馆|图书馆|体育馆|委员会|总部|机场|车站|公园|景区"
+)
+
+
+def cued_place_end(text: str, admins: list[re.Match[str]]) -> int | None:
+    """``place_name_end`` after a cue: any named place after a delivery cue, no public body
+    after a visit's cue (去|宁波市镇海区清水浦_贝时特公司 yes, 去|…人民政府 no)."""
+    if not cued(text, admins[0].start()):
+        return None
+    end = place_name_end(text, admins)
+    visit = not cued(text, admins[0].start(), DELIVERY_CUE)
+    if end and visit and PUBLIC_BODY.search(text, admins[-1].end(), end):
+        return None
+    return end
+
+
+def cued(text: str, start: int, cues: re.Pattern[str] = ADDRESS_CUE) -> bool:
     """An address cue in the 8 characters before ``start`` (寄到|, 地址：|, 明天去|)."""
-    return ADDRESS_CUE.search(text, max(0, start - 8), start) is not None
+    return cues.search(text, max(0, start - 8), start) is not None
 
 
 def place_name_end(text: str, admins: list[re.Match[str]], end: int = -1) -> int | None:
@@ -406,7 +428,15 @@ def organisation_name(words: list, closes: bool) -> str:
         return ""
     if head == len(words) and closes:  # the run is the name: ends like one, or not
         name = "".join(w.word for w in words)
-        return name if ORGANISATION_END.search(name) else ""
+        if ORGANISATION_END.search(name):
+            return name
+        for last in range(head - 1, 0, -1):  # …人民医院|看病, …人民政府|调研: verbs end it
+            if not all(w.flag in ("v", "vn") for w in words[last:]):
+                break
+            name = "".join(w.word for w in words[:last])
+            if ORGANISATION_END.search(name):
+                return name
+        return ""
     for last in range(head, 0, -1):  # no end seen: the longest, …包装公司|拜访客户
         name = "".join(w.word for w in words[:last])
         if ORGANISATION_END.search(name) and last < len(words):
@@ -418,8 +448,8 @@ def starts_clause(words: list, at: int, closes: bool, verbs: bool = True) -> boo
     """``words[at]`` is a clause's word, not part of a name after a house number."""
     word, tag = words[at].word, words[at].flag
     last = at == len(words) - 1
-    if tag in ("uj", "ul", "uz", "ug", "uv") or word in PRONOUNS:
-        return True  # 的, 了, 着, 地; 我, 这
+    if tag in ("u", "uj", "ul", "uz", "ug", "uv") or word in PRONOUNS:
+        return True  # 的, 了, 着, 地, 等; 我, 这
     if tag.startswith("r") and len(word) >= 2:
         return True  # 我们, 这家, 有个, 每天
     if tag in ("p", "t", "tg", "f") and (len(word) >= 2 or at == 0):
@@ -559,8 +589,8 @@ def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
         word = text[a:b]
         if a >= start:
             continue
-        if CUE_WORDS.fullmatch(word):
-            break  # 客户反馈|紫宇路852号: a cue is no road's name
+        if CUE_WORDS.fullmatch(word) or re.fullmatch(r"\d{7,}", word):
+            break  # 客户反馈|紫宇路852号: a cue is no road's name; 张伟 138…|浙江省: a phone
         if name_words > 0 and re.fullmatch(f"[{CJK}]+", word) and word[-1] not in STOP:
             if word[0] in STOP:
                 start = a + 1  # 地址为|南大路: jieba joined the particle to the name
@@ -582,6 +612,8 @@ def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
             break
     # 地址：|北下|朱振兴西路: the run up to the cue is the place (names only), or the nouns after
     # the cue are (地址是|花样|年美年广场)
+    while start < first and text[start].isspace():
+        start += 1  # 张伟 138…| 浙江省: the space before the place is not the address's
     gap = text[floor:start]
     start = floor if names_the_place(gap) else nouns_after_cue(text, floor, start)
     province = PROVINCE_BEFORE.search(text, floor, start)
@@ -760,7 +792,7 @@ class AddressRecognizer(ScoredPatternRecognizer):
             score = 0.6  # 江苏省宜兴市丁蜀镇第二人民医院: a town level and a named place
         elif admins and (on_road := named_place_on_road(text, admins[0].end(), hi)) is not None:
             score, roads = 0.6, [on_road]  # 潮鸣街道建国北路华源发展大厦: admin, road, building
-        elif admins and cued(text, admins[0].start()) and place_name_end(text, admins):
+        elif admins and cued_place_end(text, admins):
             score = 0.6  # 寄到|浙江省湖州市妇幼保健院, 送到|鲤城街道鲤西路三合餐厅
         elif (crossing := CROSSING.search(text, lo, hi)) and cued(text, crossing.start()):
             score, admins, bare = 0.6, [crossing], True  # 送到|滨江北路与新芜路交汇处…
