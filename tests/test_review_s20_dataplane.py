@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -283,3 +284,55 @@ def test_a_body_at_and_over_the_limits_gets_the_full_paths_answer(kind, which):
         assert _answer(fast) == _answer(full), limit
         answers.append(_answer(fast))
     assert answers[0] == "worker" and answers[-1] == "clean"  # both sides of the limit
+
+
+# -- kill -9 under masked form load: every masked body the upstream got has its incident ----
+
+def _post_forms(px, up, thread: int, n: int, sent: list, start: threading.Event) -> None:
+    """n masked form posts on one connection, each to its own path."""
+    import httpx
+
+    body = f"order_id=SO-1&contact%5Bmobile%5D={MOBILE}&note=call+{MOBILE}+now".encode()
+    with httpx.Client(proxy=px.url, verify=ssl.create_default_context(cafile=px.ca_pem),
+                      timeout=60) as client:
+        start.wait()
+        for i in range(n):
+            try:
+                r = client.post(up.url(f"/r7-k9-{thread}-{i}"), content=body, headers=FORM)
+            except httpx.HTTPError:
+                return  # the proxy is gone
+            sent.append((f"/r7-k9-{thread}-{i}", r.status_code))
+
+
+@pytest.mark.e2e
+def test_kill_9_under_masked_form_load_loses_no_forwarded_masks_incident(tmp_path, upstream_ca,
+                                                                         https_up):
+    """A masked body goes upstream only after its incident is durable (written on the loop,
+    fsynced by the writer thread): after kill -9 of the proxy, every path the upstream got
+    a masked body for has its incident, and the chain verifies."""
+    from test_review_s19_records import incident_rows, verify
+
+    px = BaomiProcess(REPO / "policies" / "default.yaml", tmp_path / "data",
+                      upstream_ca=upstream_ca.pem)
+    with px:
+        sent: list = []
+        start = threading.Event()
+        threads = [threading.Thread(target=_post_forms, args=(px, https_up, t, 60, sent, start))
+                   for t in range(6)]
+        for thread in threads:
+            thread.start()
+        start.set()
+        deadline = time.monotonic() + 60
+        while len([r for r in https_up.received if r.path.startswith("/r7-k9-")]) < 40:
+            assert all(t.is_alive() for t in threads), "the load ended before the kill"
+            assert time.monotonic() < deadline, "the load did not get going"
+            time.sleep(0.01)  # polling the upstream's count, not ordering
+        px.proc.kill()
+        px.proc.wait(60)
+        for thread in threads:
+            thread.join(60)
+    forwarded = [r for r in https_up.received if r.path.startswith("/r7-k9-")]
+    assert forwarded and all(MOBILE.encode() not in r.body for r in forwarded)
+    incidents = {row["path"] for row in incident_rows(px.data_dir) if row["action"] == "mask"}
+    assert {r.path for r in forwarded} <= incidents
+    verify(px)
