@@ -231,3 +231,21 @@ def test_is_data_name_remembers_only_plain_names():
 
     assert is_data_name("x-trace-plain") is False and "x-trace-plain" in module._PLAIN_NAMES
     assert is_data_name(f"x-{MOBILE}") is True and f"x-{MOBILE}" not in module._PLAIN_NAMES
+
+
+def test_any_data_name_is_is_data_name_of_each():
+    """The one-pass screen (NUL-joined names, digits counted by bytes.translate) answers as
+    asking every name would, over names of digits, separators, @, spaces of every kind,
+    capitals, NULs, surnames and kana (fixed draws)."""
+    from proxy.extraction import extract as module
+
+    rng = random.Random(11)
+    alphabet = list("0123456789ab@ A\x00\t\x0b\x1c\x1f王小明欧阳·ノx_-[]Z") + ["13800138000"]
+    for _ in range(20000):
+        names = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 8)))
+                 for _ in range(rng.randrange(0, 6))]
+        if rng.random() < 0.5:
+            names = [n.encode("ascii", "ignore").decode() for n in names]
+        if rng.random() < 0.1:
+            module._PLAIN_NAMES.clear()
+        assert module.any_data_name(names) == any(map(module.is_data_key, names)), names

@@ -15,7 +15,7 @@ over the whole body does the same: the separators become NULs, ``+`` spaces (one
 split at the NULs again. A ``text/plain`` body is one segment, decoded by the same
 ``decode_text``. Either way no value may open a layer (base64, hex, percent left after
 decoding, entities, embedded JSON: the proof's probe, ``rawscan._opens``) and no name may
-be data (``extract.is_data_name``: there a name is a segment at ``form:{i}``); otherwise the
+be data (``extract.any_data_name``: there a name is a segment at ``form:{i}``); otherwise the
 full path runs. That names, texts, contexts and rewrites equal ``extract``'s is a tested
 property (tests/test_rawform.py).
 """
@@ -33,8 +33,8 @@ from proxy.extraction.decode import TextCodec, decode_text, parse_content_encodi
 from proxy.extraction.extract import (
     Limits,
     RawRequest,
+    any_data_name,
     is_data_key,
-    is_data_name,
     sniff,
     words,
 )
@@ -176,21 +176,11 @@ def _read_form(data: bytes) -> FlatBody | str:
         return "bom"  # a field starting with one is decoded without it
     parts = text.split("\x00")
     names, values = parts[0::2], parts[1::2]
-    if _data_named(names):
+    if any_data_name(names):
         return "data-name"  # extract makes the name a segment of its own, at form:{i}
     carrying = list(map(bool, values))
     return FlatBody("form", data, _UTF8, list(compress(values, carrying)),
                     list(compress(names, carrying)), fields, values)
-
-
-def _data_named(names: list[str]) -> bool:
-    """Is any name data (``extract.is_data_name``)? One ``is_data_key`` over all of them
-    (each name's match is a match in their NUL-joined text), then name by name on a hit.
-
-    >>> _data_named(["sku", "qty1", "n2"]), _data_named(["sku", "13800138000"])
-    (False, True)
-    """
-    return is_data_key("\x00".join(names)) and any(map(is_data_name, names))
 
 
 def _unquote(data: bytes) -> bytes:
