@@ -336,3 +336,37 @@ def test_kill_9_under_masked_form_load_loses_no_forwarded_masks_incident(tmp_pat
     incidents = {row["path"] for row in incident_rows(px.data_dir) if row["action"] == "mask"}
     assert {r.path for r in forwarded} <= incidents
     verify(px)
+
+
+@pytest.fixture(scope="module")
+def lazy_proxy(tmp_path_factory, upstream_ca):
+    """Connects upstream only after the client's request: a client asking for HTTP/2 gets
+    it whatever the upstream speaks (with the default eager strategy it is offered the
+    upstream's protocol)."""
+    data = tmp_path_factory.mktemp("review_s20_lazy")
+    with BaomiProcess(REPO / "policies" / "default.yaml", data / "var",
+                      upstream_ca=upstream_ca.pem,
+                      extra_args=("--set", "connection_strategy=lazy")) as px:
+        yield px
+
+
+@pytest.mark.e2e
+def test_an_http2_client_of_an_http1_upstream_gets_only_the_passable_trailers(
+        lazy_proxy, tls_trailer_origin):
+    """HTTP/1 upstream, HTTP/2 client: the trailers go out as HTTP/2 trailers, where h2
+    refuses connection-specific fields (Connection, Transfer-Encoding...): only the
+    checksum is sent, twice on one connection."""
+    url = tls_trailer_origin + "/mixed"
+    out = subprocess.run(["curl", "-sS", "-x", lazy_proxy.url, "--cacert", lazy_proxy.ca_pem,
+                          "--max-time", "20", "--http2", "-D", "-", "-o", "/dev/null",
+                          url, "-o", "/dev/null", url],
+                         capture_output=True, timeout=50, check=False)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.decode().split("\r\n")
+    assert [line for line in lines if line.startswith("HTTP/2")] == ["HTTP/2 200 "] * 2
+    assert lines.count("x-checksum: abc") == 2
+    # The forbidden fields' values are in no header block or trailer section.
+    assert not [line for line in lines if line.split(": ", 1)[-1] in dict(FORBIDDEN).values()
+                and line.split(": ", 1)[0] in dict(FORBIDDEN)], out.stdout
+    log = lazy_proxy.log_text()
+    assert "has crashed" not in log, log[log.find("has crashed"):][:3000]
