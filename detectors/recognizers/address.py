@@ -104,8 +104,9 @@ ESTATE = re.compile(
     f"(?<=[{CJK}])(?:家园|小区|花园|新村|公寓|大厦|山庄|华庭|公馆|广场|苑|大楼|中心|市场|商城)"
 )
 # 123-10-446, 15-12-842: building, unit, room. Not a date (2024-05-20), not a phone (0571-...).
+MEASURE = " ?(?:平|㎡|米|元|万|个|岁|%|公斤|kg|cm|mm)"  # after a range of numbers: no room
 UNIT_CHAIN = re.compile(
-    f"(?<=[{CJK}A-Za-z])(?<!码)(?!0)(?!(?:19|20)\\d\\d-)\\d{{1,4}}-\\d{{1,4}}(?:-\\d{{1,5}})?(?![0-9-])"
+    f"(?<=[{CJK}A-Za-z])(?<!码)(?!0)(?!(?:19|20)\\d\\d-)\\d{{1,4}}-\\d{{1,4}}(?:-\\d{{1,5}})?(?![0-9-]|{MEASURE})"
 )
 NAMED_PLACE = re.compile(
     f"[{CJK}A-Za-z0-9]{{1,12}}?(?:村|组|社区|居委会|小区|花园|公寓|大厦|广场|中心|家园|新村|苑|"
@@ -126,8 +127,8 @@ BUILDING_ROOM = re.compile(
     f"(?<=[{CJK}])(?:[A-Za-z]?\\d{{1,4}}|[A-Za-z]|[{CN_DIGITS}]{{1,3}})(?:号楼|栋|幢|座)"
     f"(?:(?:\\d{{1,2}}|[{CN_DIGITS}]{{1,2}})单元)?"
     f"(?:\\d{{3,5}}(?:室|号)?(?![0-9])|\\d{{1,2}}(?:楼|层)|[{CN_DIGITS}]{{1,3}}(?:楼|层))"
-    f"|(?<=[{CJK}])(?<!码)(?!0)(?!(?:19|20)\\d\\d-)\\d{{1,4}}-\\d{{1,3}}-\\d{{2,5}}(?![0-9-])"
-)  # not a code: 取件码8-3-2011 (a parcel locker's shelf, layer and number)
+    f"|(?<=[{CJK}])(?<!码)(?!0)(?!(?:19|20)\\d\\d-)\\d{{1,4}}-\\d{{1,3}}-\\d{{2,5}}(?![0-9-]|{MEASURE})"
+)  # not a code (取件码8-3-2011: a parcel locker's shelf, layer, number), not sizes (40-50-70平米)
 
 
 def numbered_building(text: str, lo: int, hi: int) -> re.Match[str] | None:
@@ -267,14 +268,17 @@ US_ADDRESS_ZIP = (
 )
 
 
+OFFICIAL = re.compile("(?:省|市|区|县|镇|乡)长")  # a level's head: 镇长, 县长
+
+
 def name_start(text: str, suffix_start: int, floor: int, longest: int) -> int:
     """Start of the place name ending at ``suffix_start``: read back over CJK, stop at STOP."""
     start = suffix_start
     while start > floor and suffix_start - start < longest:
         char = text[start - 1]
-        if char == "和" and start == suffix_start:
+        if char == "和" and start == suffix_start and not OFFICIAL.match(text, suffix_start):
             start -= 1  # 仁和|街道, 太和|镇: no conjunction right before a suffix
-            continue
+            continue  # but 肖某和|镇长: a town's head, no town
         if char in STOP or not ("\u4e00" <= char <= "\u9fff" or char.isalnum()):
             break
         if CUES.search(text, max(floor, start - 4), start):
@@ -341,6 +345,8 @@ def trailing_name_end(text: str, end: int, limit: int) -> int:
     joined = text.startswith("_", end)  # …88号_万达广场|_星巴克
     if end == 0 or not (joined or numbered or text[end - 1] in "号室栋幢座层楼村组苑园乡镇"):
         return end
+    if OFFICIAL.match(text, end - 1):
+        return end  # 镇|长麦达: the town's head and his name, no place after the town
     end = name_end(text, end, limit)
     while text.startswith("_", end) and (after := name_end(text, end + 1, limit)) > end + 1:
         end = after
