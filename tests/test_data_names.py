@@ -14,7 +14,8 @@ import tarfile
 from urllib.parse import quote, quote_plus
 
 import pytest
-from document_samples import multipart, zip_bytes
+from document_samples import multipart, xlsx_bytes, zip_bytes
+from test_binary_uploads import png, png_chunk
 
 from detectors.model import Segment
 from proxy.errors import CannotMask
@@ -181,6 +182,21 @@ def test_a_tar_entry_path_is_withheld_too():
                      ("multipart:s.tar:{0}.txt", "hello")]
 
 
+def test_a_sheet_titled_after_someone_is_a_segment_and_its_place_in_the_location():
+    data = xlsx_bytes({"客户": [["姓名"], ["张三"]], "张伟": [["手机"], [MOBILE]], ID: [["a"]]})
+    assert segments(upload({"f": ("o.xlsx", data)})) == [
+        ("multipart:o.xlsx:客户!row1", "姓名"), ("multipart:o.xlsx:客户!row2", "张三"),
+        ("multipart:o.xlsx:{1}", "张伟"), ("multipart:o.xlsx:{1}!row1", "手机"),
+        ("multipart:o.xlsx:{1}!row2", MOBILE), ("multipart:o.xlsx:{2}", ID),
+        ("multipart:o.xlsx:{2}!row1", "a")]
+
+
+def test_an_image_text_keyword_that_names_someone_stays_out_of_the_location():
+    raw = post(png(png_chunk(b"tEXt", b"Alice Walker\x00hello"),
+                   png_chunk(b"tEXt", b"Comment\x00hi")), (("content-type", "image/png"),))
+    assert segments(raw) == [("body:png:text:other", "hello"), ("body:png:text:Comment", "hi")]
+
+
 # -- no location holds what a name carried ----------------------------------------------------
 
 DATA = [ID, MOBILE, "138-0013-8000", "a@b.cn", "王小明", "Alice Walker", "欧阳娜娜"]
@@ -227,7 +243,7 @@ def _request(where: str, names: list[str], rng: random.Random
 
 
 def test_is_data_name_remembers_only_plain_names():
-    from proxy.extraction import extract as module
+    from proxy.extraction import datanames as module
 
     assert is_data_name("x-trace-plain") is False and "x-trace-plain" in module._PLAIN_NAMES
     assert is_data_name(f"x-{MOBILE}") is True and f"x-{MOBILE}" not in module._PLAIN_NAMES
@@ -237,7 +253,7 @@ def test_any_data_name_is_is_data_name_of_each():
     """The one-pass screen (NUL-joined names, digits counted by bytes.translate) answers as
     asking every name would, over names of digits, separators, @, spaces of every kind,
     capitals, NULs, surnames and kana (fixed draws)."""
-    from proxy.extraction import extract as module
+    from proxy.extraction import datanames as module
 
     rng = random.Random(11)
     alphabet = list("0123456789ab@ A\x00\t\x0b\x1c\x1f王小明欧阳·ノx_-[]Z") + ["13800138000"]

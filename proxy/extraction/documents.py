@@ -56,6 +56,7 @@ from pypdf import PasswordType
 
 from detectors.model import Segment
 from proxy.errors import CannotMask, InspectionError, Oversize, Uninspectable
+from proxy.extraction.datanames import withheld
 from proxy.extraction.decode import Budget, TextCodec, current_budget
 from proxy.extraction.fieldwords import words
 from proxy.extraction.layers import Edit, View, apply_edits
@@ -377,9 +378,16 @@ def _xlsx_view(data: bytes, archive: zipfile.ZipFile, where: str, budget: Budget
 
 
 def _xlsx_rows(book: openpyxl.Workbook, where: str) -> Iterator[Segment]:
+    """One segment per row, at ``<sheet title>!row<n>``; a title that may name someone
+    (``datanames.withheld``: one sheet per customer) is a segment itself and ``{k}`` (the
+    sheet's place) stands for it: ``orders.xlsx:{1}!row2``."""
     cells = 0
-    for sheet in book.worksheets:
+    for index, sheet in enumerate(book.worksheets):
         sheet.reset_dimensions()  # a forged dimension must not pad every row to 16384 cells
+        title = sheet.title
+        if withheld(title, True):
+            title = f"{{{index}}}"
+            yield Segment(sheet.title, f"{where}:{title}")
         header: tuple[str, ...] | None = None
         for number, row in enumerate(sheet.iter_rows(values_only=True), 1):
             cells += len(row)
@@ -392,7 +400,7 @@ def _xlsx_rows(book: openpyxl.Workbook, where: str) -> Iterator[Segment]:
             context = () if header is None else header
             if header is None:
                 header = tuple(dict.fromkeys(w for v in values for w in words(v)))
-            yield Segment(text, f"{where}:{sheet.title}!row{number}", context)
+            yield Segment(text, f"{where}:{title}!row{number}", context)
 
 
 def _cell_text(value: object) -> str:

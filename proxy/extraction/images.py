@@ -42,6 +42,7 @@ import defusedxml.ElementTree as SafeXml
 
 from detectors.model import Segment
 from proxy.errors import InspectionError, Uninspectable
+from proxy.extraction.datanames import is_data_key
 from proxy.extraction.decode import current_budget, decode_content
 from proxy.extraction.documents import OpenEntry, document_view
 from proxy.extraction.fieldwords import words
@@ -444,8 +445,11 @@ _SAFE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9 _.-]{0,39}\Z")
 
 
 def _name(name: str) -> str:
-    """A keyword or tag name fit for a location: locations are logged, values are not."""
-    return name if _SAFE_NAME.match(name) and not re.search(r"\d{5}", name) else "other"
+    """A keyword or tag name fit for a location: locations are logged, values are not (nor
+    a name that may be data: ``datanames.is_data_key``, e.g. a keyword "Alice Walker")."""
+    if _SAFE_NAME.match(name) and not re.search(r"\d{5}", name) and not is_data_key(name):
+        return name
+    return "other"
 
 
 def _text(raw: bytes) -> str:
