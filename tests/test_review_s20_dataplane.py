@@ -17,7 +17,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from harness import REPO, BaomiProcess
+from harness import REPO, BaomiProcess, free_port
 from rawhttp import h2_events_until, h2_through
 from test_rawform import SELECTOR, TERMS, assert_same, request
 from upstreams import H2TrailerServer, _recv
@@ -110,7 +110,7 @@ class _ForbiddenTrailers(BaseHTTPRequestHandler):
 def proxy(tmp_path_factory, upstream_ca):
     data = tmp_path_factory.mktemp("review_s20")
     with BaomiProcess(REPO / "policies" / "default.yaml", data / "var",
-                      upstream_ca=upstream_ca.pem) as px:
+                      upstream_ca=upstream_ca.pem, metrics_port=free_port()) as px:
         yield px
 
 
@@ -239,6 +239,7 @@ def test_http2_request_trailers_never_carry_data_out_uninspected(proxy, upstream
     not reach the upstream (HTTP/1 refuses such requests with 400 already)."""
     import h2.events
 
+    refused = proxy.metric("baomi_protocol_refusals_total", reason="request trailers")
     with _RecordingH2(upstream_ca) as up, h2_through(proxy, f"127.0.0.1:{up.port}") as (tls, conn):
         conn.send_headers(1, [(":method", "POST"), (":path", "/t"), (":scheme", "https"),
                               (":authority", f"127.0.0.1:{up.port}"),
@@ -256,6 +257,7 @@ def test_http2_request_trailers_never_carry_data_out_uninspected(proxy, upstream
     assert [(r["action"], r["rule"], r["uninspected"]) for r in mine] == \
         [("block", "on_protocol_error", "undecodable")]
     assert ID not in (proxy.data_dir / "decisions.jsonl").read_text()
+    assert proxy.metric("baomi_protocol_refusals_total", reason="request trailers") == refused + 1
 
 
 # -- limits: a form or text at and over max_body_bytes / max_decoded_bytes ------------------

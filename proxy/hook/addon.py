@@ -88,6 +88,7 @@ class BaomiAddon:
             self.metrics.identity(facts.identity_method)
             if flow.request.trailers:  # HTTP/2: fields no extraction reads; HTTP/1 gets a 400
                 decision = Decision("block", "on_protocol_error", TRAILERS_REFUSED)
+                self.metrics.protocol_refused("request trailers")
                 await self._finish(flow, facts, decision, None, started, uninspected="undecodable")
                 return
             if flow.request.stream:  # over the limit with on_oversize allow/monitor

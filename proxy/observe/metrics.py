@@ -48,6 +48,7 @@ OUTCOMES = ("upstream_connect", "upstream_tls", "response_cut", "client_aborted"
 PROTOCOL_REFUSALS = (
     "chunked trailers", "both Content-Length and Transfer-Encoding", "bad Transfer-Encoding",
     "bad Content-Length", "bad chunked framing", "malformed request", "request body timeout",
+    "request trailers",  # HTTP/2 request trailer fields (HTTP/1's are "chunked trailers")
 )
 RELOAD_RESULTS = ("success", "failure")
 # How the sender was known (proxy.identity.METHODS); never the user or group itself.
