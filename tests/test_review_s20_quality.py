@@ -199,6 +199,11 @@ ZH_NAMES = [
         reason="old: a name between 用户 and a verb (反馈) is not read",
     ),
     xfail("经办人：孙丽，审核人：钱峰。", ["孙丽", "钱峰"], reason="old: the second label's name"),
+    # a classifier counts the owned thing, not the owner (context.THING_BEFORE keeps 的)
+    ("收到一封李明的邮件。", ["李明"]),
+    ("桌上有一杯陈静的咖啡。", ["陈静"]),
+    xfail("请把一份张伟的简历发给我。", ["张伟"], reason="old: missed before today's rules too"),
+    xfail("我找到一张王芳的照片。", ["王芳"], reason="old: missed before today's rules too"),
 ]
 
 
