@@ -19,14 +19,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from detectors.batch import SEPARATOR, SegmentSelector, person_context
-from detectors.model import Finding, Segment
-from proxy.errors import BaomiError, CannotMask
-from proxy.extraction.extract import Extraction, Limits, RawRequest, extract, with_length
-from proxy.extraction.layers import apply_edits, merge_edits
-from proxy.workers.inspection import Inspection, edits_of, evidence, masked
+from proxy.extraction.extract import Extraction, Limits, RawRequest, extract
+from proxy.workers.inspection import Inspection
 from proxy.workers.rawform import REASONS as READ_REASONS
 from proxy.workers.rawform import FlatBody, read_flat
-from proxy.workers.rawscan import Proof
+from proxy.workers.rawscan import BodyScanned, Proof, select_rest
 
 REASONS = (*READ_REASONS, "budget", "candidate")
 
@@ -64,19 +61,12 @@ def _clean(raw: RawRequest, every: list[str], rest: Extraction) -> Inspection:
     return Inspection((), len(every), len(raw.body), (), rest.images)
 
 
-class FlatScanned:
-    """The full path's selection of a request with a form or text body (``selected``), with
-    only the selected segments built; a mask of body values is written over their bytes, any
-    other (a URL or header value) goes through a full extraction, as before."""
+class FlatScanned(BodyScanned):
+    """A request with a form or text body (``rawform.FlatBody``): masks are written over each
+    value's bytes (``FlatBody.render``)."""
 
-    __slots__ = ("body", "built", "images", "limits", "n_url", "raw", "selected", "texts")
-
-    def __init__(self, raw: RawRequest, limits: Limits, body: FlatBody, texts: list[str],
-                 n_url: int, images: int, built: dict[int, Segment]):
-        self.raw, self.limits, self.body, self.texts = raw, limits, body, texts
-        self.n_url, self.images = n_url, images
-        self.built = dict(sorted(built.items()))  # by index: the worker's order
-        self.selected = list(self.built)
+    __slots__ = ()
+    body: FlatBody
 
     @classmethod
     def select(cls, raw: RawRequest, limits: Limits, body: FlatBody, rest: Extraction,
@@ -86,43 +76,11 @@ class FlatScanned:
         n_body = len(body.texts)
         leaves = {i - n_url for i in busy if n_url <= i < n_url + n_body}.union(named)
         built = {k + n_url: body.segment(k) for k in leaves}
-        for j, segment in enumerate(rest.segments):
-            i = j if j < n_url else j + n_body
-            if i in busy or (segment.context and person_context(tuple(segment.context))):
-                built[i] = segment
-        return cls(raw, limits, body, every, n_url, rest.images, built)
+        return cls(raw, limits, body, every, n_url, rest.images,
+                   select_rest(built, rest, n_url, n_body, busy))
 
-    def to_detect(self) -> tuple[tuple[int, Segment], ...]:
-        return tuple(self.built.items())
+    def _n_body(self) -> int:
+        return len(self.body.texts)
 
-    def inspection(self, findings: tuple[Finding, ...] = ()) -> Inspection:
-        return Inspection(findings, len(self.texts), len(self.raw.body),
-                          evidence(self.texts, findings), self.images, rewriter=self.rewrite)
-
-    def rewrite(self, findings: tuple[Finding, ...]) -> RawRequest:
-        """The request with ``findings`` masked, as ``masked(extract(raw), findings)``.
-        Raises CannotMask as it does."""
-        edits = edits_of(findings)
-        n_url, n_body = self.n_url, len(self.body.texts)
-        if any(not n_url <= i < n_url + n_body or i not in self.built for i in edits):
-            return self._extracted(findings)  # a URL or header value: the full path renders
-        raw = self.raw
-        if not edits:
-            return RawRequest(raw.method, raw.url, raw.headers, raw.body)
-        new = {}
-        for i, wanted in edits.items():
-            segment = self.built[i]
-            new[i - n_url] = apply_edits(segment.text, merge_edits(wanted, len(segment.text),
-                                                                   segment.location))
-        try:
-            data = self.body.render(new)
-        except UnicodeEncodeError as exc:
-            raise CannotMask(f"masked text cannot be encoded as {exc.encoding}") from exc
-        return RawRequest(raw.method, raw.url, with_length(raw.headers, len(data)), data)
-
-    def _extracted(self, findings: tuple[Finding, ...]) -> RawRequest:
-        try:
-            extraction = extract(self.raw, self.limits)
-        except BaomiError as e:  # the bytes said it would not: refuse to send it unmasked
-            raise CannotMask(f"extracting again failed ({type(e).__name__})") from e
-        return masked(extraction, findings)
+    def _render(self, new: dict[int, str]) -> bytes:
+        return self.body.render(new)

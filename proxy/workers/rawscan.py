@@ -185,20 +185,83 @@ def read_body(raw: RawRequest, limits: Limits = _LIMITS) -> JsonBody | str:
     return JsonBody(body, frozenset(named), joined)
 
 
-class Scanned:
-    """A request whose JSON body passed every check but ``quiet``: the full path's selection
+class BodyScanned:
+    """A request whose body passed every check but ``quiet``: the full path's selection
     (``selected``), with only the selected segments built; ``to_detect`` and ``inspection``
-    as ``triage.Local``'s. A mask of body leaves is spliced into the text as sent; any other
-    (a URL or header value) goes through a full extraction, as before."""
+    as ``triage.Local``'s. A mask of body values is written over their bytes as sent
+    (``_render``, per body kind); any other (a URL or header value) goes through a full
+    extraction, as before. ``Scanned`` (JSON) and ``flatscan.FlatScanned`` (forms, text)."""
 
     __slots__ = ("body", "built", "images", "limits", "n_url", "raw", "selected", "texts")
 
-    def __init__(self, raw: RawRequest, limits: Limits, body: JsonBody, texts: list[str],
+    def __init__(self, raw: RawRequest, limits: Limits, body: object, texts: list[str],
                  n_url: int, images: int, built: dict[int, Segment]):
         self.raw, self.limits, self.body, self.texts = raw, limits, body, texts
         self.n_url, self.images = n_url, images
         self.built = dict(sorted(built.items()))  # by index: the worker's order
         self.selected = list(self.built)
+
+    def _n_body(self) -> int:
+        raise NotImplementedError
+
+    def _render(self, new: dict[int, str]) -> bytes:
+        """The body with body segment ``k`` written as ``new[k]``; UnicodeEncodeError when
+        a masked text has no encoding in the body's codec."""
+        raise NotImplementedError
+
+    def to_detect(self) -> tuple[tuple[int, Segment], ...]:
+        return tuple(self.built.items())
+
+    def inspection(self, findings: tuple[Finding, ...] = ()) -> Inspection:
+        return Inspection(findings, len(self.texts), len(self.raw.body),
+                          evidence(self.texts, findings), self.images, rewriter=self.rewrite)
+
+    def rewrite(self, findings: tuple[Finding, ...]) -> RawRequest:
+        """The request with ``findings`` masked, as ``masked(extract(raw), findings)``.
+        Raises CannotMask as it does."""
+        edits = edits_of(findings)
+        n_url, n_body = self.n_url, self._n_body()
+        if any(not n_url <= i < n_url + n_body or i not in self.built for i in edits):
+            return self._extracted(findings)  # a URL or header value: the full path renders
+        raw = self.raw
+        if not edits:
+            return RawRequest(raw.method, raw.url, raw.headers, raw.body)
+        new = {}
+        for i, wanted in edits.items():
+            segment = self.built[i]
+            new[i - n_url] = apply_edits(segment.text, merge_edits(wanted, len(segment.text),
+                                                                   segment.location))
+        try:
+            data = self._render(new)
+        except UnicodeEncodeError as exc:
+            raise CannotMask(f"masked text cannot be encoded as {exc.encoding}") from exc
+        return RawRequest(raw.method, raw.url, with_length(raw.headers, len(data)), data)
+
+    def _extracted(self, findings: tuple[Finding, ...]) -> RawRequest:
+        try:
+            extraction = extract(self.raw, self.limits)
+        except BaomiError as e:  # the bytes said it would not: refuse to send it unmasked
+            raise CannotMask(f"extracting again failed ({type(e).__name__})") from e
+        return masked(extraction, findings)
+
+
+def select_rest(built: dict[int, Segment], rest: Extraction, n_url: int, n_body: int,
+                busy: set[int]) -> dict[int, Segment]:
+    """``built`` with the URL's and headers' segments ``SegmentSelector.select`` keeps: the
+    ``busy`` ones and those whose field-name context names a person. Segment ``j`` of
+    ``rest`` is request segment ``j`` before the body's, ``j + n_body`` after it."""
+    for j, segment in enumerate(rest.segments):
+        i = j if j < n_url else j + n_body
+        if i in busy or (segment.context and person_context(tuple(segment.context))):
+            built[i] = segment
+    return built
+
+
+class Scanned(BodyScanned):
+    """A request with a JSON body (``JsonBody``): masks are spliced into the text as sent."""
+
+    __slots__ = ()
+    body: JsonBody
 
     @classmethod
     def select(cls, raw: RawRequest, limits: Limits, busy: set[int], body: JsonBody,
@@ -214,46 +277,14 @@ class Scanned:
         for k, segment in zip(sorted(leaves), body.json.segments(sorted(leaves)), strict=True):
             if k + n_url in busy or (segment.context and person_context(segment.context)):
                 built[k + n_url] = segment
-        for j, segment in enumerate(rest.segments):
-            i = j if j < n_url else j + n_body
-            if i in busy or (segment.context and person_context(tuple(segment.context))):
-                built[i] = segment
-        return cls(raw, limits, body, every, n_url, rest.images, built)
+        return cls(raw, limits, body, every, n_url, rest.images,
+                   select_rest(built, rest, n_url, n_body, busy))
 
-    def to_detect(self) -> tuple[tuple[int, Segment], ...]:
-        return tuple(self.built.items())
+    def _n_body(self) -> int:
+        return len(self.body.json.texts)
 
-    def inspection(self, findings: tuple[Finding, ...] = ()) -> Inspection:
-        return Inspection(findings, len(self.texts), len(self.raw.body),
-                          evidence(self.texts, findings), self.images, rewriter=self.rewrite)
-
-    def rewrite(self, findings: tuple[Finding, ...]) -> RawRequest:
-        """The request with ``findings`` masked, as ``masked(extract(raw), findings)``.
-        Raises CannotMask as it does."""
-        edits = edits_of(findings)
-        n_url, n_body = self.n_url, len(self.body.json.texts)
-        if any(not n_url <= i < n_url + n_body or i not in self.built for i in edits):
-            return self._extracted(findings)  # a URL or header value: the full path renders
-        raw = self.raw
-        if not edits:
-            return RawRequest(raw.method, raw.url, raw.headers, raw.body)
-        new = {}
-        for i, wanted in edits.items():
-            segment = self.built[i]
-            new[i - n_url] = apply_edits(segment.text, merge_edits(wanted, len(segment.text),
-                                                                   segment.location))
-        try:
-            data = self.body.json.codec.encode(self.body.json.render(new))
-        except UnicodeEncodeError as exc:
-            raise CannotMask(f"masked text cannot be encoded as {exc.encoding}") from exc
-        return RawRequest(raw.method, raw.url, with_length(raw.headers, len(data)), data)
-
-    def _extracted(self, findings: tuple[Finding, ...]) -> RawRequest:
-        try:
-            extraction = extract(self.raw, self.limits)
-        except BaomiError as e:  # the text said it would not: refuse to send it unmasked
-            raise CannotMask(f"extracting again failed ({type(e).__name__})") from e
-        return masked(extraction, findings)
+    def _render(self, new: dict[int, str]) -> bytes:
+        return self.body.json.codec.encode(self.body.json.render(new))
 
 
 def _opens(texts: list[str], limits: Limits) -> bool:
