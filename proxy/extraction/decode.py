@@ -496,7 +496,10 @@ def is_overlong_utf8(data: bytes) -> bool:
 
 @functools.lru_cache(maxsize=64)
 def _ascii_compatible(name: str) -> bool:
-    return _PRINTABLE_ASCII.decode("ascii").encode(name) == _PRINTABLE_ASCII
+    try:
+        return _PRINTABLE_ASCII.decode("ascii").encode(name) == _PRINTABLE_ASCII
+    except (UnicodeError, LookupError):  # no '%' in cp864; base64, zlib, rot13: not text
+        return False
 
 
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n\r"
@@ -527,9 +530,13 @@ def _decode_as(data: bytes, name: str, bom: bytes) -> tuple[str, TextCodec] | No
         except UnicodeDecodeError:
             return None
     # Stateful codecs (UTF-16 without a BOM, ISO-2022) may not give the same bytes back,
-    # and a rewrite must not change what it did not mask.
+    # or none at all (b"\x1b\x80" from ISO-2022-JP is text it cannot encode), and a
+    # rewrite must not change what it did not mask.
     codec = TextCodec(name, bom)
-    return (text, codec) if codec.encode(text) == bom + data else None
+    try:
+        return (text, codec) if codec.encode(text) == bom + data else None
+    except UnicodeEncodeError:
+        return None
 
 
 _REPLACEMENT = "\ufffd".encode()
