@@ -1,15 +1,18 @@
-"""Fixtures shared by the end-to-end tests: a test CA for upstream TLS and recording upstreams.
+"""Fixtures shared by the end-to-end tests: a test CA for upstream TLS, recording upstreams
+and one `baomi run` of the default policy.
 
-Module-scoped: each test module gets its own CA and servers (and starts its own proxies).
+The CA is the session's; each test module gets its own upstream servers. A module that only
+sends requests through the default policy uses ``default_proxy`` / ``default_client``; one that
+reloads, kills or injects faults into its proxy starts its own ``BaomiProcess``.
 """
 
 import pytest
-from harness import Upstream, UpstreamCA
+from harness import REPO, BaomiProcess, Upstream, UpstreamCA
 
 from detectors.mask import use_fingerprint_key
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def upstream_ca(tmp_path_factory) -> UpstreamCA:
     return UpstreamCA(tmp_path_factory.mktemp("upstream-ca"))
 
@@ -24,6 +27,22 @@ def https_up(upstream_ca):
 def http_up():
     with Upstream() as up:
         yield up
+
+
+@pytest.fixture(scope="session")
+def default_proxy(tmp_path_factory, upstream_ca) -> BaomiProcess:
+    """`baomi run --policy policies/default.yaml`, trusting ``upstream_ca``, shared by every
+    module that only sends it requests (started once: ~10 s saved a module)."""
+    data = tmp_path_factory.mktemp("baomi-default")
+    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=upstream_ca.pem) as px:
+        yield px
+
+
+@pytest.fixture(scope="module")
+def default_client(default_proxy):
+    """An httpx client through ``default_proxy`` that trusts its CA."""
+    with default_proxy.client() as c:
+        yield c
 
 
 @pytest.fixture(autouse=True)

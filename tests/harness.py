@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import os
 import signal
 import socket
@@ -36,6 +37,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def decisions(data_dir: Path | str) -> list[dict]:
+    """Every record in DATA_DIR/decisions.jsonl, oldest first ([] before the first one)."""
+    path = Path(data_dir) / "decisions.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 # -- a test CA for the upstream's TLS --------------------------------------------------------
@@ -204,6 +213,25 @@ class BaomiProcess:
     @property
     def ca_pem(self) -> str:
         return str(self.data_dir / "ca" / "mitmproxy-ca-cert.pem")
+
+    def client(self, timeout: float = 60, **kwargs):
+        """An httpx client through this proxy that trusts its CA (the caller closes it):
+
+            with px.client() as c:
+                c.post(up.url("/x"), json=...)
+        """
+        import httpx
+
+        return httpx.Client(proxy=self.url, verify=ssl.create_default_context(cafile=self.ca_pem),
+                            timeout=timeout, **kwargs)
+
+    def decisions(self) -> list[dict]:
+        """This proxy's decision records so far, oldest first."""
+        return decisions(self.data_dir)
+
+    def last_decision(self) -> dict:
+        """The newest decision record."""
+        return self.decisions()[-1]
 
     def metric(self, name: str, **labels: str) -> float:
         """``name``'s value on this proxy's /metrics, summed over the samples with ``labels``."""

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 from urllib.parse import quote
 
-import httpx
 import pytest
 from document_samples import multipart
-from harness import REPO, BaomiProcess, Upstream
 from test_e2e_incidents import incidents, raw_values_at_rest
 
 pytestmark = pytest.mark.e2e
@@ -26,27 +23,18 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture(scope="module")
-def upstream(upstream_ca):
-    with Upstream(tls=upstream_ca) as up:
-        yield up
+def upstream(https_up):
+    return https_up
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory, upstream_ca):
-    data = tmp_path_factory.mktemp("baomi-data-names")
-    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=upstream_ca.pem) as px:
-        yield px
+def proxy(default_proxy):
+    return default_proxy  # only requests go through it: the session's default-policy baomi
 
 
 @pytest.fixture(scope="module")
-def client(proxy):
-    context = ssl.create_default_context(cafile=proxy.ca_pem)
-    with httpx.Client(proxy=proxy.url, verify=context, timeout=60) as c:
-        yield c
-
-
-def last_decision(proxy: BaomiProcess) -> dict:
-    return json.loads((proxy.data_dir / "decisions.jsonl").read_text().splitlines()[-1])
+def client(default_client):
+    return default_client
 
 
 def upload(filename: str) -> dict:
@@ -75,7 +63,7 @@ def test_a_resident_id_as_a_name_is_blocked_and_never_arrives(client, upstream, 
     r = client.request(method, upstream.url(path), **kwargs)
     assert r.status_code == 403, r.text
     assert len(upstream.received) == before
-    record = last_decision(proxy)
+    record = proxy.last_decision()
     assert record["action"] == "block" and record["rule"] == "block-ids-and-cards", record
     assert record["entity_counts"].get("CN_RESIDENT_ID") == 1, record
     assert RESIDENT_ID not in r.text and RESIDENT_ID not in json.dumps(record)
@@ -90,7 +78,7 @@ def test_a_phone_named_field_is_masked_in_what_the_upstream_receives(client, ups
     assert r.status_code == 200, r.text
     assert len(upstream.received) == before + 1
     assert upstream.received[-1].body == b"tel_138********=1&note=hi"
-    record = last_decision(proxy)
+    record = proxy.last_decision()
     assert record["action"] == "mask" and record["entity_counts"] == {"PHONE_NUMBER": 1}
     assert record["locations"] == ["form:{0}"]
     assert MOBILE not in json.dumps(record)

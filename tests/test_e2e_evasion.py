@@ -9,13 +9,10 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import ssl
 from urllib.parse import quote
 
-import httpx
 import pytest
 from document_samples import docx_bytes, multipart, pdf_bytes, xlsx_bytes, zip_bytes
-from harness import REPO, BaomiProcess, Upstream
 
 pytestmark = pytest.mark.e2e
 
@@ -107,27 +104,18 @@ BLOCKED = [
 
 
 @pytest.fixture(scope="module")
-def upstream(upstream_ca):
-    with Upstream(tls=upstream_ca) as up:
-        yield up
+def upstream(https_up):
+    return https_up
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory, upstream_ca):
-    data = tmp_path_factory.mktemp("baomi-data")
-    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=upstream_ca.pem) as px:
-        yield px
+def proxy(default_proxy):
+    return default_proxy  # only requests go through it: the session's default-policy baomi
 
 
 @pytest.fixture(scope="module")
-def client(proxy):
-    context = ssl.create_default_context(cafile=proxy.ca_pem)
-    with httpx.Client(proxy=proxy.url, verify=context, timeout=60) as c:
-        yield c
-
-
-def last_decision(proxy: BaomiProcess) -> dict:
-    return json.loads((proxy.data_dir / "decisions.jsonl").read_text().splitlines()[-1])
+def client(default_client):
+    return default_client
 
 
 @pytest.mark.parametrize(("path", "kwargs"), [pytest.param(p, k, id=n) for n, p, k in BLOCKED])
@@ -137,7 +125,7 @@ def test_hidden_identifiers_are_blocked_and_never_arrive(client, upstream, proxy
     r = client.request(method, upstream.url(path), **kwargs)
     assert r.status_code == 403, r.text
     assert len(upstream.received) == before
-    record = last_decision(proxy)
+    record = proxy.last_decision()
     assert record["action"] == "block"
     assert {"CN_RESIDENT_ID", "CREDIT_CARD"} & set(record["entity_counts"]), record
     assert RESIDENT_ID not in r.text and CARD not in r.text
@@ -185,7 +173,7 @@ def test_masked_csv_upload_keeps_its_format(client, upstream, proxy):
         }
     )
     assert got == expected
-    assert last_decision(proxy)["action"] == "mask"
+    assert proxy.last_decision()["action"] == "mask"
 
 
 def test_masked_base64_value_arrives_re_encoded(client, upstream):
@@ -208,6 +196,6 @@ def test_phone_in_a_pdf_cannot_be_masked_so_it_is_blocked(client, upstream, prox
     r = client.post(upstream.url("/upload"), content=data, headers={"content-type": content_type})
     assert r.status_code == 403
     assert len(upstream.received) == before
-    record = last_decision(proxy)
+    record = proxy.last_decision()
     assert record["action"] == "block" and "cannot mask" in record["reason"]
     assert "PDF" in record["reason"]

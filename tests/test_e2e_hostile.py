@@ -13,9 +13,8 @@ import json
 import socket
 import ssl
 
-import httpx
 import pytest
-from harness import REPO, BaomiProcess
+from harness import BaomiProcess
 
 from detectors.mask import mask_value
 
@@ -98,17 +97,13 @@ LEAKS = [
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory, upstream_ca):
-    data = tmp_path_factory.mktemp("baomi-hostile")
-    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=upstream_ca.pem) as px:
-        yield px
+def proxy(default_proxy):
+    return default_proxy  # only requests go through it: the session's default-policy baomi
 
 
 @pytest.fixture(scope="module")
-def client(proxy):
-    context = ssl.create_default_context(cafile=proxy.ca_pem)
-    with httpx.Client(proxy=proxy.url, verify=context, timeout=60) as c:
-        yield c
+def client(default_client):
+    return default_client
 
 
 @pytest.fixture(params=SCHEMES)
@@ -116,14 +111,10 @@ def upstream(request, http_up, https_up):
     return http_up if request.param == "http" else https_up
 
 
-def last_decision(proxy: BaomiProcess) -> dict:
-    return json.loads((proxy.data_dir / "decisions.jsonl").read_text().splitlines()[-1])
-
-
 def assert_blocked(proxy: BaomiProcess, upstream, before: int, status: int, page: bytes) -> dict:
     assert status == 403
     assert len(upstream.received) == before  # the upstream got nothing at all
-    record = last_decision(proxy)
+    record = proxy.last_decision()
     assert record["action"] == "block"
     assert RID.encode() not in page and CARD.encode() not in page
     return record
@@ -218,7 +209,7 @@ def test_nul_in_a_header_name_never_arrives(proxy, upstream):
     reply = raw_exchange(proxy, upstream, request_head(upstream, b"X-Cust\x00omer-Id: 3205\r\n"))
     assert reply.startswith(b"HTTP/1.1 400 ")
     assert len(upstream.received) == before
-    assert last_decision(proxy)["action"] == "block"
+    assert proxy.last_decision()["action"] == "block"
 
 
 def test_clean_wide_text_and_headers_still_arrive(client, upstream):
@@ -247,7 +238,7 @@ def test_phone_in_utf16_text_arrives_masked_in_utf16(client, proxy, https_up):
     assert r.status_code == 200
     assert len(https_up.received) == before + 1
     assert https_up.received[-1].body == f"请回电 {MASKED} 谢谢".encode("utf-16-le")
-    assert last_decision(proxy)["action"] == "mask"
+    assert proxy.last_decision()["action"] == "mask"
 
 
 def test_folded_phone_header_arrives_masked_and_unfolded(proxy, https_up):
@@ -257,4 +248,4 @@ def test_folded_phone_header_arrives_masked_and_unfolded(proxy, https_up):
     assert reply.startswith(b"HTTP/1.1 200 ")
     assert len(https_up.received) == before + 1
     assert https_up.received[-1].headers["x-customer-phone"] == MASKED
-    assert last_decision(proxy)["action"] == "mask"
+    assert proxy.last_decision()["action"] == "mask"

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from harness import REPO, BaomiProcess, Upstream, free_port
+from harness import REPO, BaomiProcess, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -28,9 +28,8 @@ BODY = json.dumps({"id_no": RESIDENT_ID, "note": "pinned app"}).encode()
 
 
 @pytest.fixture(scope="module")
-def upstream(upstream_ca):
-    with Upstream(tls=upstream_ca) as up:
-        yield up
+def upstream(https_up):
+    return https_up
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +63,6 @@ def passthrough_count(proxy: BaomiProcess) -> float:
     return proxy.metric("baomi_uninspected_total", reason="passthrough")
 
 
-def decisions(proxy: BaomiProcess) -> list[dict]:
-    lines = (proxy.data_dir / "decisions.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
-
-
 @pytest.mark.parametrize("host,issuer", [
     (PINNED, "baomi test upstream CA"),  # tunnelled: the upstream's own certificate
     ("127.0.0.1", "mitmproxy"),  # not listed: baomi's interception certificate
@@ -78,7 +72,7 @@ def test_client_sees_upstream_certificate_only_for_listed_hosts(proxy, upstream,
 
 
 def test_pinned_client_body_arrives_unmodified_recorded_and_counted(proxy, upstream, upstream_ca):
-    before_count, before_records = passthrough_count(proxy), len(decisions(proxy))
+    before_count, before_records = passthrough_count(proxy), len(proxy.decisions())
     n = len(upstream.received)
     # The client trusts only the upstream's CA, as a certificate-pinning app would.
     with httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=upstream_ca.pem),
@@ -87,7 +81,7 @@ def test_pinned_client_body_arrives_unmodified_recorded_and_counted(proxy, upstr
                         headers={"content-type": "application/json"})
     assert r.status_code == 200
     assert [got.body for got in upstream.received[n:]] == [BODY]  # resident ID and all
-    [record] = decisions(proxy)[before_records:]
+    [record] = proxy.decisions()[before_records:]
     assert (record["rule"], record["uninspected"], record["action"]) == (
         "passthrough", "passthrough", "allow")
     assert (record["host"], record["port"]) == (PINNED, upstream.port)
@@ -103,7 +97,7 @@ def test_unlisted_address_of_the_same_server_is_still_inspected(proxy, upstream)
                         headers={"content-type": "application/json"})
     assert r.status_code == 403
     assert len(upstream.received) == n
-    assert decisions(proxy)[-1]["rule"] == "block-ids-and-cards"
+    assert proxy.decisions()[-1]["rule"] == "block-ids-and-cards"
     assert passthrough_count(proxy) == before_count
 
 

@@ -41,25 +41,18 @@ def policy_file(tmp: Path, **changes) -> Path:
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory, upstream_ca):
-    data = tmp_path_factory.mktemp("baomi-data")
-    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=upstream_ca.pem) as px:
-        yield px
+def proxy(default_proxy):
+    return default_proxy  # only requests go through it: the session's default-policy baomi
 
 
 @pytest.fixture
 def client(proxy):
-    with httpx.Client(proxy=proxy.url, verify=trust(proxy.ca_pem), timeout=30) as c:
+    with proxy.client(timeout=30) as c:
         yield c
 
 
 def trust(ca_pem: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_pem)
-
-
-def last_decision(proxy: BaomiProcess) -> dict:
-    lines = (proxy.data_dir / "decisions.jsonl").read_text().splitlines()
-    return json.loads(lines[-1])
 
 
 # -- allow ---------------------------------------------------------------------------------------
@@ -93,7 +86,7 @@ def test_resident_id_over_https_is_blocked_and_never_arrives(client, https_up, p
     assert info["incident"] == incident
     assert "CN_RESIDENT_ID" in info["data"]
     assert "approval" in info["how_to_get_approval"]
-    record = last_decision(proxy)
+    record = proxy.last_decision()
     assert record["incident_id"] == incident and record["action"] == "block"
 
 
@@ -135,7 +128,7 @@ def test_phone_in_json_is_masked_structure_intact(client, https_up, proxy):
     assert sent["customer"]["phone"] == "138********"
     assert sent["customer"]["city"] == "北京" and sent["text"] == "请回电"
     assert int(got.headers["content-length"]) == len(got.body)
-    record = last_decision(proxy)
+    record = proxy.last_decision()
     assert record["action"] == "mask" and record["entity_counts"] == {"PHONE_NUMBER": 1}
     assert MOBILE not in json.dumps(record, ensure_ascii=False)
 
@@ -207,7 +200,7 @@ def test_undecodable_body_gets_uninspectable_action(client, https_up, proxy):
                     headers={"content-type": "application/json", "content-encoding": "gzip"})
     assert r.status_code == 403
     assert len(https_up.received) == n
-    record = last_decision(proxy)
+    record = proxy.last_decision()
     assert record["rule"] == "on_uninspectable" and record["uninspected"] == "undecodable"
 
 
@@ -323,7 +316,7 @@ def test_raw_tcp_tunnel_is_uninspectable_and_blocked(proxy):
     # The proxy closed the server's side too, having sent nothing of what the client wrote.
     assert ended == ["closed by the proxy"]
     assert bytes(got) == b""
-    record = last_decision(proxy)
+    record = proxy.last_decision()
     assert record["rule"] == "on_uninspectable" and record["method"] == "TCP"
 
 

@@ -3,12 +3,9 @@ and the staff page in the language the browser asks for. The upstream receives n
 
 from __future__ import annotations
 
-import ssl
-
 import httpx
 import openai
 import pytest
-from harness import REPO, BaomiProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -17,14 +14,12 @@ PROMPT = f"客户身份证 {RESIDENT_ID}，请核对"
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory, upstream_ca):
-    data = tmp_path_factory.mktemp("refusal-data")
-    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=upstream_ca.pem) as px:
-        yield px
+def proxy(default_proxy):
+    return default_proxy  # only requests go through it: the session's default-policy baomi
 
 
 def trusting(proxy) -> httpx.Client:
-    return httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=proxy.ca_pem))
+    return proxy.client(timeout=httpx.Timeout(5.0))  # httpx's default
 
 
 def sdk(proxy, https_up, **headers) -> openai.OpenAI:
