@@ -63,6 +63,10 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     (r"[一二三四五六七八九十](号楼|栋|幢|座|单元)", ("ADDRESS",), False),
     (r"(路|街|大道|巷)[东西南北]?[0-9]{2}", ("ADDRESS",), False),
     (r"(广场|大厦|大楼|中心|花园|公寓|家园|小区|苑|国际|酒店|楼)[0-9]{3}", ("ADDRESS",), False),
+    # A market's stall after its zone, aisle or floor (商贸城四区44604, 珠宝城AB0602), an
+    # estate's floor in words (温山大厦四楼): address.STALL, address.BUILDING.
+    (r"(城|区|街|层)[A-Za-z]{0,2}[0-9]{3}", ("ADDRESS",), False),
+    (r"(城|场|厦|楼|心)[一二三四五六七八九十]{1,2}(楼|层)", ("ADDRESS",), False),
     (
         r"(市|区|县|镇|乡|街道)[^\n]{0,12}(路|街|大道)[^\n]{0,16}"
         r"(广场|中心|大厦|大楼|酒店|宾馆|工业园|工业区|开发区|政府|市场|商城|医院|学校|公司|厂)",

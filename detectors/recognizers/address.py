@@ -65,7 +65,7 @@ DETAIL = re.compile(
     f"|(?<=[{CJK}])(?:社区|居委会|小区|花园|公寓|大厦)"
 )
 # One component of an address, read left to right from its start (see ``address_end``).
-UNIT = "号楼|号院|号门|号|弄|栋|幢|座|单元|层|楼|室|房|户|区|组|社|队|排|巷|栋楼|铺"
+UNIT = "号楼|号院|号门|号|弄|栋|幢|座|单元|层|楼|室|房|户|区|组|社|队|排|巷|栋楼|铺|期"
 PLACE_SUFFIX = (
     "特别行政区|自治区|自治州|自治县|街道|省|市(?!场)|园区|区(?!域)|县|旗|镇|乡|"
     "大街|大道|路|街|巷|胡同|弄|里|段|"
@@ -75,7 +75,7 @@ PLACE_SUFFIX = (
 )
 # A character of a place's name: no particle or verb of the sentence around it (…成为|台中市).
 NAME_CHAR = f"(?:(?![的了与及或是为])[{CJK}A-Za-z])"
-NUMBER = rf"(?:[A-Za-z]?[-－]?\d+[A-Za-z]?(?:[-－_/]{{1,2}}\d+[A-Za-z]?)*(?: ?(?:{UNIT}))?|[一二三四五六七八九十]+(?:{UNIT}))"
+NUMBER = rf"(?:[A-Za-z]{{0,2}}[-－]?\d+[A-Za-z]?(?:[-－_/]{{1,2}}\d+[A-Za-z]?)*(?: ?(?:{UNIT}))?|[一二三四五六七八九十]+(?:{UNIT}))"
 # A crossing of the road before with another (…珊瑚沙路|与碧波路交叉口), a bearing from it.
 JUNCTION = rf"[与和]{NAME_CHAR}{{1,8}}?(?:大街|大道|路|街)(?:交叉口|交汇处|交界处|路口)"
 BEARING = r"[东西南北]{1,2}(?:侧|大门|门|院|\d{1,4}米)"  # …公寓|南大门, …小区|东院
@@ -119,7 +119,40 @@ ZONE_MARKS = "东西南北中一二三四五六七八九十ABCDEFGHabcdefgh"  # 
 # A building or room right after an estate's name: 6栋, A座, 十四幢, 1788号, 33楼.
 BUILDING = re.compile(
     r"(?:[A-Za-z]?\d+|[A-Za-z]|[一二三四五六七八九十]+)(?:号楼|栋|幢|座|单元)|\d+(?:号|室|楼|层)"
+    r"|[一二三四五六七八九十]{1,3}(?:楼|层)(?![上下梯顶])"  # 温山大厦|四楼 (not 楼下, 楼梯)
 )
+# A market's or an estate's stall, shop or office number, after its zones, gates, floors
+# and aisles (商贸城|四区|44604, 市场|八楼|41777, 商贸城|79号门|二楼|八街|42058, 珠宝城|AB0602-0604,
+# 汽配城|D区|9-10, 酒店|2320): what a wholesale market's address ends with.
+STALL_PART = (
+    r"(?:[一二三四五六七八九十\d]{1,3}期|[A-Za-z东西南北中一二三四五六七八九十\d]{1,3}区"
+    r"|[一二三四五六七八九十\d]{1,3}(?:楼|层)|\d{1,3}号门|[东西南北]{1,2}(?:大门|门|厅)"
+    r"|[一二三四五六七八九十\d]{1,2}街)"
+)
+STALL = re.compile(
+    rf"{STALL_PART}*(?:[A-Za-z]{{0,2}}\d{{3,6}}(?:-\d{{1,4}})?|(?<=区)\d{{1,4}}-\d{{1,4}})"
+    rf"(?:号|室)?(?![0-9年月日时点分秒元个人次万米多余几%.])"
+)
+# An estate, a market or a works whose stall or room numbers follow it (…商贸城, …酒店).
+STALL_PLACE = re.compile(
+    f"(?<=[{CJK}])(?<![座个])(?:城|市场|商场|广场|中心|大厦|大楼|办公楼|酒店|宾馆|工业园|产业园|科技园|工业区)"
+)
+
+
+def stall_after(text: str, lo: int, hi: int) -> re.Match[str] | None:
+    """The first market, estate or works name with a stall number right after it (see
+    ``STALL``): the name's match, or None.
+
+    >>> text = "义乌国际商贸城一期D区5406拜访客户"
+    >>> stall_after(text, 0, len(text)).group(0), stall_after("长城2024年", 0, 8)
+    ('城', None)
+    """
+    for place in STALL_PLACE.finditer(text, lo, hi):
+        if STALL.match(text, place.end(), hi):
+            return place
+    return None
+
+
 # A building with a room, floor or unit after it (12幢1053, B座2771, 三幢二单元1271, 65栋四楼,
 # 3-7-2196): what an estate's address ends with, whatever the estate is called.
 CN_DIGITS = "一二三四五六七八九十"
@@ -235,6 +268,23 @@ CLAUSE_TAGS = frozenset(_CLAUSE_TAGS.split())
 FIELD_CUES = re.compile(
     "收件人|收货人|联系人|寄件人|姓名|电话|手机|座机|邮箱|邮编|微信|备注|身份证|联系方式|号码"
 )
+
+
+def field_cue(run: str) -> bool:
+    """A run that opens with a field's label (…1201室|电话138…, …号|收件人张伟), not a shop
+    whose name opens with the same word (…105号|手机店, …号|手机专卖店: it ends like one).
+
+    >>> field_cue("电话13812345678"), field_cue("手机店"), field_cue("手机专卖店")
+    (True, False, False)
+    """
+    cue = FIELD_CUES.match(run)
+    if cue is None:
+        return False
+    lead = re.match(f"[{CJK}]+", run)
+    name = lead.group(0) if lead else ""
+    return not (len(name) > cue.end() and ORGANISATION_END.search(name))
+
+
 # Words before a place name that end the reading back: 寄到|上海市, 地址：|北京市.
 CUES = re.compile(
     r"(?:是|在|于|到|往|至|址|寄|送|住|的|和|与|及|或|为|去|来|从|反馈|搬到了|发往|寄往)$"
@@ -356,7 +406,7 @@ def trailing_name_end(text: str, end: int, limit: int) -> int:
 def name_end(text: str, at: int, limit: int) -> int:
     """The end of the name a run at ``at`` starts with (``name_before_clause``), or ``at``."""
     run = TRAILING_RUN.match(text, at, limit)
-    if run is None or FIELD_CUES.match(run.group(0)):
+    if run is None or field_cue(run.group(0)):
         return at
     closes = run.end() >= limit or CLAUSE_END.match(text, run.end()) is not None
     return at + len(name_before_clause(run.group(0), closes))
@@ -490,7 +540,7 @@ def names_a_building(text: str, component: re.Match[str]) -> bool:
     lead = re.match(f"[{CJK}]+", component.group(0))
     if lead is None:
         return True
-    if FIELD_CUES.match(lead.group(0)):
+    if field_cue(lead.group(0)):
         return False
     words = jieba.posseg.lcut(lead.group(0), HMM=True)
     return not any(
@@ -513,7 +563,7 @@ def is_name_run(component: str) -> bool:
     lead = re.match(f"[{CJK}]+", component)
     if lead is None:
         return True
-    if FIELD_CUES.match(lead.group(0)):
+    if field_cue(lead.group(0)):
         return False  # …1201室|电话138…; 阿旺手机专卖店 is a shop
     words = jieba.posseg.lcut(lead.group(0), HMM=True)
     if (
@@ -788,6 +838,10 @@ class AddressRecognizer(ScoredPatternRecognizer):
             score = 0.6  # 海曙区维科上院13-52-972室, 江东街道上麻车411号
         elif admins and UNIT_CHAIN.search(text, admins[0].end(), hi):
             score = 0.6  # 江干区五福新村123-10-446: building-unit-room
+        elif (stall := stall_after(text, lo, hi)) is not None:
+            score = 0.6  # 义乌国际商贸城四区44604, …酒店2320; from its admin levels if any
+            if not admins or admins[0].start() > stall.start():
+                admins, bare = [stall], True
         elif (estate := ESTATE.search(text, lo, hi)) and (
             UNIT_CHAIN.search(text, estate.end(), hi) or BUILDING.search(text, estate.end(), hi)
         ):
