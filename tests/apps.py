@@ -11,8 +11,8 @@ it received, so a test can assert what actually arrived upstream:
 from __future__ import annotations
 
 import asyncio
-import json
 import os
+import queue
 import shutil
 import subprocess
 import threading
@@ -26,21 +26,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from harness import REPO, Received, UpstreamCA
+from harness import REPO, Received, UpstreamCA, decisions
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
-# -- baomi's decision log -------------------------------------------------------------------------
-
-
-def decisions(data_dir: Path) -> list[dict]:
-    """Every record in DATA_DIR/decisions.jsonl, oldest first."""
-    path = Path(data_dir) / "decisions.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
+# -- baomi's decision log (harness.decisions reads it) ------------------------------------------
 
 def last_block(data_dir: Path, path: str, *, after: int, method: str | None = None) -> dict:
     """The newest block record for a request path (and method, e.g. "WEBSOCKET") among the
@@ -135,8 +126,9 @@ class PageServer(_TLSServer):
         super().__init__(ca, Handler)
 
 
-class WebSocketEcho:
-    """A TLS WebSocket server on 127.0.0.1 that echoes every message and records it."""
+class WebSocketServer:
+    """A TLS WebSocket server on 127.0.0.1, on a thread of its own; it records every message
+    it receives and answers as its subclass's ``_handler`` says."""
 
     def __init__(self, ca: UpstreamCA):
         self.received: list[str | bytes] = []
@@ -145,20 +137,13 @@ class WebSocketEcho:
         self.ready = threading.Event()
         self.port = 0
 
-    async def _echo(self, ws):
-        from websockets.exceptions import ConnectionClosed
-
-        try:
-            async for message in ws:
-                self.received.append(message)
-                await ws.send(message)
-        except ConnectionClosed:  # baomi closing a blocked conversation is a normal end here
-            pass
+    async def _handler(self, ws) -> None:
+        raise NotImplementedError
 
     async def _main(self):
         from websockets.asyncio.server import serve
 
-        async with serve(self._echo, "127.0.0.1", 0, ssl=self.ctx) as server:
+        async with serve(self._handler, "127.0.0.1", 0, ssl=self.ctx) as server:
             self.port = server.sockets[0].getsockname()[1]
             self._stop = asyncio.Event()
             self.ready.set()
@@ -178,6 +163,43 @@ class WebSocketEcho:
         self.loop.call_soon_threadsafe(self._stop.set)
         self.thread.join(10)
         self.loop.close()  # its self-pipe sockets, else ResourceWarnings at garbage collection
+
+
+class WebSocketEcho(WebSocketServer):
+    """Echoes every message."""
+
+    async def _handler(self, ws):
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            async for message in ws:
+                self.received.append(message)
+                await ws.send(message)
+        except ConnectionClosed:  # baomi closing a blocked conversation is a normal end here
+            pass
+
+
+class WebSocketAck(WebSocketServer):
+    """Answers every message "ack" and notes how each connection closed (``close_of``)."""
+
+    def __init__(self, ca: UpstreamCA):
+        super().__init__(ca)
+        self.closes: queue.Queue[tuple[str, int | None, str | None]] = queue.Queue()
+
+    async def _handler(self, ws):
+        try:
+            async for message in ws:
+                self.received.append(message)
+                await ws.send("ack")
+        finally:  # (path, close code and reason the client side sent; None: no close frame)
+            self.closes.put((ws.request.path, ws.close_code, ws.close_reason))
+
+    def close_of(self, path: str) -> tuple[int | None, str | None]:
+        """The close code and reason the connection to ``path`` ended with, once it has."""
+        while True:
+            got, code, reason = self.closes.get(timeout=30)
+            if got == path:
+                return code, reason
 
 
 def png_bytes(width: int = 4, height: int = 4) -> bytes:

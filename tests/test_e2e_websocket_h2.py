@@ -4,16 +4,13 @@ and the incident id on both sides, and it is recorded."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import queue
 import ssl
 import subprocess
-import threading
 
 import pytest
-from harness import REPO, BaomiProcess, Upstream, UpstreamCA
-from websockets.asyncio.server import serve
+from apps import WebSocketAck
+from harness import REPO, BaomiProcess, Upstream
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -23,67 +20,14 @@ RESIDENT_ID = "11010519491231002X"
 MOBILE = "13800138000"
 
 
-class WebSocketUpstream:
-    """A TLS WebSocket echo server that records every message it received."""
-
-    def __init__(self, ca: UpstreamCA):
-        self.received: list[str | bytes] = []
-        self.closes: queue.Queue[tuple[str, int | None, str | None]] = queue.Queue()
-        self.ctx = ca.server_context(["localhost", "127.0.0.1"])
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.port = 0
-
-    async def _handler(self, ws):
-        try:
-            async for message in ws:
-                self.received.append(message)
-                await ws.send("ack")
-        finally:  # (path, close code and reason the client side sent; None: no close frame)
-            self.closes.put((ws.request.path, ws.close_code, ws.close_reason))
-
-    def close_of(self, path: str) -> tuple[int | None, str | None]:
-        """The close code and reason the connection to ``path`` ended with, once it has."""
-        while True:
-            got, code, reason = self.closes.get(timeout=30)
-            if got == path:
-                return code, reason
-
-    async def _main(self):
-        async with serve(self._handler, "127.0.0.1", 0, ssl=self.ctx) as server:
-            self.port = server.sockets[0].getsockname()[1]
-            self.ready.set()
-            self._stop = asyncio.Event()
-            await self._stop.wait()
-
-    def __enter__(self):
-        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._main(),),
-                                       daemon=True)
-        self.thread.start()
-        assert self.ready.wait(10), "WebSocket server did not start"
-        return self
-
-    def __exit__(self, *exc):
-        self.loop.call_soon_threadsafe(self._stop.set)
-        self.thread.join(10)
-        self.loop.close()  # its self-pipe sockets, else ResourceWarnings at garbage collection
+@pytest.fixture(scope="module")
+def proxy(default_proxy):
+    return default_proxy  # only requests go through it: the session's default-policy baomi
 
 
 @pytest.fixture(scope="module")
-def ca(tmp_path_factory):
-    return UpstreamCA(tmp_path_factory.mktemp("ws-ca"))
-
-
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory, ca):
-    data = tmp_path_factory.mktemp("ws-data")
-    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=ca.pem) as px:
-        yield px
-
-
-@pytest.fixture(scope="module")
-def ws_up(ca):
-    with WebSocketUpstream(ca) as up:
+def ws_up(upstream_ca):
+    with WebSocketAck(upstream_ca) as up:
         yield up
 
 
@@ -114,8 +58,8 @@ def test_blocked_websocket_message_dropped_and_connection_closed(proxy, ws_up):
         ws.send(f"客户身份证 {RESIDENT_ID}")
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=30)
-    records = [json.loads(line) for line in (proxy.data_dir / "decisions.jsonl").read_text().splitlines()]
-    ws_records = [r for r in records if r["method"] == "WEBSOCKET" and r["action"] == "block"]
+    ws_records = [r for r in proxy.decisions()
+                  if r["method"] == "WEBSOCKET" and r["action"] == "block"]
     assert ws_records and "CN_RESIDENT_ID" in ws_records[-1]["entity_counts"]
     reason = f"blocked by baomi, incident {ws_records[-1]['incident_id']}"
     # The client is told why (not a bare 1006), and the upstream socket is closed properly too.
@@ -128,11 +72,11 @@ def test_blocked_websocket_message_dropped_and_connection_closed(proxy, ws_up):
 
 
 @pytest.fixture(scope="module")
-def lazy_proxy(tmp_path_factory, ca):
+def lazy_proxy(tmp_path_factory, upstream_ca):
     """mitmproxy offers the client only what the upstream speaks when it connects upstream first;
     our recording upstream speaks HTTP/1.1, so connect lazily to get HTTP/2 on the client side."""
     data = tmp_path_factory.mktemp("h2-data")
-    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=ca.pem,
+    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=upstream_ca.pem,
                       extra_args=("--set", "connection_strategy=lazy")) as px:
         yield px
 
@@ -149,8 +93,8 @@ def curl_h2(proxy, url: str, body: dict) -> tuple[str, str]:
     return version, status
 
 
-def test_http2_requests_are_inspected(lazy_proxy, ca):
-    with Upstream(tls=ca) as up:
+def test_http2_requests_are_inspected(lazy_proxy, upstream_ca):
+    with Upstream(tls=upstream_ca) as up:
         assert curl_h2(lazy_proxy, up.url("/h2"), {"note": "clean"}) == ("2", "200")
         assert curl_h2(lazy_proxy, up.url("/h2"), {"id_no": RESIDENT_ID}) == ("2", "403")
         assert curl_h2(lazy_proxy, up.url("/h2"), {"mobile": MOBILE}) == ("2", "200")

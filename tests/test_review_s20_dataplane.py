@@ -8,7 +8,6 @@ agree with the full path on hostile shapes; HTTP/1 response trailers passed thro
 from __future__ import annotations
 
 import base64
-import json
 import socket
 import ssl
 import subprocess
@@ -20,7 +19,7 @@ import pytest
 from harness import REPO, BaomiProcess, free_port
 from rawhttp import h2_events_until, h2_through
 from test_rawform import SELECTOR, TERMS, assert_same, request
-from upstreams import H2TrailerServer, _recv
+from upstreams import H2TrailerServer
 
 from proxy.extraction.extract import Limits
 from proxy.workers.triage import Triage
@@ -191,46 +190,7 @@ def test_an_https_client_gets_only_the_passable_trailer_fields(proxy, tls_traile
 
 # -- HTTP/2 request trailers ----------------------------------------------------------------
 
-def records(px) -> list[dict]:
-    return [json.loads(line) for line in (px.data_dir / "decisions.jsonl").read_text().splitlines()]
-
-
 ID = "11010519491231002X"
-
-
-class _RecordingH2(H2TrailerServer):
-    """The HTTP/2 upstream of upstreams.py that also keeps every request trailer it got
-    (``_serve`` is its loop with one more branch)."""
-
-    def __init__(self, ca):
-        super().__init__(ca)
-        self.trailers: list[bytes] = []
-
-    def _serve(self, raw):
-        import h2.config
-        import h2.connection
-        import h2.events
-
-        try:
-            tls = self.ctx.wrap_socket(raw, server_side=True)
-        except (ssl.SSLError, OSError):
-            raw.close()
-            return
-        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
-        conn.initiate_connection()
-        tls.sendall(conn.data_to_send())
-        with tls:
-            while data := _recv(tls):
-                for event in conn.receive_data(data):
-                    if isinstance(event, h2.events.TrailersReceived):
-                        self.trailers += [b"%s: %s" % (bytes(k), bytes(v))
-                                          for k, v in event.headers]
-                    if isinstance(event, h2.events.StreamEnded):
-                        self._respond(conn, event.stream_id)
-                    elif isinstance(event, h2.events.DataReceived):
-                        conn.acknowledge_received_data(event.flow_controlled_length,
-                                                       event.stream_id)
-                tls.sendall(conn.data_to_send())
 
 
 @pytest.mark.e2e
@@ -240,7 +200,7 @@ def test_http2_request_trailers_never_carry_data_out_uninspected(proxy, upstream
     import h2.events
 
     refused = proxy.metric("baomi_protocol_refusals_total", reason="request trailers")
-    with _RecordingH2(upstream_ca) as up, h2_through(proxy, f"127.0.0.1:{up.port}") as (tls, conn):
+    with H2TrailerServer(upstream_ca) as up, h2_through(proxy, f"127.0.0.1:{up.port}") as (tls, conn):
         conn.send_headers(1, [(":method", "POST"), (":path", "/t"), (":scheme", "https"),
                               (":authority", f"127.0.0.1:{up.port}"),
                               ("content-type", "text/plain")])
@@ -253,7 +213,7 @@ def test_http2_request_trailers_never_carry_data_out_uninspected(proxy, upstream
     status = [dict(e.headers)[b":status"] for e in events
               if isinstance(e, h2.events.ResponseReceived)]
     assert status == [b"403"]
-    mine = [r for r in records(proxy) if r.get("path") == "/t" and r.get("method") == "POST"]
+    mine = [r for r in proxy.decisions() if r.get("path") == "/t" and r.get("method") == "POST"]
     assert [(r["action"], r["rule"], r["uninspected"]) for r in mine] == \
         [("block", "on_protocol_error", "undecodable")]
     assert ID not in (proxy.data_dir / "decisions.jsonl").read_text()

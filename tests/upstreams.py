@@ -324,7 +324,8 @@ def _chat_chunk(model: str, text: str) -> dict:
 
 class H2TrailerServer:
     """TLS, HTTP/2 only (ALPN ``h2``): every request is answered 200 with ``body`` and the
-    trailer ``x-content-sha256: <sha256 of body>``, like a gRPC server's ``grpc-status``.
+    trailer ``x-content-sha256: <sha256 of body>``, like a gRPC server's ``grpc-status``;
+    the request trailer fields it got are kept in ``trailers`` (``b"name: value"``).
 
     Hand-written on the ``h2`` state machine (a mitmproxy dependency) because nginx 1.22 sends
     ``add_trailer`` trailers on chunked HTTP/1.1 only, and no installed Python server speaks HTTP/2.
@@ -337,6 +338,7 @@ class H2TrailerServer:
         self.ctx.set_alpn_protocols(["h2"])
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
+        self.trailers: list[bytes] = []
 
     def url(self, path: str = "/") -> str:
         return f"https://127.0.0.1:{self.port}{path}"
@@ -372,6 +374,9 @@ class H2TrailerServer:
         with tls:
             while data := _recv(tls):
                 for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.TrailersReceived):
+                        self.trailers += [b"%s: %s" % (bytes(k), bytes(v))
+                                          for k, v in event.headers]
                     if isinstance(event, h2.events.StreamEnded):
                         self._respond(conn, event.stream_id)
                     elif isinstance(event, h2.events.DataReceived):
