@@ -18,6 +18,13 @@ unless structure says otherwise:
   ``Sandy River Railroad``);
 - the words are part of a header name or an identifier (``X-Ray-Id``, ``Grace_Hopper``).
 
+A census surname (``data/en_surnames.txt``: no common word, place or first name) alone is
+a name only as a clause's subject or owner (``Carder was``, ``Hitzig's work``), never where
+the model read the word as a place (``Boston would not win``). Once a name that opens with
+a known first name is found, its first and last words alone elsewhere in the same window
+are that person too (``Louis Malle ... Malle's film``: ``repeated_parts``). A model's
+one-word guess that is a country's or a US state's name (``data/en_places.txt``) is none.
+
 Read by ``nlp.people`` on the windows the model reads (prose only), so a request without
 prose pays nothing; the spans join the model's guesses and are filtered as they are.
 """
@@ -25,12 +32,17 @@ prose pays nothing; the spans join the model's guesses and are filtered as they 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from functools import cache
+from importlib import resources
 
 from detectors.model_names import (
     NEXT_LOWER,
+    SUBJECT_NEXT,
     first_names,
     lower_word_not_subject,
     sentence_start,
+    verb_shaped,
 )
 from detectors.recognizers.person import (
     EN_NOT_NAMES,
@@ -57,6 +69,7 @@ PLACE_BEFORE = re.compile(r"(?:\b(?:San|Santa|Sta|St|Saint|Mount|Mt|Fort|Port|Ne
 LONE_AFTER = re.compile(r"(?:['’]s\b| [a-z]{2,})")
 _NOT_BEFORE_LONE = "in at from to of near into on via across the The a an"
 NOT_BEFORE_LONE = frozenset(_NOT_BEFORE_LONE.split())
+ARTICLES = frozenset(["the", "The", "a", "an"])
 PREVIOUS_WORD = re.compile(r"(\S+)\s+$")
 # After a title the person is certain: a preposition may follow the name too (Mr. Rohatgi in).
 _PREPOSITIONS = "in at of on from with for to by as into about after before"
@@ -142,8 +155,9 @@ def after_one_word_ok(text: str, end: int) -> bool:
     return after is None or after.group(1) in PREPOSITIONS or not lower_word_not_subject(text, end)
 
 
-def en_names(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each name by the rules above.
+def en_names(text: str, places: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """``(start, end)`` of each name by the rules above; ``places``: spans the model read as
+    places, where a lone surname is the place's name (Boston would not win, London needs).
 
     >>> en_names("Jordan River and George Washington University, as Raymond E. Feist said")
     [(50, 66)]
@@ -152,14 +166,21 @@ def en_names(text: str) -> list[tuple[int, int]]:
     >>> en_names("Carter began at nine; in Florence, Ilona's lover"), en_names("to Harrison in June")
     ([(0, 6), (35, 40)], [])
     """
-    known = first_names()
+    known, family = first_names(), surnames()
     found: list[tuple[int, int]] = []
     for word in START.finditer(text):
-        if word.group(0) not in known or (found and word.start() < found[-1][1]):
+        if found and word.start() < found[-1][1]:
+            continue
+        if word.group(0) not in known and word.group(0) not in family:
             continue
         if PLACE_BEFORE.search(text, max(0, word.start() - 7), word.start()):
             continue
-        span = full_name(text, word.start()) or lone_name(text, word)
+        if word.group(0) in known:
+            span = full_name(text, word.start()) or lone_name(text, word)
+        elif not any(a < word.end() and word.start() < b for a, b in places):
+            span = lone_surname(text, word)
+        else:
+            continue
         if span is not None:
             found.append((span[0], rest_of_name(text, *span)))  # Marcus| du Sautoy
     titled = titled_names(text)
@@ -201,9 +222,10 @@ def model_guess(text: str, start: int, end: int) -> tuple[int, int] | None:
     >>> text = "Judge Rejects Appeal In Fraud Case; Colonel Jesse Auton said"
     >>> model_guess(text, 0, 13), model_guess(text, 36, 49), model_guess(text, 44, 55)
     (None, (44, 55), (44, 55))
+    >>> model_guess("born in Little Falls, Minnesota", 22, 31)
     """
-    if names_a_kind(text, end) or placed(text, start, end):
-        return None
+    if names_a_kind(text, end) or placed(text, start, end) or text[start:end] in places():
+        return None  # Dell Inspiron laptops are, near Ramla, Little Falls, Minnesota
     end = rest_of_name(text, start, end)
     first = text[start:end].split(" ", 1)[0].rstrip(".")
     if first not in TITLES:
@@ -300,3 +322,102 @@ def lone_name(text: str, word: re.Match[str]) -> tuple[int, int] | None:
         if previous[:1].isupper() and previous[-1:].isalpha():
             return None  # part of a capitalised run: Hiram Walker's, Louis Vuitton's
     return word.span()
+
+
+@cache
+def surnames() -> frozenset[str]:
+    """Census surnames that are no common English word (``data/en_surnames.txt``) and no
+    first name here (those are ``first_names``' to read)."""
+    text = resources.files("detectors").joinpath("data", "en_surnames.txt").read_text("utf-8")
+    names = (line.strip() for line in text.splitlines() if not line.startswith("#"))
+    return frozenset(n for n in names if len(n) >= 3) - first_names() - places()
+
+
+@cache
+def places() -> frozenset[str]:
+    """Countries, territories, the UK's nations and the US states by their English names
+    (``data/en_places.txt``): Jordan's queen, Washington's Capitol Hill, Minnesota.
+
+    >>> {"Canada", "Jordan", "England", "Minnesota", "New York"} <= places()
+    True
+    """
+    text = resources.files("detectors").joinpath("data", "en_places.txt").read_text("utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and line[0] != "#")
+
+
+def lone_surname(text: str, word: re.Match[str]) -> tuple[int, int] | None:
+    """A known surname alone as a clause's subject or owner: a verb or a possessive must
+    follow (Carder was, Bobick won, Hitzig's work), stricter than ``lone_name``; not after
+    an article or a preposition that places it, not inside a capitalised run.
+
+    >>> [lone_surname(t, START.match(t)) for t in ("Carder was admitted", "Hitzig's work")]
+    [(0, 6), (0, 6)]
+    >>> [lone_surname(t, START.match(t)) for t in ("Johnson County roads", "English painters")]
+    [None, None]
+    """
+    if not surname_subject(text, word.end()):
+        return None
+    before = PREVIOUS_WORD.search(text, max(0, word.start() - 40), word.start())
+    if before is not None:
+        previous = before.group(1)
+        owner = text.startswith(("'s", "’s"), word.end())  # at Gonzalez's: a person's place
+        if previous in (ARTICLES if owner else NOT_BEFORE_LONE):
+            return None
+        if previous[:1].isupper() and previous[-1:].isalpha():
+            return None  # part of a capitalised run: Lyndon Johnson's
+    return word.span()
+
+
+# What makes a surname alone a clause's subject: an owner's 's, an auxiliary or a common
+# verb (model_names.SUBJECT_NEXT, less and/or: Johnson and Johnson), or a past form (-ed);
+# not a plural noun's -s, which a verb's -s looks like (English painters, Jordan boots).
+SURNAME_NEXT = SUBJECT_NEXT - {"and", "or"}
+
+
+def surname_subject(text: str, end: int) -> bool:
+    """An owner's 's or a verb after the surname ending at ``end``.
+
+    >>> surname_subject("Carder was", 6), surname_subject("Norton connected", 6)
+    (True, True)
+    >>> surname_subject("Jordan boots", 6), surname_subject("Johnson and Johnson", 7)
+    (False, False)
+    """
+    if text.startswith(("'s", "’s"), end):
+        return True
+    after = NEXT_LOWER.match(text, end)
+    return after is not None and (
+        after.group(1) in SURNAME_NEXT
+        or (verb_shaped(after.group(1)) and after.group(1).endswith("ed"))
+    )
+
+
+def repeated_parts(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Where a name found in ``text`` opens with a known first name, its first and last
+    words elsewhere in the text, on their own, are the same person (James Hoyt ... Hoyt
+    said; Louis Malle ... Malle's film): the surname would go out in clear.
+
+    >>> text = "James Hoyt called. Hoyt said Ms Lee met James; the Hoyt-Key header"
+    >>> [text[a:b] for a, b in repeated_parts(text, [(0, 10)])]
+    ['Hoyt', 'James']
+    """
+    parts: set[str] = set()
+    for start, end in spans:
+        words = [w for w in text[start:end].split() if w.isalpha() and len(w) > 1]
+        if len(words) >= 2 and words[0] in first_names() and words[-1][:1].isupper():
+            parts.update((words[0], words[-1]))
+    if not parts:
+        return []
+    found = []
+    for word in START.finditer(text):
+        at = word.span()
+        if word.group(0) not in parts or any(a < at[1] and at[0] < b for a, b in spans):
+            continue
+        glued = re.match(r"[\w@/-]", text[at[1] : at[1] + 1]) is not None  # Hoyt-Key
+        after = NEXT_WORD.match(text, at[1])
+        before = PREVIOUS_WORD.search(text, max(0, at[0] - 40), at[0])
+        if glued or (after is not None and after.group(1) in HEADS):
+            continue  # Hoyt-Key, Caloi Brothers
+        if before is not None and before.group(1)[:1].isupper() and before.group(1)[-1].isalpha():
+            continue  # another's name: Casa Irmãos Caloi
+        found.append(at)
+    return found

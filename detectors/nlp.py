@@ -31,7 +31,7 @@ from typing import Any
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 
 from detectors import ner_tokens  # noqa: F401 - registers the shipped model's tokenizer
-from detectors.en_names import en_names, model_guess
+from detectors.en_names import en_names, model_guess, repeated_parts
 from detectors.model_names import (  # noqa: F401 - NER_SCORE, ner_score: the engine's names
     CJK,
     CN_TITLE,
@@ -249,9 +249,12 @@ def people(doc: Any) -> list[NerSpan]:
             continue  # a headline (Judge Rejects Appeal), a kind of thing (Dell Inspiron laptops are)
         if start < end:
             found.append(NerSpan("PERSON", start, end))
-    for start, end in en_names(text):  # names by their shape the model missed (en_names.py)
+    places = [(e.start_char, e.end_char) for e in doc.ents if e.label_ == "LOC"]
+    for start, end in en_names(text, places):  # names by their shape the model missed (en_names.py)
         if not any(s.start_char < end and start < s.end_char for s in found):
             found.append(NerSpan("PERSON", start, end))
+    spans = [(s.start_char, s.end_char) for s in found]
+    found += [NerSpan("PERSON", a, b) for a, b in repeated_parts(text, spans)]  # Hoyt ... Hoyt
     return found
 
 
