@@ -86,3 +86,62 @@ NOT_STALLS = [
 @pytest.mark.parametrize("text", NOT_STALLS)
 def test_numbers_after_a_market_that_are_no_stall(text):
     assert addresses(text) == []
+
+
+# A village with a house number (after a hamlet's name too), or after an admin level with a
+# group, a works or shop named up to the clause, or a delivery cue (address.village_address).
+VILLAGES = [
+    "泰顺县罗阳镇岭北村52号",
+    "余姚朗霞街道杨家村11组",
+    "临海市东塍镇岭下村华丰塑料厂",
+    "诸暨枫桥溪口村上宅37号",
+]
+
+
+@pytest.mark.parametrize(("text", "value"), framed(VILLAGES))
+def test_villages(text, value):
+    assert addresses(text) == [value]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("快递寄到苍南县马站村，谢谢", "苍南县马站村"),  # a delivery cue: the village is enough
+        ("发货地址：乐清市雁荡镇白溪村 周末不收货", "乐清市雁荡镇白溪村"),
+    ],
+)
+def test_a_village_after_a_delivery_cue(text, value):
+    assert addresses(text) == [value]
+
+
+# A village in the news, a count of villages, a villager: no address.
+NOT_VILLAGE_ADDRESSES = [
+    "记者来到灵溪镇上林村采访",  # a visit's cue
+    "灵溪镇上林村有300户人家",
+    "灵溪镇上林村村民张某说",
+    "他是灵溪镇上林村人",
+    "全镇共有12个村通了公路",
+    "该县农村12号文件已下发",
+]
+
+
+@pytest.mark.parametrize("text", NOT_VILLAGE_ADDRESSES)
+def test_villages_that_are_no_address(text):
+    assert addresses(text) == []
+
+
+# A place beside the address or a distance from it, with the place's own name, is the
+# address's (…28号旁超市, …纺织厂旁边李记车行); beside alone, or a clause, is not.
+BESIDE = [
+    ("快递寄到温州市鹿城区黎明路28号旁超市，谢谢", "温州市鹿城区黎明路28号旁超市"),
+    ("发货地址：绍兴柯桥镇新桥村红星纺织厂旁边李记车行 周末不收货", "绍兴柯桥镇新桥村红星纺织厂旁边李记车行"),
+    ("快递寄到杭州市西湖区文三路90号对面，谢谢", "杭州市西湖区文三路90号"),
+    ("快递寄到杭州市西湖区文三路90号对面的小卖部", "杭州市西湖区文三路90号"),
+    ("快递寄到杭州市西湖区文三路90号隔壁张伟收", "杭州市西湖区文三路90号"),
+    ("快递寄到杭州市西湖区文三路90号旁边有个超市", "杭州市西湖区文三路90号"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "value"), BESIDE)
+def test_places_beside_the_address(text, value):
+    assert addresses(text) == [value]

@@ -42,9 +42,14 @@ RUN = f"[{CJK}0-9A-Za-z#＃\\-－()（）·](?:[{CJK}0-9A-Za-z#＃\\-－()（）
 # 本区, 市区, 社区, 灾区, 景区: words for an area, not a district's name (山区 and 城区 are
 # both: 南山区, 上城区).
 DISTRICT = "(?<![本该此全市小社园景校灾郊分片])区"
+# 该县, 全镇, 本市, 各乡 opening a word: a level pointed at, no level's name (该县农村12号文件,
+# 走访了全镇12个村); 万全镇, 本溪市 are names.
+POINTER = (
+    f"(?<![^{CJK}][该本此全各每])(?<![了的在到是和与及对从向有][该本此全各每])(?<!^[该本此全各每])"
+)
 ADMIN = re.compile(
-    f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|(?<![城超股门])市(?!场)|{DISTRICT}|县|旗|镇"
-    f"|乡(?![村下亲])|街道)"
+    f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|(?<![城超股门])市(?!场)|{DISTRICT}"
+    f"|{POINTER}县|旗|{POINTER}镇|{POINTER}乡(?![村下亲])|街道)"
 )
 ROAD_NUMBER = re.compile(
     f"(?<=[{CJK}0-9])(?:大街|大道|路|街|道|巷|胡同|里)(?:[东西南北中]?段|[东西南北])?"
@@ -92,7 +97,7 @@ TRAILING_RUN = re.compile(f"[{CJK}][{CJK}A-Za-z0-9]{{1,19}}")
 # ends the clause with one of these is that name, whatever jieba makes of its words.
 ORGANISATION_END = re.compile(
     "(?:公司|集团|医院|银行|支行|分行|学校|中学|小学|大学|学院|幼儿园|工厂|厂|商店|店|"
-    "所|局|站|馆|院|中心|大厦|公寓|广场|市场|基地|仓库|门市部|部|政府)$"
+    "所|局|站|馆|院|中心|大厦|公寓|广场|市场|基地|仓库|门市部|部|政府|超市|车行|商行|工地)$"
 )
 # A numbered unit (A座, 12楼, 6栋, B-1616室) right after a building's name.
 NEXT_UNIT = re.compile(rf"{NUMBER}|[A-Za-z] ?(?:{UNIT})")
@@ -366,7 +371,27 @@ def address_end(text: str, start: int, limit: int) -> int:
         at = end = component.end()
         while (tail := SUFFIX_AFTER.match(text, at, limit)) is not None:
             at = end = tail.end()  # 沃华庄|园, 紫金名苑售楼|部: the lazy name stopped early
-    return trailing_name_end(text, end, limit)
+    return beside_end(text, trailing_name_end(text, end, limit), limit)
+
+
+# Where a place stands from the one before it: …28号|旁|超市, …纺织|旁边|关严车行, …村|对面|
+# 陕西三建工地, …学校|向北300米|中央公园项目部 (a landmark, then the place itself).
+BESIDE = re.compile(r"(?:旁边|旁|对面|斜对面|隔壁|向?[东西南北]{1,2}(?:侧|方向)?\d{1,4}米)")
+
+
+def beside_end(text: str, end: int, limit: int) -> int:
+    """``end`` moved past a place named beside or a distance from the address so far, when
+    a works or a shop's name follows up to the clause (``named_after``); not a clause
+    (…90号旁边|有个超市, …90号附近的超市).
+
+    >>> text = "寄到温州黎明工业区28号旁超市 工作日送货"
+    >>> text[2 : beside_end(text, text.index("旁"), len(text))]
+    '温州黎明工业区28号旁超市'
+    """
+    beside = BESIDE.match(text, end, limit)
+    if end == 0 or beside is None or not named_after(text, beside.end()):
+        return end
+    return name_end(text, beside.end(), limit)
 
 
 def estate_zone(text: str, admin: re.Match[str], lo: int) -> bool:
@@ -428,6 +453,8 @@ def name_before_clause(run: str, closes: bool) -> str:
     >>> name_before_clause("旁边有个超市", True), name_before_clause("张伟收", True)
     ('', '')
     """
+    if BESIDE.match(run):
+        return ""  # …90号|对面, …90号|隔壁张伟收: where, not what (``beside_end``)
     words = jieba.posseg.lcut(run, HMM=True)
     if organisation := organisation_name(words, closes):
         return organisation
@@ -504,6 +531,8 @@ def starts_clause(words: list, at: int, closes: bool, verbs: bool = True) -> boo
     """``words[at]`` is a clause's word, not part of a name after a house number."""
     word, tag = words[at].word, words[at].flag
     last = at == len(words) - 1
+    if tag in ("uv", "ud") and last and closes:
+        return False  # …三建工|地: 地 and 得 join a verb after them, none comes: a name's end
     if tag in ("u", "uj", "ul", "uz", "ug", "uv") or word in PRONOUNS:
         return True  # 的, 了, 着, 地, 等; 我, 这
     if tag.startswith("r") and len(word) >= 2:
@@ -710,6 +739,54 @@ def named_place_after_admins(text: str, admins: list[re.Match[str]], hi: int) ->
     return False
 
 
+# A village (…村: not 农村, 山村; not 村民, 村委) and what makes it an address: a house number
+# right after it or after a hamlet's name (金家村1058号, 万众村王家74号); after an admin level, a
+# group (横蓬村23组), a works or shop named up to the clause (新华村|博悦服饰), or a cue.
+VILLAGE = re.compile(f"(?<=[{CJK}]{{2}})(?<![乡农山渔])村(?![村民委长里子庄落])")
+VILLAGE_NUMBER = re.compile(f"[{CJK}]{{0,4}}?\\d{{1,5}}号(?![楼院门线口])")
+GROUP = re.compile(r"(?:\d{1,3}|[一二三四五六七八九十]{1,3})(?:组|队|社)")
+
+
+def village_address(
+    text: str, admins: list[re.Match[str]], lo: int, hi: int
+) -> re.Match[str] | None:
+    """The village that makes the run an address (see ``VILLAGE``), or None.
+
+    >>> text = "宁围镇新华村杭州博悦服饰"
+    >>> village_address(text, list(ADMIN.finditer(text)), 0, len(text)).start()
+    5
+    >>> text = "记者来到灵溪镇上林村采访"
+    >>> village_address(text, list(ADMIN.finditer(text)), 0, len(text)) is None
+    True
+    """
+    for village in VILLAGE.finditer(text, lo, hi):
+        after = village.end()
+        if VILLAGE_NUMBER.match(text, after, hi):
+            return village
+        levels = [a for a in admins if a.end() <= village.start()]
+        if not levels:
+            continue
+        if GROUP.match(text, after, hi) or named_after(text, after):
+            return village
+        if cued(text, name_start(text, levels[0].start(), lo, 5), DELIVERY_CUE):
+            return village
+    return None
+
+
+def named_after(text: str, at: int) -> bool:
+    """A works or a shop named right after ``at``, up to the clause (…村|杭州博悦服饰), not a
+    clause (…村|有300户人家: a verb of one character, a count).
+
+    >>> named_after("新华村杭州博悦服饰", 3), named_after("上林村有300户人家", 3)
+    (True, False)
+    """
+    name = text[at : name_end(text, at, len(text))]
+    if len(name) < 2 or any(ch.isdigit() for ch in name):
+        return False
+    first = jieba.posseg.lcut(name, HMM=True)[0]
+    return not (first.flag.startswith("v") and len(first.word) == 1)
+
+
 # A road's name ending in its suffix (建国北路, 环城大道), then what stands on it.
 ROAD_NAME = re.compile(f"{NAME_CHAR}{{1,8}}?(?:大街|大道|路|街|巷)(?:[东西南北中]?段)?")
 # Two roads' crossing, the road before it included (滨江北路与新芜路交汇处).
@@ -856,6 +933,8 @@ class AddressRecognizer(ScoredPatternRecognizer):
             score = 0.6  # 寄到|浙江省湖州市妇幼保健院, 送到|鲤城街道鲤西路三合餐厅
         elif (crossing := CROSSING.search(text, lo, hi)) and cued(text, crossing.start()):
             score, admins, bare = 0.6, [crossing], True  # 送到|滨江北路与新芜路交汇处…
+        elif (village := village_address(text, admins, lo, hi)) is not None:
+            score, roads = 0.6, [village]  # 金家村1058号, 街道横蓬村23组…伞厂, 镇新华村…服饰
         else:
             return None
         first = min([m.start() for m in admins[:1] + roads[:1]])
