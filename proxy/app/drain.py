@@ -45,6 +45,10 @@ class Drain:
                 self.in_flight = 0
                 self._idle.set()
 
+    @property
+    def begun(self) -> bool:
+        return self._task is not None
+
     def begin(self, master) -> None:
         """Signal handler: the first call drains, a second one stops at once."""
         if self._task is not None:

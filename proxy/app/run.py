@@ -34,6 +34,7 @@ from proxy.app.keys_at_rest import refuse_exposed_keys
 from proxy.app.master import UNREAD_OPTIONS, lean_master
 from proxy.app.reload import PolicyReloader
 from proxy.app.settings import RunSettings
+from proxy.app.supervisor import EXIT_RECORD_FAILURE
 from proxy.errors import BaomiError, UsageError
 from proxy.hook import httplayer
 from proxy.hook.addon import BaomiAddon
@@ -117,6 +118,7 @@ async def serve(settings: RunSettings, link=None) -> int:
     metrics.set_ready("incident_log", True)
     addon = BaomiAddon(runtime, pool, recorder, metrics)
     drain = Drain()
+    addon.on_record_stop = stop = RecordStop(drain, master, supervised=link is not None)
     connections = ClientConnections(metrics, settings.head_timeout, settings.idle_timeout,
                                     settings.max_connections)  # before addon: refusals are cheap
     master.addons.add(connections, addon, IgnoredHosts(addon), drain,  # after NextLayer
@@ -155,10 +157,42 @@ async def serve(settings: RunSettings, link=None) -> int:
         watcher.cancel()
         approval_watcher.cancel()
         addon.pool.close()
-        recorder.close()
+        close_recorder(recorder)
         if health:
             health.shutdown()
-    return 0
+    return stop.code
+
+
+class RecordStop:
+    """The incident log takes no further record until the process restarts (a failed fsync:
+    what was written may not be on the disk, and other writers' frames may follow it, so
+    the file cannot be cut back): drain (requests in flight get their 503) and exit
+    EXIT_RECORD_FAILURE. The supervisor restarts the process; with ``-p 1`` the service
+    manager does (systemd ``Restart=on-failure``, compose ``restart: unless-stopped``, k8s):
+    restarting in place would keep this process's state, which is what failed. The new
+    process's log starts a segment of its own after the last whole frame."""
+
+    def __init__(self, drain: Drain, master, supervised: bool):
+        self.drain, self.master, self.supervised = drain, master, supervised
+        self.code = 0
+
+    def __call__(self, why: str) -> None:
+        if self.code:
+            return
+        self.code = EXIT_RECORD_FAILURE
+        who = "the supervisor restarts it" if self.supervised \
+            else "run baomi under a service manager that restarts it (systemd Restart=on-failure)"
+        log.error("incident log stopped (%s): no further record until restart; draining and "
+                  "exiting %d: %s", why, EXIT_RECORD_FAILURE, who)
+        if not self.drain.begun:  # a SIGTERM drain under way ends the same way
+            self.drain.begin(self.master)
+
+
+def close_recorder(recorder: Recorders) -> None:
+    try:
+        recorder.close()
+    except BaomiError as e:  # a stopped log cannot sign its final checkpoint: say so, go on
+        log.error("%s", e)
 
 
 def reopen_log(decision_log: DecisionLog) -> None:

@@ -60,6 +60,10 @@ UDP_SCHEMES = ("http3", "dtls", "udp", "quic", "dns")  # reverse modes with no T
 BACKOFF_FIRST, BACKOFF_MAX, STABLE_AFTER = 0.5, 30.0, 60.0
 PREPARE_TIMEOUT = 300.0  # a new detector (spaCy model) may take minutes on a busy box
 STOP_TIMEOUT = 30.0  # after SIGTERM: the drain's grace (10 s) and the shutdown
+# A proxy process whose incident log stopped (a failed fsync) drains and exits with this
+# (sysexits' EX_TEMPFAIL: try again); restarted like any other death. `-p 1` exits with it
+# too, for the service manager (systemd's Restart=on-failure) to restart.
+EXIT_RECORD_FAILURE = 75
 
 
 def processes_wanted(settings: RunSettings) -> int:
@@ -258,7 +262,8 @@ class Supervisor:
                 if self.stopping.is_set():
                     return
                 up = time.monotonic() - child.started
-                log.error("proxy process %d exited (%s); restarting it", child.proc.pid, code)
+                log.error("proxy process %d exited (%s)%s; restarting it", child.proc.pid, code,
+                          ": its incident log stopped" if code == EXIT_RECORD_FAILURE else "")
                 self.metrics.process_restarted()
             delay = BACKOFF_FIRST if up > STABLE_AFTER or not delay \
                 else min(delay * 2, BACKOFF_MAX)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
@@ -57,6 +58,9 @@ class BaomiAddon:
         self.writer = RecordWriter(recorder)  # durable records, in groups, off the loop
         self.metrics = metrics or Metrics(mode=runtime.mode_kind)
         self.identification = Identification()  # who sent it; tunnel identities per connection
+        # called with the reason once the recorder takes no further record until a restart
+        # (a failed fsync): `baomi run` drains and exits so the process is restarted
+        self.on_record_stop: Callable[[str], None] | None = None
 
     # -- mitmproxy hooks ---------------------------------------------------------------
 
@@ -411,6 +415,8 @@ class BaomiAddon:
             flow.metadata["baomi"] = record
             respond.block(flow, record, status=503)
             self._observe(record)
+            if self.on_record_stop and (why := getattr(self.recorder, "stopped", None)):
+                self.on_record_stop(why)
             return
         if should_record(record) or await self._incident_log_recovered():
             self.metrics.set_ready("incident_log", True)

@@ -462,6 +462,11 @@ class Recorders:
                 results[i] = error
         return results
 
+    @property
+    def stopped(self) -> str | None:
+        """Why a recorder takes no further record until the process restarts, or None."""
+        return next((why for r in self.recorders if (why := getattr(r, "stopped", None))), None)
+
     def probe(self) -> bool:
         """Could every recorder that can tell take a record now? (readiness after a failure)"""
         return all(r.probe() for r in self.recorders if hasattr(r, "probe"))

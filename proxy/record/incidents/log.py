@@ -476,6 +476,12 @@ class IncidentLog:
             return False
         return True
 
+    @property
+    def stopped(self) -> str | None:
+        """Why this writer takes no further record (a failed fsync), or None: only a new
+        writer (a restarted process) can go on."""
+        return self._broken
+
     def use_keyring(self, keyring: Keyring) -> None:
         """Seal segments started from now on to ``keyring.current`` (after a key rotation)."""
         with self._lock:

@@ -213,6 +213,11 @@ class IncidentStore:
         """True when the log could take a record now (see ``IncidentLog.probe``); never raises."""
         return self._log.probe()
 
+    @property
+    def stopped(self) -> str | None:
+        """Why the log takes no further record until the process restarts, or None."""
+        return self._log.stopped
+
     def close(self) -> None:
         self._period = None  # drop the data key
         self._log.close()
