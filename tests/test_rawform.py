@@ -22,6 +22,16 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus, unquote_to_bytes
 
 import pytest
+from fullpath import (
+    LIMITS,
+    SELECTOR,
+    TERMS,
+    URL,
+    assert_agrees,
+    findings_for,
+    raw_post,
+    which_path,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,80 +39,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.quality.generate import corpus
 from detectors.batch import SegmentSelector, person_context
-from detectors.config import DetectorConfig
 from detectors.model import Finding, Segment
-from proxy.errors import CannotMask
-from proxy.extraction.extract import Limits, RawRequest, extract, words
+from proxy.extraction.extract import RawRequest, extract, words
 from proxy.workers import rawform
 from proxy.workers.flatscan import REASONS, FlatScanned, scan
 from proxy.workers.rawform import read_flat
-from proxy.workers.triage import Clean, Local, Triage
+from proxy.workers.triage import Clean, Triage
 
-LIMITS = Limits()
-SELECTOR = SegmentSelector.for_config(DetectorConfig())
-TERMS = SegmentSelector.for_config(DetectorConfig(
-    confidential_terms=("Project Falcon",), deny_values=(("PHONE_NUMBER", ("4001234567",)),)))
 FORM = (("content-type", "application/x-www-form-urlencoded"), ("content-length", "0"))
 TEXT = (("content-type", "text/plain"), ("content-length", "0"))
 ID = "11010519491231002X"
 MOBILE = "13800138000"
 
 
-def request(body: bytes | str, headers=FORM, url="https://api.example.com/v1/orders"):
-    data = body.encode() if isinstance(body, str) else body
-    return RawRequest("POST", url, headers, data, hosts=("api.example.com",))
+def request(body: bytes | str, headers=FORM, url=URL) -> RawRequest:
+    return raw_post(body, headers, url)
 
 
-# -- what is compared (as tests/test_rawjson.py) -------------------------------------------
+# -- what is compared (tests/fullpath.py) --------------------------------------------------
 
-def findings_for(segments: tuple[tuple[int, Segment], ...]) -> list[tuple[Finding, ...]]:
-    """A few mask sets over the selected segments: whole values, a piece, overlapping ones,
-    a mask the charset cannot carry, an edit outside its segment."""
-    out: list[tuple[Finding, ...]] = []
-    whole = tuple(Finding("PHONE_NUMBER", 1.0, 0, len(s.text), s.location, i, s.text)
-                  for i, s in segments if s.text)
-    if whole:
-        out += [whole, whole[:1], whole[-1:]]
-        i, s = segments[-1]
-        if len(s.text) > 3:
-            out.append((Finding("PERSON", 0.9, 1, 3, s.location, i, s.text[1:3]),
-                        Finding("PHONE_NUMBER", 0.9, 2, len(s.text), s.location, i, s.text[2:])))
-        i, s = segments[0]
-        out.append((Finding("PHONE_NUMBER", 1.0, 0, len(s.text) + 5, s.location, i, s.text),))
-    out.append(())
-    return out
-
-
-def outcome(inspection, findings):
-    try:
-        rewritten = inspection.rewrite(findings)
-    except CannotMask as e:
-        return ("CannotMask", str(e))
-    return (rewritten.method, rewritten.url, rewritten.headers, rewritten.body, rewritten.hosts)
+def with_an_edit_past_the_end(segments: tuple[tuple[int, Segment], ...]):
+    return findings_for(segments, past_the_end=True)
 
 
 def assert_same(raw: RawRequest, selector: SegmentSelector = SELECTOR) -> str:
-    """Triage's answer for ``raw`` equals the full path's; returns which kind it was."""
-    fast = Triage(selector).local(raw, LIMITS)
-    full = Triage(selector, raw_scan=False).local(raw, LIMITS)
-    if fast is None or full is None:
-        assert fast is None and full is None
-        return "worker"
-    assert isinstance(full, Local)
-    assert list(fast.selected) == list(full.selected)
-    assert fast.to_detect() == full.to_detect()
-    if isinstance(fast, Clean):
-        a, b = fast.inspection(), full.inspection()
-        assert (a.findings, a.segments, a.bytes_inspected, a.contexts, a.images) == (
-            b.findings, b.segments, b.bytes_inspected, b.contexts, b.images)
-        return "clean"
-    kind = "local" if isinstance(fast, Local) else "scanned"
-    for findings in findings_for(full.to_detect()):
-        a, b = fast.inspection(findings), full.inspection(findings)
-        assert (a.findings, a.segments, a.bytes_inspected, a.contexts, a.images) == (
-            b.findings, b.segments, b.bytes_inspected, b.contexts, b.images)
-        assert outcome(a, findings) == outcome(b, findings), raw
-    return kind
+    """Triage's answer for ``raw`` equals the full path's (a clean one's facts too) under
+    fullpath.findings_for's mask sets and an edit outside its segment; returns which kind it
+    was."""
+    return which_path(assert_agrees(raw, selector, with_an_edit_past_the_end, clean_facts=True))
 
 
 # -- forms, written field by field ----------------------------------------------------------
@@ -406,26 +370,6 @@ E2E_FORMS = {
 }
 
 
-@pytest.fixture(scope="module")
-def baomi(tmp_path_factory, upstream_ca):
-    from harness import REPO, BaomiProcess
-
-    with BaomiProcess(REPO / "policies" / "default.yaml", tmp_path_factory.mktemp("p8"),
-                      upstream_ca=upstream_ca.pem) as proc:
-        yield proc
-
-
-@pytest.fixture(scope="module")
-def client(baomi):
-    import ssl
-
-    import httpx
-
-    with httpx.Client(proxy=baomi.url, verify=ssl.create_default_context(cafile=baomi.ca_pem),
-                      timeout=60) as c:
-        yield c
-
-
 def post(client, upstream, body: bytes, content_type: str):
     before = len(upstream.received)
     response = client.post(upstream.url("/v1/orders"), content=body,
@@ -435,11 +379,11 @@ def post(client, upstream, body: bytes, content_type: str):
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("name", list(E2E_FORMS))
-def test_e2e_the_upstream_gets_the_masked_body_byte_for_byte(baomi, client, https_up, name):
+def test_e2e_the_upstream_gets_the_masked_body_byte_for_byte(default_client, https_up, name):
     body, content_type = E2E_FORMS[name]
     raw = request(body, (("content-type", content_type),))
     assert isinstance(Triage(SELECTOR).local(raw, LIMITS), FlatScanned)  # the new path
-    status, got = post(client, https_up, body.encode(), content_type)
+    status, got = post(default_client, https_up, body.encode(), content_type)
     assert status == 200 and len(got) == 1
     mask = Finding("PHONE_NUMBER", 1.0, 0, 11, "x", 0, MOBILE).masked(fingerprint=False)
     written = mask if content_type == "text/plain" else quote_plus(mask, safe="*")
@@ -449,11 +393,11 @@ def test_e2e_the_upstream_gets_the_masked_body_byte_for_byte(baomi, client, http
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("kind", ["form", "text"])
-def test_e2e_a_clean_body_arrives_untouched(baomi, client, https_up, kind):
+def test_e2e_a_clean_body_arrives_untouched(default_client, https_up, kind):
     from bench.masked_cpu_ab import CONTENT_TYPES, body_of
 
     body = body_of(kind, with_phone=False).encode()
     assert isinstance(Triage(SELECTOR).local(request(body, (("content-type", CONTENT_TYPES[kind]),)),
                                              LIMITS), Clean)
-    status, got = post(client, https_up, body, CONTENT_TYPES[kind])
+    status, got = post(default_client, https_up, body, CONTENT_TYPES[kind])
     assert status == 200 and len(got) == 1 and got[0].body == body

@@ -16,6 +16,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from fullpath import (
+    LIMITS,
+    SELECTOR,
+    TERMS,
+    URL,
+    assert_agrees,
+    findings_for,
+    raw_post,
+    rewritten,
+    which_path,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,27 +34,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.quality.generate import corpus
 from detectors.batch import SegmentSelector
-from detectors.config import DetectorConfig
 from detectors.model import Finding, Segment
 from proxy.errors import CannotMask
 from proxy.extraction.decode import TextCodec
-from proxy.extraction.extract import Limits, RawRequest, extract
+from proxy.extraction.extract import RawRequest, extract
 from proxy.workers.rawjson import RawJson
 from proxy.workers.rawscan import Scanned, read_body
-from proxy.workers.triage import Clean, Local, Triage
+from proxy.workers.triage import Local, Triage
 
-LIMITS = Limits()
-SELECTOR = SegmentSelector.for_config(DetectorConfig())
-TERMS = SegmentSelector.for_config(DetectorConfig(
-    confidential_terms=("Project Falcon",), deny_values=(("PHONE_NUMBER", ("4001234567",)),)))
 JSON = (("content-type", "application/json"), ("content-length", "0"))
 ID = "11010519491231002X"
 MOBILE = "13800138000"
 
 
-def request(body: bytes | str, headers=JSON, url="https://api.example.com/v1/orders"):
-    data = body.encode() if isinstance(body, str) else body
-    return RawRequest("POST", url, headers, data, hosts=("api.example.com",))
+def request(body: bytes | str, headers=JSON, url=URL) -> RawRequest:
+    return raw_post(body, headers, url)
 
 
 # -- documents, serialised by hand ----------------------------------------------------------
@@ -93,50 +98,12 @@ def dump(node, space: str, ascii_only: bool) -> str:
         for k, v in value) + "}"
 
 
-# -- what is compared -----------------------------------------------------------------------
-
-def findings_for(segments: tuple[tuple[int, Segment], ...]) -> list[tuple[Finding, ...]]:
-    """A few mask sets over the selected segments: whole values, a piece, overlapping ones."""
-    out: list[tuple[Finding, ...]] = []
-    whole = tuple(Finding("PHONE_NUMBER", 1.0, 0, len(s.text), s.location, i, s.text)
-                  for i, s in segments if s.text)
-    if whole:
-        out += [whole, whole[:1], whole[-1:]]
-        i, s = segments[-1]
-        if len(s.text) > 3:
-            out.append((Finding("PERSON", 0.9, 1, 3, s.location, i, s.text[1:3]),
-                        Finding("PHONE_NUMBER", 0.9, 2, len(s.text), s.location, i, s.text[2:])))
-    out.append(())
-    return out
-
-
-def outcome(inspection, findings):
-    try:
-        rewritten = inspection.rewrite(findings)
-    except CannotMask as e:
-        return ("CannotMask", str(e))
-    return (rewritten.method, rewritten.url, rewritten.headers, rewritten.body, rewritten.hosts)
-
+# -- what is compared (tests/fullpath.py) --------------------------------------------------
 
 def assert_same(raw: RawRequest, selector: SegmentSelector = SELECTOR) -> str:
-    """Triage's answer for ``raw`` equals the full path's; returns which kind it was."""
-    fast = Triage(selector).local(raw, LIMITS)
-    full = Triage(selector, raw_scan=False).local(raw, LIMITS)
-    if fast is None or full is None:
-        assert fast is None and full is None
-        return "worker"
-    assert isinstance(full, Local)
-    assert list(fast.selected) == list(full.selected)
-    assert fast.to_detect() == full.to_detect()
-    if isinstance(fast, Clean):
-        return "clean"
-    kind = "local" if isinstance(fast, Local) else "scanned"
-    for findings in findings_for(full.to_detect()):
-        a, b = fast.inspection(findings), full.inspection(findings)
-        assert (a.findings, a.segments, a.bytes_inspected, a.contexts, a.images) == (
-            b.findings, b.segments, b.bytes_inspected, b.contexts, b.images)
-        assert outcome(a, findings) == outcome(b, findings), raw
-    return kind
+    """Triage's answer for ``raw`` equals the full path's under fullpath.findings_for's mask
+    sets; returns which kind it was."""
+    return which_path(assert_agrees(raw, selector, findings_for))
 
 
 # -- the properties --------------------------------------------------------------------------
@@ -246,7 +213,7 @@ def test_an_edit_outside_its_segment_cannot_mask_on_either_path():
     bad = (Finding("PHONE_NUMBER", 1.0, 0, 40, "json:$.tel", 1, MOBILE),)
     with pytest.raises(CannotMask, match=r"edit 0:40 outside json:\$\.tel"):
         scanned.inspection(bad).rewrite(bad)
-    assert outcome(scanned.inspection(bad), bad) == outcome(
+    assert rewritten(scanned.inspection(bad), bad) == rewritten(
         Triage(SELECTOR, raw_scan=False).local(raw, LIMITS).inspection(bad), bad)
 
 
@@ -256,7 +223,7 @@ def test_text_the_charset_cannot_carry_cannot_mask_on_either_path():
     assert isinstance(scanned, Scanned)
     [(i, s)] = scanned.to_detect()
     odd = (Finding("PHONE_NUMBER", 1.0, 0, 11, s.location, i, MOBILE),)
-    assert outcome(scanned.inspection(odd), odd) == outcome(
+    assert rewritten(scanned.inspection(odd), odd) == rewritten(
         Triage(SELECTOR, raw_scan=False).local(raw, LIMITS).inspection(odd), odd)
 
 

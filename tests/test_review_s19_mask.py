@@ -23,32 +23,25 @@ import base64
 import gzip
 import json
 import random
-import ssl
 import urllib.parse
 
-import httpx
 import pytest
-from harness import REPO, BaomiProcess
+from fullpath import LIMITS, SELECTOR, URL, assert_agrees, raw_post, which_path
 
 from detectors.batch import SegmentSelector
-from detectors.config import DetectorConfig
 from detectors.model import Finding, Segment
-from proxy.errors import CannotMask
-from proxy.extraction.extract import Limits, RawRequest, extract
+from proxy.extraction.extract import RawRequest, extract
 from proxy.workers.rawscan import Proof, Scanned, prove_clean, read_body, scan
 from proxy.workers.triage import Clean, Local, Triage
 
-LIMITS = Limits()
-SELECTOR = SegmentSelector.for_config(DetectorConfig())
 JSON = (("content-type", "application/json"), ("content-length", "0"))
 MOBILE = "13800138000"
 OTHER = "13912345678"
 ID = "11010519491231002X"
 
 
-def request(body: bytes | str, headers=JSON, url="https://api.example.com/v1/orders"):
-    data = body.encode() if isinstance(body, str) else body
-    return RawRequest("POST", url, headers, data, hosts=("api.example.com",))
+def request(body: bytes | str, headers=JSON, url=URL) -> RawRequest:
+    return raw_post(body, headers, url)
 
 
 def fill(template: str, **values: str) -> str:
@@ -93,32 +86,12 @@ def mask_sets(todo: tuple[tuple[int, Segment], ...]) -> list[tuple[Finding, ...]
     return out
 
 
-def result(inspection, findings):
-    try:
-        out = inspection.rewrite(findings)
-    except CannotMask as e:
-        return ("CannotMask", str(e))
-    return (out.method, out.url, out.headers, out.body, out.hosts)
-
-
 def same(raw: RawRequest, selector: SegmentSelector = SELECTOR) -> str:
     """Triage with the raw scan answers as the full path does (selection, segments sent,
     Inspection facts, masked bytes); returns which path answered."""
-    fast = Triage(selector).local(raw, LIMITS)
-    full = Triage(selector, raw_scan=False).local(raw, LIMITS)
-    if fast is None or full is None:
-        assert fast is None and full is None
-        return "worker"
-    assert isinstance(full, Local)
-    assert list(fast.selected) == list(full.selected)
-    assert fast.to_detect() == full.to_detect()
-    if isinstance(fast, Clean):
-        return "clean"
-    for findings in mask_sets(full.to_detect()):
-        a, b = fast.inspection(findings), full.inspection(findings)
-        assert (a.findings, a.segments, a.bytes_inspected, a.contexts, a.images) == (
-            b.findings, b.segments, b.bytes_inspected, b.contexts, b.images)
-        assert result(a, findings) == result(b, findings)
+    fast = assert_agrees(raw, selector, mask_sets)
+    if fast is None or isinstance(fast, Clean):
+        return which_path(fast)
     return "scanned" if isinstance(fast, Scanned) else "local"
 
 
@@ -432,20 +405,6 @@ E2E_BODIES = {
 }
 
 
-@pytest.fixture(scope="module")
-def baomi(tmp_path_factory, upstream_ca):
-    with BaomiProcess(REPO / "policies" / "default.yaml", tmp_path_factory.mktemp("r4"),
-                      upstream_ca=upstream_ca.pem) as proc:
-        yield proc
-
-
-@pytest.fixture(scope="module")
-def client(baomi):
-    with httpx.Client(proxy=baomi.url, verify=ssl.create_default_context(cafile=baomi.ca_pem),
-                      timeout=60) as c:
-        yield c
-
-
 def sent(template: str) -> str:
     return fill(template, P=MOBILE, N=MOBILE)
 
@@ -466,12 +425,12 @@ def post(client, upstream, body: bytes, content_type: str = "application/json"):
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("name", list(E2E_BODIES))
-def test_e2e_the_upstream_gets_the_masked_body_byte_for_byte(baomi, client, https_up, name):
+def test_e2e_the_upstream_gets_the_masked_body_byte_for_byte(default_client, https_up, name):
     template = E2E_BODIES[name]
     body = sent(template)
     if name not in ("deep", "value-is-a-key"):  # the shape takes the new path in-process
         scanned(request(body))
-    status, got = post(client, https_up, body.encode())
+    status, got = post(default_client, https_up, body.encode())
     assert status == 200 and len(got) == 1
     want = masked_text(template).encode()
     assert got[0].body == want
@@ -482,12 +441,12 @@ def test_e2e_the_upstream_gets_the_masked_body_byte_for_byte(baomi, client, http
 @pytest.mark.e2e
 @pytest.mark.parametrize("encoding,bom", [("utf-16", b""), ("utf-8", b"\xef\xbb\xbf"),
                                           ("gb18030", b"")])
-def test_e2e_other_encodings_are_masked_in_their_own_encoding(baomi, client, https_up,
+def test_e2e_other_encodings_are_masked_in_their_own_encoding(default_client, https_up,
                                                               encoding, bom):
     template = '{"收件人": "张三", "tel": "<P>", "n": <N>}'
     body = bom + sent(template).encode(encoding)
     scanned(request(body))
-    status, got = post(client, https_up, body)
+    status, got = post(default_client, https_up, body)
     assert status == 200 and len(got) == 1
     want = bom + masked_text(template).encode(encoding)
     assert got[0].body == want
@@ -497,28 +456,28 @@ def test_e2e_other_encodings_are_masked_in_their_own_encoding(baomi, client, htt
 @pytest.mark.e2e
 @pytest.mark.parametrize("content_type", ["application/json; charset=UTF-8",
                                           "Application/JSON", "application/json;charset=utf-8"])
-def test_e2e_charset_parameters_take_the_new_path_and_mask(baomi, client, https_up,
+def test_e2e_charset_parameters_take_the_new_path_and_mask(default_client, https_up,
                                                            content_type):
     template = '{"order": "SO-1", "contact": {"mobile": "<P>"}}'
     body = sent(template).encode()
     scanned(request(body, (("content-type", content_type),)))
-    status, got = post(client, https_up, body, content_type)
+    status, got = post(default_client, https_up, body, content_type)
     assert status == 200 and len(got) == 1
     assert got[0].body == masked_text(template).encode()
 
 
 @pytest.mark.e2e
-def test_e2e_an_id_beside_a_phone_is_blocked(baomi, client, https_up):
+def test_e2e_an_id_beside_a_phone_is_blocked(default_client, https_up):
     body = json.dumps({"t": MOBILE, "owner": {"id_card": ID}})
     scanned(request(body))
-    status, got = post(client, https_up, body.encode())
+    status, got = post(default_client, https_up, body.encode())
     assert status == 403 and got == []
 
 
 @pytest.mark.e2e
-def test_e2e_a_phone_under_base64_beside_a_phone_is_masked_too(baomi, client, https_up):
+def test_e2e_a_phone_under_base64_beside_a_phone_is_masked_too(default_client, https_up):
     body = json.dumps({"t": MOBILE, "p": b64(f"tel {OTHER}".encode())})
-    status, got = post(client, https_up, body.encode())
+    status, got = post(default_client, https_up, body.encode())
     assert status == 200 and len(got) == 1
     sent = json.loads(got[0].body)
     assert sent["t"] == phone_mask()
@@ -526,7 +485,7 @@ def test_e2e_a_phone_under_base64_beside_a_phone_is_masked_too(baomi, client, ht
 
 
 @pytest.mark.e2e
-def test_e2e_a_phone_with_separators_as_a_key_never_arrives_in_the_clear(baomi, client, https_up):
+def test_e2e_a_phone_with_separators_as_a_key_never_arrives_in_the_clear(default_client, https_up):
     body = json.dumps({"mobile": MOBILE, "138-0013-8000": {"visits": 3}})
-    status, got = post(client, https_up, body.encode())
+    status, got = post(default_client, https_up, body.encode())
     assert all(b"138-0013-8000" not in g.body for g in got), status
