@@ -22,21 +22,6 @@ MOBILE = "13800138000"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
-@pytest.fixture(scope="module")
-def upstream(https_up):
-    return https_up
-
-
-@pytest.fixture(scope="module")
-def proxy(default_proxy):
-    return default_proxy  # only requests go through it: the session's default-policy baomi
-
-
-@pytest.fixture(scope="module")
-def client(default_client):
-    return default_client
-
-
 def upload(filename: str) -> dict:
     body, content_type = multipart({"file": (filename, b"quarterly notes")})
     return {"content": body, "headers": {"content-type": content_type}}
@@ -57,42 +42,45 @@ BLOCKED = [
 
 @pytest.mark.parametrize(("method", "path", "kwargs", "location"),
                          [pytest.param(*case[1:], id=case[0]) for case in BLOCKED])
-def test_a_resident_id_as_a_name_is_blocked_and_never_arrives(client, upstream, proxy, method,
-                                                              path, kwargs, location):
-    before = len(upstream.received)
-    r = client.request(method, upstream.url(path), **kwargs)
+def test_a_resident_id_as_a_name_is_blocked_and_never_arrives(default_client, https_up,
+                                                              default_proxy, method, path,
+                                                              kwargs, location):
+    before = len(https_up.received)
+    r = default_client.request(method, https_up.url(path), **kwargs)
     assert r.status_code == 403, r.text
-    assert len(upstream.received) == before
-    record = proxy.last_decision()
+    assert len(https_up.received) == before
+    record = default_proxy.last_decision()
     assert record["action"] == "block" and record["rule"] == "block-ids-and-cards", record
     assert record["entity_counts"].get("CN_RESIDENT_ID") == 1, record
     assert RESIDENT_ID not in r.text and RESIDENT_ID not in json.dumps(record)
     assert re.fullmatch(re.escape(location).replace(r"\*", r"\d+"), *record["locations"]), record
-    row = incidents(proxy.data_dir)[r.headers["x-baomi-incident"]]
+    row = incidents(default_proxy.data_dir)[r.headers["x-baomi-incident"]]
     assert RESIDENT_ID not in json.dumps(row)
 
 
-def test_a_phone_named_field_is_masked_in_what_the_upstream_receives(client, upstream, proxy):
-    before = len(upstream.received)
-    r = client.post(upstream.url("/api"), content=f"tel_{MOBILE}=1&note=hi", headers=FORM)
+def test_a_phone_named_field_is_masked_in_what_the_upstream_receives(default_client, https_up,
+                                                                     default_proxy):
+    before = len(https_up.received)
+    r = default_client.post(https_up.url("/api"), content=f"tel_{MOBILE}=1&note=hi",
+                            headers=FORM)
     assert r.status_code == 200, r.text
-    assert len(upstream.received) == before + 1
-    assert upstream.received[-1].body == b"tel_138********=1&note=hi"
-    record = proxy.last_decision()
+    assert len(https_up.received) == before + 1
+    assert https_up.received[-1].body == b"tel_138********=1&note=hi"
+    record = default_proxy.last_decision()
     assert record["action"] == "mask" and record["entity_counts"] == {"PHONE_NUMBER": 1}
     assert record["locations"] == ["form:{0}"]
     assert MOBILE not in json.dumps(record)
 
 
-def test_a_phone_named_query_parameter_is_masked_in_the_url(client, upstream):
-    r = client.get(upstream.url(f"/api?mobile_{MOBILE}=1&page=2"))
+def test_a_phone_named_query_parameter_is_masked_in_the_url(default_client, https_up):
+    r = default_client.get(https_up.url(f"/api?mobile_{MOBILE}=1&page=2"))
     assert r.status_code == 200, r.text
-    assert upstream.received[-1].path == "/api?mobile_138********=1&page=2"
+    assert https_up.received[-1].path == "/api?mobile_138********=1&page=2"
 
 
-def test_no_record_holds_a_raw_value(client, upstream, proxy):
+def test_no_record_holds_a_raw_value(default_client, https_up, default_proxy):
     """Last in the module: after every request above, nothing the proxy wrote holds the ID or
     the phone in any encoding (the incident store's leak search, test_e2e_incidents)."""
-    lines = (proxy.data_dir / "decisions.jsonl").read_text().splitlines()
+    lines = (default_proxy.data_dir / "decisions.jsonl").read_text().splitlines()
     assert len(lines) >= len(BLOCKED) + 2
-    assert raw_values_at_rest(proxy.data_dir) == []
+    assert raw_values_at_rest(default_proxy.data_dir) == []

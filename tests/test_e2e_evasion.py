@@ -103,35 +103,21 @@ BLOCKED = [
 ]
 
 
-@pytest.fixture(scope="module")
-def upstream(https_up):
-    return https_up
-
-
-@pytest.fixture(scope="module")
-def proxy(default_proxy):
-    return default_proxy  # only requests go through it: the session's default-policy baomi
-
-
-@pytest.fixture(scope="module")
-def client(default_client):
-    return default_client
-
-
 @pytest.mark.parametrize(("path", "kwargs"), [pytest.param(p, k, id=n) for n, p, k in BLOCKED])
-def test_hidden_identifiers_are_blocked_and_never_arrive(client, upstream, proxy, path, kwargs):
-    before = len(upstream.received)
+def test_hidden_identifiers_are_blocked_and_never_arrive(default_client, https_up, default_proxy,
+                                                         path, kwargs):
+    before = len(https_up.received)
     method = "POST" if kwargs else "GET"
-    r = client.request(method, upstream.url(path), **kwargs)
+    r = default_client.request(method, https_up.url(path), **kwargs)
     assert r.status_code == 403, r.text
-    assert len(upstream.received) == before
-    record = proxy.last_decision()
+    assert len(https_up.received) == before
+    record = default_proxy.last_decision()
     assert record["action"] == "block"
     assert {"CN_RESIDENT_ID", "CREDIT_CARD"} & set(record["entity_counts"]), record
     assert RESIDENT_ID not in r.text and CARD not in r.text
 
 
-def test_clean_base64_and_documents_arrive_unchanged(client, upstream):
+def test_clean_base64_and_documents_arrive_unchanged(default_client, https_up):
     """Decoding must not turn ordinary traffic into blocks."""
     body = json.dumps(
         {
@@ -143,25 +129,27 @@ def test_clean_base64_and_documents_arrive_unchanged(client, upstream):
             "note_hex": b"deliver after 6pm".hex(),
         }
     )
-    before = len(upstream.received)
-    r = client.post(
-        upstream.url("/clean"), content=body.encode(), headers={"content-type": "application/json"}
+    before = len(https_up.received)
+    r = default_client.post(
+        https_up.url("/clean"), content=body.encode(), headers={"content-type": "application/json"}
     )
     assert r.status_code == 200
-    assert len(upstream.received) == before + 1 and upstream.received[-1].body == body.encode()
+    assert len(https_up.received) == before + 1 and https_up.received[-1].body == body.encode()
     data, content_type = multipart({"file": ("report.pdf", pdf_bytes(["Quarterly report"]))})
-    r = client.post(upstream.url("/upload"), content=data, headers={"content-type": content_type})
-    assert r.status_code == 200 and upstream.received[-1].body == data
+    r = default_client.post(https_up.url("/upload"), content=data,
+                            headers={"content-type": content_type})
+    assert r.status_code == 200 and https_up.received[-1].body == data
 
 
-def test_masked_csv_upload_keeps_its_format(client, upstream, proxy):
+def test_masked_csv_upload_keeps_its_format(default_client, https_up, default_proxy):
     csv = f"name,phone\n王五,{MOBILE}\n赵六,13900139000\n".encode()
     data, content_type = multipart({"file": ("contacts.csv", csv)})
-    before = len(upstream.received)
-    r = client.post(upstream.url("/upload"), content=data, headers={"content-type": content_type})
+    before = len(https_up.received)
+    r = default_client.post(https_up.url("/upload"), content=data,
+                            headers={"content-type": content_type})
     assert r.status_code == 200
-    assert len(upstream.received) == before + 1
-    got = upstream.received[-1].body
+    assert len(https_up.received) == before + 1
+    got = https_up.received[-1].body
     expected, _ = multipart(
         {
             "file": (
@@ -173,29 +161,32 @@ def test_masked_csv_upload_keeps_its_format(client, upstream, proxy):
         }
     )
     assert got == expected
-    assert proxy.last_decision()["action"] == "mask"
+    assert default_proxy.last_decision()["action"] == "mask"
 
 
-def test_masked_base64_value_arrives_re_encoded(client, upstream):
-    r = client.post(upstream.url("/api"), json={"contact": b64("call " + MOBILE + " today")})
+def test_masked_base64_value_arrives_re_encoded(default_client, https_up):
+    r = default_client.post(https_up.url("/api"),
+                            json={"contact": b64("call " + MOBILE + " today")})
     assert r.status_code == 200
-    sent = json.loads(upstream.received[-1].body)["contact"]
+    sent = json.loads(https_up.received[-1].body)["contact"]
     assert base64.b64decode(sent).decode() == "call 138******** today"
 
 
-def test_masked_hex_value_arrives_as_hex(client, upstream):
-    r = client.post(upstream.url("/api"), json={"contact": ("call " + MOBILE).encode().hex()})
+def test_masked_hex_value_arrives_as_hex(default_client, https_up):
+    r = default_client.post(https_up.url("/api"),
+                            json={"contact": ("call " + MOBILE).encode().hex()})
     assert r.status_code == 200
-    sent = json.loads(upstream.received[-1].body)["contact"]
+    sent = json.loads(https_up.received[-1].body)["contact"]
     assert sent == b"call 138********".hex()
 
 
-def test_phone_in_a_pdf_cannot_be_masked_so_it_is_blocked(client, upstream, proxy):
+def test_phone_in_a_pdf_cannot_be_masked_so_it_is_blocked(default_client, https_up, default_proxy):
     data, content_type = multipart({"file": ("call.pdf", pdf_bytes(["Call " + MOBILE]))})
-    before = len(upstream.received)
-    r = client.post(upstream.url("/upload"), content=data, headers={"content-type": content_type})
+    before = len(https_up.received)
+    r = default_client.post(https_up.url("/upload"), content=data,
+                            headers={"content-type": content_type})
     assert r.status_code == 403
-    assert len(upstream.received) == before
-    record = proxy.last_decision()
+    assert len(https_up.received) == before
+    record = default_proxy.last_decision()
     assert record["action"] == "block" and "cannot mask" in record["reason"]
     assert "PDF" in record["reason"]

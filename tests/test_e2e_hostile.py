@@ -96,16 +96,6 @@ LEAKS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def proxy(default_proxy):
-    return default_proxy  # only requests go through it: the session's default-policy baomi
-
-
-@pytest.fixture(scope="module")
-def client(default_client):
-    return default_client
-
-
 @pytest.fixture(params=SCHEMES)
 def upstream(request, http_up, https_up):
     return http_up if request.param == "http" else https_up
@@ -121,17 +111,17 @@ def assert_blocked(proxy: BaomiProcess, upstream, before: int, status: int, page
 
 
 @pytest.mark.parametrize(("kwargs", "entity"), [pytest.param(k, e, id=n) for n, k, e in LEAKS])
-def test_hidden_value_is_blocked_and_named(client, proxy, upstream, kwargs, entity):
+def test_hidden_value_is_blocked_and_named(default_client, default_proxy, upstream, kwargs, entity):
     before = len(upstream.received)
-    r = client.post(upstream.url("/in"), **kwargs)
-    record = assert_blocked(proxy, upstream, before, r.status_code, r.content)
+    r = default_client.post(upstream.url("/in"), **kwargs)
+    record = assert_blocked(default_proxy, upstream, before, r.status_code, r.content)
     assert entity in record["entity_counts"], record
 
 
-def test_overlong_utf8_is_blocked_as_uninspectable(client, proxy, upstream):
+def test_overlong_utf8_is_blocked_as_uninspectable(default_client, default_proxy, upstream):
     before = len(upstream.received)
-    r = client.post(upstream.url("/in"), **body("text/plain", b"id " + overlong(RID)))
-    record = assert_blocked(proxy, upstream, before, r.status_code, r.content)
+    r = default_client.post(upstream.url("/in"), **body("text/plain", b"id " + overlong(RID)))
+    record = assert_blocked(default_proxy, upstream, before, r.status_code, r.content)
     assert (record["rule"], record["uninspected"]) == ("on_uninspectable", "undecodable"), record
 
 
@@ -177,12 +167,12 @@ def request_head(upstream, *header_lines: bytes) -> bytes:
     )
 
 
-def test_folded_header_is_unfolded_found_and_blocked(proxy, upstream):
+def test_folded_header_is_unfolded_found_and_blocked(default_proxy, upstream):
     before = len(upstream.received)
     folded = b"X-Customer-Id: " + RID[:6].encode() + b"\r\n " + RID[6:].encode() + b"\r\n"
     head = request_head(upstream, folded)
-    reply = raw_exchange(proxy, upstream, head)
-    record = assert_blocked(proxy, upstream, before, int(reply.split()[1]), reply)
+    reply = raw_exchange(default_proxy, upstream, head)
+    record = assert_blocked(default_proxy, upstream, before, int(reply.split()[1]), reply)
     assert record["entity_counts"].get("CN_RESIDENT_ID") == 1, record
     assert "header:x-customer-id" in record["locations"]
 
@@ -195,29 +185,30 @@ def test_folded_header_is_unfolded_found_and_blocked(proxy, upstream):
         pytest.param(b"X-Trace: ok\x00\r\n", id="nul-at-the-end"),
     ],
 )
-def test_control_characters_in_a_header_value_are_uninspectable(proxy, upstream, line):
+def test_control_characters_in_a_header_value_are_uninspectable(default_proxy, upstream, line):
     """mitmproxy takes these headers and would forward them as they are: extraction refuses."""
     before = len(upstream.received)
-    reply = raw_exchange(proxy, upstream, request_head(upstream, line))
-    record = assert_blocked(proxy, upstream, before, int(reply.split()[1]), reply)
+    reply = raw_exchange(default_proxy, upstream, request_head(upstream, line))
+    record = assert_blocked(default_proxy, upstream, before, int(reply.split()[1]), reply)
     assert (record["rule"], record["uninspected"]) == ("on_uninspectable", "undecodable"), record
 
 
-def test_nul_in_a_header_name_never_arrives(proxy, upstream):
+def test_nul_in_a_header_name_never_arrives(default_proxy, upstream):
     """mitmproxy's own parser refuses it before any hook: 400, and the upstream gets nothing."""
     before = len(upstream.received)
-    reply = raw_exchange(proxy, upstream, request_head(upstream, b"X-Cust\x00omer-Id: 3205\r\n"))
+    reply = raw_exchange(default_proxy, upstream,
+                         request_head(upstream, b"X-Cust\x00omer-Id: 3205\r\n"))
     assert reply.startswith(b"HTTP/1.1 400 ")
     assert len(upstream.received) == before
-    assert proxy.last_decision()["action"] == "block"
+    assert default_proxy.last_decision()["action"] == "block"
 
 
-def test_clean_wide_text_and_headers_still_arrive(client, upstream):
+def test_clean_wide_text_and_headers_still_arrive(default_client, upstream):
     """The stricter reading must not block ordinary traffic."""
     text = "会议纪要: 周五下午开会, 请准时参加.".encode("utf-16-le")
     before = len(upstream.received)
     headers = {"content-type": "text/plain", "x-trace": "a-b-c"}
-    r = client.post(upstream.url("/ok"), content=text, headers=headers)
+    r = default_client.post(upstream.url("/ok"), content=text, headers=headers)
     assert r.status_code == 200
     assert len(upstream.received) == before + 1 and upstream.received[-1].body == text
 
@@ -228,24 +219,24 @@ MOBILE = "13800138000"
 MASKED = mask_value("PHONE_NUMBER", MOBILE, fingerprint=False)  # what a masked body carries
 
 
-def test_phone_in_utf16_text_arrives_masked_in_utf16(client, proxy, https_up):
+def test_phone_in_utf16_text_arrives_masked_in_utf16(default_client, default_proxy, https_up):
     """Phones are masked over HTTPS by the default policy: the rewrite keeps the encoding."""
     text = f"请回电 {MOBILE} 谢谢"
     before = len(https_up.received)
-    r = client.post(
+    r = default_client.post(
         https_up.url("/m"), content=text.encode("utf-16-le"), headers={"content-type": "text/plain"}
     )
     assert r.status_code == 200
     assert len(https_up.received) == before + 1
     assert https_up.received[-1].body == f"请回电 {MASKED} 谢谢".encode("utf-16-le")
-    assert proxy.last_decision()["action"] == "mask"
+    assert default_proxy.last_decision()["action"] == "mask"
 
 
-def test_folded_phone_header_arrives_masked_and_unfolded(proxy, https_up):
+def test_folded_phone_header_arrives_masked_and_unfolded(default_proxy, https_up):
     before = len(https_up.received)
     head = request_head(https_up, b"X-Customer-Phone: 138\r\n 0013\r\n 8000\r\n")
-    reply = raw_exchange(proxy, https_up, head)
+    reply = raw_exchange(default_proxy, https_up, head)
     assert reply.startswith(b"HTTP/1.1 200 ")
     assert len(https_up.received) == before + 1
     assert https_up.received[-1].headers["x-customer-phone"] == MASKED
-    assert proxy.last_decision()["action"] == "mask"
+    assert default_proxy.last_decision()["action"] == "mask"
