@@ -145,3 +145,28 @@ BESIDE = [
 @pytest.mark.parametrize(("text", "value"), BESIDE)
 def test_places_beside_the_address(text, value):
     assert addresses(text) == [value]
+
+
+# The clause after an address: where the place lies (地处, 位于), a spot at its door (门卫,
+# 门口); a building written apart by spaces is the address's, a person or a clause is not.
+AROUND_THE_END = [
+    ("瑞安市马屿镇东山村坐落在山脚下", "瑞安市马屿镇东山村"),
+    ("文成县玉壶镇外寮村地处偏远，交通不便", "文成县玉壶镇外寮村"),
+    ("快递放在解放路66号门口，谢谢", "解放路66号"),
+    ("发货地址：宁波市鄞州区 天童路 188号 南苑大厦 5楼 周末不收货", "宁波市鄞州区 天童路 188号 南苑大厦 5楼"),
+    ("快递寄到宁波市鄞州区 天童路 188号 李明收", "宁波市鄞州区 天童路 188号"),
+    ("快递寄到宁波市鄞州区 天童路 188号 我们公司 3楼", "宁波市鄞州区 天童路 188号"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "value"), AROUND_THE_END)
+def test_what_follows_the_address(text, value):
+    assert addresses(text) == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["地铁1号线龙翔桥站2号口出站右转", "请从5号口进入会场", "地铁3号线沿线房价上涨"],
+)
+def test_metro_lines_and_exits_are_no_address(text):
+    assert addresses(text) == []

@@ -57,10 +57,7 @@ ADDRESS_NEGATIVES = [
     "新房户型为精装60-80-120平米三居室。",
     "价格区间为3-5-8万元。",
     "老陈和镇长王海峰一起走访了全镇12个村。",  # 全镇: no town's name (address.POINTER, s21)
-    xfail(
-        "温馨提示：地铁2号线人民广场站3号口暂停使用。",
-        reason="old: a metro line and station exit read as a numbered address",
-    ),
+    "温馨提示：地铁2号线人民广场站3号口暂停使用。",  # a line and an exit: 号线, 号口 (s21)
 ]
 
 
@@ -92,22 +89,13 @@ ADDRESS_SPANS = [
     ("寄到仁和街道文一西路100号", ["仁和街道文一西路100号"]),
     ("寄到太和镇中心路8号", ["太和镇中心路8号"]),
     ("苍南县灵溪镇上林村位于山脚下，风景优美。", ["苍南县灵溪镇上林村"]),
-    xfail(
-        "平阳县水头镇南岙村地处山区，交通不便。",
-        ["平阳县水头镇南岙村"],
-        reason="old: jieba tags 地处 a place word, so the clause reads as the village's name",
-    ),
+    ("平阳县水头镇南岙村地处山区，交通不便。", ["平阳县水头镇南岙村"]),  # address.LOCATION_VERB
     ("寄到杭州市西湖区文三路90号1-2-301", ["杭州市西湖区文三路90号1-2-301"]),
-    xfail(
+    (  # an estate and its building after the number, apart by spaces (address.building_apart)
         "收货地址：浙江省杭州市西湖区 文三路 90号 东部软件园 3号楼 502",
         ["浙江省杭州市西湖区 文三路 90号 东部软件园 3号楼 502"],
-        reason="an estate and building after the number, apart by spaces: stops at 90号",
     ),
-    xfail(
-        "快递放在中兴路8号门卫，谢谢",
-        ["中兴路8号"],
-        reason="号门 is read as a unit (8号门), cutting the word 门卫",
-    ),
+    ("快递放在中兴路8号门卫，谢谢", ["中兴路8号"]),  # 号门 before 卫 is no gate (s21)
 ]
 
 

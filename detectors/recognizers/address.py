@@ -70,7 +70,9 @@ DETAIL = re.compile(
     f"|(?<=[{CJK}])(?:社区|居委会|小区|花园|公寓|大厦)"
 )
 # One component of an address, read left to right from its start (see ``address_end``).
-UNIT = "号楼|号院|号门|号|弄|栋|幢|座|单元|层|楼|室|房|户|区|组|社|队|排|巷|栋楼|铺|期"
+UNIT = (
+    "号楼|号院|号门(?![卫口前外])|号|弄|栋|幢|座|单元|层|楼|室|房|户|区|组|社|队|排|巷|栋楼|铺|期"
+)
 PLACE_SUFFIX = (
     "特别行政区|自治区|自治州|自治县|街道|省|市(?!场)|园区|区(?!域)|县|旗|镇|乡|"
     "大街|大道|路|街|巷|胡同|弄|里|段|"
@@ -123,7 +125,7 @@ ZONE = re.compile("(?:工业|开发|高新|园|商务|经济|科技)区")
 ZONE_MARKS = "东西南北中一二三四五六七八九十ABCDEFGHabcdefgh"  # a zone's name: 西区, 二区, C区
 # A building or room right after an estate's name: 6栋, A座, 十四幢, 1788号, 33楼.
 BUILDING = re.compile(
-    r"(?:[A-Za-z]?\d+|[A-Za-z]|[一二三四五六七八九十]+)(?:号楼|栋|幢|座|单元)|\d+(?:号|室|楼|层)"
+    r"(?:[A-Za-z]?\d+|[A-Za-z]|[一二三四五六七八九十]+)(?:号楼|栋|幢|座|单元)|\d+(?:号(?![线口])|室|楼|层)"
     r"|[一二三四五六七八九十]{1,3}(?:楼|层)(?![上下梯顶])"  # 温山大厦|四楼 (not 楼下, 楼梯)
 )
 # A market's or an estate's stall, shop or office number, after its zones, gates, floors
@@ -257,7 +259,9 @@ def place_name_end(text: str, admins: list[re.Match[str]], end: int = -1) -> int
 
 
 LOCAL_ADMINS = frozenset(["区", "县", "镇", "乡", "街道"])  # not 市: 超市, 城市
-SUFFIX_AFTER = re.compile(f"(?:园|部|店|苑|院|厂|馆|场)(?![{CJK}])|(?:园|部|店|院|馆)(?=[{CJK}])")
+SUFFIX_AFTER = re.compile(
+    f"(?:园|部|店|苑|院|厂|馆|场|大厦|大楼|公寓|广场|花园)(?![{CJK}])|(?:园|部|店|院|馆)(?=[{CJK}])"
+)  # 南苑|大厦 5楼: the building's word after the lazy name's
 NUMBERED = re.compile(r"\d+(?:-\d+)*(?:号楼|号院|号|栋|幢|单元|室)")
 SEPARATOR = re.compile(r"[ \u3000]{1,2}|[、，,/][ ]?")
 # An admin level written before the address's run, apart from it: 浙江省/杭州市/…, 浙江省 杭州市 ….
@@ -360,10 +364,19 @@ def address_end(text: str, start: int, limit: int) -> int:
                 continue
             separator = SEPARATOR.match(text, at, limit)
             following = separator and COMPONENT.match(text, separator.end(), limit)
-            if not (separator and following and is_detail(following.group(0), separator.group(0))):
+            if not (
+                separator
+                and following
+                and (
+                    is_detail(following.group(0), separator.group(0))
+                    or building_apart(text, at, separator.group(0), following)
+                )
+            ):
                 break
             at = separator.end()
             continue
+        if LOCATION_VERB.match(text, at, limit):
+            break  # …南岙村|地处山区, …上林村|位于山脚下: the clause says where the place lies
         if after_number(text, at) and not (
             is_name_run(component.group(0)) or names_a_building(text, component)
         ):
@@ -374,6 +387,7 @@ def address_end(text: str, start: int, limit: int) -> int:
     return beside_end(text, trailing_name_end(text, end, limit), limit)
 
 
+AT_THE_DOOR = re.compile("门卫|门口|门前|门外|楼下|楼上")  # a spot at the house, no place
 # Where a place stands from the one before it: …28号|旁|超市, …纺织|旁边|关严车行, …村|对面|
 # 陕西三建工地, …学校|向北300米|中央公园项目部 (a landmark, then the place itself).
 BESIDE = re.compile(r"(?:旁边|旁|对面|斜对面|隔壁|向?[东西南北]{1,2}(?:侧|方向)?\d{1,4}米)")
@@ -392,6 +406,33 @@ def beside_end(text: str, end: int, limit: int) -> int:
     if end == 0 or beside is None or not named_after(text, beside.end()):
         return end
     return name_end(text, beside.end(), limit)
+
+
+# Verbs that say where a place lies: the clause after an address (…村|地处山区).
+LOCATION_VERB = re.compile("地处|位于|坐落|处于|地属|靠近|毗邻|紧邻|邻近")
+
+
+def building_apart(text: str, at: int, separator: str, following: re.Match[str]) -> bool:
+    """After a number, a space, then a building's or estate's name with its numbered unit
+    (…90号 东部软件园 3号楼 502): the address's, written apart; not a person (…90号 张伟收).
+
+    >>> text = "文三路 90号 东部软件园 3号楼 502"
+    >>> building_apart(text, 7, " ", COMPONENT.match(text, 8))
+    True
+    """
+    run = re.compile(f"[{CJK}]{{2,12}}").match(text, following.start())
+    if separator.strip() or not after_number(text, at) or run is None:
+        return False
+    name = run.group(0)
+    if field_cue(name) or not re.search(f"(?:{PLACE_SUFFIX})$", name):
+        return False
+    words = jieba.posseg.lcut(name, HMM=True)
+    if any(
+        w.flag.startswith(("r", "u", "p")) or (w.flag == "v" and len(w.word) == 1) for w in words
+    ):
+        return False  # …90号 去公司 3楼: a clause
+    after = run.end() + text.startswith(" ", run.end())
+    return NEXT_UNIT.match(text, after) is not None
 
 
 def estate_zone(text: str, admin: re.Match[str], lo: int) -> bool:
@@ -453,8 +494,8 @@ def name_before_clause(run: str, closes: bool) -> str:
     >>> name_before_clause("旁边有个超市", True), name_before_clause("张伟收", True)
     ('', '')
     """
-    if BESIDE.match(run):
-        return ""  # …90号|对面, …90号|隔壁张伟收: where, not what (``beside_end``)
+    if BESIDE.match(run) or AT_THE_DOOR.match(run) or LOCATION_VERB.match(run):
+        return ""  # …90号|对面, …90号|隔壁张伟收, …8号|门卫: where, not what (``beside_end``)
     words = jieba.posseg.lcut(run, HMM=True)
     if organisation := organisation_name(words, closes):
         return organisation
@@ -954,7 +995,12 @@ class AddressRecognizer(ScoredPatternRecognizer):
         # (浙江-宁波- is no component, 江东区江南路1226号… is).
         end = address_end(text, start, len(text))
         for part in sorted(roads + details + admins, key=lambda m: m.end()):
-            if part.end() > end and is_name_run(text[end : part.start()] or "-"):
+            between = text[end : part.start()]
+            if (
+                part.end() > end
+                and is_name_run(between or "-")
+                and not LOCATION_VERB.search(between)
+            ):
                 # a part past the chain so far, no clause between: parse on from it
                 # (三组|的老|乡 is a clause: 老乡 is a fellow villager, no township)
                 end = max(end, address_end(text, part.end(), len(text)))
