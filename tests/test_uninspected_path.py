@@ -22,7 +22,13 @@ from policies.load import load_policy
 from proxy.errors import DetectionTimeout
 from proxy.hook.addon import BaomiAddon
 from proxy.hook.state import Runtime
-from proxy.record.unseen import PATH_UNINSPECTED, SEGMENT_WITHHELD, uninspected_path
+from proxy.record.unseen import (
+    HOST_UNINSPECTED,
+    PATH_UNINSPECTED,
+    SEGMENT_WITHHELD,
+    uninspected_host,
+    uninspected_path,
+)
 from proxy.workers.triage import Triage
 
 PHONE = "13912345678"
@@ -33,7 +39,12 @@ SELECTOR = SegmentSelector.for_config(DetectorConfig())
 
 
 @pytest.mark.parametrize("path,expected", [
-    ("/v1/orders/SO-1", "/v1/orders/SO-1"),  # nothing to withhold: the reviewer sees it all
+    ("/v1/orders/12345", "/v1/orders/12345"),  # route words and a quiet number: all of it
+    ("/v1/orders/SO-1", f"/v1/orders/{SEGMENT_WITHHELD}"),  # SO is no route word
+    ("/customers/张伟/orders", f"/customers/{SEGMENT_WITHHELD}/orders"),  # a name alone
+    ("/customers/%E5%BC%A0%E4%BC%9F/orders", f"/customers/{SEGMENT_WITHHELD}/orders"),
+    ("/u/zhang.wei.1985", f"/u/{SEGMENT_WITHHELD}"),  # a pinyin user name
+    ("/api/users/alice-walker/notes", f"/api/users/{SEGMENT_WITHHELD}/notes"),
     ("/", "/"),
     ("", ""),
     (PATH, WITHHELD),
@@ -43,6 +54,23 @@ SELECTOR = SegmentSelector.for_config(DetectorConfig())
 ])
 def test_a_path_keeps_only_what_the_selector_leaves(path, expected):
     assert uninspected_path(path, SELECTOR) == expected
+
+
+@pytest.mark.parametrize("host,expected", [
+    ("api.partner.example", "api.partner.example"),  # a route word, then the destination
+    ("11010519491231002x.example.com", f"{SEGMENT_WITHHELD}.example.com"),  # an ID
+    ("zhangwei.github.io", f"{SEGMENT_WITHHELD}.github.io"),  # a name as a subdomain
+    ("www.13800138000.com", f"www.{SEGMENT_WITHHELD}.com"),  # the selector, last two too
+    ("127.0.0.1", "127.0.0.1"),
+    ("localhost", "localhost"),
+    ("", ""),
+])
+def test_a_host_keeps_route_words_and_its_quiet_destination(host, expected):
+    assert uninspected_host(host, SELECTOR) == expected
+
+
+def test_without_a_selector_the_host_is_withheld():
+    assert uninspected_host("api.partner.example", None) == HOST_UNINSPECTED
 
 
 def test_without_a_selector_the_whole_path_is_withheld():
@@ -137,3 +165,21 @@ def test_an_inspected_record_keeps_its_own_redaction(policy):
         asyncio.run(addon.request(flow))
     (record,) = recorder.records
     assert (record.action, record.path) == ("allow", "/v1/orders/SO-1")
+
+
+def test_a_connect_whose_inspection_failed_records_its_host_withheld(policy):
+    """The CONNECT target is inspected as text; when that fails the record has only the
+    rule's view of the name (a resident ID as a subdomain is not kept)."""
+    addon, recorder = addon_with(policy, DetectionTimeout("slow"))
+    flow = tflow.tflow()
+    flow.request.method, flow.request.path = "CONNECT", ""
+    target = f"{RESIDENT_ID.lower()}.zhangwei.example.com"
+    flow.request.host, flow.request.port = target, 443
+    flow.request.authority = flow.request.headers["host"] = f"{target}:443"
+    flow.client_conn.sni = None  # tflow names "address"
+    with taddons.context(addon):
+        asyncio.run(addon.http_connect(flow))
+    (record,) = recorder.records
+    assert (record.rule, record.host) == (
+        "on_timeout", f"{SEGMENT_WITHHELD}.{SEGMENT_WITHHELD}.example.com")
+    assert RESIDENT_ID.lower() not in json.dumps(record.public()).lower()

@@ -39,7 +39,7 @@ from proxy.pipeline import limits_of, mask_sets, process
 from proxy.record.build import decision_record
 from proxy.record.decisions import DecisionRecord, Recorder
 from proxy.record.incidents.store import should_record
-from proxy.record.unseen import uninspected_path
+from proxy.record.unseen import uninspected_host, uninspected_path
 from proxy.record.writer import RecordWriter
 from proxy.workers.inspection import Inspection
 from proxy.workers.pool import InspectionPool
@@ -461,10 +461,11 @@ class BaomiAddon:
             flow.kill()
 
     def _record(self, facts, decision, inspection, started, uninspected, error_stage):
-        if inspection is None:  # nothing saw the URL: no raw value of its path in clear
+        if inspection is None:  # nothing saw the URL: no raw value of its path or host in clear
             triage = getattr(self.pool, "triage", None)
-            facts = replace(facts, path=uninspected_path(
-                facts.path, triage.selector if triage is not None else None))
+            selector = triage.selector if triage is not None else None
+            facts = replace(facts, path=uninspected_path(facts.path, selector),
+                            host=uninspected_host(facts.host, selector))
         return decision_record(
             facts, decision, inspection,
             policy_hash=decision.policy_hash or self.runtime.policy.hash,

@@ -1,46 +1,101 @@
-"""The URL path of a request nothing inspected, fit for a record's clear fields.
+"""The URL path and host name of a request nothing inspected, fit for a record's clear fields.
 
-A request refused before inspection (body deadline, trailers, smuggling, oversize, an error)
-is still recorded, and its path is written in clear (``decisions.jsonl``, the incident's
-metadata). No detector ran on it, so ``redact_record`` has no value to mask: the path would
-go out raw, ``/customers/13912345678`` and all. Here each ``/``-segment goes through the
-detector's own segment selector (``detectors.batch``: the cheap superset of what detection
-can find, hyperscan, microseconds): a segment that could hold a finding is withheld, the rest
-is kept so a reviewer still sees where the request went::
+A request refused before inspection (body deadline, trailers, smuggling, oversize, an error,
+a CONNECT whose inspection failed) is still recorded, and its path and host are written in
+clear (``decisions.jsonl``, the incident's metadata). No detector ran on them, so
+``redact_record`` has no value to mask. The rule (``proxy.record.routewords``): **a path
+segment or host label is kept only when each of its words is a route word (or a single
+letter) and the detector's selector finds nothing in it; a host also keeps its last two
+labels (the destination) when the selector finds nothing there; everything else is
+withheld**::
 
-    uninspected_path("/r5-cut/13912345678/notes", selector)   # -> '/r5-cut/[withheld]/notes'
+    uninspected_path("/customers/张伟/orders/13912345678", selector)
+    # -> '/customers/[withheld]/orders/[withheld]'
+    uninspected_host("11010519491231002x.example.com", selector)  # -> '[withheld].example.com'
 
-Why select rather than withhold the whole path: most refused requests carry no data in the
-path, and a reviewer needs it to tell one refusal from another. Why not a worker call: the
-refusal hooks (``error``) are synchronous, and a refusal may be recorded because the workers
-failed. Fail closed: a segment that does not decode as UTF-8, or a path still busy once
-joined (a value spread over segments), withholds the whole path; so does a missing selector
-(the detector is not started yet).
+Why an allow-list of words: a reviewer needs the route's shape (which endpoint, where to),
+and any other word (``zhang.wei.1985``, ``alice``, ``张伟``) may be a name that nothing
+checked; the selector (``detectors.batch``, hyperscan, microseconds) catches the numbers,
+mails and IDs among what is left. Why not a worker call: the refusal hooks (``error``) are
+synchronous, and a refusal may be recorded because the workers failed. Fail closed: a path
+that does not decode as UTF-8, or that is still busy once joined (a value spread over
+segments), is withheld whole; so is everything when there is no selector (the detector is
+not started yet).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from urllib.parse import unquote
 
 from detectors.batch import SegmentSelector
+from proxy.record.routewords import ROUTE_WORDS
 
 SEGMENT_WITHHELD = "[withheld]"
 PATH_UNINSPECTED = "[path withheld: not inspected]"
+HOST_UNINSPECTED = "[host withheld: not inspected]"
+
+_WORDS = re.compile(r"[A-Za-z]+")
+
+
+def is_route_part(text: str) -> bool:
+    """Could this segment or label carry nobody's data? ASCII, each word a route word.
+
+    >>> [is_route_part(t) for t in ("v1", "orders", "SO-1", "张伟", "zhang.wei.1985", "r5-cut")]
+    [True, True, False, False, False, True]
+    """
+    return text.isascii() and all(len(w) == 1 or w.lower() in ROUTE_WORDS
+                                  for w in _WORDS.findall(text))
 
 
 def uninspected_path(path: str, selector: SegmentSelector | None) -> str:
-    """``path`` with every segment the selector picks withheld (see the module docstring)."""
+    """``path`` with every segment the rule does not keep withheld (the module docstring)."""
     if not path.strip("/"):
         return path
-    if selector is None or selector.everything or not selector.available:
+    if not _usable(selector):
         return PATH_UNINSPECTED  # nothing can tell a quiet segment here
+    assert selector is not None
     segments = path.split("/")
     try:
         texts = [unquote(s, errors="strict") for s in segments]
     except UnicodeDecodeError:  # GB18030 or odd bytes: the detector reads them otherwise
         return PATH_UNINSPECTED
     busy = selector.busy_as_sent(texts)
-    kept = [SEGMENT_WITHHELD if i in busy else s for i, s in enumerate(segments)]
-    if selector.busy_as_sent(["/".join(t for i, t in enumerate(texts) if i not in busy)]):
+    kept = [i for i, t in enumerate(texts) if i not in busy and is_route_part(t)]
+    if selector.busy_as_sent(["/".join(texts[i] for i in kept)]):
         return PATH_UNINSPECTED  # a value spread over segments ("/138/0013/8000")
-    return "/".join(kept)
+    return "/".join(s if i in kept or not s else SEGMENT_WITHHELD
+                    for i, s in enumerate(segments))
+
+
+def uninspected_host(host: str, selector: SegmentSelector | None) -> str:
+    """``host`` with every label the rule does not keep withheld; an IP address as it is.
+
+    A host's last two labels are where the request went (``example.com``, ``github.io``),
+    which a reviewer needs and the sender chose; names of people ride in the labels before
+    them (``11010519491231002x.example.com``, ``zhangwei.github.io``).
+    """
+    if not host:
+        return host
+    if not _usable(selector):
+        return HOST_UNINSPECTED
+    assert selector is not None
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return host
+    labels = host.split(".")
+    busy = selector.busy_as_sent(labels)
+    last_two = range(max(0, len(labels) - 2), len(labels))
+    kept = [i for i, label in enumerate(labels)
+            if i not in busy and (i in last_two or is_route_part(label))]
+    if selector.busy_as_sent([".".join(labels[i] for i in kept)]):
+        return HOST_UNINSPECTED
+    return ".".join(label if i in kept else SEGMENT_WITHHELD for i, label in enumerate(labels))
+
+
+def _usable(selector: SegmentSelector | None) -> bool:
+    return selector is not None and not selector.everything and selector.available
