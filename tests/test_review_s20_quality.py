@@ -173,22 +173,17 @@ ZH_NAMES = [
     ("把文件发给黄磊，明天要用。", ["黄磊"]),
     ("巴西队主帅蒂特表示满意。", ["蒂特"]),
     ("刘老师布置了作业。", ["刘"]),
-    xfail(
-        "快递员周大伟打电话说放门卫了。",
-        ["周大伟"],
-        reason="old: a name right after a job word (快递员) is not read",
-    ),
-    xfail(
-        "售后工单：用户赵敏反馈耳机没声音。",
-        ["赵敏"],
-        reason="old: a name between 用户 and a verb (反馈) is not read",
-    ),
-    xfail("经办人：孙丽，审核人：钱峰。", ["孙丽", "钱峰"], reason="old: the second label's name"),
+    # a service word before a name, read from where the word ends (person.names_after_roles)
+    ("快递员周大伟打电话说放门卫了。", ["周大伟"]),
+    ("售后工单：用户赵敏反馈耳机没声音。", ["赵敏"]),
+    # any role's label with its colon (person "cn role label")
+    ("经办人：孙丽，审核人：钱峰。", ["孙丽", "钱峰"]),
     # a classifier counts the owned thing, not the owner (context.THING_BEFORE keeps 的)
     ("收到一封李明的邮件。", ["李明"]),
     ("桌上有一杯陈静的咖啡。", ["陈静"]),
-    xfail("请把一份张伟的简历发给我。", ["张伟"], reason="old: missed before today's rules too"),
-    xfail("我找到一张王芳的照片。", ["王芳"], reason="old: missed before today's rules too"),
+    # a person's document after 的 (cn possessive), the name opening a word (一张|王芳)
+    ("请把一份张伟的简历发给我。", ["张伟"]),
+    ("我找到一张王芳的照片。", ["王芳"]),
 ]
 
 
@@ -201,6 +196,12 @@ ZH_NOT_NAMES = [
     "三个苹果和两个橙子。",
     "中国队对阵日本队，比分2比1。",
     "对方提供的地址不完整。",
+    # a service word or a role label with no name after it (N10's rules)
+    "客户满意度很高，用户反馈良好。",
+    "快递员明天上午送达。",
+    "工作人员：请排队等候。",
+    "审核人：待定",
+    "公司的简历模板已更新。",
 ]
 
 

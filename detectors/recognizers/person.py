@@ -32,7 +32,7 @@ import jieba.posseg
 from presidio_analyzer import Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from detectors.cn_foreign import dotted_names, translit_chars
+from detectors.cn_foreign import dotted_names, place_word, translit_chars
 from detectors.fieldnames import (  # noqa: F401 - re-exported: the recognizer's field rules
     CN_NAME_FIELDS,
     CONTEXT,
@@ -46,10 +46,12 @@ from detectors.fieldnames import (  # noqa: F401 - re-exported: the recognizer's
 from detectors.lexicon import not_names, surnames
 from detectors.model_names import (
     PLACE_HEADS,
+    SHOP_AFTER,
     chinese_name_shaped,
     first_names,
     lower_word_not_subject,
     ner_score,
+    on_word_bounds,
     sentence_start,
 )
 from detectors.recognizers.base import ScoredPatternRecognizer
@@ -214,11 +216,23 @@ def cn_name_before_title(text: str, title_start: int, title_end: int) -> tuple[i
     return span
 
 
-def cn_name_ending(text: str, end: int) -> tuple[int, int] | None:
-    """A 2-4 character name ending at ``end``: "另外，张飞" -> 张飞, "客户王小明" -> 王小明."""
+def cn_name_ending(text: str, end: int, opening: bool = False) -> tuple[int, int] | None:
+    """A 2-4 character name ending at ``end``: "另外，张飞" -> 张飞, "客户王小明" -> 王小明.
+    ``opening``: the first that also opens a word (一张|王芳, not 张王芳).
+
+    >>> text = "我找到一张王芳的照片，相关部门的电话"
+    >>> cn_name_ending(text, 7), cn_name_ending(text, 7, opening=True)
+    ((4, 7), (5, 7))
+    >>> cn_name_ending(text, 15, opening=True)
+    """
     for size in (3, 2, 4):
         candidate = text[max(0, end - size) : end]
-        if len(candidate) == size and is_cn_name(candidate):
+        named = len(candidate) == size and is_cn_name(candidate)
+        if named and not opening:
+            return end - size, end
+        # Four characters only with a compound surname when skipping on (相关部门 is no name).
+        compound = size < 4 or surnames().surname_length(candidate) == 2
+        if named and compound and opens_a_word(text, end - size, end):
             return end - size, end
     return None
 
@@ -370,6 +384,8 @@ class PersonRecognizer(ScoredPatternRecognizer):
             0.75,
         ),
         Pattern("cn self", f"(?:我是|我叫|本人|我的名字是|我的名字叫)(?P<v>[{CJK}]{{2,6}})", 0.7),
+        # Any role's label with its colon (审核人：钱峰, 业务员：张三), as a form lists them.
+        Pattern("cn role label", f"[{CJK}](?:人|员)\\s*[:：]\\s*(?P<v>[{CJK}]{{2,8}})", 0.85),
         Pattern(
             "en self",
             rf"\b(?:[Tt]his is|[Mm]y name is|I am|I'm)\s+(?P<v>{EN_WORD}(?:\s{EN_WORD}){{1,2}})\b",
@@ -377,7 +393,8 @@ class PersonRecognizer(ScoredPatternRecognizer):
         ),
         Pattern(
             "cn possessive",
-            f"(?P<v>[{CJK}]{{2,4}})(?=的(?:手机|电话|身份证|证件|地址|住址|邮箱|银行卡|卡号|联系方式|微信))",
+            f"(?P<v>[{CJK}]{{2,4}})(?=的(?:手机|电话|身份证|证件|地址|住址|邮箱|银行卡|卡号|联系方式|微信|"
+            "简历|照片|档案|病历|护照|驾照|工资|账户|账号))",
             0.7,
         ),
         Pattern(
@@ -424,10 +441,12 @@ class PersonRecognizer(ScoredPatternRecognizer):
                 end = start + len(word)
                 if any(a < end and start < b for a, b in guesses) or word[0] not in surnames().common:
                     continue
-                cued = ROLE_BEFORE.search(text, max(0, start - 4), start) or SPEECH_AFTER.match(text, end)
+                cued = ROLE_BEFORE.search(text, max(0, start - 4), start) or (
+                    SPEECH_AFTER.match(text, end) and text[start - 1 : start] not in PLACE_BEFORE
+                )  # 记者从|莫斯科|报道: a place
                 if cued and word[1:2] not in TITLE_CHARS and kept_as_model_name(text, start, end):
                     results.append(self.result(start, end, ROLE_SCORE, "cn role or speech"))
-        for start, end in foreign_by_role(text):
+        for start, end in foreign_by_role(text) + names_after_roles(text):
             if not any(a < end and start < b for a, b in guesses):
                 results.append(self.result(start, end, ROLE_SCORE, "cn role or speech"))
         return results
@@ -461,7 +480,7 @@ class PersonRecognizer(ScoredPatternRecognizer):
 
     def name_span(self, match: re.Match[str], pattern: Pattern) -> tuple[int, int] | None:
         start = match.start("v")
-        if pattern.name in ("cn label", "cn greeting", "cn self"):
+        if pattern.name in ("cn label", "cn role label", "cn greeting", "cn self"):
             name = cn_name_at(match.group("v"))
             if name is None:
                 return None
@@ -477,8 +496,7 @@ class PersonRecognizer(ScoredPatternRecognizer):
             found = cn_name_before_title(match.string, *title.span())
             return found if found is None or opens_a_word(match.string, *found) else None
         if pattern.name == "cn possessive":
-            found = cn_name_ending(match.string, match.end("v"))
-            return found if found is None or opens_a_word(match.string, *found) else None
+            return cn_name_ending(match.string, match.end("v"), opening=True)
         if pattern.name == "cn sign-off":
             return match.span("v") if is_cn_name(match.group("v")) else None
         labelled = pattern.name in ("en label", "en holder", "en title")
@@ -587,10 +605,21 @@ ROLES = (
 )
 ROLE_BEFORE = re.compile(ROLES + "$")
 ROLE_WORD = re.compile(ROLES)
+# Who a service note or a local report names right before a name (快递员周大伟, 用户赵敏,
+# 村民康能娟): the name is read from where the word ends (jieba reads 快递|员周|大伟).
+SERVICE_ROLE = re.compile(
+    "快递员|配送员|送货员|外卖员|业务员|客服|用户|客户|顾客|司机|店员|店主|护士|同事|员工|职工|"
+    "学员|会员|队员|选手|患者|病人|家长|老人|村民|居民|市民|网友|民警|交警|工人|农民"
+)
 # Speech verbs right after a name (黎友焕表示, 谢有福说，); 说 and 称 only before punctuation.
 SPEECH_AFTER = re.compile("表示|介绍|告诉|认为|强调|指出|透露|报道|坦言|回忆|说[，,：:]|称[，,：:]")
 # A role word's characters that jieba glues into a "name" (张总表示, 李经理说: a title, not a name).
 TITLE_CHARS = frozenset("总董局处科")
+# Titles after a foreign name (普罗迪总理, 尼克松总统, 布朗先生); not a coach's (a team's).
+TITLE_AFTER = re.compile(
+    "总统|总理|首相|议长|外长|部长|主席|大使|国务卿|夫人|同志|上将|中将|少将|将军|教授|院士|"
+    "博士|先生|女士|小姐"
+)
 # Between the items of a list of names: 韩红、许飞, 阿宁、阿尧和金宝, 秦艳凤，韦玮.
 LIST_SEPARATOR = re.compile("[、，,]|和|与|及")
 
@@ -610,20 +639,60 @@ def cued_run(text: str, run: re.Match[str]) -> bool:
 
 def foreign_by_role(text: str) -> list[tuple[int, int]]:
     """Transliterated names right after a role (总统梅内姆, 部长沙龙): the role says a
-    person follows, unless jieba knows the word as something else. Not before a role:
-    that is where countries stand (阿根廷|总统).
+    person follows, unless jieba knows the word as something else. Before a speech verb
+    (基里延科表示) or a title (普罗迪总理, 布朗先生) a name too, on jieba's word bounds,
+    unless it is a place: countries stand there as well (阿根廷|总统, 莫斯科|表示).
 
     >>> text = "阿根廷总统梅内姆举行会谈，部长沙龙强调，记者从莫斯科报道"
     >>> [text[a:b] for a, b in foreign_by_role(text)]
     ['梅内姆', '沙龙']
+    >>> text = "基里延科表示满意，普罗迪总理访华，阿根廷总统出席"
+    >>> [text[a:b] for a, b in foreign_by_role(text)]
+    ['基里延科', '普罗迪']
     """
     found = []
     for run in FOREIGN_RUN.finditer(text):
         start, end = run.span()
-        before = ROLE_BEFORE.search(text, max(0, start - 4), start)
-        if before and _foreign_word(run.group(0)):
+        word = run.group(0)
+        role = ROLE_BEFORE.search(text, max(0, start - 4), start) is not None
+        if _foreign_word(word) and (role or _cued_after(text, start, end)):
             found.append((start, end))
     return found
+
+
+# Where a place goes, not a person (从|莫斯科|报道, 在|伦敦|表示).
+PLACE_BEFORE = frozenset("从在于到往赴抵自经")
+
+
+def _cued_after(text: str, start: int, end: int) -> bool:
+    """A speech verb or a title follows a word that is no place (see foreign_by_role)."""
+    if not (SPEECH_AFTER.match(text, end) or TITLE_AFTER.match(text, end)):
+        return False
+    if text[start - 1 : start] in PLACE_BEFORE or place_word(text[start:end]):
+        return False
+    return on_word_bounds(text, start, end)
+
+
+def names_after_roles(text: str) -> list[tuple[int, int]]:
+    """Names with a common surname read from where a role's or a service word ends: jieba
+    may glue the word's last character to the surname (快递|员周|大伟).
+
+    >>> text = "快递员周大伟打电话说放门卫了，用户赵敏反馈耳机没声音，客户满意"
+    >>> [text[a:b] for a, b in names_after_roles(text)]
+    ['周大伟', '赵敏']
+    """
+    found = []
+    for cue in (*ROLE_WORD.finditer(text), *SERVICE_ROLE.finditer(text)):
+        run = CJK_RUN.match(text, cue.end())
+        name = cn_name_at(run.group(0)) if run is not None else None
+        if name is None or name[0] not in surnames().common or name[1:2] in TITLE_CHARS:
+            continue
+        start, end = cue.end(), cue.end() + len(name)
+        # Its start is the cue's end, not jieba's (so not chinese_name_shaped's word bounds).
+        shaped = ner_score(name) is not None and SHOP_AFTER.match(text, end) is None
+        if shaped and opens_a_word(text, start, end, cued=True):
+            found.append((start, end))
+    return sorted(set(found))
 
 
 def _foreign_word(word: str) -> bool:
