@@ -86,6 +86,13 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
         ("ADDRESS",),
         False,
     ),
+    # A sending cue, one admin level, then a named place (寄到玉环县凯门科技工业园; address.SENDING_CUE).
+    (
+        r"(地址|住址|寄|送|发往|发到|住在|搬到|收货|配送|上门)[^\n]{0,8}(市|区|县|镇|乡|街道)[^\n]{0,16}"
+        r"(园|区|市场|中心|大厦|大楼|花园|公寓|广场|学校|中学|小学|医院|公司|厂|店|局|所|部|苑|街|路)",
+        ("ADDRESS",),
+        False,
+    ),
     (r"(市|区|县|镇)[^\n]{0,24}(路|街|大道)[东西南北]?[0-9]", ("ADDRESS",), False),  # …城隍中路1168
     (r"(路|街|道|巷)[东西南北]?[一二三四五六七八九十百零]{1,4}号", ("ADDRESS",), False),  # 新安西路七号
     # An admin level and a village or estate, no number (…永阳镇北义安村三组).

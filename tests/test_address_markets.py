@@ -170,3 +170,38 @@ def test_what_follows_the_address(text, value):
 )
 def test_metro_lines_and_exits_are_no_address(text):
     assert addresses(text) == []
+
+
+# After a sending cue (寄到, 收货地址, 住在, 上门) one admin level is enough before a named
+# place or a zone's part, and admin levels and a road that ends the clause are an address;
+# the cue may stand further back before a road's long name (地址为|义乌廿三里金鳞北路313).
+SENT_TO = [
+    ("快递寄到乐清县虹桥工业园，谢谢", "乐清县虹桥工业园"),
+    ("发货地址：慈溪周巷镇城东工业区C区 周末不收货", "慈溪周巷镇城东工业区C区"),
+    ("发货地址：宁波奉化区溪口镇武岭西路 周末不收货", "宁波奉化区溪口镇武岭西路"),
+    ("我住在永康古山镇金胜大厦，离公司很近", "永康古山镇金胜大厦"),
+    ("收货地址为东阳廿三里花园北路268，谢谢", "东阳廿三里花园北路268"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "value"), SENT_TO)
+def test_after_a_sending_cue(text, value):
+    assert addresses(text) == [value]
+
+
+# The same shapes with no sending cue, or a cue that only says where something lies: no
+# address (a city's centre, a company's seat, a commute, a city alone).
+NOT_SENT_TO = [
+    "阿里巴巴集团总部位于杭州市中心的西湖边",
+    "公司位于杭州市滨江区，是一家科技公司",
+    "今天在杭州市西湖区文三路上班",
+    "快递送到杭州市，谢谢",
+    "他住在杭州市，工作在上海",
+    "乐清县虹桥工业园今年产值翻番",
+    "慈溪周巷镇城东工业区是家电基地",
+]
+
+
+@pytest.mark.parametrize("text", NOT_SENT_TO)
+def test_no_sending_cue(text):
+    assert addresses(text) == []

@@ -108,7 +108,8 @@ JOINER = re.compile(r"[-_－](?=[^-_－\s])")
 NOUN_TAGS = ("n", "nr", "ns", "nt", "nz", "nrt", "ng", "vn", "j", "l", "eng", "m")
 GAP_TAGS = ("nr", "ns", "nt", "nz", "nrt", "nrfg", "j", "x", "m", "eng")  # names, no nouns
 ESTATE = re.compile(
-    f"(?<=[{CJK}])(?:家园|小区|花园|新村|公寓|大厦|山庄|华庭|公馆|广场|苑|大楼|中心|市场|商城)"
+    f"(?<=[{CJK}])(?:家园|小区|花园|新村|公寓|大厦|山庄|华庭|公馆|广场|苑|大楼|中心|市场|商城"
+    "|工业园|产业园|科技园|工业区)"
 )
 # 123-10-446, 15-12-842: building, unit, room. Not a date (2024-05-20), not a phone (0571-...).
 MEASURE = " ?(?:平|㎡|米|元|万|个|岁|%|公斤|kg|cm|mm)"  # after a range of numbers: no room
@@ -123,6 +124,7 @@ NAMED_PLACE = re.compile(
 # A 区 that is a zone's, not a district's: its name runs back to the cue like an estate's.
 ZONE = re.compile("(?:工业|开发|高新|园|商务|经济|科技)区")
 ZONE_MARKS = "东西南北中一二三四五六七八九十ABCDEFGHabcdefgh"  # a zone's name: 西区, 二区, C区
+ZONE_PART = re.compile(f"[{ZONE_MARKS}]{{1,2}}区")
 # A building or room right after an estate's name: 6栋, A座, 十四幢, 1788号, 33楼.
 BUILDING = re.compile(
     r"(?:[A-Za-z]?\d+|[A-Za-z]|[一二三四五六七八九十]+)(?:号楼|栋|幢|座|单元)|\d+(?:号(?![线口])|室|楼|层)"
@@ -215,13 +217,28 @@ PUBLIC_BODY = re.compile(
 )
 
 
+# Cues that send something to the place or say it is one's address (寄到|, 收货地址：|,
+# 住在|): after them one admin level is enough before a named place or a road (寄到|玉环县
+# 凯门科技工业园, 地址为|…龙港镇港西三街); not 位于 (总部位于|杭州市中心).
+SENDING_CUE = re.compile("地址|住址|寄|送|发往|发到|住在|搬到|收货|配送|上门")
+
+
 def cued_place_end(text: str, admins: list[re.Match[str]]) -> int | None:
     """``place_name_end`` after a cue: any named place after a delivery cue, no public body
-    after a visit's cue (去|宁波市镇海区清水浦_贝时特公司 yes, 去|…人民政府 no)."""
-    if not cued(text, admins[0].start()):
+    after a visit's cue (去|宁波市镇海区清水浦_贝时特公司 yes, 去|…人民政府 no); after a
+    sending cue also one admin level and a named place, or admin levels and a road that
+    ends the clause (``SENDING_CUE``).
+
+    >>> text = "请寄到余姚低塘镇姚北工业区，谢谢"
+    >>> text[3 : cued_place_end(text, [ADMIN.search(text)])]
+    '余姚低塘镇姚北工业区'
+    """
+    start = admins[0].start()
+    if not cued(text, start):
         return None
-    end = place_name_end(text, admins)
-    visit = not cued(text, admins[0].start(), DELIVERY_CUE)
+    sending = cued(text, name_start(text, start, 0, 5), SENDING_CUE)
+    end = place_name_end(text, admins, sending=sending)
+    visit = not cued(text, start, DELIVERY_CUE)
     if end and visit and PUBLIC_BODY.search(text, admins[-1].end(), end):
         return None
     return end
@@ -232,7 +249,9 @@ def cued(text: str, start: int, cues: re.Pattern[str] = ADDRESS_CUE) -> bool:
     return cues.search(text, max(0, start - 8), start) is not None
 
 
-def place_name_end(text: str, admins: list[re.Match[str]], end: int = -1) -> int | None:
+def place_name_end(
+    text: str, admins: list[re.Match[str]], end: int = -1, sending: bool = False
+) -> int | None:
     """The end of a named place (a school, a shop, an authority) right after the admin
     levels, or after a road right after them, up to the clause: two admin levels or one
     and a road first (浙江省湖州市|妇幼保健院, 鲤城街道鲤西路|三合餐厅), else None. Only after
@@ -245,12 +264,17 @@ def place_name_end(text: str, admins: list[re.Match[str]], end: int = -1) -> int
     if not admins:
         return None
     last = max(end, admins[-1].end())
+    last += text.startswith("_", last)  # 凤鸣街道_高新东苑
     road = ROAD_NAME.match(text, last)
     if road is not None:
         last = road.end()
-    elif len(admins) < 2:
+        if sending and (last == len(text) or CLAUSE_END.match(text, last)):
+            return last  # 寄到|…龙港镇港西三街，: the road ends the clause
+    elif len(admins) < 2 and not sending:
         return None
     end = name_end(text, last, len(text))
+    if end - last < 2 and (zone := ZONE_PART.match(text, last)) and ZONE.match(text, last - 3):
+        return zone.end()  # 姚北工业区|B区: a part of the zone after the zone's name
     if end - last < 2:
         return None
     while text.startswith("_", end) and (after := name_end(text, end + 1, len(text))) > end + 1:
@@ -944,7 +968,13 @@ class AddressRecognizer(ScoredPatternRecognizer):
                 r for r in ROAD_BARE_NUMBER.finditer(text, lo, hi) if r.start() > admins[0].start()
             ]
         if not roads:  # 寄到|中兴路1196, 地址为|振港路172-53: a cue says the number is a house's
-            roads = [r for r in CUED_ROAD_NUMBER.finditer(text, lo, hi) if cued(text, r.start())]
+            stall = stall_after(text, lo, hi)  # 寄到|…服装城二楼六街30112: an aisle, no road
+            roads = [
+                r
+                for r in CUED_ROAD_NUMBER.finditer(text, lo, hi)
+                if cued(text, name_start(text, r.start(), lo, 8))  # 地址为|义乌廿三里金鳞北|路313
+                and (stall is None or stall.start() > r.start())
+            ]
         details = list(DETAIL.finditer(text, lo, hi))
         if roads:
             score = 0.85 if admins else 0.7
