@@ -21,7 +21,7 @@ from detectors.model import Segment
 from proxy.errors import Uninspectable
 from proxy.extraction import decode, layers
 from proxy.extraction.decode import BOMS, Budget, TextCodec
-from proxy.workers import rawscan
+from proxy.workers import probe, rawscan
 
 SETTINGS = settings(max_examples=600, deadline=None, derandomize=True)
 
@@ -212,11 +212,11 @@ def test_a_layer_is_only_found_where_its_first_character_is(text):
 
 
 def _probe(text: str) -> bool:
-    return rawscan._opens([text], rawscan._LIMITS)
+    return probe.opens_any([text], rawscan._LIMITS)
 
 
 def _node_layers(text: str) -> bool:
-    scope = layers.Scope(rawscan._PROBE, rawscan._LIMITS.max_depth, Budget(1 << 20))
+    scope = layers.Scope(probe.PROBE, rawscan._LIMITS.max_depth, Budget(1 << 20))
     try:
         return bool(layers._node(Segment(text, "probe"), 0, scope).layers)
     except Exception:  # noqa: BLE001 - the probe answers "opens" for any error

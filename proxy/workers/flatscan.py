@@ -16,14 +16,12 @@ full path's (tests/test_rawform.py).
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from detectors.batch import SEPARATOR, SegmentSelector, person_context
-from proxy.extraction.extract import Extraction, Limits, RawRequest, extract
+from proxy.extraction.extract import Extraction, Limits, RawRequest
 from proxy.workers.inspection import Inspection
 from proxy.workers.rawform import REASONS as READ_REASONS
 from proxy.workers.rawform import FlatBody, read_flat
-from proxy.workers.rawscan import BodyScanned, Proof, select_rest
+from proxy.workers.rawscan import BodyScanned, Proof, extract_rest, select_rest
 
 REASONS = (*READ_REASONS, "budget", "candidate")
 
@@ -40,8 +38,7 @@ def scan(raw: RawRequest, limits: Limits, selector: SegmentSelector) -> Proof | 
     room = limits.max_decoded_bytes - len(raw.body)
     if room < 0:
         return Proof("budget")
-    # The same budget: the body spends len(body), the URL's and headers' layers the rest.
-    rest = extract(replace(raw, body=b""), replace(limits, max_decoded_bytes=room))
+    rest = extract_rest(raw, limits)
     n_url = sum(1 for s in rest.segments if s.location.startswith(("path", "query:")))
     url, headers = [s.text for s in rest.segments[:n_url]], [s.text for s in rest.segments[n_url:]]
     every = url + body.texts + headers

@@ -14,7 +14,7 @@ over the whole body does the same: the separators become NULs, ``+`` spaces (one
 ``bytes.translate``), every ``%XX`` its byte (one C call, ``_unquote``) and the text is
 split at the NULs again. A ``text/plain`` body is one segment, decoded by the same
 ``decode_text``. Either way no value may open a layer (base64, hex, percent left after
-decoding, entities, embedded JSON: the proof's probe, ``rawscan._opens``) and no name may
+decoding, entities, embedded JSON: the proof's probe, ``probe.opens_any``) and no name may
 be data (``extract.any_data_name``: there a name is a segment at ``form:{i}``); otherwise the
 full path runs. That names, texts, contexts and rewrites equal ``extract``'s is a tested
 property (tests/test_rawform.py).
@@ -39,7 +39,7 @@ from proxy.extraction.extract import (
     words,
 )
 from proxy.extraction.layers import may_open, openable_lines
-from proxy.workers.rawscan import _opens
+from proxy.workers.probe import opens_any
 
 # Content-Type values (lower case) whose parse is known: extract's media type and charset.
 FORM_TYPES = {
@@ -209,7 +209,7 @@ def _layered(texts: list[str], joined: str, limits: Limits) -> bool:
     suspects = openable_lines(joined)  # a superset of the lines of the values that may open
     if suspects and joined.count("\n") != len(texts) - 1:
         suspects = [t for t in texts if may_open(t)]
-    return bool(suspects) and _opens(suspects, limits)
+    return bool(suspects) and opens_any(suspects, limits)
 
 
 def _shapes(names: list[str]) -> list[str]:

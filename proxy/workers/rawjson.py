@@ -45,6 +45,7 @@ class RawJson:
     __slots__ = (
         "_glen",
         "_is_key",
+        "_kinds",
         "_leaves",
         "_numbers",
         "_slen",
@@ -57,10 +58,13 @@ class RawJson:
     )
 
     def __init__(self, text: str, codec: TextCodec, strings: list[str], glue: list[str],
-                 keys: set[str], texts: list[str], is_key: list[bool] | None):
+                 keys: set[str], texts: list[str], kinds: dict[str, bool] | None):
         self.text, self.codec, self.strings, self.glue = text, codec, strings, glue
         self.keys, self.texts = keys, texts  # every key; every leaf's text, in order
-        self._is_key = is_key  # per string; None until known when numbers are leaves too
+        # Per glue after a string: does it make that string a key? None when numbers are
+        # leaves too (the token path). ``_is_key``: per string, built when first needed.
+        self._kinds = kinds
+        self._is_key: list[bool] | None = None
         # Per leaf: its string's index, or -1-n for number n of _numbers (start, end, strings
         # before it). Built when a leaf is first located (a clean request never is).
         self._leaves: list[int] | None = None
@@ -87,10 +91,14 @@ class RawJson:
             tokens = _TOKENS.findall(text)
             return cls(text, codec, strings, glue, {s for s, colon, _ in tokens if colon},
                        [s or n for s, colon, n in tokens if not colon and (s or n)], None)
-        kinds = {a: _is_colon(a) for a in set(parts[2::2])}  # few: ", " ": " "},{"
-        is_key = list(map(kinds.__getitem__, parts[2::2]))
-        texts = list(filter(None, compress(strings, map(operator.not_, is_key))))  # "" no leaf
-        return cls(text, codec, strings, glue, set(compress(strings, is_key)), texts, is_key)
+        after = parts[2::2]  # the glue after each string
+        kinds = {a: _is_colon(a) for a in set(after)}  # few: ", " ": " "},{"
+        # Two lookups per string at C speed (no per-string list of flags: a clean request
+        # never needs one; ``_located`` builds it for the few that do).
+        values = {a: not key for a, key in kinds.items()}
+        texts = list(filter(None, compress(strings, map(values.__getitem__, after))))  # "" no leaf
+        keys = set(compress(strings, map(kinds.__getitem__, after)))
+        return cls(text, codec, strings, glue, keys, texts, kinds)
 
     @property
     def skeleton(self) -> str:
@@ -101,7 +109,7 @@ class RawJson:
         """The first leaf after the first of ``keys`` used as a key (every leaf under such a
         key lies at or after it), or ``len(texts)`` when none is used as a key."""
         order = self._located()
-        assert self._is_key is not None
+        assert self._is_key is not None  # _located built it
         used = compress(range(len(self.strings)), self._is_key)
         first = next((s for s in used if self.strings[s] in keys), None)
         if first is None:
@@ -158,7 +166,8 @@ class RawJson:
     def _located(self) -> list[int]:
         if self._leaves is not None:
             return self._leaves
-        if self._is_key is not None:  # strings only: the non-empty values
+        if self._kinds is not None:  # strings only: the non-empty values
+            self._is_key = list(map(self._kinds.__getitem__, self.glue[1:]))
             self._leaves = list(compress(range(len(self.strings)),
                                          map(operator.gt, map(bool, self.strings), self._is_key)))
             return self._leaves

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from detectors.batch import SegmentSelector
 from detectors.model import Finding, Segment
@@ -98,8 +98,7 @@ class Triage:
         if raw.body and (len(raw.body) > self.body_bytes or sniff(raw.body) is not None
                          or _items(raw.body) > INLINE_ITEMS):
             return None
-        bounded = replace(limits, max_decoded_bytes=min(limits.max_decoded_bytes,
-                                                        INLINE_DECODED_BYTES))
+        bounded = _bounded(limits)
         if raw.body and self.raw_scan:
             found: Proof | Scanned | FlatScanned | None
             try:
@@ -119,6 +118,22 @@ class Triage:
             log.debug("extracting in a worker instead (%s)", type(e).__name__)
             return None
         return Local(extraction, self.selector.select(extraction.segments), self.edm)
+
+
+def _bounded(limits: Limits) -> Limits:
+    """``limits`` with at most ``INLINE_DECODED_BYTES`` of decoded bytes; one object per
+    policy's limits (a ``dataclasses.replace`` per request cost ~1.4 us)."""
+    bounded = _BOUNDED.get(limits)
+    if bounded is None:
+        if len(_BOUNDED) >= 16:  # reloads: keep a few
+            _BOUNDED.clear()
+        bounded = _BOUNDED[limits] = Limits(
+            limits.max_body_bytes, min(limits.max_decoded_bytes, INLINE_DECODED_BYTES),
+            limits.max_depth)
+    return bounded
+
+
+_BOUNDED: dict[Limits, Limits] = {}
 
 
 def _items(body: bytes) -> int:
