@@ -215,9 +215,10 @@ class DecisionLog:
 
         chunk = b"".join(line for _, _, line in encoded)
         try:
-            if self._follow_rotation(chunk).st_size + len(chunk) > self.max_bytes:
+            now = self._follow_rotation(chunk)
+            if now.st_size + len(chunk) > self.max_bytes:
                 return False
-            self._append(chunk, False)
+            self._append(chunk, False, now)
         except OSError as e:  # _append cut the whole chunk back
             for i, _, _ in encoded:
                 results[i] = IncidentLogError(
@@ -285,10 +286,11 @@ class DecisionLog:
         seen, self._clean_allows = self._clean_allows, self._clean_allows + 1
         return self._policy().logging.keeps_allowed(seen)
 
-    def _append(self, line: bytes, durable: bool) -> None:
+    def _append(self, line: bytes, durable: bool, now: os.stat_result | None = None) -> None:
         """All of ``line`` or none of it: a short write (disk full) is cut back, never left as
-        half a line for the next record to be glued to."""
-        end = self._follow_rotation(line).st_size
+        half a line for the next record to be glued to. ``now``: ``_follow_rotation(line)``
+        if the caller has just asked it (one fstat a line, not two)."""
+        end = (now or self._follow_rotation(line)).st_size
         if end and end + len(line) > self.max_bytes:
             self._rotate()
             end = 0

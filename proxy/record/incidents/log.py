@@ -779,9 +779,7 @@ def _set_aside(inc_dir: Path, path: Path, buf: bytes, end: int) -> None:
 def _build(
     seq: int, prev: bytes, kind: str, data: dict, mac_key: bytes
 ) -> tuple[bytes, bytes, bytes]:
-    body = framing.canonical(
-        {"seq": seq, "prev": prev.hex(), "kind": kind, "time": utc_now(), "data": data}
-    )
+    body = framing.body(seq, prev.hex(), kind, utc_now(), data)
     mac = frame_mac(mac_key, body)
     return body, mac, chain_hash(prev, body, mac)
 

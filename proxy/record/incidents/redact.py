@@ -52,7 +52,9 @@ def redact_record(record: DecisionRecord, masks: dict[str, str] | None = None) -
         masks = _masks(record.evidence)
     if not masks:
         return _redacted(record)
-    changes: dict[str, object] = {"path": _path(record, masks)}
+    changes: dict[str, object] = {}
+    if (path := _path(record, masks)) != record.path:
+        changes["path"] = path
     host_masks = _masks(tuple(e for e in record.evidence
                               if isinstance(e, dict) and e.get("location") == "host"))
     if host_masks:
@@ -64,6 +66,8 @@ def redact_record(record: DecisionRecord, masks: dict[str, str] | None = None) -
         clean = _scrub_value(value, masks)
         if clean != value:
             changes[name] = clean
+    if not changes:  # the values were only in the body (most records): no copy of 30 fields
+        return _redacted(record)
     return _redacted(replace(record, **changes))  # type: ignore[arg-type]
 
 

@@ -204,10 +204,11 @@ class IncidentStore:
         """The incident frame's data: clear metadata, evidence sealed under the period key."""
         period = period or self._current_period()
         meta = incident_metadata(record, period.id)
-        blob = envelope.encrypt_evidence(
-            period.key, evidence_plaintext(record), framing.canonical(meta)
-        )
-        return {"meta": meta, "evidence": base64.b64encode(blob).decode()}
+        clear = framing.canonical(meta)  # the evidence's associated data, and the frame's
+        sealed = base64.b64encode(envelope.encrypt_evidence(period.key, evidence_plaintext(record),
+                                                            clear))
+        return framing.Encoded({"meta": meta, "evidence": sealed.decode()},
+                               b'{"evidence":"' + sealed + b'","meta":' + clear + b"}")
 
     def probe(self) -> bool:
         """True when the log could take a record now (see ``IncidentLog.probe``); never raises."""
