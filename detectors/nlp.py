@@ -230,6 +230,7 @@ def people(doc: Any) -> list[NerSpan]:
     only where it starts and ends on jieba's word boundaries (曹家 in 曹家渡 is no name)."""
     found = []
     text = doc.text
+    places = [(e.start_char, e.end_char) for e in doc.ents if e.label_ == "LOC"]
     for entity in doc.ents:
         if entity.label_ not in NER_LABELS:
             continue
@@ -243,13 +244,12 @@ def people(doc: Any) -> list[NerSpan]:
             # jieba's word may hold the title again (李经理, 陈老师 are one word): cut it
             # (the word was checked whole: 邵氏|电影公司 is a company's name).
             start, end = _without_titles(text, start, end)
-        elif start < end and not foreign and (span := model_guess(text, start, end)) is not None:
+        elif start < end and not foreign and (span := model_guess(text, start, end, places)):
             start, end = span  # Colonel Jesse Auton -> Jesse Auton
         elif not foreign:
             continue  # a headline (Judge Rejects Appeal), a kind of thing (Dell Inspiron laptops are)
         if start < end:
             found.append(NerSpan("PERSON", start, end))
-    places = [(e.start_char, e.end_char) for e in doc.ents if e.label_ == "LOC"]
     for start, end in en_names(text, places):  # names by their shape the model missed (en_names.py)
         if not any(s.start_char < end and start < s.end_char for s in found):
             found.append(NerSpan("PERSON", start, end))

@@ -13,7 +13,15 @@ import sys
 import pytest
 from detection_support import detect
 
-from detectors.en_names import en_names, places, repeated_parts, surnames
+from detectors.en_names import (
+    beside_a_place,
+    common_word,
+    en_names,
+    names_a_thing,
+    places,
+    repeated_parts,
+    surnames,
+)
 
 THRESHOLD = 0.5  # the policies' default min_score
 
@@ -128,3 +136,56 @@ def test_reading_the_lists_does_not_import_the_geocoding_tables():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# The last part of a place written as in an address is no name; a list of people is not
+# such a place even where the model read one of them as a place.
+@pytest.mark.parametrize(
+    ("text", "word", "places_read", "expected"),
+    [
+        ("She grew up in Klungkung, Bali.", "Bali", ["Klungkung"], True),
+        ("The depot moved to Trosten, England in 1945.", "Trosten", [], True),
+        ("Talks with Sattler, Maumill, Mabury and Newman ran late.", "Maumill", ["Sattler"], False),
+        ("After seasons in Ottawa and Halifax, Cowley broke in.", "Cowley", ["Halifax"], False),
+        ("Call Kowalski, Texas Instruments sales rep.", "Kowalski", [], False),
+        ("Signed by Dorothy, England's envoy.", "Dorothy", [], False),  # a known first name
+    ],
+)
+def test_beside_a_place(text, word, places_read, expected):
+    start = text.index(word)
+    read = [(text.index(p), text.index(p) + len(p)) for p in places_read]
+    assert beside_a_place(text, start, start + len(word), read) is expected
+
+
+# A model's guess that is one common English word, or ends in one with no known first name
+# before it, names a thing, a work or a band; census surnames and first names are no such
+# words (the list leaves them out), so people whose names are words stay names.
+@pytest.mark.parametrize(
+    ("guess", "expected"),
+    [
+        ("Laboratory", True),
+        ("Remembrance", True),
+        ("Waldorf Salad", True),
+        ("Tangerine Dream", True),
+        ("Comfort Bikes", True),
+        ("Emma Stone", False),
+        ("Stone", False),
+        ("Bill Gates", False),
+        ("Joy Young", False),
+        ("Angela Merriweather", False),
+        ("Wang Fang", False),
+    ],
+)
+def test_a_guess_that_names_a_thing(guess, expected):
+    assert names_a_thing(guess) is expected
+
+
+def test_the_word_list_leaves_out_surnames_and_first_names():
+    assert [common_word(w) for w in ("Chaos", "Stone", "Price", "Young", "Emily", "Garcia")] == [
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
