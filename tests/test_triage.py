@@ -111,9 +111,11 @@ def test_a_candidate_sends_only_its_busy_segments_and_findings_keep_their_indice
     [(op, (sent,))] = calls
     assert op == "detect"
     phone = next(i for i, s in enumerate(segments) if s.text == MOBILE)
-    assert phone in [i for i, _ in sent]
+    assert phone in [i for i, *_ in sent]
     assert len(sent) < len(segments) // 4  # SKUs and quantities stay here
-    assert [(i, s) for i, s in sent] == [(i, segments[i]) for i, _ in sent]
+    # each as plain (index, text, location, context): pickled in C, not as a dataclass
+    assert list(sent) == [(i, segments[i].text, segments[i].location, segments[i].context)
+                          for i, *_ in sent]
     expected = tuple(shared_detector().analyze(list(segments)))
     assert inspection.findings == expected
     assert [f.segment for f in inspection.findings] == [phone]

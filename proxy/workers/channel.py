@@ -24,8 +24,7 @@ import os
 import struct
 from contextlib import suppress
 from multiprocessing.connection import Connection
-from multiprocessing.reduction import ForkingPickler
-from pickle import loads
+from pickle import HIGHEST_PROTOCOL, dumps, loads
 from typing import Any
 
 _SHORT = struct.Struct("!i")
@@ -45,7 +44,7 @@ class Channel:
 
     async def send(self, message: Any) -> None:
         """Raises OSError when the worker is gone."""
-        data = bytes(ForkingPickler.dumps(message))
+        data = dumps(message, HIGHEST_PROTOCOL)  # ForkingPickler's copies its reducers per call
         size = len(data)
         header = _SHORT.pack(size) if size <= 0x7FFFFFFF else _SHORT.pack(-1) + _LONG.pack(size)
         view = memoryview(header + data)

@@ -13,7 +13,7 @@ picks the one its decision names.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from detectors.model import Finding, Segment
 from proxy.errors import CannotMask
@@ -77,6 +77,33 @@ def detect_segments(detector, selected: Sequence[tuple[int, Segment]]
     findings = detector.analyze([segment for _, segment in selected])
     return (tuple(replace(f, segment=indices[f.segment]) for f in findings),
             _ner_skipped(detector) - skipped)
+
+
+# The "detect" job on the pipe: segments and findings as plain tuples. Pickle writes a slots
+# dataclass through its __reduce_ex__/__getstate__ in Python (one Segment ~25 us, one Finding
+# read back ~40 us on a busy box) and a tuple of strings in C (~5 us for the same job).
+_FINDING = tuple(f.name for f in fields(Finding))
+
+
+def detect_job(selected: Iterable[tuple[int, Segment]]) -> tuple[tuple, ...]:
+    """``selected`` as ``detect_plain`` takes it over the pipe.
+
+    >>> detect_job([(4, Segment("13800138000", "json:$.tel", ("tel",)))])
+    ((4, '13800138000', 'json:$.tel', ('tel',)),)
+    """
+    return tuple((i, s.text, s.location, s.context) for i, s in selected)
+
+
+def detect_plain(detector, job: tuple[tuple, ...]) -> tuple[tuple[tuple, ...], int]:
+    """``detect_segments`` of a ``detect_job``, its findings as tuples for ``findings_of``."""
+    findings, skipped = detect_segments(
+        detector, [(i, Segment(text, location, context)) for i, text, location, context in job])
+    return tuple(tuple(getattr(f, name) for name in _FINDING) for f in findings), skipped
+
+
+def findings_of(plain: tuple[tuple, ...]) -> tuple[Finding, ...]:
+    """The Findings ``detect_plain`` sent."""
+    return tuple(Finding(*values) for values in plain)
 
 
 def _ner_skipped(detector) -> int:

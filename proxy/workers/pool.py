@@ -46,7 +46,14 @@ from detectors.model import Finding
 from proxy.errors import BaomiError, DetectionFailed, DetectionTimeout, StartupError
 from proxy.extraction.extract import Limits, RawRequest
 from proxy.workers.channel import Channel
-from proxy.workers.inspection import Inspection, detect_segments, inspect_request, mask_request
+from proxy.workers.inspection import (
+    Inspection,
+    detect_job,
+    detect_plain,
+    findings_of,
+    inspect_request,
+    mask_request,
+)
 from proxy.workers.triage import INLINE_BODY_BYTES, Triage
 
 log = logging.getLogger("baomi.pool")
@@ -80,7 +87,7 @@ def _worker_main(conn: Connection, config: DetectorConfig) -> None:
             return
         try:
             if op == "detect":
-                result: Any = detect_segments(detector, *args)
+                result: Any = detect_plain(detector, *args)
             elif op == "inspect":
                 result = inspect_request(detector, *args)
             elif op == "mask":
@@ -261,8 +268,8 @@ class InspectionPool:
             return await self._call("inspect", (raw, limits, tuple(maskable)), timeout)
         if not local.selected:
             return local.inspection()  # clean: decided here, no IPC
-        findings, ner_skipped = await self._call("detect", (local.to_detect(),), timeout)
-        return replace(local.inspection(findings), ner_skipped_bytes=ner_skipped)
+        plain, ner_skipped = await self._call("detect", (detect_job(local.to_detect()),), timeout)
+        return replace(local.inspection(findings_of(plain)), ner_skipped_bytes=ner_skipped)
 
     async def mask(self, raw: RawRequest, limits: Limits, findings: tuple[Finding, ...], timeout: float):
         return await self._call("mask", (raw, limits, findings), timeout)
@@ -312,14 +319,17 @@ class InspectionPool:
     async def _take(self, deadline: float, timeout: float) -> _Worker:
         """The next idle worker that is alive; a dead one is replaced, never handed out."""
         while True:
-            try:
-                # Waiting for a free worker counts against the same deadline: under overload the
-                # policy's on_timeout action applies rather than an unbounded queue.
-                worker = await asyncio.wait_for(
-                    self._idle.get(), max(0.0, deadline - time.monotonic())
-                )
-            except TimeoutError:
-                raise DetectionTimeout(f"no detector worker free within {timeout:g}s") from None
+            if not self._idle.empty():  # as Queue.get() takes it, without a timeout to arm
+                worker = self._idle.get_nowait()
+            else:
+                try:
+                    # Waiting for a free worker counts against the same deadline: under
+                    # overload the policy's on_timeout action applies, not an unbounded queue.
+                    worker = await asyncio.wait_for(
+                        self._idle.get(), max(0.0, deadline - time.monotonic())
+                    )
+                except TimeoutError:
+                    raise DetectionTimeout(f"no detector worker free within {timeout:g}s") from None
             if worker.alive:
                 return worker
             log.warning("detector worker found dead while idle; replacing it")
