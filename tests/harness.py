@@ -39,6 +39,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def process_alive(pid: int) -> bool:
+    """``pid`` runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def stop_process(proc: subprocess.Popen | None, grace: float = 20) -> None:
+    """SIGTERM ``proc`` if it still runs, SIGKILL it after ``grace`` seconds; reaps it."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def decisions(data_dir: Path | str) -> list[dict]:
     """Every record in DATA_DIR/decisions.jsonl, oldest first ([] before the first one)."""
     path = Path(data_dir) / "decisions.jsonl"
@@ -268,13 +288,7 @@ class BaomiProcess:
         return self
 
     def stop(self) -> int | None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._close_output()
         return self.proc.returncode if self.proc else None
 

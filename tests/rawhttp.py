@@ -114,3 +114,19 @@ def h2_events_until(tls: ssl.SSLSocket, conn: Any, done: Callable[[list], bool])
         if out := conn.data_to_send():
             tls.sendall(out)
     return seen
+
+
+def h11_exchange(sock: socket.socket, client: Any, request: Any) -> list:
+    """Send ``request`` through ``client`` (an h11 client connection) and read the response's
+    events up to its end (EndOfMessage carries the trailer fields)."""
+    import h11
+
+    sock.sendall(client.send(request) + client.send(h11.EndOfMessage()))
+    events: list = []
+    while not events or not isinstance(events[-1], h11.EndOfMessage):
+        event = client.next_event()
+        if event is h11.NEED_DATA:
+            client.receive_data(sock.recv(65536))
+        else:
+            events.append(event)
+    return events

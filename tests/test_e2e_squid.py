@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -25,7 +24,7 @@ from typing import Self
 
 import httpx
 import pytest
-from harness import REPO, BaomiProcess, Upstream, free_port
+from harness import REPO, BaomiProcess, Upstream, free_port, stop_process
 
 SQUID = shutil.which("squid") or shutil.which("squid", path="/usr/sbin")
 pytestmark = [
@@ -85,13 +84,7 @@ class Squid:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def _listening(self) -> bool:

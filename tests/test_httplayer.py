@@ -19,6 +19,7 @@ from typing import ClassVar
 import httpx
 import pytest
 from harness import REPO, BaomiProcess
+from rawhttp import h11_exchange
 
 LIMIT = 1 << 20  # the test policy's max_body_bytes
 BIG = 3 * LIMIT + 12345  # a download well over the request limit
@@ -233,22 +234,6 @@ def test_response_with_trailers_is_delivered_whole(proxy) -> None:
         server.server_close()
     log = proxy.log_text()
     assert "has crashed" not in log, log[log.find("has crashed"):][:3000]
-
-
-def h11_exchange(sock: socket.socket, client, request) -> list:
-    """Send ``request`` through ``client`` (an h11 client connection) and read the response's
-    events up to its end (EndOfMessage carries the trailer fields)."""
-    import h11
-
-    sock.sendall(client.send(request) + client.send(h11.EndOfMessage()))
-    events = []
-    while not events or not isinstance(events[-1], h11.EndOfMessage):
-        event = client.next_event()
-        if event is h11.NEED_DATA:
-            client.receive_data(sock.recv(65536))
-        else:
-            events.append(event)
-    return events
 
 
 @pytest.mark.e2e

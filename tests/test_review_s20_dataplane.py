@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from harness import REPO, BaomiProcess, free_port
-from rawhttp import h2_events_until, h2_through
+from rawhttp import h2_events_until, h2_through, h11_exchange
 from test_rawform import SELECTOR, TERMS, assert_same, request
 from upstreams import H2TrailerServer
 
@@ -144,15 +144,7 @@ def _h11_get(sock, client, host: str, path: str) -> list:
 
     request = h11.Request(method="GET", target=f"http://{host}{path}",
                           headers=[("host", host), ("te", "trailers")])
-    sock.sendall(client.send(request) + client.send(h11.EndOfMessage()))
-    events: list = []
-    while not events or not isinstance(events[-1], h11.EndOfMessage):
-        event = client.next_event()
-        if event is h11.NEED_DATA:
-            client.receive_data(sock.recv(65536))
-        else:
-            events.append(event)
-    return events
+    return h11_exchange(sock, client, request)
 
 
 @pytest.mark.e2e

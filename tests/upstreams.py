@@ -28,13 +28,12 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Self
 from urllib.parse import parse_qs, urlsplit
 
-from harness import UpstreamCA, free_port
+from harness import Received, UpstreamCA, free_port
 
 TRAILER_NAME = "x-content-sha256"  # the response trailer of H2TrailerServer and /h1-trailers
 TRAILER_BODY = b"trailer test body\n" * 100  # AppUpstream's /h1-trailers body
@@ -138,14 +137,6 @@ class StaticSite:
 
 
 # -- a Python upstream: records uploads, streams events, holds long polls ------------------------
-
-@dataclass(frozen=True)
-class Received:
-    method: str
-    path: str
-    headers: dict
-    body: bytes
-
 
 class AppUpstream:
     """HTTP/1.1 server (TLS when ``ca`` is given) on 127.0.0.1.
