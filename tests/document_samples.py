@@ -3,6 +3,7 @@
 pdf_bytes(["page one text", "page two"])     # minimal hand-made PDF, one font, ASCII
 xlsx_bytes({"Sheet1": [["phone"], [13800138000]]})
 zip_bytes({"customers.csv": b"..."}), encrypted_zip(...), multipart({...})
+holding(upload("orders.csv", CSV), RID) == ["multipart:orders.csv:row2"]   # extracted where
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import zipfile
 import docx
 import openpyxl
 import pypdf
+
+from proxy.extraction.extract import Limits, RawRequest, extract
+
+URL = "https://upload.example.com/"
+SMALL = Limits(max_body_bytes=4 << 20, max_decoded_bytes=4 << 20, max_depth=5)
 
 
 def pdf_bytes(pages: list[str]) -> bytes:
@@ -125,3 +131,26 @@ def multipart(files: dict[str, tuple[str, bytes]], boundary: str = "b0undary") -
         )
     out += f"--{boundary}--\r\n".encode()
     return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+# -- a sample as a request, and where extract finds what -----------------------------------------
+
+def post(body: bytes, content_type: str | None = None) -> RawRequest:
+    """A POST of ``body`` to upload.example.com (no content type: none sent)."""
+    headers = (("content-type", content_type),) if content_type else ()
+    return RawRequest("POST", URL, headers, body)
+
+
+def upload(filename: str, content: bytes) -> RawRequest:
+    """A form upload of one file."""
+    return post(*multipart({"file": (filename, content)}))
+
+
+def segments(request: RawRequest, limits: Limits = SMALL) -> list[tuple[str, str]]:
+    """(location, text) of every segment extract makes of ``request``."""
+    return [(s.location, s.text) for s in extract(request, limits).segments]
+
+
+def holding(request: RawRequest, value: str) -> list[str]:
+    """Locations of the segments whose text holds ``value``."""
+    return [loc for loc, text in segments(request) if value in text]

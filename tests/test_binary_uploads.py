@@ -16,34 +16,15 @@ import zlib
 from pathlib import Path
 
 import pytest
-from document_samples import multipart, zip_bytes
+from document_samples import SMALL, holding, multipart, post, segments, upload, zip_bytes
 
 from proxy.errors import CannotMask, Oversize, Uninspectable
 from proxy.extraction.extract import Limits, RawRequest, extract
 from proxy.workers.inspection import Inspection
 
-URL = "https://upload.example.com/"
 RID = "11010519491231002X"
 PHONE = "13800138000"
-SMALL = Limits(max_body_bytes=4 << 20, max_decoded_bytes=4 << 20, max_depth=5)
 CSV = f"name,phone,id_no\n张三,{PHONE},{RID}\n".encode()
-
-
-def post(body: bytes, content_type: str | None = None) -> RawRequest:
-    headers = (("content-type", content_type),) if content_type else ()
-    return RawRequest("POST", URL, headers, body)
-
-
-def upload(filename: str, content: bytes) -> RawRequest:
-    return post(*multipart({"file": (filename, content)}))
-
-
-def segments(request: RawRequest, limits: Limits = SMALL) -> list[tuple[str, str]]:
-    return [(s.location, s.text) for s in extract(request, limits).segments]
-
-
-def holding(request: RawRequest, value: str) -> list[str]:
-    return [loc for loc, text in segments(request) if value in text]
 
 
 # ---------------------------------------------------------------- printable strings

@@ -10,11 +10,16 @@ import zipfile
 import pytest
 from document_samples import (
     OLE_FILE,
+    SMALL,
     docx_bytes,
     encrypted_pdf,
     encrypted_zip,
+    holding,
     multipart,
     pdf_bytes,
+    post,
+    segments,
+    upload,
     xlsx_bytes,
     zip_bytes,
 )
@@ -23,30 +28,10 @@ from proxy.errors import CannotMask, Oversize, Uninspectable
 from proxy.extraction import documents
 from proxy.extraction.extract import Limits, RawRequest, extract
 
-URL = "https://upload.example.com/"
 RID = "11010519491231002X"
 CARD = "6222021234567890123"
 PHONE = "13800138000"
-SMALL = Limits(max_body_bytes=4 << 20, max_decoded_bytes=4 << 20, max_depth=5)
 CSV = f"name,phone,id_no\n张三,{PHONE},{RID}\n李四,13900139000,\n".encode()
-
-
-def post(body: bytes, content_type: str | None) -> RawRequest:
-    headers = (("content-type", content_type),) if content_type else ()
-    return RawRequest("POST", URL, headers, body)
-
-
-def upload(filename: str, content: bytes) -> RawRequest:
-    return post(*multipart({"file": (filename, content)}))
-
-
-def segments(request: RawRequest, limits: Limits = SMALL) -> list[tuple[str, str]]:
-    return [(s.location, s.text) for s in extract(request, limits).segments]
-
-
-def holding(request: RawRequest, value: str) -> list[str]:
-    """Locations of the segments whose text holds ``value``."""
-    return [loc for loc, text in segments(request) if value in text]
 
 
 # ---------------------------------------------------------------- each format, each way in
