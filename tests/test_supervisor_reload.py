@@ -11,7 +11,7 @@ import asyncio
 from pathlib import Path
 
 from policies.load import load_policy
-from proxy.app import supervisor
+from proxy.app import reload
 from proxy.app.supervisor import Child, Supervisor
 from proxy.observe.metrics import SUPERVISOR_COMPONENTS, Metrics
 
@@ -93,7 +93,7 @@ def test_a_validator_crash_is_a_rejected_reload(monkeypatch, tmp_path):
     def crash(raw, name):
         raise KeyError("a validator bug")
 
-    monkeypatch.setattr(supervisor, "parse_policy", crash)
+    monkeypatch.setattr(reload, "parse_policy", crash)  # the reader both reloaders share
     assert asyncio.run(sup.reload("SIGHUP")) is False
     assert sup.metrics.policy_reloads.labels("failure")._value.get() == 1
     assert sup.metrics.notes["policy_reload"] == (

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,7 +51,54 @@ def fingerprint(path: Path) -> str | None:
         return None
 
 
-def rejected(metrics, why: str, errors: list[str], keeping: str) -> bool:
+@dataclass(frozen=True)
+class PolicyRead:
+    """The policy file as a reload read it: its bytes (None: unreadable), and its policy or
+    the errors that reject it."""
+
+    raw: bytes | None
+    policy: Policy | None = None
+    errors: tuple[str, ...] = ()
+
+    @property
+    def seen(self) -> str | None:
+        """What ``watch_file`` compares: the content's fingerprint (None: unreadable)."""
+        return None if self.raw is None else hashlib.sha256(self.raw).hexdigest()
+
+
+def read_policy_file(path: Path) -> PolicyRead:
+    """Read and validate ``path`` for a reload (the one reader of ``PolicyReloader`` and the
+    supervisor); never raises."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        return PolicyRead(None, errors=(f"{path}: cannot read policy file: {e.strerror or e}",))
+    try:
+        return PolicyRead(raw, parse_policy(raw, str(path)))
+    except PolicyError as e:
+        return PolicyRead(raw, errors=tuple(e.errors))
+    except Exception as e:  # a validator bug must not take the watcher down
+        log.exception("policy validation crashed")
+        return PolicyRead(raw, errors=(f"{path}: validation failed ({type(e).__name__})",))
+
+
+async def watch_file(look: Callable[[], str | None], seen: Callable[[], str | None],
+                     reload: Callable[[str], Awaitable[bool]], interval: float) -> None:
+    """Poll the file's content (``look``: its ``fingerprint``; works for editors that replace
+    the file and for ConfigMaps) and ``reload("file changed")`` when it differs from
+    ``seen()``; runs until cancelled."""
+    while True:
+        await asyncio.sleep(interval)
+        now = look()
+        if now is None or now == seen():
+            continue
+        try:
+            await reload("file changed")
+        except Exception:  # a dead watcher would silently stop every later reload
+            log.exception("policy reload crashed; keeping the last good policy")
+
+
+def rejected(metrics, why: str, errors: list[str] | tuple[str, ...], keeping: str) -> bool:
     """Log and count a rejected reload; the last good policy (``keeping``) stays."""
     for line in errors:
         log.error("policy reload rejected (%s): %s", why, line)
@@ -86,35 +134,18 @@ class PolicyReloader:
         asyncio.get_running_loop().create_task(self.reload("SIGHUP"))
 
     async def watch(self, interval: float = 1.0) -> None:
-        """Poll the file's content (works for editors that replace the file and for ConfigMaps)."""
-        while True:
-            await asyncio.sleep(interval)
-            seen = self._fingerprint()
-            if seen is None or seen == self._seen:
-                continue
-            try:
-                await self.reload("file changed")
-            except Exception:  # a dead watcher would silently stop every later reload
-                log.exception("policy reload crashed; keeping the last good policy")
+        """Reload when the file's content changes (``watch_file``)."""
+        await watch_file(self._fingerprint, lambda: self._seen, self.reload, interval)
 
     async def reload(self, why: str) -> bool:
         """Load the file and swap it in; False (last good policy kept) if it is rejected."""
         async with self._lock:
-            try:
-                raw = self.path.read_bytes()
-            except OSError as e:
-                return self._reject(
-                    why, [f"{self.path}: cannot read policy file: {e.strerror or e}"]
-                )
-            self._seen = hashlib.sha256(raw).hexdigest()  # a bad file is not retried every poll
-            try:
-                policy = parse_policy(raw, str(self.path))
-            except PolicyError as e:
-                return self._reject(why, e.errors)
-            except Exception as e:  # a validator bug must not take the watcher down
-                log.exception("policy validation crashed")
-                return self._reject(why, [f"{self.path}: validation failed ({type(e).__name__})"])
-            old = self.runtime.policy
+            read = read_policy_file(self.path)
+            if read.raw is not None:
+                self._seen = read.seen  # a bad file is not retried every poll
+            if read.policy is None:
+                return self._reject(why, read.errors)
+            policy, old = read.policy, self.runtime.policy
             if policy.hash == old.hash:
                 # Nothing to swap, but the file in force is valid again: clear a rejection
                 # (someone reverted a bad edit) and count the reload that was asked for.
@@ -129,7 +160,7 @@ class PolicyReloader:
             self._accepted(why, policy, "reloaded")
             return True
 
-    def _reject(self, why: str, errors: list[str]) -> bool:
+    def _reject(self, why: str, errors: list[str] | tuple[str, ...]) -> bool:
         return rejected(self.metrics, why, errors, self.runtime.policy.hash)
 
     def _accepted(self, why: str, policy, what: str) -> None:

@@ -44,9 +44,9 @@ from policies.load import parse_policy
 from proxy.app.control import Line, encode, settings_to_json
 from proxy.app.cpus import cores
 from proxy.app.keys_at_rest import refuse_exposed_keys
-from proxy.app.reload import accepted, fingerprint, rejected
+from proxy.app.reload import accepted, fingerprint, read_policy_file, rejected, watch_file
 from proxy.app.settings import RunSettings
-from proxy.errors import PolicyError, UsageError
+from proxy.errors import UsageError
 from proxy.observe.box import BoxMetrics, reset_dir
 from proxy.observe.health import serve as serve_health
 from proxy.observe.metrics import SUPERVISOR_COMPONENTS, Metrics
@@ -191,7 +191,7 @@ class Supervisor:
         self.stopping = asyncio.Event()
         self.started = False
         self._lock = asyncio.Lock()
-        self._seen = hashlib.sha256(self.raw).hexdigest()
+        self._seen: str | None = hashlib.sha256(self.raw).hexdigest()
         self._tasks: set[asyncio.Task] = set()
 
     def up(self) -> tuple[int, int]:
@@ -315,32 +315,18 @@ class Supervisor:
         self._background(self.reload("SIGHUP"))
 
     async def watch(self, interval: float = 1.0) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            seen = fingerprint(self.path)
-            if seen is None or seen == self._seen:
-                continue
-            try:
-                await self.reload("file changed")
-            except Exception:  # a dead watcher would silently stop every later reload
-                log.exception("policy reload crashed; keeping the last good policy")
+        await watch_file(lambda: fingerprint(self.path), lambda: self._seen, self.reload,
+                         interval)
 
     async def reload(self, why: str) -> bool:
         """Validate the file, then move every process to it, or none."""
         async with self._lock:
-            try:
-                raw = self.path.read_bytes()
-            except OSError as e:
-                return self._reject(why, [f"{self.path}: cannot read policy file: "
-                                          f"{e.strerror or e}"])
-            self._seen = hashlib.sha256(raw).hexdigest()  # a bad file is not retried every poll
-            try:
-                policy = parse_policy(raw, str(self.path))
-            except PolicyError as e:
-                return self._reject(why, e.errors)
-            except Exception as e:  # a validator bug must not take the watcher down
-                log.exception("policy validation crashed")
-                return self._reject(why, [f"{self.path}: validation failed ({type(e).__name__})"])
+            read = read_policy_file(self.path)
+            if read.raw is not None:
+                self._seen = read.seen  # a bad file is not retried every poll
+            if read.raw is None or read.policy is None:
+                return self._reject(why, read.errors)
+            raw, policy = read.raw, read.policy
             if policy.hash == self.policy.hash:
                 accepted(self.metrics, why, policy, "unchanged")
                 return True
@@ -383,7 +369,7 @@ class Supervisor:
                               errors[0])
                     child.proc.terminate()  # restarted with the policy in force
 
-    def _reject(self, why: str, errors: list[str]) -> bool:
+    def _reject(self, why: str, errors: list[str] | tuple[str, ...]) -> bool:
         return rejected(self.metrics, why, errors, self.policy.hash)
 
     # -- the whole run -----------------------------------------------------------------------
