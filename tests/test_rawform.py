@@ -22,16 +22,7 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus, unquote_to_bytes
 
 import pytest
-from fullpath import (
-    LIMITS,
-    SELECTOR,
-    TERMS,
-    URL,
-    assert_agrees,
-    findings_for,
-    raw_post,
-    which_path,
-)
+from fullpath import LIMITS, SELECTOR, TERMS, URL, assert_agrees, findings_for, raw_post, which_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

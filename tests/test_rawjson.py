@@ -15,18 +15,9 @@ import json
 import sys
 from pathlib import Path
 
+import fullpath
 import pytest
-from fullpath import (
-    LIMITS,
-    SELECTOR,
-    TERMS,
-    URL,
-    assert_agrees,
-    findings_for,
-    raw_post,
-    rewritten,
-    which_path,
-)
+from fullpath import LIMITS, SELECTOR, TERMS, URL, assert_agrees, findings_for, raw_post, which_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -213,7 +204,7 @@ def test_an_edit_outside_its_segment_cannot_mask_on_either_path():
     bad = (Finding("PHONE_NUMBER", 1.0, 0, 40, "json:$.tel", 1, MOBILE),)
     with pytest.raises(CannotMask, match=r"edit 0:40 outside json:\$\.tel"):
         scanned.inspection(bad).rewrite(bad)
-    assert rewritten(scanned.inspection(bad), bad) == rewritten(
+    assert fullpath.rewritten(scanned.inspection(bad), bad) == fullpath.rewritten(
         Triage(SELECTOR, raw_scan=False).local(raw, LIMITS).inspection(bad), bad)
 
 
@@ -223,7 +214,7 @@ def test_text_the_charset_cannot_carry_cannot_mask_on_either_path():
     assert isinstance(scanned, Scanned)
     [(i, s)] = scanned.to_detect()
     odd = (Finding("PHONE_NUMBER", 1.0, 0, 11, s.location, i, MOBILE),)
-    assert rewritten(scanned.inspection(odd), odd) == rewritten(
+    assert fullpath.rewritten(scanned.inspection(odd), odd) == fullpath.rewritten(
         Triage(SELECTOR, raw_scan=False).local(raw, LIMITS).inspection(odd), odd)
 
 
