@@ -205,3 +205,18 @@ NOT_SENT_TO = [
 @pytest.mark.parametrize("text", NOT_SENT_TO)
 def test_no_sending_cue(text):
     assert addresses(text) == []
+
+
+# Long directions: a landmark, a bearing and a distance, then the place itself (a works, a
+# shop) is one address; a distance with no place after it is a way there, not the address's.
+DIRECTIONS = [
+    ("快递寄到丽水市莲都区紫金路天宁寺东200米华美印刷厂，谢谢", "丽水市莲都区紫金路天宁寺东200米华美印刷厂"),
+    ("下周三过去三门县海游镇光明路加油站向南150米顺发汽修店看样品", "三门县海游镇光明路加油站向南150米顺发汽修店"),
+    ("快递寄到杭州市西湖区文三路90号向北300米右转", "杭州市西湖区文三路90号"),
+    ("快递寄到杭州市西湖区文三路90号东200米处", "杭州市西湖区文三路90号"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "value"), DIRECTIONS)
+def test_directions_to_a_place(text, value):
+    assert addresses(text) == [value]

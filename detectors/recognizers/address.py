@@ -85,10 +85,11 @@ NAME_CHAR = f"(?:(?![的了与及或是为])[{CJK}A-Za-z])"
 NUMBER = rf"(?:[A-Za-z]{{0,2}}[-－]?\d+[A-Za-z]?(?:[-－_/]{{1,2}}\d+[A-Za-z]?)*(?: ?(?:{UNIT}))?|[一二三四五六七八九十]+(?:{UNIT}))"
 # A crossing of the road before with another (…珊瑚沙路|与碧波路交叉口), a bearing from it.
 JUNCTION = rf"[与和]{NAME_CHAR}{{1,8}}?(?:大街|大道|路|街)(?:交叉口|交汇处|交界处|路口)"
-BEARING = r"[东西南北]{1,2}(?:侧|大门|门|院|\d{1,4}米)"  # …公寓|南大门, …小区|东院
+# …公寓|南大门, …小区|东院, …故居|南450米, …学校|向北300米 (a distance, then the place)
+BEARING = r"向?[东西南北]{1,2}(?:侧|大门|门|院|\d{1,4}米)"
 COMPONENT = re.compile(
     rf"(?:{JUNCTION}|{BEARING}|{NAME_CHAR}{{1,10}}?(?:{PLACE_SUFFIX})|居委会|村委会|社区|小区|工业区|开发区|园区"
-    rf"|[{CJK}]{{1,10}}(?=[A-Za-z]?\d)|{NUMBER}|之\d+|[-－]\d+|[A-Za-z] ?(?:{UNIT}))"
+    rf"|[{CJK}]{{1,10}}?(?={BEARING}|[A-Za-z]?\d)|{NUMBER}|之\d+|[-－]\d+|[A-Za-z] ?(?:{UNIT}))"
 )
 # A building or organisation named after the number, up to the end of the clause:
 # ...路166号党校门卫室。 / ...1257号温州奥洋科技有限公司， (nouns only: not 拜访客户, 明天发货).
@@ -401,6 +402,8 @@ def address_end(text: str, start: int, limit: int) -> int:
             continue
         if LOCATION_VERB.match(text, at, limit):
             break  # …南岙村|地处山区, …上林村|位于山脚下: the clause says where the place lies
+        if component.group(0).endswith("米") and not place_after(text, component.end()):
+            break  # …90号|向北300米右转: a way there, no place at the end of it
         if after_number(text, at) and not (
             is_name_run(component.group(0)) or names_a_building(text, component)
         ):
@@ -427,7 +430,7 @@ def beside_end(text: str, end: int, limit: int) -> int:
     '温州黎明工业区28号旁超市'
     """
     beside = BESIDE.match(text, end, limit)
-    if end == 0 or beside is None or not named_after(text, beside.end()):
+    if end == 0 or beside is None or not place_after(text, beside.end()):
         return end
     return name_end(text, beside.end(), limit)
 
@@ -578,12 +581,11 @@ def organisation_name(words: list, closes: bool) -> str:
         name = "".join(w.word for w in words)
         if ORGANISATION_END.search(name):
             return name
-        for last in range(head - 1, 0, -1):  # …人民医院|看病, …人民政府|调研: verbs end it
-            if not all(w.flag in ("v", "vn") for w in words[last:]):
-                break
+        for last in range(head - 1, 0, -1):  # …人民医院|看病, …公司|拜访客户: a verb opens it
             name = "".join(w.word for w in words[:last])
-            if ORGANISATION_END.search(name):
-                return name
+            verb = words[last].flag == "v" and (len(words[last].word) >= 2 or last < head - 1)
+            if verb and ORGANISATION_END.search(name):
+                return name  # …汽修店|看|样品: a verb of one character with its object
         return ""
     for last in range(head, 0, -1):  # no end seen: the longest, …包装公司|拜访客户
         name = "".join(w.word for w in words[:last])
@@ -836,6 +838,17 @@ def village_address(
         if cued(text, name_start(text, levels[0].start(), lo, 5), DELIVERY_CUE):
             return village
     return None
+
+
+def place_after(text: str, at: int) -> bool:
+    """``named_after`` with a name that ends like an organisation's or a shop's (…旁|超市,
+    …300米|中央公园项目部; not …300米|右转).
+
+    >>> place_after("南450米宇航塑业包装公司拜访客户", 5), place_after("向北300米右转", 6)
+    (True, False)
+    """
+    name = text[at : name_end(text, at, len(text))]
+    return named_after(text, at) and ORGANISATION_END.search(name) is not None
 
 
 def named_after(text: str, at: int) -> bool:
