@@ -105,7 +105,7 @@ TITLED = re.compile(
 def titled_names(text: str) -> list[tuple[int, int]]:
     """Names after a title or rank (``TITLES``).
 
-    >>> text = "Colonel Clay Tice Jr., Mr. Thomas D. Green and General Motors"
+    >>> text = "Colonel Clay Tice Jr., Mr. Thomas D. Green and General Motors; Miss Murder"
     >>> [text[a:b] for a, b in titled_names(text)]
     ['Clay Tice', 'Thomas D. Green']
     """
@@ -131,6 +131,8 @@ def titled_names(text: str) -> list[tuple[int, int]]:
             continue
         if len(words) == 1 and not after_one_word_ok(text, end):
             continue  # Captain Crunch cereal: a product's name
+        if len(words) == 1 and common_word(words[0]):
+            continue  # Miss Murder (a song), Mr Bodyboarding: a thing's or a work's name
         found.append((match.start("name"), end))
     return found
 
@@ -401,7 +403,16 @@ def lone_surname(text: str, word: re.Match[str]) -> tuple[int, int] | None:
     [(0, 6), (0, 6)]
     >>> [lone_surname(t, START.match(t)) for t in ("Johnson County roads", "English painters")]
     [None, None]
+
+    A speech verb before it and a clause's end after it do too (``SPEECH_BEFORE``):
+
+    >>> text = "It ships Friday, said Garcia. According to Nguyen, it slipped; as Ford said"
+    >>> [text[a:b] for a, b in en_names(text)]
+    ['Garcia', 'Nguyen']
     """
+    spoken = SPEECH_BEFORE.search(text, max(0, word.start() - 20), word.start()) is not None
+    if spoken and (CLAUSE_END_AFTER.match(text, word.end()) or text.startswith(",", word.end())):
+        return word.span()  # ..., said Garcia. / according to Nguyen, the
     if not surname_subject(text, word.end()):
         return None
     before = PREVIOUS_WORD.search(text, max(0, word.start() - 40), word.start())
@@ -415,6 +426,8 @@ def lone_surname(text: str, word: re.Match[str]) -> tuple[int, int] | None:
     return word.span()
 
 
+# A speech verb right before a surname: the speaker (..., said Garcia.; according to Nguyen,).
+SPEECH_BEFORE = re.compile(r"\b(?:said|says|asked|added|wrote|[Aa]ccording to)\s+$")
 # What makes a surname alone a clause's subject: an owner's 's, an auxiliary or a common
 # verb (model_names.SUBJECT_NEXT, less and/or: Johnson and Johnson), or a past form (-ed);
 # not a plural noun's -s, which a verb's -s looks like (English painters, Jordan boots).

@@ -43,6 +43,8 @@ def people(text: str) -> list[str]:
         ("The board said Kowalski had signed the lease.", ["Kowalski"]),
         ("We met at Gonzalez's office on Monday.", ["Gonzalez"]),
         ("Later that day Thompson joined the call.", ["Thompson"]),
+        ("The shipment is late, said Hernandez.", ["Hernandez"]),
+        ("According to Kowalski, the invoice was paid twice.", ["Kowalski"]),
     ],
 )
 def test_a_surname_as_a_subject_is_a_name(text, expected):
@@ -65,6 +67,7 @@ def test_a_surname_as_a_subject_is_a_name(text, expected):
         "English painters of the period",
         "Johnson and Johnson shares fell.",
         "Lyndon Thompson's memoir",
+        "The report said Hernandez Street floods.",  # a street's name, not the speaker
     ],
 )
 def test_no_lone_surname(text):
@@ -189,3 +192,8 @@ def test_the_word_list_leaves_out_surnames_and_first_names():
         False,
         False,
     ]
+
+
+def test_a_common_word_after_a_title_is_no_name():
+    assert names("They lost to the video for Miss Murder in the final.") == []
+    assert names("They lost to Miss Moretti in the final.") == ["Moretti"]
