@@ -15,7 +15,6 @@ import os
 
 import pytest
 from apps import GitServer, customers_csv, decisions, git, git_env, last_block, make_served_repo
-from harness import REPO, BaomiProcess, UpstreamCA
 
 pytestmark = pytest.mark.e2e
 
@@ -25,11 +24,6 @@ BIG = 11 * 1024 * 1024  # random bytes do not compress: the pack is over 10 MiB
 # is visibly a delta against the server's copy (a thin pack), not the whole file again.
 NOTES = "".join(f"{i:03d} parcel {os.urandom(12).hex()} shipped from warehouse 3\n"
                 for i in range(300))
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory):
-    return UpstreamCA(tmp_path_factory.mktemp("git-ca"))
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +40,14 @@ def served(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(ca, served):
-    with GitServer(ca, served[0]) as s:
+def server(upstream_ca, served):
+    with GitServer(upstream_ca, served[0]) as s:
         yield s
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory, ca):
-    data = tmp_path_factory.mktemp("git-data")
-    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=ca.pem) as px:
-        yield px
+def proxy(default_proxy):
+    return default_proxy  # only requests go through it: the session's default-policy baomi
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from pathlib import Path
 import grpc
 import pytest
 from apps import GrpcServer, decisions, last_block, pb_string
-from harness import REPO, BaomiProcess, UpstreamCA
 
 pytestmark = pytest.mark.e2e
 
@@ -22,21 +21,14 @@ TIMEOUT = 30  # seconds per call; the first one also warms the detectors
 
 
 @pytest.fixture(scope="module")
-def ca(tmp_path_factory):
-    return UpstreamCA(tmp_path_factory.mktemp("grpc-ca"))
-
-
-@pytest.fixture(scope="module")
-def server(ca):
-    with GrpcServer(ca) as s:
+def server(upstream_ca):
+    with GrpcServer(upstream_ca) as s:
         yield s
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory, ca):
-    data = tmp_path_factory.mktemp("grpc-data")
-    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=ca.pem) as px:
-        yield px
+def proxy(default_proxy):
+    return default_proxy  # only requests go through it: the session's default-policy baomi
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ import httpx
 import httpx2
 import openai
 import pytest
-from harness import REPO, BaomiProcess, UpstreamCA
+from harness import BaomiProcess
 from upstreams import (
     TRAILER_BODY,
     TRAILER_NAME,
@@ -82,16 +82,11 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-# -- fixtures: one CA, one set of upstreams, one baomi -------------------------------------------
+# -- fixtures: this module's upstreams (conftest's CA) and the session's baomi ---------------------
 
 @pytest.fixture(scope="module")
-def ca(tmp_path_factory) -> UpstreamCA:
-    return UpstreamCA(tmp_path_factory.mktemp("clients-ca"))
-
-
-@pytest.fixture(scope="module")
-def app(ca):
-    with AppUpstream(ca) as up:
+def app(upstream_ca):
+    with AppUpstream(upstream_ca) as up:
         yield up
 
 
@@ -103,22 +98,21 @@ def site_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def site(ca, app, site_root, tmp_path_factory):
-    with StaticSite(ca, site_root, tmp_path_factory.mktemp("nginx"), app_url=app.url("")) as s:
+def site(upstream_ca, app, site_root, tmp_path_factory):
+    with StaticSite(upstream_ca, site_root, tmp_path_factory.mktemp("nginx"),
+                    app_url=app.url("")) as s:
         yield s
 
 
 @pytest.fixture(scope="module")
-def h2_trailers(ca):
-    with H2TrailerServer(ca) as s:
+def h2_trailers(upstream_ca):
+    with H2TrailerServer(upstream_ca) as s:
         yield s
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory, ca):
-    data = tmp_path_factory.mktemp("clients-baomi")
-    with BaomiProcess(REPO / "policies" / "default.yaml", data, upstream_ca=ca.pem) as px:
-        yield px
+def proxy(default_proxy):
+    return default_proxy  # only requests go through it: the session's default-policy baomi
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -132,11 +126,6 @@ def long_poll(proxy, app):
     if proc.poll() is None:
         proc.kill()
     proc.communicate()
-
-
-def decisions(proxy: BaomiProcess) -> list[dict]:
-    path = proxy.data_dir / "decisions.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def curl(proxy: BaomiProcess, *args: str, max_time: int = 60) -> subprocess.CompletedProcess:
@@ -270,7 +259,7 @@ def assert_oversize_block(proxy: BaomiProcess, out: subprocess.CompletedProcess,
     assert INCIDENT.fullmatch(incident), f"no X-Baomi-Incident header: {head!r}"
     error = json.loads(body)["error"]
     assert (error["incident"], error["code"]) == (incident, "on_oversize")
-    record = [d for d in decisions(proxy) if d["incident_id"] == incident]
+    record = [d for d in proxy.decisions() if d["incident_id"] == incident]
     assert [(r["action"], r["rule"], r["uninspected"]) for r in record] == [("block", "on_oversize", "oversize")]
 
 
@@ -334,11 +323,11 @@ def sse_arrivals(url: str, verify: ssl.SSLContext, proxy: str | None) -> list[tu
     return arrivals
 
 
-def test_sse_events_arrive_one_by_one(proxy, app, ca):
+def test_sse_events_arrive_one_by_one(proxy, app, upstream_ca):
     url = app.url("/sse?events=5&interval=1")
     results: dict[str, list] = {}
     direct = threading.Thread(target=lambda: results.setdefault(
-        "direct", sse_arrivals(url, ssl.create_default_context(cafile=ca.pem), None)))
+        "direct", sse_arrivals(url, ssl.create_default_context(cafile=upstream_ca.pem), None)))
     direct.start()
     results["baomi"] = sse_arrivals(url, ssl.create_default_context(cafile=proxy.ca_pem), proxy.url)
     direct.join()
@@ -371,7 +360,7 @@ def test_pip_install_from_https_index_with_a_12mib_wheel(proxy, site, site_root,
          "bigpkg==1.0"], env=env, capture_output=True, text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert (target / "bigpkg" / "payload.bin").read_bytes() == payload
-    fetched = [d for d in decisions(proxy) if d["path"].endswith(wheel.name)]
+    fetched = [d for d in proxy.decisions() if d["path"].endswith(wheel.name)]
     assert [(d["method"], d["action"]) for d in fetched] == [("GET", "allow")]
 
 
