@@ -220,3 +220,18 @@ DIRECTIONS = [
 @pytest.mark.parametrize(("text", "value"), DIRECTIONS)
 def test_directions_to_a_place(text, value):
     assert addresses(text) == [value]
+
+
+# Where the address starts: 和 right after a cue opens a road's name (地址为|和义路), a city
+# written without 市 between its province and the county comes with them (贵州|铜仁|松桃县).
+STARTS = [
+    ("新地址为和顺路66号东城大厦1203，以后寄这里", "和顺路66号东城大厦1203"),
+    ("快递寄到与庆路18号，谢谢", "与庆路18号"),
+    ("快递寄到贵州铜仁松桃县孟溪镇中心路8号，谢谢", "贵州铜仁松桃县孟溪镇中心路8号"),
+    ("快递寄到张伟和李明家，谢谢", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "value"), STARTS)
+def test_where_the_address_starts(text, value):
+    assert addresses(text) == ([value] if value else [])

@@ -100,7 +100,7 @@ TRAILING_RUN = re.compile(f"[{CJK}][{CJK}A-Za-z0-9]{{1,19}}")
 # ends the clause with one of these is that name, whatever jieba makes of its words.
 ORGANISATION_END = re.compile(
     "(?:公司|集团|医院|银行|支行|分行|学校|中学|小学|大学|学院|幼儿园|工厂|厂|商店|店|"
-    "所|局|站|馆|院|中心|大厦|公寓|广场|市场|基地|仓库|门市部|部|政府|超市|车行|商行|工地)$"
+    "所|局|站|馆|院|中心|大厦|公寓|广场|市场|基地|仓库|门市部|部|政府|超市|车行|商行|工地|处|厅)$"
 )
 # A numbered unit (A座, 12楼, 6栋, B-1616室) right after a building's name.
 NEXT_UNIT = re.compile(rf"{NUMBER}|[A-Za-z] ?(?:{UNIT})")
@@ -120,7 +120,7 @@ UNIT_CHAIN = re.compile(
 NAMED_PLACE = re.compile(
     f"[{CJK}A-Za-z0-9]{{1,12}}?(?:村|组|社区|居委会|小区|花园|公寓|大厦|广场|中心|家园|新村|苑|"
     "工业区|工业园|园区|开发区|市场|商城|公司|厂|医院|学校|中学|小学|大学|学院|宾馆|酒店|派出所|"
-    "政府|机场|大楼)"
+    "政府|机场|大楼|营业处|管理处|办事处|营业厅)"
 )
 # A 区 that is a zone's, not a district's: its name runs back to the cue like an estate's.
 ZONE = re.compile("(?:工业|开发|高新|园|商务|经济|科技)区")
@@ -743,6 +743,9 @@ def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
             continue
         if CUE_WORDS.fullmatch(word) or re.fullmatch(r"\d{7,}", word):
             break  # 客户反馈|紫宇路852号: a cue is no road's name; 张伟 138…|浙江省: a phone
+        if name_words > 0 and word in ("和", "与") and CUES.search(text, max(floor, a - 4), a):
+            start = a  # 地址为|和|义路: after a cue 和 opens the road's name, joins nothing
+            break
         if name_words > 0 and re.fullmatch(f"[{CJK}]+", word) and word[-1] not in STOP:
             if word[0] in STOP:
                 start = a + 1  # 地址为|南大路: jieba joined the particle to the name
@@ -769,6 +772,12 @@ def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
     gap = text[floor:start]
     start = floor if names_the_place(gap) else nouns_after_cue(text, floor, start)
     province = PROVINCE_BEFORE.search(text, floor, start)
+    if province is None:  # 贵州|铜仁|松桃县: a city's name without 市 between province and start
+        city = re.search(f"(?:{PROVINCES})[{CJK}]{{2,3}}$", text[max(floor, start - 6) : start])
+        if city and not any(ch in STOP for ch in city.group(0)):
+            word = next((text[a:b] for a, b in words if b == start), "")
+            if 2 <= len(word) <= 3 and city.group(0).endswith(word):
+                province = PROVINCE_BEFORE.search(text, floor, start - len(word))
     return province.start() if province else start
 
 
@@ -975,6 +984,7 @@ class AddressRecognizer(ScoredPatternRecognizer):
         text, lo, hi = match.string, match.start(), match.end()
         admins = [a for a in ADMIN.finditer(text, lo, hi) if not estate_zone(text, a, lo)]
         bare = False  # found by a numbered building alone: an estate's name must come before
+        named = False  # found by admin levels with a town and a named place after them
         roads = list(ROAD_NUMBER.finditer(text, lo, hi))
         if admins and not roads:
             roads = [
@@ -1010,7 +1020,7 @@ class AddressRecognizer(ScoredPatternRecognizer):
         elif (unit := numbered_building(text, lo, hi)) is not None:
             score, admins, bare = 0.6, [unit], True  # 保利湾天地二期11幢3150, 某某国际B座2771
         elif named_place_after_admins(text, admins, hi):
-            score = 0.6  # 江苏省宜兴市丁蜀镇第二人民医院: a town level and a named place
+            score, named = 0.6, True  # 江苏省宜兴市丁蜀镇第二人民医院: a town level and a place
         elif admins and (on_road := named_place_on_road(text, admins[0].end(), hi)) is not None:
             score, roads = 0.6, [on_road]  # 潮鸣街道建国北路华源发展大厦: admin, road, building
         elif admins and cued_place_end(text, admins):
@@ -1047,7 +1057,7 @@ class AddressRecognizer(ScoredPatternRecognizer):
                 # a part past the chain so far, no clause between: parse on from it
                 # (三组|的老|乡 is a clause: 老乡 is a fellow villager, no township)
                 end = max(end, address_end(text, part.end(), len(text)))
-        if text[end - 1] in PLACE_ENDS and cued(text, start):
+        if text[end - 1] in PLACE_ENDS and (named or cued(text, start)):
             end = max(end, place_name_end(text, admins, end) or end)  # …蕲春县|刘华中学
         apart = admins_apart(text, start)
         if apart < start and roads:
