@@ -14,7 +14,7 @@ import hashlib
 import os
 
 import pytest
-from apps import GitServer, customers_csv, decisions, git, git_env, last_block, make_served_repo
+from apps import GitServer, customers_csv, git, git_env, last_block, make_served_repo
 
 pytestmark = pytest.mark.e2e
 
@@ -46,14 +46,9 @@ def server(upstream_ca, served):
 
 
 @pytest.fixture(scope="module")
-def proxy(default_proxy):
-    return default_proxy  # only requests go through it: the session's default-policy baomi
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory, proxy):
+def env(tmp_path_factory, default_proxy):
     """git's environment: through baomi, trusting baomi's CA."""
-    return git_env(tmp_path_factory.mktemp("git-home"), proxy.url, proxy.ca_pem)
+    return git_env(tmp_path_factory.mktemp("git-home"), default_proxy.url, default_proxy.ca_pem)
 
 
 @pytest.fixture(scope="module")
@@ -81,32 +76,32 @@ def commit(work, served, files: dict[str, str], message: str, env) -> str:
     return git("rev-parse", "HEAD", cwd=work, env=env).stdout.strip()
 
 
-def test_clone_of_a_big_repository(tmp_path, served, server, env, proxy):
+def test_clone_of_a_big_repository(tmp_path, served, server, env, default_proxy):
     dest = tmp_path / "big"
     done = git("clone", "-q", server.url("/big.git"), str(dest), env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert git("rev-parse", "HEAD", cwd=dest, env=env).stdout.strip() == server_head(served, "big.git")
     assert hashlib.sha256((dest / "data" / "blob.bin").read_bytes()).hexdigest() == served[1]
-    fetches = [r for r in decisions(proxy.data_dir) if r["path"] == "/big.git/git-upload-pack"]
+    fetches = [r for r in default_proxy.decisions() if r["path"] == "/big.git/git-upload-pack"]
     assert fetches and fetches[-1]["action"] == "allow"  # it did go through baomi
 
 
-def test_clean_push_lands(shop, served, env, proxy):
+def test_clean_push_lands(shop, served, env, default_proxy):
     head = commit(shop, served, {"orders/2026.csv": "sku,qty\nA-100,3\nB-200,12\n"},
                   "more orders", env)
     done = git("push", "origin", "main", cwd=shop, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert server_head(served, "shop.git") == head
-    pushes = [r for r in decisions(proxy.data_dir) if r["path"] == "/shop.git/git-receive-pack"]
+    pushes = [r for r in default_proxy.decisions() if r["path"] == "/shop.git/git-receive-pack"]
     assert pushes and pushes[-1]["action"] == "allow"  # it did go through baomi
 
 
-def test_push_of_customer_table_is_refused(shop, served, env, proxy):
-    before, logged = server_head(served, "shop.git"), len(decisions(proxy.data_dir))
+def test_push_of_customer_table_is_refused(shop, served, env, default_proxy):
+    before, logged = server_head(served, "shop.git"), len(default_proxy.decisions())
     table = customers_csv(10, ids=True)
     head = commit(shop, served, {"customers.csv": table}, "customer export", env)
     done = git("push", "origin", "main", cwd=shop, env=env, check=False)
-    record = last_block(proxy.data_dir, "/shop.git/git-receive-pack", after=logged)
+    record = last_block(default_proxy.data_dir, "/shop.git/git-receive-pack", after=logged)
     assert done.returncode == 1  # git push: a ref the remote rejected
     assert record["rule"] == "block-ids-and-cards"
     assert "remote:" in done.stderr
@@ -130,13 +125,13 @@ def test_clean_edit_of_existing_file_lands_as_a_delta(shop, served, server, env)
     assert len(receive_packs(server)[-1].body) < len(NOTES) // 4  # a delta, not the file
 
 
-def test_resident_id_added_to_existing_file_is_refused(shop, served, server, env, proxy):
-    before, logged = server_head(served, "shop.git"), len(decisions(proxy.data_dir))
+def test_resident_id_added_to_existing_file_is_refused(shop, served, server, env, default_proxy):
+    before, logged = server_head(served, "shop.git"), len(default_proxy.decisions())
     pushes = len(receive_packs(server))
     head = commit(shop, served, {"notes.txt": NOTES + f"301 收件人身份证 {RESIDENT_ID}\n"},
                   "note", env)
     done = git("push", "origin", "main", cwd=shop, env=env, check=False)
-    record = last_block(proxy.data_dir, "/shop.git/git-receive-pack", after=logged)
+    record = last_block(default_proxy.data_dir, "/shop.git/git-receive-pack", after=logged)
     assert done.returncode == 1  # git push: a ref the remote rejected
     assert record["rule"] == "block-ids-and-cards"
     assert "! [remote rejected] main -> main" in done.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from apps import GrpcServer, decisions, last_block, pb_string
+from apps import GrpcServer, last_block, pb_string
 
 pytestmark = pytest.mark.e2e
 
@@ -27,16 +27,11 @@ def server(upstream_ca):
 
 
 @pytest.fixture(scope="module")
-def proxy(default_proxy):
-    return default_proxy  # only requests go through it: the session's default-policy baomi
-
-
-@pytest.fixture(scope="module")
-def channel(proxy, server):
+def channel(default_proxy, server):
     """A channel to the server through baomi, trusting baomi's CA."""
-    creds = grpc.ssl_channel_credentials(root_certificates=Path(proxy.ca_pem).read_bytes())
+    creds = grpc.ssl_channel_credentials(root_certificates=Path(default_proxy.ca_pem).read_bytes())
     with grpc.secure_channel(f"127.0.0.1:{server.port}", creds,
-                             options=[("grpc.http_proxy", proxy.url)]) as ch:
+                             options=[("grpc.http_proxy", default_proxy.url)]) as ch:
         yield ch
 
 
@@ -54,7 +49,7 @@ def collect(channel, server):
 
 def refused_call(call, proxy, path: str, request) -> tuple[grpc.RpcError, dict]:
     """Make a call that baomi must refuse: (the client's error, baomi's block record)."""
-    logged = len(decisions(proxy.data_dir))
+    logged = len(proxy.decisions())
     with pytest.raises(grpc.RpcError) as refused:
         call(request, timeout=TIMEOUT)
     return refused.value, last_block(proxy.data_dir, path, after=logged)
@@ -68,18 +63,18 @@ def assert_denied(error: grpc.RpcError, record: dict) -> None:
     assert RESIDENT_ID not in error.details()
 
 
-def test_clean_call_reaches_the_server(send, server, proxy):
+def test_clean_call_reaches_the_server(send, server, default_proxy):
     message = pb_string(1, "SO-2026-0042") + pb_string(2, "请明天发货 ship tomorrow")
     assert send(message, timeout=TIMEOUT) == pb_string(1, "stored")
     assert server.received[-1] == message
-    through = [r for r in decisions(proxy.data_dir) if r["path"] == server.method_path]
+    through = [r for r in default_proxy.decisions() if r["path"] == server.method_path]
     assert through and through[-1]["action"] == "allow"  # it did go through baomi
 
 
-def test_call_with_resident_id_is_permission_denied(send, server, proxy):
+def test_call_with_resident_id_is_permission_denied(send, server, default_proxy):
     before = len(server.received)
     message = pb_string(1, "SO-2026-0043") + pb_string(2, f"客户身份证 {RESIDENT_ID}")
-    error, record = refused_call(send, proxy, server.method_path, message)
+    error, record = refused_call(send, default_proxy, server.method_path, message)
     assert len(server.received) == before
     assert_denied(error, record)
 
@@ -91,12 +86,12 @@ def test_clean_gzip_compressed_call_reaches_the_server(send, server):
     assert server.received[-1] == message
 
 
-def test_gzip_compressed_call_with_resident_id_is_permission_denied(send, server, proxy):
+def test_gzip_compressed_call_with_resident_id_is_permission_denied(send, server, default_proxy):
     before = len(server.received)
     message = pb_string(1, "SO-2026-0045") + pb_string(2, f"客户身份证 {RESIDENT_ID} " * 10)
     error, record = refused_call(
         lambda m, timeout: send(m, timeout=timeout, compression=grpc.Compression.Gzip),
-        proxy, server.method_path, message)
+        default_proxy, server.method_path, message)
     assert len(server.received) == before
     assert_denied(error, record)
 
@@ -107,10 +102,10 @@ def test_clean_client_stream_reaches_the_server(collect, server):
     assert server.streams[-1] == messages
 
 
-def test_client_stream_with_resident_id_in_third_message_is_denied(collect, server, proxy):
+def test_client_stream_with_resident_id_in_third_message_is_denied(collect, server, default_proxy):
     before = len(server.streams)
     messages = [pb_string(1, "SO-2026-0201"), pb_string(1, "SO-2026-0202"),
                 pb_string(1, "SO-2026-0203") + pb_string(2, f"身份证 {RESIDENT_ID}")]
-    error, record = refused_call(collect, proxy, server.stream_path, iter(messages))
+    error, record = refused_call(collect, default_proxy, server.stream_path, iter(messages))
     assert len(server.streams) == before
     assert_denied(error, record)
