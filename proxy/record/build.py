@@ -10,19 +10,19 @@ encrypted incident store only.
 
 from __future__ import annotations
 
-import secrets
 from collections import Counter
 from datetime import UTC, datetime
 
 from policies.facts import Decision, RequestFacts
 from proxy.record.decisions import DecisionRecord
+from proxy.record.incidents.entropy import token
 from proxy.record.incidents.redact import longest_first, redact_record
 
 
 def new_incident_id(now: datetime | None = None) -> str:
     """Time-sortable and unguessable: ``BM-20261127T153000Z-9f3a1c2b``."""
     now = now or datetime.now(UTC)
-    return f"BM-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+    return f"BM-{now:%Y%m%dT%H%M%SZ}-{token(4).hex()}"  # as secrets.token_hex(4)
 
 
 def decision_record(facts: RequestFacts, decision: Decision, inspection, *, policy_hash: str,
