@@ -37,6 +37,7 @@ from detectors.normalize import Normalized, normalize
 from detectors.prefilter import worth_ner
 from detectors.recognizers import RECOGNIZERS
 from detectors.recognizers.base import LANGUAGE
+from detectors.recognizers.person import novel_names
 from detectors.windows import windows
 
 RECOGNIZED = frozenset(r.ENTITY for r in RECOGNIZERS)
@@ -272,6 +273,8 @@ class Detector:
             return False
         if self.prefilter.person_by_rule(text) or (context and person_context(tuple(context))):
             return False
+        if novel_names(text):
+            return False  # a name jieba's HMM finds that the model missed (person.novel_names)
         return not any(nlp_engine.people(text[w.start : w.end]) for w in windows(text))
 
     def _prime_ner(self, texts: list[str]) -> None:

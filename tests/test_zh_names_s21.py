@@ -1,8 +1,9 @@
 """Chinese names by their cue (session 21, N10): a service word or a role before a name, any
 role's label with its colon, a person's document after 的, a transliterated name before a
-speech verb or a title; and the places, countries and empty labels the same cues stand
-beside. Sentences written for this file (never from a corpus split or the tuning set);
-through the shared Detector, as tests/test_review_s20_quality.py.
+speech verb or a title, a name jieba's HMM finds that no dictionary holds; and the places,
+countries, words and empty labels beside the same cues. Sentences written for this file
+(never from a corpus split or the tuning set); through the shared Detector, as
+tests/test_review_s20_quality.py.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ NAMES = [
     ("会后，基里延科表示将继续改革。", ["基里延科"]),
     ("普罗迪总理访问了北京。", ["普罗迪"]),
     ("主教练西蒙尼表示满意。", ["西蒙尼"]),
+    # a name no dictionary holds, found by jieba's HMM, with no cue at all (person.novel_names)
+    ("上周邹明榕把报销单交上来了，财务还没批。", ["邹明榕"]),
+    ("报销单是谭立平昨天交上来的，财务还没批。", ["谭立平"]),
 ]
 
 
@@ -53,6 +57,11 @@ NO_NAMES = [
     "操作员：admin，密码已重置",
     # a department's document: four characters and no compound surname
     "相关部门的档案已经归还。",
+    # dictionary words jieba tags nr are no novel names; a game's name is no name
+    "新版本的兼容性更好，稳定性也提高了。",
+    "这款龙之谷游戏的新版本上线了。",
+    # a product line's or a project's name (person.NAMED_THING)
+    "下月启动苏雨桐系列的新品。",
 ]
 
 

@@ -54,6 +54,7 @@ from detectors.model_names import (
     on_word_bounds,
     sentence_start,
 )
+from detectors.prefilter import worth_ner
 from detectors.recognizers.base import ScoredPatternRecognizer
 from detectors.tables import DELIMITERS, cells, column_header
 
@@ -425,7 +426,20 @@ class PersonRecognizer(ScoredPatternRecognizer):
         results.extend(self.beside_model_names(text, nlp_artifacts))
         results.extend(self.foreign_names(text))
         results.extend(self.names_by_role(text, nlp_artifacts))
+        results.extend(self.novel_names(text, nlp_artifacts))
         return self.remove_duplicates(results)
+
+    def novel_names(self, text: str, nlp_artifacts: NlpArtifacts | None) -> list[RecognizerResult]:
+        """Names jieba's HMM finds in prose that no dictionary holds (see ``novel_names``);
+        not where the model guessed (scored there)."""
+        if nlp_artifacts is None or not worth_ner(text):
+            return []  # not prose (a field's value: the field rules decide)
+        guesses = [(e.start_char, e.end_char) for e in getattr(nlp_artifacts, "entities", None) or ()]
+        return [
+            self.result(start, end, PROSE_SCORE, "cn novel name")
+            for start, end in novel_names(text)
+            if not any(a < end and start < b for a, b in guesses)
+        ]
 
     def names_by_role(self, text: str, nlp_artifacts: NlpArtifacts | None) -> list[RecognizerResult]:
         """jieba's names with a common surname right after a role (市长郭金龙, 记者张帆) or
@@ -698,6 +712,51 @@ def names_after_roles(text: str) -> list[tuple[int, int]]:
 def _foreign_word(word: str) -> bool:
     tag = jieba.posseg.dt.word_tag_tab.get(word)
     return 2 <= len(word) <= 6 and (tag is None or tag.startswith("nr"))
+
+
+def novel_names(text: str) -> list[tuple[int, int]]:
+    """Names no dictionary holds that jieba's HMM finds in running text (方英梅, 邹明榕):
+    three characters, a common surname first, a given name that is not two transliteration
+    syllables (a brand or a team: 高乐氏) and does not open with 小 (江小白: brands and pets
+    are named so; a person so named is the model's to find), tagged nr by jieba.posseg in a
+    few characters around it, and nothing the model's guesses are refused for
+    (kept_as_model_name). A word of the dictionary is no novel name: jieba tags many common
+    words nr (顾客, 安全性).
+
+    >>> text = "据了解，林国英休养两三个月后，她的双眼已经康复；安全性很高，江小白的包装，林清轩项目"
+    >>> [text[a:b] for a, b in novel_names(text)]
+    ['林国英']
+    """
+    found = []
+    for run in CJK_RUN.finditer(text):
+        for word, a, b in jieba.tokenize(run.group(0), HMM=True):
+            if len(word) != 3 or word in jieba.dt.FREQ or not prose_name(word):
+                continue
+            if word[1] == "小" or (word[1] in translit_chars() and word[2] in translit_chars()):
+                continue  # 小 opens brands' and pets' names (江小白); 高乐氏 is a brand
+            start, end = run.start() + a, run.start() + b
+            if NAMED_THING.match(text, end) is not None:
+                continue  # 林清轩|项目, …|牌: a brand's or a project's name
+            if _tagged_name(text, start, end) and kept_as_model_name(text, start, end):
+                found.append((start, end))
+    return found
+
+
+# What follows a brand's, a project's or a product's name, not a person's (no model backs a
+# novel name, so it is held to more than SHOP_AFTER).
+# Not words a verb opens (林国英站起来, 路过, 号召, 店里): a person's name is followed so.
+NAMED_THING = re.compile("项目|工程|产品|系列|联名|品牌|牌子|专卖|旗舰|门店|杯赛")
+
+
+def _tagged_name(text: str, start: int, end: int) -> bool:
+    """Does jieba.posseg, reading four characters either side, tag ``text[start:end]`` nr?"""
+    low = max(0, start - 4)
+    at = low
+    for pair in jieba.posseg.dt.cut(text[low : end + 4]):
+        if at == start:
+            return pair.word == text[start:end] and pair.flag.startswith("nr")
+        at += len(pair.word)
+    return False
 
 
 def prose_name(word: str) -> bool:
