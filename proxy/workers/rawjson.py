@@ -43,6 +43,7 @@ class RawJson:
     valid JSON gives ``extract``'s leaves (rawscan checks validity after the keys)."""
 
     __slots__ = (
+        "_at",
         "_glen",
         "_is_key",
         "_kinds",
@@ -70,6 +71,7 @@ class RawJson:
         self._leaves: list[int] | None = None
         self._numbers: list[tuple[int, int, int]] = []
         self._glen: list[int] = []  # lengths of glue 0..n-1, and of strings 0..n-1, summed
+        self._at: dict[int, tuple[int, int, int, int]] = {}  # _where's, per leaf asked
         self._slen: list[int] = []  # (only for many leaves)
 
     @classmethod
@@ -140,7 +142,14 @@ class RawJson:
         return splice(self.text, [(self._where(k)[2:], new[k]) for k in sorted(new)])
 
     def _where(self, k: int) -> tuple[int, int, int, int]:
-        """Leaf ``k``: (skeleton offset, strings before it, token start, token end in text)."""
+        """Leaf ``k``: (skeleton offset, strings before it, token start, token end in text).
+        Kept: a masked leaf is named (``segments``) and then rewritten (``render``)."""
+        where = self._at.get(k)
+        if where is None:
+            where = self._at[k] = self._find(k)
+        return where
+
+    def _find(self, k: int) -> tuple[int, int, int, int]:
         leaf = self._located()[k]
         if leaf >= 0:  # string number ``leaf``: glue 0..leaf and strings 0..leaf-1 before it
             at = self._skeleton_at(leaf)
