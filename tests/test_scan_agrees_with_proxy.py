@@ -28,21 +28,25 @@ CSV = "name,mobile\n" + "".join(f"客户{i},1380013{8000 + i}\n" for i in range(
 
 
 def entries(https: str, http: str) -> list[tuple[str, str, dict, bytes]]:
-    """(method, url, headers, body): clean, masked, blocked, bulk, uninspectable, plain HTTP."""
+    """(method, url, headers, body): clean, masked, blocked, bulk, uninspectable, plain HTTP.
+
+    The paths are route words: the record of a request nothing inspected (``gz``) keeps only
+    those (proxy/record/routewords.py), and the test finds each record by its path.
+    """
     js = {"content-type": "application/json"}
     return [
-        ("POST", f"{https}/agree/clean", js, json.dumps({"order": "SO-1", "qty": 2}).encode()),
-        ("POST", f"{https}/agree/phone", js,
+        ("POST", f"{https}/api/clean", js, json.dumps({"order": "SO-1", "qty": 2}).encode()),
+        ("POST", f"{https}/api/phone", js,
          json.dumps({"note": f"call the customer at {MOBILE} tomorrow"}).encode()),
-        ("POST", f"{https}/agree/id", js, json.dumps({"id_no": RESIDENT_ID}).encode()),
-        ("GET", f"{https}/agree/query?id={RESIDENT_ID}", {}, b""),
-        ("POST", f"{https}/agree/form", {"content-type": "application/x-www-form-urlencoded"},
+        ("POST", f"{https}/api/id", js, json.dumps({"id_no": RESIDENT_ID}).encode()),
+        ("GET", f"{https}/api/query?id={RESIDENT_ID}", {}, b""),
+        ("POST", f"{https}/api/form", {"content-type": "application/x-www-form-urlencoded"},
          b"name=x&email=zhang.wei%40example.com"),
-        ("POST", f"{https}/agree/bulk", {"content-type": "text/csv"}, CSV.encode()),
-        ("POST", f"{https}/agree/gzip", {"content-type": "text/plain", "content-encoding": "gzip"},
+        ("POST", f"{https}/api/bulk", {"content-type": "text/csv"}, CSV.encode()),
+        ("POST", f"{https}/api/gz", {"content-type": "text/plain", "content-encoding": "gzip"},
          b"\x1f\x8bnot gzip at all"),
-        ("POST", f"{https}/agree/png", {"content-type": "image/png"}, PNG),
-        ("POST", f"{http}/agree/plain", js, json.dumps({"phone": MOBILE}).encode()),
+        ("POST", f"{https}/api/png", {"content-type": "image/png"}, PNG),
+        ("POST", f"{http}/api/plain", js, json.dumps({"phone": MOBILE}).encode()),
     ]
 
 
@@ -79,7 +83,7 @@ def test_scan_and_proxy_decide_the_same_har_alike(proxy, https_up, http_up, tmp_
     while len(by_path) < len(reqs) and time.monotonic() < deadline:
         lines = (proxy.data_dir / "decisions.jsonl").read_text().splitlines()
         by_path = {r["path"]: r for r in map(json.loads, lines)
-                   if r["path"].startswith("/agree/") and r["outcome"] is None}
+                   if r["path"].startswith("/api/") and r["outcome"] is None}
         time.sleep(0.2)
     proxied = [(by_path[httpx.URL(url).path]["action"], by_path[httpx.URL(url).path]["rule"])
                for _, url, _, _ in reqs]
