@@ -6,6 +6,8 @@ sends requests through the default policy uses ``default_proxy`` / ``default_cli
 reloads, kills or injects faults into its proxy starts its own ``BaomiProcess``.
 """
 
+import asyncio
+
 import pytest
 from harness import REPO, BaomiProcess, Upstream, UpstreamCA
 
@@ -43,6 +45,14 @@ def default_client(default_proxy):
     """An httpx client through ``default_proxy`` that trusts its CA."""
     with default_proxy.client() as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def loop_runner():
+    """One event loop for a module's async calls (``loop_runner.run(pool.start())``): a pool
+    started on it is used on the same loop."""
+    with asyncio.Runner() as runner:
+        yield runner
 
 
 @pytest.fixture(autouse=True)

@@ -28,7 +28,7 @@ from urllib.parse import quote, unquote_to_bytes
 import httpx
 import pytest
 from fulldisk import fill, tmpfs
-from harness import BAOMI, REPO, BaomiProcess, Upstream, free_port
+from harness import BAOMI, REPO, BaomiProcess, Upstream, free_port, process_alive
 
 pytestmark = pytest.mark.e2e
 
@@ -338,18 +338,10 @@ def reap(pids: list[int], grace: float = 15) -> None:
     """Inspection workers exit when their parent's pipe closes; kill any that linger (by pid)."""
     deadline = time.monotonic() + grace
     for pid in pids:
-        while _alive(pid) and time.monotonic() < deadline:
+        while process_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _alive(pid):
+        if process_alive(pid):
             os.kill(pid, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
 
 
 class BlockedTraffic:

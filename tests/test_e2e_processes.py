@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from harness import BAOMI, REPO, BaomiProcess, free_port
+from harness import BAOMI, REPO, BaomiProcess, free_port, process_alive
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -303,7 +303,7 @@ def test_kill_9_of_one_process_under_load(proxy, https_up):
         restarted = [pid for pid in served(proxy) if pid not in (victim, survivor)]
         load.wait_for(10)
     assert survivor_served >= 5
-    assert len(restarted) == 1 and _alive(restarted[0]) and not _alive(victim)
+    assert len(restarted) == 1 and process_alive(restarted[0]) and not process_alive(victim)
     answered = [(t, status, incident) for t, status, incident in load.outcomes]
     assert {status for _, status, _ in answered} == {403}  # never let through, never an error
     assert any(t > killed_at for t, _, _ in answered)
@@ -320,14 +320,6 @@ def test_kill_9_of_one_process_under_load(proxy, https_up):
                              str(proxy.data_dir)], capture_output=True, text=True, timeout=120,
                             check=False, cwd=REPO)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
 
 
 # -- 4. SIGTERM drains: in-flight requests finish, nothing new is accepted, all stop -----------
@@ -347,7 +339,7 @@ def test_sigterm_drains_every_process_and_exits_0(proxy, upstream_ca):
         original(self)
 
     handler.do_POST = held
-    pids = [pid for pid in served(proxy) if _alive(pid)]
+    pids = [pid for pid in served(proxy) if process_alive(pid)]
     result: list = []
     with slow:
         def in_flight():
@@ -363,7 +355,7 @@ def test_sigterm_drains_every_process_and_exits_0(proxy, upstream_ca):
         assert proxy.proc.wait(60) == 0
     (r, got), = result
     assert r.status_code == 200 and json.loads(got) == BODIES["allow"]
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(process_alive(pid) for pid in pids)
 
 
 def _accepts(port: int) -> bool:

@@ -41,12 +41,6 @@ def request(text: str) -> RawRequest:
 
 
 @pytest.fixture(scope="module")
-def loop_runner():
-    with asyncio.Runner() as runner:
-        yield runner
-
-
-@pytest.fixture(scope="module")
 def pool(loop_runner):
     p = InspectionPool(DetectorConfig(extra_recognizers=PLUGINS), size=SIZE, start_timeout=120)
     loop_runner.run(p.start())

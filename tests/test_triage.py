@@ -61,12 +61,6 @@ GET = RawRequest("GET", "https://api.example.com/v1/orders?page=2&sort=created",
 
 
 @pytest.fixture(scope="module")
-def loop_runner():
-    with asyncio.Runner() as runner:
-        yield runner
-
-
-@pytest.fixture(scope="module")
 def pool(loop_runner):
     p = InspectionPool(DetectorConfig(), size=1, start_timeout=120)
     loop_runner.run(p.start())
