@@ -141,7 +141,7 @@ STALL_PART = (
 )
 STALL = re.compile(
     rf"{STALL_PART}*(?:[A-Za-z]{{0,2}}\d{{3,6}}(?:-\d{{1,4}})?|(?<=区)\d{{1,4}}-\d{{1,4}})"
-    rf"(?:号|室)?(?![0-9年月日时点分秒元个人次万米多余几%.])"
+    rf"(?:号|室)?(?![0-9年月日时点分秒元个人次万米多余几周%.])"
 )
 # An estate, a market or a works whose stall or room numbers follow it (…商贸城, …酒店).
 STALL_PLACE = re.compile(
@@ -818,7 +818,7 @@ def named_place_after_admins(text: str, admins: list[re.Match[str]], hi: int) ->
 # A village (…村: not 农村, 山村; not 村民, 村委) and what makes it an address: a house number
 # right after it or after a hamlet's name (金家村1058号, 万众村王家74号); after an admin level, a
 # group (横蓬村23组), a works or shop named up to the clause (新华村|博悦服饰), or a cue.
-VILLAGE = re.compile(f"(?<=[{CJK}]{{2}})(?<![乡农山渔])村(?![村民委长里子庄落])")
+VILLAGE = re.compile(f"(?<=[{CJK}]{{2}})(?<![乡农山渔])村(?![村民委长里子庄落镇])")
 VILLAGE_NUMBER = re.compile(f"[{CJK}]{{0,4}}?\\d{{1,5}}号(?![楼院门线口])")
 GROUP = re.compile(r"(?:\d{1,3}|[一二三四五六七八九十]{1,3})(?:组|队|社)")
 
@@ -840,7 +840,10 @@ def village_address(
         if VILLAGE_NUMBER.match(text, after, hi):
             return village
         levels = [a for a in admins if a.end() <= village.start()]
-        if not levels:
+        between = text[levels[-1].end() : village.start() - 2] if levels else ""
+        if not levels or len(between) > 8 or not is_name_run(between or "-"):
+            continue  # 昆明市|启动了子君村: a clause between the level and the village
+        if any(ch in STOP or not "\u4e00" <= ch <= "\u9fff" for ch in between):
             continue
         if GROUP.match(text, after, hi) or named_after(text, after):
             return village
@@ -870,7 +873,10 @@ def named_after(text: str, at: int) -> bool:
     name = text[at : name_end(text, at, len(text))]
     if len(name) < 2 or any(ch.isdigit() for ch in name):
         return False
-    first = jieba.posseg.lcut(name, HMM=True)[0]
+    words = jieba.posseg.lcut(name, HMM=True)
+    first = words[0]
+    if first.flag.startswith(("m", "q")) or starts_clause(words, 0, True, verbs=False):
+        return False  # …村|一个贫苦农民家庭, …村|和蒜村: a count, a conjunction
     return not (first.flag.startswith("v") and len(first.word) == 1)
 
 
