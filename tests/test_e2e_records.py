@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 from harness import REPO, BaomiProcess, Upstream, UpstreamCA
-from test_e2e_proxy import last_decision, trust
+from test_e2e_proxy import trust
 
 from detectors.edm import new_key, read_key
 from detectors.edm_build import build_index
@@ -83,7 +83,7 @@ def test_json_export_of_six_customers_is_blocked_with_the_count(client, proxy):
     page = r.json()
     assert page["rule"] == "block-bulk-contacts" and page["customer_records"] == 6
     assert "6 customer records (" in page["reason"] and "PHONE_NUMBER" in page["reason"]
-    record = last_decision(px)
+    record = px.last_decision()
     assert (record["action"], record["rule"], record["records"]) == (
         "block",
         "block-bulk-contacts",
@@ -98,7 +98,7 @@ def test_four_customers_are_masked_not_blocked(client, proxy):
     r = client.post(up.url("/export"), json={"customers": people})
     assert r.status_code == 200
     assert b"13700130000" not in up.received[-1].body
-    assert last_decision(px)["records"] == 4
+    assert px.last_decision()["records"] == 4
 
 
 def test_real_customer_phone_and_name_is_a_customer_record(client, proxy):
@@ -111,7 +111,7 @@ def test_real_customer_phone_and_name_is_a_customer_record(client, proxy):
     )
     assert r.status_code == 403
     assert len(up.received) == n
-    record = last_decision(px)
+    record = px.last_decision()
     assert record["rule"] == "block-known-customers"
     assert record["entity_counts"].get("CUSTOMER_RECORD") == 1
 
@@ -120,7 +120,7 @@ def test_real_phone_with_another_name_is_not(client, proxy):
     px, up = proxy
     r = client.post(up.url("/crm/notes"), json={"contact": "王芳", "phone": "13800138000"})
     assert r.status_code == 200
-    record = last_decision(px)
+    record = px.last_decision()
     assert record["rule"] == "mask-contacts-external"
     assert "CUSTOMER_RECORD" not in record["entity_counts"]
     assert b"13800138000" not in up.received[-1].body
