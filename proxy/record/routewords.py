@@ -54,5 +54,8 @@ _WORDS = """
   txt type types ui update updates upload uploads usage user users validate value
   values verify version versions video view views wallet watch web webhook webhooks
   widget widgets wiki work workers workflow workflows write ws www xml zip
+  allow allowed bar baz blocked br chunk deadline deflate demo example fail foo gzip
+  health hello large leak limit limits mask masked multipart oversize pong probe ready
+  refuse refused sample sink timeout world zstd
 """
 ROUTE_WORDS = frozenset(_WORDS.split())  # prose above: easy to read and extend
