@@ -305,8 +305,9 @@ def beside_a_place(text: str, start: int, end: int, places_read: Sequence[tuple[
     """Is ``text[start:end]``, with no known first name in it, the last part of a place
     written as in an address: after a comma and a country, a US state or what the model
     read as a place, at a clause's end (Klungkung, Bali.), or before a comma and a country
-    or a US state (Trosten, England)? Not in a list of people the model partly read as
-    places (Sattler, Maumill, Mabury; in Ottawa and Halifax, Cowley broke in).
+    or a US state where a preposition places it (in Trosten, England; ``headed_for``)?
+    Not in a list of people the model partly read as places (Sattler, Maumill, Mabury; in
+    Ottawa and Halifax, Cowley broke in).
 
     >>> text = "raised in Klungkung, Bali; born in Trosten, England; met Carter, Jones"
     >>> [beside_a_place(text, a, b, [(10, 19)]) for a, b in ((21, 25), (35, 42), (57, 63))]
@@ -317,13 +318,31 @@ def beside_a_place(text: str, start: int, end: int, places_read: Sequence[tuple[
     """
     if text[start:end].split(" ", 1)[0] in first_names():
         return False
-    if (after := NEXT_PLACE.match(text, end)) is not None and after.group(1) in places():
-        return True
+    after = NEXT_PLACE.match(text, end)
+    if after is not None and after.group(1) in places() and headed_for(text, start):
+        return True  # moved to Trosten, England; not Submitted by Hernandez, Mexico (R10)
     before = PREVIOUS_PLACE.search(text, max(0, start - 60), start)
     if before is None or CLAUSE_END_AFTER.match(text, end) is None:
         return False
     a, b = before.span(1)
     return text[a:b] in places() or any(a < y and x < b for x, y in places_read)
+
+
+def headed_for(text: str, start: int) -> bool:
+    """Does a preposition that places or moves (``TOWARDS``) come right before ``start``?
+    A name before a comma and a country is a person's where nothing places it: a signature,
+    a ticket's reporter, a list of country leads (Regards, Jansen, Netherlands).
+
+    >>> text = "moved to Trosten, England; reported by Dmitri Volkov, Russia"
+    >>> headed_for(text, 9), headed_for(text, 39)
+    (True, False)
+    """
+    previous = PREVIOUS_WORD.search(text, max(0, start - 40), start)
+    return previous is not None and previous.group(1) in TOWARDS
+
+
+_TOWARDS = "in near into across at from to of around outside"
+TOWARDS = frozenset(_TOWARDS.split())
 
 
 # A clause's end right after the words (or the text's).

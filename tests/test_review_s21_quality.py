@@ -1,0 +1,173 @@
+"""Review R10 (session 21) of the day's name and address rules (issue 13 §3, §4), read as a
+hostile user would: e-commerce and service chat, news lines, support tickets and English
+business mail, all written for this file (never from a corpus split or the tuning set), each
+compared with the morning's main (196b816). Each table is one class of finding; the ones
+still open are strict xfails with the reason. Runs through the shared Detector.
+"""
+
+from __future__ import annotations
+
+import pytest
+from detection_support import detect
+
+THRESHOLD = 0.5  # the policies' default min_score
+
+
+def values(text: str, entity: str) -> list[str]:
+    return [
+        text[f.start : f.end] for f in detect(text) if f.entity == entity and f.score >= THRESHOLD
+    ]
+
+
+def xfail(*values, reason: str):
+    return pytest.param(*values, marks=pytest.mark.xfail(strict=True, reason=f"R10: {reason}"))
+
+
+# --- PERSON (zh): a person's document after 的 (5f4d8b1 added 简历, 照片, 护照, 工资, 账号...)
+# took whatever stood before 的: a quality (高清), a kind (明星), a pay grade (高薪) or a role
+# (申请人). jieba tags these dictionary words nr, so is_cn_name let them through; before a
+# document's word the owner is now no dictionary word and no role (person.owner_word_ok).
+DOCUMENT_OWNERS_NOT_NAMES = [
+    "请上传高清的照片。",
+    "明星的照片侵权了。",
+    "高薪的工资条。",
+    "申请人的护照复印件。",
+    "管理员的账号被锁定了。",
+]
+
+
+@pytest.mark.parametrize("text", DOCUMENT_OWNERS_NOT_NAMES)
+def test_no_name_before_a_document(text):
+    assert values(text, "PERSON") == []
+
+
+DOCUMENT_OWNERS = [
+    ("杨丽的护照过期了。", ["杨丽"]),
+    ("请把李伟的简历转给人事。", ["李伟"]),
+    ("王磊的工资卡换了。", ["王磊"]),
+    ("陈晨的账号被盗了。", ["陈晨"]),
+    ("他在看一张黄晓明的照片。", ["黄晓明"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DOCUMENT_OWNERS)
+def test_name_before_a_document(text, expected):
+    assert values(text, "PERSON") == expected
+
+
+# --- PERSON (zh): a service word before a name (person.names_after_roles) must not read the
+# next word as one when a surname opens it (周末, 余额, 钱包, 黄金, 管理...). These hold.
+SERVICE_WORDS_NO_NAME = [
+    "客服周末不上班，请工作日联系。",
+    "用户余额不足，请充值后再下单。",
+    "同事钱包丢了，在前台登记一下。",
+    "会员黄金等级可享九折。",
+    "用户高度评价这款产品。",
+    "用户管理后台新增了导出功能。",
+    "司机师傅说大概十分钟到。",
+    "员工宿舍明天停水。",
+    "村民委员会换届选举结果公布。",
+    "用户名不能为空。",
+    "民警提醒：谨防诈骗。",
+    "发言人：中方对此表示坚决反对。",
+    "审批人：财务部",
+]
+
+
+@pytest.mark.parametrize("text", SERVICE_WORDS_NO_NAME)
+def test_no_name_after_a_service_word(text):
+    assert values(text, "PERSON") == []
+
+
+# --- PERSON (zh): a transliterated word before a speech verb or a title (foreign_by_role,
+# 5f4d8b1: 基里延科表示, 普罗迪总理) is as often a company or a university in news and
+# business text; jieba tags both kinds nr/nrt, so no tag tells them apart. Kept for its
+# tuning recall (+0.009); the false hits it made, against the morning's main:
+FOREIGN_BEFORE_SPEECH = [
+    ("拜登表示将访问欧洲。", ["拜登"]),
+    xfail("特斯拉表示将降价。", [], reason="a company before 表示 (foreign_by_role)"),
+    xfail("亚马逊表示不予置评。", [], reason="a company before 表示 (foreign_by_role)"),
+    xfail("迪士尼表示乐园暂停开放。", [], reason="a company before 表示 (foreign_by_role)"),
+    xfail("尼尔森表示，收视率下降。", [], reason="a company before 表示 (foreign_by_role)"),
+    xfail("哈佛教授发表论文。", [], reason="a university before 教授 (foreign_by_role)"),
+    xfail("斯坦福教授指出。", [], reason="a university before 教授 (foreign_by_role)"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), FOREIGN_BEFORE_SPEECH)
+def test_foreign_word_before_speech(text, expected):
+    assert values(text, "PERSON") == expected
+
+
+# --- PERSON (en): a model's guess before a comma and a country (en_names.beside_a_place,
+# 8ef480c: Trosten, England) was dropped wherever it stood, so a signature's, a ticket's or
+# a list's surname went out in clear. It is a place only where a preposition places it
+# (en_names.headed_for: in, to, from...); after by, Regards, or a list's colon a person's.
+SURNAMES_BEFORE_A_COUNTRY = [
+    ("Submitted by Hernandez, Mexico.", ["Hernandez"]),
+    ("Our country leads are Tanaka, Japan, and Schmidt, Germany.", ["Schmidt"]),
+    ("Ticket opened by Kowalski, Poland team.", ["Kowalski"]),
+    ("Ticket #4411 reported by Dmitri Volkov, Russia.", ["Dmitri Volkov"]),
+    ("Regards, Jansen, Netherlands", ["Jansen"]),
+    ("The depot moved to Trosten, England in 1945.", []),
+    xfail(
+        "The award went to Okonkwo, Nigeria, for his work.",
+        ["Okonkwo"],
+        reason="to| places a word too (moved to Trosten): the model alone reads no name here",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SURNAMES_BEFORE_A_COUNTRY)
+def test_surname_before_a_country(text, expected):
+    assert values(text, "PERSON") == expected
+
+
+# --- PERSON (en): after a title one common English word is a thing's name (1a43532: Miss
+# Murder); customers' surnames that are English words (Chow, Yap, Said, Lamb) are census
+# surnames, which en_words.txt leaves out, so they are kept. Pinned here.
+TITLED_WORD_SURNAMES = [
+    ("Dear Mr. Chow, your order has shipped.", ["Chow"]),
+    ("Dear Ms. Chin, thanks for reaching out.", ["Chin"]),
+    ("Dear Mr. Yam, please find the invoice attached.", ["Yam"]),
+    ("Dear Ms. Pang, your ticket was escalated.", ["Pang"]),
+    ("Dear Mr. Yap, the refund is on its way.", ["Yap"]),
+    ("Dear Mr. Said, we received your complaint.", ["Said"]),
+    ("Dear Mr. Lamb, welcome aboard.", ["Lamb"]),
+    ("Dear Ms. Bliss, thanks for your feedback.", ["Bliss"]),
+    ("Dear Mr. Fox, your subscription renews tomorrow.", ["Fox"]),
+    ("Dear Mr. Ng, your password was reset.", ["Ng"]),
+    ("Dear Mrs. Honey, your booking is confirmed.", ["Honey"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), TITLED_WORD_SURNAMES)
+def test_titled_surname_that_is_a_word(text, expected):
+    assert values(text, "PERSON") == expected
+
+
+# --- PERSON (en): a census surname alone as a subject or after a speech verb (4cc4a6e,
+# 1a43532) is also how publications, firms and schools named after people are written.
+# The ones the morning's main did not flag:
+EN_INSTITUTIONS = [
+    xfail(
+        "The build failed because Jenkins was down again.",
+        [],
+        reason="old: a CI tool's name that is a census surname, as a clause's subject",
+    ),
+    xfail(
+        "According to Forbes, she is the richest woman in tech.",
+        [],
+        reason="according to| a publication named after a person (en_names.SPEECH_BEFORE)",
+    ),
+    xfail(
+        "Hopkins was founded in 1876.",
+        [],
+        reason="a school named after a person as a passive's subject (en_names.lone_surname)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EN_INSTITUTIONS)
+def test_institution_is_no_person(text, expected):
+    assert values(text, "PERSON") == expected
