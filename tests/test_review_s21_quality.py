@@ -171,3 +171,29 @@ EN_INSTITUTIONS = [
 @pytest.mark.parametrize(("text", "expected"), EN_INSTITUTIONS)
 def test_institution_is_no_person(text, expected):
     assert values(text, "PERSON") == expected
+
+
+# --- PERSON (en): a census surname alone as a clause's subject or owner (4cc4a6e) is read
+# only where the PERSON pass runs: prefilter.worth_ner's prose signal wants a capitalised
+# word then three lower-case words, so a short ticket line never reaches the rule and its
+# surname goes out in clear (prefilter.py is P10's this session: reported, not changed).
+EN_SURNAME_SUBJECTS = [
+    ("Rodriguez signed off on the release.", ["Rodriguez"]),
+    ("We sent the invoice to the client yesterday, and Nguyen approved the PR.", ["Nguyen"]),
+    ("The office moved to Austin, Texas last year.", []),  # the morning read Austin as a name
+    xfail(
+        "Patel's invoice is attached.",
+        ["Patel"],
+        reason="a short line: worth_ner reads no prose (Patel's breaks its first word)",
+    ),
+    xfail(
+        "Nguyen approved the PR.",
+        ["Nguyen"],
+        reason="a short line: worth_ner wants three lower-case words after the first",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EN_SURNAME_SUBJECTS)
+def test_surname_as_a_subject(text, expected):
+    assert values(text, "PERSON") == expected
