@@ -709,6 +709,22 @@ def owner_word_ok(text: str, start: int, end: int) -> bool:
     return not word.endswith((*ROLE_ENDINGS, "人")) and not jieba.dt.FREQ.get(word)
 
 
+def common_word(word: str) -> bool:
+    """A word jieba's dictionary counts ``COMMON_COUNT`` times or more (康复, 龙虾, 叶子;
+    jieba tags many such words nr): after a service word it is what the patient, the member
+    or the user does or has (患者|康复出院, 会员|龙虾半价), not a name. Names jieba holds
+    are rarer (康能娟: 2, 王师傅: 18); a famous name read so is the model's to find.
+
+    >>> [common_word(w) for w in ("康复", "龙虾", "康能娟", "周大伟")]
+    [True, True, False, False]
+    """
+    jieba.dt.check_initialized()  # FREQ is empty until the dictionary is loaded
+    return (jieba.dt.FREQ.get(word) or 0) >= COMMON_COUNT
+
+
+COMMON_COUNT = 100  # 龙虾 101, 丁香 132; 刘海 65, 贾宝玉 62 stay names
+
+
 def names_after_roles(text: str) -> list[tuple[int, int]]:
     """Names with a common surname read from where a role's or a service word ends: jieba
     may glue the word's last character to the surname (快递|员周|大伟).
@@ -726,7 +742,7 @@ def names_after_roles(text: str) -> list[tuple[int, int]]:
         start, end = cue.end(), cue.end() + len(name)
         # Its start is the cue's end, not jieba's (so not chinese_name_shaped's word bounds).
         shaped = ner_score(name) is not None and SHOP_AFTER.match(text, end) is None
-        if shaped and opens_a_word(text, start, end, cued=True):
+        if shaped and not common_word(name) and opens_a_word(text, start, end, cued=True):
             found.append((start, end))
     return sorted(set(found))
 
