@@ -43,6 +43,7 @@ from proxy.record.unseen import uninspected_host, uninspected_path
 from proxy.record.writer import RecordWriter
 from proxy.workers.inspection import Inspection
 from proxy.workers.pool import InspectionPool
+from proxy.workers.probe import opens_any
 
 log = logging.getLogger("baomi.addon")
 
@@ -93,6 +94,11 @@ class BaomiAddon:
             if flow.request.trailers:  # HTTP/2: fields no extraction reads; HTTP/1 gets a 400
                 decision = Decision("block", "on_protocol_error", TRAILERS_REFUSED)
                 self.metrics.protocol_refused("request trailers")
+                await self._finish(flow, facts, decision, None, started, uninspected="undecodable")
+                return
+            if "#" in flow.request.path:  # no view reads a fragment; the upstream would get it
+                decision = Decision("block", "on_protocol_error", FRAGMENT_REFUSED)
+                self.metrics.protocol_refused("malformed request")
                 await self._finish(flow, facts, decision, None, started, uninspected="undecodable")
                 return
             if flow.request.stream:  # over the limit with on_oversize allow/monitor
@@ -464,8 +470,10 @@ class BaomiAddon:
         if inspection is None:  # nothing saw the URL: no raw value of its path or host in clear
             triage = getattr(self.pool, "triage", None)
             selector = triage.selector if triage is not None else None
-            facts = replace(facts, path=uninspected_path(facts.path, selector),
-                            host=uninspected_host(facts.host, selector))
+            limits = limits_of(self.runtime.policy)
+            opens = partial(_opens, limits=limits)  # a hex or base64 value: withheld too
+            facts = replace(facts, path=uninspected_path(facts.path, selector, opens),
+                            host=uninspected_host(facts.host, selector, opens))
         return decision_record(
             facts, decision, inspection,
             policy_hash=decision.policy_hash or self.runtime.policy.hash,
@@ -484,6 +492,14 @@ class BaomiAddon:
 
 # An HTTP/2 request with trailer fields: they would go upstream uninspected (review R7).
 TRAILERS_REFUSED = "request trailers refused: they would pass uninspected"
+# A raw '#' in the request target (RFC 9112 allows none): extraction reads the URL without its
+# fragment, mitmproxy forwards it whole (review R9: /v1/x#13800138000 went out unread).
+FRAGMENT_REFUSED = "a fragment ('#') in the request target refused: it would pass uninspected"
+
+
+def _opens(text: str, limits) -> bool:
+    """Would extraction open a layer in ``text`` (a record's path segment or host label)?"""
+    return opens_any((text,), limits)
 
 
 # mitmproxy's refusal messages can quote the offending header: only these fixed words

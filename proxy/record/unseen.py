@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from urllib.parse import unquote
 
 from detectors.batch import SegmentSelector
@@ -49,8 +50,12 @@ def is_route_part(text: str) -> bool:
                                   for w in _WORDS.findall(text))
 
 
-def uninspected_path(path: str, selector: SegmentSelector | None) -> str:
-    """``path`` with every segment the rule does not keep withheld (the module docstring)."""
+def uninspected_path(path: str, selector: SegmentSelector | None,
+                     opens: Callable[[str], bool] | None = None) -> str:
+    """``path`` with every segment the rule does not keep withheld (the module docstring).
+    ``opens``: does extraction open a layer in a text (hex, percent again, base64: the proxy
+    passes ``workers.probe``'s, which this layer cannot import)? Such a segment is withheld:
+    ``/v1/3133383030313338303030`` is 13800138000 in hex, which the selector does not read."""
     if not path.strip("/"):
         return path
     if not _usable(selector):
@@ -62,15 +67,18 @@ def uninspected_path(path: str, selector: SegmentSelector | None) -> str:
     except UnicodeDecodeError:  # GB18030 or odd bytes: the detector reads them otherwise
         return PATH_UNINSPECTED
     busy = selector.busy_as_sent(texts)
-    kept = [i for i, t in enumerate(texts) if i not in busy and is_route_part(t)]
+    kept = [i for i, t in enumerate(texts)
+            if i not in busy and is_route_part(t) and not (opens and opens(t))]
     if selector.busy_as_sent(["/".join(texts[i] for i in kept)]):
         return PATH_UNINSPECTED  # a value spread over segments ("/138/0013/8000")
     return "/".join(s if i in kept or not s else SEGMENT_WITHHELD
                     for i, s in enumerate(segments))
 
 
-def uninspected_host(host: str, selector: SegmentSelector | None) -> str:
-    """``host`` with every label the rule does not keep withheld; an IP address as it is.
+def uninspected_host(host: str, selector: SegmentSelector | None,
+                     opens: Callable[[str], bool] | None = None) -> str:
+    """``host`` with every label the rule does not keep withheld; an IP address as it is;
+    ``opens`` as for ``uninspected_path``.
 
     A host's last two labels are where the request went (``example.com``, ``github.io``),
     which a reviewer needs and the sender chose; names of people ride in the labels before
@@ -91,7 +99,8 @@ def uninspected_host(host: str, selector: SegmentSelector | None) -> str:
     busy = selector.busy_as_sent(labels)
     last_two = range(max(0, len(labels) - 2), len(labels))
     kept = [i for i, label in enumerate(labels)
-            if i not in busy and (i in last_two or is_route_part(label))]
+            if i not in busy and (i in last_two or is_route_part(label))
+            and not (opens and opens(label))]
     if selector.busy_as_sent([".".join(labels[i] for i in kept)]):
         return HOST_UNINSPECTED
     return ".".join(label if i in kept else SEGMENT_WITHHELD for i, label in enumerate(labels))
