@@ -10,21 +10,32 @@ Findings, each a test that failed before its fix:
    that the selector does not read but extraction opens: ``/v1/3133383030313338303030`` is
    13800138000 in hex, ``%2531%2533...`` the same twice percent-encoded. Such a segment is
    withheld now (the proxy hands ``unseen`` the fast paths' layer probe).
+3. The addon read the policy before the sender's lookup (an await: LDAP, a proxy login) and
+   the detector pool after it: a reload that changed detection settings in between had the
+   request decided by the old policy and inspected by the new policy's detector, a pair no
+   policy file ever said (the new one may allow a value the old one's rules would mask,
+   the old one's rules send it where the new one blocks). Both are read together now.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from functools import partial
 
 import pytest
+from fakes import FakeDetector, InProcessInspector, MemoryRecorder
+from harness import REPO
+from mitmproxy.test import taddons, tflow
 from rawhttp import read_response
 
 from detectors.batch import SegmentSelector
 from detectors.config import DetectorConfig
+from policies.load import load_policy
 from proxy.extraction.extract import Limits
-from proxy.hook.addon import _opens
+from proxy.hook.addon import BaomiAddon, _opens
+from proxy.hook.state import Runtime
 from proxy.record.unseen import SEGMENT_WITHHELD, uninspected_host, uninspected_path
 
 PHONE = "13912340587"
@@ -106,3 +117,39 @@ def test_a_host_label_extraction_would_open_is_withheld():
     host = f"{PHONE.encode().hex()}.example.com"
     assert uninspected_host(host, SELECTOR, OPENS) == f"{SEGMENT_WITHHELD}.example.com"
     assert uninspected_host("cdn1.example.com", SELECTOR, OPENS) == "cdn1.example.com"
+
+
+# -- finding 3: a reload while the sender is looked up ----------------------------------------
+
+
+def a_phone_post():
+    f = tflow.tflow()
+    f.request.scheme, f.request.host, f.request.port = "https", "api.partner.example", 443
+    f.request.path, f.request.method = "/tickets", "POST"
+    f.request.headers["host"] = "api.partner.example"
+    f.request.headers["content-type"] = "application/json"
+    f.request.raw_content = json.dumps({"phone": "13800138000"}).encode()
+    return f
+
+
+def test_a_reload_during_the_senders_lookup_keeps_policy_and_detector_together():
+    policy = load_policy(REPO / "policies" / "default.yaml")
+    before, after = FakeDetector(), FakeDetector(markers={})  # the reload allows the value
+    old, new = InProcessInspector(before), InProcessInspector(after)
+    old.triage = new.triage = None  # every request goes to the "worker" (its detector)
+    addon = BaomiAddon(Runtime(policy), old, MemoryRecorder())
+    identify = addon._identify
+
+    async def a_reload_meanwhile(flow, facts, started):
+        # what PolicyReloader does while an LDAP lookup awaits: the pool, then the policy
+        addon.pool = new
+        addon.runtime.policy = load_policy(REPO / "policies" / "default.yaml")
+        return await identify(flow, facts, started)
+
+    addon._identify = a_reload_meanwhile  # type: ignore[method-assign]
+    flow = a_phone_post()
+    with taddons.context(addon):
+        asyncio.run(addon.request(flow))
+    assert "13800138000" in before.seen  # the detector of the policy read first
+    assert after.seen == []
+    assert b"13800138000" not in flow.request.raw_content  # masked, as that policy says

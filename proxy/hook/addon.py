@@ -81,7 +81,9 @@ class BaomiAddon:
         if flow.request.stream and isinstance(flow.metadata.get("baomi"), DecisionRecord):
             return  # streamed: decided and recorded before its body went (baomi_stream)
         started = time.monotonic()
-        policy = self.runtime.policy
+        # A reload swaps the pool and the policy together: read them together (before the
+        # sender's lookup awaits), so no request is decided by one and inspected by the other.
+        policy, pool = self.runtime.policy, self.pool
         if (found := facts_and_names_or_kill(flow)) is None:
             return
         facts, parts, names = found
@@ -107,7 +109,7 @@ class BaomiAddon:
                 return
             raw = raw_request(flow, parts)
             outcome = await process(policy, facts, names, raw,
-                                    partial(self.pool.inspect, maskable=mask_sets(policy)))
+                                    partial(pool.inspect, maskable=mask_sets(policy)))
             decision, inspection = outcome.decision, outcome.inspection
             if inspection is not None:
                 self.metrics.images(inspection.images, decision)
@@ -126,7 +128,7 @@ class BaomiAddon:
         the DNS lookup alone. Found data in the name blocks the tunnel (a name cannot be
         masked); a clean name goes on, and the requests inside are inspected as usual."""
         started = time.monotonic()
-        policy = self.runtime.policy
+        policy, pool = self.runtime.policy, self.pool  # together, as in ``request``
         if (facts := facts_or_kill(flow)) is None:
             return
         try:
@@ -136,7 +138,7 @@ class BaomiAddon:
             facts = identified
             raw = RawRequest("CONNECT", f"https://{flow.request.authority}/",
                              hosts=host_names(flow))
-            outcome = await process(policy, facts, destination_names(flow), raw, self.pool.inspect)
+            outcome = await process(policy, facts, destination_names(flow), raw, pool.inspect)
             decision, inspection = outcome.decision, outcome.inspection
             if inspection is None:  # inspection failed: the failure action, if it blocks
                 if decision.action == "block":
