@@ -79,6 +79,44 @@ def test_no_name_after_a_service_word(text):
     assert values(text, "PERSON") == []
 
 
+# A common word right after the service word (5f4d8b1 reads the name from the word's end,
+# and jieba tags 康复, 龙虾, 胡说 nr): what the patient or member does or has. A word jieba
+# counts 100 times or more is none there (person.common_word); a placeholder is lost.
+SERVICE_WORD_THEN_A_WORD = [
+    ("患者康复出院了。", []),
+    ("会员龙虾半价。", []),
+    ("网友胡说八道。", []),
+    ("村民康能娟家的狗丢了。", ["康能娟"]),
+    xfail("用户史上最多的一天。", [], reason="史上 is no word of jieba's dictionary"),
+    xfail(
+        "用户李四反馈耳机没声音。",
+        ["李四"],
+        reason="a placeholder's name jieba counts 106 times: a common word to person.common_word",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SERVICE_WORD_THEN_A_WORD)
+def test_service_word_then_a_word(text, expected):
+    assert values(text, "PERSON") == expected
+
+
+# --- PERSON (zh): names no dictionary holds, found by jieba's HMM (514c9c1 novel_names).
+# Three characters and a common surname are a cosmetics or food brand's shape as well; a
+# product's word right after (补水, 鸭蛋粉) is no NAMED_THING. Found by the new rule:
+NOVEL_NAMES = [
+    ("陶华碧创办了老干妈。", ["陶华碧"]),
+    ("欧诗漫珍珠霜适合干皮。", []),
+    xfail("温碧泉补水效果好，价格也实惠。", [], reason="a brand's name (novel_names)"),
+    xfail("谢馥春鸭蛋粉是老字号。", [], reason="a brand's name (novel_names)"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), NOVEL_NAMES)
+def test_novel_names(text, expected):
+    assert values(text, "PERSON") == expected
+
+
 # --- PERSON (zh): a transliterated word before a speech verb or a title (foreign_by_role,
 # 5f4d8b1: 基里延科表示, 普罗迪总理) is as often a company or a university in news and
 # business text; jieba tags both kinds nr/nrt, so no tag tells them apart. Kept for its
@@ -89,6 +127,7 @@ FOREIGN_BEFORE_SPEECH = [
     xfail("亚马逊表示不予置评。", [], reason="a company before 表示 (foreign_by_role)"),
     xfail("迪士尼表示乐园暂停开放。", [], reason="a company before 表示 (foreign_by_role)"),
     xfail("尼尔森表示，收视率下降。", [], reason="a company before 表示 (foreign_by_role)"),
+    xfail("阿里巴巴表示将继续投资。", [], reason="a company before 表示 (foreign_by_role)"),
     xfail("哈佛教授发表论文。", [], reason="a university before 教授 (foreign_by_role)"),
     xfail("斯坦福教授指出。", [], reason="a university before 教授 (foreign_by_role)"),
 ]
@@ -196,4 +235,133 @@ EN_SURNAME_SUBJECTS = [
 
 @pytest.mark.parametrize(("text", "expected"), EN_SURNAME_SUBJECTS)
 def test_surname_as_a_subject(text, expected):
+    assert values(text, "PERSON") == expected
+
+
+# --- ADDRESS: no finding. An estate's word with a floor after it (0ce11e0 added floors in
+# words: 温山大厦|四楼) was an address with no estate's name at all: a kind of place (批发市场,
+# 购物中心: jieba's words), one pointed at (这个|市场) or the word alone (在|大厦); the digits'
+# form was as old. A county's or a town's head right after where one goes is no level
+# (住在|县城, after 2e7a53a's sending cue took one admin level and a named place).
+ADDRESS_NEGATIVES = [
+    "我们在大厦八楼开会。",
+    "这个市场五楼是仓库。",
+    "批发市场二楼有卖童装的。",
+    "我们在大厦8楼开会。",
+    "这个市场5楼是仓库。",
+    "公司在中心二楼。",
+    "住在县城第一中学附近。",
+    "回到镇上的卫生院看病。",
+]
+
+
+@pytest.mark.parametrize("text", ADDRESS_NEGATIVES)
+def test_no_address_in_ordinary_text(text):
+    assert values(text, "ADDRESS") == []
+
+
+# --- ADDRESS: exact spans. Named estates with floors in words, towns whose names hold 城,
+# 进 or 镇 (寿县城关镇, 前进镇, 镇海区) are kept; the open ones leave a part in clear or swallow
+# a clause.
+ADDRESS_SPANS = [
+    ("我在温山大厦四楼等你。", ["温山大厦四楼"]),
+    ("寄到寿县城关镇东街18号", ["寿县城关镇东街18号"]),
+    ("寄到前进镇光明村5组", ["前进镇光明村5组"]),
+    ("住在镇海区庄市街道中官西路777号", ["镇海区庄市街道中官西路777号"]),
+    (
+        "请寄往广州市天河区体育西路191号中石化大厦B座2501，电话联系",
+        ["广州市天河区体育西路191号中石化大厦B座2501"],
+    ),
+    xfail(
+        "万达广场三楼有电影院。",
+        ["万达广场三楼"],
+        reason="shop_name reads 有电影院 as a name after the floor; a clause guard there "
+        "costs addr_tune 0.975/0.939 -> 0.972/0.936",
+    ),
+    xfail(
+        "请寄往广州市天河区体育西路191号中石化大厦B塔2501，电话联系",
+        ["广州市天河区体育西路191号中石化大厦B塔2501"],
+        reason="old: 塔 is no building's word, B塔2501 goes out in clear",
+    ),
+    xfail(
+        "地址：浙江省杭州市西湖区文三路90号东部软件园3号楼502室，工作日送达",
+        ["浙江省杭州市西湖区文三路90号东部软件园3号楼502室"],
+        reason="old: an estate and its building after the house number, written together, "
+        "stay out (building_apart reads them only apart by spaces)",
+    ),
+    xfail(
+        "地址：上海市浦东新区 陆家嘴环路 1000号",
+        ["上海市浦东新区 陆家嘴环路 1000号"],
+        reason="old: with spaces between the parts the address starts at 海市",
+    ),
+    xfail(
+        "我在南京市鼓楼区中山北路123号楼下等你。",
+        ["南京市鼓楼区中山北路123号"],
+        reason="old: 号楼 of 楼下 (downstairs) read as a building",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ADDRESS_SPANS)
+def test_address_spans(text, expected):
+    assert values(text, "ADDRESS") == expected
+
+
+# --- PERSON (zh): any role's label with its colon (5f4d8b1 "cn role label": 审核人：钱峰)
+# must take a name, not what a form writes there instead (法定, 父母, 门卫, 系统).
+ROLE_LABEL_VALUES = [
+    "受益人：法定",
+    "监护人：父母",
+    "担保人：配偶",
+    "被保险人：本人",
+    "见证人：公证处",
+    "操作人：系统",
+    "签收人：门卫",
+    "审核人：高级经理",
+    "参与人员：全体员工",
+    xfail("会员：金卡", reason="a membership tier after 员：, 金 a surname and 金卡 no word jieba tags"),
+]
+
+
+@pytest.mark.parametrize("text", ROLE_LABEL_VALUES)
+def test_no_name_after_a_role_label(text):
+    assert values(text, "PERSON") == []
+
+
+# --- PERSON (en): a first name that is also a word or a month, with its surname, in mail
+# (en_names.repeated_parts, 4cc4a6e, reads the word alone later only as the same person's
+# when it stands like one: Will you, Mark it, Hunter boots stay words). Older misses pinned.
+EN_FIRST_NAMES_THAT_ARE_WORDS = [
+    (
+        "Will Smith called yesterday about the refund. Will you call him back today?",
+        ["Will Smith"],
+    ),
+    (
+        "Hunter Davis reported the bug last week. Hunter boots are out of stock.",
+        ["Hunter Davis"],
+    ),
+    (
+        "Jordan Lee ordered two pairs. Jordan shoes ship from the Memphis warehouse.",
+        ["Jordan Lee"],  # the morning also read the shoes' Jordan as a person
+    ),
+    xfail(
+        "Grace Park approved the budget for the quarter.",
+        ["Grace Park"],
+        reason="old: a full name whose surname is a place's word goes out in clear",
+    ),
+    xfail(
+        "April Jones joined the team recently.",
+        ["April Jones"],
+        reason="old: a month's name opening a full name: no name found",
+    ),
+    xfail(
+        "Chase Miller opened the ticket yesterday.",
+        ["Chase Miller"],
+        reason="old: the first name (a bank's and a verb's word) is cut off: Chase in clear",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EN_FIRST_NAMES_THAT_ARE_WORDS)
+def test_first_name_that_is_a_word(text, expected):
     assert values(text, "PERSON") == expected

@@ -47,9 +47,11 @@ DISTRICT = "(?<![本该此全市小社园景校灾郊分片])区"
 POINTER = (
     f"(?<![^{CJK}][该本此全各每])(?<![了的在到是和与及对从向有][该本此全各每])(?<!^[该本此全各每])"
 )
+# 住在|县城, 回到|镇上: a county's or a town's head right after where one goes is no level.
+HEAD_ALONE = "(?<![在到往去])"
 ADMIN = re.compile(
     f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|(?<![城超股门])市(?!场)|{DISTRICT}"
-    f"|{POINTER}县|旗|{POINTER}镇|{POINTER}乡(?![村下亲])|街道)"
+    f"|{POINTER}{HEAD_ALONE}县|旗|{POINTER}{HEAD_ALONE}镇|{POINTER}{HEAD_ALONE}乡(?![村下亲])|街道)"
 )
 ROAD_NUMBER = re.compile(
     f"(?<=[{CJK}0-9])(?:大街|大道|路|街|道|巷|胡同|里)(?:[东西南北中]?段|[东西南北])?"
@@ -181,6 +183,26 @@ def numbered_building(text: str, lo: int, hi: int) -> re.Match[str] | None:
     ('11幢3150', None)
     """
     return BUILDING_ROOM.search(text, lo, hi)
+
+
+def named_estate(text: str, start: int, estate: re.Match[str]) -> bool:
+    """Has the estate ending with ``estate`` (大厦, 市场, 广场...) a name of its own from
+    ``start``: two characters or more, not a pointer (这个|市场) and not, with its head, a
+    word of jieba's dictionary (批发市场, 购物中心, 服务中心: a kind of place)?
+
+    >>> text = "我们在大厦8楼，这个市场5楼，批发市场二楼，温山大厦四楼"
+    >>> [named_estate(text, text.index(a), ESTATE.search(text, text.index(a))) for a in
+    ...  ("大厦", "这个", "批发", "温山")]
+    [False, False, False, True]
+    """
+    name = text[start : estate.start()]
+    if len(name) < 2 or name.startswith(POINTED):
+        return False
+    jieba.dt.check_initialized()  # FREQ is empty until the dictionary is loaded
+    return not jieba.dt.FREQ.get(text[start : estate.end()])
+
+
+POINTED = tuple("这那该本此某各每")  # 这个|市场, 该|大厦: a place pointed at, not named
 
 
 # Words that end the reading back to an estate's start: 客户反馈|…, 地址|…, 发往|….
@@ -1019,8 +1041,14 @@ class AddressRecognizer(ScoredPatternRecognizer):
             score = 0.6  # 义乌国际商贸城四区44604, …酒店2320; from its admin levels if any
             if not admins or admins[0].start() > stall.start():
                 admins, bare = [stall], True
-        elif (estate := ESTATE.search(text, lo, hi)) and (
-            UNIT_CHAIN.search(text, estate.end(), hi) or BUILDING.search(text, estate.end(), hi)
+        elif (
+            (estate := ESTATE.search(text, lo, hi))
+            and (
+                UNIT_CHAIN.search(text, estate.end(), hi)
+                or BUILDING.search(text, estate.end(), hi)
+            )
+            # not 在|大厦8楼, 这个|市场五楼, 批发市场|二楼: no estate's name (R10)
+            and named_estate(text, estate_start(text, lo, estate.start()), estate)
         ):
             score, admins, bare = 0.6, [estate], True  # 湖景家园6栋4单元2057, 福田大厦A座3775
         elif (unit := numbered_building(text, lo, hi)) is not None:
