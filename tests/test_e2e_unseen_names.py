@@ -2,9 +2,10 @@
 
 Through the real `baomi run`: a body over ``max_body_bytes`` is refused before inspection
 (``uninspected: oversize``) and recorded with its path and host in clear fields. The rule
-(proxy/record/unseen.py, routewords.py): a path segment or host label is kept only when each
-of its words is a route word and the detector's selector finds nothing in it; a host keeps
-its last two labels. One test per class of value, and the leak search: no raw value (as
+(proxy/record/unseen.py, routewords.py): a path segment or host label is withheld when the
+detector's selector finds something in it, when it is not ASCII, or when a word of it is a
+name word (census given names and surnames, Chinese surnames in pinyin); a host keeps its
+last two labels. One test per class of value, and the leak search: no raw value (as
 sent, percent-encoded or lower-cased) in any file under the data directory.
 """
 

@@ -40,7 +40,11 @@ SELECTOR = SegmentSelector.for_config(DetectorConfig())
 
 @pytest.mark.parametrize("path,expected", [
     ("/v1/orders/12345", "/v1/orders/12345"),  # route words and a quiet number: all of it
-    ("/v1/orders/SO-1", f"/v1/orders/{SEGMENT_WITHHELD}"),  # SO is no route word
+    ("/v1/orders/SO-1", "/v1/orders/SO-1"),  # no name word: kept
+    ("/ldap-hangs/refused-trailers", "/ldap-hangs/refused-trailers"),  # any route's words
+    ("/u/liuxiaoming/x", f"/u/{SEGMENT_WITHHELD}/x"),  # a pinyin surname and given name
+    ("/u/Walker", f"/u/{SEGMENT_WITHHELD}"),  # a census surname
+    ("/password/change", "/password/change"),  # a route word that reads as pinyin
     ("/customers/张伟/orders", f"/customers/{SEGMENT_WITHHELD}/orders"),  # a name alone
     ("/customers/%E5%BC%A0%E4%BC%9F/orders", f"/customers/{SEGMENT_WITHHELD}/orders"),
     ("/u/zhang.wei.1985", f"/u/{SEGMENT_WITHHELD}"),  # a pinyin user name

@@ -4,21 +4,22 @@ A request refused before inspection (body deadline, trailers, smuggling, oversiz
 a CONNECT whose inspection failed) is still recorded, and its path and host are written in
 clear (``decisions.jsonl``, the incident's metadata). No detector ran on them, so
 ``redact_record`` has no value to mask. The rule (``proxy.record.routewords``): **a path
-segment or host label is kept only when each of its words is a route word (or a single
-letter) and the detector's selector finds nothing in it; a host also keeps its last two
-labels (the destination) when the selector finds nothing there; everything else is
-withheld**::
+segment or host label is withheld when the detector's selector finds something in it, when it
+is not ASCII, or when one of its words is a name word (census given names and surnames,
+Chinese surnames in pinyin); the rest is kept; a host also keeps its last two labels (the
+destination) when the selector finds nothing there**::
 
     uninspected_path("/customers/张伟/orders/13912345678", selector)
     # -> '/customers/[withheld]/orders/[withheld]'
     uninspected_host("11010519491231002x.example.com", selector)  # -> '[withheld].example.com'
 
-Why an allow-list of words: a reviewer needs the route's shape (which endpoint, where to),
-and any other word (``zhang.wei.1985``, ``alice``, ``张伟``) may be a name that nothing
-checked; the selector (``detectors.batch``, hyperscan, microseconds) catches the numbers,
-mails and IDs among what is left. Why not a worker call: the refusal hooks (``error``) are
-synchronous, and a refusal may be recorded because the workers failed. Fail closed: a path
-that does not decode as UTF-8, or that is still busy once joined (a value spread over
+Why withhold name words rather than keep only known route words: a reviewer needs the
+route's shape (which endpoint, where to), routes are whatever words their authors chose, and
+names are what nothing else here would catch; the selector (``detectors.batch``, hyperscan,
+microseconds) catches the numbers, mails and IDs among what is left. Why not a worker call:
+the refusal hooks (``error``) are synchronous, and a refusal may be recorded because the
+workers failed. Fail closed: a path that does not decode as UTF-8, or that is still busy once
+joined (a value spread over
 segments), is withheld whole; so is everything when there is no selector (the detector is
 not started yet).
 """
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 from detectors.batch import SegmentSelector
-from proxy.record.routewords import ROUTE_WORDS
+from proxy.record.routewords import name_word
 
 SEGMENT_WITHHELD = "[withheld]"
 PATH_UNINSPECTED = "[path withheld: not inspected]"
@@ -41,13 +42,12 @@ _WORDS = re.compile(r"[A-Za-z]+")
 
 
 def is_route_part(text: str) -> bool:
-    """Could this segment or label carry nobody's data? ASCII, each word a route word.
+    """Could this segment or label carry nobody's data? ASCII, and no word of it a name.
 
     >>> [is_route_part(t) for t in ("v1", "orders", "SO-1", "张伟", "zhang.wei.1985", "r5-cut")]
-    [True, True, False, False, False, True]
+    [True, True, True, False, False, True]
     """
-    return text.isascii() and all(len(w) == 1 or w.lower() in ROUTE_WORDS
-                                  for w in _WORDS.findall(text))
+    return text.isascii() and not any(name_word(w) for w in _WORDS.findall(text))
 
 
 def uninspected_path(path: str, selector: SegmentSelector | None,
