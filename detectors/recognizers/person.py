@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 import jieba
 import jieba.posseg
@@ -756,8 +757,8 @@ def novel_names(text: str) -> list[tuple[int, int]]:
     """Names no dictionary holds that jieba's HMM finds in running text (方英梅, 邹明榕):
     three characters, a common surname first, a given name that is not two transliteration
     syllables (a brand or a team: 高乐氏) and does not open with 小 (江小白: brands and pets
-    are named so; a person so named is the model's to find), tagged nr by jieba.posseg in a
-    few characters around it, and nothing the model's guesses are refused for
+    are named so; a person so named is the model's to find), tagged nr by jieba.posseg over
+    its run (tagged_words), and nothing the model's guesses are refused for
     (kept_as_model_name). A word of the dictionary is no novel name: jieba tags many common
     words nr (顾客, 安全性).
 
@@ -767,15 +768,16 @@ def novel_names(text: str) -> list[tuple[int, int]]:
     """
     found = []
     for run in CJK_RUN.finditer(text):
-        for word, a, b in jieba.tokenize(run.group(0), HMM=True):
-            if len(word) != 3 or word in jieba.dt.FREQ or not prose_name(word):
+        for a, word, flag in tagged_words(run.group(0)):
+            if len(word) != 3 or not flag.startswith("nr") or word in jieba.dt.FREQ \
+                    or not prose_name(word):
                 continue
             if word[1] == "小" or (word[1] in translit_chars() and word[2] in translit_chars()):
                 continue  # 小 opens brands' and pets' names (江小白); 高乐氏 is a brand
-            start, end = run.start() + a, run.start() + b
+            start, end = run.start() + a, run.start() + a + 3
             if NAMED_THING.match(text, end) is not None:
                 continue  # 林清轩|项目, …|牌: a brand's or a project's name
-            if _tagged_name(text, start, end) and kept_as_model_name(text, start, end):
+            if kept_as_model_name(text, start, end):
                 found.append((start, end))
     return found
 
@@ -784,17 +786,6 @@ def novel_names(text: str) -> list[tuple[int, int]]:
 # novel name, so it is held to more than SHOP_AFTER).
 # Not words a verb opens (林国英站起来, 路过, 号召, 店里): a person's name is followed so.
 NAMED_THING = re.compile("项目|工程|产品|系列|联名|品牌|牌子|专卖|旗舰|门店|杯赛")
-
-
-def _tagged_name(text: str, start: int, end: int) -> bool:
-    """Does jieba.posseg, reading four characters either side, tag ``text[start:end]`` nr?"""
-    low = max(0, start - 4)
-    at = low
-    for pair in jieba.posseg.dt.cut(text[low : end + 4]):
-        if at == start:
-            return pair.word == text[start:end] and pair.flag.startswith("nr")
-        at += len(pair.word)
-    return False
 
 
 def prose_name(word: str) -> bool:
@@ -970,12 +961,23 @@ def cn_names_in(run: str) -> tuple[tuple[int, str], ...]:
     known = surnames()
     if not any(ch in known.single or run[i : i + 2] in known.compound for i, ch in enumerate(run)):
         return ()  # no surname, no name; jieba's HMM is the slow part
-    names, offset = [], 0
+    return tuple((offset, word) for offset, word, tag in tagged_words(run)
+                 if tag.startswith("nr") and is_cn_name(word))
+
+
+@lru_cache(maxsize=512)
+def tagged_words(run: str) -> tuple[tuple[int, str, str], ...]:
+    """(offset, word, tag) of jieba.posseg over a CJK run, HMM on: one pass per run for every
+    rule that reads its names (jieba's HMM is the slow part of the name rules).
+
+    >>> [(o, w, t) for o, w, t in tagged_words("林国英休养") if t.startswith("nr")]
+    [(0, '林国英', 'nr')]
+    """
+    words, offset = [], 0
     for word, tag in jieba.posseg.cut(run, HMM=True):
-        if tag.startswith("nr") and is_cn_name(word):
-            names.append((offset, word))
+        words.append((offset, word, tag))
         offset += len(word)
-    return tuple(names)
+    return tuple(words)
 
 
 def near(name: RecognizerResult, neighbours: list[RecognizerResult], text: str) -> bool:
