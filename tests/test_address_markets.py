@@ -8,9 +8,7 @@ Runs through the shared Detector (normalisation, prefilter, context).
 """
 
 import pytest
-from detection_support import detect
-
-THRESHOLD = 0.5  # the policies' default min_score
+from test_address_boundaries import addresses  # the ADDRESS spans at the policies' min_score
 
 # (before, after): a cue or none before the address, a clause or a field after it.
 FRAMES = [
@@ -20,14 +18,6 @@ FRAMES = [
     ("下周三过去", "看样品"),
     ("", "\n联系人：王先生"),
 ]
-
-
-def addresses(text: str) -> list[str]:
-    return [
-        text[f.start : f.end]
-        for f in detect(text)
-        if f.entity == "ADDRESS" and f.score >= THRESHOLD
-    ]
 
 
 def framed(table: list[str]) -> list[tuple[str, str]]:
