@@ -461,6 +461,10 @@ def beside_end(text: str, end: int, limit: int) -> int:
 LOCATION_VERB = re.compile("地处|位于|坐落|处于|地属|靠近|毗邻|紧邻|邻近")
 
 
+APART_NAME = re.compile(f"[{CJK}]{{2,12}}")  # a building's name written apart (building_apart)
+ENDS_AS_PLACE = re.compile(f"(?:{PLACE_SUFFIX})$")
+
+
 def building_apart(text: str, at: int, separator: str, following: re.Match[str]) -> bool:
     """After a number, a space, then a building's or estate's name with its numbered unit
     (…90号 东部软件园 3号楼 502): the address's, written apart; not a person (…90号 张伟收).
@@ -469,11 +473,11 @@ def building_apart(text: str, at: int, separator: str, following: re.Match[str])
     >>> building_apart(text, 7, " ", COMPONENT.match(text, 8))
     True
     """
-    run = re.compile(f"[{CJK}]{{2,12}}").match(text, following.start())
+    run = APART_NAME.match(text, following.start())
     if separator.strip() or not after_number(text, at) or run is None:
         return False
     name = run.group(0)
-    if field_cue(name) or not re.search(f"(?:{PLACE_SUFFIX})$", name):
+    if field_cue(name) or not ENDS_AS_PLACE.search(name):
         return False
     words = jieba.posseg.lcut(name, HMM=True)
     if any(
