@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 from detectors.config import DetectorConfig
@@ -27,6 +28,14 @@ def parse_ip(text: str | None) -> IPAddress | None:
     text = (text or "").strip().strip("[]")
     if not text or not (text[-1].isdigit() or ":" in text):  # cheap: most hosts are names
         return None
+    return _parse_ip(text)
+
+
+@lru_cache(maxsize=1024)
+def _parse_ip(text: str) -> IPAddress | None:
+    """``parse_ip`` of a stripped text that may be an address. Cached: every request parses
+    its peer's address and its destination's (~10 us with ``ipaddress``), and a proxy sees
+    few of either; an address object is immutable."""
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
@@ -50,9 +59,17 @@ class Endpoint:
 
     @classmethod
     def of(cls, host: str, destination_ip: str | None) -> Endpoint:
-        name = normalize_host(host)
-        found = (parse_ip(destination_ip), parse_ip(name))
-        return cls(name, tuple(dict.fromkeys(a for a in found if a is not None)))
+        """``Endpoint.of("API.example.com.", "10.0.0.7")`` -> host "api.example.com",
+        addresses (IPv4Address("10.0.0.7"),). The same few per policy decision, so cached
+        (the endpoint is frozen)."""
+        return _endpoint(host, destination_ip)
+
+
+@lru_cache(maxsize=1024)
+def _endpoint(host: str, destination_ip: str | None) -> Endpoint:
+    name = normalize_host(host)
+    found = (parse_ip(destination_ip), parse_ip(name))
+    return Endpoint(name, tuple(dict.fromkeys(a for a in found if a is not None)))
 
 
 @dataclass(frozen=True, slots=True)
