@@ -1,20 +1,26 @@
 """Which words of an uninspected request's URL path and host name may be someone's name.
 
-One rule (``proxy.record.unseen``): **a path segment or host label is withheld when the
-detector's selector finds something in it, when it is not ASCII (a name in any script), or
-when one of its words is a name word; the rest is kept**, so a reviewer still sees the route
-(a host also keeps its last two labels: the destination). A name word is an English given
+One rule (``proxy.record.unseen``): **a path segment or host label is kept only when every
+word of it is an English dictionary word, a route word or three letters at most, and none is
+a name** (``kept_word``); the selector withholds what it finds among the rest, a word not
+ASCII is withheld (a name in any script). The dictionary is SCOWL's words that are no shipped
+name (``detectors/data/en_words.txt`` and ``en_surname_words.txt``), a word of two such
+(``userinfo``) or one with an ``s`` (``summarys``) too. A name word is an English given
 name or surname of the US Census lists baomi ships (``detectors/data/en_first_names.txt``,
 ``en_surnames.txt``) or a Chinese surname in pinyin, alone or followed by one or two pinyin
 syllables (``zhang``, ``zhangwei``, ``liuxiaoming``); a route word below (what programs put in
 URLs: ``orders``, ``page``, ``bill``...) is never one. Why a deny rule and not an allow-list of
 route words: routes are any words their authors chose (``/ldap-hangs``, ``/refused-trailers``),
 and withholding every unknown word made most records unreadable; names are the class nothing
-else catches (the selector finds numbers, mails and IDs). What it misses: a name in no list
-(``/u/okonkwo``), a pinyin given name alone (``/u/xiaoming``).
+else catches (the selector finds numbers, mails and IDs). A name in no list (``okonkwo``,
+``nguyenthanh``, ``xiaoming``) is no dictionary word either, so it is withheld too; what it
+misses: a name of three letters in no list (``/u/fei``), a name that is an English word in
+no name list (``/u/dusty``) or two run together.
 
   >>> [name_word(w) for w in ("alice", "Walker", "zhang", "zhangwei", "orders", "gzip", "page")]
   [True, True, True, True, False, False, False]
+  >>> [kept_word(w) for w in ("okonkwo", "nguyenthanh", "ldap", "hangs", "userinfo", "api")]
+  [False, False, True, True, True, True]
 """
 
 from __future__ import annotations
@@ -67,6 +73,8 @@ _WORDS = """
   allow allowed bar baz bill bills blocked br change changes chunk deadline deflate demo example fail foo gzip
   health hello large leak limit limits machine machines mask masked multipart oversize pong probe ready
   refuse refused sample sink timeout world zstd
+  css favicon gist gists github href ldap longpoll navbar onboarding permalink polyfill polyfills
+  line prefs readme rename sha slowloris svg unarchive webp woff woff2
 """
 ROUTE_WORDS = frozenset(_WORDS.split())  # prose above: easy to read and extend
 
@@ -99,6 +107,38 @@ def _census_names() -> frozenset[str]:
         words.update(line.strip().lower() for line in text.splitlines()
                      if line.strip() and not line.startswith("#"))
     return frozenset(words)
+
+
+@cache
+def _dictionary() -> frozenset[str]:
+    """SCOWL's English words of 4+ letters that are no shipped name, lower case: en_words.txt
+    (no census surname or first name) and en_surname_words.txt (a rare surname's spelling)."""
+    data = resources.files("detectors").joinpath("data")
+    words: set[str] = set()
+    for name in ("en_words.txt", "en_surname_words.txt"):
+        text = data.joinpath(name).read_text("utf-8")
+        words.update(line for line in text.splitlines() if line and not line.startswith("#"))
+    return frozenset(words)
+
+
+def _plain(low: str) -> bool:
+    """A route word, or a dictionary word that is no name."""
+    return low in ROUTE_WORDS or (not name_word(low) and low in _dictionary())
+
+
+def kept_word(word: str) -> bool:
+    """May this word of a path segment or host label be written in clear? A route word; else
+    no name word, and three letters at most, a dictionary word, one with an ``s`` added, or
+    two route or dictionary words run together (``userinfo``; not ``dramacat``: the
+    dictionary has no word of three letters)."""
+    low = word.lower()
+    if low in ROUTE_WORDS:
+        return True
+    if name_word(low):
+        return False
+    if len(low) <= 3 or low in _dictionary() or _plain(low.removesuffix("s")):
+        return True
+    return any(_plain(low[:i]) and _plain(low[i:]) for i in range(3, len(low) - 2))
 
 
 def name_word(word: str) -> bool:
