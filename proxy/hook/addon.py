@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from mitmproxy import ctx, http, tcp, tls, udp
+from mitmproxy.net.http import url
 
 from policies.decide import failure_decision
 from policies.facts import Decision, RequestFacts
@@ -604,7 +605,7 @@ def websocket_request(flow: http.HTTPFlow, message) -> RawRequest:
     stripped = content.lstrip()[:1]
     ctype = "application/json" if stripped in (b"{", b"[") else (
         "text/plain; charset=utf-8" if message.is_text else "application/octet-stream")
-    return RawRequest(method="WEBSOCKET", url=flow.request.pretty_url,
+    return RawRequest(method="WEBSOCKET", url=pretty_url(flow.request),
                       headers=(("content-type", ctype),), body=content, hosts=host_names(flow))
 
 
@@ -664,7 +665,36 @@ def name_parts(flow: http.HTTPFlow) -> NameParts:
     ``destination_names`` and ``host_names`` are made of, read once per request (``pretty_host``
     parses the header each time it is read)."""
     req = flow.request
-    return flow.client_conn.sni, (req.pretty_host if req.host_header else None), req.host
+    header = req.host_header
+    return flow.client_conn.sni, (authority(header)[0] if header else None), req.host
+
+
+def pretty_url(req: http.Request) -> str:
+    """``req.pretty_url``, with the Host header parsed by ``authority`` (mitmproxy parses it
+    on every read; tests/test_addon_authority_s22.py holds the two equal)."""
+    if req.first_line_format == "authority":
+        return req.authority
+    header = req.host_header
+    if not header:
+        return req.url
+    host, port = authority(header)
+    return url.unparse(req.scheme, host, port or url.default_port(req.scheme) or 443,
+                       req.path if req.path != "*" else "")
+
+
+def authority(header: str) -> tuple[str, int | None]:
+    """mitmproxy's ``parse_authority(header, check=False)`` (host, port), kept for the last
+    few hundred Host headers: every request read it twice (``pretty_host``,
+    ``pretty_url``), ~10 us each (a regex, ``is_valid_host``), and a proxy sees few hosts."""
+    found = _AUTHORITIES.get(header)
+    if found is None:
+        if len(_AUTHORITIES) >= 256:
+            _AUTHORITIES.clear()
+        found = _AUTHORITIES[header] = url.parse_authority(header, check=False)
+    return found
+
+
+_AUTHORITIES: dict[str, tuple[str, int | None]] = {}
 
 
 def facts_or_kill(flow: http.HTTPFlow) -> RequestFacts | None:
@@ -707,7 +737,7 @@ def raw_request(flow: http.HTTPFlow, parts: NameParts | None = None) -> RawReque
     req = flow.request
     return RawRequest(
         method=req.method,
-        url=req.pretty_url,
+        url=pretty_url(req),
         headers=tuple((k.lower(), v) for k, v in req.headers.items(multi=True)),
         body=req.raw_content or b"",
         hosts=host_names(flow, parts),
