@@ -49,12 +49,16 @@ POINTER = (
 )
 # 住在|县城, 回到|镇上: a county's or a town's head right after where one goes is no level.
 HEAD_ALONE = "(?<![在到往去])"
+# 城市, 超市, 股市, 门市 are no city, 市场 no level; 厦门市, 江门市, 荆门市, 天门市 are cities.
+CITY = "(?:(?<![城超股门])|(?<=[厦江荆天]门))市(?!场)"
 ADMIN = re.compile(
-    f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|(?<![城超股门])市(?!场)|{DISTRICT}"
+    f"(?<=[{CJK}])(?:特别行政区|自治区|自治州|自治县|省|{CITY}|{DISTRICT}"
     f"|{POINTER}{HEAD_ALONE}县|旗|{POINTER}{HEAD_ALONE}镇|{POINTER}{HEAD_ALONE}乡(?![村下亲])|街道)"
 )
+# A road's section: 北段, 中段, 四段 (人民南路四段12号, 红星路三段1号).
+SEGMENT = "[东西南北中一二三四五六七八九十]?段"
 ROAD_NUMBER = re.compile(
-    f"(?<=[{CJK}0-9])(?:大街|大道|路|街|道|巷|胡同|里)(?:[东西南北中]?段|[东西南北])?"
+    f"(?<=[{CJK}0-9])(?:大街|大道|路|街|道|巷|胡同|里)(?:{SEGMENT}|[东西南北])?"
     f" ?(?:\\d+(?:-\\d+)?|[一二三四五六七八九十百零]{{1,4}}) ?(?:号|弄)"
 )
 # 城隍中路1168, 明日路80: a road and a number without 号, counted after an admin level.
@@ -66,14 +70,17 @@ CUED_ROAD_NUMBER = re.compile(
     f"(?<=[{CJK}])(?:大街|大道|路|街|巷)[东西南北]?\\d{{2,5}}(?:-\\d{{1,4}})?"
     f"(?![0-9-]|[年月日时点分秒元个人次万千百%.米路站趟班])"
 )
+# 号楼 of a numbered building, not 楼下/楼上 after a house number (…123号|楼下等你: downstairs).
+BUILDING_NO = "号楼(?![下上顶梯])"
 DETAIL = re.compile(
-    r"(?:\d+|[A-Za-z]\d*)(?:-\d+)?(?:号楼|号院|号|弄|栋|幢|座|单元|层|楼|室|户)"
+    rf"(?:\d+|[A-Za-z]\d*)(?:-\d+)?(?:{BUILDING_NO}|号院|号|弄|栋|幢|座|塔|单元|层|楼|室|户)"
     f"|(?<=[{CJK}])(?<![乡农山渔])村|(?<=[0-9一二三四五六七八九十])(?:组|队)"
     f"|(?<=[{CJK}])(?:社区|居委会|小区|花园|公寓|大厦)"
 )
 # One component of an address, read left to right from its start (see ``address_end``).
 UNIT = (
-    "号楼|号院|号门(?![卫口前外])|号|弄|栋|幢|座|单元|层|楼|室|房|户|区|组|社|队|排|巷|栋楼|铺|期"
+    f"{BUILDING_NO}|号院|号门(?![卫口前外])|号|弄|栋|幢|座|塔|单元|层|楼|室|房|户|区|组|社|队|排|巷"
+    "|栋楼|铺|期"
 )
 PLACE_SUFFIX = (
     "特别行政区|自治区|自治州|自治县|街道|省|市(?!场)|园区|区(?!域)|县|旗|镇|乡|"
@@ -84,6 +91,14 @@ PLACE_SUFFIX = (
 )
 # A character of a place's name: no particle or verb of the sentence around it (…成为|台中市).
 NAME_CHAR = f"(?:(?![的了与及或是为])[{CJK}A-Za-z])"
+# Patterns the helpers below match words and components with, compiled once (not per call).
+CJK_LEAD = re.compile(f"[{CJK}]+")  # a component's leading CJK; fullmatch: a word all CJK
+CN_NUMBERED_UNIT = re.compile(f"[一二三四五六七八九十]+(?:{UNIT})")  # 三楼, 十二栋
+LETTER_UNIT = re.compile(f"[A-Za-z] ?(?:{UNIT})")  # A座, B 栋
+LEADING_NUMBER = re.compile(r"[A-Za-z]?\d")
+ENDS_WITH_UNIT = re.compile(f"(?:{UNIT})$")
+PHONE_DIGITS = re.compile(r"\d{7,}")
+ALNUM_WORD = re.compile(r"[A-Za-z0-9]+")
 NUMBER = rf"(?:[A-Za-z]{{0,2}}[-－]?\d+[A-Za-z]?(?:[-－_/]{{1,2}}\d+[A-Za-z]?)*(?: ?(?:{UNIT}))?|[一二三四五六七八九十]+(?:{UNIT}))"
 # A crossing of the road before with another (…珊瑚沙路|与碧波路交叉口), a bearing from it.
 JUNCTION = rf"[与和]{NAME_CHAR}{{1,8}}?(?:大街|大道|路|街)(?:交叉口|交汇处|交界处|路口)"
@@ -106,6 +121,12 @@ ORGANISATION_END = re.compile(
 )
 # A numbered unit (A座, 12楼, 6栋, B-1616室) right after a building's name.
 NEXT_UNIT = re.compile(rf"{NUMBER}|[A-Za-z] ?(?:{UNIT})")
+# A building's or estate's whole name before its numbered unit, read when the lazy
+# COMPONENT stopped at a suffix inside it (…90号|东部|软件园3号楼: 部 ends a name, 东部 is
+# a direction word): ``address_end``.
+BUILDING_NAMED = re.compile(
+    rf"{NAME_CHAR}{{2,12}}?(?:{PLACE_SUFFIX})(?={NUMBER}|[A-Za-z] ?(?:{UNIT}))"
+)
 # Hyphens and underscores join an address's parts (浙江-宁波-江东区, 166号_金虹大厦_一楼).
 JOINER = re.compile(r"[-_－](?=[^-_－\s])")
 NOUN_TAGS = ("n", "nr", "ns", "nt", "nz", "nrt", "ng", "vn", "j", "l", "eng", "m")
@@ -130,7 +151,8 @@ ZONE_MARKS = "东西南北中一二三四五六七八九十ABCDEFGHabcdefgh"  # 
 ZONE_PART = re.compile(f"[{ZONE_MARKS}]{{1,2}}区")
 # A building or room right after an estate's name: 6栋, A座, 十四幢, 1788号, 33楼.
 BUILDING = re.compile(
-    r"(?:[A-Za-z]?\d+|[A-Za-z]|[一二三四五六七八九十]+)(?:号楼|栋|幢|座|单元)|\d+(?:号(?![线口])|室|楼|层)"
+    rf"(?:[A-Za-z]?\d+|[A-Za-z]|[一二三四五六七八九十]+)(?:{BUILDING_NO}|栋|幢|座|单元)"
+    r"|(?:[A-Za-z]?\d+|[A-Za-z])塔|\d+(?:号(?![线口楼])|室|楼|层)"
     r"|[一二三四五六七八九十]{1,3}(?:楼|层)(?![上下梯顶])"  # 温山大厦|四楼 (not 楼下, 楼梯)
 )
 # A market's or an estate's stall, shop or office number, after its zones, gates, floors
@@ -169,7 +191,8 @@ def stall_after(text: str, lo: int, hi: int) -> re.Match[str] | None:
 # 3-7-2196): what an estate's address ends with, whatever the estate is called.
 CN_DIGITS = "一二三四五六七八九十"
 BUILDING_ROOM = re.compile(
-    f"(?<=[{CJK}])(?:[A-Za-z]?\\d{{1,4}}|[A-Za-z]|[{CN_DIGITS}]{{1,3}})(?:号楼|栋|幢|座)"
+    f"(?<=[{CJK}])(?:(?:[A-Za-z]?\\d{{1,4}}|[A-Za-z]|[{CN_DIGITS}]{{1,3}})(?:号楼|栋|幢|座)"
+    f"|(?:[A-Za-z]?\\d{{1,4}}|[A-Za-z])塔)"
     f"(?:(?:\\d{{1,2}}|[{CN_DIGITS}]{{1,2}})单元)?"
     f"(?:\\d{{3,5}}(?:室|号)?(?![0-9])|\\d{{1,2}}(?:楼|层)|[{CN_DIGITS}]{{1,3}}(?:楼|层))"
     f"|(?<=[{CJK}])(?<!码)(?!0)(?!(?:19|20)\\d\\d-)\\d{{1,4}}-\\d{{1,3}}-\\d{{2,5}}(?![0-9-]|{MEASURE})"
@@ -309,11 +332,13 @@ LOCAL_ADMINS = frozenset(["区", "县", "镇", "乡", "街道"])  # not 市: 超
 SUFFIX_AFTER = re.compile(
     f"(?:园|部|店|苑|院|厂|馆|场|大厦|大楼|公寓|广场|花园)(?![{CJK}])|(?:园|部|店|院|馆)(?=[{CJK}])"
 )  # 南苑|大厦 5楼: the building's word after the lazy name's
-NUMBERED = re.compile(r"\d+(?:-\d+)*(?:号楼|号院|号|栋|幢|单元|室)")
+NUMBERED = re.compile(rf"\d+(?:-\d+)*(?:{BUILDING_NO}|号院|号|栋|幢|单元|室)")
 SEPARATOR = re.compile(r"[ \u3000]{1,2}|[、，,/][ ]?")
-# An admin level written before the address's run, apart from it: 浙江省/杭州市/…, 浙江省 杭州市 ….
+# An admin level written before the address's run, apart from it: 浙江省/杭州市/…, 浙江省 杭州市 …,
+# a form's cells (浙江省杭州市西湖区，文三路…, 广东省-深圳市-南山区 粤海街道…, 杭州市\n西湖区…).
 ADMIN_APART = re.compile(
-    "(?:特别行政区|自治区|自治州|自治县|街道|省|市|区|县|旗|镇|乡)(?:[ \u3000]{1,2}|[/／、][ ]?)$"
+    "(?:特别行政区|自治区|自治州|自治县|街道|省|市|区|县|旗|镇|乡)"
+    "(?:[ \u3000]{1,2}|[/／、，,|｜\\-－_][ ]?|\r?\n)$"
 )
 # jieba tags no name after a house number holds: verbs, pronouns, particles, adverbs,
 # prepositions, conjunctions, time and direction words (…201室|然后每天去公司, …90号|旁边有个超市,
@@ -336,7 +361,7 @@ def field_cue(run: str) -> bool:
     cue = FIELD_CUES.match(run)
     if cue is None:
         return False
-    lead = re.match(f"[{CJK}]+", run)
+    lead = CJK_LEAD.match(run)
     name = lead.group(0) if lead else ""
     return not (len(name) > cue.end() and ORGANISATION_END.search(name))
 
@@ -350,6 +375,9 @@ PROVINCES = (
     "湖北|湖南|广东|广西|海南|四川|贵州|云南|西藏|陕西|甘肃|青海|宁夏|新疆|香港|澳门|台湾"
 )
 PROVINCE_BEFORE = re.compile(f"(?:{PROVINCES})(?:省|市)?$")
+PROVINCE_WORD = re.compile(f"(?:{PROVINCES})")
+# 贵州|铜仁: a city's name without 市 right after its province (place_start).
+CITY_AFTER_PROVINCE = re.compile(f"(?:{PROVINCES})[{CJK}]{{2,3}}$")
 # Characters that end a place name when reading backwards: "我的地址是|北京市".
 STOP = set("是在于到往至址寄送住的和与及或为了去:：")
 ESTATE_STOP = STOP - set("和与及或")  # 庆和路|新城国际花园, 工人路与山阴路交叉口|…公寓
@@ -429,14 +457,16 @@ def address_end(text: str, start: int, limit: int) -> int:
         if after_number(text, at) and not (
             is_name_run(component.group(0)) or names_a_building(text, component)
         ):
-            break  # 201室|然后每天去公司: a clause, not a building
+            component = BUILDING_NAMED.match(text, at, limit)  # 90号|东部软件园|3号楼 (东|部)
+            if component is None or not names_a_building(text, component):
+                break  # 201室|然后每天去公司: a clause, not a building
         at = end = component.end()
         while (tail := SUFFIX_AFTER.match(text, at, limit)) is not None:
             at = end = tail.end()  # 沃华庄|园, 紫金名苑售楼|部: the lazy name stopped early
     return beside_end(text, trailing_name_end(text, end, limit), limit)
 
 
-AT_THE_DOOR = re.compile("门卫|门口|门前|门外|楼下|楼上")  # a spot at the house, no place
+AT_THE_DOOR = re.compile("门卫|门口|门前|门外|楼下|楼上|楼顶")  # a spot at the house, no place
 # Where a place stands from the one before it: …28号|旁|超市, …纺织|旁边|关严车行, …村|对面|
 # 陕西三建工地, …学校|向北300米|中央公园项目部 (a landmark, then the place itself).
 BESIDE = re.compile(r"(?:旁边|旁|对面|斜对面|隔壁|向?[东西南北]{1,2}(?:侧|方向)?\d{1,4}米)")
@@ -512,7 +542,7 @@ def trailing_name_end(text: str, end: int, limit: int) -> int:
     """
     numbered = any(ch.isdigit() for ch in text[max(0, end - 6) : end])  # …95号西城|供电所
     joined = text.startswith("_", end)  # …88号_万达广场|_星巴克
-    if end == 0 or not (joined or numbered or text[end - 1] in "号室栋幢座层楼村组苑园乡镇"):
+    if end == 0 or not (joined or numbered or text[end - 1] in "号室栋幢座塔层楼村组苑园乡镇"):
         return end
     if OFFICIAL.match(text, end - 1):
         return end  # 镇|长麦达: the town's head and his name, no place after the town
@@ -567,6 +597,9 @@ def name_before_clause(run: str, closes: bool) -> str:
     return "".join(w.word for w in names)
 
 
+THERE_IS = frozenset(("有", "是"))  # a clause's verb alone at a run's start: there is, it is
+
+
 def shop_name(words: list) -> bool:
     """A whole run up to the clause's end that ends in a noun with no particle, pronoun,
     preposition, time word or adverb in it is a shop's name, whatever jieba reads its
@@ -578,6 +611,8 @@ def shop_name(words: list) -> bool:
     last = words[-1]
     if sum(len(w.word) for w in words) < 4 or len(last.word) < 2:
         return False
+    if words[0].word in THERE_IS:
+        return False  # 万达广场三楼|有电影院: what is there, a clause of its own
     if not ((last.flag.startswith("n") and last.flag != "nr") or last.flag == "j"):
         return False
     jieba.dt.check_initialized()
@@ -659,7 +694,7 @@ def names_a_building(text: str, component: re.Match[str]) -> bool:
     """
     if NEXT_UNIT.match(text, component.end()) is None:
         return False
-    lead = re.match(f"[{CJK}]+", component.group(0))
+    lead = CJK_LEAD.match(component.group(0))
     if lead is None:
         return True
     if field_cue(lead.group(0)):
@@ -672,7 +707,7 @@ def names_a_building(text: str, component: re.Match[str]) -> bool:
 
 def after_number(text: str, at: int) -> bool:
     """The address so far ends in a number or a numbered unit (90号, 201室, 三组)."""
-    return at > 0 and (text[at - 1].isdigit() or text[at - 1] in "号室栋幢座层楼组队")
+    return at > 0 and (text[at - 1].isdigit() or text[at - 1] in "号室栋幢座塔层楼组队")
 
 
 def is_name_run(component: str) -> bool:
@@ -682,7 +717,7 @@ def is_name_run(component: str) -> bool:
     >>> is_name_run("华星时代广场A座"), is_name_run("我们明天上午去医院"), is_name_run("5幢")
     (True, False, True)
     """
-    lead = re.match(f"[{CJK}]+", component)
+    lead = CJK_LEAD.match(component)
     if lead is None:
         return True
     if field_cue(lead.group(0)):
@@ -706,8 +741,9 @@ def is_clause_word(word: str, tag: str) -> bool:
 
 
 def admins_apart(text: str, start: int) -> int:
-    """``start`` moved back over admin levels written apart, with '/', '、' or spaces between
-    (浙江省/杭州市/西湖区/文三路90号 starts at 浙江省, not 文三路).
+    """``start`` moved back over admin levels written apart, with '/', '、', a comma, a
+    hyphen, a line break or spaces between (浙江省/杭州市/西湖区/文三路90号 starts at 浙江省,
+    not 文三路; 上海市浦东新区 陆家嘴环路… at 上海市, not 海市).
 
     >>> text = "浙江省 杭州市 西湖区 文三路90号"
     >>> text[admins_apart(text, 12) :]
@@ -717,7 +753,12 @@ def admins_apart(text: str, start: int) -> int:
         suffix = apart.start()
         if not ADMIN.match(text, suffix):
             break  # 超市, 本区: no admin level
-        name = name_start(text, suffix, max(0, suffix - 8), 5)
+        cell = suffix  # the level's own cell: jieba's place words, not across a separator
+        while cell > max(0, suffix - 12) and (
+            text[cell - 1].isalnum() or CJK_LEAD.match(text, cell - 1)
+        ):
+            cell -= 1
+        name = place_start(text, suffix, cell)  # 天津市和平区 (和 no conjunction), 上海市浦东新区
         if name == suffix:
             break
         start = name
@@ -729,15 +770,13 @@ def is_detail(component: str, separator: str) -> bool:
     bare number after a space (A座 1203), or an admin level. Not a road ("，离地铁站走路"
     is a clause) and not a bare number after a comma (",610430196409299716" is the next
     CSV cell)."""
-    if ADMIN.search(component[-3:]) or re.fullmatch(
-        r"[一二三四五六七八九十]+(?:" + UNIT + ")", component
-    ):
+    if ADMIN.search(component[-3:]) or CN_NUMBERED_UNIT.fullmatch(component):
         return True
-    if re.fullmatch(f"[A-Za-z] ?(?:{UNIT})", component):
+    if LETTER_UNIT.fullmatch(component):
         return True  # A 座
-    if not re.match(r"[A-Za-z]?\d", component):
+    if not LEADING_NUMBER.match(component):
         return False
-    with_unit = re.search(f"(?:{UNIT})$", component) is not None
+    with_unit = ENDS_WITH_UNIT.search(component) is not None
     return with_unit or (separator.strip() == "" and len(component) <= 6)
 
 
@@ -767,12 +806,12 @@ def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
         word = text[a:b]
         if a >= start:
             continue
-        if CUE_WORDS.fullmatch(word) or re.fullmatch(r"\d{7,}", word):
+        if CUE_WORDS.fullmatch(word) or PHONE_DIGITS.fullmatch(word):
             break  # 客户反馈|紫宇路852号: a cue is no road's name; 张伟 138…|浙江省: a phone
         if name_words > 0 and word in ("和", "与") and CUES.search(text, max(floor, a - 4), a):
             start = a  # 地址为|和|义路: after a cue 和 opens the road's name, joins nothing
             break
-        if name_words > 0 and re.fullmatch(f"[{CJK}]+", word) and word[-1] not in STOP:
+        if name_words > 0 and CJK_LEAD.fullmatch(word) and word[-1] not in STOP:
             if word[0] in STOP:
                 start = a + 1  # 地址为|南大路: jieba joined the particle to the name
                 break
@@ -799,7 +838,7 @@ def place_start(text: str, first: int, floor: int, road: bool = False) -> int:
     start = floor if names_the_place(gap) else nouns_after_cue(text, floor, start)
     province = PROVINCE_BEFORE.search(text, floor, start)
     if province is None:  # 贵州|铜仁|松桃县: a city's name without 市 between province and start
-        city = re.search(f"(?:{PROVINCES})[{CJK}]{{2,3}}$", text[max(floor, start - 6) : start])
+        city = CITY_AFTER_PROVINCE.search(text[max(floor, start - 6) : start])
         if city and not any(ch in STOP for ch in city.group(0)):
             word = next((text[a:b] for a, b in words if b == start), "")
             if 2 <= len(word) <= 3 and city.group(0).endswith(word):
@@ -821,7 +860,7 @@ def glued_cue(word: str) -> bool:
     return (
         len(word) >= 2
         and word[0] in STOP
-        and bool(re.fullmatch(f"[{CJK}]+", word[1:]))
+        and bool(CJK_LEAD.fullmatch(word[1:]))
         and not jieba.dt.FREQ.get(word)
     )
 
@@ -907,7 +946,7 @@ def named_after(text: str, at: int) -> bool:
 
 
 # A road's name ending in its suffix (建国北路, 环城大道), then what stands on it.
-ROAD_NAME = re.compile(f"{NAME_CHAR}{{1,8}}?(?:大街|大道|路|街|巷)(?:[东西南北中]?段)?")
+ROAD_NAME = re.compile(f"{NAME_CHAR}{{1,8}}?(?:大街|大道|路|街|巷)(?:{SEGMENT})?")
 # Two roads' crossing, the road before it included (滨江北路与新芜路交汇处).
 CROSSING = re.compile(f"(?:大街|大道|路|街){JUNCTION}")
 
@@ -966,7 +1005,7 @@ def is_name_like(word: str) -> bool:
     tag = jieba.posseg.dt.word_tag_tab.get(word)
     return (
         2 <= len(word) <= 3
-        and bool(re.fullmatch(f"[{CJK}]+", word))
+        and bool(CJK_LEAD.fullmatch(word))
         and (tag is None or tag in ("nr", "nz", "nrt", "nrfg"))
         and not any(ch in STOP for ch in word)
     )
@@ -976,9 +1015,9 @@ def is_place_word(word: str) -> bool:
     tag = jieba.posseg.dt.word_tag_tab.get(word, "")
     return (
         tag.startswith("ns")
-        or bool(re.fullmatch(f"(?:{PROVINCES})", word))
+        or bool(PROVINCE_WORD.fullmatch(word))
         or (len(word) >= 2 and bool(ADMIN.search(word[-3:])) and word[0] not in STOP)
-        or bool(re.fullmatch(r"[A-Za-z0-9]+", word))
+        or bool(ALNUM_WORD.fullmatch(word))
         or word in GENERIC_PLACE_WORDS
     )
 
