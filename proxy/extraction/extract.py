@@ -245,22 +245,46 @@ def with_length(headers: tuple[tuple[str, str], ...], length: int) -> tuple[tupl
 
 # ---------------------------------------------------------------- headers
 
-# Headers that carry the protocol rather than content. Every other request header
-# (X-Customer-Phone, an app's own headers, Referer with a query...) is inspected like a
-# query value. Authorization and Cookie carry credentials and session ids: masking them
-# would break logins, and their values are opaque tokens, so they are left out.
+# Headers that are not the sender's text: the host (a ``host`` segment of its own), the
+# length (digits mitmproxy checks against the body) and the credentials addressed to baomi
+# itself. Every other header reaches the server and its logs, and a hostile sender writes
+# there too (a resident ID in Cookie, User-Agent, Authorization: Basic, Origin, If-None-Match,
+# a Content-Type parameter: all forwarded as they were until session 22).
 PROTOCOL_HEADERS = frozenset({
-    "host", "content-length", "content-type", "content-encoding", "transfer-encoding",
-    "connection", "keep-alive", "te", "trailer", "upgrade", "expect", "accept",
-    "accept-encoding", "accept-language", "accept-charset", "cache-control", "pragma",
-    "user-agent", "authorization", "proxy-authorization", "cookie", "origin", "if-match",
-    "if-none-match", "if-modified-since", "if-unmodified-since", "if-range", "range",
-    "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions",
-    "sec-websocket-protocol", "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest",
-    "sec-fetch-user", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform", "dnt",
-    "upgrade-insecure-requests", "priority", "x-requested-with", "content-md5", "digest",
-    "grpc-encoding", "grpc-accept-encoding", "grpc-timeout",
+    "host", "content-length", "proxy-authorization",
+    "content-encoding", "transfer-encoding", "grpc-encoding",  # refused unless known
+    "grpc-timeout",  # digits and a unit, or the gRPC server refuses the call
 })
+# A media type with only a charset or a boundary: what decoding the body reads, nothing more.
+_PLAIN_MEDIA = re.compile(
+    r"[\w.+-]+/[\w.+-]+(?:\s*;\s*(?:charset|boundary)=(?:\"[ -!#-~]{0,70}\"|[\w'()+,./:=?-]{0,70}))*"
+    r"\s*;?\s*", re.IGNORECASE)
+# Headers made of product tokens and version numbers: ``Chrome/120.0.0.0`` reads as an IP
+# address and would send every browser request to a detector worker. Inspected only when a
+# value holds what a version string does not (``versions_only``).
+VERSION_HEADERS = frozenset({
+    "user-agent", "sec-ch-ua", "sec-ch-ua-full-version", "sec-ch-ua-full-version-list",
+    "sec-ch-ua-platform-version", "sec-ch-ua-model", "sec-ch-ua-arch", "sec-ch-ua-bitness",
+    "sec-ch-ua-platform", "sec-ch-ua-mobile", "sec-ch-ua-wow64", "sec-ch-ua-form-factors",
+})
+# A version string: printable ASCII without escapes (``%31``, ``=31``, ``=?utf-8?``, ``&#``),
+# no run of 5 digits (spaces and dashes between digits count as none: ``138-0013-8000``), no
+# long letter-digit run (base64, hex).
+_NOT_VERSIONS = re.compile(
+    r"[^ -~]|[%&\\]|=(?:[0-9A-Fa-f]{2}|\?)|\d(?:[ \-]*\d){4}|[A-Za-z0-9+/_-]{16}")
+
+
+def versions_only(value: str) -> bool:
+    """Nothing but product tokens and versions, nothing an entity could hide in.
+
+    >>> versions_only("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0.0.0")
+    True
+    >>> versions_only("app/1.0 (id 110105 19491231 002X)"), versions_only("app (138-0013-8000)")
+    (False, False)
+    >>> versions_only("app/1.0 (Zm9vYmFyYmF6cXV4cXV1eA)"), versions_only("app/一〇")
+    (False, False)
+    """
+    return _NOT_VERSIONS.search(value) is None
 # Headers that hold a URL of the page the request came from: only its path and query are the
 # sender's text; the scheme and host name a site the browser already reached (an IP address
 # there is not customer data, and would be a finding on every request to such a site).
@@ -290,7 +314,7 @@ class _HeaderView:
         named = frozenset(i for i, name in enumerate(names) if is_data_name(name)) if (
             any_data_name(names)) else frozenset()
         keep = tuple(i for i, (name, _) in enumerate(headers)
-                     if name.lower() not in PROTOCOL_HEADERS and (rest[i].strip() or i in named))
+                     if _inspected(name.lower(), rest[i]) and (rest[i].strip() or i in named))
         return cls(headers, keep, tuple(rest[i] for i in keep), tuple(cut[i] for i in keep),
                    named)
 
@@ -330,6 +354,14 @@ class _HeaderView:
             elif name_edits:
                 out[i] = (name, out[i][1])
         return tuple(out)
+
+
+def _inspected(name: str, text: str) -> bool:
+    if name in PROTOCOL_HEADERS:
+        return False
+    if name == "content-type":
+        return _PLAIN_MEDIA.fullmatch(text) is None  # text/plain; id=...: a server reads it
+    return name not in VERSION_HEADERS or not versions_only(text)
 
 
 # RFC 9110 5.6.2: a header name is a token.
