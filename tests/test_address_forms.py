@@ -12,6 +12,8 @@ tests/test_address_boundaries.py.
 import pytest
 from detection_support import detect
 
+from detectors.recognizers.address import AddressRecognizer
+
 THRESHOLD = 0.5  # the policies' default min_score
 
 
@@ -166,3 +168,23 @@ NEGATIVES = [
 @pytest.mark.parametrize("text", NEGATIVES)
 def test_no_address(text):
     assert addresses(text) == []
+
+
+# Levels joined by hyphens (a form's cascading pickers) are a cue of their own: a named place
+# after them is the address's end (address.joined_levels). Read by the recognizer alone: the
+# detector's prefilter has no signal for this shape yet (detectors/prefilter.py, not this
+# file's), so through the Detector these are found only beside another address signal.
+JOINED_LEVELS = [
+    ("广东省-深圳市-福田区华强北振华手机城\n备注：放门卫室即可", ["广东省-深圳市-福田区华强北振华手机城"]),
+    ("浙江省-宁波市-海曙区天一广场，周末送", ["浙江省-宁波市-海曙区天一广场"]),
+    ("四川省-成都市-锦江区春熙路商圈太古里", ["四川省-成都市-锦江区春熙路商圈太古里"]),
+    ("江苏省-南京市-鼓楼区", []),  # the levels alone: no place named
+    ("选择城市：浙江省-杭州市", []),
+    ("广东省深圳市艾玛琳商贸有限公司\n备注：放门卫室即可", []),  # a company with its city
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), JOINED_LEVELS)
+def test_joined_levels_with_a_named_place(text, expected):
+    found = AddressRecognizer().analyze(text, ["ADDRESS"])
+    assert [text[f.start : f.end] for f in found if f.score >= THRESHOLD] == expected

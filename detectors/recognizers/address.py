@@ -280,14 +280,28 @@ def cued_place_end(text: str, admins: list[re.Match[str]]) -> int | None:
     '余姚低塘镇姚北工业区'
     """
     start = admins[0].start()
-    if not cued(text, start):
+    joined = joined_levels(text, admins)
+    if not (joined or cued(text, start)):
         return None
-    sending = cued(text, name_start(text, start, 0, 5), SENDING_CUE)
+    sending = joined or cued(text, name_start(text, start, 0, 5), SENDING_CUE)
     end = place_name_end(text, admins, sending=sending)
     visit = not cued(text, start, DELIVERY_CUE)
     if end and visit and PUBLIC_BODY.search(text, admins[-1].end(), end):
         return None
     return end
+
+
+def joined_levels(text: str, admins: list[re.Match[str]]) -> bool:
+    """Admin levels joined by hyphens, as a form's cascading pickers write them
+    (广东省-深圳市-福田区…, 河北省-邢台市-清河县-…): the form says an address follows, a cue of
+    its own; the levels alone stay none (``place_name_end`` wants a named place after them).
+
+    >>> text = "广东省-深圳市-福田区华强北振华手机城"
+    >>> joined_levels(text, list(ADMIN.finditer(text))), joined_levels("广东省深圳市", [])
+    (True, False)
+    """
+    joins = [a for a, b in zip(admins, admins[1:]) if JOINER.match(text, a.end())]
+    return len(joins) >= 2 or (len(joins) == 1 and len(admins) == 2)
 
 
 def cued(text: str, start: int, cues: re.Pattern[str] = ADDRESS_CUE) -> bool:
@@ -1102,6 +1116,7 @@ class AddressRecognizer(ScoredPatternRecognizer):
             score, roads = 0.6, [on_road]  # 潮鸣街道建国北路华源发展大厦: admin, road, building
         elif admins and cued_place_end(text, admins):
             score = 0.6  # 寄到|浙江省湖州市妇幼保健院, 送到|鲤城街道鲤西路三合餐厅
+            named = joined_levels(text, admins)  # 广东省-深圳市-福田区|华强北振华手机城
         elif (crossing := CROSSING.search(text, lo, hi)) and cued(text, crossing.start()):
             score, admins, bare = 0.6, [crossing], True  # 送到|滨江北路与新芜路交汇处…
         elif (village := village_address(text, admins, lo, hi)) is not None:
