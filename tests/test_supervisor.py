@@ -14,6 +14,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from harness import free_port
@@ -116,6 +117,7 @@ def test_a_port_in_use_is_refused_not_joined():
 class _Flow:
     def __init__(self):
         self.metadata: dict = {}
+        self.client_conn = SimpleNamespace(id=str(id(self)))  # the drain reads its id
 
 
 class _Master:

@@ -5,17 +5,23 @@
     loop.add_signal_handler(signal.SIGTERM, drain.begin, master)
 
 A request is in flight from its head (``requestheaders``) until its ``response`` or
-``error`` hook; an idle keep-alive connection is not waited for. ``grace`` bounds the wait
+``error`` hook; an idle keep-alive connection is not waited for. A connection accepted less
+than ``FRESH`` seconds ago that has sent no request yet is waited for too: the listener's
+last accepts happen as it closes, and their requests are on the way (stopping at once closed
+them unanswered: tests/test_e2e_drain_resets.py). ``grace`` bounds the wait
 (a request stuck upstream must not keep a stopping proxy alive); a second signal stops at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 
 log = logging.getLogger("baomi.drain")
 _KEY = "baomi_in_flight"
+FRESH = 1.0  # seconds: a client connected this recently may still be sending its request
 
 
 class Drain:
@@ -25,8 +31,19 @@ class Drain:
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task | None = None
+        self._fresh: dict[str, float] = {}  # client id -> when it connected, until a request
+        self._changed = asyncio.Event()
+
+    def client_connected(self, client) -> None:
+        self._fresh[client.id] = time.monotonic()
+
+    def client_disconnected(self, client) -> None:
+        if self._fresh.pop(client.id, None) is not None:
+            self._changed.set()
 
     def requestheaders(self, flow) -> None:
+        if self._fresh.pop(flow.client_conn.id, None) is not None:
+            self._changed.set()
         if not flow.metadata.get(_KEY):
             flow.metadata[_KEY] = True
             self.in_flight += 1
@@ -59,8 +76,20 @@ class Drain:
     async def _drain(self, master) -> None:
         master.options.update(server=False)  # mitmproxy's proxyserver closes its listeners
         try:
-            await asyncio.wait_for(self._idle.wait(), self.grace)
+            await asyncio.wait_for(self._settled(), self.grace)
         except TimeoutError:
             log.warning("stopping with %d requests still in flight after %.0fs",
                         self.in_flight, self.grace)
         master.shutdown()
+
+    async def _settled(self) -> None:
+        """No request in flight and no fresh connection without one."""
+        while True:
+            await self._idle.wait()
+            now = time.monotonic()
+            newest = max(self._fresh.values(), default=now - FRESH)
+            if now - newest >= FRESH:
+                return
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):  # it ages out, or sends, or closes
+                await asyncio.wait_for(self._changed.wait(), FRESH - (now - newest))

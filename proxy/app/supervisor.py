@@ -437,9 +437,30 @@ def _read_policy(path: Path) -> bytes:
         raise
 
 
+MIGRATE_REQ = Path("/proc/sys/net/ipv4/tcp_migrate_req")
+
+
+def migration_warning(path: Path = MIGRATE_REQ) -> str | None:
+    """What to say at start when a closing listener's queued connections would be reset (a
+    drain or restart of one process) rather than moved to another process's socket
+    (deploy/sysctl.d/90-baomi.conf); None when they move."""
+    try:
+        on = path.read_text().strip() == "1"
+    except OSError:
+        return ("this kernel cannot move a closing listener's queued connections to another "
+                "process (net.ipv4.tcp_migrate_req, Linux 5.14+): a drain or restart of one "
+                "proxy process resets the connections queued on it")
+    if on:
+        return None
+    return ("net.ipv4.tcp_migrate_req is 0: a drain or restart of one proxy process resets "
+            "the connections queued on it; set it to 1 (deploy/sysctl.d/90-baomi.conf)")
+
+
 def supervise(settings: RunSettings) -> int:
     processes = processes_wanted(settings)
     check_processes(settings, processes)
+    if warning := migration_warning():
+        log.warning("%s", warning)
     refuse_exposed_keys(settings.data_dir)  # before anything reads a key
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
