@@ -345,10 +345,14 @@ def text_of(data: bytes, declared: str | None) -> tuple[str, TextCodec] | None:
                 return decoded
     if b"\x00" in data and (wide := _decode_wide(data)):
         return wide
+    if declared is None and b"<" in data[:_IN_DOCUMENT]:
+        declared = in_document_charset(data)
     label = _codec_name(declared) if declared else None
     if label and not _ascii_compatible(label):
         raise Uninspectable(f"declared charset {label[:40]!r} without a byte-order mark")
     if data.isascii():  # the common case, e.g. every urlencoded field
+        if b"\x1b" in data or b"~{" in data:
+            return _seven_bit(data, label)
         return data.decode("ascii"), TextCodec(label or "utf-8")
     if decoded := _decode_as(data, "utf-8", b""):
         return decoded
@@ -357,6 +361,58 @@ def text_of(data: bytes, declared: str | None) -> tuple[str, TextCodec] | None:
         if decoded := _decode_as(data, name, b""):
             return decoded
     return None
+
+
+_IN_DOCUMENT = 1024  # where HTML's <meta charset> must be (WHATWG: the first 1024 bytes)
+_DOCUMENT_CHARSET = re.compile(
+    rb"<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([A-Za-z0-9._:-]{1,40})"
+    rb"|<meta[^>]{0,300}?charset\s*=\s*[\"']?([A-Za-z0-9._:-]{1,40})", re.IGNORECASE)
+
+
+def in_document_charset(data: bytes) -> str | None:
+    """The charset an HTML ``<meta>`` or an XML declaration names, as browsers and XML
+    parsers read it when the Content-Type names none.
+
+    >>> in_document_charset(b'<html><meta charset="big5">'), in_document_charset(b"<p>hi</p>")
+    ('big5', None)
+    >>> in_document_charset(b"<?xml version='1.0' encoding='IBM500'?>")
+    'IBM500'
+    """
+    found = _DOCUMENT_CHARSET.search(data, 0, _IN_DOCUMENT)
+    if found is None:
+        return None
+    return (found.group(1) or found.group(2)).decode("ascii")
+
+
+# 7-bit charsets that switch with escapes: the bytes are ASCII, the text is not. Their
+# escapes (RFC 1468, 1557, 1922; HZ: RFC 1843) name the charset when no label does.
+_SEVEN_BIT = {"iso2022_jp", "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_2004", "iso2022_jp_3",
+              "iso2022_jp_ext", "iso2022_kr", "hz"}
+_ESCAPES = ((b"\x1b$)C", "iso2022_kr"), (b"\x1b$)A", None), (b"\x1b$)G", None), (b"\x1b$*H", None),
+            (b"\x1b$", "iso2022_jp_2"), (b"\x1b(", "iso2022_jp_2"), (b"~{", "hz"))
+
+
+def _seven_bit(data: bytes, label: str | None) -> tuple[str, TextCodec]:
+    """ASCII bytes with ISO-2022 or HZ escapes: the text a receiver decodes, by the label
+    or by the escapes. ISO-2022-CN (``ESC $ ) A``) has no Python codec: Uninspectable.
+
+    >>> _seven_bit("１３".encode("iso2022_jp"), None)[0], _seven_bit("１３".encode("hz"), None)[0]
+    ('１３', '１３')
+    >>> _seven_bit(b"a ~{ b", None)[0]  # not HZ: read as it is
+    'a ~{ b'
+    """
+    names = [label] if label in _SEVEN_BIT else []
+    for escape, name in _ESCAPES:
+        if escape in data:
+            if name is None:
+                raise Uninspectable("ISO-2022-CN text (no decoder)")
+            names.append(name)
+    for name in dict.fromkeys(names):
+        if decoded := _decode_as(data, name, b""):
+            return decoded
+    if names and b"\x1b" in data:
+        raise Uninspectable("ISO-2022 escapes that do not decode")
+    return data.decode("ascii"), TextCodec(label or "utf-8")
 
 
 def _fallbacks(label: str | None) -> tuple[str, ...]:

@@ -304,7 +304,7 @@ _SHORT_B64 = r"(?<![A-Za-z0-9+/_-])" + _SHORT_RUN_AT_START
 _MAYBE_LAYER = re.compile(
     r"(?=[A-Za-z0-9+/_-]{12})(?<![A-Za-z0-9+/_-])(?:[A-Za-z0-9+/_-]{16}|"
     + _SHORT_RUN_AT_START
-    + r")|%[0-9A-Fa-f]{2}|&|\\|^\s*[\[{]"
+    + r")|%[0-9A-Fa-f]{2}|&|\\|^\s*[\[{]|" + "[" + "零〇一二三四五六七八九" + "]{7}"
 )
 
 
@@ -345,7 +345,8 @@ def openable_lines(text: str) -> list[str]:
     # speed), and skip the wide regex of has_invisible.
     if data.translate(None, _NOT_INVISIBLE_LEADS) and _any_invisible(text):
         return [line for line in text.split("\n") if may_open(line)]
-    if b"%" in data or b"&" in data or b"\\" in data or b"[" in data or b"{" in data:
+    if b"%" in data or b"&" in data or b"\\" in data or b"[" in data or b"{" in data or (
+            not data.isascii() and _ZH_RUN.search(text)):
         return _openable_lines(text)
     # Only a base64 run is left to look for: memchr speed on the bytes mapped to "a" (run
     # characters: ASCII, as in _MAYBE_LAYER) or " ", newlines kept; re tries every position.
@@ -436,6 +437,8 @@ def _layers(segment: Segment, depth: int, scope: Scope) -> list[_Mapped | _Whole
     for char, find in _MAPPED_LAYERS:
         if char in text and (layer := find(segment, depth, scope)):
             layers.append(layer)
+    if not text.isascii() and (layer := _zh_digits_layer(segment, depth, scope)):
+        layers.append(layer)
     return layers
 
 
@@ -536,7 +539,8 @@ def _base64_layers(segment: Segment, depth: int, scope: Scope) -> list[_Mapped |
     for match in _B64_RUN.finditer(text):
         if any(start <= match.start() < end for start, end in taken):
             continue
-        layer = _base64_layer(segment, match.start(), match.end(), depth, scope)
+        layer = _base64_layer(segment, match.start(), match.end(), depth, scope) or (
+            _base32_layer(segment, match.start(), match.end(), depth, scope))
         if layer:
             layers.append(layer)
         elif "/" in match.group():
@@ -559,6 +563,68 @@ def _base64_layer(
         return None
     child = _bytes_view(data, segment.location + "|base64", segment.context, depth, scope)
     return _Whole(start, end, child, _b64style(run).encode) if child else None
+
+
+# ---------------------------------------------------------------- base32
+
+# RFC 4648 base32: upper-case letters and 2-7, padded to 8 characters. Its runs are base64
+# runs too, and decode there to junk; tried after base64 (Python's b32decode, TOTP seeds).
+_B32_RUN = re.compile(r"[A-Z2-7]{16,}={0,6}")
+
+
+def _base32_layer(
+    segment: Segment, start: int, end: int, depth: int, scope: Scope
+) -> _Whole | None:
+    """``parent[start:end]`` (a base64 run, padding up to 6 '=' after it taken in) as base32
+    when its bytes are text or a known format.
+
+    >>> seg = Segment(base64.b32encode(b"id 11010519491231002X").decode(), "text")
+    >>> _base32_layer(seg, 0, len(seg.text), 0, _probe_scope()).segments[0].location
+    'text|base32'
+    """
+    match = _B32_RUN.match(segment.text, start)
+    if match is None or match.end() < end:
+        return None
+    run = match.group()
+    if len(run) % 8 or run.rstrip("=").isdigit():
+        return None
+    try:
+        data = base64.b32decode(run)
+    except (binascii.Error, ValueError):
+        return None
+    child = _bytes_view(data, segment.location + "|base32", segment.context, depth, scope)
+    return _Whole(start, match.end(), child, lambda new: base64.b32encode(new).decode()) if (
+        child) else None
+
+
+# ---------------------------------------------------------------- Chinese numerals
+
+# Digits written as Chinese numerals (一三八〇〇一三八〇〇〇: a mobile), 7 or more in a row:
+# a receiver maps them one to one. Prose counts with 十/百/千, rarely runs seven numerals.
+_ZH_NUMERALS = "零〇一二三四五六七八九"
+_ZH_RUN = re.compile(f"[{_ZH_NUMERALS}]{{7,}}")
+_ZH_TO_DIGITS = str.maketrans(_ZH_NUMERALS, "00123456789")
+_DIGITS_TO_ZH = str.maketrans("0123456789", "〇一二三四五六七八九")
+
+
+def _zh_digits_layer(segment: Segment, depth: int, scope: Scope) -> _Mapped | None:
+    """Runs of Chinese numerals as digits; a mask is written back in numerals.
+
+    >>> _zh_digits_layer(Segment("电话一三八〇〇一三八〇〇〇", "text"), 0, _probe_scope()).segments[0].text
+    '电话13800138000'
+    """
+    text = segment.text
+    if not _ZH_RUN.search(text):
+        return None
+    # One character for one: the decoded text keeps every offset (other numerals too).
+    decoded = _ZH_RUN.sub(lambda run: run.group().translate(_ZH_TO_DIGITS), text)
+    return _mapped(segment, "zh-digits", decoded, list(range(len(text))),
+                   lambda new: new.translate(_DIGITS_TO_ZH), depth, scope)
+
+
+def _probe_scope() -> Scope:
+    """A scope for the examples above: no documents, no JSON, a 1 MB budget."""
+    return Scope(Openers(json=lambda *_: None, document=lambda *_: None), 5, Budget(1 << 20))
 
 
 # Runs under 16 characters (_SHORT_B64) decode to at most 11 bytes; GB18030 reads about
