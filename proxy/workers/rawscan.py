@@ -7,8 +7,8 @@
 Extraction walks a parsed JSON document in Python (a few µs per node) and looks for
 encoded layers in each value; for a clean 4 KB API call that is most of what baomi adds
 to mitmproxy's own cost. When the body's text holds no backslash, every JSON string is the
-text between two quotes as sent, so one C regex over the text lists exactly the leaf texts
-the full path would make segments of, in document order (``body_texts``). The request is
+text between two quotes as sent, so one C parse of the text (``json_leaves``) lists exactly
+the leaf texts the full path would make segments of, in document order (``body_texts``). The request is
 then clean when, with the URL, header and host segments the full path makes (extracted as
 usual, they are small), the segment selector's one hyperscan pass finds nothing.
 
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from detectors.batch import SEPARATOR, SegmentSelector, person_context
 from detectors.model import Finding, Segment
 from proxy.errors import BaomiError, CannotMask
-from proxy.extraction.decode import decode_text, parse_content_encoding
+from proxy.extraction.decode import TextCodec, decode_text, parse_content_encoding
 from proxy.extraction.extract import (
     Extraction,
     Limits,
@@ -78,13 +78,29 @@ class Proof:
     inspection: Inspection | None = None
 
 
-@dataclass(frozen=True, slots=True, repr=False)  # holds raw text
 class JsonBody:
-    """A body every check passed: its leaves, and the keys that may name a person."""
+    """A body every check passed: its leaf texts as ``extract`` makes them, in order, the
+    keys that may name a person, and its ``RawJson`` (``json``: split at its quotes when
+    first asked, for the few requests with candidates, which name and rewrite leaves)."""
 
-    json: RawJson
-    named: frozenset[str]
-    joined: str  # the leaf texts joined by newlines (as the selector joins them)
+    __slots__ = ("_json", "codec", "joined", "named", "text", "texts")
+
+    def __init__(self, text: str, codec: TextCodec, texts: list[str], named: frozenset[str],
+                 joined: str):
+        self.text, self.codec, self.texts, self.named = text, codec, texts, named
+        self.joined = joined  # the leaf texts joined by newlines (as the selector joins them)
+        self._json: RawJson | None = None
+
+    @property
+    def json(self) -> RawJson:
+        if self._json is None:
+            found = RawJson.of(self.text, self.codec)
+            assert found is not None  # valid JSON holds an even number of quotes
+            self._json = found
+        return self._json
+
+    def __repr__(self) -> str:  # holds raw text
+        return f"JsonBody({len(self.texts)} leaves)"
 
 
 def prove_clean(raw: RawRequest, limits: Limits, selector: SegmentSelector) -> Proof:
@@ -112,7 +128,7 @@ def scan(raw: RawRequest, limits: Limits, selector: SegmentSelector) -> Proof | 
     rest = extract_rest(raw, limits)
     segments = rest.segments
     n_url = sum(1 for s in segments if s.location.startswith(("path", "query:")))
-    texts = body.json.texts
+    texts = body.texts
     url, headers = [s.text for s in segments[:n_url]], [s.text for s in segments[n_url:]]
     every = url + texts + headers
     if selector.everything or not selector.available:  # every segment is selected
@@ -149,7 +165,7 @@ def body_texts(raw: RawRequest, limits: Limits = _LIMITS) -> list[str] | str:
     body = read_body(raw, limits)
     if isinstance(body, str):
         return body
-    return "name-field" if body.named else body.json.texts
+    return "name-field" if body.named else body.texts
 
 
 def read_body(raw: RawRequest, limits: Limits = _LIMITS) -> JsonBody | str:
@@ -175,23 +191,70 @@ def read_body(raw: RawRequest, limits: Limits = _LIMITS) -> JsonBody | str:
     if raw.body.count(b"[") + raw.body.count(b"{") >= MAX_BRACKETS and (
             text.count("[") + text.count("{") >= MAX_BRACKETS):
         return "too-deep"
-    body = RawJson.of(text, codec)  # no backslash: every quote opens or closes a string
-    if body is None:
-        return "invalid-json"  # an odd number of quotes
-    # Keys first (a data key is a way out), validity last: until then the pieces may be
-    # wrong, but only a body that passes every check is used.
+    leaves = json_leaves(text)
+    if leaves is None:  # not JSON: extract refuses it too
+        return _not_json(text, codec)
+    texts, keys = leaves
     named = set()
-    for key in body.keys:
+    for key in keys:
         if (why := _key_reason(key)) == "data-key":
             return why
         if why is not None:
             named.add(key)
-    if not _valid_json(text, body, _controls(raw.body, codec.name)):
-        return "invalid-json"  # extract refuses it too
-    joined = SEPARATOR.join(body.texts)
+    joined = SEPARATOR.join(texts)
     if lines_open(joined, limits):  # a value holds no newline: a line each
         return "layer"
-    return JsonBody(body, frozenset(named), joined)
+    return JsonBody(text, codec, texts, frozenset(named), joined)
+
+
+_PAIRS = json.JSONDecoder(object_pairs_hook=tuple)  # an object: a tuple of (key, value)
+
+
+def json_leaves(text: str) -> tuple[list[str], set[str]] | None:
+    """The leaf texts ``extract`` makes segments of (in document order: strings but "", and
+    whole numbers of 6+ digits as written, see ``rawjson._TOKENS``) and every key of JSON
+    ``text`` with no backslash, or None when it is not JSON. One C parse and a walk of what
+    it built: faster than splitting the text at its quotes and parsing its skeleton (a
+    clean request needs no more; ``RawJson`` reads the rest). A JSON whole number is
+    written as ``str`` writes it: no leading zero, no plus, no exponent.
+
+    >>> texts, keys = json_leaves('{"order": "SO-1", "qty": 2, "ref": 12345678, "x": [{"sku": "A"}]}')
+    >>> texts, sorted(keys)
+    (['SO-1', '12345678', 'A'], ['order', 'qty', 'ref', 'sku', 'x'])
+    """
+    try:
+        document = _PAIRS.decode(text)
+    except (ValueError, RecursionError):
+        return None
+    texts: list[str] = []
+    keys: set[str] = set()
+    append, add = texts.append, keys.add
+    stack = [document]  # a loop, not recursion: a body may nest 500 deep
+    pop, push = stack.pop, stack.extend
+    while stack:
+        node = pop()
+        kind = type(node)
+        if kind is str:
+            if node:
+                append(node)
+        elif kind is tuple:
+            for key, _ in node:
+                add(key)
+            push([value for _, value in reversed(node)])
+        elif kind is list:
+            push(reversed(node))
+        elif kind is int and not -100000 < node < 100000:  # bool is not int here
+            append(str(node))
+    return texts, keys
+
+
+def _not_json(text: str, codec: TextCodec) -> str:
+    """Why a text ``json`` refuses is not read, as the split reading said it: a key that is
+    data is found before validity is asked (rare: no need to be fast)."""
+    body = RawJson.of(text, codec)
+    if body is not None and any(_key_reason(key) == "data-key" for key in body.keys):
+        return "data-key"
+    return "invalid-json"
 
 
 class BodyScanned:
@@ -278,7 +341,7 @@ class Scanned(BodyScanned):
         """``SegmentSelector.select`` of the full path's segments, from their texts: the
         ``busy`` ones, and those whose field-name context names a person (only leaves after
         a name-ish key can have such a context: each key was checked alone, a superset)."""
-        n_body = len(body.json.texts)
+        n_body = len(body.texts)
         leaves = {i - n_url for i in busy if n_url <= i < n_url + n_body}
         if body.named:
             leaves.update(range(body.json.after(body.named), n_body))
@@ -290,7 +353,7 @@ class Scanned(BodyScanned):
                    select_rest(built, rest, n_url, n_body, busy))
 
     def _n_body(self) -> int:
-        return len(self.body.json.texts)
+        return len(self.body.texts)
 
     def _render(self, new: dict[int, str]) -> bytes:
         return self.body.json.codec.encode(self.body.json.render(new))
