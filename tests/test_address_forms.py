@@ -131,6 +131,12 @@ SHOP_READ_AS_CLAUSE = [
         reason="open: 我爱我家 opens with a pronoun, read as a clause",
     ),
     ("寄到杭州市上城区解放路18号好利来，电话联系", "杭州市上城区解放路18号好利来"),
+    # a shop's capitalised Latin name after the number, up to the clause (address.LATIN_NAME)
+    ("寄到义乌城店南路1772号CSOL，谢谢", "义乌城店南路1772号CSOL"),
+    ("地址：杭州市西湖区文三路478号Costa，工作日送", "杭州市西湖区文三路478号Costa"),
+    ("地址：杭州市西湖区文三路478号1203室Apple Store，谢谢", "杭州市西湖区文三路478号1203室Apple Store"),
+    ("寄到杭州市西湖区文三路478号 Tom收", "杭州市西湖区文三路478号"),  # apart: the recipient
+    ("寄到杭州市西湖区文三路478号thanks", "杭州市西湖区文三路478号"),  # a word, no name
 ]
 
 

@@ -28,6 +28,7 @@ any capitalised street word when a city, a state code and a ZIP code follow
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import jieba
@@ -300,7 +301,7 @@ def joined_levels(text: str, admins: list[re.Match[str]]) -> bool:
     >>> joined_levels(text, list(ADMIN.finditer(text))), joined_levels("广东省深圳市", [])
     (True, False)
     """
-    joins = [a for a, b in zip(admins, admins[1:]) if JOINER.match(text, a.end())]
+    joins = [a for a, _ in itertools.pairwise(admins) if JOINER.match(text, a.end())]
     return len(joins) >= 2 or (len(joins) == 1 and len(admins) == 2)
 
 
@@ -544,6 +545,11 @@ def estate_zone(text: str, admin: re.Match[str], lo: int) -> bool:
     return zone and ESTATE.search(text, lo, admin.start() - 1) is not None
 
 
+# A shop's or a building's Latin name right after the house number, ending the clause.
+# Capitalised (…号CSOL, …号Costa, …室Apple Store), not a word of the sentence (…号thanks).
+LATIN_NAME = re.compile(r"[A-Z][A-Za-z&'.]{2,19}(?: [A-Z][A-Za-z&'.]{1,19}){0,3}(?=[，。；,;！!？?（(\s]|$)")
+
+
 def trailing_name_end(text: str, end: int, limit: int) -> int:
     """``end`` moved past a trailing building or organisation name after a number, a
     village or an estate (吕岙村安河电器, 高湾小区极易武道馆): its words up to the clause's
@@ -560,6 +566,8 @@ def trailing_name_end(text: str, end: int, limit: int) -> int:
         return end
     if OFFICIAL.match(text, end - 1):
         return end  # 镇|长麦达: the town's head and his name, no place after the town
+    if text[end - 1] in "号室" and (latin := LATIN_NAME.match(text, end, limit)) is not None:
+        return latin.end()  # …1772号|CSOL，: a shop's Latin name up to the clause
     end = name_end(text, end, limit)
     while text.startswith("_", end) and (after := name_end(text, end + 1, limit)) > end + 1:
         end = after
