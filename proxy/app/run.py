@@ -48,6 +48,7 @@ from proxy.record.approvals.links import ensure_link_key
 from proxy.record.decisions import DecisionLog, Recorders
 from proxy.record.incidents import IncidentStore, ensure_keys
 from proxy.record.incidents.keys import ensure_mask_key
+from proxy.record.unseen import prepare as prepare_unseen
 from proxy.workers.pool import InspectionPool
 
 log = logging.getLogger("baomi")
@@ -105,6 +106,7 @@ async def serve(settings: RunSettings, link=None) -> int:
     # 0.2 ms but costs the worker 1.0 ms (pickling, a second process's wake-up) and the round
     # trip (410-420 req/s). With one mobile masked the two tie (250/260, 166/170 req/s). With
     # --processes = cores no core is spare, so the least total CPU wins: here too.
+    prepare_unseen()  # the words refused requests' records may keep: now, not in a refusal's hook
     pool = InspectionPool(policy.detection, size=settings.workers or cores())
     await pool.start()
     metrics.set_ready("detector", True)

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 from detectors.batch import SegmentSelector
-from proxy.record.routewords import kept_word
+from proxy.record.routewords import kept_word, load_dictionary
 
 SEGMENT_WITHHELD = "[withheld]"
 PATH_UNINSPECTED = "[path withheld: not inspected]"
@@ -48,6 +48,12 @@ _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")  # getUserID: get, User, ID
 # An opaque id: letters and digits in turn three times or more (C1H9RESGA, acct_1PgafTB7WZ01);
 # no one's name is written so (zhang.wei.1985, alice2 are judged by their words).
 _ID = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z]*(?:[0-9]+[A-Za-z]+){2}|[0-9]*(?:[A-Za-z]+[0-9]+){2})[A-Za-z0-9]+")
+
+
+def prepare() -> None:
+    """Load the rule's dictionary now (~0.5 s, ~1 MB) rather than in the synchronous hook of
+    the first refused request (``proxy.app.run`` calls it at start)."""
+    load_dictionary()
 
 
 def is_route_part(text: str) -> bool:
