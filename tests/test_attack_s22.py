@@ -329,6 +329,10 @@ HEADERS = [
     T("header-name-is-id", "block", headers=[(f"x-{RID}", "1")]),
     T("repeated-header-mobile", "mask", headers=[("x-phone", "none"), ("x-phone", MOBILE)]),
     T("content-type-param", "block", b"hello", f"text/plain; charset=utf-8; id={RID}"),
+    T("referer-host", "block", headers=[("referer", f"https://{RID}.example/page")]),
+    T("referer-userinfo", "block", headers=[("referer", f"https://{RID}:x@app.example/page")]),
+    T("cookie-mobile-masked", "mask", headers=[("cookie", f"sid=abc; mobile={MOBILE}")]),
+    T("forwarded-for-header", "block", headers=[("forwarded", f'for="_{RID}"')]),
 ]
 
 DIGITS = [
@@ -355,6 +359,8 @@ DIGITS = [
       value=CARD),
     T("mobile-dotted", "mask", b"mobile: 138.0013.8000", "text/plain"),
     T("soft-hyphen-utf8", "block", "\u00ad".join(RID).encode(), "text/plain"),
+    T("id-in-spaced-groups", "block", b"ID 110105 1949 1231 002X", "text/plain"),
+    T("id-fullwidth-in-json-key", "block", j({fw(RID): "x"}), "application/json"),
 ]
 
 LAYERS = [
@@ -442,6 +448,7 @@ LEFT = {
     "grpc-web-card-varint": ("a varint is read (a segment), but protobuf has no field names: a card "
                              "without context scores below the policy's 0.5"),
     "protobuf-utf16-string": "a protobuf string is read as UTF-8 only",
+    "id-in-spaced-groups": "a resident ID in 6-4-4-4 groups is not recognised (detectors)",
 }
 
 
@@ -465,7 +472,8 @@ def test_hidden_value(proxy, https_up, t: Try):
 # ---------------------------------------------------------------- raw HTTP/1.1 framing
 
 def raw_https(proxy: BaomiProcess, up: Upstream, request: bytes) -> bytes:
-    """``request`` as sent, through a CONNECT tunnel and TLS; the whole response."""
+    """``request`` as sent, through a CONNECT tunnel and TLS; the whole response (b""
+    when the proxy closed without one)."""
     target = f"{up.host}:{up.port}"
     with connection(proxy) as s:
         s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
@@ -473,7 +481,20 @@ def raw_https(proxy: BaomiProcess, up: Upstream, request: bytes) -> bytes:
         ctx = ssl.create_default_context(cafile=proxy.ca_pem)
         with ctx.wrap_socket(s, server_hostname=up.host) as tls:
             tls.sendall(request)
-            return read_response(tls)
+            return read_to_close(tls)
+
+
+def read_to_close(sock: ssl.SSLSocket) -> bytes:
+    """Everything until the proxy closes (every raw request here says Connection: close)."""
+    data = b""
+    while True:
+        try:
+            got = sock.recv(65536)
+        except (ssl.SSLEOFError, ConnectionResetError):
+            return data
+        if not got:
+            return data
+        data += got
 
 
 def head(up: Upstream, *lines: str, method: str = "POST") -> bytes:
@@ -499,6 +520,12 @@ RAW_TRIES = [
     ("obs-fold-cookie", lambda up: head(up, f"Cookie: a=1; id={RID[:9]}", f"\t{RID[9:]}", "Content-Length: 0"),
      403),
     ("repeated-custom-headers", lambda up: head(up, f"X-Id: {RID}", "X-Id: other", "Content-Length: 0"), 403),
+    # not a method mitmproxy's parser takes: the connection is closed, nothing forwarded
+    ("method-token", lambda up: head(up, "Content-Length: 0", method=f"X{RID}"), 0),
+    ("fragment-in-target", lambda up: head(up, "Content-Length: 0", method="GET").replace(
+        b"/in ", f"/in#{RID} ".encode(), 1), 403),
+    ("header-gbk-bytes", lambda up: head(up, "Content-Length: 0").replace(
+        b"Connection:", b"X-Note: " + fw(RID).encode("gbk") + b"\r\nConnection:", 1), 403),
 ]
 
 
@@ -506,10 +533,11 @@ RAW_TRIES = [
 def test_raw_framing_is_refused(proxy, https_up, name, build, status):
     before = len(https_up.received)
     reply = raw_https(proxy, https_up, build(https_up))
-    assert int(reply.split()[1]) == status, reply[:200]
+    assert (int(reply.split()[1]) if reply else 0) == status, reply[:200]
     assert len(https_up.received) == before
     assert RID.encode() not in reply
-    assert proxy.last_decision()["action"] == "block"
+    if status:
+        assert proxy.last_decision()["action"] == "block"
 
 
 def test_plain_http_userinfo_is_refused_by_the_parser(proxy, http_up):
@@ -593,6 +621,18 @@ def test_websocket_message_is_dropped(proxy, ws_up, name, message):
     assert len(ws_up.received) == n
 
 
+@pytest.mark.xfail(strict=True, reason="mitmproxy forwards a client's close frame (code and "
+                   "reason) itself: no addon hook sees it before it leaves (proxy/hook)")
+def test_websocket_close_reason_carrying_an_id(proxy, ws_up):
+    """A close frame's reason reaches the server (up to 123 bytes) as the messages do."""
+    with ws(proxy, ws_up, "/close-reason") as sock:
+        sock.send("hello")
+        assert sock.recv(timeout=30) == "ack"
+        sock.close(1000, ID_TEXT)
+    code, reason = ws_up.close_of("/close-reason")
+    assert not carries(reason or "", RID), code
+
+
 def test_websocket_mobile_is_masked_compressed(proxy, ws_up):
     with ws(proxy, ws_up, "/mask") as sock:
         sock.send(json.dumps({"mobile": MOBILE}))
@@ -640,4 +680,21 @@ def test_h2_body_frames_split_id_is_blocked(h2_proxy, https_up):
         events = h2_events_until(tls, conn, lambda ev: any(type(e).__name__ == "StreamEnded" for e in ev))
     status = next(dict(e.headers)[b":status"] for e in events if type(e).__name__ == "ResponseReceived")
     assert status == b"403"
+    assert len(https_up.received) == before
+
+
+def test_h2_request_trailers_carrying_an_id(h2_proxy, https_up):
+    """HTTP/2 request trailers: a HEADERS frame after the body."""
+    before = len(https_up.received)
+    authority = f"127.0.0.1:{https_up.port}"
+    with h2_through(h2_proxy, authority) as (tls, conn):
+        conn.send_headers(1, [(":method", "POST"), (":scheme", "https"), (":authority", authority),
+                              (":path", "/in"), ("content-type", "text/plain"), ("te", "trailers")])
+        conn.send_data(1, b"hello")
+        conn.send_headers(1, [("x-customer", ID_TEXT)], end_stream=True)
+        tls.sendall(conn.data_to_send())
+        events = h2_events_until(tls, conn, lambda ev: any(
+            type(e).__name__ in ("StreamEnded", "StreamReset") for e in ev))
+    statuses = [dict(e.headers)[b":status"] for e in events if type(e).__name__ == "ResponseReceived"]
+    assert statuses in ([b"403"], [b"400"]), statuses
     assert len(https_up.received) == before

@@ -105,3 +105,25 @@ def test_a_user_agent_holding_a_value_is_inspected(value, before, after):
     request = RawRequest("GET", "https://a.example/", (("user-agent", before + value + after),))
     segments = extract(request, Limits()).segments
     assert [s.text for s in segments if s.location == "header:user-agent"] == [before + value + after]
+
+
+@SETTINGS
+@given(digits=DIGITS, codec=st.sampled_from(["gbk", "gb18030"]))
+def test_header_bytes_that_are_not_utf8_are_read_as_gb18030(digits, codec):
+    value = "客户 " + "".join(FULL_WIDTH_DIGITS[int(d)] for d in digits)
+    as_mitmproxy_gives_it = value.encode(codec).decode("utf-8", "surrogateescape")
+    request = RawRequest("GET", "https://a.example/", (("x-note", as_mitmproxy_gives_it),))
+    (segment,) = [s for s in extract(request, Limits()).segments if s.location == "header:x-note"]
+    assert segment.text == value
+
+
+@pytest.mark.parametrize(("referer", "inspected"), [
+    ("https://127.0.0.1:8443/customers?id=1", "/customers?id=1"),
+    ("https://[::1]:8443/p", "/p"),
+    ("https://11010519491231002X.example/page", "https://11010519491231002X.example/page"),
+    ("https://u:13800138000@app.example/p", "https://u:13800138000@app.example/p"),
+])
+def test_a_referer_keeps_its_host_name_and_user_info_leaves_out_an_ip(referer, inspected):
+    request = RawRequest("GET", "https://a.example/", (("referer", referer),))
+    assert [s.text for s in extract(request, Limits()).segments
+            if s.location == "header:referer"] == [inspected]

@@ -644,4 +644,20 @@ def header_text(name: str, value: str) -> str:
     unfolded = _OBS_FOLD.sub("", value)
     if _HEADER_CONTROLS.search(name) or _HEADER_CONTROLS.search(unfolded):
         raise Uninspectable("control characters in a request header")
-    return unfolded
+    return _escaped_bytes(unfolded) if _SURROGATE_ESCAPES.search(unfolded) else unfolded
+
+
+# mitmproxy gives header bytes that are not UTF-8 as lone surrogates (surrogateescape).
+_SURROGATE_ESCAPES = re.compile("[\udc80-\udcff]")
+
+
+def _escaped_bytes(value: str) -> str:
+    r"""Header bytes that are not UTF-8, read as GB18030 (what a Chinese server reads; no
+    charset is ever declared for a header), else left as they came.
+
+    >>> _escaped_bytes("１３".encode("gbk").decode("utf-8", "surrogateescape"))
+    '１３'
+    """
+    data = value.encode("utf-8", "surrogateescape")
+    decoded = _decode_as(data, "gb18030", b"")
+    return decoded[0] if decoded else value

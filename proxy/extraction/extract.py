@@ -269,9 +269,10 @@ VERSION_HEADERS = frozenset({
 })
 # A version string: printable ASCII without escapes (``%31``, ``=31``, ``=?utf-8?``, ``&#``),
 # no run of 5 digits (spaces and dashes between digits count as none: ``138-0013-8000``), no
-# long letter-digit run (base64, hex).
+# long letter-digit run (base64, hex; 12+ when padded: ``AppleWebKit/537`` is a product).
 _NOT_VERSIONS = re.compile(
-    r"[^ -~]|[%&\\]|=(?:[0-9A-Fa-f]{2}|\?)|\d(?:[ \-]*\d){4}|[A-Za-z0-9+/_-]{16}")
+    r"[^ -~]|[%&\\]|=(?:[0-9A-Fa-f]{2}|\?)|\d(?:[ \-]*\d){4}"
+    r"|[A-Za-z0-9+/_-]{12,}={1,2}|[A-Za-z0-9+/_-]{16}")
 
 
 def versions_only(value: str) -> bool:
@@ -289,7 +290,21 @@ def versions_only(value: str) -> bool:
 # sender's text; the scheme and host name a site the browser already reached (an IP address
 # there is not customer data, and would be a finding on every request to such a site).
 URL_HEADERS = frozenset({"referer"})
-_URL_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+_URL_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
+
+
+def _ip_origin(url: str) -> re.Match[str] | None:
+    """The scheme and authority of a URL whose host is an IP address (left out); a host
+    name or user info is the sender's text (``https://<resident id>.example/``).
+
+    >>> _ip_origin("https://127.0.0.1:8443/x").group(), _ip_origin("https://a.example/x")
+    ('https://127.0.0.1:8443', None)
+    """
+    match = _URL_ORIGIN.match(url)
+    if match is None or "@" in match.group(1):
+        return None
+    host = match.group(1).rsplit(":", 1)[0] if not match.group(1).endswith("]") else match.group(1)
+    return match if _is_ip_literal(host.strip("[]")) or not host else None
 
 
 @dataclass(frozen=True, slots=True, repr=False)  # holds raw text
@@ -306,7 +321,7 @@ class _HeaderView:
         A name that is data (``is_data_name``: ``X-13800138000``) is a segment of its own at
         ``header:{i}`` (its place among the headers), as is its value: never in a location."""
         texts = [header_text(name, value) for name, value in headers]
-        origins = [_URL_ORIGIN.match(text) if name.lower() in URL_HEADERS else None
+        origins = [_ip_origin(text) if name.lower() in URL_HEADERS else None
                    for (name, _), text in zip(headers, texts, strict=True)]
         cut = [m.group() if m else "" for m in origins]
         rest = [text[len(c):] for text, c in zip(texts, cut, strict=True)]
