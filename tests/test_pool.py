@@ -78,6 +78,73 @@ def test_workers_killed_while_idle_are_never_handed_out(loop_runner, pool):
     assert not set(victims) & pool._workers
 
 
+def test_a_watched_worker_is_taken_without_asking_the_process(loop_runner, pool, monkeypatch):
+    """Taking an idle worker makes no system call (is_alive: waitpid, which hands the GIL
+    to the record writer thread): its pipe's EOF says whether it died."""
+    async def take_all():
+        taken = [await pool._take(asyncio.get_running_loop().time() + 5, 5) for _ in range(SIZE)]
+        for w in taken:
+            pool._idle.put_nowait(w)
+        return taken
+
+    every_worker_answers(loop_runner, pool)
+    for w in list(pool._workers):
+        monkeypatch.setattr(w.process, "is_alive", _no_system_call)
+    assert len(loop_runner.run(take_all())) == SIZE
+    assert loop_runner.run(pool.inspect(request(CLEAN), LIMITS, 30)).findings == ()
+
+
+def every_worker_answers(loop_runner, pool) -> None:
+    """Concurrent calls, each on another idle worker: every pipe's reader is registered."""
+    async def each_once():
+        await pool._until_full()
+        await asyncio.gather(*(pool.inspect(request(CLEAN), LIMITS, 30) for _ in range(SIZE)))
+
+    loop_runner.run(each_once())
+    assert all(w.channel is not None for w in pool._workers)
+
+
+def _no_system_call():
+    raise AssertionError("is_alive() asked for a worker whose pipe is watched")
+
+
+def test_a_worker_seen_dead_by_its_pipe_is_not_taken(loop_runner, pool, caplog):
+    every_worker_answers(loop_runner, pool)
+    victim = next(iter(pool._workers))
+    os.kill(victim.process.pid, signal.SIGKILL)
+    victim.process.join(10)
+
+    async def until_eof():  # the loop's reader callback sees the pipe close
+        deadline = asyncio.get_running_loop().time() + 30
+        while not victim.channel.eof:
+            assert asyncio.get_running_loop().time() < deadline, "EOF never seen"
+            await asyncio.sleep(0)
+
+    loop_runner.run(until_eof())
+    assert not victim.seems_alive
+    with caplog.at_level(logging.WARNING, logger="baomi.pool"):
+        assert inspect(loop_runner, pool, CLEAN).findings == ()
+    assert [r.getMessage() for r in caplog.records] == [
+        "detector worker found dead while idle; replacing it"
+    ]
+    assert_full(pool)
+    assert victim not in pool._workers
+
+
+def test_workers_dead_before_the_loop_saw_it_cost_no_retry(loop_runner, pool, caplog):
+    """Killed while the loop did not run: the job's send fails (EPIPE), the worker is
+    replaced, and the request is served without spending its one retry."""
+    victims = list(pool._workers)
+    for w in victims:
+        os.kill(w.process.pid, signal.SIGKILL)
+        w.process.join(10)
+    with caplog.at_level(logging.WARNING, logger="baomi.pool"):
+        assert inspect(loop_runner, pool, CLEAN).findings == ()
+    assert not [r for r in caplog.records if "retrying once" in r.getMessage()]
+    assert_full(pool)
+    assert not set(victims) & pool._workers
+
+
 def test_worker_lost_under_a_call_is_retried_on_a_live_worker(loop_runner, pool, caplog):
     async def kill_busy_worker_during_call():
         call = asyncio.ensure_future(pool.inspect(request(f"x {SLOW_MARKER}"), LIMITS, 30))

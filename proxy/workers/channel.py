@@ -42,6 +42,21 @@ class Channel:
         self._waiter: asyncio.Future[None] | None = None  # receive() waiting for a whole frame
         self._eof = False
 
+    @property
+    def eof(self) -> bool:
+        """The worker closed its end (it died), as the loop's reader callback has seen: a
+        worker's death while idle is known without asking the process (``is_alive`` costs
+        a ``waitpid``, and every system call hands the GIL to a waiting thread)."""
+        return self._eof
+
+    @property
+    def watching(self) -> bool:
+        """The reader callback is registered on the running loop (so ``eof`` is news)."""
+        try:
+            return self._loop is asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+
     async def send(self, message: Any) -> None:
         """Raises OSError when the worker is gone."""
         data = dumps(message, HIGHEST_PROTOCOL)  # ForkingPickler's copies its reducers per call

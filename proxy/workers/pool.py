@@ -128,6 +128,11 @@ class _WorkerLost(DetectionFailed):
     """The worker process is gone (killed, crashed): the job may be retried on another."""
 
 
+class _FoundDead(_WorkerLost):
+    """The job could not even be sent: the worker died while idle. It never ran the job,
+    so taking another worker is no retry (``_take`` would have skipped this one)."""
+
+
 class _Worker:
     def __init__(self, config: DetectorConfig):
         self.killed = False
@@ -159,7 +164,7 @@ class _Worker:
         Raises DetectionTimeout (the worker is killed: a thread or a hung recognizer cannot
         be interrupted any other way) or _WorkerLost, or re-raises the worker's error.
         """
-        if not self.usable:  # _take asked the process a moment ago
+        if not self.usable:  # _take looked a moment ago
             self.kill()
             raise _WorkerLost("detector worker died (not running)")
         if self.channel is None:
@@ -170,6 +175,9 @@ class _Worker:
         except TimeoutError:
             self.kill()  # also when the timeout struck mid-frame: the pipe is unusable
             raise DetectionTimeout(f"inspection took longer than {timeout:g}s") from None
+        except _FoundDead:
+            self.kill()
+            raise
         except (EOFError, OSError) as e:
             self.kill()
             raise _WorkerLost(f"detector worker died ({type(e).__name__})") from None
@@ -179,7 +187,10 @@ class _Worker:
 
     @staticmethod
     async def _exchange(channel: Channel, op: str, args: tuple) -> tuple[str, Any]:
-        await channel.send((op, args))
+        try:
+            await channel.send((op, args))
+        except OSError as e:  # EPIPE: nobody reads the other end, the job never started
+            raise _FoundDead(f"detector worker died ({type(e).__name__})") from None
         return await channel.receive()
 
     @property
@@ -188,6 +199,15 @@ class _Worker:
         # reaped; ``killed`` makes our own kill final at once (the bug: a killed worker went
         # back into the pool and the next request failed on its closed pipe).
         return self.usable and self.process.is_alive()
+
+    @property
+    def seems_alive(self) -> bool:
+        """``alive`` without a system call once the pipe is watched: a dead worker's pipe
+        reads EOF, which the loop's reader callback notes (``Channel.eof``). One that died
+        since the loop's last poll is found when its job cannot be sent (``_FoundDead``)."""
+        if self.channel is not None and (self.channel.eof or self.channel.watching):
+            return self.usable and not self.channel.eof
+        return self.alive
 
     @property
     def usable(self) -> bool:
@@ -289,6 +309,16 @@ class InspectionPool:
             raise DetectionFailed(f"{e} (retried once)") from None
 
     async def _attempt(self, op: str, args: tuple, timeout: float) -> Any:
+        """One attempt; a worker found dead when its job is sent is skipped like one
+        ``_take`` finds dead (it never ran the job), at most once per worker of the pool."""
+        for _ in range(self.size):
+            try:
+                return await self._attempt_one(op, args, timeout)
+            except _FoundDead:
+                log.warning("detector worker found dead while idle; replacing it")
+        return await self._attempt_one(op, args, timeout)
+
+    async def _attempt_one(self, op: str, args: tuple, timeout: float) -> Any:
         self._waiting += 1  # a retiring pool drains its waiters too
         try:
             await self._until_full()
@@ -330,7 +360,7 @@ class InspectionPool:
                     )
                 except TimeoutError:
                     raise DetectionTimeout(f"no detector worker free within {timeout:g}s") from None
-            if worker.alive:
+            if worker.seems_alive:  # no system call per request (is_alive: waitpid)
                 return worker
             log.warning("detector worker found dead while idle; replacing it")
             self._replace(worker)
