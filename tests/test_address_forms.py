@@ -137,6 +137,12 @@ SHOP_READ_AS_CLAUSE = [
     ("地址：杭州市西湖区文三路478号1203室Apple Store，谢谢", "杭州市西湖区文三路478号1203室Apple Store"),
     ("寄到杭州市西湖区文三路478号 Tom收", "杭州市西湖区文三路478号"),  # apart: the recipient
     ("寄到杭州市西湖区文三路478号thanks", "杭州市西湖区文三路478号"),  # a word, no name
+    # an organisation's name up to the clause read whole, whatever adverbs or time words jieba
+    # reads inside it (address.whole_organisation); not a clause that ends at one
+    ("寄到南京市玄武区中山路18号金陵连天美容医院，谢谢", "南京市玄武区中山路18号金陵连天美容医院"),
+    ("寄到武汉市江汉区解放大道690号世贸现代之窗大厦，谢谢", "武汉市江汉区解放大道690号世贸现代之窗大厦"),
+    ("住在杭州市西湖区文三路478号马上到医院", "杭州市西湖区文三路478号"),
+    ("寄到杭州市西湖区文三路478号附近医院也行", "杭州市西湖区文三路478号"),
 ]
 
 

@@ -646,6 +646,33 @@ def shop_name(words: list) -> bool:
     )  # a verb jieba knows (拜访|客户) is a clause's; one it guessed (源明) a name's
 
 
+NAME_HEAD_TAGS = ("n", "j", "l")  # a name opens with a noun, a place or an abbreviation (n*)
+
+
+def whole_organisation(words: list) -> bool:
+    """A run up to the clause's end that opens with a noun and ends with an organisation's
+    or a building's word is that name whole, whatever adverbs or time words jieba reads
+    inside it (杭州华山|连天|美医疗美容医院: 连天 an adverb; 野风|现代|之|窗大厦: 现代 a time
+    word); no verb, pronoun, preposition, conjunction or particle but 之 in it.
+
+    >>> whole_organisation(jieba.posseg.lcut("野风现代之窗大厦"))
+    True
+    >>> whole_organisation(jieba.posseg.lcut("马上到医院")), whole_organisation(jieba.posseg.lcut("我们公司"))
+    (False, False)
+    """
+    last = words[-1]
+    if len(words) < 2 or len(last.word) < 2 or not ORGANISATION_END.search(last.word):
+        return False
+    if not words[0].flag.startswith(NAME_HEAD_TAGS) or words[0].word in PRONOUNS:
+        return False
+    return not any(
+        w.flag.startswith(("v", "r", "p", "c", "y", "e", "o", "f"))
+        or (w.flag.startswith("u") and w.word != "之")
+        or w.word in PRONOUNS
+        for w in words
+    )
+
+
 def organisation_name(words: list, closes: bool) -> str:
     """The words before the first particle, pronoun, preposition, time or direction word
     when they end like an organisation's name, whatever verbs jieba reads in it
@@ -655,6 +682,8 @@ def organisation_name(words: list, closes: bool) -> str:
     >>> organisation_name(jieba.posseg.lcut("圆通速递中转站"), True)
     '圆通速递中转站'
     """
+    if closes and whole_organisation(words):
+        return "".join(w.word for w in words)
     head = 0
     while head < len(words) and not starts_clause(words, head, closes, verbs=False):
         head += 1
