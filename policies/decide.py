@@ -14,7 +14,7 @@ monitor mode the decision is computed the same way and then turned into action "
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from detectors.dictionary import value_form
@@ -33,7 +33,11 @@ from policies.model import (
 
 
 def decide(policy: Policy, facts: RequestFacts, findings: Sequence[Finding]) -> Decision:
-    request = _Request.of(policy, facts, findings)
+    return _decide(policy, facts, _Found.of(policy, findings))
+
+
+def _decide(policy: Policy, facts: RequestFacts, found: _Found) -> Decision:
+    request = _Request.of(policy, facts, found)
     approval: Approval | None = None
     for rule in policy.rules:
         triggered = _triggered(rule, request)
@@ -93,8 +97,9 @@ def decide_names(policy: Policy, facts: RequestFacts, names: Sequence[str],
     A client controls the Host header and the SNI separately (domain fronting); deciding on
     only one of them would let it pick the friendlier name. No names: ``facts.host``.
     """
-    decisions = [decide(policy, facts if name == facts.host else replace(facts, host=name),
-                        findings) for name in (names or (facts.host,))]
+    found = _Found.of(policy, findings)  # the same for every name
+    decisions = [_decide(policy, facts if name == facts.host else replace(facts, host=name),
+                         found) for name in (names or (facts.host,))]
     best = decisions[0]
     for d in decisions[1:]:
         best = strictest(best, d)
@@ -110,6 +115,29 @@ def failure_decision(policy: Policy, kind: str, facts: RequestFacts, reason: str
 
 
 @dataclass(frozen=True, slots=True)
+class _Found:
+    """The findings the policy counts, worked out once per request (for every name)."""
+
+    findings: tuple[Finding, ...]
+    forms: tuple[str, ...]  # each finding's value_form: the rules compare values by it
+    records: tuple[CustomerRecord, ...]  # people, not matches
+
+    @classmethod
+    def of(cls, policy: Policy, findings: Sequence[Finding]) -> _Found:
+        if not findings:  # most requests
+            return _NOTHING
+        threshold, allowed = policy.detection.score_threshold, policy.allowed_values
+        # Re-applied here so a detector that skipped them cannot change the decision.
+        kept = [(f, form) for f in findings
+                if f.score >= threshold and (form := value_form(f.value)) not in allowed]
+        found = tuple(f for f, _ in kept)
+        return cls(found, tuple(form for _, form in kept), group(found) if found else ())
+
+
+_NOTHING = _Found((), (), ())
+
+
+@dataclass(frozen=True, slots=True)
 class _Request:
     """What the rules look at, worked out once per request."""
 
@@ -120,23 +148,20 @@ class _Request:
     internal: bool
     findings: tuple[Finding, ...]
     records: tuple[CustomerRecord, ...] = field(default=())  # people, not matches
+    forms: tuple[str, ...] = ()  # value_form of each of ``findings``
 
     @classmethod
-    def of(cls, policy: Policy, facts: RequestFacts, findings: Sequence[Finding]) -> _Request:
+    def of(cls, policy: Policy, facts: RequestFacts, found: _Found) -> _Request:
         endpoint = Endpoint.of(facts.host, facts.destination_ip)
-        threshold, allowed = policy.detection.score_threshold, policy.allowed_values
-        # Re-applied here so a detector that skipped them cannot change the decision.
-        kept = tuple(
-            f for f in findings if f.score >= threshold and value_form(f.value) not in allowed
-        )
         return cls(
             policy=policy,
             facts=facts,
             endpoint=endpoint,
             scheme=facts.scheme.lower(),
             internal=policy.internal.matches(endpoint),
-            findings=kept,
-            records=group(kept) if kept else (),  # most requests: no finding
+            findings=found.findings,
+            records=found.records,
+            forms=found.forms,
         )
 
     def from_source(self, names: frozenset[str] | str) -> bool:
@@ -167,10 +192,10 @@ def _triggered(rule: Rule, request: _Request) -> dict[str, int] | None:
         return None
     selector = rule.data
     if selector is None:
-        return _distinct(request.findings)
+        return _distinct(zip(request.findings, request.forms, strict=True))
     hits = [
-        f
-        for f in request.findings
+        (f, form)
+        for f, form in zip(request.findings, request.forms, strict=True)
         if f.entity in selector.entities and f.score >= selector.min_score
     ]
     counts = _distinct(hits)
@@ -189,9 +214,10 @@ def _selected(rule: Rule, request: _Request) -> list[CustomerRecord]:
     return [r for r in request.records if r.has_any(selector.entities, selector.min_score)]
 
 
-def _distinct(findings: Sequence[Finding]) -> dict[str, int]:
-    """Number of distinct values per entity: one customer's phone seen twice counts once."""
-    values = {(f.entity, value_form(f.value)) for f in findings}
+def _distinct(found: Iterable[tuple[Finding, str]]) -> dict[str, int]:
+    """Number of distinct values per entity: one customer's phone seen twice counts once
+    (findings with their ``value_form``)."""
+    values = {(f.entity, form) for f, form in found}
     counts: dict[str, int] = {}
     for entity, _ in sorted(values):
         counts[entity] = counts.get(entity, 0) + 1

@@ -3,7 +3,8 @@
 Changed: ``parse_ip`` caches the ``ipaddress`` parse and ``Endpoint.of`` its endpoint (the
 same few peers and destinations on every request); ``decide_names`` keeps the facts when the
 name is already their host; a decision is built with its policy's hash (no
-``dataclasses.replace`` per request); a request without findings groups no records. Each is
+``dataclasses.replace`` per request); a request without findings groups no records; the
+findings' value forms and records are worked out once for every name. Each is
 checked against a copy of the code before the change, kept here as the reference, over
 generated facts, names and findings, with the seed policy and one with sources,
 destinations, approvals and monitor mode.
@@ -24,7 +25,7 @@ from detectors.dictionary import value_form
 from detectors.model import Finding
 from detectors.records import group
 from policies import decide as new
-from policies.decide import _covering_approval, _Request, _rule_decision, _triggered
+from policies.decide import _covering_approval, _Request, _rule_decision, _selected
 from policies.facts import Decision, RequestFacts
 from policies.load import load_policy
 from policies.model import Endpoint, parse_ip
@@ -63,6 +64,34 @@ def old_request(policy, facts, findings):
                     findings=kept, records=group(kept))
 
 
+def old_distinct(findings):
+    values = {(f.entity, value_form(f.value)) for f in findings}
+    counts = {}
+    for entity, _ in sorted(values):
+        counts[entity] = counts.get(entity, 0) + 1
+    return counts
+
+
+def old_triggered(rule, request):
+    if rule.sources is not None and not request.from_source(rule.sources):
+        return None
+    if rule.destinations is not None and not any(map(request.to_destination, rule.destinations)):
+        return None
+    if rule.schemes is not None and request.scheme not in rule.schemes:
+        return None
+    selector = rule.data
+    if selector is None:
+        return old_distinct(request.findings)
+    hits = [f for f in request.findings
+            if f.entity in selector.entities and f.score >= selector.min_score]
+    counts = old_distinct(hits)
+    if sum(counts.values()) < selector.min_count:
+        return None
+    if selector.min_records is not None and len(_selected(rule, request)) < selector.min_records:
+        return None
+    return counts
+
+
 def old_finish(policy, decision, approval):
     decision = replace(decision, policy_hash=policy.hash)
     if approval is not None and decision.action != "block":
@@ -77,7 +106,7 @@ def old_decide(policy, facts, findings):
     request = old_request(policy, facts, findings)
     approval = None
     for rule in policy.rules:
-        triggered = _triggered(rule, request)
+        triggered = old_triggered(rule, request)
         if triggered is None:
             continue
         lifts = rule.approvable and rule.action in ("block", "mask")
