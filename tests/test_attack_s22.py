@@ -370,6 +370,7 @@ LAYERS = [
     T("ascii85", "block", base64.a85encode(ID_TEXT.encode()), "text/plain"),
     T("hex-upper", "block", ID_TEXT.encode().hex().upper().encode(), "text/plain"),
     T("hex-utf16", "block", j({"h": fw(RID).encode("utf-16-le").hex()}), "application/json"),
+    T("base64-utf16-fullwidth", "block", j({"t": b64(fw(RID).encode("utf-16-le"))}), "application/json"),
     T("base64url-no-padding", "block", j({"t": b64url(ID_JSON)}), "application/json"),
     T("base64-mime-lines", "block", j({"t": base64.encodebytes(ID_TEXT.encode() * 3).decode()}),
       "application/json"),
@@ -442,7 +443,6 @@ LEFT = {
     "mobile-dotted": "a mobile in dotted groups is not recognised (detectors)",
     "base85": "no base85 layer",
     "ascii85": "no ascii85 layer",
-    "hex-utf16": "hex is read as UTF-16 only when mostly ASCII (full-width digits are not)",
     "uuencode": "no uuencode layer",
     "quoted-printable-text": "no quoted-printable layer outside multipart",
     "grpc-web-card-varint": ("a varint is read (a segment), but protobuf has no field names: a card "

@@ -127,3 +127,25 @@ def test_a_referer_keeps_its_host_name_and_user_info_leaves_out_an_ip(referer, i
     request = RawRequest("GET", "https://a.example/", (("referer", referer),))
     assert [s.text for s in extract(request, Limits()).segments
             if s.location == "header:referer"] == [inspected]
+
+
+@SETTINGS
+@given(digits=DIGITS, order=st.sampled_from(["utf-16-le", "utf-16-be"]),
+       layer=st.sampled_from(["base64", "hex"]))
+def test_full_width_digits_in_utf16_under_a_layer_are_read(digits, order, layer):
+    """Full-width digits in UTF-16 carry no NUL (１ is FF11): read when 7 digits appear."""
+    text = "".join(FULL_WIDTH_DIGITS[int(d)] for d in digits)
+    data = text.encode(order)
+    encoded = base64.b64encode(data).decode() if layer == "base64" else data.hex()
+    found = [s.text for s in body_segments(encoded.encode()) if s.location.endswith("|" + layer)]
+    assert found == [text]
+
+
+def test_digests_are_not_read_as_wide_digits():
+    import hashlib
+
+    from proxy.extraction.layers import _wide_digits
+
+    for i in range(20_000):  # md5/sha256 of fixed inputs: deterministic
+        for digest in (hashlib.md5(b"%d" % i).digest(), hashlib.sha256(b"%d" % i).digest()):
+            assert _wide_digits(digest) is None

@@ -735,7 +735,7 @@ def _plausible_text(data: bytes) -> tuple[str, TextCodec] | None:
     if not data.startswith(_WIDE_BOMS) and not decode.sniff_wide(data):
         controls = data.translate(None, _OTHER_BYTES)
         if len(controls) - controls.count(0) > len(data) // _CONTROL_SHARE:
-            return None
+            return _wide_digits(data) if b"\xff" in data else None
     try:
         decoded = decode.text_of(data, None)  # no exception for junk: most of what gets here
     except Uninspectable:
@@ -751,6 +751,29 @@ def _plausible_text(data: bytes) -> tuple[str, TextCodec] | None:
 
 
 _WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # the UTF-32 ones start with these
+_SEVEN_DIGITS = re.compile(r"\d{7}")  # any script's decimal digits: full-width too
+
+
+def _wide_digits(data: bytes) -> tuple[str, TextCodec] | None:
+    """UTF-16 without a BOM or NULs: full-width digits (１ is FF11, bytes 11 FF) hide no
+    NUL and read as control bytes. Taken only when 7 digits in a row appear (random bytes
+    decoded as UTF-16 are CJK noise, never that).
+
+    >>> _wide_digits("电话１３８００１３８０００".encode("utf-16-be"))[0]
+    '电话１３８００１３８０００'
+    >>> _wide_digits(bytes(range(200, 240))) is None
+    True
+    """
+    if len(data) % 2:
+        return None
+    for name in ("utf-16-le", "utf-16-be"):
+        try:
+            text = data.decode(name)
+        except UnicodeDecodeError:
+            continue
+        if _SEVEN_DIGITS.search(text) and decode.is_text_like(text):
+            return text, TextCodec(name)
+    return None
 
 
 # ---------------------------------------------------------------- hex
@@ -847,6 +870,8 @@ def _hex_text(data: bytes, all_digits: bool) -> tuple[str, TextCodec] | None:
     """
     bom, name = next(((b, n) for b, n in decode.BOMS if data.startswith(b)), (b"", None))
     name = name or decode.sniff_wide(data) or "utf-8"  # "x".encode("utf-16").hex(): a BOM
+    if name == "utf-8" and not bom and b"\xff" in data and (wide := _wide_digits(data)):
+        return wide  # full-width digits in UTF-16: no NUL, not ASCII (_wide_digits)
     try:
         text = data[len(bom) :].decode(name)
     except UnicodeDecodeError:
