@@ -11,6 +11,7 @@ import asyncio
 import errno
 import json
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -169,6 +170,36 @@ def test_incident_store_writes_a_group_with_one_fsync_and_verifies(tmp_path: Pat
     assert ids == ["warm", "g0", "g1", "g2", "g3"]
     report = verify(data_dir, load_private_keys([key]))
     assert report.ok, report.problems
+
+
+def test_records_written_in_one_loop_pass_reach_the_thread_as_one_group(
+        tmp_path: Path, monkeypatch):
+    """One hand-over (and wake-up) per loop pass: however eager the thread (a switch
+    interval of 1 us lets it take the GIL at once), the records the pass wrote on the loop
+    are synced by one fsync, not one each."""
+    data_dir, key = keyed_dir(tmp_path)
+    store = IncidentStore(data_dir)
+    store.write(record(incident_id="warm"))  # period and segment: write_now can append
+    writer = RecordWriter(store)
+    fsync = CountedFsync()
+    monkeypatch.setattr(log_module.os, "fsync", fsync)
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        async def one_pass():
+            return await asyncio.gather(*(writer.write(record(incident_id=f"p{i}"))
+                                          for i in range(QUEUED)))
+        results = asyncio.run(one_pass())
+    finally:
+        sys.setswitchinterval(before)
+    monkeypatch.undo()
+    store.close()
+    assert results == [None] * QUEUED
+    assert fsync.calls == 1
+    ids = [e.data["meta"]["incident"] for e in entries(data_dir / "incidents")
+           if e.kind == "incident"]
+    assert ids == ["warm"] + [f"p{i}" for i in range(QUEUED)]
+    assert verify(data_dir, load_private_keys([key])).ok
 
 
 def test_recorders_hand_the_incident_store_only_what_the_decision_log_took(tmp_path: Path):

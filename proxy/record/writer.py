@@ -18,6 +18,9 @@ busy loop to hand it back (a switch interval at worst); with the writes on the l
 thread makes one such call per group, the fsync, instead of a dozen (locks, stats, writes).
 An executor task per record cost a thread hop, a wake-up of the loop and hand-offs each.
 
+Records reach the thread once per loop pass (``_hand_over``, scheduled by the pass's first
+record): one wake-up for all the records the pass queued, not one each.
+
 The thread starts with the first record and ends after ``IDLE_SECONDS`` without one (a
 later record starts it again), so an idle proxy or a test's addon keeps no thread.
 """
@@ -53,7 +56,9 @@ class RecordWriter:
         self.recorder = recorder
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._queue: list[_Item] = []
+        self._queue: list[_Item] = []  # handed over, for the thread's next group
+        # per loop (a test may run several): queued since that loop's last hand-over
+        self._this_pass: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
         self._running = False  # a writer thread is alive and will see the queue
         self._waiting = False  # ... and is waiting for a record: only then is it woken
 
@@ -65,15 +70,28 @@ class RecordWriter:
         if left is None:
             return  # as durable as the recorder makes it already
         done = loop.create_future()
+        with self._lock:  # uncontended but for the thread's hand-over: no GIL hand-off
+            mine = self._this_pass.get(loop)
+            if mine is None:
+                self._this_pass[loop] = [(record, ready, left, done, loop)]
+            else:
+                mine.append((record, ready, left, done, loop))
+        if mine is None:  # once per loop pass, after the callbacks ready now (more records)
+            loop.call_soon(self._hand_over, loop)
+        await done
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Give the thread every record queued during this loop pass with one wake-up:
+        a woken thread takes the GIL from the loop (several times: the wake, the fsync,
+        the settling), so one wake per pass, not per record, and larger groups."""
         with self._lock:
-            self._queue.append((record, ready, left, done, loop))
+            self._queue += self._this_pass.pop(loop)
             if self._waiting:  # a busy thread takes the queue when its group is durable
                 self._waiting = False  # one wake-up is enough for whatever queues meanwhile
                 self._wake.notify()
             elif not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="baomi-records", daemon=True).start()
-        await done
 
     def _write_now(self, record: DecisionRecord, ready: object) -> object:
         try:
