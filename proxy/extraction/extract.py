@@ -38,6 +38,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence, Set
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, cast
 from urllib.parse import quote, quote_plus, unquote_to_bytes
 
@@ -337,7 +338,7 @@ class _HeaderView:
     def segments(self) -> tuple[Segment, ...]:
         if not self.named:
             return tuple(
-                Segment(text, f"header:{self.headers[i][0].lower()}", words(self.headers[i][0]))
+                Segment(text, *_header_place(self.headers[i][0]))
                 for i, text in zip(self.inspected, self.texts, strict=True)
             )
         out = []
@@ -371,12 +372,28 @@ class _HeaderView:
         return tuple(out)
 
 
+# Accept: media ranges with q-values (``application/json, text/plain, */*;q=0.8``).
+_PLAIN_ACCEPT = re.compile(
+    r"(?:[a-z*][\w.+*-]*/[\w.+*-]+(?:\s*;\s*q=[01](?:\.\d{0,3})?)?(?:\s*,\s*|\s*\Z))+",
+    re.IGNORECASE)
+_PLAIN = {"content-type": _PLAIN_MEDIA, "accept": _PLAIN_ACCEPT}
+_DIGIT_RUN = re.compile(r"\d(?:[ \-]*\d){4}")
+
+
 def _inspected(name: str, text: str) -> bool:
+    """Is a header's value the sender's text? ``text/plain; id=...`` is (a server reads
+    the parameter); a plain media type or Accept list without a 5-digit run is not."""
     if name in PROTOCOL_HEADERS:
         return False
-    if name == "content-type":
-        return _PLAIN_MEDIA.fullmatch(text) is None  # text/plain; id=...: a server reads it
+    if (plain := _PLAIN.get(name)) is not None:
+        return plain.fullmatch(text) is None or _DIGIT_RUN.search(text) is not None
     return name not in VERSION_HEADERS or not versions_only(text)
+
+
+@lru_cache(maxsize=1024)  # a name that is no data: the same few on every request
+def _header_place(name: str) -> tuple[str, tuple[str, ...]]:
+    """A header's location and context words (``header:x-customer-phone``)."""
+    return f"header:{name.lower()}", words(name)
 
 
 # RFC 9110 5.6.2: a header name is a token.
