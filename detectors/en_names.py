@@ -27,6 +27,11 @@ one-word guess that is a country's or a US state's name (``data/en_places.txt``)
 part of a place written as in an address (``Klungkung, Bali.``), or a common English word
 (``data/en_words.txt``: ``Laboratory``; ``Waldorf Salad`` without a first name) is none.
 
+A capitalised word no list holds (no common word, name or place: ``Citrone``) is a name
+only as a clause's subject with a personal pronoun later in the sentence (``Citrone denied
+his involvement``: ``novel_subject``); a list that holds a full name holds people
+(``Jacob Lipski and Marjania Zaluska``: ``list_mates``).
+
 Read by ``nlp.people`` on the windows the model reads (prose only), so a request without
 prose pays nothing; the spans join the model's guesses and are filtered as they are.
 """
@@ -176,6 +181,8 @@ def en_names(text: str, places_read: Sequence[tuple[int, int]] = ()) -> list[tup
         if found and word.start() < found[-1][1]:
             continue
         if word.group(0) not in known and word.group(0) not in family:
+            if (span := novel_subject(text, word, places_read)) is not None:
+                found.append(span)
             continue
         if PLACE_BEFORE.search(text, max(0, word.start() - 7), word.start()):
             continue
@@ -432,8 +439,8 @@ def lone_surname(text: str, word: re.Match[str]) -> tuple[int, int] | None:
     spoken = SPEECH_BEFORE.search(text, max(0, word.start() - 20), word.start()) is not None
     if spoken and (CLAUSE_END_AFTER.match(text, word.end()) or text.startswith(",", word.end())):
         return word.span()  # ..., said Garcia. / according to Nguyen, the
-    if not surname_subject(text, word.end()):
-        return None
+    if not surname_subject(text, word.end()) or FOUNDED_AFTER.match(text, word.end()):
+        return None  # Hopkins was founded in 1876: an institution named after a person
     before = PREVIOUS_WORD.search(text, max(0, word.start() - 40), word.start())
     if before is not None:
         previous = before.group(1)
@@ -445,6 +452,11 @@ def lone_surname(text: str, word: re.Match[str]) -> tuple[int, int] | None:
     return word.span()
 
 
+# What is said of an institution, not of a person, right after its name.
+FOUNDED_AFTER = re.compile(
+    r" (?:was|were|is|has been|had been) (?:founded|established|incorporated|headquartered|"
+    r"acquired|listed|renamed|chartered|accredited)\b"
+)
 # A speech verb right before a surname: the speaker (..., said Garcia.; according to Nguyen,).
 SPEECH_BEFORE = re.compile(r"\b(?:said|says|asked|added|wrote|[Aa]ccording to)\s+$")
 # What makes a surname alone a clause's subject: an owner's 's, an auxiliary or a common
@@ -468,6 +480,62 @@ def surname_subject(text: str, end: int) -> bool:
         after.group(1) in SURNAME_NEXT
         or (verb_shaped(after.group(1)) and after.group(1).endswith("ed"))
     )
+
+
+# A word no list holds (Citrone, Atessis, Gaudin) is a name as a clause's subject: at a
+# sentence's or a clause's start, a verb or an owner's 's after it, and a personal pronoun
+# later in the sentence (Citrone denied his involvement). Companies, products and places
+# take "it" (Microsoft purchased, Aisby is a village, Kubernetes restarted the pod).
+NOVEL = re.compile(r"[A-Z][a-z]{3,}")
+_PARTICLES = "von van de da du der del della di la le bin ibn"
+NOVEL_NEXT = SURNAME_NEXT - {"is", "are"} - frozenset(_PARTICLES.split())
+PERSONAL_PRONOUN = re.compile(r"\b(?:[Hh]e|[Ss]he|[Hh]is|[Hh]er|[Hh]im|[Hh]imself|[Hh]erself)\b")
+SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n")
+
+
+def novel_subject(
+    text: str, word: re.Match[str], places_read: Sequence[tuple[int, int]] = ()
+) -> tuple[int, int] | None:
+    """A capitalised word that is no common word, name or place of the lists, as the
+    subject of a clause about a person (``NOVEL``); not where the model read a place.
+
+    >>> text = "In 2004, Citrone was sentenced; he appealed. Microsoft purchased its rival."
+    >>> [text[a:b] for a, b in en_names(text)]
+    ['Citrone']
+    >>> en_names("Aisby is a village, his home. Grafana crashed again; it restarted.")
+    []
+    """
+    start, end = word.span()
+    if NOVEL.fullmatch(word.group(0)) is None or not unlisted(word.group(0)):
+        return None
+    if not (sentence_start(text, start) or text[max(0, start - 2) : start] == ", "):
+        return None
+    if not text.startswith(("'s ", "’s "), end):
+        after = NEXT_LOWER.match(text, end)
+        if after is None or not (
+            after.group(1) in NOVEL_NEXT
+            or (after.group(1).endswith("ed") and verb_shaped(after.group(1)))
+        ):
+            return None
+    if FOUNDED_AFTER.match(text, end):
+        return None
+    stop = SENTENCE_END.search(text, end)
+    if PERSONAL_PRONOUN.search(text, end, stop.start() if stop else len(text)) is None:
+        return None
+    if any(a < end and start < b for a, b in places_read):
+        return None
+    return start, end
+
+
+def unlisted(word: str) -> bool:
+    """No common word (of any list here), first name, census surname or place.
+
+    >>> [unlisted(w) for w in ("Citrone", "Still", "Garcia", "Emily", "Canada", "Laboratory")]
+    [True, False, False, False, False, False]
+    """
+    if common_word(word) or f"\n{word.lower()}\n" in _surname_words():
+        return False
+    return word not in first_names() and word not in surnames() and word not in places()
 
 
 def repeated_parts(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -502,12 +570,82 @@ def repeated_parts(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, i
     return found
 
 
+# The other items of a list that holds a name (Jacob Lipski and Marjania Zaluska; hosted
+# by Sattler, Maumill, Mabury): one to three capitalised words, middle initials allowed.
+ITEM_AFTER = re.compile(rf"(?:,| and|, and) ({WORD}(?: (?:[A-Z]\. )?{WORD}){{0,2}})(?![\w@/'’-])")
+ITEM_BEFORE = re.compile(
+    rf"(?<![\w@#/.'’-])({WORD}(?: (?:[A-Z]\. )?{WORD}){{0,2}})(?:,| and|, and) $"
+)
+
+
+def list_mates(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The items beside a name found in a list (``, `` / `` and ``), chained: they are
+    people too, unless their words say otherwise (a place, an organisation, a thing, a
+    common word alone). A list holds one kind of thing; the request holds a name already.
+
+    >>> text = "They included Karol Baliński, Franciszek Mickiewicz and Eweryst Estkowski."
+    >>> [text[a:b] for a, b in list_mates(text, [(14, 28)])]
+    ['Franciszek Mickiewicz', 'Eweryst Estkowski']
+    >>> text = "Ann Lee, Boston University and Canada; Ann Lee and Laboratory; in Ottawa and Hull"
+    >>> list_mates(text, [(0, 7), (39, 46), (65, 71)])
+    []
+    """
+    taken = list(spans)
+    found: list[tuple[int, int]] = []
+    todo = [(a, b) for a, b in spans if len(text[a:b].split()) >= 2]  # a full name's list
+    while todo:
+        start, end = todo.pop()
+        after = ITEM_AFTER.match(text, end)
+        before = ITEM_BEFORE.search(text, max(0, start - 60), start)
+        for match in (after, before):
+            if match is None:
+                continue
+            span = match.span(1)
+            if any(a < span[1] and span[0] < b for a, b in taken) or not list_item_ok(text, *span):
+                continue
+            if " " not in text[span[0] : span[1]] and placed_list(text, min(start, span[0])):
+                continue  # between Caernarfon and Dinas: places the model half read
+            taken.append(span)
+            found.append(span)
+            todo.append(span)
+    return sorted(found)
+
+
+def placed_list(text: str, start: int) -> bool:
+    """Does a preposition that places (``TOWARDS``, between) come before the list at ``start``?"""
+    previous = PREVIOUS_WORD.search(text, max(0, start - 40), start)
+    return previous is not None and (previous.group(1) in TOWARDS or previous.group(1) == "between")
+
+
+def list_item_ok(text: str, start: int, end: int) -> bool:
+    """Words that may be a person's name in a list: no function, head, title or role word,
+    not a place of the lists, not a thing's name (``names_a_thing``), no capitalised word
+    right after (a longer name: Boston University)."""
+    item = text[start:end]
+    words = item.replace(". ", " ").split()
+    if any(w in FUNCTION_WORDS or w in HEADS or w in PRODUCT_HEADS or w in TITLES for w in words):
+        return False
+    if item in places() or names_a_thing(item) or not en_words_ok(item):
+        return False
+    if words[-1] in EN_NOT_NAMES or words[-1].isupper() or len(item) < 4:
+        return False  # SHURE, Dec, Bd: an acronym or an abbreviation
+    return NEXT_WORD.match(text, end) is None
+
+
 @cache
 def _common_words() -> str:
     """``data/en_words.txt`` as one newline-framed string: a lookup is a substring search
     (~0.1 ms, and only for a model's guess), and 58,000 words cost 0.5 MB, not the ~5 MB
     of a frozenset in every detector worker."""
     text = resources.files("detectors").joinpath("data", "en_words.txt").read_text("utf-8")
+    return "\n" + "\n".join(w for w in text.splitlines() if not w.startswith("#")) + "\n"
+
+
+@cache
+def _surname_words() -> str:
+    """``data/en_surname_words.txt`` (common words some rare census surname spells: still,
+    search) as one newline-framed string, as ``_common_words``."""
+    text = resources.files("detectors").joinpath("data", "en_surname_words.txt").read_text("utf-8")
     return "\n" + "\n".join(w for w in text.splitlines() if not w.startswith("#")) + "\n"
 
 

@@ -31,7 +31,7 @@ from typing import Any
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 
 from detectors import ner_tokens  # noqa: F401 - registers the shipped model's tokenizer
-from detectors.en_names import en_names, model_guess, repeated_parts
+from detectors.en_names import en_names, list_mates, model_guess, repeated_parts
 from detectors.model_names import (  # noqa: F401 - NER_SCORE, ner_score: the engine's names
     CJK,
     CN_TITLE,
@@ -255,6 +255,8 @@ def people(doc: Any) -> list[NerSpan]:
             found.append(NerSpan("PERSON", start, end))
     spans = [(s.start_char, s.end_char) for s in found]
     found += [NerSpan("PERSON", a, b) for a, b in repeated_parts(text, spans)]  # Hoyt ... Hoyt
+    spans = [(s.start_char, s.end_char) for s in found if not CJK.match(text[s.start_char])]
+    found += [NerSpan("PERSON", a, b) for a, b in list_mates(text, spans)]  # A, B and C
     return found
 
 

@@ -153,16 +153,18 @@ WEAK_SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
 )
 # Prose worth the NER model (detectors.nlp): two capitalised words, a capitalised word after
 # a lower-case one ("met Alice"), a sentence that starts with a capitalised word and runs on
-# in lower case ("Jennifer called about her refund"), or six CJK characters close together,
-# a separator between any two allowed ("王小明,李娜,张伟:明天开会"). Short values such as
-# "标准件 standard part" are not prose: a request without prose never pays for the model.
+# in lower case for two words or more ("Jennifer called about her refund", "Nguyen approved
+# the PR.", "Patel's invoice is attached": a ticket line's surname for en_names), or six CJK
+# characters close together, a separator between any two allowed ("王小明,李娜,张伟:明天开会").
+# Short values such as "标准件 standard part" are not prose: a request without prose never
+# pays for the model.
 # No lookbehind (hyperscan): "(^|[\n.!?] +)" starts a sentence; the segment selector joins
 # segments with newlines, so "\n" stands for each segment's start there.
 CJK_SEPARATORS = " ,.:;!?、。·"
 NER_SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     (r"[A-Z][a-z]+ +[A-Z][a-z]+", ("PERSON",), False),
     (r"[a-z]{2,}[,:]? [A-Z][a-z]", ("PERSON",), False),
-    (r"(^|\n|[.!?] +)[A-Z][a-z]+ [a-z]{2,}( [a-z]+){2}", ("PERSON",), False),
+    (r"(^|\n|[.!?] +)[A-Z][a-z]+(['’]s)? [a-z]{2,} [a-z]+", ("PERSON",), False),
     (rf"[一-鿿]([{CJK_SEPARATORS}]?[一-鿿]){{5}}", ("PERSON",), False),
 )
 _PROSE = re.compile("|".join(regex for regex, _, _ in NER_SIGNALS))
@@ -177,6 +179,8 @@ def worth_ner(text: str) -> bool:
     (True, False)
     >>> worth_ner("Jennifer called about her refund."), worth_ner("王小明,李娜,张伟:明天开会")
     (True, True)
+    >>> worth_ner("Patel's invoice is attached."), worth_ner("Invalid token")
+    (True, False)
     """
     return _PROSE.search(text) is not None
 
