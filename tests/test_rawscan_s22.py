@@ -23,6 +23,8 @@ from proxy.workers import rawscan
 from proxy.workers.probe import lines_open
 from proxy.workers.rawjson import RawJson
 
+UTF8 = TextCodec("utf-8")
+
 SETTINGS = settings(max_examples=1000, deadline=None, derandomize=True)
 LIMITS = Limits()
 
@@ -150,3 +152,26 @@ def test_the_generated_bodies_reach_every_answer():
         assert got == want == (old if isinstance(old := old_read_body(post(text, "utf-8"),
                                                                         LIMITS), str)
                                else old[:2])
+
+
+@SETTINGS
+@given(st.one_of(WRITTEN, documents))
+def test_the_split_of_known_leaves_is_the_whole_split(text):
+    """``RawJson.known`` (the split a request with candidates asks for, with the leaves and
+    keys ``json_leaves`` found) names, locates and rewrites leaves as ``RawJson.of``."""
+    if "\\" in text or (found := rawscan.json_leaves(text)) is None:
+        return
+    whole, known = RawJson.of(text, UTF8), RawJson.known(text, UTF8, *found)
+    assert whole is not None
+    assert (known.strings, known.glue, known.texts, known.keys) == \
+        (whole.strings, whole.glue, whole.texts, whole.keys)
+    assert known._located() == whole._located()
+    assert (known._is_key, known._numbers) == (whole._is_key, whole._numbers)
+    every = list(range(len(whole.texts)))
+    try:
+        expected = whole.segments(every)
+    except ValueError:  # a key that is data: read_body refuses such bodies first
+        return
+    assert known.segments(every) == expected
+    new = {k: "*" for k in every[::2]}
+    assert known.render(new) == whole.render(new)

@@ -87,9 +87,7 @@ class RawJson:
         strings, glue = parts[1::2], parts[0::2]
         if len(glue) != len(strings) + 1:
             return None
-        # The glue is ASCII in valid JSON: digits found by bytes.translate, not re. Only when
-        # it has a run of 6 does a regex pass keep the numbers' order among the strings.
-        if b"000000" in "".join(glue).encode("utf-8", "replace").translate(_DIGITS):
+        if _numbered(glue):
             tokens = _TOKENS.findall(text)
             return cls(text, codec, strings, glue, {s for s, colon, _ in tokens if colon},
                        [s or n for s, colon, n in tokens if not colon and (s or n)], None)
@@ -101,6 +99,19 @@ class RawJson:
         texts = list(filter(None, compress(strings, map(values.__getitem__, after))))  # "" no leaf
         keys = set(compress(strings, map(kinds.__getitem__, after)))
         return cls(text, codec, strings, glue, keys, texts, kinds)
+
+    @classmethod
+    def known(cls, text: str, codec: TextCodec, texts: list[str], keys: set[str]) -> RawJson:
+        """``of`` of valid JSON text whose leaf texts and keys are known already
+        (``rawscan.json_leaves``): only the split, for naming and rewriting leaves.
+
+        >>> RawJson.known('{"a": "x"}', TextCodec("utf-8"), ["x"], {"a"}).segments([0])
+        [Segment(text='x', location='json:$.a', context=('a',))]
+        """
+        parts = text.split('"')
+        glue = parts[0::2]
+        kinds = None if _numbered(glue) else {a: _is_colon(a) for a in set(parts[2::2])}
+        return cls(text, codec, parts[1::2], glue, keys, texts, kinds)
 
     @property
     def skeleton(self) -> str:
@@ -192,6 +203,13 @@ class RawJson:
             is_key.append(m.group(2) is not None)
         self._is_key, self._leaves = is_key, leaves
         return leaves
+
+
+def _numbered(glue: list[str]) -> bool:
+    """Does the glue hold a run of 6 digits (a number that may be a leaf)? The glue is ASCII
+    in valid JSON: digits found by bytes.translate, not re. Only then does a regex pass keep
+    the numbers' order among the strings."""
+    return b"000000" in "".join(glue).encode("utf-8", "replace").translate(_DIGITS)
 
 
 def _is_colon(between: str) -> bool:

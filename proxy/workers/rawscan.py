@@ -83,20 +83,18 @@ class JsonBody:
     keys that may name a person, and its ``RawJson`` (``json``: split at its quotes when
     first asked, for the few requests with candidates, which name and rewrite leaves)."""
 
-    __slots__ = ("_json", "codec", "joined", "named", "text", "texts")
+    __slots__ = ("_json", "codec", "joined", "keys", "named", "text", "texts")
 
-    def __init__(self, text: str, codec: TextCodec, texts: list[str], named: frozenset[str],
-                 joined: str):
-        self.text, self.codec, self.texts, self.named = text, codec, texts, named
+    def __init__(self, text: str, codec: TextCodec, texts: list[str], keys: set[str],
+                 named: frozenset[str], joined: str):
+        self.text, self.codec, self.texts, self.keys, self.named = text, codec, texts, keys, named
         self.joined = joined  # the leaf texts joined by newlines (as the selector joins them)
         self._json: RawJson | None = None
 
     @property
     def json(self) -> RawJson:
         if self._json is None:
-            found = RawJson.of(self.text, self.codec)
-            assert found is not None  # valid JSON holds an even number of quotes
-            self._json = found
+            self._json = RawJson.known(self.text, self.codec, self.texts, self.keys)
         return self._json
 
     def __repr__(self) -> str:  # holds raw text
@@ -204,7 +202,7 @@ def read_body(raw: RawRequest, limits: Limits = _LIMITS) -> JsonBody | str:
     joined = SEPARATOR.join(texts)
     if lines_open(joined, limits):  # a value holds no newline: a line each
         return "layer"
-    return JsonBody(text, codec, texts, frozenset(named), joined)
+    return JsonBody(text, codec, texts, keys, frozenset(named), joined)
 
 
 _PAIRS = json.JSONDecoder(object_pairs_hook=tuple)  # an object: a tuple of (key, value)
