@@ -444,7 +444,7 @@ class PersonRecognizer(ScoredPatternRecognizer):
 
     def names_by_role(self, text: str, nlp_artifacts: NlpArtifacts | None) -> list[RecognizerResult]:
         """jieba's names with a common surname right after a role (市长郭金龙, 记者张帆) or
-        right before a speech verb (黎友焕表示, 谢有福说，): news and reports name people so,
+        right before a speech verb or a party word (黎友焕表示, 谢有福说，, 彭真同志): news and reports name people so,
         and the model misses many of them."""
         guesses = [(e.start_char, e.end_char) for e in getattr(nlp_artifacts, "entities", None) or ()]
         results = []
@@ -457,7 +457,8 @@ class PersonRecognizer(ScoredPatternRecognizer):
                 if any(a < end and start < b for a, b in guesses) or word[0] not in surnames().common:
                     continue
                 cued = ROLE_BEFORE.search(text, max(0, start - 4), start) or (
-                    SPEECH_AFTER.match(text, end) and text[start - 1 : start] not in PLACE_BEFORE
+                    (SPEECH_AFTER.match(text, end) or PARTY_AFTER.match(text, end))
+                    and text[start - 1 : start] not in PLACE_BEFORE
                 )  # 记者从|莫斯科|报道: a place
                 if cued and word[1:2] not in TITLE_CHARS and kept_as_model_name(text, start, end):
                     results.append(self.result(start, end, ROLE_SCORE, "cn role or speech"))
@@ -617,7 +618,11 @@ FOREIGN_RUN = re.compile(f"[{''.join(sorted(translit_chars()))}]{{2,7}}")
 ROLES = (
     "(?:记者|通讯员|经理|主任|部长|总统|主席|教练|教授|总理|市长|省长|县长|区长|行长|局长|"
     "董事长|委员|主管|编辑|主编|顾问|作者|书记|院长|校长|处长|厂长|所长|总裁|总监|律师|医生|"
-    "法官|队长|会长|社长|导演|演员|歌手|选手|球员|球星|画家|作家|专家|学者|研究员|工程师|负责人)"
+    "法官|队长|会长|社长|导演|演员|歌手|选手|球员|球星|画家|作家|专家|学者|研究员|工程师|负责人|"
+    # News on sport and abroad: a player's position, a coach, a minister, a head of state.
+    "前锋|后卫|中场|门将|主帅|主教练|外援|老将|国脚|裁判|外长|国务卿|首相|议员|大使|国王|女王|"
+    "司长|参谋长|委员长|总司令|总书记|发言人|候选人|领导人|学家|艺术家|音乐家|作曲家|诗人|编剧|"
+    "主持人|评论员|分析师)"
 )
 ROLE_BEFORE = re.compile(ROLES + "$")
 ROLE_WORD = re.compile(ROLES)
@@ -629,6 +634,8 @@ SERVICE_ROLE = re.compile(
 )
 # Speech verbs right after a name (黎友焕表示, 谢有福说，); 说 and 称 only before punctuation.
 SPEECH_AFTER = re.compile("表示|介绍|告诉|认为|强调|指出|透露|报道|坦言|回忆|说[，,：:]|称[，,：:]")
+# Words only people stand before (彭真同志, 马丁一行, 王芳等人): read as a speech verb is.
+PARTY_AFTER = re.compile("同志|一行|等人|夫妇")
 # A role word's characters that jieba glues into a "name" (张总表示, 李经理说: a title, not a name).
 TITLE_CHARS = frozenset("总董局处科")
 # Titles after a foreign name (普罗迪总理, 尼克松总统, 布朗先生); not a coach's (a team's).
@@ -649,7 +656,7 @@ def cued_run(text: str, run: re.Match[str]) -> bool:
     >>> [run.group(0) for run in CJK_RUN.finditer(text) if cued_run(text, run)]
     ['市长郭金龙出席', '王小明说']
     """
-    return bool(ROLE_WORD.search(run.group(0))
+    return bool(ROLE_WORD.search(run.group(0)) or PARTY_AFTER.search(run.group(0))
                 or SPEECH_AFTER.search(text, run.start(), min(len(text), run.end() + 1)))
 
 
@@ -760,21 +767,25 @@ def novel_names(text: str) -> list[tuple[int, int]]:
     are named so; a person so named is the model's to find), tagged nr by jieba.posseg over
     its run (tagged_words), and nothing the model's guesses are refused for
     (kept_as_model_name). A word of the dictionary is no novel name: jieba tags many common
-    words nr (顾客, 安全性).
+    words nr (顾客, 安全性). Two characters too (庄毅, 黎兵: ``novel_pair``).
 
     >>> text = "据了解，林国英休养两三个月后，她的双眼已经康复；安全性很高，江小白的包装，林清轩项目"
     >>> [text[a:b] for a, b in novel_names(text)]
     ['林国英']
+    >>> text = "庄毅的三次单刀赴会破门，付某纵身跳下，金蒙电力城文明小区，客户反馈汤臣倍健的包装"
+    >>> [text[a:b] for a, b in novel_names(text)]
+    ['庄毅']
     """
     found = []
     for run in CJK_RUN.finditer(text):
-        for a, word, flag in tagged_words(run.group(0)):
-            if len(word) != 3 or not flag.startswith("nr") or word in jieba.dt.FREQ \
-                    or not prose_name(word):
+        words = tagged_words(run.group(0))
+        for i, (a, word, flag) in enumerate(words):
+            if not flag.startswith("nr") or word in jieba.dt.FREQ:
                 continue
-            if word[1] == "小" or (word[1] in translit_chars() and word[2] in translit_chars()):
-                continue  # 小 opens brands' and pets' names (江小白); 高乐氏 is a brand
-            start, end = run.start() + a, run.start() + a + 3
+            after = words[i + 1][1:] if i + 1 < len(words) else ("", "")
+            if not (novel_triple(word) or (novel_pair(word) and ends_a_name(*after))):
+                continue
+            start, end = run.start() + a, run.start() + a + len(word)
             if NAMED_THING.match(text, end) is not None:
                 continue  # 林清轩|项目, …|牌: a brand's or a project's name
             if kept_as_model_name(text, start, end):
@@ -785,7 +796,46 @@ def novel_names(text: str) -> list[tuple[int, int]]:
 # What follows a brand's, a project's or a product's name, not a person's (no model backs a
 # novel name, so it is held to more than SHOP_AFTER).
 # Not words a verb opens (林国英站起来, 路过, 号召, 店里): a person's name is followed so.
-NAMED_THING = re.compile("项目|工程|产品|系列|联名|品牌|牌子|专卖|旗舰|门店|杯赛")
+NAMED_THING = re.compile(
+    "项目|工程|产品|系列|联名|品牌|牌子|专卖|旗舰|门店|杯赛|"
+    "电力|地产|房地产|在线|商业|酒店|集团|公司|俱乐部|影业|传媒|银行|科技|股份|广场"
+)
+
+
+def novel_triple(word: str) -> bool:
+    """Three characters, a common surname first, a given name that does not open with 小
+    (brands' and pets' names: 江小白) and is not two transliteration syllables (高乐氏)."""
+    if not prose_name(word) or word[1] == "小":
+        return False
+    return not (word[1] in translit_chars() and word[2] in translit_chars())
+
+
+def ends_a_name(word: str, tag: str) -> bool:
+    """What may follow a two-character name: nothing, a function word (庄毅|的, 黎兵|在), or a
+    longer word of jieba's dictionary; not a lone character or a word no dictionary holds,
+    which say the pair is part of a longer name jieba cut (汤臣|倍|健: a brand).
+
+    >>> ends_a_name("的", "uj"), ends_a_name("倍", "m"), ends_a_name("上半场", "t")
+    (True, False, True)
+    """
+    if len(word) == 1:
+        return tag.startswith(FUNCTION_TAGS)
+    return not word or bool(jieba.dt.FREQ.get(word))  # FREQ holds prefixes too, at 0
+
+
+# A second character that makes two no given name: a placeholder (马某), an honorific (沈公).
+NOT_GIVEN = frozenset("某公氏")
+
+
+def novel_pair(word: str) -> bool:
+    """Two characters, a common surname first, a given name that is no transliteration
+    syllable (雷丁, 伍顿: a place or a school) nor a placeholder (马某, 付某).
+
+    >>> [novel_pair(w) for w in ("庄毅", "黎兵", "付某", "雷丁", "王小明")]
+    [True, True, False, False, False]
+    """
+    return (len(word) == 2 and word[0] in surnames().common and word[1] not in NOT_GIVEN
+            and word[1] not in translit_chars())
 
 
 def prose_name(word: str) -> bool:
