@@ -443,9 +443,9 @@ class PersonRecognizer(ScoredPatternRecognizer):
         ]
 
     def names_by_role(self, text: str, nlp_artifacts: NlpArtifacts | None) -> list[RecognizerResult]:
-        """jieba's names with a common surname right after a role (市长郭金龙, 记者张帆) or
-        right before a speech verb or a party word (黎友焕表示, 谢有福说，, 彭真同志): news and reports name people so,
-        and the model misses many of them."""
+        """jieba's names right after a role (市长郭金龙, 记者张帆, 主任饶贵民), or with a common
+        surname right before a speech verb or a party word (黎友焕表示, 谢有福说，, 彭真同志):
+        news and reports name people so, and the model misses many of them."""
         guesses = [(e.start_char, e.end_char) for e in getattr(nlp_artifacts, "entities", None) or ()]
         results = []
         for run in CJK_RUN.finditer(text):
@@ -454,10 +454,14 @@ class PersonRecognizer(ScoredPatternRecognizer):
             for offset, word in cn_names_in(run.group(0)):
                 start = run.start() + offset
                 end = start + len(word)
-                if any(a < end and start < b for a, b in guesses) or word[0] not in surnames().common:
+                if any(a < end and start < b for a, b in guesses):
                     continue
-                cued = ROLE_BEFORE.search(text, max(0, start - 4), start) or (
-                    (SPEECH_AFTER.match(text, end) or PARTY_AFTER.match(text, end))
+                # A role says a person follows: any surname (主任|饶贵民); a verb after a
+                # word says less: a common one (谢有福|说).
+                role = ROLE_BEFORE.search(text, max(0, start - 4), start) is not None
+                cued = role or (
+                    word[0] in surnames().common
+                    and (SPEECH_AFTER.match(text, end) or PARTY_AFTER.match(text, end))
                     and text[start - 1 : start] not in PLACE_BEFORE
                 )  # 记者从|莫斯科|报道: a place
                 if cued and word[1:2] not in TITLE_CHARS and kept_as_model_name(text, start, end):
