@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import json
 import random
+import ssl
 import string
 import uuid
 
+import httpx
 import pytest
 from harness import BaomiProcess, Upstream
 
@@ -153,3 +155,35 @@ def test_numeric_ids_of_a_card_shape_in_credentials_pass(proxy, https_up: Upstre
     with proxy.client() as c:
         r = c.get(https_up.url("/api/me"), headers=[header])
     assert (r.status_code, len(https_up.received)) == (200, before + 1)
+
+
+# ---------------------------------------------------------------- Proxy-Authorization
+
+RESIDENT_ID = "11010519491231002X"
+
+
+@pytest.mark.parametrize("value", [
+    RESIDENT_ID,
+    "Basic " + base64.b64encode(f"{RESIDENT_ID}:x".encode()).decode(),
+], ids=["plain", "basic"])
+def test_proxy_authorization_no_identity_reads_is_inspected(proxy, http_up: Upstream, value):
+    """With no identity in the policy nothing removes Proxy-Authorization, and mitmproxy
+    forwards a plain-HTTP request's to the server: it was left out of inspection as a
+    credential addressed to baomi, and a resident ID in it reached the upstream."""
+    before = len(http_up.received)
+    with proxy.client() as c:
+        r = c.get(http_up.url("/p"), headers={"Proxy-Authorization": value})
+    assert (r.status_code, len(http_up.received)) == (403, before)
+    assert proxy.last_decision()["action"] == "block"
+
+
+def test_proxy_credentials_of_a_tunnel_are_not_the_senders_text(proxy, https_up: Upstream):
+    """A CONNECT's Proxy-Authorization never leaves baomi: a client's proxy login (here a
+    resident ID as the user name) neither blocks its HTTPS requests nor reaches the server."""
+    url = proxy.url.replace("http://", f"http://{RESIDENT_ID}:pw@")
+    before = len(https_up.received)
+    with httpx.Client(proxy=url, verify=ssl.create_default_context(cafile=proxy.ca_pem),
+                      timeout=60) as c:
+        r = c.get(https_up.url("/tunnel"))
+    assert (r.status_code, len(https_up.received)) == (200, before + 1)
+    assert "proxy-authorization" not in https_up.received[-1].headers

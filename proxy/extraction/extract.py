@@ -246,13 +246,15 @@ def with_length(headers: tuple[tuple[str, str], ...], length: int) -> tuple[tupl
 
 # ---------------------------------------------------------------- headers
 
-# Headers that are not the sender's text: the host (a ``host`` segment of its own), the
-# length (digits mitmproxy checks against the body) and the credentials addressed to baomi
-# itself. Every other header reaches the server and its logs, and a hostile sender writes
-# there too (a resident ID in Cookie, User-Agent, Authorization: Basic, Origin, If-None-Match,
-# a Content-Type parameter: all forwarded as they were until session 22).
+# Headers that are not the sender's text: the host (a ``host`` segment of its own) and the
+# length (digits mitmproxy checks against the body). Every other header reaches the server
+# and its logs, and a hostile sender writes there too (a resident ID in Cookie, User-Agent,
+# Authorization: Basic, Origin, If-None-Match, a Content-Type parameter: all forwarded as they
+# were until session 22). Proxy-Authorization too: baomi removes it before inspection only
+# when its policy's identity reads it (proxy.hook.addon.identity_claims); otherwise mitmproxy
+# forwards a plain-HTTP request's to the server (a resident ID in it went out, review s22).
 PROTOCOL_HEADERS = frozenset({
-    "host", "content-length", "proxy-authorization",
+    "host", "content-length",
     "content-encoding", "transfer-encoding", "grpc-encoding",  # refused unless known
     "grpc-timeout",  # digits and a unit, or the gRPC server refuses the call
 })
