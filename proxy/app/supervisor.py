@@ -402,6 +402,8 @@ class Supervisor:
             self._background(self.keep(index))
         self._background(self.watch(interval=1.0))
         self._banner()
+        if warning := migration_warning():  # once started: a refused start-up says only why
+            log.warning("%s", warning)
         await self.stopping.wait()
         return 0
 
@@ -459,8 +461,6 @@ def migration_warning(path: Path = MIGRATE_REQ) -> str | None:
 def supervise(settings: RunSettings) -> int:
     processes = processes_wanted(settings)
     check_processes(settings, processes)
-    if warning := migration_warning():
-        log.warning("%s", warning)
     refuse_exposed_keys(settings.data_dir)  # before anything reads a key
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
