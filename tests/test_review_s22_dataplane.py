@@ -187,3 +187,63 @@ def test_proxy_credentials_of_a_tunnel_are_not_the_senders_text(proxy, https_up:
         r = c.get(https_up.url("/tunnel"))
     assert (r.status_code, len(https_up.received)) == (200, before + 1)
     assert "proxy-authorization" not in https_up.received[-1].headers
+
+
+# ---------------------------------------------------------------- User-Agent
+
+WECHAT_ANDROID = (
+    "Mozilla/5.0 (Linux; Android 13; 22081212C Build/TKQ1.220829.002; wv) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160065 "
+    "MMWEBSDK/20231202 MicroMessenger/8.0.47.2560(0x28002F30) WeChat/arm64 Weixin NetType/WIFI "
+    "Language/zh_CN ABI/arm64")
+BAIDU_ANDROID = (
+    "Mozilla/5.0 (Linux; Android 13; V2227A Build/TP1A.220624.014; wv) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Version/4.0 Chrome/101.0.4951.74 Mobile Safari/537.36 "
+    "baiduboxapp/13.40.0.11 (Baidu; P1 13)")
+
+
+@pytest.mark.parametrize("agent", [WECHAT_ANDROID, BAIDU_ANDROID], ids=["wechat", "baidu"])
+def test_android_in_app_browsers_reach_a_plain_http_site(proxy, http_up: Upstream, agent):
+    """Their build numbers make the User-Agent inspected; "Mobile Safari" read as a person
+    and ``Chrome/116.0.0.0`` as an IP address, and block-plain-http refused every request."""
+    before = len(http_up.received)
+    with proxy.client() as c:
+        r = c.get(http_up.url("/news/1"), headers={"User-Agent": agent})
+    assert (r.status_code, len(http_up.received)) == (200, before + 1), proxy.last_decision()
+    assert http_up.received[-1].headers["user-agent"] == agent
+
+
+def test_a_mobile_in_an_inspected_user_agent_is_masked_in_place(proxy, https_up: Upstream):
+    """The browser products are blanked for the detector only: the mask lands on the number
+    and every other character of the User-Agent goes out as sent."""
+    head, tail = WECHAT_ANDROID + " tel/", " Channel/1"
+    before = len(https_up.received)
+    with proxy.client() as c:
+        r = c.get(https_up.url("/m"), headers={"User-Agent": head + MOBILE + tail})
+    assert (r.status_code, len(https_up.received)) == (200, before + 1)
+    sent = https_up.received[-1].headers["user-agent"]
+    assert (sent[:len(head)], sent[len(sent) - len(tail):]) == (head, tail)
+    assert MOBILE not in sent and sent[len(head):len(head) + 3] == "138"
+    assert proxy.last_decision()["action"] == "mask"
+
+
+def test_an_email_in_a_user_agent_is_inspected(proxy, https_up: Upstream):
+    """``MyApp/1.0 (zhang.wei@example.com)`` was "versions only" (no digit run, no escape)
+    and went out as sent; the full path masks an e-mail to an external host."""
+    before = len(https_up.received)
+    with proxy.client() as c:
+        r = c.get(https_up.url("/e"), headers={"User-Agent": "MyApp/1.0 (zhang.wei@example.com)"})
+    assert (r.status_code, len(https_up.received)) == (200, before + 1)
+    assert "zhang.wei@" not in https_up.received[-1].headers["user-agent"]
+    assert proxy.last_decision()["action"] == "mask"
+
+
+@pytest.mark.xfail(strict=True, reason="versions_only passes any printable ASCII comment without "
+                   "a digit run or escape: a name and a street in a User-Agent go out "
+                   "uninspected (the full path blocks them over plain HTTP)")
+def test_a_name_and_address_in_a_user_agent_comment_are_inspected(proxy, http_up: Upstream):
+    before = len(http_up.received)
+    with proxy.client() as c:
+        r = c.get(http_up.url("/n"), headers={
+            "User-Agent": "MyApp/1.0 (customer: Mary Johnson, 12 Oak Street)"})
+    assert (r.status_code, len(http_up.received)) == (403, before)

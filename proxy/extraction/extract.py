@@ -270,11 +270,12 @@ VERSION_HEADERS = frozenset({
     "sec-ch-ua-platform-version", "sec-ch-ua-model", "sec-ch-ua-arch", "sec-ch-ua-bitness",
     "sec-ch-ua-platform", "sec-ch-ua-mobile", "sec-ch-ua-wow64", "sec-ch-ua-form-factors",
 })
-# A version string: printable ASCII without escapes (``%31``, ``=31``, ``=?utf-8?``, ``&#``),
-# no run of 5 digits (spaces and dashes between digits count as none: ``138-0013-8000``), no
-# long letter-digit run (base64, hex; 12+ when padded: ``AppleWebKit/537`` is a product).
+# A version string: printable ASCII without escapes (``%31``, ``=31``, ``=?utf-8?``, ``&#``)
+# or an e-mail's ``@``, no run of 5 digits (spaces and dashes between digits count as none:
+# ``138-0013-8000``), no long letter-digit run (base64, hex; 12+ when padded:
+# ``AppleWebKit/537`` is a product).
 _NOT_VERSIONS = re.compile(
-    r"[^ -~]|[%&\\]|=(?:[0-9A-Fa-f]{2}|\?)|\d(?:[ \-]*\d){4}"
+    r"[^ -~]|[%&\\@]|=(?:[0-9A-Fa-f]{2}|\?)|\d(?:[ \-]*\d){4}"
     r"|[A-Za-z0-9+/_-]{12,}={1,2}|[A-Za-z0-9+/_-]{16}")
 
 
@@ -317,6 +318,7 @@ class _HeaderView:
     texts: tuple[str, ...]  # their values as a receiver reads them (decode.header_text)
     origins: tuple[str, ...]  # per inspected header, a leading part left out (URL_HEADERS)
     named: frozenset[int] = frozenset()  # inspected headers whose name is data
+    reads: tuple[str, ...] = ()  # what the detector reads of each (``_read``), same lengths
 
     @classmethod
     def of(cls, headers: tuple[tuple[str, str], ...]) -> _HeaderView:
@@ -333,18 +335,20 @@ class _HeaderView:
             any_data_name(names)) else frozenset()
         keep = tuple(i for i, (name, _) in enumerate(headers)
                      if _inspected(name.lower(), rest[i]) and (rest[i].strip() or i in named))
-        return cls(headers, keep, tuple(rest[i] for i in keep), tuple(cut[i] for i in keep),
-                   named)
+        kept = tuple(rest[i] for i in keep)
+        return cls(headers, keep, kept, tuple(cut[i] for i in keep), named,
+                   tuple(_read(headers[i][0].lower(), text) for i, text in zip(keep, kept,
+                                                                              strict=True)))
 
     @property
     def segments(self) -> tuple[Segment, ...]:
         if not self.named:
             return tuple(
                 Segment(text, *_header_place(self.headers[i][0]))
-                for i, text in zip(self.inspected, self.texts, strict=True)
+                for i, text in zip(self.inspected, self.reads, strict=True)
             )
         out = []
-        for i, text in zip(self.inspected, self.texts, strict=True):
+        for i, text in zip(self.inspected, self.reads, strict=True):
             name = self.headers[i][0]
             if i not in self.named:
                 out.append(Segment(text, f"header:{name.lower()}", words(name)))
@@ -380,6 +384,30 @@ _PLAIN_ACCEPT = re.compile(
     re.IGNORECASE)
 _PLAIN = {"content-type": _PLAIN_MEDIA, "accept": _PLAIN_ACCEPT}
 _DIGIT_RUN = re.compile(r"\d(?:[ \-]*\d){4}")
+
+
+# Browser products with a plain version (``Chrome/120.0.0.0``, ``Mobile Safari/537.36``), read
+# as blanks in a version header that is inspected (an app's build number, a phone model's
+# digits): their versions read as IP addresses and "Mobile Safari" as a person's name, so
+# every plain-HTTP request of Android's in-app browsers (WeChat, Baidu) was blocked
+# (review s22). Blanks keep every offset, so a mask found in the rest is written into the
+# value as sent. A version of at most 4 digits a part holds no value (no 5-digit run, as
+# ``versions_only``), and none starts right after "N." (detectors' NUM_START).
+_BROWSER_PRODUCT = re.compile(
+    r"(?<![^\s(;,])(?:Mozilla|AppleWebKit|Chrome|(?:Mobile )?Safari|Version|Gecko|Firefox"
+    r"|Edg|EdgA|EdgiOS|OPR|CriOS|FxiOS|SamsungBrowser)/\d{1,4}(?:\.\d{1,4})*(?![^\s;),])")
+
+
+def _read(name: str, text: str) -> str:
+    """What the detector reads of an inspected header: ``text``, with a version header's
+    browser products blanked (``_BROWSER_PRODUCT``).
+
+    >>> _read("user-agent", "Mozilla/5.0 (Linux; Android 13; 2211133C) Mobile Safari/537.36")
+    '            (Linux; Android 13; 2211133C)                     '
+    """
+    if name not in VERSION_HEADERS:
+        return text
+    return _BROWSER_PRODUCT.sub(lambda m: " " * len(m.group()), text)
 
 
 def _inspected(name: str, text: str) -> bool:
