@@ -104,7 +104,10 @@ def test_a_user_agent_holding_a_value_is_inspected(value, before, after):
     assert not versions_only(before + value + after)
     request = RawRequest("GET", "https://a.example/", (("user-agent", before + value + after),))
     segments = extract(request, Limits()).segments
-    assert [s.text for s in segments if s.location == "header:user-agent"] == [before + value + after]
+    # the value as sent, at its offset; browser products (Chrome/120.0.0.0) read as blanks
+    (text,) = [s.text for s in segments if s.location == "header:user-agent"]
+    assert (len(text), text[len(before):len(before) + len(value)]) == (
+        len(before + value + after), value)
 
 
 @SETTINGS
