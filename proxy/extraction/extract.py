@@ -384,6 +384,8 @@ _PLAIN_ACCEPT = re.compile(
     re.IGNORECASE)
 _PLAIN = {"content-type": _PLAIN_MEDIA, "accept": _PLAIN_ACCEPT}
 _DIGIT_RUN = re.compile(r"\d(?:[ \-]*\d){4}")
+# The one charset name with a 5-digit run: a plain GB18030 JSON body's type is no text.
+_GB18030 = re.compile(r"charset=\"?gb18030\"?", re.IGNORECASE)
 
 
 # Browser products with a plain version (``Chrome/120.0.0.0``, ``Mobile Safari/537.36``), read
@@ -416,7 +418,8 @@ def _inspected(name: str, text: str) -> bool:
     if name in PROTOCOL_HEADERS:
         return False
     if (plain := _PLAIN.get(name)) is not None:
-        return plain.fullmatch(text) is None or _DIGIT_RUN.search(text) is not None
+        return plain.fullmatch(text) is None or _DIGIT_RUN.search(
+            _GB18030.sub("", text) if "18030" in text else text) is not None
     return name not in VERSION_HEADERS or not versions_only(text)
 
 
