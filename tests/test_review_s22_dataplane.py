@@ -247,3 +247,15 @@ def test_a_name_and_address_in_a_user_agent_comment_are_inspected(proxy, http_up
         r = c.get(http_up.url("/n"), headers={
             "User-Agent": "MyApp/1.0 (customer: Mary Johnson, 12 Oak Street)"})
     assert (r.status_code, len(http_up.received)) == (403, before)
+
+
+def test_a_mobile_that_begins_in_a_browser_version_is_still_read(proxy, https_up: Upstream):
+    """``Safari/138 0013 8000``: the version is the mobile's first group, so it is not
+    blanked (a blank there was an evasion of the first cut of 1164a8e)."""
+    agent = "Mozilla/5.0 (Linux; Android 13; 2211133C) Mobile Safari/138 0013 8000"
+    before = len(https_up.received)
+    with proxy.client() as c:
+        r = c.get(https_up.url("/v"), headers={"User-Agent": agent})
+    assert (r.status_code, len(https_up.received)) == (200, before + 1)
+    assert "0013 8000" not in https_up.received[-1].headers["user-agent"]
+    assert proxy.last_decision()["action"] == "mask"

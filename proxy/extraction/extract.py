@@ -393,11 +393,13 @@ _GB18030 = re.compile(r"charset=\"?gb18030\"?", re.IGNORECASE)
 # digits): their versions read as IP addresses and "Mobile Safari" as a person's name, so
 # every plain-HTTP request of Android's in-app browsers (WeChat, Baidu) was blocked
 # (review s22). Blanks keep every offset, so a mask found in the rest is written into the
-# value as sent. A version of at most 4 digits a part holds no value (no 5-digit run, as
-# ``versions_only``), and none starts right after "N." (detectors' NUM_START).
+# value as sent. Only a version a value cannot run through is blanked: parts of at most 4
+# digits and no leading zero (``138.0013.8000`` stays), no digit after it but across a
+# separator (``Safari/138 0013 8000`` stays: the mobile begins in the version).
 _BROWSER_PRODUCT = re.compile(
     r"(?<![^\s(;,])(?:Mozilla|AppleWebKit|Chrome|(?:Mobile )?Safari|Version|Gecko|Firefox"
-    r"|Edg|EdgA|EdgiOS|OPR|CriOS|FxiOS|SamsungBrowser)/\d{1,4}(?:\.\d{1,4})*(?![^\s;),])")
+    r"|Edg|EdgA|EdgiOS|OPR|CriOS|FxiOS|SamsungBrowser)/(?:0|[1-9]\d{0,3})(?:\.(?:0|[1-9]\d{0,3}))*"
+    r"(?![^\s;),])(?![\s;),-]*\d)")
 
 
 def _read(name: str, text: str) -> str:
