@@ -28,7 +28,7 @@ part of a place written as in an address (``Klungkung, Bali.``), or a common Eng
 (``data/en_words.txt``: ``Laboratory``; ``Waldorf Salad`` without a first name) is none.
 
 A capitalised word no list holds (no common word, name or place: ``Citrone``) is a name
-only as a clause's subject with a personal pronoun later in the sentence (``Citrone denied
+only as a clause's subject with a personal pronoun later in its clause (``Citrone denied
 his involvement``: ``novel_subject``); a list that holds a full name holds people
 (``Jacob Lipski and Marjania Zaluska``: ``list_mates``).
 
@@ -484,22 +484,28 @@ def surname_subject(text: str, end: int) -> bool:
 
 # A word no list holds (Citrone, Atessis, Gaudin) is a name as a clause's subject: at a
 # sentence's or a clause's start, a verb or an owner's 's after it, and a personal pronoun
-# later in the sentence (Citrone denied his involvement). Companies, products and places
+# later in its clause (Citrone denied his involvement). Companies, products and places
 # take "it" (Microsoft purchased, Aisby is a village, Kubernetes restarted the pod).
 NOVEL = re.compile(r"[A-Z][a-z]{3,}")
 _PARTICLES = "von van de da du der del della di la le bin ibn"
 NOVEL_NEXT = SURNAME_NEXT - {"is", "are"} - frozenset(_PARTICLES.split())
 PERSONAL_PRONOUN = re.compile(r"\b(?:[Hh]e|[Ss]he|[Hh]is|[Hh]er|[Hh]im|[Hh]imself|[Hh]erself)\b")
 SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n")
+# Where the subject's clause ends: the pronoun must stand in it (Citrone denied his
+# involvement), not in the next clause, whose he/she is anyone (Postgres crashed, so he
+# restored the backup; Terraform applied the plan and he merged it).
+SUBJECT_CLAUSE_END = re.compile(r"[.!?](?:\s|$)|\n|[;:]|,? (?:and|but|so|then|or) (?:he|she)\b")
 
 
 def novel_subject(
     text: str, word: re.Match[str], places_read: Sequence[tuple[int, int]] = ()
 ) -> tuple[int, int] | None:
     """A capitalised word that is no common word, name or place of the lists, as the
-    subject of a clause about a person (``NOVEL``); not where the model read a place.
+    subject of a clause about a person (``NOVEL``); not where the model read a place. The
+    pronoun stands in the word's clause: "Terraform applied the plan and he merged it" is
+    about a tool and a colleague.
 
-    >>> text = "In 2004, Citrone was sentenced; he appealed. Microsoft purchased its rival."
+    >>> text = "In 2004, Citrone was sentenced for his fraud. Microsoft purchased its rival."
     >>> [text[a:b] for a, b in en_names(text)]
     ['Citrone']
     >>> en_names("Aisby is a village, his home. Grafana crashed again; it restarted.")
@@ -519,7 +525,7 @@ def novel_subject(
             return None
     if FOUNDED_AFTER.match(text, end):
         return None
-    stop = SENTENCE_END.search(text, end)
+    stop = SUBJECT_CLAUSE_END.search(text, end)
     if PERSONAL_PRONOUN.search(text, end, stop.start() if stop else len(text)) is None:
         return None
     if any(a < end and start < b for a, b in places_read):

@@ -108,6 +108,9 @@ SIGNALS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
         ("ADDRESS",),
         False,
     ),
+    # Admin levels joined by hyphens, as a form's cascading pickers write them
+    # (广东省-深圳市-福田区华强北振华手机城): a cue of their own (address.joined_levels).
+    (r"(省|市|区)[-－_][^\n]{1,8}(市|区|县)[-－_]", ("ADDRESS",), False),
     (rf"[0-9]\s+([A-Z][a-z]*\.?\s+)+({STREET_TYPES})\b", ("ADDRESS",), False),
     (r", ?[A-Z]{2} [0-9]{5}([^0-9]|$)", ("ADDRESS",), False),  # ", MI 03666": state and ZIP
     (rf"{CN_LABELS}|{CN_TITLES}", ("PERSON",), False),

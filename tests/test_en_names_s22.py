@@ -51,7 +51,7 @@ def test_short_line_surname_found(text, expected):
 
 # A word no list holds, as the subject of a clause about a person (a pronoun follows).
 NOVEL_SUBJECTS = [
-    ("Szczepanik approved the refund and he closed the ticket.", ["Szczepanik"]),
+    ("Szczepanik approved the refund for his team.", ["Szczepanik"]),
     ("After the call, Adebayo said she would send the form.", ["Adebayo"]),
     ("Oyelaran's manager asked for his contract.", ["Oyelaran"]),
 ]
@@ -79,7 +79,7 @@ def test_novel_subject_not_found(text):
 
 
 def test_novel_subject_span():
-    text = "Zbigniewski signed the form; he left."
+    text = "Zbigniewski signed his form."
     match = re.match(r"\w+", text)
     assert match is not None
     assert novel_subject(text, match) == (0, 11)

@@ -297,12 +297,36 @@ def joined_levels(text: str, admins: list[re.Match[str]]) -> bool:
     (广东省-深圳市-福田区…, 河北省-邢台市-清河县-…): the form says an address follows, a cue of
     its own; the levels alone stay none (``place_name_end`` wants a named place after them).
 
+    Each level joined is inside the one before (省 > 市 > 区/县 > 镇; 市 in 市 only after a
+    province: 浙江省-宁波市-余姚市): cities of one rank joined are a route, a team or a
+    region's towns (北京市-上海市-广州市往返机票, 上海市-苏州市-无锡市三地市场), no address.
+
     >>> text = "广东省-深圳市-福田区华强北振华手机城"
     >>> joined_levels(text, list(ADMIN.finditer(text))), joined_levels("广东省深圳市", [])
     (True, False)
+    >>> text = "北京市-上海市-广州市往返机票"
+    >>> joined_levels(text, list(ADMIN.finditer(text)))
+    False
     """
-    joins = [a for a, _ in itertools.pairwise(admins) if JOINER.match(text, a.end())]
+    joins = [
+        i
+        for i, (a, b) in enumerate(itertools.pairwise(admins))
+        if JOINER.match(text, a.end()) and nested(admins, i)
+    ]
     return len(joins) >= 2 or (len(joins) == 1 and len(admins) == 2)
+
+
+# An admin level's rank, the larger inside the smaller (joined_levels).
+LEVEL_RANK = {"特别行政区": 0, "自治区": 0, "省": 0, "市": 1, "自治州": 1, "街道": 3, "镇": 3, "乡": 3}
+
+
+def nested(admins: list[re.Match[str]], i: int) -> bool:
+    """Is ``admins[i + 1]`` a level inside ``admins[i]`` (深圳市 in 广东省; 余姚市 in 宁波市
+    only under a province)?"""
+    upper, lower = (LEVEL_RANK.get(admins[j].group(0), 2) for j in (i, i + 1))
+    if upper == lower == 1:
+        return i > 0 and LEVEL_RANK.get(admins[i - 1].group(0), 2) == 0
+    return lower > upper
 
 
 def cued(text: str, start: int, cues: re.Pattern[str] = ADDRESS_CUE) -> bool:
@@ -546,8 +570,11 @@ def estate_zone(text: str, admin: re.Match[str], lo: int) -> bool:
 
 
 # A shop's or a building's Latin name right after the house number, ending the clause.
-# Capitalised (…号CSOL, …号Costa, …室Apple Store), not a word of the sentence (…号thanks).
-LATIN_NAME = re.compile(r"[A-Z][A-Za-z&'.]{2,19}(?: [A-Z][A-Za-z&'.]{1,19}){0,3}(?=[，。；,;！!？?（(\s]|$)")
+# Capitalised (…号CSOL, …号Costa, …室Apple Store), not a word of the sentence (…号thanks),
+# nor an English sentence's first word (…号Please call me: a lower-case word follows).
+LATIN_NAME = re.compile(
+    r"[A-Z][A-Za-z&'.]{2,19}(?: [A-Z][A-Za-z&'.]{1,19}){0,3}(?=[，。；,;！!？?（(]|\s(?![a-z])|$)"
+)
 
 
 def trailing_name_end(text: str, end: int, limit: int) -> int:
@@ -567,7 +594,10 @@ def trailing_name_end(text: str, end: int, limit: int) -> int:
     if OFFICIAL.match(text, end - 1):
         return end  # 镇|长麦达: the town's head and his name, no place after the town
     if text[end - 1] in "号室" and (latin := LATIN_NAME.match(text, end, limit)) is not None:
-        return latin.end()  # …1772号|CSOL，: a shop's Latin name up to the clause
+        from detectors.en_names import common_word  # here: en_names imports recognizers
+
+        if not common_word(latin.group(0)):  # …号|Thanks，: a word of the message, no shop
+            return latin.end()  # …1772号|CSOL，: a shop's Latin name up to the clause
     end = name_end(text, end, limit)
     while text.startswith("_", end) and (after := name_end(text, end + 1, limit)) > end + 1:
         end = after
