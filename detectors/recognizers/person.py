@@ -827,16 +827,17 @@ def ends_a_name(word: str, tag: str) -> bool:
     return not word or bool(jieba.dt.FREQ.get(word))  # FREQ holds prefixes too, at 0
 
 
-# A second character that makes two no given name: a placeholder (马某), an honorific (沈公).
-NOT_GIVEN = frozenset("某公氏")
+# A second character that makes two no given name: a placeholder (马某), an honorific (沈公),
+# a shop's (袁记: X's shop), a style's (刘式) or a title's (吴总: TITLE_CHARS).
+NOT_GIVEN = frozenset("某公氏记式") | TITLE_CHARS
 
 
 def novel_pair(word: str) -> bool:
     """Two characters, a common surname first, a given name that is no transliteration
     syllable (雷丁, 伍顿: a place or a school) nor a placeholder (马某, 付某).
 
-    >>> [novel_pair(w) for w in ("庄毅", "黎兵", "付某", "雷丁", "王小明")]
-    [True, True, False, False, False]
+    >>> [novel_pair(w) for w in ("庄毅", "黎兵", "付某", "雷丁", "王小明", "袁记", "吴总")]
+    [True, True, False, False, False, False, False]
     """
     return (len(word) == 2 and word[0] in surnames().common and word[1] not in NOT_GIVEN
             and word[1] not in translit_chars())
