@@ -41,11 +41,33 @@ def request(text: str) -> RawRequest:
 
 
 @pytest.fixture(scope="module")
-def pool(loop_runner):
-    p = InspectionPool(DetectorConfig(extra_recognizers=PLUGINS), size=SIZE, start_timeout=120)
-    loop_runner.run(p.start())
-    yield p
-    p.close()
+def _pools(loop_runner):
+    """The module's pools: one, unless a test left it unhealthy (see ``pool``)."""
+    held: list[InspectionPool] = []
+    yield held
+    for p in held:
+        p.close()
+
+
+@pytest.fixture
+def pool(loop_runner, _pools):
+    """A full pool whose every worker runs and is idle. Shared by the module (starting workers
+    takes seconds), but a test that failed with a dead worker left in it gives the next test a
+    new pool: a test kills only workers it has just seen running, and one failure is one."""
+    if _pools and not healthy(loop_runner, _pools[-1]):
+        _pools.pop().close()
+    if not _pools:
+        p = InspectionPool(DetectorConfig(extra_recognizers=PLUGINS), size=SIZE, start_timeout=120)
+        _pools.append(p)
+        loop_runner.run(p.start())
+    return _pools[-1]
+
+
+def healthy(loop_runner, pool) -> bool:
+    """Back to full size (replacements started), every worker running and idle."""
+    loop_runner.run(pool._until_full())
+    return (len(pool._workers) == SIZE and pool.live == SIZE
+            and set(pool._idle._queue) == pool._workers)
 
 
 def inspect(runner, pool, text: str, timeout: float = 30):
@@ -110,7 +132,7 @@ def _no_system_call():
 
 def test_a_worker_seen_dead_by_its_pipe_is_not_taken(loop_runner, pool, caplog):
     every_worker_answers(loop_runner, pool)
-    victim = next(iter(pool._workers))
+    victim = pool._idle._queue[0]  # the worker the next request takes (calls end in any order)
     os.kill(victim.process.pid, signal.SIGKILL)
     victim.process.join(10)
 
