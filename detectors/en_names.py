@@ -452,10 +452,11 @@ def lone_surname(text: str, word: re.Match[str]) -> tuple[int, int] | None:
     return word.span()
 
 
-# What is said of an institution, not of a person, right after its name.
+# What is said of an institution, not of a person, right after its name. Not what is said
+# of people too: acquired (a player by a club), listed (as a witness), renamed, accredited.
 FOUNDED_AFTER = re.compile(
     r" (?:was|were|is|has been|had been) (?:founded|established|incorporated|headquartered|"
-    r"acquired|listed|renamed|chartered|accredited)\b"
+    r"chartered)\b"
 )
 # A speech verb right before a surname: the speaker (..., said Garcia.; according to Nguyen,).
 SPEECH_BEFORE = re.compile(r"\b(?:said|says|asked|added|wrote|[Aa]ccording to)\s+$")

@@ -72,6 +72,23 @@ def test_novel_subject_about_a_person(text, expected):
     assert values(text, "PERSON") == expected
 
 
+# --- PERSON (en): en_names.FOUNDED_AFTER (453dd45) made a lone surname no person before
+# "was acquired / listed / renamed / accredited" as before "was founded": people are
+# acquired by clubs and renamed owners too, and the surname went out in clear. Only what is
+# said of institutions alone (founded, established, incorporated, headquartered, chartered)
+# stays.
+SURNAME_THEN_A_PASSIVE = [
+    ("Martinez was acquired by the Yankees in 2019.", ["Martinez"]),
+    ("Patel was renamed the account owner.", ["Patel"]),
+    ("Hopkins was founded in 1876.", []),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SURNAME_THEN_A_PASSIVE)
+def test_surname_then_a_passive(text, expected):
+    assert values(text, "PERSON") == expected
+
+
 # --- PERSON (en): en_names.list_mates (453dd45) reads the other items of a list that holds
 # a full name as people. Surnames in such a list are found (a gain); vendors and products
 # beside a person in one list are read as people too. The request holds a name already
