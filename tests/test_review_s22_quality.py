@@ -102,6 +102,11 @@ LIST_MATES = [
           reason="vendors in a list beside a full name are read as people (list_mates)"),
     xfail("Supported providers: AWS, GCP, Azure and Mary Jones.", ["Mary Jones"],
           reason="a cloud's name in a list beside a full name is read as a person"),
+    # A signature or a ship-to line is no list: name, company, city (no "and" closes it).
+    xfail("Signed, Peter Parker, Oscorp, Manhattan", ["Peter Parker"],
+          reason="a signature's company and city after the name are read as people"),
+    xfail("Ship to: John Smith, Springfield, Illinois", ["John Smith"],
+          reason="a ship-to line's city after the name is read as a person"),
 ]
 
 
