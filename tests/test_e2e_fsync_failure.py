@@ -69,7 +69,8 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = GIVE_UP) -
 def baomi(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
     out = subprocess.run([BAOMI, *args, "--data-dir", str(data_dir)], cwd=REPO,
                          capture_output=True, text=True, timeout=120, check=False)
-    assert out.returncode == 0, f"baomi {' '.join(args)}: {out.returncode}\n{out.stderr}"
+    assert out.returncode == 0, (f"baomi {' '.join(args)}: {out.returncode}\n"
+                                 f"{out.stdout}\n{out.stderr}")
     return out
 
 

@@ -728,11 +728,33 @@ def recover_head(inc_dir: Path, hint: int = 0) -> tuple[int, int, bytes]:
         if end < len(buf):
             _set_aside(inc_dir, file.path, buf, end)
         if last is not None:
+            _rewrite(file.path, buf[:end])
             fields = last.fields
             return file.number, fields["seq"], last.hash
         file.path.unlink()  # nothing whole in it; its bytes are in torn-*.bin
         fsync_dir(inc_dir)
     return 0, 0, GENESIS
+
+
+def _rewrite(path: Path, whole: bytes) -> None:
+    """Write the frames a new segment will chain after again, and fsync them.
+
+    Why: after a failed fsync (another writer's, maybe a dead process's) the kernel marks
+    the pages clean: the frames stay readable from the page cache but are not on the disk,
+    nothing writes them again, and once the pages are evicted the file reads zeros there.
+    A segment chained after them would follow a hole (``verify``: damaged frame, seq
+    missing). Writing the same bytes dirties the pages, so this fsync makes them durable or
+    fails (OSError: no segment is started). Costs one write of the newest file per segment
+    start, which reads it whole already.
+    """
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        view, written = memoryview(whole), 0
+        while written < len(whole):
+            written += os.pwrite(fd, view[written:], written)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _newest_first(inc_dir: Path, hint: int) -> Iterator[LogFile]:
