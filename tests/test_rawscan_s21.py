@@ -1,8 +1,7 @@
 """The clean JSON proof made cheaper (s21) answers exactly as the code it replaced.
 
 Each changed function is checked against a copy of the code before the change, kept here
-as the reference: ``RawJson.of`` (no per-string flag list until a leaf is located),
-``_valid_json`` told by the bytes whether a control character is there, the bracket count
+as the reference: ``RawJson.of`` (no per-string flag list until a leaf is located), the bracket count
 of ``read_body`` taken on the bytes first, the triage's bounded limits and the rest of the
 request extracted without ``dataclasses.replace``.
 """
@@ -43,16 +42,6 @@ def old_of(text: str) -> tuple[list[str], set[str], list[bool] | None] | None:
     is_key = list(map(kinds.__getitem__, parts[2::2]))
     texts = list(filter(None, compress(strings, map(operator.not_, is_key))))
     return texts, set(compress(strings, is_key)), is_key
-
-
-def old_valid_json(text: str, body: RawJson) -> bool:
-    try:
-        json.loads(body.skeleton)
-        if not text.isprintable() and not "".join(body.strings).isprintable():
-            json.loads(text)
-    except (ValueError, RecursionError):
-        return False
-    return True
 
 
 # ---------------------------------------------------------------- generated JSON-ish text
@@ -96,20 +85,6 @@ def test_rawjson_of_is_the_old_split(text):
         assert new._is_key == old[2]
         again = RawJson.of(text, UTF8)
         assert again is not None and again._located() == located
-
-
-@SETTINGS
-@given(text=documents)
-def test_valid_json_told_by_the_bytes_is_the_old_answer(text):
-    body = RawJson.of(text, UTF8) if "\\" not in text else None
-    if body is None:
-        return
-    data = text.encode("utf-8", "surrogatepass")
-    controls = rawscan._controls(data, "utf-8")
-    assert controls == any(c < " " for c in text)
-    assert rawscan._valid_json(text, body, controls) == old_valid_json(text, body)
-    assert rawscan._valid_json(text, body) == old_valid_json(text, body)
-    assert rawscan._controls(data, "utf-16-le") is None
 
 
 CODECS = ["utf-8", "gb18030", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"]

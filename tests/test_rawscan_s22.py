@@ -31,6 +31,28 @@ LIMITS = Limits()
 # ---------------------------------------------------------------- the reference (old code)
 
 
+def old_valid_json(text: str, body: RawJson, controls: bool | None = None) -> bool:
+    """rawscan._valid_json before s22 (json_leaves replaced it): the text with every string
+    emptied parses, and no string holds a control character."""
+    try:
+        json.loads(body.skeleton)
+        if controls is None:
+            controls = not text.isprintable()
+        if controls and not "".join(body.strings).isprintable():
+            json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+_NOT_C0 = bytes(range(0x20, 0x100))
+
+
+def old_controls(data: bytes, codec: str) -> bool | None:
+    """rawscan._controls before s22: a C0 control byte in UTF-8 data; None for other codecs."""
+    return bool(data.translate(None, _NOT_C0)) if codec == "utf-8" else None
+
+
 def old_read_body(raw: RawRequest, limits: Limits) -> tuple[list[str], frozenset[str], str] | str:
     """read_body before s22: (texts, named keys, joined) or the reason."""
     types = set(raw.header_values("content-type"))
@@ -61,7 +83,7 @@ def old_read_body(raw: RawRequest, limits: Limits) -> tuple[list[str], frozenset
             return why
         if why is not None:
             named.add(key)
-    if not rawscan._valid_json(text, body, rawscan._controls(raw.body, codec.name)):
+    if not old_valid_json(text, body, old_controls(raw.body, codec.name)):
         return "invalid-json"
     joined = SEPARATOR.join(body.texts)
     if lines_open(joined, limits):
@@ -128,7 +150,7 @@ def test_json_leaves_are_the_split_leaves_of_valid_json(text):
     if "\\" in text:
         return  # read_body refuses a backslash first
     body = RawJson.of(text, TextCodec("utf-8"))
-    valid = body is not None and rawscan._valid_json(text, body)
+    valid = body is not None and old_valid_json(text, body)
     found = rawscan.json_leaves(text)
     assert (found is not None) == valid
     if found is not None and body is not None:

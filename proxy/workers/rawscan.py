@@ -357,40 +357,6 @@ class Scanned(BodyScanned):
         return self.body.json.codec.encode(self.body.json.render(new))
 
 
-def _valid_json(text: str, body: RawJson, controls: bool | None = None) -> bool:
-    """Is ``text`` (no backslash, split at its quotes) JSON? It is when the text with every
-    string emptied is, and no string holds a control character (JSON's only other rule for
-    a string without escapes): a smaller parse, dicts of empty keys (C speed).
-    ``controls``: whether the text holds a C0 control character, when the caller knows
-    (``_controls``); else any character ``isprintable`` refuses counts as one."""
-    try:
-        json.loads(body.skeleton)
-        # The strings hold a control character (or only a rare space)? Not when the whole
-        # text has none (most bodies: no newline), without joining the strings.
-        if controls is None:
-            controls = not text.isprintable()
-        if controls and not "".join(body.strings).isprintable():
-            json.loads(text)
-    except (ValueError, RecursionError):
-        return False
-    return True
-
-
-_NOT_C0 = bytes(range(0x20, 0x100))
-
-
-def _controls(data: bytes, codec: str) -> bool | None:
-    r"""Does UTF-8 ``data`` hold a C0 control character (U+0000-001F, the only characters
-    JSON refuses raw in a string)? A byte below 0x20 is one in UTF-8, never part of
-    another character; found by one ``bytes.translate``, ~10x faster than ``isprintable``
-    of the text. None for other codecs (``_valid_json`` asks the text then).
-
-    >>> _controls(b'{"a": "x"}', "utf-8"), _controls(b'{"a":\n "x"}', "utf-8")
-    (False, True)
-    """
-    return bool(data.translate(None, _NOT_C0)) if codec == "utf-8" else None
-
-
 def _key_reason(key: str) -> str | None:
     """Why a key stops the proof: it is data (a segment itself), or it names a person (the
     values under it are selected, whatever they hold). Field names are kept in
